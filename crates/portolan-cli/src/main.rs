@@ -1,0 +1,75 @@
+//! `portolan` — charts the ports of a network and keeps them safe.
+//!
+//! The binary is a thin layer over the library crates: each subcommand lives in `cmd/`.
+
+mod cmd;
+mod term;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use std::process::ExitCode;
+
+const EXAMPLES: &str = "\
+Examples:
+  portolan port 6379              what is 6379, is it risky to expose?
+  portolan port ssh               every port the ssh service is registered on
+  portolan port 53/udp            one protocol only
+  portolan port 8000-8100 --json  a range, as JSON
+  portolan registry update --from service-names-port-numbers.csv
+  portolan completions bash > /etc/bash_completion.d/portolan";
+
+/// Portolan charts the ports of a network and keeps them safe.
+#[derive(Parser, Debug)]
+#[command(name = "portolan", version, about, long_about = None, after_help = EXAMPLES)]
+pub struct Cli {
+    /// When to use colour: auto (a terminal and NO_COLOR unset), always, never.
+    #[arg(long, value_enum, default_value = "auto", global = true)]
+    pub color: term::ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Explain a port: IANA registration, RFC 6335 category, ephemeral ranges, known risks.
+    Port(cmd::port::PortArgs),
+    /// Show or refresh the IANA port registry.
+    #[command(subcommand)]
+    Registry(cmd::registry::RegistryCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let style = term::Style::for_stdout(cli.color);
+    let result = match cli.command {
+        Command::Port(args) => cmd::port::run(args, style),
+        Command::Registry(c) => cmd::registry::run(c, style),
+        Command::Completions { shell } => {
+            let mut c = Cli::command();
+            clap_complete::generate(shell, &mut c, "portolan", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("portolan: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,277 @@
+//! `portolan port` and friends, run as the real binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on bad fixtures
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn portolan() -> Command {
+    let mut c = Command::cargo_bin("portolan").unwrap();
+    // Never pick up a refreshed registry from the developer's home.
+    c.env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
+        .env_remove("NO_COLOR");
+    c
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = portolan().args(args).arg("--json").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn port_22_text() {
+    portolan()
+        .args(["port", "22"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Port 22"))
+        .stdout(predicate::str::contains("ssh"))
+        .stdout(predicate::str::contains("The Secure Shell (SSH) Protocol"))
+        .stdout(predicate::str::contains("RFC4251"))
+        .stdout(predicate::str::contains("system port"))
+        .stdout(predicate::str::contains("sctp"))
+        .stdout(predicate::str::contains("Ephemeral ranges"))
+        .stdout(predicate::str::contains("\x1b[").not());
+}
+
+#[test]
+fn port_6379_names_redis_and_its_risk() {
+    portolan()
+        .args(["port", "6379"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("redis"))
+        .stdout(predicate::str::contains("user port"))
+        .stdout(predicate::str::contains("HIGH").or(predicate::str::contains("CRITICAL")))
+        .stdout(predicate::str::contains("fix:"))
+        .stdout(predicate::str::contains("see: https://"));
+    let v = json(&["port", "6379"]);
+    let p = &v["results"][0]["ports"][0];
+    assert_eq!(p["port"], 6379);
+    assert_eq!(p["category"], "user");
+    assert!(p["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["service"] == "redis" && r["protocol"] == "tcp"));
+    let risks = p["risks"].as_array().unwrap();
+    assert!(risks.iter().any(|r| r["id"] == "redis"));
+    assert!(risks[0]["sources"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("https://"));
+}
+
+#[test]
+fn port_by_service_name() {
+    portolan()
+        .args(["port", "ssh"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ssh is registered on 1 port"))
+        .stdout(predicate::str::contains("Port 22"));
+    let v = json(&["port", "ssh"]);
+    let ports: Vec<u64> = v["results"][0]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ports, vec![22]);
+}
+
+#[test]
+fn port_with_protocol() {
+    let v = json(&["port", "53/udp"]);
+    let r = &v["results"][0];
+    assert_eq!(r["protocol"], "udp");
+    let regs = r["ports"][0]["registrations"].as_array().unwrap();
+    assert!(!regs.is_empty());
+    assert!(regs.iter().all(|x| x["protocol"] == "udp"));
+    assert_eq!(regs[0]["service"], "domain");
+    portolan()
+        .args(["port", "53/udp"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Port 53/udp"))
+        .stdout(predicate::str::contains("domain"))
+        .stdout(predicate::str::contains("    tcp ").not());
+}
+
+#[test]
+fn port_range_json_one_entry_per_port() {
+    let v = json(&["port", "49152-49155"]);
+    assert_eq!(v["schema"], "portolan.port/1");
+    let ports = v["results"][0]["ports"].as_array().unwrap();
+    assert_eq!(ports.len(), 4);
+    for (i, p) in ports.iter().enumerate() {
+        assert_eq!(p["port"], 49152 + i as u64);
+        assert_eq!(p["category"], "dynamic");
+        let sys = p["ephemeral"]["systems"].as_array().unwrap();
+        assert!(sys
+            .iter()
+            .any(|s| s["system"].as_str().unwrap().starts_with("IANA") && s["contains"] == true));
+    }
+}
+
+#[test]
+fn port_range_text_table() {
+    portolan()
+        .args(["port", "8000-8100"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("PORT"))
+        .stdout(predicate::function(|s: &str| s.lines().count() == 102));
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    portolan()
+        .args(["port", "70000"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("70000 is out of range"))
+        .stderr(predicate::str::contains("0 to 65535"));
+    portolan()
+        .args(["port", "-1"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("\"-1\" is not a port"));
+    portolan()
+        .args(["port", "nosuchservice"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "no service named \"nosuchservice\"",
+        ));
+    portolan()
+        .args(["port", "sshh"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("closest names"))
+        .stderr(predicate::str::contains("ssh"));
+    portolan()
+        .args(["port", "22/quic"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("unknown protocol"));
+}
+
+#[test]
+fn colour_follows_terminal_and_no_color() {
+    portolan()
+        .args(["--color", "always", "port", "22"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\x1b["));
+    // Not a terminal: no colour by default.
+    portolan()
+        .args(["port", "22"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\x1b[").not());
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "_portolan"),
+        ("zsh", "#compdef portolan"),
+        ("fish", "complete -c portolan"),
+    ] {
+        portolan()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(marker));
+    }
+}
+
+#[test]
+fn help_has_examples() {
+    portolan()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Examples:"));
+    portolan()
+        .args(["port", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("portolan port 53/udp"));
+}
+
+#[test]
+fn registry_update_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let src = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../portolan-registry/data/service-names-port-numbers.csv"
+    );
+    // A bad file is rejected and nothing is written.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "Service Name,Port Number\nfoo,1\n").unwrap();
+    portolan()
+        .env("PORTOLAN_DATA_DIR", &data)
+        .args(["registry", "update", "--from"])
+        .arg(&bad)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("rejected"));
+    assert!(!data.join("service-names-port-numbers.csv").exists());
+
+    // A good file: validated, stored, then used.
+    let text = std::fs::read_to_string(src).unwrap();
+    let modified = text.replacen(
+        "ssh,22,tcp,The Secure Shell (SSH) Protocol",
+        "ssh,22,tcp,The Secure Shell (SSH) Protocol refreshed",
+        1,
+    );
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, modified).unwrap();
+    portolan()
+        .env("PORTOLAN_DATA_DIR", &data)
+        .args(["registry", "update", "--from"])
+        .arg(&good)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("6562 tcp"));
+    assert!(data.join("service-names-port-numbers.csv").exists());
+    portolan()
+        .env("PORTOLAN_DATA_DIR", &data)
+        .args(["port", "22"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Protocol refreshed"));
+    portolan()
+        .env("PORTOLAN_DATA_DIR", &data)
+        .args(["registry", "show"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("refreshed copy"));
+    // A second bad update leaves the good copy in place.
+    portolan()
+        .env("PORTOLAN_DATA_DIR", &data)
+        .args(["registry", "update", "--from"])
+        .arg(&bad)
+        .assert()
+        .failure();
+    portolan()
+        .env("PORTOLAN_DATA_DIR", &data)
+        .args(["port", "22"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Protocol refreshed"));
+    portolan()
+        .env("PORTOLAN_DATA_DIR", &data)
+        .args(["registry", "reset"])
+        .assert()
+        .success();
+    assert!(!data.join("service-names-port-numbers.csv").exists());
+}
