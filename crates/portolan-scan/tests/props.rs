@@ -1,5 +1,7 @@
 //! Property tests: targets, port specs, the plan (bijection, shards), resume progress.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
