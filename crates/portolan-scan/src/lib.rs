@@ -33,6 +33,8 @@ pub mod model;
 pub mod plan;
 pub mod ports;
 pub mod rate;
+pub mod raw;
+pub mod rawio;
 pub mod target;
 mod toplist;
 

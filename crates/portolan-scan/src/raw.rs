@@ -1,0 +1,636 @@
+//! The raw SYN and UDP scan engine.
+//!
+//! Two threads joined by a channel and by the probe cookie, as in masscan and ZMap:
+//!
+//! - the **receiver** thread reads every IP packet from an `AF_PACKET` socket, validates it with
+//!   [`portolan_wire::reply::classify`] (a keyed SipHash of the 4-tuple carried in the SYN's
+//!   sequence number or the UDP source port), counts and drops what does not validate, and
+//!   passes validated replies on;
+//! - the **sender** (the calling thread) walks the plan, builds each probe into a fixed buffer
+//!   (no allocation per packet), sends it under the hard `--max-rate` token bucket and the
+//!   congestion [`Window`], and keeps only the *unanswered* probes — a table whose size is
+//!   bounded by the window, never by the target space — to retransmit them after an RTT-derived
+//!   timeout, a bounded number of times.
+//!
+//! The window grows with answers and completions and halves when an answer to a retransmission
+//! proves that an earlier probe was lost, so a lossy path slows the scan instead of losing
+//! ports; a port that stays silent after every try is `filtered` (TCP) or `open|filtered` (UDP).
+//! The scan ends when every probe is answered or has used its tries, not after a fixed wait.
+//!
+//! UDP and ICMP rate limits: Linux answers closed UDP ports with ICMP port-unreachable at about
+//! 1,000 messages a second, so a full-range UDP scan would take a minute per host if it waited
+//! for every ICMP. It does not: silent ports are retransmitted at most `udp_retries` times (at
+//! the send rate) and then reported `open|filtered` with reason `no-response`; the report counts
+//! them as "not confirmed closed".
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use portolan_wire::build::{self, IpFields};
+use portolan_wire::cookie::CookieKey;
+use portolan_wire::payloads;
+use portolan_wire::reply::{classify, Reply, ReplyKind, Verdict};
+
+use crate::connect::{EventSink, Job, Status, Window};
+use crate::model::{PortEvent, PortState, Proto, Reason, ScanStats};
+use crate::rate::TokenBucket;
+use crate::rawio::{self, RawError, Receiver, Sender};
+
+/// Which raw probe to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawKind {
+    Syn,
+    Udp,
+}
+
+/// Tunables of the raw engine.
+#[derive(Clone, Debug)]
+pub struct RawConfig {
+    pub kind: RawKind,
+    /// Hard cap on packets per second (first tries and retransmissions alike).
+    pub max_rate: f64,
+    pub burst: Option<u32>,
+    pub initial_window: usize,
+    pub min_window: usize,
+    pub max_window: usize,
+    pub min_timeout: Duration,
+    pub max_timeout: Duration,
+    /// Retransmissions of a silent TCP probe.
+    pub retries: u32,
+    /// Retransmissions of a silent UDP probe.
+    pub udp_retries: u32,
+    pub interface: Option<String>,
+    pub source_ip: Option<IpAddr>,
+    /// Source port of SYN probes (UDP probes take theirs from the cookie).
+    pub source_port: u16,
+    pub ttl: u8,
+    pub seed_key: Option<(u64, u64)>,
+    pub checkpoint_every: Duration,
+    pub handle_signals: bool,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            kind: RawKind::Syn,
+            max_rate: 100_000.0,
+            burst: None,
+            initial_window: 1024,
+            min_window: 64,
+            max_window: 65_536,
+            min_timeout: Duration::from_millis(100),
+            max_timeout: Duration::from_millis(1000),
+            retries: 2,
+            udp_retries: 1,
+            interface: None,
+            source_ip: None,
+            source_port: 61_234,
+            ttl: 64,
+            seed_key: None,
+            checkpoint_every: Duration::from_secs(5),
+            handle_signals: true,
+        }
+    }
+}
+
+/// Counters the receiver keeps.
+#[derive(Debug, Default)]
+struct RxCounters {
+    packets: AtomicU64,
+    invalid: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// What the raw engine saw beyond the port events.
+#[derive(Clone, Debug, Default)]
+pub struct RawStats {
+    pub scan: ScanStats,
+    /// Packets read by the receiver.
+    pub rx_packets: u64,
+    /// Packets that looked like replies but failed the cookie check (ignored).
+    pub rx_invalid: u64,
+    /// Validated replies for probes already final (duplicates, late answers).
+    pub late_replies: u64,
+    /// UDP ports reported open|filtered that no ICMP confirmed closed.
+    pub udp_unconfirmed: u64,
+    /// Times the kernel's send queue was full.
+    pub send_full: u64,
+}
+
+struct InFlight {
+    pos: u64,
+    sent: Instant,
+    tries: u32,
+}
+
+/// Run a raw scan. Needs `CAP_NET_RAW`; on [`RawError::Permission`] the caller may fall back to a
+/// connect scan.
+pub fn run(
+    job: Job<'_>,
+    cfg: &RawConfig,
+    sink: &mut dyn EventSink,
+    stop: Arc<AtomicBool>,
+) -> Result<RawStats, RawError> {
+    let nports = job.ports.len() as u64;
+    // Families in use: look at the first and last targets (a set is one family or both).
+    let (mut v4, mut v6) = (false, false);
+    for iv in job.targets.intervals() {
+        match iv.family {
+            crate::target::Family::V4 => v4 = true,
+            crate::target::Family::V6 => v6 = true,
+        }
+    }
+    let sender = Sender::open(v4, v6, cfg.interface.as_deref())?;
+    let receiver = Receiver::open(cfg.interface.as_deref(), Duration::from_millis(20))?;
+    if !rawio::drop_privileges() {
+        sink.notice("could not drop capabilities after opening the raw sockets");
+    }
+    let key = match cfg.seed_key {
+        Some((a, b)) => CookieKey::new(a, b),
+        None => CookieKey::random(),
+    };
+
+    // Source addresses, one per family, from the kernel's routing (or --source-ip).
+    let mut src_cache: HashMap<bool, IpAddr> = HashMap::new();
+    let mut source_of = |dst: IpAddr| -> Result<IpAddr, RawError> {
+        if let Some(s) = cfg.source_ip {
+            if s.is_ipv4() == dst.is_ipv4() {
+                return Ok(s);
+            }
+        }
+        // Loopback destinations are answered from loopback; others share one source per family
+        // unless they route differently (the lab and most scans have one egress).
+        if dst.is_loopback() {
+            return Ok(dst);
+        }
+        if let Some(s) = src_cache.get(&dst.is_ipv4()) {
+            return Ok(*s);
+        }
+        let s = rawio::source_for(dst)?;
+        src_cache.insert(dst.is_ipv4(), s);
+        Ok(s)
+    };
+
+    // Receiver thread.
+    let (tx, rx) = mpsc::sync_channel::<(Reply, Instant)>(1 << 16);
+    let counters = Arc::new(RxCounters::default());
+    let rx_stop = Arc::new(AtomicBool::new(false));
+    let rx_thread = {
+        let counters = counters.clone();
+        let rx_stop = rx_stop.clone();
+        std::thread::Builder::new()
+            .name("portolan-rx".into())
+            .spawn(move || {
+                let mut buf = vec![0u8; 65_536];
+                while !rx_stop.load(Ordering::Relaxed) {
+                    let n = match receiver.recv(&mut buf) {
+                        Ok(Some(n)) => n,
+                        Ok(None) => continue,
+                        Err(_) => continue,
+                    };
+                    counters.packets.fetch_add(1, Ordering::Relaxed);
+                    match classify(&buf[..n], &key) {
+                        Verdict::Reply(r) => {
+                            if tx.try_send((r, Instant::now())).is_err() {
+                                counters.dropped.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        Verdict::Invalid => {
+                            counters.invalid.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Verdict::Unrelated => {}
+                    }
+                }
+            })
+            .map_err(RawError::Socket)?
+    };
+    if cfg.handle_signals {
+        let _ = install_signal_flag(&stop);
+    }
+
+    let proto = match cfg.kind {
+        RawKind::Syn => Proto::Tcp,
+        RawKind::Udp => Proto::Udp,
+    };
+    let max_tries = 1 + match cfg.kind {
+        RawKind::Syn => cfg.retries,
+        RawKind::Udp => cfg.udp_retries,
+    };
+    let mut win = Window::new(
+        cfg.initial_window,
+        cfg.min_window,
+        cfg.max_window,
+        cfg.min_timeout,
+        cfg.max_timeout,
+    );
+    let origin = Instant::now();
+    let mut bucket = TokenBucket::new(
+        cfg.max_rate,
+        cfg.burst
+            .unwrap_or_else(|| TokenBucket::default_burst(cfg.max_rate)),
+        origin,
+    );
+    // UDP payloads, built once per port.
+    let mut udp_payloads: HashMap<u16, Vec<Vec<u8>>> = HashMap::new();
+    if cfg.kind == RawKind::Udp {
+        for &p in job.ports.as_slice() {
+            let v: Vec<Vec<u8>> = payloads::for_port(p).into_iter().map(|x| x.bytes).collect();
+            if !v.is_empty() {
+                udp_payloads.insert(p, v);
+            }
+        }
+    }
+
+    let mut progress = job.progress;
+    let mut cursor = job.positions.start.max(progress.next());
+    let end = job.positions.end;
+    let planned = end.saturating_sub(cursor)
+        - progress
+            .done_above()
+            .iter()
+            .filter(|&&p| p >= cursor && p < end)
+            .count() as u64;
+    let mut stats = RawStats {
+        scan: ScanStats {
+            planned,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut inflight: HashMap<(IpAddr, u16), InFlight> = HashMap::with_capacity(cfg.initial_window * 2);
+    // (deadline, addr, port, tries) in send order; stale entries are skipped.
+    let mut timers: VecDeque<(Instant, IpAddr, u16, u32)> = VecDeque::new();
+    let mut retry: VecDeque<(IpAddr, u16)> = VecDeque::new();
+    let mut pkt = [0u8; 1500];
+    let mut last_status = Instant::now();
+    let mut last_checkpoint = Instant::now();
+    // A reply taken while waiting, handled at the top of the next turn.
+    let mut pending: Option<(Reply, Instant)> = None;
+
+    let finish = |pos: u64,
+                      addr: IpAddr,
+                      port: u16,
+                      state: PortState,
+                      reason: Reason,
+                      rtt: Option<Duration>,
+                      ttl: Option<u8>,
+                      progress: &mut crate::plan::Progress,
+                      stats: &mut RawStats,
+                      sink: &mut dyn EventSink| {
+        progress.done(pos);
+        stats.scan.completed += 1;
+        match state {
+            PortState::Open => stats.scan.open += 1,
+            PortState::Closed => stats.scan.closed += 1,
+            _ => stats.scan.filtered += 1,
+        }
+        sink.port(PortEvent {
+            addr,
+            port,
+            proto,
+            state,
+            reason,
+            rtt,
+            ttl,
+            service: None,
+        });
+    };
+
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            stats.scan.interrupted = true;
+            break;
+        }
+        let now = Instant::now();
+
+        // 1. Replies.
+        let replies = pending
+            .take()
+            .into_iter()
+            .chain(std::iter::from_fn(|| rx.try_recv().ok()));
+        for (r, at) in replies {
+            let Some(f) = inflight.remove(&(r.target, r.port)) else {
+                stats.late_replies += 1;
+                continue;
+            };
+            let rtt = at.saturating_duration_since(f.sent);
+            let (state, reason) = match (cfg.kind, r.kind) {
+                (RawKind::Syn, ReplyKind::SynAck) => (PortState::Open, Reason::SynAck),
+                (RawKind::Syn, ReplyKind::Rst) => (PortState::Closed, Reason::Reset),
+                (RawKind::Udp, ReplyKind::Udp) => (PortState::Open, Reason::UdpResponse),
+                (RawKind::Udp, ReplyKind::PortUnreachable) => {
+                    (PortState::Closed, Reason::PortUnreach)
+                }
+                (_, ReplyKind::Unreachable { code }) => (
+                    PortState::Filtered,
+                    if matches!(code, 9 | 10 | 13) {
+                        Reason::AdminProhibited
+                    } else {
+                        Reason::HostUnreach
+                    },
+                ),
+                // A TCP answer to a UDP probe or the reverse cannot validate; be safe.
+                _ => {
+                    inflight.insert((r.target, r.port), f);
+                    continue;
+                }
+            };
+            if r.icmp_from.is_none() {
+                win.rtt_sample(rtt);
+            }
+            win.completed(f.tries > 1);
+            finish(
+                f.pos,
+                r.target,
+                r.port,
+                state,
+                reason,
+                Some(rtt),
+                Some(r.ttl),
+                &mut progress,
+                &mut stats,
+                sink,
+            );
+        }
+
+        // 2. Timeouts: retransmit or give up.
+        while let Some(&(deadline, addr, port, tries)) = timers.front() {
+            if deadline > now {
+                break;
+            }
+            timers.pop_front();
+            let Some(f) = inflight.get(&(addr, port)) else {
+                continue;
+            };
+            if f.tries != tries {
+                continue;
+            }
+            if f.tries < max_tries {
+                retry.push_back((addr, port));
+            } else if let Some(f) = inflight.remove(&(addr, port)) {
+                win.completed(false);
+                let (state, reason) = match cfg.kind {
+                    RawKind::Syn => (PortState::Filtered, Reason::NoResponse),
+                    RawKind::Udp => {
+                        stats.udp_unconfirmed += 1;
+                        (PortState::OpenFiltered, Reason::NoResponse)
+                    }
+                };
+                finish(
+                    f.pos, addr, port, state, reason, None, None, &mut progress, &mut stats, sink,
+                );
+            }
+        }
+
+        // 3. Send while the window and the rate cap allow: retransmissions first.
+        let mut wake: Option<Instant> = None;
+        let mut sent_any = false;
+        loop {
+            let have_retry = !retry.is_empty();
+            if !have_retry {
+                while cursor < end && progress.is_done(cursor) {
+                    cursor += 1;
+                }
+                if cursor >= end || inflight.len() >= win.size() {
+                    break;
+                }
+            }
+            if let Err(when) = bucket.try_take(Instant::now()) {
+                wake = Some(when);
+                break;
+            }
+            let (addr, port, pos, tries) = if let Some((addr, port)) = retry.pop_front() {
+                match inflight.get(&(addr, port)) {
+                    Some(f) => (addr, port, f.pos, f.tries + 1),
+                    None => continue,
+                }
+            } else {
+                let pos = cursor;
+                cursor += 1;
+                let idx = job.plan.index_at(pos);
+                let (Some(addr), Some(port)) = (
+                    job.targets.get(idx / nports),
+                    job.ports.get((idx % nports) as usize),
+                ) else {
+                    progress.done(pos);
+                    continue;
+                };
+                if job.targets.is_excluded(addr) {
+                    progress.done(pos);
+                    continue;
+                }
+                if inflight.contains_key(&(addr, port)) {
+                    // The same (addr, port) twice in one plan cannot happen; keep the first.
+                    progress.done(pos);
+                    continue;
+                }
+                (addr, port, pos, 1)
+            };
+            let src = match source_of(addr) {
+                Ok(s) => s,
+                Err(e) => {
+                    sink.notice(&format!("{e}; {addr} skipped"));
+                    inflight.remove(&(addr, port));
+                    finish(
+                        pos,
+                        addr,
+                        port,
+                        PortState::Filtered,
+                        Reason::HostUnreach,
+                        None,
+                        None,
+                        &mut progress,
+                        &mut stats,
+                        sink,
+                    );
+                    continue;
+                }
+            };
+            let payload_idx = (tries - 1) as usize;
+            let len = build_probe(&mut pkt, cfg, &key, src, addr, port, payload_idx, &udp_payloads);
+            let Some(len) = len else {
+                progress.done(pos);
+                continue;
+            };
+            match sender.send(addr, &pkt[..len]) {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Kernel queue full: back off a little and try this probe again.
+                    stats.send_full += 1;
+                    if tries > 1 {
+                        retry.push_front((addr, port));
+                    } else {
+                        cursor = cursor.min(pos);
+                    }
+                    wake = Some(Instant::now() + Duration::from_micros(200));
+                    break;
+                }
+                Err(e) => {
+                    sink.notice(&format!("sending to {addr} failed: {e}"));
+                    inflight.remove(&(addr, port));
+                    finish(
+                        pos,
+                        addr,
+                        port,
+                        PortState::Filtered,
+                        Reason::HostUnreach,
+                        None,
+                        None,
+                        &mut progress,
+                        &mut stats,
+                        sink,
+                    );
+                    continue;
+                }
+            }
+            sent_any = true;
+            stats.scan.sent += 1;
+            if tries > 1 {
+                stats.scan.retries += 1;
+            }
+            let t = Instant::now();
+            inflight.insert((addr, port), InFlight { pos, sent: t, tries });
+            timers.push_back((t + win.timeout(), addr, port, tries));
+        }
+
+        if inflight.is_empty() && retry.is_empty() && cursor >= end {
+            break;
+        }
+
+        if last_status.elapsed() >= Duration::from_millis(100) {
+            last_status = Instant::now();
+            sink.status(&Status {
+                planned: stats.scan.planned,
+                completed: stats.scan.completed,
+                sent: stats.scan.sent,
+                open: stats.scan.open,
+                in_flight: inflight.len(),
+                window: win.size(),
+                timeout: win.timeout(),
+            });
+        }
+        if last_checkpoint.elapsed() >= cfg.checkpoint_every {
+            last_checkpoint = Instant::now();
+            sink.checkpoint(&progress);
+        }
+
+        if !sent_any {
+            // Nothing could be sent: wait for a reply, a timer or the rate cap.
+            let mut until = Instant::now() + Duration::from_millis(5);
+            if let Some(w) = wake {
+                until = until.min(w);
+            }
+            if let Some(&(d, ..)) = timers.front() {
+                until = until.min(d);
+            }
+            let wait = until.saturating_duration_since(Instant::now());
+            if let Ok(first) = rx.recv_timeout(wait) {
+                pending = Some(first);
+            }
+        }
+    }
+
+    rx_stop.store(true, Ordering::SeqCst);
+    let _ = rx_thread.join();
+    stats.rx_packets = counters.packets.load(Ordering::Relaxed);
+    stats.rx_invalid = counters.invalid.load(Ordering::Relaxed);
+    let dropped = counters.dropped.load(Ordering::Relaxed);
+    if dropped > 0 {
+        sink.notice(&format!(
+            "{dropped} validated replies were dropped because the engine fell behind"
+        ));
+    }
+    sink.status(&Status {
+        planned: stats.scan.planned,
+        completed: stats.scan.completed,
+        sent: stats.scan.sent,
+        open: stats.scan.open,
+        in_flight: 0,
+        window: win.size(),
+        timeout: win.timeout(),
+    });
+    sink.checkpoint(&progress);
+    Ok(stats)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_probe(
+    buf: &mut [u8],
+    cfg: &RawConfig,
+    key: &CookieKey,
+    src: IpAddr,
+    dst: IpAddr,
+    port: u16,
+    payload_idx: usize,
+    udp_payloads: &HashMap<u16, Vec<Vec<u8>>>,
+) -> Option<usize> {
+    let f = IpFields {
+        ttl: cfg.ttl,
+        ident: (key.udp_tag(src, dst, port)),
+    };
+    let r = match (cfg.kind, src, dst) {
+        (RawKind::Syn, IpAddr::V4(s), IpAddr::V4(d)) => {
+            let seq = key.tcp_seq(src, dst, cfg.source_port, port);
+            build::syn_v4(buf, s, d, cfg.source_port, port, seq, f)
+        }
+        (RawKind::Syn, IpAddr::V6(s), IpAddr::V6(d)) => {
+            let seq = key.tcp_seq(src, dst, cfg.source_port, port);
+            build::syn_v6(buf, s, d, cfg.source_port, port, seq, f)
+        }
+        (RawKind::Udp, _, _) => {
+            let sport = key.udp_sport(src, dst, port);
+            let payload: &[u8] = udp_payloads
+                .get(&port)
+                .and_then(|v| v.get(payload_idx % v.len().max(1)))
+                .map_or(&[], |p| p.as_slice());
+            match (src, dst) {
+                (IpAddr::V4(s), IpAddr::V4(d)) => build::udp_v4(buf, s, d, sport, port, payload, f),
+                (IpAddr::V6(s), IpAddr::V6(d)) => build::udp_v6(buf, s, d, sport, port, payload, f),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    r.ok()
+}
+
+fn install_signal_flag(stop: &Arc<AtomicBool>) -> std::io::Result<()> {
+    // The connect engine uses tokio's signal handling; here a plain thread waits for SIGINT /
+    // SIGTERM through a self-pipe-free approach: a small tokio current-thread runtime.
+    let s = stop.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("portolan-sig".into())
+        .spawn(move || {
+            rt.block_on(async {
+                #[cfg(unix)]
+                {
+                    let mut term = match tokio::signal::unix::signal(
+                        tokio::signal::unix::SignalKind::terminate(),
+                    ) {
+                        Ok(t) => t,
+                        Err(_) => {
+                            let _ = tokio::signal::ctrl_c().await;
+                            s.store(true, Ordering::SeqCst);
+                            return;
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                #[cfg(not(unix))]
+                {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+                s.store(true, Ordering::SeqCst);
+            });
+        })?;
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! What one received packet says about our probes.
+//!
+//! [`classify`] takes an IP packet (IPv4 or IPv6, from the IP header on), checks it against the
+//! scan's [`CookieKey`], and returns a [`Verdict`]: a validated [`Reply`], a packet that looks like
+//! a reply but fails validation (counted and ignored by the scanner), or one that is unrelated.
+
+use std::net::IpAddr;
+
+use crate::cookie::CookieKey;
+use crate::{ipproto, tcpflags, IcmpPacket, Ipv4Packet, Ipv6Packet, TcpPacket, UdpPacket};
+
+/// Transport protocol of a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+/// What a validated reply says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// TCP SYN-ACK: the port is open.
+    SynAck,
+    /// TCP RST: the port is closed.
+    Rst,
+    /// A UDP datagram from the probed port: open.
+    Udp,
+    /// ICMP port unreachable quoting our UDP probe: closed.
+    PortUnreachable,
+    /// Another ICMP destination-unreachable quoting our probe (host, net, admin-prohibited...):
+    /// filtered. `code` is the ICMP code.
+    Unreachable { code: u8 },
+}
+
+/// A reply that answers one of our probes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// The probed address (the source of a direct reply; the quoted destination of an ICMP error).
+    pub target: IpAddr,
+    /// The probed port.
+    pub port: u16,
+    pub transport: Transport,
+    pub kind: ReplyKind,
+    /// TTL / hop limit of the packet that carried the reply.
+    pub ttl: u8,
+    /// Who sent an ICMP error (a router on the path, or the target itself).
+    pub icmp_from: Option<IpAddr>,
+}
+
+/// The outcome of looking at one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Reply(Reply),
+    /// Looks like an answer to a probe (right protocol, to us) but fails the cookie check.
+    Invalid,
+    /// Nothing to do with the scan.
+    Unrelated,
+}
+
+struct Ip<'a> {
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    ttl: u8,
+    payload: &'a [u8],
+    first_fragment: bool,
+}
+
+fn parse_ip(b: &[u8]) -> Option<Ip<'_>> {
+    match b.first()? >> 4 {
+        4 => {
+            let p = Ipv4Packet::new_checked(b).ok()?;
+            Some(Ip {
+                src: p.src().into(),
+                dst: p.dst().into(),
+                proto: p.protocol(),
+                ttl: p.ttl(),
+                payload: b.get(p.payload_range())?,
+                first_fragment: p.frag_offset() == 0,
+            })
+        }
+        6 => {
+            let p = Ipv6Packet::new_checked(b).ok()?;
+            Some(Ip {
+                src: p.src().into(),
+                dst: p.dst().into(),
+                proto: p.upper_protocol(),
+                ttl: p.hop_limit(),
+                payload: b.get(p.payload_range())?,
+                first_fragment: p.upper_protocol() != 59,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Classify one IP packet received while scanning.
+pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
+    let Some(ip) = parse_ip(packet) else {
+        return Verdict::Unrelated;
+    };
+    if !ip.first_fragment {
+        return Verdict::Unrelated;
+    }
+    match ip.proto {
+        ipproto::TCP => {
+            let Ok(t) = TcpPacket::new_checked(ip.payload) else {
+                return Verdict::Unrelated;
+            };
+            let flags = t.flags();
+            let kind = if flags & (tcpflags::SYN | tcpflags::ACK) == (tcpflags::SYN | tcpflags::ACK)
+            {
+                ReplyKind::SynAck
+            } else if flags & tcpflags::RST != 0 {
+                ReplyKind::Rst
+            } else {
+                return Verdict::Unrelated;
+            };
+            // Our probe went dst=ip.src, dport=t.src_port; from ip.dst, sport=t.dst_port.
+            let seq = key.tcp_seq(ip.dst, ip.src, t.dst_port(), t.src_port());
+            if t.ack() != seq.wrapping_add(1) {
+                return Verdict::Invalid;
+            }
+            Verdict::Reply(Reply {
+                target: ip.src,
+                port: t.src_port(),
+                transport: Transport::Tcp,
+                kind,
+                ttl: ip.ttl,
+                icmp_from: None,
+            })
+        }
+        ipproto::UDP => {
+            let Ok(u) = UdpPacket::new_checked(ip.payload) else {
+                return Verdict::Unrelated;
+            };
+            if !(crate::cookie::UDP_SPORT_LO..=crate::cookie::UDP_SPORT_HI).contains(&u.dst_port())
+            {
+                return Verdict::Unrelated;
+            }
+            if key.udp_sport(ip.dst, ip.src, u.src_port()) != u.dst_port() {
+                return Verdict::Invalid;
+            }
+            Verdict::Reply(Reply {
+                target: ip.src,
+                port: u.src_port(),
+                transport: Transport::Udp,
+                kind: ReplyKind::Udp,
+                ttl: ip.ttl,
+                icmp_from: None,
+            })
+        }
+        ipproto::ICMP | ipproto::ICMPV6 => {
+            let v6 = ip.proto == ipproto::ICMPV6;
+            let Ok(icmp) = IcmpPacket::new_checked(ip.payload, v6) else {
+                return Verdict::Unrelated;
+            };
+            if !icmp.is_unreachable() {
+                return Verdict::Unrelated;
+            }
+            let Some(q) = parse_ip(icmp.quoted()) else {
+                return Verdict::Invalid;
+            };
+            // The quoted packet is our probe: from us (q.src) to the target (q.dst).
+            let (transport, port, valid) = match q.proto {
+                ipproto::TCP => match TcpPacket::<&[u8]>::quoted(q.payload) {
+                    Ok((sport, dport, seq)) => (
+                        Transport::Tcp,
+                        dport,
+                        key.tcp_seq(q.src, q.dst, sport, dport) == seq,
+                    ),
+                    Err(_) => return Verdict::Invalid,
+                },
+                ipproto::UDP => {
+                    if q.payload.len() < 4 {
+                        return Verdict::Invalid;
+                    }
+                    let sport = u16::from_be_bytes([q.payload[0], q.payload[1]]);
+                    let dport = u16::from_be_bytes([q.payload[2], q.payload[3]]);
+                    (
+                        Transport::Udp,
+                        dport,
+                        key.udp_sport(q.src, q.dst, dport) == sport,
+                    )
+                }
+                _ => return Verdict::Unrelated,
+            };
+            if !valid {
+                return Verdict::Invalid;
+            }
+            let kind = if icmp.is_port_unreachable() && transport == Transport::Udp {
+                ReplyKind::PortUnreachable
+            } else {
+                ReplyKind::Unreachable { code: icmp.code() }
+            };
+            Verdict::Reply(Reply {
+                target: q.dst,
+                port,
+                transport,
+                kind,
+                ttl: ip.ttl,
+                icmp_from: Some(ip.src),
+            })
+        }
+        _ => Verdict::Unrelated,
+    }
+}
