@@ -260,7 +260,8 @@ pub fn run(
         },
         ..Default::default()
     };
-    let mut inflight: HashMap<(IpAddr, u16), InFlight> = HashMap::with_capacity(cfg.initial_window * 2);
+    let mut inflight: HashMap<(IpAddr, u16), InFlight> =
+        HashMap::with_capacity(cfg.initial_window * 2);
     // (deadline, addr, port, tries) in send order; stale entries are skipped.
     let mut timers: VecDeque<(Instant, IpAddr, u16, u32)> = VecDeque::new();
     let mut retry: VecDeque<(IpAddr, u16)> = VecDeque::new();
@@ -271,15 +272,15 @@ pub fn run(
     let mut pending: Option<(Reply, Instant)> = None;
 
     let finish = |pos: u64,
-                      addr: IpAddr,
-                      port: u16,
-                      state: PortState,
-                      reason: Reason,
-                      rtt: Option<Duration>,
-                      ttl: Option<u8>,
-                      progress: &mut crate::plan::Progress,
-                      stats: &mut RawStats,
-                      sink: &mut dyn EventSink| {
+                  addr: IpAddr,
+                  port: u16,
+                  state: PortState,
+                  reason: Reason,
+                  rtt: Option<Duration>,
+                  ttl: Option<u8>,
+                  progress: &mut crate::plan::Progress,
+                  stats: &mut RawStats,
+                  sink: &mut dyn EventSink| {
         progress.done(pos);
         stats.scan.completed += 1;
         match state {
@@ -380,7 +381,16 @@ pub fn run(
                     }
                 };
                 finish(
-                    f.pos, addr, port, state, reason, None, None, &mut progress, &mut stats, sink,
+                    f.pos,
+                    addr,
+                    port,
+                    state,
+                    reason,
+                    None,
+                    None,
+                    &mut progress,
+                    &mut stats,
+                    sink,
                 );
             }
         }
@@ -450,7 +460,16 @@ pub fn run(
                 }
             };
             let payload_idx = (tries - 1) as usize;
-            let len = build_probe(&mut pkt, cfg, &key, src, addr, port, payload_idx, &udp_payloads);
+            let len = build_probe(
+                &mut pkt,
+                cfg,
+                &key,
+                src,
+                addr,
+                port,
+                payload_idx,
+                &udp_payloads,
+            );
             let Some(len) = len else {
                 progress.done(pos);
                 continue;
@@ -492,7 +511,14 @@ pub fn run(
                 stats.scan.retries += 1;
             }
             let t = Instant::now();
-            inflight.insert((addr, port), InFlight { pos, sent: t, tries });
+            inflight.insert(
+                (addr, port),
+                InFlight {
+                    pos,
+                    sent: t,
+                    tries,
+                },
+            );
             timers.push_back((t + win.timeout(), addr, port, tries));
         }
 

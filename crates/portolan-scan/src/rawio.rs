@@ -277,7 +277,7 @@ impl Receiver {
                 _ => Err(e),
             };
         }
-        if sll.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+        if sll.sll_pkttype == libc::PACKET_OUTGOING {
             return Ok(None);
         }
         let proto = u16::from_be(sll.sll_protocol);

@@ -1,0 +1,166 @@
+//! The raw SYN and UDP engines against loopback listeners (needs root / CAP_NET_RAW).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on bad fixtures
+
+use std::collections::BTreeMap;
+use std::net::{TcpListener, UdpSocket};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use portolan_scan::connect::{EventSink, Job};
+use portolan_scan::plan::{Plan, Progress};
+use portolan_scan::ports::PortSet;
+use portolan_scan::raw::{self, RawConfig, RawKind};
+use portolan_scan::target::TargetSet;
+use portolan_scan::{PortEvent, PortState, Reason};
+
+#[derive(Default)]
+struct Collect(Vec<PortEvent>);
+impl EventSink for Collect {
+    fn port(&mut self, ev: PortEvent) {
+        self.0.push(ev);
+    }
+}
+
+/// Whether raw sockets can be used; under CI they must be.
+fn raw_allowed(test: &str) -> bool {
+    if portolan_scan::rawio::can_open_raw() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: CI=true but raw sockets cannot be opened (need root / CAP_NET_RAW)");
+    }
+    eprintln!("SKIPPED {test}: raw sockets need root or CAP_NET_RAW");
+    false
+}
+
+fn closed_ports(n: usize) -> Vec<u16> {
+    // Bind and release: the kernel gave us ports nobody listens on now.
+    let socks: Vec<_> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    socks
+        .iter()
+        .map(|s| s.local_addr().unwrap().port())
+        .collect()
+}
+
+fn scan(kind: RawKind, ports: Vec<u16>) -> (BTreeMap<u16, PortEvent>, raw::RawStats) {
+    let targets = TargetSet::parse(&["127.0.0.1"], &[] as &[&str], Default::default()).unwrap();
+    let ports = PortSet::from_ports(ports);
+    let plan = Plan::new(targets.len() * ports.len() as u64, 42).unwrap();
+    let mut sink = Collect::default();
+    let cfg = RawConfig {
+        kind,
+        max_rate: 10_000.0,
+        handle_signals: false,
+        ..Default::default()
+    };
+    let stats = raw::run(
+        Job {
+            targets: &targets,
+            ports: &ports,
+            plan: &plan,
+            positions: 0..plan.len(),
+            progress: Progress::new(0, &[]),
+        },
+        &cfg,
+        &mut sink,
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap();
+    let mut by_port = BTreeMap::new();
+    for e in sink.0 {
+        assert!(by_port.insert(e.port, e).is_none(), "a port reported twice");
+    }
+    (by_port, stats)
+}
+
+#[test]
+fn syn_scan_finds_open_and_closed_on_loopback() {
+    if !raw_allowed("syn_scan_finds_open_and_closed_on_loopback") {
+        return;
+    }
+    let listeners: Vec<_> = (0..5)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let open: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let closed = closed_ports(5);
+    let mut all = open.clone();
+    all.extend(&closed);
+    let (res, stats) = scan(RawKind::Syn, all.clone());
+    assert_eq!(
+        res.len(),
+        all.len(),
+        "every port gets exactly one result: {res:?}"
+    );
+    for p in &open {
+        let e = &res[p];
+        assert_eq!(
+            (e.state, e.reason),
+            (PortState::Open, Reason::SynAck),
+            "{p}"
+        );
+        assert_eq!(e.ttl, Some(64));
+        assert!(e.rtt.is_some());
+    }
+    for p in &closed {
+        let e = &res[p];
+        assert_eq!(
+            (e.state, e.reason),
+            (PortState::Closed, Reason::Reset),
+            "{p}"
+        );
+    }
+    assert_eq!(stats.scan.open, 5);
+    assert_eq!(stats.scan.closed, 5);
+    drop(listeners);
+}
+
+#[test]
+fn udp_scan_finds_responders_and_closed_ports() {
+    if !raw_allowed("udp_scan_finds_responders_and_closed_ports") {
+        return;
+    }
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let open = sock.local_addr().unwrap().port();
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let _ = sock.send_to(&buf[..n.max(1)], from);
+        }
+    });
+    let closed: Vec<u16> = {
+        let s: Vec<_> = (0..3)
+            .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
+            .collect();
+        s.iter().map(|s| s.local_addr().unwrap().port()).collect()
+    };
+    let mut all = vec![open];
+    all.extend(&closed);
+    let (res, stats) = scan(RawKind::Udp, all.clone());
+    assert_eq!(res.len(), all.len());
+    assert_eq!(
+        (res[&open].state, res[&open].reason),
+        (PortState::Open, Reason::UdpResponse)
+    );
+    for p in &closed {
+        let e = &res[p];
+        // Closed, unless the kernel's ICMP rate limit swallowed the answer: then not confirmed.
+        assert!(
+            matches!(
+                (e.state, e.reason),
+                (PortState::Closed, Reason::PortUnreach)
+                    | (PortState::OpenFiltered, Reason::NoResponse)
+            ),
+            "{p}: {e:?}"
+        );
+    }
+    assert!(closed.iter().any(|p| res[p].state == PortState::Closed));
+    assert_eq!(stats.scan.open, 1);
+    drop(echo);
+}
