@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -19,6 +19,8 @@ use portolan_scan::connect::{self, ConnectConfig, EventSink, Job, Status};
 use portolan_scan::model::{ReportBuilder, ScanReport, Service, ServiceMethod};
 use portolan_scan::plan::{Plan, Progress, ResumeState, Shard};
 use portolan_scan::ports::{self, PortSet, RankingSource};
+use portolan_scan::raw::{self, RawConfig, RawKind};
+use portolan_scan::rawio;
 use portolan_scan::target::{self, Resolve, TargetOptions, TargetSet};
 use portolan_scan::{PortEvent, PortState, Proto};
 use serde_json::json;
@@ -140,6 +142,55 @@ pub struct ScanArgs {
     /// No progress bar and no notices on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// TCP SYN scan with raw packets (also -sS): needs root or CAP_NET_RAW; without it, falls
+    /// back to a connect scan and says so (see --no-fallback).
+    #[arg(long, conflicts_with = "udp")]
+    pub syn: bool,
+
+    /// UDP scan with protocol-correct payloads (also -sU): needs root or CAP_NET_RAW.
+    #[arg(long)]
+    pub udp: bool,
+
+    /// TCP connect scan (also -sT): the default, needs no privilege.
+    #[arg(long, conflicts_with_all = ["syn", "udp"])]
+    pub connect: bool,
+
+    /// With --syn: fail instead of falling back to a connect scan when raw sockets are denied.
+    #[arg(long)]
+    pub no_fallback: bool,
+
+    /// Raw scans: send and receive on this interface only.
+    #[arg(long, value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// Raw scans: source address of the probes (default: the kernel's choice for the route).
+    #[arg(long, value_name = "ADDR")]
+    pub source_ip: Option<std::net::IpAddr>,
+}
+
+/// Which engine runs the scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    Connect,
+    Syn,
+    Udp,
+}
+
+impl Engine {
+    fn name(self) -> &'static str {
+        match self {
+            Engine::Connect => "connect",
+            Engine::Syn => "syn",
+            Engine::Udp => "udp",
+        }
+    }
+    fn proto(self) -> Proto {
+        match self {
+            Engine::Udp => Proto::Udp,
+            _ => Proto::Tcp,
+        }
+    }
 }
 
 /// Rewrite nmap-style multi-letter options (`-iL FILE`) into ours before clap sees them.
@@ -148,6 +199,12 @@ pub fn nmap_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString
         .map(|a| {
             if a == "-iL" {
                 OsString::from("--input-list")
+            } else if a == "-sS" {
+                OsString::from("--syn")
+            } else if a == "-sU" {
+                OsString::from("--udp")
+            } else if a == "-sT" {
+                OsString::from("--connect")
             } else {
                 a
             }
@@ -333,6 +390,29 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
         .join(" ");
 
     // 1. Everything the user gave is checked before any packet leaves.
+    let engine = if args.udp {
+        Engine::Udp
+    } else if args.syn {
+        Engine::Syn
+    } else {
+        Engine::Connect
+    };
+    let engine = if engine != Engine::Connect && !rawio::can_open_raw() {
+        if engine == Engine::Udp || args.no_fallback {
+            bail!(
+                "--{} needs raw sockets, which need root or CAP_NET_RAW: run as root, or grant it with \
+                 `setcap cap_net_raw+ep $(command -v portolan)`",
+                engine.name()
+            );
+        }
+        eprintln!(
+            "portolan: --syn needs root or CAP_NET_RAW: falling back to a connect scan \
+             (--no-fallback makes this an error)"
+        );
+        Engine::Connect
+    } else {
+        engine
+    };
     let mut specs = args.targets.clone();
     for f in &args.input_list {
         specs.extend(target::read_list(f)?);
@@ -435,7 +515,7 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
         "time": start.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
         "scanner": "portolan",
         "version": env!("CARGO_PKG_VERSION"),
-        "scan_type": "connect",
+        "scan_type": engine.name(),
         "proto": "tcp",
         "args": command_line,
         "targets": targets.len(),
@@ -514,20 +594,50 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
         retries: args.retries,
         ..Default::default()
     };
-    let t0 = Instant::now();
-    let stats = connect::run(
-        Job {
-            targets: &targets,
-            ports: &ports,
-            plan: &plan,
-            positions,
-            progress,
-        },
-        &cfg,
-        &mut sink,
-        Arc::new(AtomicBool::new(false)),
-    )?;
-    let _ = t0;
+    let job = Job {
+        targets: &targets,
+        ports: &ports,
+        plan: &plan,
+        positions,
+        progress,
+    };
+    let stats = match engine {
+        Engine::Connect => connect::run(job, &cfg, &mut sink, Arc::new(AtomicBool::new(false)))?,
+        Engine::Syn | Engine::Udp => {
+            let rcfg = RawConfig {
+                kind: if engine == Engine::Udp {
+                    RawKind::Udp
+                } else {
+                    RawKind::Syn
+                },
+                max_rate: args.max_rate.unwrap_or(RawConfig::default().max_rate),
+                max_timeout: Duration::from_millis(args.timeout.max(args.min_timeout)),
+                min_timeout: Duration::from_millis(args.min_timeout),
+                retries: args.retries,
+                interface: args.interface.clone(),
+                source_ip: args.source_ip,
+                seed_key: Some((seed, seed.rotate_left(32) ^ 0x706f_7274_6f6c_616e)),
+                ..Default::default()
+            };
+            let r = raw::run(job, &rcfg, &mut sink, Arc::new(AtomicBool::new(false)))?;
+            if !args.quiet {
+                if r.udp_unconfirmed > 0 {
+                    eprintln!(
+                        "portolan: {} UDP ports sent no reply and no ICMP port-unreachable (Linux rate-limits \
+                         ICMP): reported open|filtered, not confirmed closed",
+                        r.udp_unconfirmed
+                    );
+                }
+                if r.rx_invalid > 0 {
+                    eprintln!(
+                        "portolan: ignored {} packets that looked like replies but failed validation",
+                        r.rx_invalid
+                    );
+                }
+            }
+            r.scan
+        }
+    };
     if let Some(b) = &sink.bar {
         b.finish_and_clear();
     }
@@ -543,8 +653,8 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
     } = sink;
     let hosts = builder.finish(|ip: IpAddr| targets.hostname(ip).map(str::to_string));
     let report = ScanReport {
-        scan_type: "connect".into(),
-        proto: Proto::Tcp,
+        scan_type: engine.name().into(),
+        proto: engine.proto(),
         args: command_line,
         ports_spec: ports.to_spec(),
         num_ports: ports.len() as u64,
