@@ -21,6 +21,7 @@ WORK=$(mktemp -d)
 LPID=
 cleanup() { [ -n "$LPID" ] && kill "$LPID" 2>/dev/null; bash tests/lab/lab.sh down "$NAME"; rm -rf "$WORK"; }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 bash tests/lab/lab.sh up "$NAME"
 
 # 40 open ports (the same spread as the lab test).
@@ -29,9 +30,10 @@ p={1,21,22,25,80,443,3306,5432,6379,8080,27017,65535}; x=12345
 while len(p)<40:
     x=(x*1103515245+12345)%2**32; p.add(1024+((x>>8)&0xffff)%64000)
 print(",".join(map(str,sorted(p))))')
-ip netns exec "$T" python3 tests/lab/listeners.py "$PORTS,80" > "$WORK/listen.out" &
+ip netns exec "$T" python3 tests/lab/listeners.py "$PORTS" > "$WORK/listen.out" &
 LPID=$!
-until grep -q ready "$WORK/listen.out" 2>/dev/null; do sleep 0.1; done
+for _ in $(seq 100); do grep -q ready "$WORK/listen.out" 2>/dev/null && break; sleep 0.1; done
+grep -q ready "$WORK/listen.out" || { echo "listeners did not start" >&2; exit 1; }
 NOPEN=$(echo "$PORTS" | tr , '\n' | wc -l)
 
 run() { # run NAME OUTFILE CMD...  -> prints seconds (or "timeout")
