@@ -36,6 +36,8 @@ pub enum Command {
     /// Show or refresh the IANA port registry.
     #[command(subcommand)]
     Registry(cmd::registry::RegistryCmd),
+    /// Find what is exposed: TCP connect scan of addresses, blocks, ranges and hostnames.
+    Scan(Box<cmd::scan::ScanArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -44,11 +46,12 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(cmd::scan::nmap_style_args(std::env::args_os()));
     let style = term::Style::for_stdout(cli.color);
     let result = match cli.command {
         Command::Port(args) => cmd::port::run(args, style),
         Command::Registry(c) => cmd::registry::run(c, style),
+        Command::Scan(args) => cmd::scan::run(*args, style),
         Command::Completions { shell } => {
             let mut c = Cli::command();
             clap_complete::generate(shell, &mut c, "portolan", &mut std::io::stdout());

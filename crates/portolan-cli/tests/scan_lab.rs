@@ -1,0 +1,378 @@
+//! Lab tests: the real `portolan` binary scans hosts in network namespaces this test creates
+//! (tests/lab/lab.sh: scanner 10.78.0.1 <-veth-> target 10.78.0.2 + AnyIP 10.77.0.0/17; no
+//! route out). Each test has its own namespaces, removed on exit even when it fails. They skip
+//! with a message when not root or without `ip`/`nft`; under CI (CI=true) they fail instead.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use assert_cmd::cargo::cargo_bin;
+
+static N: AtomicU32 = AtomicU32::new(0);
+
+fn lab_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab")
+}
+
+fn can_run() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let ip = Command::new("ip").arg("-V").output().is_ok();
+    let nft = Command::new("nft").arg("-v").output().is_ok();
+    let py = Command::new("python3").arg("-V").output().is_ok();
+    if root && ip && nft && py {
+        return true;
+    }
+    let why = format!("root={root} ip={ip} nft={nft} python3={py}");
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("lab test cannot run under CI: {why}");
+    }
+    eprintln!("SKIP lab test: needs root, iproute2, nftables and python3 ({why})");
+    false
+}
+
+struct Lab {
+    name: String,
+    children: Vec<Child>,
+}
+
+impl Lab {
+    fn up(tag: &str) -> Lab {
+        let name = format!(
+            "pl{}{}{}",
+            tag,
+            std::process::id() % 100_000,
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let lab = Lab {
+            name,
+            children: Vec::new(),
+        };
+        let st = Command::new("bash")
+            .arg(lab_dir().join("lab.sh"))
+            .args(["up", &lab.name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "lab.sh up {} failed", lab.name);
+        lab
+    }
+    fn scanner(&self) -> String {
+        format!("{}-s", self.name)
+    }
+    fn target(&self) -> String {
+        format!("{}-t", self.name)
+    }
+    /// Start listeners on `ports` in the target and wait until they listen.
+    fn listen(&mut self, ports: &[u16]) {
+        let list = ports
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut c = Command::new("ip")
+            .args(["netns", "exec", &self.target(), "python3"])
+            .arg(lab_dir().join("listeners.py"))
+            .arg(list)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(c.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        self.children.push(c);
+    }
+    fn nft(&self, ns: &str, rules: &str) {
+        let mut c = Command::new("ip")
+            .args(["netns", "exec", ns, "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(rules.as_bytes()).unwrap();
+        assert!(c.wait().unwrap().success(), "nft rules rejected:\n{rules}");
+    }
+    /// Packet counts of the named counters in a namespace's `inet count` table.
+    fn counters(&self, ns: &str) -> HashMap<String, u64> {
+        let o = Command::new("ip")
+            .args([
+                "netns", "exec", ns, "nft", "-j", "list", "counters", "table", "inet", "count",
+            ])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let mut m = HashMap::new();
+        for item in v["nftables"].as_array().unwrap() {
+            if let Some(c) = item.get("counter") {
+                m.insert(
+                    c["name"].as_str().unwrap().to_string(),
+                    c["packets"].as_u64().unwrap(),
+                );
+            }
+        }
+        m
+    }
+    /// Run portolan in the scanner namespace; returns (jsonl values, seconds).
+    fn scan(&self, args: &[&str], dir: &Path, tag: &str) -> (Vec<serde_json::Value>, f64) {
+        let out = dir.join(format!("{tag}.jsonl"));
+        let t0 = Instant::now();
+        let o = Command::new("ip")
+            .args(["netns", "exec", &self.scanner()])
+            .arg(cargo_bin("portolan"))
+            .arg("scan")
+            .args(args)
+            .args(["-q", "-o"])
+            .arg(format!("jsonl={}", out.display()))
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        let secs = t0.elapsed().as_secs_f64();
+        assert!(
+            o.status.success(),
+            "scan {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v = std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (v, secs)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new("bash")
+            .arg(lab_dir().join("lab.sh"))
+            .args(["down", &self.name])
+            .status();
+    }
+}
+
+fn ports_in(v: &[serde_json::Value], state: &str) -> Vec<(String, u16)> {
+    let mut r: Vec<(String, u16)> = v
+        .iter()
+        .filter(|x| x["type"] == "port" && x["state"] == state)
+        .map(|x| {
+            (
+                x["addr"].as_str().unwrap().to_string(),
+                x["port"].as_u64().unwrap() as u16,
+            )
+        })
+        .collect();
+    r.sort();
+    r
+}
+
+fn end_line(v: &[serde_json::Value]) -> &serde_json::Value {
+    v.iter().rev().find(|x| x["type"] == "end").unwrap()
+}
+
+/// 40 ports: fixed edge cases plus a deterministic spread.
+fn forty_ports() -> Vec<u16> {
+    let mut p: BTreeSet<u16> = [1, 21, 22, 25, 80, 443, 3306, 5432, 6379, 8080, 27017, 65535]
+        .into_iter()
+        .collect();
+    let mut x: u32 = 12345;
+    while p.len() < 40 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        p.insert(1024 + (x >> 8) as u16 % 64000);
+    }
+    p.into_iter().collect()
+}
+
+const FAST: &[&str] = &[
+    "--concurrency",
+    "8000",
+    "--timeout",
+    "300",
+    "--min-timeout",
+    "40",
+];
+
+#[test]
+fn lab_full_range_clean_and_lossy() {
+    if !can_run() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut lab = Lab::up("f");
+    let open = forty_ports();
+    lab.listen(&open);
+    let want: Vec<(String, u16)> = open.iter().map(|&p| ("10.78.0.2".to_string(), p)).collect();
+
+    // Clean link: every open port, every other port closed.
+    let mut args = vec!["10.78.0.2", "-p-"];
+    args.extend(FAST);
+    let (v, _) = lab.scan(&args, dir, "clean");
+    assert_eq!(ports_in(&v, "open"), want);
+    let end = end_line(&v);
+    assert_eq!(end["open"], 40);
+    assert_eq!(end["closed"], 65535 - 40);
+
+    // 2% random loss each way, every other port dropped.
+    let set = open
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    lab.nft(
+        &lab.target(),
+        &format!(
+            "table inet lab {{
+               chain input {{ type filter hook input priority 0; policy accept;
+                 iifname \"lo\" accept
+                 meta l4proto tcp numgen random mod 100 < 2 drop
+                 tcp dport != {{ {set} }} drop
+               }}
+               chain output {{ type filter hook output priority 0; policy accept;
+                 oifname \"lo\" accept
+                 meta l4proto tcp numgen random mod 100 < 2 drop
+               }}
+             }}"
+        ),
+    );
+    let mut args = vec!["10.78.0.2", "-p-", "--retries", "3"];
+    args.extend(FAST);
+    let (v, _) = lab.scan(&args, dir, "lossy");
+    assert_eq!(ports_in(&v, "open"), want);
+    let end = end_line(&v);
+    assert_eq!(end["open"], 40);
+    assert_eq!(end["filtered"], 65535 - 40);
+    assert!(end["retries"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn lab_anyip_17_and_shards() {
+    if !can_run() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut lab = Lab::up("a");
+    lab.listen(&[80]);
+    let mut args = vec!["10.77.0.0/17", "-p", "80", "--all-ports", "--seed", "5"];
+    args.extend(FAST);
+    let (full, _) = lab.scan(&args, dir, "full");
+    let open = ports_in(&full, "open");
+    assert_eq!(open.len(), 32768, "every AnyIP address answers");
+    let addrs: BTreeSet<String> = open.iter().map(|x| x.0.clone()).collect();
+    assert_eq!(addrs.len(), 32768);
+    assert!(addrs.contains("10.77.0.0") && addrs.contains("10.77.127.255"));
+
+    // Three shards: together the full scan, no address probed by two of them.
+    let mut seen: Vec<(String, u16)> = Vec::new();
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        let mut a = args.clone();
+        a.extend(["--shard", shard.as_str()]);
+        let (v, _) = lab.scan(&a, dir, &format!("shard{i}"));
+        let got: Vec<(String, u16)> = v
+            .iter()
+            .filter(|x| x["type"] == "port")
+            .map(|x| {
+                (
+                    x["addr"].as_str().unwrap().to_string(),
+                    x["port"].as_u64().unwrap() as u16,
+                )
+            })
+            .collect();
+        assert!(!got.is_empty());
+        seen.extend(got);
+    }
+    let n = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(n, seen.len(), "a probe appears in two shards");
+    assert_eq!(seen, open);
+}
+
+#[test]
+fn lab_exclude_and_max_rate_proven_by_counters() {
+    if !can_run() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut lab = Lab::up("x");
+    lab.listen(&[80]);
+    lab.nft(
+        &lab.scanner(),
+        "table inet count {
+           counter excluded_one {}
+           counter excluded_block {}
+           counter block_all {}
+           counter syn_to_target {}
+           chain output { type filter hook output priority 0; policy accept;
+             ip daddr 10.77.0.77 counter name excluded_one
+             ip daddr 10.77.0.128/28 counter name excluded_block
+             ip daddr 10.77.0.0/24 counter name block_all
+             ip daddr 10.78.0.2 tcp flags & (syn | ack) == syn counter name syn_to_target
+           }
+         }",
+    );
+    let mut args = vec![
+        "10.77.0.0/24",
+        "-p",
+        "80,81",
+        "--exclude",
+        "10.77.0.77,10.77.0.128/28",
+        "--all-ports",
+    ];
+    args.extend(FAST);
+    let (v, _) = lab.scan(&args, dir, "exclude");
+    let c = lab.counters(&lab.scanner());
+    assert_eq!(c["excluded_one"], 0, "a packet reached an excluded address");
+    assert_eq!(c["excluded_block"], 0, "a packet reached an excluded block");
+    assert!(
+        c["block_all"] >= 2 * (256 - 17),
+        "the rest of the block was scanned: {c:?}"
+    );
+    let open = ports_in(&v, "open");
+    assert_eq!(open.len(), 256 - 17);
+    assert!(open.iter().all(|(a, _)| a != "10.77.0.77"));
+
+    // --max-rate: SYNs counted on the wire over the scan's duration never exceed the cap.
+    let rate = 2000.0;
+    let (v, secs) = lab.scan(
+        &[
+            "10.78.0.2",
+            "-p",
+            "1-5000",
+            "--max-rate",
+            "2000",
+            "--timeout",
+            "300",
+        ],
+        dir,
+        "rate",
+    );
+    let syns = lab.counters(&lab.scanner())["syn_to_target"];
+    assert_eq!(end_line(&v)["completed"], 5000);
+    assert!(syns >= 5000, "every probe left: {syns}");
+    // The bucket allows a burst of rate/200 (10) on top of rate x time.
+    assert!(
+        syns as f64 <= rate * secs + 10.0,
+        "{syns} SYNs in {secs:.2}s exceeds {rate}/s"
+    );
+    // And the scan could not have been faster than the cap allows.
+    assert!(
+        secs >= (5000.0 - 10.0) / rate,
+        "{secs:.2}s is faster than the cap allows"
+    );
+}
