@@ -204,6 +204,47 @@ pub fn parse_diag_msg(p: &[u8], protocol: Protocol) -> Result<Option<Socket>, Ne
     }))
 }
 
+/// Encode one `SOCK_DIAG_BY_FAMILY` answer as the kernel would send it (the inverse of
+/// [`parse_diag_msg`]): for tests, property tests and fuzz seeds.
+pub fn encode_diag_message(seq: u32, s: &Socket) -> Vec<u8> {
+    let mut p = vec![0u8; DIAG_MSG_LEN];
+    p[0] = family_code(s.family);
+    p[1] = wanted_state(s.protocol);
+    p[4..6].copy_from_slice(&s.port.to_be_bytes());
+    match s.address {
+        IpAddr::V4(a) => p[8..12].copy_from_slice(&a.octets()),
+        IpAddr::V6(a) => p[8..24].copy_from_slice(&a.octets()),
+    }
+    p[40..44].copy_from_slice(&s.interface.to_ne_bytes());
+    p[64..68].copy_from_slice(&s.uid.to_ne_bytes());
+    p[68..72].copy_from_slice(&(s.inode as u32).to_ne_bytes());
+    if let Some(v) = s.v6only {
+        p.extend_from_slice(&5u16.to_ne_bytes());
+        p.extend_from_slice(&INET_DIAG_SKV6ONLY.to_ne_bytes());
+        p.extend_from_slice(&[u8::from(v), 0, 0, 0]);
+    }
+    let mut m = Vec::with_capacity(NLMSG_HDR + p.len());
+    m.extend_from_slice(&((NLMSG_HDR + p.len()) as u32).to_ne_bytes());
+    m.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    m.extend_from_slice(&2u16.to_ne_bytes()); // NLM_F_MULTI
+    m.extend_from_slice(&seq.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(&p);
+    m
+}
+
+/// Encode `NLMSG_DONE` for `seq` (tests and fuzz seeds).
+pub fn encode_done(seq: u32) -> Vec<u8> {
+    let mut m = Vec::with_capacity(20);
+    m.extend_from_slice(&20u32.to_ne_bytes());
+    m.extend_from_slice(&NLMSG_DONE.to_ne_bytes());
+    m.extend_from_slice(&2u16.to_ne_bytes());
+    m.extend_from_slice(&seq.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m.extend_from_slice(&0u32.to_ne_bytes());
+    m
+}
+
 /// An open `NETLINK_SOCK_DIAG` socket, closed on drop.
 struct Fd(i32);
 impl Drop for Fd {
@@ -299,8 +340,11 @@ pub fn dump(protocol: Protocol, family: Family) -> Result<Vec<Socket>, NetlinkEr
 mod tests {
     use super::*;
 
-    /// A message as the kernel would send it, for tests and fuzz seeds.
-    pub fn diag_message(
+    fn done(seq: u32) -> Vec<u8> {
+        encode_done(seq)
+    }
+
+    fn diag_message(
         seq: u32,
         fam: u8,
         port: u16,
@@ -308,37 +352,29 @@ mod tests {
         inode: u32,
         v6only: Option<u8>,
     ) -> Vec<u8> {
-        let mut p = vec![0u8; DIAG_MSG_LEN];
-        p[0] = fam;
-        p[1] = 10;
-        p[4..6].copy_from_slice(&port.to_be_bytes());
-        p[8..24].copy_from_slice(&addr);
-        p[64..68].copy_from_slice(&1000u32.to_ne_bytes());
-        p[68..72].copy_from_slice(&inode.to_ne_bytes());
-        if let Some(v) = v6only {
-            p.extend_from_slice(&5u16.to_ne_bytes());
-            p.extend_from_slice(&INET_DIAG_SKV6ONLY.to_ne_bytes());
-            p.extend_from_slice(&[v, 0, 0, 0]);
-        }
-        let mut m = Vec::new();
-        m.extend_from_slice(&((NLMSG_HDR + p.len()) as u32).to_ne_bytes());
-        m.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-        m.extend_from_slice(&2u16.to_ne_bytes());
-        m.extend_from_slice(&seq.to_ne_bytes());
-        m.extend_from_slice(&0u32.to_ne_bytes());
-        m.extend_from_slice(&p);
-        m
-    }
-
-    fn done(seq: u32) -> Vec<u8> {
-        let mut m = Vec::new();
-        m.extend_from_slice(&20u32.to_ne_bytes());
-        m.extend_from_slice(&NLMSG_DONE.to_ne_bytes());
-        m.extend_from_slice(&2u16.to_ne_bytes());
-        m.extend_from_slice(&seq.to_ne_bytes());
-        m.extend_from_slice(&0u32.to_ne_bytes());
-        m.extend_from_slice(&0u32.to_ne_bytes());
-        m
+        let family = if i32::from(fam) == libc::AF_INET {
+            Family::Ipv4
+        } else {
+            Family::Ipv6
+        };
+        let address = if family == Family::Ipv4 {
+            IpAddr::V4(Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]))
+        } else {
+            IpAddr::V6(Ipv6Addr::from(addr))
+        };
+        encode_diag_message(
+            seq,
+            &Socket {
+                protocol: Protocol::Tcp,
+                family,
+                address,
+                port,
+                inode: u64::from(inode),
+                uid: 1000,
+                v6only: v6only.map(|v| v != 0),
+                interface: 0,
+            },
+        )
     }
 
     #[test]
