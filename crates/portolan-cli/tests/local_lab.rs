@@ -1,0 +1,534 @@
+//! `portolan local` against real listeners in a fresh network namespace: a Python listener,
+//! socat, and real Debian daemons (redis-server, nginx, memcached). Checks that every socket
+//! is listed with the right process, that exactly the expected findings appear, that the
+//! listing agrees with `ss -H -tulpn`, that SARIF output validates against the SARIF 2.1.0
+//! schema, and that baselines report only what changed.
+//!
+//! Root is needed (`ip netns add`); without it the tests skip with a message, except under
+//! CI=true where they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use common::lab::{skip_or_fail, Lab};
+use serde_json::Value;
+
+fn portolan_bin() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("portolan")
+}
+
+fn python() -> &'static str {
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+const PY_LISTENER: &str = "
+import socket, time
+t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+t.bind(('127.0.0.1', 40000)); t.listen()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('0.0.0.0', 5000))
+while True: time.sleep(3600)
+";
+
+struct Pids {
+    redis: u32,
+    nginx: u32,
+    memcached: u32,
+    python: u32,
+    socat: u32,
+}
+
+fn nginx_conf(lab: &Lab) -> PathBuf {
+    let d = lab.dir.path().display().to_string();
+    let conf = format!(
+        "daemon off;
+master_process on;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log;
+user nobody nogroup;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  server {{
+    listen 80;
+    listen 8081;
+    listen [::]:8082 ipv6only=off;
+    return 200 \"portolan lab\\n\";
+  }}
+}}
+"
+    );
+    let p = lab.path("nginx.conf");
+    std::fs::write(&p, conf).unwrap();
+    p
+}
+
+const TOOLS: &[&str] = &["redis-server", "nginx", "memcached", "socat", "setpriv"];
+
+fn start_all(lab: &mut Lab) -> Pids {
+    let dir = lab.dir.path().display().to_string();
+    let redis = lab.spawn(
+        "setpriv",
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "redis-server",
+            "--port",
+            "6379",
+            "--bind",
+            "0.0.0.0",
+            "--daemonize",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "no",
+            "--dir",
+            &dir,
+            "--logfile",
+            "",
+        ],
+    );
+    let conf = nginx_conf(lab).display().to_string();
+    let err = lab.path("nginx-error.log").display().to_string();
+    let nginx = lab.spawn("nginx", &["-e", &err, "-p", &dir, "-c", &conf]);
+    let memcached = lab.spawn(
+        "memcached",
+        &[
+            "-u", "nobody", "-l", "0.0.0.0", "-p", "11211", "-U", "11211", "-t", "1",
+        ],
+    );
+    let python = lab.spawn(python(), &["-c", PY_LISTENER]);
+    let socat = lab.spawn(
+        "socat",
+        &[
+            "TCP-LISTEN:2323,bind=127.0.0.1,reuseaddr,fork",
+            "EXEC:/bin/cat",
+        ],
+    );
+    lab.wait_ports("tcp", &[6379, 80, 8081, 8082, 11211, 40000, 2323]);
+    lab.wait_ports("udp", &[5000, 11211]);
+    Pids {
+        redis,
+        nginx,
+        memcached,
+        python,
+        socat,
+    }
+}
+
+fn local_json(lab: &Lab, extra: &[&str]) -> Value {
+    let mut args = vec!["local", "--json"];
+    args.extend_from_slice(extra);
+    let out = lab.run(portolan_bin(), &args);
+    assert!(
+        out.status.success(),
+        "portolan local failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `tcp 0.0.0.0:6379`-style key of a socket entry of the JSON report.
+fn key(v: &Value) -> String {
+    let addr = v["address"].as_str().unwrap();
+    let host = if addr.contains(':') {
+        format!("[{addr}]")
+    } else {
+        addr.to_string()
+    };
+    format!("{} {}:{}", v["protocol"].as_str().unwrap(), host, v["port"])
+}
+
+fn finding_keys(report: &Value) -> BTreeSet<(String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["endpoint"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// Validate a SARIF document with Python's jsonschema against the vendored SARIF 2.1.0 schema.
+pub fn validate_sarif(text: &[u8], dir: &std::path::Path) {
+    let ok = std::process::Command::new(python())
+        .args(["-c", "import jsonschema"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        skip_or_fail("SARIF validation: Python module jsonschema is missing (apt install python3-jsonschema)");
+        return;
+    }
+    let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../portolan-audit/tests/data/sarif-schema-2.1.0.json");
+    let doc = dir.join("out.sarif");
+    std::fs::write(&doc, text).unwrap();
+    let out = std::process::Command::new(python())
+        .args([
+            "-c",
+            "import json, sys, jsonschema\n\
+             schema = json.load(open(sys.argv[1])); doc = json.load(open(sys.argv[2]))\n\
+             jsonschema.validators.validator_for(schema)(schema).validate(doc)\n\
+             print('valid', len(doc['runs'][0]['results']))",
+        ])
+        .arg(&schema)
+        .arg(&doc)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "SARIF does not validate: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn lab_lists_every_socket_with_process_and_exact_findings() {
+    let Some(mut lab) = Lab::new("findings", TOOLS) else {
+        return;
+    };
+    let p = start_all(&mut lab);
+    let report = local_json(&lab, &[]);
+    assert_eq!(report["schema"], "portolan.local/1");
+    assert_eq!(report["source"], "netlink");
+
+    // Every socket, with the right process (name, pid, user).
+    let expected: BTreeMap<&str, (&str, u32, &str)> = BTreeMap::from([
+        ("tcp 0.0.0.0:6379", ("redis-server", p.redis, "nobody")),
+        ("tcp 0.0.0.0:80", ("nginx", p.nginx, "root")),
+        ("tcp 0.0.0.0:8081", ("nginx", p.nginx, "root")),
+        ("tcp [::]:8082", ("nginx", p.nginx, "root")),
+        ("tcp 0.0.0.0:11211", ("memcached", p.memcached, "nobody")),
+        ("udp 0.0.0.0:11211", ("memcached", p.memcached, "nobody")),
+        ("tcp 127.0.0.1:40000", ("python3", p.python, "root")),
+        ("udp 0.0.0.0:5000", ("python3", p.python, "root")),
+        ("tcp 127.0.0.1:2323", ("socat", p.socat, "root")),
+    ]);
+    let sockets = report["sockets"].as_array().unwrap();
+    let listed: BTreeSet<String> = sockets.iter().map(key).collect();
+    let want: BTreeSet<String> = expected.keys().map(|k| k.to_string()).collect();
+    assert_eq!(listed, want, "socket list differs");
+    for s in sockets {
+        let k = key(s);
+        let (name, pid, user) = expected[k.as_str()];
+        let procs = s["processes"].as_array().unwrap();
+        let holder = procs
+            .iter()
+            .find(|pr| pr["pid"] == pid)
+            .unwrap_or_else(|| panic!("{k}: pid {pid} not among {procs:?}"));
+        assert!(
+            holder["name"].as_str().unwrap().starts_with(name),
+            "{k}: {holder}"
+        );
+        assert_eq!(holder["user"], user, "{k}: {holder}");
+        assert!(holder["fd"].as_u64().unwrap() > 0);
+        assert!(!holder["cmdline"].as_str().unwrap().is_empty());
+        assert!(procs
+            .iter()
+            .all(|pr| pr["name"].as_str().unwrap().starts_with(name)));
+    }
+    // nginx: the master (root) and its worker (nobody) share the listening sockets.
+    let ng = sockets
+        .iter()
+        .find(|s| key(s) == "tcp 0.0.0.0:8081")
+        .unwrap();
+    let users: BTreeSet<&str> = ng["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, BTreeSet::from(["nobody", "root"]));
+    let dual = sockets.iter().find(|s| key(s) == "tcp [::]:8082").unwrap();
+    assert_eq!(dual["v6only"], false);
+    assert_eq!(dual["dual_stack"], true);
+    let redis = sockets
+        .iter()
+        .find(|s| key(s) == "tcp 0.0.0.0:6379")
+        .unwrap();
+    assert_eq!(redis["service"], "redis");
+    assert_eq!(redis["exposure"], "all");
+
+    // Exactly the expected findings.
+    let want = set(&[
+        ("exposed-database", "tcp 0.0.0.0:6379"),
+        ("exposed-database", "tcp 0.0.0.0:11211"),
+        ("exposed-risky-service", "udp 0.0.0.0:11211"),
+        ("root-unprivileged-port", "tcp 0.0.0.0:8081"),
+        ("root-unprivileged-port", "tcp [::]:8082"),
+        ("dual-stack", "tcp [::]:8082"),
+        ("ephemeral-port", "tcp 127.0.0.1:40000"),
+        ("root-unprivileged-port", "udp 0.0.0.0:5000"),
+    ]);
+    assert_eq!(finding_keys(&report), want);
+    for f in report["findings"].as_array().unwrap() {
+        assert!(!f["evidence"].as_str().unwrap().is_empty());
+        assert!(!f["remediation"].as_str().unwrap().is_empty());
+        assert!(f["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s.as_str().unwrap().starts_with("https://")));
+    }
+    let redis_f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["endpoint"] == "tcp 0.0.0.0:6379")
+        .unwrap();
+    assert_eq!(redis_f["severity"], "high");
+    assert_eq!(redis_f["risk"], "redis");
+    assert_eq!(report["summary"]["sockets"], 9);
+
+    // The /proc/net fallback lists the same sockets.
+    let via_proc = local_json(&lab, &["--source", "proc"]);
+    let listed_proc: BTreeSet<String> = via_proc["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    assert_eq!(listed_proc, listed);
+    assert_eq!(via_proc["source"], "proc");
+
+    // Table output names the processes.
+    let out = lab.run(portolan_bin(), &["local", "--color", "never"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("redis-server[{}]", p.redis)),
+        "{text}"
+    );
+    assert!(text.contains("exposed-database"), "{text}");
+
+    // CI exit codes.
+    let code = |extra: &[&str]| {
+        let mut a = vec!["local", "--json"];
+        a.extend_from_slice(extra);
+        lab.run(portolan_bin(), &a).status.code()
+    };
+    assert_eq!(code(&["--fail-on", "high"]), Some(1));
+    assert_eq!(code(&["--fail-on", "critical"]), Some(0));
+    assert_eq!(code(&[]), Some(0));
+
+    // SARIF validates against the SARIF 2.1.0 schema and carries every finding.
+    let out = lab.run(portolan_bin(), &["local", "--format", "sarif"]);
+    assert!(out.status.success());
+    validate_sarif(&out.stdout, lab.dir.path());
+    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), want.len());
+    let got: BTreeSet<(String, String)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["ruleId"].as_str().unwrap().to_string(),
+                r["locations"][0]["logicalLocations"][0]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+}
+
+/// Parse `ss -H -tulpn`: (proto, local address as ss prints it, pids).
+fn ss_listing(lab: &Lab) -> BTreeSet<(String, String, BTreeSet<u32>)> {
+    let out = lab.run("ss", &["-H", "-tulpn"]);
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let pids: BTreeSet<u32> = l
+                .split("pid=")
+                .skip(1)
+                .map(|s| {
+                    s.split(|c: char| !c.is_ascii_digit())
+                        .next()
+                        .unwrap()
+                        .parse()
+                        .unwrap()
+                })
+                .collect();
+            (f[0].to_string(), f[4].to_string(), pids)
+        })
+        .collect()
+}
+
+#[test]
+fn lab_listing_agrees_with_ss() {
+    let Some(mut lab) = Lab::new("vsss", TOOLS) else {
+        return;
+    };
+    start_all(&mut lab);
+    let report = local_json(&lab, &[]);
+    let ours: BTreeSet<(String, String, BTreeSet<u32>)> = report["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let addr = s["address"].as_str().unwrap();
+            // ss prints a dual-stack [::] socket as `*`.
+            let host = if s["dual_stack"] == true {
+                "*".to_string()
+            } else if addr.contains(':') {
+                format!("[{addr}]")
+            } else {
+                addr.to_string()
+            };
+            let pids = s["processes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["pid"].as_u64().unwrap() as u32)
+                .collect();
+            (
+                s["protocol"].as_str().unwrap().to_string(),
+                format!("{host}:{}", s["port"]),
+                pids,
+            )
+        })
+        .collect();
+    let theirs = ss_listing(&lab);
+    assert_eq!(ours.len(), 9);
+    assert_eq!(ours, theirs, "portolan local and ss -H -tulpn disagree");
+}
+
+#[test]
+fn lab_baseline_reports_only_changes() {
+    let Some(mut lab) = Lab::new("baseline", &["socat"]) else {
+        return;
+    };
+    let py = lab.spawn(python(), &["-c", PY_LISTENER]);
+    lab.wait_ports("tcp", &[40000]);
+    lab.wait_ports("udp", &[5000]);
+    let base = lab.path("base.json").display().to_string();
+    let first = local_json(&lab, &["--save-baseline", &base]);
+    assert_eq!(first["sockets"].as_array().unwrap().len(), 2);
+
+    // Nothing changed: nothing new, nothing to fail on.
+    let same = lab.run(
+        portolan_bin(),
+        &["local", "--json", "--baseline", &base, "--fail-on", "info"],
+    );
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stderr)
+    );
+    let same: Value = serde_json::from_slice(&same.stdout).unwrap();
+    assert!(same["sockets"].as_array().unwrap().is_empty());
+    assert!(same["findings"].as_array().unwrap().is_empty());
+    assert!(same["baseline"]["removed_sockets"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // A telnet-like listener appears on all interfaces, the Python one goes away.
+    let _socat = lab.spawn(
+        "socat",
+        &["TCP-LISTEN:2323,reuseaddr,fork", "EXEC:/bin/cat"],
+    );
+    lab.wait_ports("tcp", &[2323]);
+    lab.stop(py);
+    let out = lab.run(
+        portolan_bin(),
+        &["local", "--json", "--baseline", &base, "--fail-on", "high"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a new high finding must fail the run"
+    );
+    let diff: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let new: BTreeSet<String> = diff["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    assert_eq!(new, BTreeSet::from(["tcp 0.0.0.0:2323".to_string()]));
+    assert_eq!(
+        finding_keys(&diff),
+        set(&[
+            ("cleartext-login", "tcp 0.0.0.0:2323"),
+            ("root-unprivileged-port", "tcp 0.0.0.0:2323"),
+        ])
+    );
+    let removed: BTreeSet<String> = diff["baseline"]["removed_sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    assert_eq!(
+        removed,
+        BTreeSet::from([
+            "tcp 127.0.0.1:40000".to_string(),
+            "udp 0.0.0.0:5000".to_string()
+        ])
+    );
+    let resolved: BTreeSet<(String, String)> = diff["baseline"]["resolved_findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["endpoint"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        resolved,
+        set(&[
+            ("ephemeral-port", "tcp 127.0.0.1:40000"),
+            ("root-unprivileged-port", "udp 0.0.0.0:5000"),
+        ])
+    );
+
+    // SARIF with a baseline marks new and absent results, and still validates.
+    let out = lab.run(
+        portolan_bin(),
+        &["local", "--format", "sarif", "--baseline", &base],
+    );
+    assert!(out.status.success());
+    validate_sarif(&out.stdout, lab.dir.path());
+    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states: Vec<&str> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["baselineState"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.iter().filter(|s| **s == "new").count(), 2);
+    assert_eq!(states.iter().filter(|s| **s == "absent").count(), 2);
+}
