@@ -120,7 +120,7 @@ pub fn parse_messages(buf: &[u8], protocol: Protocol, seq: u32) -> Result<Batch,
                     if let Some(e) = u32_at(payload, 0).map(|v| v as i32) {
                         if e < 0 {
                             return Err(NetlinkError::Kernel(std::io::Error::from_raw_os_error(
-                                -e,
+                                e.saturating_neg(),
                             )));
                         }
                     }
@@ -430,6 +430,17 @@ mod tests {
         e.extend_from_slice(&[0u8; 16]);
         assert!(matches!(
             parse_messages(&e, Protocol::Tcp, 5),
+            Err(NetlinkError::Kernel(_))
+        ));
+    }
+
+    #[test]
+    fn done_with_i32_min_errno_is_an_error() {
+        // Found by the netlink fuzz target: negating i32::MIN overflowed.
+        let mut d = done(3);
+        d[16..20].copy_from_slice(&i32::MIN.to_ne_bytes());
+        assert!(matches!(
+            parse_messages(&d, Protocol::Tcp, 3),
             Err(NetlinkError::Kernel(_))
         ));
     }

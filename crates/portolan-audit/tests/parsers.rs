@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on bad fixtures
 //! Property tests of the two parsers of untrusted bytes: the `/proc/net` tables and netlink
 //! sock_diag answers. They must never panic, and must give back what was encoded.
 

@@ -173,27 +173,28 @@ fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-/// Validate a SARIF document with Python's jsonschema against the vendored SARIF 2.1.0 schema.
-pub fn validate_sarif(text: &[u8], dir: &std::path::Path) {
+/// Validate a JSON document with Python's jsonschema (an independent parser and validator)
+/// against a schema file given relative to the workspace root.
+pub fn validate_json(schema: &str, text: &[u8], dir: &std::path::Path) {
     let ok = std::process::Command::new(python())
         .args(["-c", "import jsonschema"])
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        skip_or_fail("SARIF validation: Python module jsonschema is missing (apt install python3-jsonschema)");
+        skip_or_fail("JSON schema validation: Python module jsonschema is missing (apt install python3-jsonschema)");
         return;
     }
     let schema = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../portolan-audit/tests/data/sarif-schema-2.1.0.json");
-    let doc = dir.join("out.sarif");
+        .join("../..")
+        .join(schema);
+    let doc = dir.join("doc.json");
     std::fs::write(&doc, text).unwrap();
     let out = std::process::Command::new(python())
         .args([
             "-c",
             "import json, sys, jsonschema\n\
              schema = json.load(open(sys.argv[1])); doc = json.load(open(sys.argv[2]))\n\
-             jsonschema.validators.validator_for(schema)(schema).validate(doc)\n\
-             print('valid', len(doc['runs'][0]['results']))",
+             jsonschema.validators.validator_for(schema)(schema).validate(doc)",
         ])
         .arg(&schema)
         .arg(&doc)
@@ -201,11 +202,15 @@ pub fn validate_sarif(text: &[u8], dir: &std::path::Path) {
         .unwrap();
     assert!(
         out.status.success(),
-        "SARIF does not validate: {}{}",
+        "document does not validate against {}: {}{}",
+        schema.display(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+const SARIF_SCHEMA: &str = "crates/portolan-audit/tests/data/sarif-schema-2.1.0.json";
+const LOCAL_SCHEMA: &str = "docs/schema/local.schema.json";
 
 #[test]
 fn lab_lists_every_socket_with_process_and_exact_findings() {
@@ -305,6 +310,79 @@ fn lab_lists_every_socket_with_process_and_exact_findings() {
     assert_eq!(redis_f["risk"], "redis");
     assert_eq!(report["summary"]["sockets"], 9);
 
+    // The JSON validates against the documented schema.
+    let raw = lab.run(portolan_bin(), &["local", "--json"]);
+    validate_json(LOCAL_SCHEMA, &raw.stdout, lab.dir.path());
+
+    // Unprivileged: sockets of other users' processes are listed without a process, and said.
+    let bin = lab.path("portolan");
+    std::fs::copy(portolan_bin(), &bin).unwrap();
+    let out = lab.run(
+        "setpriv",
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            bin.to_str().unwrap(),
+            "local",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unpriv: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed_unpriv: BTreeSet<String> = unpriv["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(key)
+        .collect();
+    assert_eq!(
+        listed_unpriv, listed,
+        "an unprivileged run still lists every socket"
+    );
+    assert_eq!(unpriv["complete_processes"], false);
+    assert!(
+        unpriv["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("run as root")),
+        "{}",
+        unpriv["notes"]
+    );
+    for s in unpriv["sockets"].as_array().unwrap() {
+        let pids: Vec<u64> = s["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["pid"].as_u64().unwrap())
+            .collect();
+        match key(s).as_str() {
+            // redis runs as nobody from the start: its descriptors are ours to read.
+            "tcp 0.0.0.0:6379" => assert_eq!(pids, vec![u64::from(p.redis)]),
+            // the Python listener runs as root: not visible.
+            "tcp 127.0.0.1:40000" | "udp 0.0.0.0:5000" => assert!(pids.is_empty(), "{s}"),
+            _ => {}
+        }
+    }
+    let out = lab.run(
+        "setpriv",
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            bin.to_str().unwrap(),
+            "local",
+            "--color",
+            "never",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("could not be inspected"));
+
     // The /proc/net fallback lists the same sockets.
     let via_proc = local_json(&lab, &["--source", "proc"]);
     let listed_proc: BTreeSet<String> = via_proc["sockets"]
@@ -338,7 +416,7 @@ fn lab_lists_every_socket_with_process_and_exact_findings() {
     // SARIF validates against the SARIF 2.1.0 schema and carries every finding.
     let out = lab.run(portolan_bin(), &["local", "--format", "sarif"]);
     assert!(out.status.success());
-    validate_sarif(&out.stdout, lab.dir.path());
+    validate_json(SARIF_SCHEMA, &out.stdout, lab.dir.path());
     let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), want.len());
@@ -468,6 +546,7 @@ fn lab_baseline_reports_only_changes() {
         Some(1),
         "a new high finding must fail the run"
     );
+    validate_json(LOCAL_SCHEMA, &out.stdout, lab.dir.path());
     let diff: Value = serde_json::from_slice(&out.stdout).unwrap();
     let new: BTreeSet<String> = diff["sockets"]
         .as_array()
@@ -521,7 +600,7 @@ fn lab_baseline_reports_only_changes() {
         &["local", "--format", "sarif", "--baseline", &base],
     );
     assert!(out.status.success());
-    validate_sarif(&out.stdout, lab.dir.path());
+    validate_json(SARIF_SCHEMA, &out.stdout, lab.dir.path());
     let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
     let states: Vec<&str> = sarif["runs"][0]["results"]
         .as_array()
