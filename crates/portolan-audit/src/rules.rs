@@ -27,6 +27,23 @@ struct RulesFile {
     schema: u32,
     #[serde(default)]
     rule: Vec<RawRule>,
+    #[serde(default)]
+    service: Vec<RawService>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    process: Vec<String>,
+    risks: Vec<String>,
+}
+
+/// Processes recognised by name: their sockets carry these risks on any port.
+#[derive(Debug, Clone)]
+pub struct ServiceHint {
+    /// Exact process names (`/proc/<pid>/comm`).
+    pub process: Vec<String>,
+    pub risks: Vec<&'static Risk>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +99,7 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub struct Rules {
     pub rules: Vec<Rule>,
+    pub services: Vec<ServiceHint>,
 }
 
 /// What the rules need to know beyond the socket itself.
@@ -175,21 +193,70 @@ impl Rules {
                 protocol,
             });
         }
-        Ok(Rules { rules })
+        let mut services = Vec::new();
+        for (i, sv) in f.service.into_iter().enumerate() {
+            let bad = |what: String| RulesError::Invalid {
+                id: format!("service #{}", i + 1),
+                what,
+            };
+            if sv.process.is_empty() || sv.process.iter().any(|p| p.is_empty() || p.len() > 15) {
+                return Err(bad(
+                    "process names must be 1 to 15 characters (the kernel's comm)".into(),
+                ));
+            }
+            let mut risks = Vec::new();
+            for id in &sv.risks {
+                risks.push(risk::by_id(id).ok_or_else(|| bad(format!("unknown risk id {id:?}")))?);
+            }
+            if risks.is_empty() {
+                return Err(bad("no risk listed".into()));
+            }
+            services.push(ServiceHint {
+                process: sv.process,
+                risks,
+            });
+        }
+        Ok(Rules { rules, services })
+    }
+
+    /// The risk entries that apply to a socket: by port, and by the name of a process holding
+    /// it (for the protocols the risk lists). Each at most once.
+    pub fn risks_for(&self, e: &SocketEntry) -> Vec<&'static Risk> {
+        let s = &e.socket;
+        let mut v: Vec<&'static Risk> = risk::for_port(s.port, s.protocol).collect();
+        for hint in &self.services {
+            if !e.processes.iter().any(|p| hint.process.contains(&p.name)) {
+                continue;
+            }
+            for r in &hint.risks {
+                let proto_ok = r.ports.iter().any(|p| p.protocol == s.protocol);
+                if proto_ok && !v.iter().any(|x| x.id == r.id) {
+                    v.push(r);
+                }
+            }
+        }
+        v
     }
 
     /// Every finding for one socket, in rule order.
     pub fn evaluate(&self, e: &SocketEntry, ctx: &Context) -> Vec<Finding> {
+        let risks = self.risks_for(e);
         self.rules
             .iter()
-            .filter_map(|r| r.evaluate(e, ctx))
+            .filter_map(|r| r.evaluate_with(e, ctx, &risks))
             .collect()
     }
 }
 
 impl Rule {
-    /// The finding this rule raises for a socket, if it does.
-    pub fn evaluate(&self, e: &SocketEntry, ctx: &Context) -> Option<Finding> {
+    /// The finding this rule raises for a socket, if it does, given the risk entries that
+    /// apply to the socket ([`Rules::risks_for`]).
+    pub fn evaluate_with(
+        &self,
+        e: &SocketEntry,
+        ctx: &Context,
+        risks: &[&'static Risk],
+    ) -> Option<Finding> {
         let s = &e.socket;
         let w = &self.when;
         if self.protocol.is_some_and(|p| p != s.protocol) {
@@ -224,14 +291,14 @@ impl Rule {
         let risk: Option<&'static Risk> = match &w.risk_category {
             None => None,
             Some(cats) => {
-                let all: Vec<&'static Risk> = risk::for_port(s.port, s.protocol).collect();
                 if let Some(not) = &w.risk_category_not {
-                    if all.iter().any(|r| not.iter().any(|c| c == r.category)) {
+                    if risks.iter().any(|r| not.iter().any(|c| c == r.category)) {
                         return None;
                     }
                 }
-                let best = all
-                    .into_iter()
+                let best = risks
+                    .iter()
+                    .copied()
                     .filter(|r| cats.iter().any(|c| c == r.category))
                     .max_by_key(|r| r.severity)?;
                 Some(best)
@@ -345,6 +412,17 @@ mod tests {
         uid: Option<u32>,
         v6only: Option<bool>,
     ) -> SocketEntry {
+        named(proto, addr, port, uid, v6only, "daemon")
+    }
+
+    fn named(
+        proto: Protocol,
+        addr: &str,
+        port: u16,
+        uid: Option<u32>,
+        v6only: Option<bool>,
+        name: &str,
+    ) -> SocketEntry {
         let address: std::net::IpAddr = addr.parse().unwrap();
         let family = if address.is_ipv4() {
             Family::Ipv4
@@ -365,7 +443,7 @@ mod tests {
             uid.map(|u| ProcessRef {
                 pid: 10,
                 fd: 3,
-                name: "daemon".into(),
+                name: name.into(),
                 cmdline: "daemon".into(),
                 uid: Some(u),
                 user: None,
@@ -437,6 +515,59 @@ mod tests {
             ["dual-stack"]
         );
         assert!(ids(&entry(Protocol::Tcp, "::", 8081, Some(5), Some(true))).is_empty());
+    }
+
+    #[test]
+    fn services_recognised_by_process_name() {
+        let r = Rules::builtin().unwrap();
+        assert!(!r.services.is_empty());
+        // Redis moved to 7777 is still an exposed database.
+        let e = named(
+            Protocol::Tcp,
+            "0.0.0.0",
+            7777,
+            Some(100),
+            None,
+            "redis-server",
+        );
+        let f = r.evaluate(&e, &Context::default());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].rule, "exposed-database");
+        assert_eq!(f[0].risk.as_deref(), Some("redis"));
+        // Not by another name, and not for a protocol the risk does not list.
+        let e = named(Protocol::Tcp, "0.0.0.0", 7777, Some(100), None, "redis-cli");
+        assert!(r.evaluate(&e, &Context::default()).is_empty());
+        let e = named(
+            Protocol::Udp,
+            "0.0.0.0",
+            7777,
+            Some(100),
+            None,
+            "redis-server",
+        );
+        assert!(r.evaluate(&e, &Context::default()).is_empty());
+        // memcached's UDP socket on another port: the UDP amplification entry.
+        let e = named(Protocol::Udp, "0.0.0.0", 9999, Some(100), None, "memcached");
+        let f = r.evaluate(&e, &Context::default());
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].risk.as_deref(), Some("memcached-udp"));
+    }
+
+    #[test]
+    fn bad_services_rejected() {
+        let base = "schema = 1\n[[rule]]\nid = \"x\"\ntitle = \"t\"\nwhy = \"w\"\nremediation = \"r\"\nsources = [\"s\"]\nseverity = \"high\"\n[rule.when]\nroot = true\n";
+        assert!(Rules::parse(&format!(
+            "{base}[[service]]\nprocess = [\"x\"]\nrisks = [\"redis\"]\n"
+        ))
+        .is_ok());
+        assert!(Rules::parse(&format!(
+            "{base}[[service]]\nprocess = [\"x\"]\nrisks = [\"nope\"]\n"
+        ))
+        .is_err());
+        assert!(Rules::parse(&format!(
+            "{base}[[service]]\nprocess = [\"a-very-long-process-name\"]\nrisks = [\"redis\"]\n"
+        ))
+        .is_err());
     }
 
     #[test]

@@ -501,7 +501,7 @@ fn lab_listing_agrees_with_ss() {
 
 #[test]
 fn lab_baseline_reports_only_changes() {
-    let Some(mut lab) = Lab::new("baseline", &["socat"]) else {
+    let Some(mut lab) = Lab::new("baseline", &["socat", "redis-server", "setpriv"]) else {
         return;
     };
     let py = lab.spawn(python(), &["-c", PY_LISTENER]);
@@ -531,11 +531,38 @@ fn lab_baseline_reports_only_changes() {
         .is_empty());
 
     // A telnet-like listener appears on all interfaces, the Python one goes away.
+    // And Redis on a port that is not its own: recognised by its process name.
     let _socat = lab.spawn(
         "socat",
         &["TCP-LISTEN:2323,reuseaddr,fork", "EXEC:/bin/cat"],
     );
-    lab.wait_ports("tcp", &[2323]);
+    let dir = lab.dir.path().display().to_string();
+    let _redis = lab.spawn(
+        "setpriv",
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "redis-server",
+            "--port",
+            "7777",
+            "--bind",
+            "0.0.0.0",
+            "--daemonize",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "no",
+            "--dir",
+            &dir,
+            "--logfile",
+            "",
+        ],
+    );
+    lab.wait_ports("tcp", &[2323, 7777]);
     lab.stop(py);
     let out = lab.run(
         portolan_bin(),
@@ -554,12 +581,19 @@ fn lab_baseline_reports_only_changes() {
         .iter()
         .map(key)
         .collect();
-    assert_eq!(new, BTreeSet::from(["tcp 0.0.0.0:2323".to_string()]));
+    assert_eq!(
+        new,
+        BTreeSet::from([
+            "tcp 0.0.0.0:2323".to_string(),
+            "tcp 0.0.0.0:7777".to_string()
+        ])
+    );
     assert_eq!(
         finding_keys(&diff),
         set(&[
             ("cleartext-login", "tcp 0.0.0.0:2323"),
             ("root-unprivileged-port", "tcp 0.0.0.0:2323"),
+            ("exposed-database", "tcp 0.0.0.0:7777"),
         ])
     );
     let removed: BTreeSet<String> = diff["baseline"]["removed_sockets"]
@@ -608,6 +642,6 @@ fn lab_baseline_reports_only_changes() {
         .iter()
         .map(|r| r["baselineState"].as_str().unwrap())
         .collect();
-    assert_eq!(states.iter().filter(|s| **s == "new").count(), 2);
+    assert_eq!(states.iter().filter(|s| **s == "new").count(), 3);
     assert_eq!(states.iter().filter(|s| **s == "absent").count(), 2);
 }
