@@ -228,6 +228,19 @@ pub fn list_sockets(opts: &Options) -> Result<Listing, AuditError> {
     Ok(out)
 }
 
+/// The name of interface `index` in the current network namespace (`if_indextoname`).
+pub fn interface_name(index: u32) -> Option<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: buf has IF_NAMESIZE bytes, as if_indextoname requires; the result is checked.
+    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: on success buf holds a NUL-terminated name.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
+}
+
 fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -286,7 +299,18 @@ pub fn audit_with(opts: &Options, rules: &Rules) -> Result<Report, AuditError> {
                     .collect()
             })
             .unwrap_or_default();
-        let e = SocketEntry::new(s, processes);
+        let mut e = SocketEntry::new(s, processes);
+        if e.socket.interface != 0 {
+            e.interface_name = interface_name(e.socket.interface);
+            // A wildcard bound to one device is reachable through that device only.
+            if e.exposure == Exposure::All {
+                e.exposure = if e.interface_name.as_deref() == Some("lo") {
+                    Exposure::Loopback
+                } else {
+                    Exposure::Specific
+                };
+            }
+        }
         findings.extend(rules.evaluate(&e, &ctx));
         sockets.push(e);
     }

@@ -34,6 +34,9 @@ pub struct SocketEntry {
     pub dual_stack: bool,
     /// IANA service name assigned to the port and protocol, if any.
     pub service: Option<String>,
+    /// Name of the interface the socket is bound to (SO_BINDTODEVICE), if any.
+    #[serde(default)]
+    pub interface_name: Option<String>,
     /// Processes holding the socket (empty: unknown, e.g. another user's when not root).
     pub processes: Vec<ProcessRef>,
 }
@@ -49,6 +52,7 @@ impl SocketEntry {
             exposure: socket.exposure(),
             dual_stack: socket.is_dual_stack(),
             service,
+            interface_name: None,
             processes,
             socket,
         }

@@ -264,7 +264,7 @@ impl Rule {
         }
         if w.exposure
             .as_ref()
-            .is_some_and(|x| !x.contains(&s.exposure()))
+            .is_some_and(|x| !x.contains(&e.exposure))
         {
             return None;
         }
@@ -370,7 +370,7 @@ fn fill(t: &str, e: &SocketEntry, ctx: &Context, risk: Option<&Risk>) -> String 
         ("{address}", s.address.to_string()),
         ("{port}", s.port.to_string()),
         ("{protocol}", s.protocol.to_string()),
-        ("{exposure}", s.exposure().describe().to_string()),
+        ("{exposure}", e.exposure.describe().to_string()),
         (
             "{service}",
             e.service.clone().unwrap_or_else(|| "unregistered".into()),

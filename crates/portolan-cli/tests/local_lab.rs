@@ -481,6 +481,10 @@ fn lab_listing_agrees_with_ss() {
             } else {
                 addr.to_string()
             };
+            let host = match s["interface_name"].as_str() {
+                Some(dev) => format!("{host}%{dev}"),
+                None => host,
+            };
             let pids = s["processes"]
                 .as_array()
                 .unwrap()
@@ -644,4 +648,51 @@ fn lab_baseline_reports_only_changes() {
         .collect();
     assert_eq!(states.iter().filter(|s| **s == "new").count(), 3);
     assert_eq!(states.iter().filter(|s| **s == "absent").count(), 2);
+}
+
+#[test]
+fn lab_device_bound_socket_as_ss_shows_it() {
+    let Some(mut lab) = Lab::new("bindtodev", &[]) else {
+        return;
+    };
+    // 0.0.0.0:9100 bound to lo with SO_BINDTODEVICE: loopback-only in effect, `0.0.0.0%lo:9100`
+    // for ss. Root-owned on a port >= 1024, but not reachable from outside: no finding.
+    let py = lab.spawn(
+        python(),
+        &[
+            "-c",
+            "import socket, time\n\
+             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'lo')\n\
+             s.bind(('0.0.0.0', 9100)); s.listen()\n\
+             while True: time.sleep(3600)",
+        ],
+    );
+    lab.wait_ports("tcp", &[9100]);
+    let report = local_json(&lab, &[]);
+    let s = &report["sockets"][0];
+    assert_eq!(report["sockets"].as_array().unwrap().len(), 1);
+    assert_eq!(s["interface_name"], "lo");
+    assert!(s["interface"].as_u64().unwrap() > 0);
+    assert_eq!(s["exposure"], "loopback");
+    assert!(
+        report["findings"].as_array().unwrap().is_empty(),
+        "{}",
+        report["findings"]
+    );
+    validate_json(
+        LOCAL_SCHEMA,
+        serde_json::to_string(&report).unwrap().as_bytes(),
+        lab.dir.path(),
+    );
+    let theirs = ss_listing(&lab);
+    assert_eq!(
+        theirs,
+        BTreeSet::from([(
+            "tcp".to_string(),
+            "0.0.0.0%lo:9100".to_string(),
+            BTreeSet::from([py])
+        )])
+    );
+    let out = lab.run(portolan_bin(), &["local", "--color", "never"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0.0.0.0%lo:9100"));
 }

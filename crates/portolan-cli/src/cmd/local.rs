@@ -197,8 +197,14 @@ pub fn render_table(r: &Report, style: Style, out: &mut String) {
         .iter()
         .map(|e| {
             let s = &e.socket;
+            // As ss prints it: 0.0.0.0%eth0:80 for a socket bound to a device.
+            let dev = e
+                .interface_name
+                .as_ref()
+                .map(|n| format!("%{}", escape(n)))
+                .unwrap_or_default();
             let addr = format!(
-                "{}:{}",
+                "{}{dev}:{}",
                 portolan_audit::socket::host_part(s.address),
                 s.port
             );
