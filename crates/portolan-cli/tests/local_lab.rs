@@ -13,7 +13,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use common::lab::{skip_or_fail, Lab};
+use common::lab::{children, euid, skip_or_fail, wait_until, Lab};
 use serde_json::Value;
 
 fn portolan_bin() -> PathBuf {
@@ -120,6 +120,14 @@ fn start_all(lab: &mut Lab) -> Pids {
     );
     lab.wait_ports("tcp", &[6379, 80, 8081, 8082, 11211, 40000, 2323]);
     lab.wait_ports("udp", &[5000, 11211]);
+    // Daemons that start as root settle first: memcached drops to nobody, the nginx master
+    // forks its worker, which drops to nobody. Only then is the listing deterministic.
+    wait_until("memcached to drop to nobody", || {
+        euid(memcached) == Some(65534)
+    });
+    wait_until("an nginx worker running as nobody", || {
+        children(nginx).iter().any(|&c| euid(c) == Some(65534))
+    });
     Pids {
         redis,
         nginx,
