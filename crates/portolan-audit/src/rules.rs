@@ -335,67 +335,79 @@ impl Rule {
     }
 }
 
+/// Expand the `{placeholders}` of a rule text in one pass: values are computed only when used,
+/// and text inserted (a process name, say) is never expanded again. Unknown names stay as is.
 fn fill(t: &str, e: &SocketEntry, ctx: &Context, risk: Option<&Risk>) -> String {
     let s = &e.socket;
-    let process = if e.processes.is_empty() {
-        "an unknown process".to_string()
-    } else {
-        let mut v: Vec<String> = e
-            .processes
-            .iter()
-            .map(|p| format!("{}[{}]", p.name, p.pid))
-            .collect();
-        v.dedup();
-        v.join(", ")
+    let value = |key: &str| -> Option<String> {
+        Some(match key {
+            "endpoint" => s.endpoint(),
+            "address" => s.address.to_string(),
+            "port" => s.port.to_string(),
+            "protocol" => s.protocol.to_string(),
+            "exposure" => e.exposure.describe().to_string(),
+            "service" => e.service.clone().unwrap_or_else(|| "unregistered".into()),
+            "process" => {
+                if e.processes.is_empty() {
+                    "an unknown process".to_string()
+                } else {
+                    let mut v: Vec<String> = e
+                        .processes
+                        .iter()
+                        .map(|p| format!("{}[{}]", p.name, p.pid))
+                        .collect();
+                    v.dedup();
+                    v.join(", ")
+                }
+            }
+            "user" => {
+                let mut v: Vec<String> = e
+                    .processes
+                    .iter()
+                    .filter_map(|p| p.user.clone().or_else(|| p.uid.map(|u| u.to_string())))
+                    .collect();
+                v.sort();
+                v.dedup();
+                if v.is_empty() {
+                    format!("uid {}", s.uid)
+                } else {
+                    v.join(", ")
+                }
+            }
+            "range" => ctx
+                .ephemeral
+                .map_or_else(|| "unknown".to_string(), |(lo, hi)| format!("{lo}-{hi}")),
+            "risk_name" => risk.map_or("", |r| r.name).to_string(),
+            "risk_id" => risk.map_or("", |r| r.id).to_string(),
+            "risk_why" => risk.map_or("", |r| r.why).to_string(),
+            "risk_remediation" => risk.map_or("", |r| r.remediation).to_string(),
+            "risk_category" => risk.map_or("", |r| r.category).to_string(),
+            _ => return None,
+        })
     };
-    let user = {
-        let mut v: Vec<String> = e
-            .processes
-            .iter()
-            .filter_map(|p| p.user.clone().or_else(|| p.uid.map(|u| u.to_string())))
-            .collect();
-        v.sort();
-        v.dedup();
-        if v.is_empty() {
-            format!("uid {}", s.uid)
-        } else {
-            v.join(", ")
-        }
-    };
-    let range = ctx
-        .ephemeral
-        .map_or_else(|| "unknown".to_string(), |(lo, hi)| format!("{lo}-{hi}"));
-    let pairs: [(&str, String); 14] = [
-        ("{endpoint}", s.endpoint()),
-        ("{address}", s.address.to_string()),
-        ("{port}", s.port.to_string()),
-        ("{protocol}", s.protocol.to_string()),
-        ("{exposure}", e.exposure.describe().to_string()),
-        (
-            "{service}",
-            e.service.clone().unwrap_or_else(|| "unregistered".into()),
-        ),
-        ("{process}", process),
-        ("{user}", user),
-        ("{range}", range),
-        ("{risk_name}", risk.map_or("", |r| r.name).to_string()),
-        ("{risk_id}", risk.map_or("", |r| r.id).to_string()),
-        ("{risk_why}", risk.map_or("", |r| r.why).to_string()),
-        (
-            "{risk_remediation}",
-            risk.map_or("", |r| r.remediation).to_string(),
-        ),
-        (
-            "{risk_category}",
-            risk.map_or("", |r| r.category).to_string(),
-        ),
-    ];
-    let mut out = t.to_string();
-    for (k, v) in pairs {
-        if out.contains(k) {
-            out = out.replace(k, &v);
+    let mut out = String::with_capacity(t.len() + 64);
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => match value(&after[..close]) {
+                Some(v) => {
+                    out.push_str(&v);
+                    rest = &after[close + 1..];
+                }
+                None => {
+                    out.push('{');
+                    rest = after;
+                }
+            },
+            None => {
+                out.push('{');
+                rest = after;
+            }
         }
     }
+    out.push_str(rest);
     out.trim().to_string()
 }
 
@@ -551,6 +563,24 @@ mod tests {
         let f = r.evaluate(&e, &Context::default());
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].risk.as_deref(), Some("memcached-udp"));
+    }
+
+    #[test]
+    fn placeholders_expand_once() {
+        // A hostile process name that looks like a placeholder is not expanded.
+        let e = named(
+            Protocol::Tcp,
+            "0.0.0.0",
+            6379,
+            Some(1),
+            None,
+            "{range}{port",
+        );
+        let ctx = Context {
+            ephemeral: Some((1, 2)),
+        };
+        let out = fill("{process} on {port} in {range} {unknown} {", &e, &ctx, None);
+        assert_eq!(out, "{range}{port[10] on 6379 in 1-2 {unknown} {");
     }
 
     #[test]
