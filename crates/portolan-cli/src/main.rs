@@ -14,6 +14,8 @@ Examples:
   portolan port ssh               every port the ssh service is registered on
   portolan port 53/udp            one protocol only
   portolan port 8000-8100 --json  a range, as JSON
+  portolan local                  what this host exposes, and how to harden it
+  portolan local --format sarif --fail-on high
   portolan registry update --from service-names-port-numbers.csv
   portolan completions bash > /etc/bash_completion.d/portolan";
 
@@ -33,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Explain a port: IANA registration, RFC 6335 category, ephemeral ranges, known risks.
     Port(cmd::port::PortArgs),
+    /// What this host exposes: listening sockets, owning processes, hardening findings.
+    Local(cmd::local::LocalArgs),
     /// Show or refresh the IANA port registry.
     #[command(subcommand)]
     Registry(cmd::registry::RegistryCmd),
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
     let style = term::Style::for_stdout(cli.color);
     let result = match cli.command {
         Command::Port(args) => cmd::port::run(args, style),
+        Command::Local(args) => cmd::local::run(args, style),
         Command::Registry(c) => cmd::registry::run(c, style),
         Command::Scan(args) => cmd::scan::run(*args, style),
         Command::Completions { shell } => {

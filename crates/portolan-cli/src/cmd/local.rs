@@ -1,0 +1,367 @@
+//! `portolan local`: what this host exposes, and how to harden it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use portolan_audit::report::SCHEMA;
+use portolan_audit::{sarif, Options, Report, Rules, SourceChoice};
+use portolan_registry::risk::Severity;
+
+use crate::term::{escape, Style};
+
+const EXAMPLES: &str = "\
+Examples:
+  portolan local                          every listening socket, its process, and findings
+  portolan local --tcp                    TCP listeners only
+  portolan local --json                   machine-readable (schema: docs/schema/local.md)
+  portolan local --format sarif > local.sarif     for code-scanning dashboards
+  portolan local --fail-on high           exit 1 when a finding is high or critical (CI)
+  portolan local --save-baseline base.json        remember today's state
+  portolan local --baseline base.json --fail-on medium   only what changed since then
+  sudo ip netns exec lab portolan local   inside a network namespace
+
+Exit status: 0 no finding at or above --fail-on, 1 some, 2 error.";
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Sarif,
+}
+
+/// Where sockets are read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Source {
+    /// Netlink sock_diag, falling back to /proc/net where it fails.
+    Auto,
+    /// Netlink sock_diag only.
+    Netlink,
+    /// /proc/net/{tcp,tcp6,udp,udp6} only.
+    Proc,
+}
+
+/// Arguments of `portolan local`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct LocalArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Exit with status 1 when a finding (a new one, with --baseline) has this severity or
+    /// a higher one: info, low, medium, high, critical.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+
+    /// Report only what changed since this saved report (from --save-baseline or --json).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Save the full report (before any --baseline comparison) to FILE as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub save_baseline: Option<PathBuf>,
+
+    /// Where to read sockets from.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub source: Source,
+
+    /// TCP listeners only.
+    #[arg(long)]
+    pub tcp: bool,
+
+    /// Bound UDP sockets only.
+    #[arg(long)]
+    pub udp: bool,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
+fn load_baseline(path: &Path) -> Result<Report> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read baseline {}", path.display()))?;
+    let r = Report::from_json(&text).with_context(|| {
+        format!(
+            "{} is not a `portolan local` report (schema {SCHEMA}); save one with --save-baseline {}",
+            path.display(),
+            path.display()
+        )
+    })?;
+    if r.schema != SCHEMA {
+        bail!(
+            "{} has schema {:?}, this portolan reads {SCHEMA}; save a new one with --save-baseline",
+            path.display(),
+            r.schema
+        );
+    }
+    Ok(r)
+}
+
+fn save(path: &Path, report: &Report) -> Result<()> {
+    let text = serde_json::to_string_pretty(report)?;
+    let tmp = path.with_extension("tmp-portolan");
+    std::fs::write(&tmp, text + "\n").with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+pub fn run(args: LocalArgs, style: Style) -> Result<ExitCode> {
+    let format = if args.json { Format::Json } else { args.format };
+    // Read the baseline first: a bad file is an error before any work is done.
+    let baseline = args.baseline.as_deref().map(load_baseline).transpose()?;
+    let opts = Options {
+        source: match args.source {
+            Source::Auto => SourceChoice::Auto,
+            Source::Netlink => SourceChoice::Netlink,
+            Source::Proc => SourceChoice::Proc,
+        },
+        tcp: args.tcp || !args.udp,
+        udp: args.udp || !args.tcp,
+        ..Options::default()
+    };
+    let rules = Rules::builtin()?;
+    let mut report = portolan_audit::audit_with(&opts, &rules)?;
+    if let Some(path) = &args.save_baseline {
+        save(path, &report)?;
+    }
+    if let (Some(base), Some(path)) = (&baseline, &args.baseline) {
+        report.diff_against(base, &path.display().to_string());
+    }
+    let mut out = String::new();
+    match format {
+        Format::Json => {
+            out = serde_json::to_string_pretty(&report)?;
+            out.push('\n');
+        }
+        Format::Sarif => {
+            out = serde_json::to_string_pretty(&sarif::to_sarif(
+                &report,
+                &rules,
+                env!("CARGO_PKG_VERSION"),
+            ))?;
+            out.push('\n');
+        }
+        Format::Table => render_table(&report, style, &mut out),
+    }
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e.into());
+        }
+    }
+    let failed = match (args.fail_on, report.worst()) {
+        (Some(limit), Some(worst)) => worst >= limit,
+        _ => false,
+    };
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn sev_styled(style: Style, s: Severity) -> String {
+    let t = format!("{:<8}", s.as_str().to_uppercase());
+    match s {
+        Severity::Critical | Severity::High => style.red(&t),
+        Severity::Medium => style.yellow(&t),
+        Severity::Low | Severity::Info => style.cyan(&t),
+    }
+}
+
+fn pad(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n >= w {
+        format!("{s} ")
+    } else {
+        format!("{s}{} ", " ".repeat(w - n))
+    }
+}
+
+/// The table: one row per socket, then the findings, then notes.
+pub fn render_table(r: &Report, style: Style, out: &mut String) {
+    use std::fmt::Write;
+    let rows: Vec<[String; 7]> = r
+        .sockets
+        .iter()
+        .map(|e| {
+            let s = &e.socket;
+            // As ss prints it: 0.0.0.0%eth0:80 for a socket bound to a device.
+            let dev = e
+                .interface_name
+                .as_ref()
+                .map(|n| format!("%{}", escape(n)))
+                .unwrap_or_default();
+            let addr = format!(
+                "{}{dev}:{}",
+                portolan_audit::socket::host_part(s.address),
+                s.port
+            );
+            let exposure = if e.dual_stack {
+                "all (v4+v6)".to_string()
+            } else {
+                e.exposure.as_str().to_string()
+            };
+            let procs = if e.processes.is_empty() {
+                "-".to_string()
+            } else {
+                e.processes
+                    .iter()
+                    .map(|p| format!("{}[{}]", escape(&p.name), p.pid))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let mut users: Vec<String> = e
+                .processes
+                .iter()
+                .map(|p| {
+                    p.user
+                        .clone()
+                        .or_else(|| p.uid.map(|u| u.to_string()))
+                        .unwrap_or_else(|| "?".into())
+                })
+                .collect();
+            users.dedup();
+            let user = if users.is_empty() {
+                format!("uid:{}", s.uid)
+            } else {
+                users.join(",")
+            };
+            let mut units: Vec<String> =
+                e.processes.iter().filter_map(|p| p.unit.clone()).collect();
+            units.dedup();
+            [
+                s.protocol.to_string(),
+                addr,
+                exposure,
+                e.service.clone().unwrap_or_else(|| "-".into()),
+                procs,
+                escape(&user),
+                if units.is_empty() {
+                    "-".into()
+                } else {
+                    escape(&units.join(","))
+                },
+            ]
+        })
+        .collect();
+    let heads = [
+        "PROTO",
+        "ADDRESS:PORT",
+        "EXPOSURE",
+        "SERVICE",
+        "PROCESS",
+        "USER",
+        "UNIT",
+    ];
+    let mut w = heads.map(str::len);
+    for row in &rows {
+        for (i, c) in row.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    if let Some(b) = &r.baseline {
+        let _ = writeln!(
+            out,
+            "{}",
+            style.bold(&format!("Changes since baseline {}", escape(&b.file)))
+        );
+        let _ = writeln!(out, "New sockets: {}", rows.len());
+    }
+    if !rows.is_empty() {
+        let mut line = String::new();
+        for (i, h) in heads.iter().enumerate() {
+            line.push_str(&pad(h, if i + 1 == heads.len() { 0 } else { w[i] + 1 }));
+        }
+        let _ = writeln!(out, "{}", style.bold(line.trim_end()));
+        for row in &rows {
+            let mut line = String::new();
+            for (i, c) in row.iter().enumerate() {
+                line.push_str(&pad(c, if i + 1 == row.len() { 0 } else { w[i] + 1 }));
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+    }
+    if let Some(b) = &r.baseline {
+        let _ = writeln!(out, "Removed sockets: {}", b.removed_sockets.len());
+        for k in &b.removed_sockets {
+            let _ = writeln!(out, "  {k}");
+        }
+    }
+    let c = &r.summary.findings;
+    let total = r.findings.len();
+    let _ = writeln!(out);
+    let head = if r.baseline.is_some() {
+        format!("New findings: {total}")
+    } else {
+        format!("Findings: {total}")
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        style.bold(&format!(
+            "{head} ({} critical, {} high, {} medium, {} low, {} info)",
+            c.critical, c.high, c.medium, c.low, c.info
+        ))
+    );
+    for f in &r.findings {
+        let _ = writeln!(
+            out,
+            "  {} {}  {}",
+            sev_styled(style, f.severity),
+            style.bold(&f.rule),
+            f.endpoint
+        );
+        let _ = writeln!(out, "           {}", escape(&f.title));
+        let _ = writeln!(
+            out,
+            "           {} {}",
+            style.dim("why:"),
+            escape(&f.evidence)
+        );
+        let _ = writeln!(
+            out,
+            "           {} {}",
+            style.dim("fix:"),
+            escape(&f.remediation)
+        );
+        for s in &f.sources {
+            let _ = writeln!(out, "           {} {}", style.dim("see:"), escape(s));
+        }
+    }
+    if let Some(b) = &r.baseline {
+        let _ = writeln!(out, "Resolved findings: {}", b.resolved_findings.len());
+        for f in &b.resolved_findings {
+            let _ = writeln!(
+                out,
+                "  {} {}  {}",
+                sev_styled(style, f.severity),
+                f.rule,
+                f.endpoint
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{} sockets, read via {}{}",
+        r.summary.sockets,
+        r.source,
+        r.ephemeral_range
+            .map(|(lo, hi)| format!("; ephemeral range {lo}-{hi}"))
+            .unwrap_or_default()
+    );
+    for n in &r.notes {
+        let _ = writeln!(out, "{} {}", style.yellow("note:"), escape(n));
+    }
+}
