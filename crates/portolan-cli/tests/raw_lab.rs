@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::cargo_bin;
-use common::{can_run, end_line, forty_ports, ports_in, Lab};
+use common::scanlab::{can_run, end_line, forty_ports, ports_in, Lab};
 
 #[test]
 fn lab_syn_full_range_clean_then_filtered_and_lossy() {

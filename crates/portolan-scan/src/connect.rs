@@ -162,6 +162,11 @@ impl Window {
         self.cwnd as usize
     }
 
+    /// Whether any round trip has been measured yet.
+    pub fn has_rtt(&self) -> bool {
+        self.srtt.is_some()
+    }
+
     /// The current probe timeout.
     pub fn timeout(&self) -> Duration {
         let t = match self.srtt {

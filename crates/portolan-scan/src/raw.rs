@@ -58,6 +58,9 @@ pub struct RawConfig {
     pub max_window: usize,
     pub min_timeout: Duration,
     pub max_timeout: Duration,
+    /// Probe timeout until the first round trip is measured (capped by `max_timeout`). On a
+    /// filtered host few probes are ever answered, so this sets the pace of the first round.
+    pub initial_timeout: Duration,
     /// Retransmissions of a silent TCP probe.
     pub retries: u32,
     /// Retransmissions of a silent UDP probe.
@@ -78,11 +81,12 @@ impl Default for RawConfig {
             kind: RawKind::Syn,
             max_rate: 100_000.0,
             burst: None,
-            initial_window: 1024,
+            initial_window: 16_384,
             min_window: 64,
             max_window: 65_536,
             min_timeout: Duration::from_millis(100),
             max_timeout: Duration::from_millis(1000),
+            initial_timeout: Duration::from_millis(250),
             retries: 2,
             udp_retries: 1,
             interface: None,
@@ -265,7 +269,10 @@ pub fn run(
     // (deadline, addr, port, tries) in send order; stale entries are skipped.
     let mut timers: VecDeque<(Instant, IpAddr, u16, u32)> = VecDeque::new();
     let mut retry: VecDeque<(IpAddr, u16)> = VecDeque::new();
-    let mut pkt = [0u8; 1500];
+    let mut arena = vec![0u8; BATCH * SLOT];
+    let mut meta = [(0u64, IpAddr::from([0u8, 0, 0, 0]), 0u16, 0u32, 0usize); BATCH];
+    // Probes picked but not yet taken by the kernel: (pos, addr, port, tries).
+    let mut deferred: VecDeque<(u64, IpAddr, u16, u32)> = VecDeque::new();
     let mut last_status = Instant::now();
     let mut last_checkpoint = Instant::now();
     // A reply taken while waiting, handled at the top of the next turn.
@@ -395,50 +402,74 @@ pub fn run(
             }
         }
 
-        // 3. Send while the window and the rate cap allow: retransmissions first.
+        // 3. Send while the window and the rate cap allow: deferred and retransmissions first,
+        //    in batches of up to BATCH packets per system call.
         let mut wake: Option<Instant> = None;
         let mut sent_any = false;
+        let mut nb = 0usize;
+        let mut batch_v6 = false;
         loop {
-            let have_retry = !retry.is_empty();
-            if !have_retry {
-                while cursor < end && progress.is_done(cursor) {
-                    cursor += 1;
-                }
-                if cursor >= end || inflight.len() >= win.size() {
-                    break;
-                }
-            }
-            if let Err(when) = bucket.try_take(Instant::now()) {
-                wake = Some(when);
-                break;
-            }
-            let (addr, port, pos, tries) = if let Some((addr, port)) = retry.pop_front() {
+            let next = if let Some(d) = deferred.pop_front() {
+                Some(d)
+            } else if let Some((addr, port)) = retry.pop_front() {
                 match inflight.get(&(addr, port)) {
-                    Some(f) => (addr, port, f.pos, f.tries + 1),
+                    Some(f) => Some((f.pos, addr, port, f.tries + 1)),
                     None => continue,
                 }
             } else {
-                let pos = cursor;
-                cursor += 1;
-                let idx = job.plan.index_at(pos);
-                let (Some(addr), Some(port)) = (
-                    job.targets.get(idx / nports),
-                    job.ports.get((idx % nports) as usize),
-                ) else {
-                    progress.done(pos);
-                    continue;
-                };
-                if job.targets.is_excluded(addr) {
-                    progress.done(pos);
-                    continue;
+                while cursor < end && progress.is_done(cursor) {
+                    cursor += 1;
                 }
-                if inflight.contains_key(&(addr, port)) {
-                    // The same (addr, port) twice in one plan cannot happen; keep the first.
-                    progress.done(pos);
-                    continue;
+                if cursor >= end || inflight.len() + nb >= win.size() {
+                    None
+                } else {
+                    let pos = cursor;
+                    cursor += 1;
+                    let idx = job.plan.index_at(pos);
+                    match (
+                        job.targets.get(idx / nports),
+                        job.ports.get((idx % nports) as usize),
+                    ) {
+                        (Some(addr), Some(port))
+                            if !job.targets.is_excluded(addr)
+                                && !inflight.contains_key(&(addr, port)) =>
+                        {
+                            Some((pos, addr, port, 1))
+                        }
+                        _ => {
+                            progress.done(pos);
+                            continue;
+                        }
+                    }
                 }
-                (addr, port, pos, 1)
             };
+            let Some((pos, addr, port, tries)) = next else {
+                break;
+            };
+            if let Err(when) = bucket.try_take(Instant::now()) {
+                wake = Some(when);
+                deferred.push_front((pos, addr, port, tries));
+                break;
+            }
+            if nb > 0 && (nb == BATCH || batch_v6 != addr.is_ipv6()) {
+                sent_any |= flush(
+                    &sender,
+                    batch_v6,
+                    &arena,
+                    &meta[..nb],
+                    &mut inflight,
+                    &mut timers,
+                    &mut deferred,
+                    &win,
+                    cfg.initial_timeout,
+                    &mut stats,
+                    &mut progress,
+                    sink,
+                    proto,
+                    cfg.kind,
+                );
+                nb = 0;
+            }
             let src = match source_of(addr) {
                 Ok(s) => s,
                 Err(e) => {
@@ -460,69 +491,41 @@ pub fn run(
                 }
             };
             let payload_idx = (tries - 1) as usize;
-            let len = build_probe(
-                &mut pkt,
-                cfg,
-                &key,
-                src,
-                addr,
-                port,
-                payload_idx,
-                &udp_payloads,
-            );
-            let Some(len) = len else {
+            let slot = &mut arena[nb * SLOT..(nb + 1) * SLOT];
+            let Some(len) =
+                build_probe(slot, cfg, &key, src, addr, port, payload_idx, &udp_payloads)
+            else {
                 progress.done(pos);
                 continue;
             };
-            match sender.send(addr, &pkt[..len]) {
-                Ok(true) => {}
-                Ok(false) => {
-                    // Kernel queue full: back off a little and try this probe again.
-                    stats.send_full += 1;
-                    if tries > 1 {
-                        retry.push_front((addr, port));
-                    } else {
-                        cursor = cursor.min(pos);
-                    }
-                    wake = Some(Instant::now() + Duration::from_micros(200));
-                    break;
-                }
-                Err(e) => {
-                    sink.notice(&format!("sending to {addr} failed: {e}"));
-                    inflight.remove(&(addr, port));
-                    finish(
-                        pos,
-                        addr,
-                        port,
-                        PortState::Filtered,
-                        Reason::HostUnreach,
-                        None,
-                        None,
-                        &mut progress,
-                        &mut stats,
-                        sink,
-                    );
-                    continue;
-                }
-            }
-            sent_any = true;
-            stats.scan.sent += 1;
-            if tries > 1 {
-                stats.scan.retries += 1;
-            }
-            let t = Instant::now();
-            inflight.insert(
-                (addr, port),
-                InFlight {
-                    pos,
-                    sent: t,
-                    tries,
-                },
+            batch_v6 = addr.is_ipv6();
+            meta[nb] = (pos, addr, port, tries, len);
+            nb += 1;
+        }
+        if nb > 0 {
+            sent_any |= flush(
+                &sender,
+                batch_v6,
+                &arena,
+                &meta[..nb],
+                &mut inflight,
+                &mut timers,
+                &mut deferred,
+                &win,
+                cfg.initial_timeout,
+                &mut stats,
+                &mut progress,
+                sink,
+                proto,
+                cfg.kind,
             );
-            timers.push_back((t + win.timeout(), addr, port, tries));
+        }
+        if !deferred.is_empty() && wake.is_none() {
+            // The kernel's queue was full: give it a moment.
+            wake = Some(Instant::now() + Duration::from_micros(200));
         }
 
-        if inflight.is_empty() && retry.is_empty() && cursor >= end {
+        if inflight.is_empty() && retry.is_empty() && deferred.is_empty() && cursor >= end {
             break;
         }
 
@@ -580,6 +583,100 @@ pub fn run(
     });
     sink.checkpoint(&progress);
     Ok(stats)
+}
+
+/// Packets per `sendmmsg` call, and the room for each.
+const BATCH: usize = 64;
+const SLOT: usize = 1536;
+
+/// Hand a batch to the kernel and record what it took; what it did not take is deferred.
+/// Returns whether anything was sent.
+#[allow(clippy::too_many_arguments)]
+fn flush(
+    sender: &Sender,
+    v6: bool,
+    arena: &[u8],
+    meta: &[(u64, IpAddr, u16, u32, usize)],
+    inflight: &mut HashMap<(IpAddr, u16), InFlight>,
+    timers: &mut VecDeque<(Instant, IpAddr, u16, u32)>,
+    deferred: &mut VecDeque<(u64, IpAddr, u16, u32)>,
+    win: &Window,
+    initial_timeout: Duration,
+    stats: &mut RawStats,
+    progress: &mut crate::plan::Progress,
+    sink: &mut dyn EventSink,
+    proto: Proto,
+    kind: RawKind,
+) -> bool {
+    let items: Vec<(IpAddr, &[u8])> = meta
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.1, &arena[i * SLOT..i * SLOT + m.4]))
+        .collect();
+    let mut done = 0usize;
+    while done < items.len() {
+        match sender.send_batch(v6, &items[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) => {
+                // The first packet of the rest failed for good (no route, ...): filtered.
+                let (pos, addr, port, _, _) = meta[done];
+                sink.notice(&format!("sending to {addr} failed: {e}"));
+                inflight.remove(&(addr, port));
+                progress.done(pos);
+                stats.scan.completed += 1;
+                stats.scan.filtered += 1;
+                sink.port(PortEvent {
+                    addr,
+                    port,
+                    proto,
+                    state: if kind == RawKind::Udp {
+                        PortState::OpenFiltered
+                    } else {
+                        PortState::Filtered
+                    },
+                    reason: Reason::HostUnreach,
+                    rtt: None,
+                    ttl: None,
+                    service: None,
+                });
+                done += 1;
+                continue;
+            }
+        }
+    }
+    let t = Instant::now();
+    let timeout = if win.has_rtt() {
+        win.timeout()
+    } else {
+        initial_timeout.min(win.timeout())
+    };
+    let mut any = false;
+    for (i, &(pos, addr, port, tries, _)) in meta.iter().enumerate() {
+        if i >= done {
+            stats.send_full += 1;
+            deferred.push_back((pos, addr, port, tries));
+            continue;
+        }
+        if progress.is_done(pos) {
+            continue; // failed above
+        }
+        any = true;
+        stats.scan.sent += 1;
+        if tries > 1 {
+            stats.scan.retries += 1;
+        }
+        inflight.insert(
+            (addr, port),
+            InFlight {
+                pos,
+                sent: t,
+                tries,
+            },
+        );
+        timers.push_back((t + timeout, addr, port, tries));
+    }
+    any
 }
 
 #[allow(clippy::too_many_arguments)]

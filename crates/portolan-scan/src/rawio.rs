@@ -133,6 +133,68 @@ impl Sender {
         })
     }
 
+    /// Send a batch of packets of one family with one `sendmmsg(2)` call. Returns how many the
+    /// kernel took (the rest: queue full, try again later), or the error of the first packet
+    /// when it took none.
+    pub fn send_batch(&self, v6: bool, items: &[(IpAddr, &[u8])]) -> io::Result<usize> {
+        const MAX: usize = 64;
+        let items = &items[..items.len().min(MAX)];
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let fd = if v6 {
+            self.v6.as_ref()
+        } else {
+            self.v4.as_ref()
+        }
+        .ok_or_else(|| io::Error::other("no raw socket for this address family"))?;
+        // SAFETY: zeroed sockaddr_in6/iovec/mmsghdr are valid values; filled below.
+        let mut addrs: [libc::sockaddr_in6; MAX] = unsafe { mem::zeroed() };
+        let mut iovs: [libc::iovec; MAX] = unsafe { mem::zeroed() };
+        let mut msgs: [libc::mmsghdr; MAX] = unsafe { mem::zeroed() };
+        for (i, (dst, pkt)) in items.iter().enumerate() {
+            let salen = match dst {
+                IpAddr::V4(a) => {
+                    let sa = (&mut addrs[i] as *mut libc::sockaddr_in6).cast::<libc::sockaddr_in>();
+                    // SAFETY: sockaddr_in fits inside sockaddr_in6 storage.
+                    unsafe {
+                        (*sa).sin_family = libc::AF_INET as libc::sa_family_t;
+                        (*sa).sin_addr.s_addr = u32::from_ne_bytes(a.octets());
+                    }
+                    mem::size_of::<libc::sockaddr_in>()
+                }
+                IpAddr::V6(a) => {
+                    addrs[i].sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                    addrs[i].sin6_addr.s6_addr = a.octets();
+                    mem::size_of::<libc::sockaddr_in6>()
+                }
+            };
+            iovs[i].iov_base = pkt.as_ptr() as *mut libc::c_void;
+            iovs[i].iov_len = pkt.len();
+            msgs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_in6).cast();
+            msgs[i].msg_hdr.msg_namelen = salen as libc::socklen_t;
+            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: msgs[..n] point to live iovecs, addresses and packet buffers.
+        let r = unsafe {
+            libc::sendmmsg(
+                fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                items.len() as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EAGAIN) | Some(libc::ENOBUFS) => Ok(0),
+                _ => Err(e),
+            };
+        }
+        Ok(r as usize)
+    }
+
     /// Send one packet to `dst`. `Ok(false)` when the kernel's queue is full (try again later).
     pub fn send(&self, dst: IpAddr, packet: &[u8]) -> io::Result<bool> {
         let r = match dst {
@@ -209,6 +271,15 @@ impl Receiver {
             libc::SOCK_DGRAM,
             i32::from(ETH_P_ALL.to_be()),
         )?;
+        // Our own probes are not replies: don't even copy them to this socket (Linux 4.20+;
+        // older kernels deliver them and `recv` skips them).
+        let one: libc::c_int = 1;
+        let _ = setsockopt(
+            &fd,
+            libc::SOL_PACKET,
+            23, /* PACKET_IGNORE_OUTGOING */
+            &one,
+        );
         let big: libc::c_int = 64 << 20;
         // SO_RCVBUFFORCE (root) first, then the ordinary limit.
         if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &big).is_err() {
