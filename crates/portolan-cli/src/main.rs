@@ -14,6 +14,7 @@ Examples:
   portolan port ssh               every port the ssh service is registered on
   portolan port 53/udp            one protocol only
   portolan port 8000-8100 --json  a range, as JSON
+  portolan service 127.0.0.1:2222 127.0.0.1:8443   what listens there, which version
   portolan registry update --from service-names-port-numbers.csv
   portolan completions bash > /etc/bash_completion.d/portolan";
 
@@ -36,6 +37,9 @@ pub enum Command {
     /// Show or refresh the IANA port registry.
     #[command(subcommand)]
     Registry(cmd::registry::RegistryCmd),
+    /// Identify what listens on given ports: service, product, version, TLS, SSH, HTTP, and
+    /// unauthenticated access.
+    Service(cmd::service::ServiceArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Port(args) => cmd::port::run(args, style),
         Command::Registry(c) => cmd::registry::run(c, style),
+        Command::Service(args) => cmd::service::run(args, style),
         Command::Completions { shell } => {
             let mut c = Cli::command();
             clap_complete::generate(shell, &mut c, "portolan", &mut std::io::stdout());

@@ -2,3 +2,4 @@
 
 pub mod port;
 pub mod registry;
+pub mod service;
