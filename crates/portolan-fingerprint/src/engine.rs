@@ -250,6 +250,7 @@ fn apply(r: &mut ServiceReport, m: &Match, probe: &str) {
 #[derive(Default)]
 struct Seen {
     http: Option<Vec<u8>>,
+    first: Option<String>,
 }
 
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
@@ -291,8 +292,13 @@ fn consider(
     if reply.is_empty() {
         return false;
     }
-    if r.banner.is_none() {
+    // The banner is what the service said unprompted, else the reply that identified it,
+    // else the first reply of all.
+    if probe == "null" && r.banner.is_none() {
         r.banner = Some(capped_text(reply, BANNER_CAP));
+    }
+    if seen.first.is_none() {
+        seen.first = Some(capped_text(reply, BANNER_CAP));
     }
     if reply.starts_with(b"HTTP/") && seen.http.is_none() {
         seen.http = Some(reply.to_vec());
@@ -303,6 +309,9 @@ fn consider(
     match db.match_reply(probe, reply, only.as_deref()) {
         Some(m) => {
             apply(r, &m, probe);
+            if r.banner.is_none() {
+                r.banner = Some(capped_text(reply, BANNER_CAP));
+            }
             !m.soft
         }
         None => false,
@@ -447,6 +456,9 @@ async fn detect_in_tls<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Protocol readers and safe checks, once the service is named.
 async fn finish(t: &Target, opts: &Options, r: &mut ServiceReport, seen: &Seen) {
+    if r.banner.is_none() {
+        r.banner = seen.first.clone();
+    }
     if let Some(h) = &seen.http {
         r.http = crate::http::parse_response(h);
     }

@@ -77,6 +77,17 @@ pub fn pcre_to_rust(p: &str) -> Result<String, String> {
     let mut out = String::with_capacity(p.len());
     let mut i = 0;
     while i < b.len() {
+        if b[i] == b'{' && !is_repetition(&p[i..]) {
+            // PCRE reads a brace that opens no {n}, {n,}, {n,m} as a literal.
+            out.push_str("\\{");
+            i += 1;
+            continue;
+        }
+        if b[i] == b'}' && !closes_repetition(&out) {
+            out.push_str("\\}");
+            i += 1;
+            continue;
+        }
         if b[i] != b'\\' || i + 1 >= b.len() {
             let len = p[i..].chars().next().map_or(1, char::len_utf8);
             out.push_str(&p[i..i + len]);
@@ -105,6 +116,29 @@ pub fn pcre_to_rust(p: &str) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// Whether `s` (starting at `{`) is a counted repetition `{n}`, `{n,}` or `{n,m}`.
+fn is_repetition(s: &str) -> bool {
+    let Some(end) = s.find('}') else {
+        return false;
+    };
+    let inner = &s[1..end];
+    let (a, b) = inner.split_once(',').unwrap_or((inner, ""));
+    !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// Whether the `}` about to be written closes a repetition already written to `out`.
+fn closes_repetition(out: &str) -> bool {
+    let Some(open) = out.rfind('{') else {
+        return false;
+    };
+    if out[..open].ends_with('\\') {
+        return false;
+    }
+    let inner = &out[open + 1..];
+    let (a, b) = inner.split_once(',').unwrap_or((inner, ""));
+    !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
 }
 
 /// Parse the text of an nmap-service-probes file.
@@ -306,6 +340,11 @@ match http m=^HTTP/1\.[01] \d\d\d .*\r\nServer: Bar/([\d.]+)=s p/Bar httpd/ v/$1
     fn pcre_escapes() {
         assert_eq!(pcre_to_rust(r"^\0\012a\\0").unwrap(), r"^\x00\x0aa\\0");
         assert!(pcre_to_rust(r"(a)\1").is_err());
+        assert_eq!(
+            pcre_to_rust(r#"^{"a":1}x{2,3}"#).unwrap(),
+            r#"^\{"a":1\}x{2,3}"#
+        );
+        assert!(compile_pattern_with(&pcre_to_rust(r#"^{"x""#).unwrap(), "", false).is_ok());
         assert_eq!(pcre_to_rust("é\\").unwrap(), "é\\");
     }
 
