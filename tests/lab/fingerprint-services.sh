@@ -72,10 +72,11 @@ fi
 start sshd 2222/tcp openssh-server 0 /usr/sbin/sshd -- /usr/sbin/sshd -D -e -f "$DIR/sshd_config"
 
 # --- nginx with a self-signed certificate on 8443 (TLS on a non-standard port)
+# (the certificate is also dovecot's)
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=lab.portolan.test" \
+  -addext "subjectAltName=DNS:lab.portolan.test" \
+  -keyout "$DIR/tls.key" -out "$DIR/tls.crt" >/dev/null 2>&1
 if [ -x /usr/sbin/nginx ]; then
-  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=lab.portolan.test" \
-    -addext "subjectAltName=DNS:lab.portolan.test" \
-    -keyout "$DIR/tls.key" -out "$DIR/tls.crt" >/dev/null 2>&1
   mkdir -p "$DIR/nginx"
   cat > "$DIR/nginx.conf" <<EOF
 daemon off;
@@ -190,7 +191,7 @@ begin authenticators
 EOF
 start exim4 25/tcp exim4-daemon-light 0 /usr/sbin/exim4 -- /usr/sbin/exim4 -bdf -C "$DIR/exim.conf"
 
-# --- dovecot (IMAP 143 and POP3 110; TLS off, no plaintext auth offered)
+# --- dovecot (IMAP 143, IMAPS 993, POP3 110, POP3S 995; no plaintext auth without TLS)
 mkdir -p "$DIR/dovecot/run" "$DIR/dovecot/state"
 cat > "$DIR/dovecot.conf" <<EOF
 base_dir = $DIR/dovecot/run
@@ -198,7 +199,9 @@ state_dir = $DIR/dovecot/state
 protocols = imap pop3
 listen = 127.0.0.1
 log_path = $DIR/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <$DIR/tls.crt
+ssl_key = <$DIR/tls.key
 disable_plaintext_auth = yes
 passdb {
   driver = static
@@ -211,6 +214,7 @@ userdb {
 EOF
 start dovecot 143/tcp dovecot-imapd 0 /usr/sbin/dovecot -- /usr/sbin/dovecot -F -c "$DIR/dovecot.conf"
 [ -x /usr/sbin/dovecot ] && printf 'dovecot-pop3\t110/tcp\tdovecot-pop3d\t0\n' >> "$DIR/expected.tsv"
+[ -x /usr/sbin/dovecot ] && printf 'dovecot-imaps\t993/tcp\tdovecot-imapd\t0\n' >> "$DIR/expected.tsv"
 
 # --- dnsmasq (DNS on 53, TCP and UDP)
 start dnsmasq 53/tcp dnsmasq-base 0 /usr/sbin/dnsmasq -- /usr/sbin/dnsmasq -k --conf-file=/dev/null \
@@ -260,6 +264,20 @@ pidfile $DIR/slapd/slapd.pid
 argsfile $DIR/slapd/slapd.args
 EOF
 start slapd 389/tcp slapd 0 /usr/sbin/slapd -- /usr/sbin/slapd -d 0 -h ldap://127.0.0.1:389/ -f "$DIR/slapd.conf"
+
+# --- dante (SOCKS5) without authentication, relaying only to loopback
+cat > "$DIR/danted.conf" <<EOF
+logoutput: stderr
+internal: 127.0.0.1 port = 1080
+external: lo
+clientmethod: none
+socksmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+socks pass { from: 127.0.0.0/8 to: 127.0.0.0/8 }
+EOF
+start danted 1080/tcp dante-server 1 /usr/sbin/danted -- /usr/sbin/danted -f "$DIR/danted.conf" -p "$DIR/danted.pid"
 
 # Wait until each expected port listens (up to 60 s in all).
 listening() {

@@ -92,11 +92,13 @@ fn expected(
         "exim4" => ("smtp", Some("Exim"), true, None),
         "dovecot" => ("imap", Some("Dovecot"), false, None),
         "dovecot-pop3" => ("pop3", Some("Dovecot"), false, None),
+        "dovecot-imaps" => ("imap", Some("Dovecot"), false, Some("ssl")),
         "dnsmasq" | "dnsmasq-udp" => ("domain", Some("dnsmasq"), true, None),
         "snmpd" => ("snmp", Some("Net-SNMP"), true, None),
         "mosquitto" => ("mqtt", None, false, None),
         "squid" => ("http-proxy", Some("Squid"), true, None),
         "slapd" => ("ldap", Some("OpenLDAP"), false, None),
+        "danted" => ("socks5", None, false, None),
         other => panic!("lab service {other} has no expectation"),
     }
 }
@@ -260,6 +262,22 @@ fn real_daemons_are_named_versioned_and_flagged() {
     if let Some(r) = by("sshd") {
         assert_eq!(r["ssh"]["protocol"], "2.0");
         assert!(!r["ssh"]["kex"].as_array().unwrap().is_empty(), "{r}");
+    }
+    if let Some(r) = by("danted") {
+        let ids: Vec<_> = r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].clone())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                Value::from("socks5-no-auth"),
+                Value::from("socks5-open-proxy")
+            ],
+            "{r}"
+        );
     }
     if let Some(r) = by("squid") {
         assert_eq!(r["findings"][0]["id"], "http-open-proxy");
