@@ -36,16 +36,22 @@ ip netns exec "$NS" "$PORTOLAN" service --json --proxy-target 127.0.0.1:8081 "${
 t1=$(now)
 ip netns exec "$NS" "$PORTOLAN" service --json --no-checks "${targets[@]}" > "$DIR/portolan-nochecks.jsonl"
 t2=$(now)
+NMAP_PROBES=/usr/share/nmap/nmap-service-probes
+if [ -r "$NMAP_PROBES" ]; then
+  ip netns exec "$NS" "$PORTOLAN" service --json --no-checks --probes-file "$NMAP_PROBES" "${targets[@]}" \
+    > "$DIR/portolan-nmapdb.jsonl" 2>/dev/null
+fi
+t2b=$(now)
 nmap_ports="T:$tcp_list"; scan="-sS"
 if [ -n "$udp_list" ]; then nmap_ports="$nmap_ports,U:$udp_list"; scan="-sS -sU"; fi
 # shellcheck disable=SC2086
 ip netns exec "$NS" nmap -sV $scan -Pn -n -p "$nmap_ports" -oX "$DIR/nmap.xml" 127.0.0.1 > /dev/null
 t3=$(now)
 
-python3 - "$DIR/services.tsv" "$DIR/portolan.jsonl" "$DIR/nmap.xml" "$t0" "$t1" "$t2" "$t3" <<'PY'
+python3 - "$DIR/services.tsv" "$DIR/portolan.jsonl" "$DIR/nmap.xml" "$t0" "$t1" "$t2" "$t3" "$t2b" <<'PY'
 import json, sys, xml.etree.ElementTree as ET
-tsv, pj, nx, t0, t1, t2, t3 = sys.argv[1:8]
-t0, t1, t2, t3 = map(float, (t0, t1, t2, t3))
+tsv, pj, nx, t0, t1, t2, t3, t2b = sys.argv[1:9]
+t0, t1, t2, t3, t2b = map(float, (t0, t1, t2, t3, t2b))
 daemons = {}
 for line in open(tsv):
     name, port, pkg, unauth = line.rstrip("\n").split("\t")
@@ -81,7 +87,9 @@ for key in sorted(daemons):
 print()
 print(f"named:    portolan {named_o}/{len(daemons)}   nmap {named_n}/{len(daemons)}")
 print(f"versions: portolan {ver_o}/{len(daemons)}   nmap {ver_n}/{len(daemons)}")
-po, pn, nm = t1 - t0, t2 - t1, t3 - t2
+po, pn, nm, pdb = t1 - t0, t2 - t1, t3 - t2b, t2b - t2
 print(f"wall time: portolan service {po:.2f} s (with exposure checks), {pn:.2f} s (--no-checks); nmap -sV {nm:.2f} s")
+if pdb > 0.05:
+    print(f"portolan service --no-checks --probes-file nmap-service-probes (loads ~11k nmap rules): {pdb:.2f} s")
 print(f"ratio nmap/portolan: {nm/po:.1f}x (with checks), {nm/pn:.1f}x (no checks)")
 PY
