@@ -198,6 +198,35 @@ pub async fn detect_many(targets: Vec<Target>, opts: &Options) -> Vec<ServiceRep
     out.into_iter().flatten().collect()
 }
 
+/// Identify targets as they come, at most `opts.concurrency` at once, sending each report on
+/// the returned channel as soon as it is ready (completion order). Tasks are started only
+/// when a slot is free, so a long iterator costs no memory up front — what a scanner feeding
+/// open ports wants.
+pub fn detect_stream<I>(targets: I, opts: &Options) -> tokio::sync::mpsc::Receiver<ServiceReport>
+where
+    I: IntoIterator<Item = Target> + Send + 'static,
+    I::IntoIter: Send,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(opts.concurrency.max(1));
+    let opts = opts.clone();
+    tokio::spawn(async move {
+        let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+        for t in targets {
+            let Ok(permit) = sem.clone().acquire_owned().await else {
+                return;
+            };
+            let tx = tx.clone();
+            let opts = opts.clone();
+            tokio::spawn(async move {
+                let r = detect_target(&t, &opts).await;
+                drop(permit);
+                let _ = tx.send(r).await;
+            });
+        }
+    });
+    rx
+}
+
 /// Identify one target.
 pub async fn detect_target(t: &Target, opts: &Options) -> ServiceReport {
     let mut r = match t.transport {
@@ -737,6 +766,95 @@ mod tests {
         let cert = tls.cert.unwrap();
         assert!(cert.self_signed);
         assert_eq!(cert.sans, vec!["DNS:lab.test"]);
+    }
+
+    #[tokio::test]
+    async fn detect_stream_reports_every_target() {
+        let a = serve(|mut s| async move {
+            let _ = s.write_all(b"220 (vsFTPd 3.0.3)\r\n").await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        })
+        .await;
+        let mut o = fast();
+        o.checks = false;
+        o.concurrency = 2;
+        let mut rx = detect_stream(vec![Target::tcp(a); 5], &o);
+        let mut n = 0;
+        while let Some(r) = rx.recv().await {
+            assert_eq!(r.name.as_deref(), Some("ftp"));
+            n += 1;
+        }
+        assert_eq!(n, 5);
+    }
+
+    #[tokio::test]
+    async fn tls_only_server_refusing_our_versions_is_reported_as_ssl() {
+        // Answers any ClientHello with a fatal protocol_version alert, as a TLS 1.0-only
+        // server does.
+        let addr = serve(|mut s| async move {
+            let mut b = [0u8; 2048];
+            let n = s.read(&mut b).await.unwrap_or(0);
+            if n > 0 && b[0] == 0x16 {
+                let _ = s.write_all(b"\x15\x03\x01\x00\x02\x02\x46").await;
+            }
+        })
+        .await;
+        let r = detect(addr, &fast()).await;
+        assert_eq!(r.name.as_deref(), Some("ssl"), "{r:?}");
+        assert!(r.tls.unwrap().error.is_some());
+    }
+
+    #[tokio::test]
+    async fn soft_match_then_a_probe_finds_the_product() {
+        let db = ProbeDb::from_toml(
+            r#"
+[[probe]]
+name = "null"
+rarity = 0
+[[probe]]
+name = "hello"
+payload = 'HELLO\r\n'
+rarity = 1
+[[match]]
+service = "toy"
+soft = true
+pattern = '^TOY '
+[[match]]
+probes = ["hello"]
+service = "toy"
+pattern = '^TOY ready\r\nHI toyd/(\d+)'
+product = "toyd"
+version = "$1"
+"#,
+        )
+        .unwrap();
+        let addr = serve(|mut s| async move {
+            let _ = s.write_all(b"TOY ready\r\n").await;
+            let mut b = [0u8; 64];
+            let n = s.read(&mut b).await.unwrap_or(0);
+            if b[..n].starts_with(b"HELLO") {
+                let _ = s.write_all(b"HI toyd/7\r\n").await;
+            }
+        })
+        .await;
+        let mut o = Options::with_db(Arc::new(db));
+        o.banner_wait = Duration::from_millis(300);
+        o.probe_wait = Duration::from_millis(300);
+        o.idle_gap = Duration::from_millis(100);
+        let r = detect(addr, &o).await;
+        assert_eq!(r.confidence, Confidence::Matched, "{r:?}");
+        assert_eq!(r.product.as_deref(), Some("toyd"));
+        assert_eq!(r.version.as_deref(), Some("7"));
+        assert_eq!(r.probe.as_deref(), Some("hello"));
+    }
+
+    #[tokio::test]
+    async fn closed_udp_port_is_closed() {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = s.local_addr().unwrap();
+        drop(s);
+        let r = detect_target(&Target::udp(addr), &fast()).await;
+        assert_eq!(r.state, "closed", "{r:?}");
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@
 //!   rules (a regex over the reply's bytes, captures into product/version/info/CPE templates).
 //!   Built in from `data/probes.toml` (format in `docs/probes.md`); a user's
 //!   `nmap-service-probes` can be loaded at run time ([`ProbeDb::from_nmap_file`]).
-//! - [`detect`] / [`detect_many`] / [`detect_target`]: the engine. Connects, listens for a
+//! - [`detect`] / [`detect_many`] / [`detect_stream`] / [`detect_target`]: the engine. Connects, listens for a
 //!   banner, sends probes in order of likelihood, detects TLS on any port (rustls, any
 //!   certificate accepted and recorded) and probes inside the tunnel.
 //! - [`Options`]: waits, caps, intensity, concurrency, the lab-only proxy target.
@@ -39,7 +39,7 @@ pub mod ssh;
 pub mod tls;
 
 pub use db::{DbError, Match, Probe, ProbeDb, Rule, Transport};
-pub use engine::{detect, detect_many, detect_target, Options, Target};
+pub use engine::{detect, detect_many, detect_stream, detect_target, Options, Target};
 pub use report::{
     CertInfo, Confidence, ExposureFinding, HttpInfo, ServiceReport, Severity, SshInfo, TlsInfo,
 };
