@@ -47,6 +47,33 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn probe_files_never_panic(
+        lines in proptest::collection::vec(
+            prop_oneof![
+                Just("Probe TCP X q|GET /\\r\\n|".to_string()),
+                Just("match x m|^a(b)|s p/$1/ v/$2/ cpe:/a:x:$1/a".to_string()),
+                Just("softmatch y m=^\\0{=".to_string()),
+                Just("ports 1-2,x".to_string()),
+                Just("rarity 99".to_string()),
+                "[ -~]{0,40}",
+            ],
+            0..12,
+        )
+    ) {
+        let text = lines.join("\n");
+        if let Ok(db) = portolan_fingerprint::nmap::parse(&text, "prop") {
+            for p in &db.probes {
+                let _ = db.match_reply(&p.name, b"ab\x00\xff", None);
+            }
+        }
+        let _ = ProbeDb::from_toml(&text);
+    }
+}
+
 #[test]
 fn huge_replies_are_matched_in_bounded_work() {
     // 4 MiB of header-like lines and of one unbroken line: the regex engine is linear, so
