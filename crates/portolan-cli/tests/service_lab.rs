@@ -259,6 +259,30 @@ fn real_daemons_are_named_versioned_and_flagged() {
             .contains(&Value::from("DNS:lab.portolan.test")));
         assert_eq!(r["http"]["title"], "portolan lab");
     }
+    for d in ["dovecot", "dovecot-pop3"] {
+        if let Some(r) = by(d) {
+            assert_eq!(r["tls"]["starttls"], true, "{d}: {r}");
+            assert_eq!(
+                r["tls"]["cert"]["subject"], "CN=lab.portolan.test",
+                "{d}: {r}"
+            );
+        }
+    }
+    if let Some(r) = by("exim4") {
+        // Exim without a configured certificate offers STARTTLS with one it generates itself.
+        assert_eq!(r["tls"]["starttls"], true, "{r}");
+        assert_eq!(r["tls"]["cert"]["self_signed"], true, "{r}");
+        assert!(
+            r["tls"]["cert"]["issuer"]
+                .as_str()
+                .unwrap()
+                .contains("Exim Developers"),
+            "{r}"
+        );
+    }
+    if let Some(r) = by("vsftpd") {
+        assert!(r["tls"].is_null(), "vsftpd has ssl_enable=NO: {r}");
+    }
     if let Some(r) = by("sshd") {
         assert_eq!(r["ssh"]["protocol"], "2.0");
         assert!(!r["ssh"]["kex"].as_array().unwrap().is_empty(), "{r}");

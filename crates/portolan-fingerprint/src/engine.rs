@@ -44,6 +44,8 @@ pub struct Options {
     pub proxy_target: Option<SocketAddr>,
     /// Read the SSH server's KEXINIT (algorithms) after identifying SSH.
     pub ssh_algorithms: bool,
+    /// Ask SMTP, IMAP, POP3, FTP and PostgreSQL servers to start TLS and record what it shows.
+    pub starttls: bool,
 }
 
 impl Options {
@@ -67,6 +69,7 @@ impl Options {
             checks: true,
             proxy_target: None,
             ssh_algorithms: true,
+            starttls: true,
         }
     }
 }
@@ -503,6 +506,11 @@ async fn finish(t: &Target, opts: &Options, r: &mut ServiceReport, seen: &Seen) 
         } else {
             from_banner
         };
+    }
+    if opts.starttls && r.tunnel.is_none() && r.tls.is_none() {
+        if let Some(name) = r.name.clone().filter(|n| crate::starttls::supports(n)) {
+            r.tls = crate::starttls::probe(t.addr, &name, t.sni.as_deref(), opts).await;
+        }
     }
     if opts.checks {
         crate::checks::run(t, opts, r).await;

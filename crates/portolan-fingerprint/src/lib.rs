@@ -36,6 +36,7 @@ pub mod nmap;
 pub mod report;
 pub mod snmp;
 pub mod ssh;
+pub mod starttls;
 pub mod tls;
 
 pub use db::{DbError, Match, Probe, ProbeDb, Rule, Transport};

@@ -55,6 +55,10 @@ pub struct TlsInfo {
     pub cert: Option<CertInfo>,
     /// Set when the server speaks TLS but the handshake failed (e.g. only TLS 1.0 offered).
     pub error: Option<String>,
+    /// TLS was reached by upgrading a clear-text connection (SMTP/IMAP/POP3 STARTTLS, FTP
+    /// AUTH TLS, PostgreSQL SSLRequest), not by a TLS-wrapped port.
+    #[serde(default)]
+    pub starttls: bool,
 }
 
 /// The server's leaf certificate.

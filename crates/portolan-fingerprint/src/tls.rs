@@ -199,6 +199,7 @@ fn info_of(conn: &rustls::ClientConnection) -> TlsInfo {
         alpn,
         cert,
         error: None,
+        starttls: false,
     }
 }
 

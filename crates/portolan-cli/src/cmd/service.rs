@@ -177,7 +177,8 @@ fn print_text(r: &ServiceReport, style: Style) {
     );
     if let Some(t) = &r.tls {
         let mut line = format!(
-            "tls: {} {}",
+            "tls{}: {} {}",
+            if t.starttls { " (STARTTLS)" } else { "" },
             t.protocol.as_deref().unwrap_or("?"),
             t.cipher.as_deref().unwrap_or("")
         );
