@@ -16,6 +16,7 @@ Examples:
   portolan port 8000-8100 --json  a range, as JSON
   portolan local                  what this host exposes, and how to harden it
   portolan local --format sarif --fail-on high
+  portolan service 127.0.0.1:2222 127.0.0.1:8443   what listens there, which version
   portolan registry update --from service-names-port-numbers.csv
   portolan completions bash > /etc/bash_completion.d/portolan";
 
@@ -42,6 +43,9 @@ pub enum Command {
     Registry(cmd::registry::RegistryCmd),
     /// Find what is exposed: TCP connect scan of addresses, blocks, ranges and hostnames.
     Scan(Box<cmd::scan::ScanArgs>),
+    /// Identify what listens on given ports: service, product, version, TLS, SSH, HTTP, and
+    /// unauthenticated access.
+    Service(cmd::service::ServiceArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::Local(args) => cmd::local::run(args, style),
         Command::Registry(c) => cmd::registry::run(c, style),
         Command::Scan(args) => cmd::scan::run(*args, style),
+        Command::Service(args) => cmd::service::run(args, style),
         Command::Completions { shell } => {
             let mut c = Cli::command();
             clap_complete::generate(shell, &mut c, "portolan", &mut std::io::stdout());

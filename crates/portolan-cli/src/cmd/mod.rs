@@ -4,3 +4,4 @@ pub mod local;
 pub mod port;
 pub mod registry;
 pub mod scan;
+pub mod service;

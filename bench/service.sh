@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Side-by-side: `portolan service` vs `nmap -sV` on the service lab (real Debian daemons in a
+# network namespace of this script's own, loopback only; tests/lab/fingerprint-services.sh).
+# Prints, per port, what each tool found, then wall times and the ratio.
+#
+#   sudo bench/service.sh            # builds portolan in release mode first
+#   PORTOLAN=/path/to/portolan sudo -E bench/service.sh
+#
+# Needs root, iproute2, nmap, python3 and the daemons of .ci/apt/fingerprint.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "bench/service.sh: needs root (network namespace)" >&2; exit 2; }
+command -v nmap >/dev/null || { echo "bench/service.sh: nmap is not installed" >&2; exit 2; }
+
+if [ -z "${PORTOLAN:-}" ]; then
+  cargo build --release -q -p portolan-cli
+  PORTOLAN=$PWD/target/release/portolan
+fi
+NS=plfp-bench-$$
+DIR=/tmp/plfp-bench-$$
+trap 'bash tests/lab/fingerprint-services.sh down "$NS" "$DIR"' EXIT
+bash tests/lab/fingerprint-services.sh up "$NS" "$DIR" 2>"$DIR.err" || { cat "$DIR.err"; exit 1; }
+cat "$DIR.err" >&2; rm -f "$DIR.err"
+
+targets=(); tcp=(); udp=()
+while IFS=$'\t' read -r name port pkg unauth; do
+  p=${port%/*}; proto=${port#*/}
+  if [ "$proto" = udp ]; then targets+=("127.0.0.1:$p/udp"); udp+=("$p"); else targets+=("127.0.0.1:$p"); tcp+=("$p"); fi
+done < "$DIR/services.tsv"
+tcp_list=$(IFS=,; echo "${tcp[*]}"); udp_list=$(IFS=,; echo "${udp[*]}")
+echo "lab: ${#targets[@]} ports ($(cut -f1 "$DIR/services.tsv" | tr '\n' ' '))"
+
+now() { date +%s.%N; }
+t0=$(now)
+ip netns exec "$NS" "$PORTOLAN" service --json --proxy-target 127.0.0.1:8081 "${targets[@]}" > "$DIR/portolan.jsonl"
+t1=$(now)
+ip netns exec "$NS" "$PORTOLAN" service --json --no-checks "${targets[@]}" > "$DIR/portolan-nochecks.jsonl"
+t2=$(now)
+NMAP_PROBES=/usr/share/nmap/nmap-service-probes
+if [ -r "$NMAP_PROBES" ]; then
+  ip netns exec "$NS" "$PORTOLAN" service --json --no-checks --probes-file "$NMAP_PROBES" "${targets[@]}" \
+    > "$DIR/portolan-nmapdb.jsonl" 2>/dev/null
+fi
+t2b=$(now)
+nmap_ports="T:$tcp_list"; scan="-sS"
+if [ -n "$udp_list" ]; then nmap_ports="$nmap_ports,U:$udp_list"; scan="-sS -sU"; fi
+# shellcheck disable=SC2086
+ip netns exec "$NS" nmap -sV $scan -Pn -n -p "$nmap_ports" -oX "$DIR/nmap.xml" 127.0.0.1 > /dev/null
+t3=$(now)
+
+python3 - "$DIR/services.tsv" "$DIR/portolan.jsonl" "$DIR/nmap.xml" "$t0" "$t1" "$t2" "$t3" "$t2b" <<'PY'
+import json, sys, xml.etree.ElementTree as ET
+tsv, pj, nx, t0, t1, t2, t3, t2b = sys.argv[1:9]
+t0, t1, t2, t3, t2b = map(float, (t0, t1, t2, t3, t2b))
+daemons = {}
+for line in open(tsv):
+    name, port, pkg, unauth = line.rstrip("\n").split("\t")
+    p, proto = port.split("/")
+    daemons[(proto, int(p))] = name
+ours = {}
+for line in open(pj):
+    r = json.loads(line)
+    port = int(r["addr"].rsplit(":", 1)[1])
+    name = r.get("name") or ""
+    if r.get("tunnel"): name = r["tunnel"] + "/" + name
+    desc = " ".join(x for x in (r.get("product"), r.get("version")) if x)
+    flags = ",".join(f["id"] for f in r.get("findings", []))
+    ours[(r["transport"], port)] = (name, desc, flags)
+theirs = {}
+for port in ET.parse(nx).getroot().iter("port"):
+    s = port.find("service")
+    key = (port.get("protocol"), int(port.get("portid")))
+    if s is None:
+        theirs[key] = ("", ""); continue
+    name = s.get("name", "")
+    if s.get("tunnel"): name = s.get("tunnel") + "/" + name
+    desc = " ".join(x for x in (s.get("product"), s.get("version")) if x)
+    theirs[key] = (name, desc)
+w = "{:<10} {:<13} {:<38} {:<38} {}"
+print(w.format("port", "daemon", "portolan", "nmap -sV", "portolan findings"))
+named_o = named_n = ver_o = ver_n = 0
+for key in sorted(daemons):
+    o = ours.get(key, ("", "", "")); n = theirs.get(key, ("", ""))
+    named_o += bool(o[0]) and not o[0].endswith("?"); named_n += bool(n[0]) and not n[0].endswith("?")
+    ver_o += any(c.isdigit() for c in o[1]); ver_n += any(c.isdigit() for c in n[1])
+    print(w.format(f"{key[1]}/{key[0]}", daemons[key], (o[0] + " " + o[1])[:38], (n[0] + " " + n[1])[:38], o[2]))
+print()
+print(f"named:    portolan {named_o}/{len(daemons)}   nmap {named_n}/{len(daemons)}")
+print(f"versions: portolan {ver_o}/{len(daemons)}   nmap {ver_n}/{len(daemons)}")
+po, pn, nm, pdb = t1 - t0, t2 - t1, t3 - t2b, t2b - t2
+print(f"wall time: portolan service {po:.2f} s (with exposure checks), {pn:.2f} s (--no-checks); nmap -sV {nm:.2f} s")
+if pdb > 0.05:
+    print(f"portolan service --no-checks --probes-file nmap-service-probes (loads ~11k nmap rules): {pdb:.2f} s")
+print(f"ratio nmap/portolan: {nm/po:.1f}x (with checks), {nm/pn:.1f}x (no checks)")
+PY

@@ -1,0 +1,305 @@
+//! `portolan service`: identify what listens on given ports (service, product, version, TLS,
+//! SSH, HTTP) and flag unauthenticated access proved by one harmless request.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use portolan_fingerprint::{
+    detect_many, Options, ProbeDb, ServiceReport, Severity, Target, Transport,
+};
+
+use crate::term::{escape, Style};
+
+const EXAMPLES: &str = "\
+Examples:
+  portolan service 127.0.0.1:22                 what listens on 22 (SSH? which version?)
+  portolan service 127.0.0.1:2222 127.0.0.1:8443 127.0.0.1:7000
+                                                several ports at once, any port numbers
+  portolan service localhost:161/udp            a UDP service (SNMP, DNS)
+  portolan service 10.9.0.2:3128 --proxy-target 10.9.0.3:80
+                                                also test for an open proxy, towards a
+                                                lab-only address you name
+  portolan service 127.0.0.1:6379 --json        JSON Lines (schema: docs/schema/service.md)
+  portolan service 127.0.0.1:80 --probes-file /usr/share/nmap/nmap-service-probes
+                                                add the rules of your installed nmap
+
+Only ports you name are contacted. Checks for unauthenticated access send one read-only
+request (Redis PING, memcached stats, FTP USER anonymous, ...); nothing is written and no
+password is guessed.";
+
+/// Arguments of `portolan service`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct ServiceArgs {
+    /// Ports to identify: HOST:PORT, optionally /udp (default /tcp). IPv6 as [::1]:22.
+    #[arg(required = true, value_name = "HOST:PORT[/udp]")]
+    pub targets: Vec<String>,
+
+    /// Print JSON Lines, one report a line (schema: docs/schema/service.md).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Also load an nmap-service-probes file (e.g. /usr/share/nmap/nmap-service-probes);
+    /// its rules are tried after portolan's own. Rules the regex engine cannot compile are
+    /// skipped with a note.
+    #[arg(long, value_name = "FILE")]
+    pub probes_file: Option<PathBuf>,
+
+    /// Use this portolan probe database (TOML, see docs/probes.md) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+
+    /// Highest probe rarity tried on ports no probe lists (1-9; higher is slower, finds more).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub intensity: u8,
+
+    /// Longest wait for a reply to one probe, in milliseconds.
+    #[arg(long, default_value_t = 1500, value_name = "MS")]
+    pub probe_wait: u64,
+
+    /// How long to listen for a banner before probing, in milliseconds.
+    #[arg(long, default_value_t = 1500, value_name = "MS")]
+    pub banner_wait: u64,
+
+    /// Ports identified at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+
+    /// Skip the unauthenticated-access checks.
+    #[arg(long)]
+    pub no_checks: bool,
+
+    /// A lab-only HOST:PORT the open-proxy checks ask a proxy to reach (HTTP CONNECT,
+    /// SOCKS5). Without it, proxies are not asked to connect anywhere.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub proxy_target: Option<SocketAddr>,
+}
+
+/// Parse `HOST:PORT[/udp|/tcp]` into targets (a name may resolve to several addresses; the
+/// first is used).
+pub fn parse_target(s: &str) -> Result<Target> {
+    let (body, transport) = match s.rsplit_once('/') {
+        Some((b, "udp")) => (b, Transport::Udp),
+        Some((b, "tcp")) => (b, Transport::Tcp),
+        Some((_, p)) => bail!("{s:?}: unknown protocol {p:?} (use /tcp or /udp)"),
+        None => (s, Transport::Tcp),
+    };
+    let Some((host, port)) = body.rsplit_once(':') else {
+        bail!("{s:?} has no port: write HOST:PORT, e.g. 127.0.0.1:22 or [::1]:22");
+    };
+    let port: u16 = match port.parse() {
+        Ok(p) if p > 0 => p,
+        _ => bail!("{s:?}: {port:?} is not a port (1-65535)"),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        bail!("{s:?} has no host: write HOST:PORT, e.g. 127.0.0.1:22");
+    }
+    let addr = match host.parse::<IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, port),
+        Err(_) => (host, port)
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve {host:?}"))?
+            .next()
+            .with_context(|| format!("{host:?} resolves to no address"))?,
+    };
+    let sni = host.parse::<IpAddr>().is_err().then(|| host.to_string());
+    Ok(Target {
+        addr,
+        transport,
+        sni,
+    })
+}
+
+fn build_options(args: &ServiceArgs) -> Result<(Options, Vec<String>)> {
+    let mut db = match &args.db {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the probe database {}", p.display()))?;
+            ProbeDb::from_toml(&text)
+                .with_context(|| format!("{} is not a valid probe database", p.display()))?
+        }
+        None => ProbeDb::embedded().context("the built-in probe database is broken")?,
+    };
+    if let Some(p) = &args.probes_file {
+        let extra = ProbeDb::from_nmap_file(p).with_context(|| {
+            format!(
+                "cannot load {} (give an nmap-service-probes file, e.g. /usr/share/nmap/nmap-service-probes)",
+                p.display()
+            )
+        })?;
+        db.merge(extra);
+    }
+    let notes = std::mem::take(&mut db.notes);
+    let mut o = Options::with_db(Arc::new(db));
+    o.intensity = args.intensity;
+    o.probe_wait = Duration::from_millis(args.probe_wait.max(1));
+    o.banner_wait = Duration::from_millis(args.banner_wait.max(1));
+    o.concurrency = args.concurrency.max(1);
+    o.checks = !args.no_checks;
+    o.proxy_target = args.proxy_target;
+    Ok((o, notes))
+}
+
+/// The JSON line for one report: the report plus `schema_version`.
+pub fn json_line(r: &ServiceReport) -> Result<String> {
+    let mut v = serde_json::to_value(r)?;
+    if let Some(m) = v.as_object_mut() {
+        m.insert("schema_version".into(), serde_json::json!(1));
+    }
+    Ok(serde_json::to_string(&v)?)
+}
+
+fn severity(style: Style, s: Severity) -> String {
+    match s {
+        Severity::Critical => style.red("CRITICAL"),
+        Severity::High => style.red("HIGH"),
+        Severity::Medium => style.yellow("MEDIUM"),
+        Severity::Low => style.dim("LOW"),
+    }
+}
+
+fn print_text(r: &ServiceReport, style: Style) {
+    let proto = match r.transport {
+        Transport::Tcp => "tcp",
+        Transport::Udp => "udp",
+    };
+    println!(
+        "{}  {}  {}  {}",
+        style.bold(&format!("{}/{proto}", r.addr)),
+        r.state,
+        style.cyan(&escape(&r.display_name())),
+        escape(&r.version_line())
+    );
+    if let Some(t) = &r.tls {
+        let mut line = format!(
+            "tls{}: {} {}",
+            if t.starttls { " (STARTTLS)" } else { "" },
+            t.protocol.as_deref().unwrap_or("?"),
+            t.cipher.as_deref().unwrap_or("")
+        );
+        if let Some(c) = &t.cert {
+            line.push_str(&format!(
+                "; cert subject {:?} issuer {:?}{}; SANs {}; valid until {} ({} days{})",
+                c.subject,
+                c.issuer,
+                if c.self_signed { " (self-signed)" } else { "" },
+                if c.sans.is_empty() {
+                    "none".to_string()
+                } else {
+                    c.sans.join(", ")
+                },
+                c.not_after,
+                c.days_left,
+                if c.expired { ", EXPIRED" } else { "" }
+            ));
+        }
+        if let Some(e) = &t.error {
+            line.push_str(&format!("; {e}"));
+        }
+        println!("    {}", escape(&line));
+    }
+    if let Some(s) = &r.ssh {
+        let mut line = format!("ssh: protocol {} software {}", s.protocol, s.software);
+        if !s.kex.is_empty() {
+            line.push_str(&format!("; kex {}", s.kex.join(",")));
+        }
+        if !s.host_key.is_empty() {
+            line.push_str(&format!("; host keys {}", s.host_key.join(",")));
+        }
+        println!("    {}", escape(&line));
+    }
+    if let Some(h) = &r.http {
+        let mut line = format!("http: {}", h.status);
+        if let Some(s) = &h.server {
+            line.push_str(&format!(" server {s:?}"));
+        }
+        if let Some(t) = &h.title {
+            line.push_str(&format!(" title {t:?}"));
+        }
+        if let Some(a) = &h.auth {
+            line.push_str(&format!(" auth {a}"));
+        }
+        println!("    {}", escape(&line));
+    }
+    if !r.cpe.is_empty() {
+        println!(
+            "    {}",
+            style.dim(&escape(&format!("cpe: {}", r.cpe.join(" "))))
+        );
+    }
+    if r.confidence != portolan_fingerprint::Confidence::Matched {
+        if let Some(b) = &r.banner {
+            let b: String = b.chars().take(120).collect();
+            println!("    banner: {}", escape(&format!("{b:?}")));
+        }
+    }
+    for f in &r.findings {
+        println!(
+            "    ! {} {}: {} ({})",
+            severity(style, f.severity),
+            f.id,
+            escape(&f.title),
+            escape(&f.evidence)
+        );
+    }
+    for n in &r.notes {
+        println!("    {}", style.dim(&format!("note: {}", escape(n))));
+    }
+}
+
+pub fn run(args: ServiceArgs, style: Style) -> Result<ExitCode> {
+    let targets = args
+        .targets
+        .iter()
+        .map(|t| parse_target(t))
+        .collect::<Result<Vec<_>>>()?;
+    let (opts, notes) = build_options(&args)?;
+    for n in &notes {
+        eprintln!("portolan: note: {}", escape(n));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let reports = rt.block_on(detect_many(targets, &opts));
+    for r in &reports {
+        if args.json {
+            println!("{}", json_line(r)?);
+        } else {
+            print_text(r, style);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        let t = parse_target("127.0.0.1:22").unwrap();
+        assert_eq!(t.addr, "127.0.0.1:22".parse().unwrap());
+        assert_eq!(t.transport, Transport::Tcp);
+        assert!(t.sni.is_none());
+        let t = parse_target("[::1]:161/udp").unwrap();
+        assert_eq!(t.addr, "[::1]:161".parse().unwrap());
+        assert_eq!(t.transport, Transport::Udp);
+        let t = parse_target("localhost:443").unwrap();
+        assert_eq!(t.sni.as_deref(), Some("localhost"));
+        for bad in [
+            "127.0.0.1",
+            "127.0.0.1:0",
+            "127.0.0.1:70000",
+            ":22",
+            "1.2.3.4:22/sctp",
+        ] {
+            assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
+}

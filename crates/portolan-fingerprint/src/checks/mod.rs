@@ -1,0 +1,157 @@
+//! Safe exposure checks: each proves unauthenticated access with one harmless request —
+//! no writes, no password guessing, nothing that changes the target's state.
+//!
+//! | module | request | finding |
+//! |---|---|---|
+//! | [`redis`] | `PING`, then `INFO server` | `redis-no-auth` |
+//! | [`memcached`] | `stats` | `memcached-no-auth` |
+//! | [`ftp`] | `USER anonymous` / `PASS` / `QUIT` | `ftp-anonymous` |
+//! | [`http_proxy`] | `CONNECT <lab target>` | `http-open-proxy` (only with a target) |
+//! | [`socks5`] | greeting offering "no authentication" (+ CONNECT to a lab target) | `socks5-no-auth`, `socks5-open-proxy` |
+//! | [`elasticsearch`] | `GET /` | `elasticsearch-no-auth` |
+//! | [`docker`] | `GET /version` | `docker-api-no-auth` |
+//! | [`snmp`] | v2c GetRequest, community `public` | `snmp-public` |
+//! | [`mqtt`] | MQTT CONNECT without credentials (the detection probe) | `mqtt-anonymous` |
+
+pub mod docker;
+pub mod elasticsearch;
+pub mod ftp;
+pub mod http_proxy;
+pub mod memcached;
+pub mod mqtt;
+pub mod redis;
+pub mod snmp;
+pub mod socks5;
+
+use std::net::SocketAddr;
+use tokio::io::AsyncWriteExt;
+
+use crate::engine::{connect, read_reply, Options, Target};
+use crate::report::{ExposureFinding, ServiceReport, Severity};
+
+/// Longest evidence kept.
+const EVIDENCE_CAP: usize = 160;
+
+/// Run the checks that fit the identified service.
+pub async fn run(t: &Target, opts: &Options, r: &mut ServiceReport) {
+    if r.tunnel.is_some() {
+        return;
+    }
+    let addr = t.addr;
+    match r.name.as_deref() {
+        Some("redis") => redis::check(addr, opts, r).await,
+        Some("memcached") => memcached::check(addr, opts, r).await,
+        Some("ftp") => ftp::check(addr, opts, r).await,
+        Some("http-proxy") => {
+            if let Some(target) = opts.proxy_target {
+                http_proxy::check(addr, target, opts, r).await
+            } else {
+                r.notes
+                    .push("open-proxy check not run: no lab target given (--proxy-target)".into())
+            }
+        }
+        Some("socks5") => socks5::check(addr, opts.proxy_target, opts, r).await,
+        Some("elasticsearch") => elasticsearch::check(addr, opts, r).await,
+        Some("docker") => docker::check(addr, opts, r).await,
+        Some("mqtt") => mqtt::from_report(r),
+        _ => {}
+    }
+}
+
+/// Make a finding, capping the evidence.
+pub fn finding(id: &str, severity: Severity, title: &str, evidence: &[u8]) -> ExposureFinding {
+    let ev = String::from_utf8_lossy(&evidence[..evidence.len().min(EVIDENCE_CAP)]);
+    let ev: String = ev.split_whitespace().collect::<Vec<_>>().join(" ");
+    ExposureFinding {
+        id: id.into(),
+        severity,
+        title: title.into(),
+        evidence: ev,
+    }
+}
+
+/// One request, one reply, on a fresh connection.
+pub async fn ask(
+    addr: SocketAddr,
+    opts: &Options,
+    req: &[u8],
+    done: impl FnMut(&[u8]) -> bool,
+) -> Option<Vec<u8>> {
+    let mut s = connect(addr, opts.connect_timeout).await.ok()?;
+    s.write_all(req).await.ok()?;
+    let (b, _) = read_reply(&mut s, opts.probe_wait, opts.idle_gap, opts.max_reply, done).await;
+    (!b.is_empty()).then_some(b)
+}
+
+/// An HTTP/1.0 GET with a Host header.
+pub fn http_get(addr: SocketAddr, path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: portolan\r\nAccept: */*\r\n\r\n")
+        .into_bytes()
+}
+
+/// Split an HTTP response into status and body.
+pub fn http_status_body(b: &[u8]) -> Option<(u16, &[u8])> {
+    let info = crate::http::parse_response(b)?;
+    let body = b
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(&[][..], |i| &b[i + 4..]);
+    Some((info.status, body))
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use crate::engine::Options;
+
+    /// A fake server that answers each request (one read) with `answer(request)`; `None`
+    /// closes the connection.
+    pub async fn fake<F>(greeting: &'static [u8], answer: F) -> SocketAddr
+    where
+        F: Fn(&[u8]) -> Option<Vec<u8>> + Send + Sync + 'static,
+    {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let answer = Arc::new(answer);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    if !greeting.is_empty() && s.write_all(greeting).await.is_err() {
+                        return;
+                    }
+                    let mut b = vec![0u8; 4096];
+                    loop {
+                        let n = match s.read(&mut b).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        match answer(&b[..n]) {
+                            Some(out) => {
+                                if s.write_all(&out).await.is_err() {
+                                    return;
+                                }
+                            }
+                            None => return,
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    pub fn opts() -> Options {
+        let mut o = Options::new().unwrap();
+        o.probe_wait = Duration::from_millis(500);
+        o.banner_wait = Duration::from_millis(300);
+        o.idle_gap = Duration::from_millis(100);
+        o
+    }
+}

@@ -1,0 +1,577 @@
+//! The probe database: what to send to a port and how to read what comes back.
+//!
+//! Portolan's own database is `data/probes.toml` (compiled in, documented in `docs/probes.md`).
+//! A user's installed `nmap-service-probes` can be loaded at run time with
+//! [`ProbeDb::from_nmap_file`]; rules the `regex` crate cannot compile (back-references,
+//! look-around) are skipped and listed in [`ProbeDb::notes`].
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use regex::bytes::{Regex, RegexBuilder};
+use serde::Deserialize;
+
+use crate::escape::{decode_escapes, EscapeError};
+
+/// The built-in database text.
+pub const EMBEDDED_TOML: &str = include_str!("../data/probes.toml");
+
+/// Largest compiled regex the loader accepts (bytes of the compiled program).
+const REGEX_SIZE_LIMIT: usize = 2 << 20;
+
+/// An error loading a probe database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("probe database is not valid TOML: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("probe {probe:?}: {what}")]
+    Probe { probe: String, what: String },
+    #[error("match rule #{index} (service {service:?}): {what}")]
+    Rule {
+        index: usize,
+        service: String,
+        what: String,
+    },
+    #[error("{path}:{line}: {what}")]
+    Nmap {
+        path: String,
+        line: usize,
+        what: String,
+    },
+}
+
+/// Transport of a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+/// What a probe does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKind {
+    /// Send `payload` (possibly empty: just listen) and read the reply.
+    Send,
+    /// Attempt a TLS handshake; on success the remaining probes run inside the tunnel.
+    Tls,
+}
+
+/// One probe.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub name: String,
+    pub transport: Transport,
+    pub kind: ProbeKind,
+    pub payload: Vec<u8>,
+    /// Ports where this probe is tried first.
+    pub ports: Vec<(u16, u16)>,
+    /// Ports where this probe is tried first inside TLS.
+    pub tls_ports: Vec<(u16, u16)>,
+    /// 1 (common, always tried) to 9 (rare).
+    pub rarity: u8,
+    /// Longest wait for a reply, in milliseconds (0: use the engine's default).
+    pub wait_ms: u64,
+    /// Whether the probe is worth sending inside a TLS tunnel.
+    pub in_tls: bool,
+}
+
+impl Probe {
+    /// Whether `port` is one of this probe's likely ports.
+    pub fn likely_on(&self, port: u16, tls: bool) -> bool {
+        let list = if tls { &self.tls_ports } else { &self.ports };
+        list.iter().any(|&(lo, hi)| (lo..=hi).contains(&port))
+    }
+}
+
+/// One match rule: a regex over a reply and templates filled from its captures.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Probes whose replies this rule reads; empty means every probe.
+    pub probes: Vec<String>,
+    pub service: String,
+    pub pattern: Regex,
+    /// A soft rule names the service but keeps probing for a version.
+    pub soft: bool,
+    pub product: Option<String>,
+    pub version: Option<String>,
+    pub info: Option<String>,
+    pub hostname: Option<String>,
+    pub cpe: Vec<String>,
+}
+
+impl Rule {
+    fn applies_to(&self, probe: &str) -> bool {
+        self.probes.is_empty() || self.probes.iter().any(|p| p == probe)
+    }
+}
+
+/// What a rule found in a reply.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Match {
+    pub service: String,
+    pub soft: bool,
+    pub product: Option<String>,
+    pub version: Option<String>,
+    pub info: Option<String>,
+    pub hostname: Option<String>,
+    pub cpe: Vec<String>,
+}
+
+/// A loaded, compiled probe database.
+#[derive(Debug, Clone)]
+pub struct ProbeDb {
+    pub probes: Vec<Probe>,
+    pub rules: Vec<Rule>,
+    /// Things skipped while loading (rules that did not compile, unknown directives).
+    pub notes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileToml {
+    #[serde(default)]
+    probe: Vec<ProbeToml>,
+    #[serde(default, rename = "match")]
+    rules: Vec<RuleToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProbeToml {
+    name: String,
+    #[serde(default = "default_transport")]
+    transport: Transport,
+    #[serde(default = "default_kind")]
+    kind: ProbeKind,
+    #[serde(default)]
+    payload: String,
+    #[serde(default)]
+    ports: String,
+    #[serde(default)]
+    tls_ports: String,
+    #[serde(default = "default_rarity")]
+    rarity: u8,
+    #[serde(default)]
+    wait_ms: u64,
+    #[serde(default = "default_true")]
+    in_tls: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleToml {
+    #[serde(default)]
+    probes: Vec<String>,
+    service: String,
+    pattern: String,
+    #[serde(default)]
+    flags: String,
+    #[serde(default)]
+    soft: bool,
+    product: Option<String>,
+    version: Option<String>,
+    info: Option<String>,
+    hostname: Option<String>,
+    #[serde(default)]
+    cpe: Vec<String>,
+}
+
+fn default_transport() -> Transport {
+    Transport::Tcp
+}
+fn default_kind() -> ProbeKind {
+    ProbeKind::Send
+}
+fn default_rarity() -> u8 {
+    5
+}
+fn default_true() -> bool {
+    true
+}
+
+/// Parse a port list such as `80,443,8000-8100`.
+pub fn parse_ports(s: &str) -> Result<Vec<(u16, u16)>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => (part, part),
+        };
+        let lo: u16 = lo
+            .parse()
+            .map_err(|_| format!("{part:?} is not a port or a range of ports"))?;
+        let hi: u16 = hi
+            .parse()
+            .map_err(|_| format!("{part:?} is not a port or a range of ports"))?;
+        if lo > hi {
+            return Err(format!("range {part:?} is backwards"));
+        }
+        out.push((lo, hi));
+    }
+    Ok(out)
+}
+
+/// Compile a pattern over bytes. `flags` may hold `i` (case-insensitive) and `s` (`.` matches
+/// newlines). Unicode is off, so `\xff` means the byte 0xff and `\w`/`\d` are ASCII.
+pub fn compile_pattern(pattern: &str, flags: &str) -> Result<Regex, String> {
+    compile_pattern_with(pattern, flags, false)
+}
+
+/// [`compile_pattern`], optionally reading `\0`, `\012` as octal escapes (PCRE style, as in
+/// nmap-service-probes).
+pub fn compile_pattern_with(pattern: &str, flags: &str, octal: bool) -> Result<Regex, String> {
+    let mut b = RegexBuilder::new(pattern);
+    b.unicode(false)
+        .octal(octal)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dfa_size_limit(REGEX_SIZE_LIMIT);
+    for f in flags.chars() {
+        match f {
+            'i' => {
+                b.case_insensitive(true);
+            }
+            's' => {
+                b.dot_matches_new_line(true);
+            }
+            'm' => {
+                b.multi_line(true);
+            }
+            other => return Err(format!("unknown regex flag {other:?} (use i, s or m)")),
+        }
+    }
+    b.build().map_err(|e| {
+        // The regex error is multi-line; keep its last line, which says what is wrong.
+        let msg = e.to_string();
+        let last = msg
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        format!("pattern does not compile: {}", last.trim())
+    })
+}
+
+impl ProbeDb {
+    /// The built-in database.
+    pub fn embedded() -> Result<ProbeDb, DbError> {
+        ProbeDb::from_toml(EMBEDDED_TOML)
+    }
+
+    /// Parse a database in portolan's TOML format.
+    pub fn from_toml(text: &str) -> Result<ProbeDb, DbError> {
+        let file: FileToml = toml::from_str(text)?;
+        let mut probes = Vec::with_capacity(file.probe.len());
+        for p in file.probe {
+            let err = |what: String| DbError::Probe {
+                probe: p.name.clone(),
+                what,
+            };
+            if probes.iter().any(|q: &Probe| q.name == p.name) {
+                return Err(err("defined twice".into()));
+            }
+            let payload = decode_escapes(&p.payload)
+                .map_err(|e: EscapeError| err(format!("payload: {e}")))?;
+            if !(1..=9).contains(&p.rarity) && p.name != "null" {
+                return Err(err(format!("rarity {} is outside 1-9", p.rarity)));
+            }
+            probes.push(Probe {
+                ports: parse_ports(&p.ports).map_err(|e| err(format!("ports: {e}")))?,
+                tls_ports: parse_ports(&p.tls_ports).map_err(|e| err(format!("tls_ports: {e}")))?,
+                name: p.name,
+                transport: p.transport,
+                kind: p.kind,
+                payload,
+                rarity: p.rarity,
+                wait_ms: p.wait_ms,
+                in_tls: p.in_tls,
+            });
+        }
+        let mut rules = Vec::with_capacity(file.rules.len());
+        for (i, r) in file.rules.into_iter().enumerate() {
+            let err = |what: String| DbError::Rule {
+                index: i + 1,
+                service: r.service.clone(),
+                what,
+            };
+            for p in &r.probes {
+                if !probes.iter().any(|q| &q.name == p) {
+                    return Err(err(format!("names unknown probe {p:?}")));
+                }
+            }
+            let pattern = compile_pattern(&r.pattern, &r.flags).map_err(err)?;
+            rules.push(Rule {
+                probes: r.probes,
+                service: r.service,
+                pattern,
+                soft: r.soft,
+                product: r.product,
+                version: r.version,
+                info: r.info,
+                hostname: r.hostname,
+                cpe: r.cpe,
+            });
+        }
+        Ok(ProbeDb {
+            probes,
+            rules,
+            notes: Vec::new(),
+        })
+    }
+
+    /// Load a user's installed `nmap-service-probes` (for example
+    /// `/usr/share/nmap/nmap-service-probes`). Rules the regex engine cannot compile are
+    /// skipped with a note.
+    pub fn from_nmap_file(path: &Path) -> Result<ProbeDb, DbError> {
+        let bytes = std::fs::read(path).map_err(|source| DbError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
+        crate::nmap::parse(&text, &path.display().to_string())
+    }
+
+    /// Add another database's probes and rules after this one's (probes with a name already
+    /// present keep this database's definition but gain the other's rules).
+    pub fn merge(&mut self, other: ProbeDb) {
+        for p in other.probes {
+            if !self.probes.iter().any(|q| q.name == p.name) {
+                self.probes.push(p);
+            }
+        }
+        self.rules.extend(other.rules);
+        self.notes.extend(other.notes);
+    }
+
+    /// A probe by name.
+    pub fn probe(&self, name: &str) -> Option<&Probe> {
+        self.probes.iter().find(|p| p.name == name)
+    }
+
+    /// The probes to try on `port`, in order: those that list the port first, then the rest by
+    /// rarity; only probes with rarity `<= intensity`, except those that list the port.
+    pub fn plan(&self, port: u16, transport: Transport, tls: bool, intensity: u8) -> Vec<&Probe> {
+        let mut v: Vec<(bool, u8, usize, &Probe)> = self
+            .probes
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.transport == transport && p.name != "null")
+            .filter(|(_, p)| !tls || (p.in_tls && p.kind == ProbeKind::Send))
+            .filter_map(|(i, p)| {
+                let likely = p.likely_on(port, tls) || (tls && p.likely_on(port, false));
+                (likely || p.rarity <= intensity).then_some((!likely, p.rarity, i, p))
+            })
+            .collect();
+        v.sort_by_key(|&(unlikely, rarity, i, _)| (unlikely, rarity, i));
+        v.into_iter().map(|(_, _, _, p)| p).collect()
+    }
+
+    /// Match a reply to `probe` against the rules. The first hard match wins; else the first
+    /// soft match. `only_service` restricts to one service (after a soft match).
+    pub fn match_reply(
+        &self,
+        probe: &str,
+        reply: &[u8],
+        only_service: Option<&str>,
+    ) -> Option<Match> {
+        if reply.is_empty() {
+            return None;
+        }
+        let mut soft: Option<Match> = None;
+        for rule in &self.rules {
+            if !rule.applies_to(probe) {
+                continue;
+            }
+            if let Some(s) = only_service {
+                if rule.service != s {
+                    continue;
+                }
+            }
+            if rule.soft && soft.is_some() {
+                continue;
+            }
+            let Some(caps) = rule.pattern.captures(reply) else {
+                continue;
+            };
+            let fill = |t: &Option<String>| {
+                t.as_deref()
+                    .map(|t| expand_template(t, &caps))
+                    .filter(|s| !s.is_empty())
+            };
+            let m = Match {
+                service: rule.service.clone(),
+                soft: rule.soft,
+                product: fill(&rule.product),
+                version: fill(&rule.version),
+                info: fill(&rule.info),
+                hostname: fill(&rule.hostname),
+                cpe: rule
+                    .cpe
+                    .iter()
+                    .map(|c| expand_template(c, &caps))
+                    .filter(|c| !c.is_empty())
+                    .collect(),
+            };
+            if rule.soft {
+                soft = Some(m);
+            } else {
+                return Some(m);
+            }
+        }
+        soft
+    }
+
+    /// How many rules each service has (for `docs` and sanity tests).
+    pub fn services(&self) -> HashMap<&str, usize> {
+        let mut m = HashMap::new();
+        for r in &self.rules {
+            *m.entry(r.service.as_str()).or_insert(0) += 1;
+        }
+        m
+    }
+}
+
+/// Longest value a template expands to.
+pub const MAX_FIELD: usize = 200;
+
+/// Fill a template: `$1`..`$9` insert a capture (non-printable bytes dropped), `$P(n)` the
+/// same (nmap's spelling), `$$` a dollar sign. A capture that did not participate is empty.
+pub fn expand_template(t: &str, caps: &regex::bytes::Captures<'_>) -> String {
+    let mut out = String::new();
+    let b = t.as_bytes();
+    let mut i = 0;
+    let push_cap = |out: &mut String, n: usize| {
+        if let Some(m) = caps.get(n) {
+            for &c in m.as_bytes() {
+                if (0x20..0x7f).contains(&c) {
+                    out.push(c as char);
+                }
+            }
+        }
+    };
+    while i < b.len() {
+        if b[i] == b'$' && i + 1 < b.len() {
+            let c = b[i + 1];
+            if c.is_ascii_digit() {
+                push_cap(&mut out, (c - b'0') as usize);
+                i += 2;
+                continue;
+            }
+            if c == b'$' {
+                out.push('$');
+                i += 2;
+                continue;
+            }
+            if t[i..].starts_with("$P(")
+                && i + 5 < b.len()
+                && b[i + 4] == b')'
+                && b[i + 3].is_ascii_digit()
+            {
+                push_cap(&mut out, (b[i + 3] - b'0') as usize);
+                i += 5;
+                continue;
+            }
+        }
+        // Copy one UTF-8 character.
+        let ch_len = t[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&t[i..i + ch_len]);
+        i += ch_len;
+    }
+    if out.len() > MAX_FIELD {
+        let mut cut = MAX_FIELD;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+    }
+    out.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_db_loads_and_covers_the_lab_services() {
+        let db = ProbeDb::embedded().unwrap();
+        let services = db.services();
+        for s in [
+            "ssh",
+            "http",
+            "ftp",
+            "smtp",
+            "imap",
+            "pop3",
+            "mysql",
+            "postgresql",
+            "redis",
+            "memcached",
+            "ldap",
+            "mqtt",
+            "domain",
+            "http-proxy",
+            "snmp",
+        ] {
+            assert!(services.contains_key(s), "no rule names {s}");
+        }
+        assert!(db.probe("null").is_some());
+        assert!(db.probe("tls").is_some());
+    }
+
+    #[test]
+    fn ports_parse() {
+        assert_eq!(
+            parse_ports("80, 8000-8010").unwrap(),
+            vec![(80, 80), (8000, 8010)]
+        );
+        assert!(parse_ports("9-1").is_err());
+        assert!(parse_ports("x").is_err());
+        assert_eq!(parse_ports("").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn templates_fill_from_captures() {
+        let re = compile_pattern(r"^SSH-([\d.]+)-OpenSSH_(\S+)", "").unwrap();
+        let caps = re.captures(b"SSH-2.0-OpenSSH_9.2p1 Debian\r\n").unwrap();
+        assert_eq!(expand_template("v$2 ($1)", &caps), "v9.2p1 (2.0)");
+        assert_eq!(expand_template("$P(2)$$", &caps), "9.2p1$");
+        assert_eq!(expand_template("$7", &caps), "");
+    }
+
+    #[test]
+    fn patterns_match_bytes_not_unicode() {
+        let re = compile_pattern(r"^\xff\x00.", "s").unwrap();
+        assert!(re.is_match(b"\xff\x00\n"));
+        assert!(compile_pattern(r"(a)\1", "").is_err());
+        assert!(compile_pattern("a", "z").is_err());
+    }
+
+    #[test]
+    fn plan_puts_likely_probes_first() {
+        let db = ProbeDb::embedded().unwrap();
+        let plan = db.plan(6379, Transport::Tcp, false, 9);
+        assert_eq!(plan[0].name, "redis-ping");
+        let plan = db.plan(11211, Transport::Tcp, false, 9);
+        assert_eq!(plan[0].name, "memcached-version");
+        let plan = db.plan(12345, Transport::Tcp, false, 9);
+        assert_eq!(plan[0].name, "tls");
+        assert!(plan.iter().all(|p| p.transport == Transport::Tcp));
+    }
+
+    #[test]
+    fn bad_databases_are_errors_that_say_why() {
+        let e = ProbeDb::from_toml("[[probe]]\nname='x'\npayload='\\xZZ'\n").unwrap_err();
+        assert!(e.to_string().contains("payload"), "{e}");
+        let e = ProbeDb::from_toml("[[match]]\nservice='x'\nprobes=['nope']\npattern='a'\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown probe"), "{e}");
+        let e = ProbeDb::from_toml("[[match]]\nservice='x'\npattern='(a'\n").unwrap_err();
+        assert!(e.to_string().contains("does not compile"), "{e}");
+    }
+}

@@ -1,0 +1,881 @@
+//! The detection engine: connect, listen for a banner, send probes in order of likelihood,
+//! detect TLS and probe inside it, then read protocol details and run the safe checks.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::db::{Match, Probe, ProbeDb, ProbeKind, Transport};
+use crate::report::{capped_text, Confidence, ServiceReport, BANNER_CAP};
+use crate::tls::{self, Attempt};
+
+/// Tuning of detection. `Options::default()` suits a LAN or loopback; raise the waits for
+/// slow links.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub db: Arc<ProbeDb>,
+    /// Longest wait for a TCP connection.
+    pub connect_timeout: Duration,
+    /// How long to listen for a banner before sending anything, on a port where no probe is
+    /// known to be likely.
+    pub banner_wait: Duration,
+    /// The same where a probe lists the port (HTTP on 80, ...): a banner that comes later is
+    /// still read, as the start of the reply to that probe.
+    pub banner_wait_likely: Duration,
+    /// Longest wait for the reply to a probe whose database entry gives no `wait_ms`.
+    pub probe_wait: Duration,
+    /// Once a reply has started, it is complete when nothing more arrives for this long.
+    pub idle_gap: Duration,
+    /// Largest reply read per probe, in bytes; the rest is not read.
+    pub max_reply: usize,
+    /// Highest probe rarity tried on a port no probe lists (1-9).
+    pub intensity: u8,
+    /// Ports detected at once by [`detect_many`].
+    pub concurrency: usize,
+    /// Run the safe exposure checks (unauthenticated access).
+    pub checks: bool,
+    /// A lab-only address the open-proxy checks may ask a proxy to reach. `None`: the proxy
+    /// checks do not run.
+    pub proxy_target: Option<SocketAddr>,
+    /// Read the SSH server's KEXINIT (algorithms) after identifying SSH.
+    pub ssh_algorithms: bool,
+    /// Ask SMTP, IMAP, POP3, FTP and PostgreSQL servers to start TLS and record what it shows.
+    pub starttls: bool,
+}
+
+impl Options {
+    /// Defaults with the built-in database.
+    pub fn new() -> Result<Options, crate::db::DbError> {
+        Ok(Options::with_db(Arc::new(ProbeDb::embedded()?)))
+    }
+
+    /// Defaults with a given database.
+    pub fn with_db(db: Arc<ProbeDb>) -> Options {
+        Options {
+            db,
+            connect_timeout: Duration::from_secs(3),
+            banner_wait: Duration::from_millis(1500),
+            banner_wait_likely: Duration::from_millis(200),
+            probe_wait: Duration::from_millis(1500),
+            idle_gap: Duration::from_millis(250),
+            max_reply: 16 * 1024,
+            intensity: 7,
+            concurrency: 64,
+            checks: true,
+            proxy_target: None,
+            ssh_algorithms: true,
+            starttls: true,
+        }
+    }
+}
+
+/// One thing to identify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub transport: Transport,
+    /// Name to send as TLS SNI (when the user gave a host name).
+    pub sni: Option<String>,
+}
+
+impl Target {
+    pub fn tcp(addr: SocketAddr) -> Target {
+        Target {
+            addr,
+            transport: Transport::Tcp,
+            sni: None,
+        }
+    }
+    pub fn udp(addr: SocketAddr) -> Target {
+        Target {
+            addr,
+            transport: Transport::Udp,
+            sni: None,
+        }
+    }
+}
+
+/// Why reading stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Closed,
+    Idle,
+    Deadline,
+    Cap,
+    Matched,
+    Error,
+}
+
+/// Read a reply: until the peer closes, is idle for `idle` after sending something, `wait`
+/// has passed since the start, `cap` bytes have come, or `done` says the reply is enough.
+/// Slow-drip and never-ending replies are bounded by `wait` and `cap`.
+pub async fn read_reply<S: AsyncRead + Unpin>(
+    s: &mut S,
+    wait: Duration,
+    idle: Duration,
+    cap: usize,
+    mut done: impl FnMut(&[u8]) -> bool,
+) -> (Vec<u8>, Stop) {
+    let deadline = Instant::now() + wait;
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 4096.min(cap.max(1))];
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return (buf, Stop::Deadline);
+        }
+        let left = deadline - now;
+        let limit = if buf.is_empty() { left } else { left.min(idle) };
+        match tokio::time::timeout(limit, s.read(&mut chunk)).await {
+            Ok(Ok(0)) => return (buf, Stop::Closed),
+            Ok(Ok(n)) => {
+                let take = n.min(cap - buf.len());
+                buf.extend_from_slice(&chunk[..take]);
+                if buf.len() >= cap {
+                    return (buf, Stop::Cap);
+                }
+                if done(&buf) {
+                    return (buf, Stop::Matched);
+                }
+            }
+            Ok(Err(_)) => return (buf, Stop::Error),
+            Err(_) => {
+                return (
+                    buf,
+                    if limit < left {
+                        Stop::Idle
+                    } else {
+                        Stop::Deadline
+                    },
+                )
+            }
+        }
+    }
+}
+
+/// Connect with a timeout.
+pub async fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
+    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(r) => {
+            let s = r?;
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connection timed out",
+        )),
+    }
+}
+
+/// Identify the service on one TCP port.
+pub async fn detect(addr: SocketAddr, opts: &Options) -> ServiceReport {
+    detect_target(&Target::tcp(addr), opts).await
+}
+
+/// Identify many targets, at most `opts.concurrency` at once; reports come back in the order
+/// of `targets`.
+pub async fn detect_many(targets: Vec<Target>, opts: &Options) -> Vec<ServiceReport> {
+    let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    let n = targets.len();
+    for (i, t) in targets.into_iter().enumerate() {
+        let sem = sem.clone();
+        let opts = opts.clone();
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            (i, detect_target(&t, &opts).await, t)
+        });
+    }
+    let mut out: Vec<Option<ServiceReport>> = vec![None; n];
+    while let Some(r) = set.join_next().await {
+        if let Ok((i, rep, _)) = r {
+            out[i] = Some(rep);
+        }
+    }
+    out.into_iter().flatten().collect()
+}
+
+/// Identify targets as they come, at most `opts.concurrency` at once, sending each report on
+/// the returned channel as soon as it is ready (completion order). Tasks are started only
+/// when a slot is free, so a long iterator costs no memory up front — what a scanner feeding
+/// open ports wants.
+pub fn detect_stream<I>(targets: I, opts: &Options) -> tokio::sync::mpsc::Receiver<ServiceReport>
+where
+    I: IntoIterator<Item = Target> + Send + 'static,
+    I::IntoIter: Send,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(opts.concurrency.max(1));
+    let opts = opts.clone();
+    tokio::spawn(async move {
+        let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+        for t in targets {
+            let Ok(permit) = sem.clone().acquire_owned().await else {
+                return;
+            };
+            let tx = tx.clone();
+            let opts = opts.clone();
+            tokio::spawn(async move {
+                let r = detect_target(&t, &opts).await;
+                drop(permit);
+                let _ = tx.send(r).await;
+            });
+        }
+    });
+    rx
+}
+
+/// Identify one target.
+pub async fn detect_target(t: &Target, opts: &Options) -> ServiceReport {
+    let mut r = match t.transport {
+        Transport::Tcp => detect_tcp(t, opts).await,
+        Transport::Udp => detect_udp(t, opts).await,
+    };
+    if r.name.is_none() && (r.state == "open" || r.state == "open|filtered") {
+        port_table_guess(&mut r);
+    }
+    r
+}
+
+fn port_table_guess(r: &mut ServiceReport) {
+    let proto = match r.transport {
+        Transport::Tcp => portolan_registry::Protocol::Tcp,
+        Transport::Udp => portolan_registry::Protocol::Udp,
+    };
+    let reg = portolan_registry::Registry::embedded();
+    if let Some(e) = reg
+        .by_port(r.addr.port())
+        .find(|e| e.protocol() == Some(proto) && !e.service().is_empty())
+    {
+        r.name = Some(e.service().to_string());
+        r.confidence = Confidence::PortTable;
+    }
+}
+
+fn apply(r: &mut ServiceReport, m: &Match, probe: &str) {
+    // A soft match never overrides what a hard one found.
+    if m.soft && r.confidence == Confidence::Matched {
+        return;
+    }
+    r.name = Some(m.service.clone());
+    r.confidence = if m.soft {
+        Confidence::Soft
+    } else {
+        Confidence::Matched
+    };
+    r.product = m.product.clone().or(r.product.take());
+    r.version = m.version.clone().or(r.version.take());
+    r.extrainfo = m.info.clone().or(r.extrainfo.take());
+    r.hostname = m.hostname.clone().or(r.hostname.take());
+    if !m.cpe.is_empty() {
+        r.cpe = m.cpe.clone();
+    }
+    r.probe = Some(probe.to_string());
+}
+
+/// Replies kept for the protocol readers and checks.
+#[derive(Default)]
+struct Seen {
+    http: Option<Vec<u8>>,
+    first: Option<String>,
+}
+
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    payload: &[u8],
+    wait: Duration,
+    opts: &Options,
+    db: &ProbeDb,
+    probe: &str,
+) -> Vec<u8> {
+    if !payload.is_empty() && s.write_all(payload).await.is_err() {
+        return Vec::new();
+    }
+    let _ = s.flush().await;
+    let (buf, _) = read_reply(s, wait, opts.idle_gap, opts.max_reply, |b| {
+        // Stop early on a hard match, except HTTP: read to the close for the title.
+        !b.starts_with(b"HTTP/") && db.match_reply(probe, b, None).is_some_and(|m| !m.soft)
+    })
+    .await;
+    buf
+}
+
+fn probe_wait(p: &Probe, opts: &Options) -> Duration {
+    if p.wait_ms > 0 {
+        Duration::from_millis(p.wait_ms)
+    } else {
+        opts.probe_wait
+    }
+}
+
+/// Try one reply against the rules; true when the service is identified for good.
+fn consider(
+    r: &mut ServiceReport,
+    seen: &mut Seen,
+    db: &ProbeDb,
+    probe: &str,
+    reply: &[u8],
+) -> bool {
+    if reply.is_empty() {
+        return false;
+    }
+    // The banner is what the service said unprompted, else the reply that identified it,
+    // else the first reply of all.
+    if probe == "null" && r.banner.is_none() {
+        r.banner = Some(capped_text(reply, BANNER_CAP));
+    }
+    if seen.first.is_none() {
+        seen.first = Some(capped_text(reply, BANNER_CAP));
+    }
+    if reply.starts_with(b"HTTP/") && seen.http.is_none() {
+        seen.http = Some(reply.to_vec());
+    }
+    let only = (r.confidence == Confidence::Soft)
+        .then(|| r.name.clone())
+        .flatten();
+    match db.match_reply(probe, reply, only.as_deref()) {
+        Some(m) => {
+            apply(r, &m, probe);
+            if r.banner.is_none() {
+                r.banner = Some(capped_text(reply, BANNER_CAP));
+            }
+            !m.soft
+        }
+        None => false,
+    }
+}
+
+async fn detect_tcp(t: &Target, opts: &Options) -> ServiceReport {
+    let addr = t.addr;
+    let db = opts.db.clone();
+    let mut r = ServiceReport::new(addr, Transport::Tcp);
+    let mut seen = Seen::default();
+    let port = addr.port();
+
+    let mut first = match connect(addr, opts.connect_timeout).await {
+        Ok(s) => s,
+        Err(e) => {
+            r.state = match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => "closed".into(),
+                std::io::ErrorKind::TimedOut => "filtered".into(),
+                _ => "error".into(),
+            };
+            r.notes.push(format!("connect: {e}"));
+            return r;
+        }
+    };
+
+    let plan = db.plan(port, Transport::Tcp, false, opts.intensity);
+    let likely = plan.first().is_some_and(|p| p.likely_on(port, false));
+    let null_wait = if likely {
+        opts.banner_wait_likely
+    } else {
+        opts.banner_wait
+    };
+    let (banner, _) = read_reply(&mut first, null_wait, opts.idle_gap, opts.max_reply, |b| {
+        db.match_reply("null", b, None).is_some_and(|m| !m.soft)
+    })
+    .await;
+    drop(first);
+    let mut done = consider(&mut r, &mut seen, &db, "null", &banner);
+    let spoke_first = !banner.is_empty();
+
+    if !done {
+        for p in &plan {
+            // A service that spoke first and is not TLS-wrapped needs no TLS attempt.
+            if p.kind == ProbeKind::Tls {
+                if spoke_first && !tls::looks_like_tls(&banner) {
+                    continue;
+                }
+                let Ok(tcp) = connect(addr, opts.connect_timeout).await else {
+                    break;
+                };
+                match tls::attempt(tcp, addr, t.sni.as_deref(), probe_wait(p, opts)).await {
+                    Attempt::Tls(stream, info) => {
+                        r.tunnel = Some("ssl".into());
+                        r.tls = Some(info);
+                        detect_in_tls(t, opts, &mut r, &mut seen, *stream).await;
+                        if r.name.is_none() {
+                            r.name = Some("ssl".into());
+                            r.confidence = Confidence::Soft;
+                            r.tunnel = None;
+                        }
+                        done = true;
+                    }
+                    Attempt::NotTls(bytes) => {
+                        done = consider(&mut r, &mut seen, &db, &p.name, &bytes);
+                    }
+                    Attempt::TlsFailed(info) => {
+                        r.notes.push(
+                            info.error
+                                .clone()
+                                .unwrap_or_else(|| "TLS handshake failed".into()),
+                        );
+                        r.tunnel = Some("ssl".into());
+                        r.tls = Some(info);
+                        if r.name.is_none() {
+                            r.name = Some("ssl".into());
+                            r.confidence = Confidence::Soft;
+                            r.tunnel = None;
+                        }
+                        done = true;
+                    }
+                }
+            } else {
+                let Ok(mut s) = connect(addr, opts.connect_timeout).await else {
+                    r.notes
+                        .push(format!("port closed while probing ({})", p.name));
+                    break;
+                };
+                let reply =
+                    exchange(&mut s, &p.payload, probe_wait(p, opts), opts, &db, &p.name).await;
+                done = consider(&mut r, &mut seen, &db, &p.name, &reply);
+            }
+            if done {
+                break;
+            }
+        }
+    }
+    finish(t, opts, &mut r, &seen).await;
+    r
+}
+
+/// Identify what runs inside a TLS tunnel; `first` is the handshake's stream.
+async fn detect_in_tls<S: AsyncRead + AsyncWrite + Unpin>(
+    t: &Target,
+    opts: &Options,
+    r: &mut ServiceReport,
+    seen: &mut Seen,
+    mut first: S,
+) {
+    let db = opts.db.clone();
+    let port = t.addr.port();
+    let plan = db.plan(port, Transport::Tcp, true, opts.intensity);
+    let likely = plan.first().is_some_and(|p| p.likely_on(port, true));
+    let wait = if likely {
+        opts.banner_wait_likely
+    } else {
+        opts.banner_wait
+    };
+    let (banner, _) = read_reply(&mut first, wait, opts.idle_gap, opts.max_reply, |b| {
+        db.match_reply("null", b, None).is_some_and(|m| !m.soft)
+    })
+    .await;
+    drop(first);
+    if consider(r, seen, &db, "null", &banner) {
+        return;
+    }
+    for p in plan {
+        let Ok(tcp) = connect(t.addr, opts.connect_timeout).await else {
+            return;
+        };
+        let Attempt::Tls(mut s, _) =
+            tls::attempt(tcp, t.addr, t.sni.as_deref(), opts.probe_wait).await
+        else {
+            return;
+        };
+        let reply = exchange(&mut *s, &p.payload, probe_wait(p, opts), opts, &db, &p.name).await;
+        if consider(r, seen, &db, &p.name, &reply) {
+            return;
+        }
+    }
+}
+
+/// Protocol readers and safe checks, once the service is named.
+async fn finish(t: &Target, opts: &Options, r: &mut ServiceReport, seen: &Seen) {
+    if r.banner.is_none() {
+        r.banner = seen.first.clone();
+    }
+    if let Some(h) = &seen.http {
+        r.http = crate::http::parse_response(h);
+    }
+    if r.name.as_deref() == Some("ssh") {
+        let from_banner = r
+            .banner
+            .as_deref()
+            .and_then(|b| crate::ssh::parse_ident(b.as_bytes()));
+        r.ssh = if opts.ssh_algorithms && r.tunnel.is_none() {
+            crate::ssh::fetch(t.addr, opts.probe_wait + opts.connect_timeout)
+                .await
+                .or(from_banner)
+        } else {
+            from_banner
+        };
+    }
+    if opts.starttls && r.tunnel.is_none() && r.tls.is_none() {
+        if let Some(name) = r.name.clone().filter(|n| crate::starttls::supports(n)) {
+            r.tls = crate::starttls::probe(t.addr, &name, t.sni.as_deref(), opts).await;
+        }
+    }
+    if opts.checks {
+        crate::checks::run(t, opts, r).await;
+    }
+}
+
+async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
+    let addr = t.addr;
+    let db = opts.db.clone();
+    let mut r = ServiceReport::new(addr, Transport::Udp);
+    let bind: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let sock = match UdpSocket::bind(bind).await {
+        Ok(s) => s,
+        Err(e) => {
+            r.state = "error".into();
+            r.notes.push(format!("udp socket: {e}"));
+            return r;
+        }
+    };
+    if let Err(e) = sock.connect(addr).await {
+        r.state = "error".into();
+        r.notes.push(format!("udp connect: {e}"));
+        return r;
+    }
+    let plan = db.plan(addr.port(), Transport::Udp, false, opts.intensity);
+    let mut answered = false;
+    let mut buf = vec![0u8; opts.max_reply.clamp(512, 65_535)];
+    'probes: for p in plan {
+        // Two tries: UDP may drop the first datagram.
+        for _ in 0..2 {
+            if sock.send(&p.payload).await.is_err() {
+                break;
+            }
+            match tokio::time::timeout(probe_wait(p, opts), sock.recv(&mut buf)).await {
+                Ok(Ok(n)) => {
+                    answered = true;
+                    let reply = buf[..n].to_vec();
+                    let mut seen = Seen::default();
+                    if consider(&mut r, &mut seen, &db, &p.name, &reply) {
+                        if p.name == "snmp-public" {
+                            crate::checks::snmp::from_reply(&reply, &mut r);
+                        }
+                        break 'probes;
+                    }
+                    break;
+                }
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    r.state = "closed".into();
+                    r.notes.push("ICMP port unreachable".into());
+                    return r;
+                }
+                Ok(Err(_)) | Err(_) => {}
+            }
+        }
+    }
+    if !answered {
+        r.state = "open|filtered".into();
+        r.notes.push("no UDP probe was answered".into());
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A one-shot fake server: accepts connections forever, on each runs `f`.
+    async fn serve<F, Fut>(f: F) -> SocketAddr
+    where
+        F: Fn(TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let f = Arc::new(f);
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                let f = f.clone();
+                tokio::spawn(async move { f(s).await });
+            }
+        });
+        addr
+    }
+
+    fn fast() -> Options {
+        let mut o = Options::new().unwrap();
+        o.banner_wait = Duration::from_millis(300);
+        o.probe_wait = Duration::from_millis(300);
+        o.idle_gap = Duration::from_millis(100);
+        o
+    }
+
+    #[tokio::test]
+    async fn banner_service_is_named_from_the_null_probe() {
+        let addr = serve(|mut s| async move {
+            let _ = s
+                .write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+                .await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        })
+        .await;
+        let mut o = fast();
+        o.ssh_algorithms = false;
+        let r = detect(addr, &o).await;
+        assert_eq!(r.name.as_deref(), Some("ssh"));
+        assert_eq!(r.product.as_deref(), Some("OpenSSH"));
+        assert_eq!(r.version.as_deref(), Some("9.2p1"));
+        assert_eq!(r.probe.as_deref(), Some("null"));
+        assert_eq!(r.ssh.unwrap().comments.as_deref(), Some("Debian-2+deb12u3"));
+    }
+
+    #[tokio::test]
+    async fn silent_http_is_found_by_a_probe() {
+        let addr = serve(|mut s| async move {
+            let mut b = [0u8; 1024];
+            let n = s.read(&mut b).await.unwrap_or(0);
+            if b[..n].starts_with(b"GET / ") {
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Length: 30\r\n\r\n<title>lab page</title>")
+                    .await;
+            }
+        })
+        .await;
+        let r = detect(addr, &fast()).await;
+        assert_eq!(r.name.as_deref(), Some("http"), "{r:?}");
+        assert_eq!(r.product.as_deref(), Some("nginx"));
+        assert_eq!(r.version.as_deref(), Some("1.22.1"));
+        assert_eq!(r.http.as_ref().unwrap().title.as_deref(), Some("lab page"));
+        assert!(r.tunnel.is_none());
+    }
+
+    #[tokio::test]
+    async fn closed_port_is_closed() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let r = detect(addr, &fast()).await;
+        assert_eq!(r.state, "closed");
+        assert!(r.name.is_none());
+    }
+
+    #[tokio::test]
+    async fn never_ending_reply_is_capped() {
+        let addr = serve(|mut s| async move {
+            let junk = vec![0xAAu8; 8192];
+            for _ in 0..10_000 {
+                if s.write_all(&junk).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        let mut o = fast();
+        o.max_reply = 10_000;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let (b, stop) = read_reply(
+            &mut s,
+            Duration::from_secs(5),
+            o.idle_gap,
+            o.max_reply,
+            |_| false,
+        )
+        .await;
+        assert_eq!(b.len(), 10_000);
+        assert_eq!(stop, Stop::Cap);
+        let r = detect(addr, &o).await;
+        assert!(r.banner.unwrap().len() <= BANNER_CAP * 3);
+    }
+
+    #[tokio::test]
+    async fn slow_drip_is_cut_by_the_deadline() {
+        let addr = serve(|mut s| async move {
+            for _ in 0..1000 {
+                if s.write_all(b"x").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let (b, stop) = read_reply(
+            &mut s,
+            Duration::from_millis(300),
+            Duration::from_millis(100),
+            1 << 20,
+            |_| false,
+        )
+        .await;
+        assert_eq!(stop, Stop::Deadline);
+        assert!(b.len() < 100, "{}", b.len());
+    }
+
+    #[tokio::test]
+    async fn detect_many_keeps_order_and_bounds_concurrency() {
+        let a = serve(|mut s| async move {
+            let _ = s.write_all(b"220 (vsFTPd 3.0.3)\r\n").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        })
+        .await;
+        let b = serve(|mut s| async move {
+            let _ = s.write_all(b"+OK Dovecot (Debian) ready.\r\n").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        })
+        .await;
+        let mut o = fast();
+        o.checks = false;
+        o.concurrency = 1;
+        let rs = detect_many(vec![Target::tcp(a), Target::tcp(b), Target::tcp(a)], &o).await;
+        let names: Vec<_> = rs
+            .iter()
+            .map(|r| r.name.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(names, vec!["ftp", "pop3", "ftp"]);
+        assert_eq!(rs[0].version.as_deref(), Some("3.0.3"));
+    }
+
+    #[tokio::test]
+    async fn tls_service_is_unwrapped_and_probed_inside() {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let ck = rcgen::generate_simple_self_signed(vec!["lab.test".into()]).unwrap();
+        let cert = CertificateDer::from(ck.cert.der().to_vec());
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.key_pair.serialize_der()));
+        let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let addr = serve(move |s| {
+            let acceptor = acceptor.clone();
+            async move {
+                let Ok(mut t) = acceptor.accept(s).await else {
+                    return;
+                };
+                let mut b = [0u8; 1024];
+                let n = t.read(&mut b).await.unwrap_or(0);
+                if b[..n].starts_with(b"GET ") {
+                    let _ = t
+                        .write_all(b"HTTP/1.1 200 OK\r\nServer: lighttpd/1.4.69\r\n\r\n")
+                        .await;
+                    let _ = t.shutdown().await;
+                }
+            }
+        })
+        .await;
+        let r = detect(addr, &fast()).await;
+        assert_eq!(r.tunnel.as_deref(), Some("ssl"), "{r:?}");
+        assert_eq!(r.display_name(), "ssl/http");
+        assert_eq!(r.product.as_deref(), Some("lighttpd"));
+        let tls = r.tls.unwrap();
+        assert_eq!(tls.protocol.as_deref(), Some("TLSv1.3"));
+        let cert = tls.cert.unwrap();
+        assert!(cert.self_signed);
+        assert_eq!(cert.sans, vec!["DNS:lab.test"]);
+    }
+
+    #[tokio::test]
+    async fn detect_stream_reports_every_target() {
+        let a = serve(|mut s| async move {
+            let _ = s.write_all(b"220 (vsFTPd 3.0.3)\r\n").await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        })
+        .await;
+        let mut o = fast();
+        o.checks = false;
+        o.concurrency = 2;
+        let mut rx = detect_stream(vec![Target::tcp(a); 5], &o);
+        let mut n = 0;
+        while let Some(r) = rx.recv().await {
+            assert_eq!(r.name.as_deref(), Some("ftp"));
+            n += 1;
+        }
+        assert_eq!(n, 5);
+    }
+
+    #[tokio::test]
+    async fn tls_only_server_refusing_our_versions_is_reported_as_ssl() {
+        // Answers any ClientHello with a fatal protocol_version alert, as a TLS 1.0-only
+        // server does.
+        let addr = serve(|mut s| async move {
+            let mut b = [0u8; 2048];
+            let n = s.read(&mut b).await.unwrap_or(0);
+            if n > 0 && b[0] == 0x16 {
+                let _ = s.write_all(b"\x15\x03\x01\x00\x02\x02\x46").await;
+            }
+        })
+        .await;
+        let r = detect(addr, &fast()).await;
+        assert_eq!(r.name.as_deref(), Some("ssl"), "{r:?}");
+        assert!(r.tls.unwrap().error.is_some());
+    }
+
+    #[tokio::test]
+    async fn soft_match_then_a_probe_finds_the_product() {
+        let db = ProbeDb::from_toml(
+            r#"
+[[probe]]
+name = "null"
+rarity = 0
+[[probe]]
+name = "hello"
+payload = 'HELLO\r\n'
+rarity = 1
+[[match]]
+service = "toy"
+soft = true
+pattern = '^TOY '
+[[match]]
+probes = ["hello"]
+service = "toy"
+pattern = '^TOY ready\r\nHI toyd/(\d+)'
+product = "toyd"
+version = "$1"
+"#,
+        )
+        .unwrap();
+        let addr = serve(|mut s| async move {
+            let _ = s.write_all(b"TOY ready\r\n").await;
+            let mut b = [0u8; 64];
+            let n = s.read(&mut b).await.unwrap_or(0);
+            if b[..n].starts_with(b"HELLO") {
+                let _ = s.write_all(b"HI toyd/7\r\n").await;
+            }
+        })
+        .await;
+        let mut o = Options::with_db(Arc::new(db));
+        o.banner_wait = Duration::from_millis(300);
+        o.probe_wait = Duration::from_millis(300);
+        o.idle_gap = Duration::from_millis(100);
+        let r = detect(addr, &o).await;
+        assert_eq!(r.confidence, Confidence::Matched, "{r:?}");
+        assert_eq!(r.product.as_deref(), Some("toyd"));
+        assert_eq!(r.version.as_deref(), Some("7"));
+        assert_eq!(r.probe.as_deref(), Some("hello"));
+    }
+
+    #[tokio::test]
+    async fn closed_udp_port_is_closed() {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = s.local_addr().unwrap();
+        drop(s);
+        let r = detect_target(&Target::udp(addr), &fast()).await;
+        assert_eq!(r.state, "closed", "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn unknown_silent_service_falls_back_to_the_port_table() {
+        let addr = serve(|mut s| async move {
+            let mut b = [0u8; 64];
+            while s.read(&mut b).await.unwrap_or(0) > 0 {}
+        })
+        .await;
+        let mut o = fast();
+        o.intensity = 1;
+        let r = detect(addr, &o).await;
+        assert_eq!(r.state, "open");
+        assert_ne!(r.confidence, Confidence::Matched);
+    }
+}
