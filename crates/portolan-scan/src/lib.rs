@@ -38,4 +38,4 @@ pub mod rawio;
 pub mod target;
 mod toplist;
 
-pub use model::{PortEvent, PortState, Proto, Reason, ScanReport, Service};
+pub use model::{Exposure, PortEvent, PortState, Proto, Reason, ScanReport, Service};

@@ -149,7 +149,7 @@ pub enum ServiceMethod {
 
 /// What runs on a port. Connect scans fill only `name` (from the port table); service detection
 /// fills the rest. Text here may come from the network: escape it before printing to a terminal.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct Service {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,10 +166,29 @@ pub struct Service {
     pub method: ServiceMethod,
     /// Confidence 0-10 (nmap: 3 for a table lookup, 10 for a hard match).
     pub conf: u8,
+    /// What a harmless request proved (unauthenticated access, an open proxy, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposures: Vec<Exposure>,
+    /// Everything service detection learnt (TLS certificate, SSH algorithms, HTTP title,
+    /// banner), as the detector reported it. Untrusted text: escape before printing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+/// A security fact about a service, proved without exploiting anything.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exposure {
+    /// Stable identifier, e.g. `redis-no-auth`.
+    pub id: String,
+    /// `low`, `medium`, `high` or `critical`.
+    pub severity: String,
+    pub title: String,
+    /// What the server answered (untrusted, length-capped).
+    pub evidence: String,
 }
 
 /// One probed port's outcome.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PortEvent {
     pub addr: IpAddr,
     pub port: u16,
@@ -209,7 +228,7 @@ pub struct ExtraPorts {
 }
 
 /// Everything found about one host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HostReport {
     pub addr: IpAddr,
     pub hostname: Option<String>,

@@ -1,6 +1,7 @@
 //! `portolan scan`: find what is exposed (TCP connect scan).
 
 pub mod output;
+mod sv;
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -24,6 +25,7 @@ use portolan_scan::rawio;
 use portolan_scan::target::{self, Resolve, TargetOptions, TargetSet};
 use portolan_scan::{PortEvent, PortState, Proto};
 use serde_json::json;
+use std::collections::HashMap;
 
 use crate::term::{escape, Style};
 use output::Format;
@@ -152,6 +154,22 @@ pub struct ScanArgs {
     #[arg(long)]
     pub udp: bool,
 
+    /// Service and version detection on open ports (also -sV): service, product, version, CPE,
+    /// TLS certificate, SSH and HTTP facts, and unauthenticated access proved by one harmless
+    /// request (Redis PING, memcached stats, anonymous FTP, ...). Nothing is written or guessed.
+    #[arg(long)]
+    pub service_version: bool,
+
+    /// With -sV: also load an nmap-service-probes file you have installed
+    /// (e.g. /usr/share/nmap/nmap-service-probes); rules the regex engine cannot compile are
+    /// skipped with a note.
+    #[arg(long, value_name = "FILE", requires = "service_version")]
+    pub probes_file: Option<PathBuf>,
+
+    /// With -sV: highest probe rarity tried on ports no probe lists, 0-9.
+    #[arg(long, value_name = "0-9", default_value_t = 7, value_parser = clap::value_parser!(u8).range(0..=9))]
+    pub version_intensity: u8,
+
     /// TCP connect scan (also -sT): the default, needs no privilege.
     #[arg(long, conflicts_with_all = ["syn", "udp"])]
     pub connect: bool,
@@ -203,6 +221,8 @@ pub fn nmap_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString
                 OsString::from("--syn")
             } else if a == "-sU" {
                 OsString::from("--udp")
+            } else if a == "-sV" {
+                OsString::from("--service-version")
             } else if a == "-sT" {
                 OsString::from("--connect")
             } else {
@@ -308,6 +328,8 @@ struct Sink {
     reg: &'static Registry,
     resume: Option<(PathBuf, ResumeState)>,
     errors: Vec<String>,
+    /// With -sV, open ports are streamed only after detection: kept here meanwhile.
+    defer_open: Option<Vec<PortEvent>>,
 }
 
 impl EventSink for Sink {
@@ -334,7 +356,9 @@ impl EventSink for Sink {
                 ));
             }
         }
-        if ev.state == PortState::Open || self.stream_all {
+        if let (Some(d), PortState::Open) = (self.defer_open.as_mut(), ev.state) {
+            d.push(ev.clone());
+        } else if ev.state == PortState::Open || self.stream_all {
             let line = output::jsonl_port(&ev, SystemTime::now());
             for w in &mut self.streams {
                 if let Err(e) = writeln!(w, "{line}") {
@@ -581,6 +605,7 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
             )
         }),
         errors: Vec::new(),
+        defer_open: args.service_version.then(Vec::new),
     };
 
     // 3. Scan.
@@ -642,16 +667,43 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
         b.finish_and_clear();
     }
 
-    // 4. Report.
-    let end = SystemTime::now();
+    // 4. Service detection on the open ports (-sV).
     let Sink {
         builder,
         mut streams,
         resume,
-        errors,
+        mut errors,
+        defer_open,
+        quiet,
         ..
     } = sink;
-    let hosts = builder.finish(|ip: IpAddr| targets.hostname(ip).map(str::to_string));
+    let mut services: HashMap<(IpAddr, u16, Proto), Service> = HashMap::new();
+    if let Some(open) = defer_open {
+        services = sv::detect(&open, &args, quiet)?;
+        let now = SystemTime::now();
+        for mut ev in open {
+            if let Some(s) = services.get(&(ev.addr, ev.port, ev.proto)) {
+                ev.service = Some(s.clone());
+            }
+            let line = output::jsonl_port(&ev, now);
+            for w in &mut streams {
+                if let Err(e) = writeln!(w, "{line}") {
+                    errors.push(e.to_string());
+                }
+            }
+        }
+    }
+
+    // 5. Report.
+    let end = SystemTime::now();
+    let mut hosts = builder.finish(|ip: IpAddr| targets.hostname(ip).map(str::to_string));
+    for h in &mut hosts {
+        for p in &mut h.ports {
+            if let Some(s) = services.get(&(p.addr, p.port, p.proto)) {
+                p.service = Some(s.clone());
+            }
+        }
+    }
     let report = ScanReport {
         scan_type: engine.name().into(),
         proto: engine.proto(),

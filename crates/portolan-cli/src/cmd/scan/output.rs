@@ -318,6 +318,15 @@ pub fn xml(r: &ScanReport) -> String {
             );
             if let Some(s) = &p.service {
                 xml_service(&mut o, s);
+                // Exposures as NSE-style script results, which nmap tools already show.
+                for e in &s.exposures {
+                    let _ = write!(
+                        o,
+                        "<script id=\"portolan-{}\" output=\"{}\"/>",
+                        xml_escape(&e.id),
+                        xml_escape(&format!("{} ({}): {}", e.title, e.severity, e.evidence))
+                    );
+                }
             }
             o.push_str("</port>\n");
         }
@@ -566,6 +575,21 @@ pub fn table(r: &ScanReport, style: Style, only_open: bool) -> String {
                 svc,
                 p.reason.as_str()
             );
+            for e in p.service.iter().flat_map(|s| s.exposures.iter()) {
+                let sev = e.severity.to_uppercase();
+                let sev = if sev == "HIGH" || sev == "CRITICAL" {
+                    style.red(&sev)
+                } else {
+                    style.yellow(&sev)
+                };
+                let _ = writeln!(
+                    o,
+                    "  {:<11} ! {sev} {}: {}",
+                    "",
+                    escape(&e.title),
+                    escape(&e.evidence)
+                );
+            }
         }
         o.push('\n');
     }
