@@ -184,18 +184,30 @@ pub async fn detect_many(targets: Vec<Target>, opts: &Options) -> Vec<ServiceRep
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
     let n = targets.len();
+    let mut ids = std::collections::HashMap::new();
     for (i, t) in targets.into_iter().enumerate() {
         let sem = sem.clone();
         let opts = opts.clone();
-        set.spawn(async move {
+        let task_target = t.clone();
+        let h = set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            (i, detect_target(&t, &opts).await, t)
+            (i, detect_target(&task_target, &opts).await)
         });
+        ids.insert(h.id(), (i, t));
     }
     let mut out: Vec<Option<ServiceReport>> = vec![None; n];
-    while let Some(r) = set.join_next().await {
-        if let Ok((i, rep, _)) = r {
-            out[i] = Some(rep);
+    while let Some(r) = set.join_next_with_id().await {
+        match r {
+            Ok((_, (i, rep))) => out[i] = Some(rep),
+            Err(e) => {
+                // A failed task still yields a report, so nothing else is lost or misplaced.
+                if let Some((i, t)) = ids.get(&e.id()) {
+                    let mut rep = ServiceReport::new(t.addr, t.transport);
+                    rep.state = "error".into();
+                    rep.notes.push(format!("detection failed: {e}"));
+                    out[*i] = Some(rep);
+                }
+            }
         }
     }
     out.into_iter().flatten().collect()
