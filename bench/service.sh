@@ -65,28 +65,28 @@ for line in open(pj):
     if r.get("tunnel"): name = r["tunnel"] + "/" + name
     desc = " ".join(x for x in (r.get("product"), r.get("version")) if x)
     flags = ",".join(f["id"] for f in r.get("findings", []))
-    ours[(r["transport"], port)] = (name, desc, flags)
+    ours[(r["transport"], port)] = (name, desc, flags, r.get("version") or "")
 theirs = {}
 for port in ET.parse(nx).getroot().iter("port"):
     s = port.find("service")
     key = (port.get("protocol"), int(port.get("portid")))
     if s is None:
-        theirs[key] = ("", ""); continue
+        theirs[key] = ("", "", ""); continue
     name = s.get("name", "")
     if s.get("tunnel"): name = s.get("tunnel") + "/" + name
     desc = " ".join(x for x in (s.get("product"), s.get("version")) if x)
-    theirs[key] = (name, desc)
+    theirs[key] = (name, desc, s.get("version", ""))
 w = "{:<10} {:<13} {:<38} {:<38} {}"
 print(w.format("port", "daemon", "portolan", "nmap -sV", "portolan findings"))
 named_o = named_n = ver_o = ver_n = 0
 for key in sorted(daemons):
-    o = ours.get(key, ("", "", "")); n = theirs.get(key, ("", ""))
+    o = ours.get(key, ("", "", "", "")); n = theirs.get(key, ("", "", ""))
     named_o += bool(o[0]) and not o[0].endswith("?"); named_n += bool(n[0]) and not n[0].endswith("?")
-    ver_o += any(c.isdigit() for c in o[1]); ver_n += any(c.isdigit() for c in n[1])
+    ver_o += bool(o[3]); ver_n += bool(n[2])
     print(w.format(f"{key[1]}/{key[0]}", daemons[key], (o[0] + " " + o[1])[:38], (n[0] + " " + n[1])[:38], o[2]))
 print()
 print(f"named:    portolan {named_o}/{len(daemons)}   nmap {named_n}/{len(daemons)}")
-print(f"versions: portolan {ver_o}/{len(daemons)}   nmap {ver_n}/{len(daemons)}")
+print(f"version field set: portolan {ver_o}/{len(daemons)}   nmap {ver_n}/{len(daemons)}")
 po, pn, nm, pdb = t1 - t0, t2 - t1, t3 - t2b, t2b - t2
 print(f"wall time: portolan service {po:.2f} s (with exposure checks), {pn:.2f} s (--no-checks); nmap -sV {nm:.2f} s")
 if pdb > 0.05:

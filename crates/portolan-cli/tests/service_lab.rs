@@ -258,6 +258,8 @@ fn real_daemons_are_named_versioned_and_flagged() {
             .unwrap()
             .contains(&Value::from("DNS:lab.portolan.test")));
         assert_eq!(r["http"]["title"], "portolan lab");
+        let notes = r["notes"].to_string();
+        assert!(notes.contains("TLS certificate is self-signed"), "{notes}");
     }
     for d in ["dovecot", "dovecot-pop3"] {
         if let Some(r) = by(d) {

@@ -184,18 +184,30 @@ pub async fn detect_many(targets: Vec<Target>, opts: &Options) -> Vec<ServiceRep
     let sem = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
     let n = targets.len();
+    let mut ids = std::collections::HashMap::new();
     for (i, t) in targets.into_iter().enumerate() {
         let sem = sem.clone();
         let opts = opts.clone();
-        set.spawn(async move {
+        let task_target = t.clone();
+        let h = set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            (i, detect_target(&t, &opts).await, t)
+            (i, detect_target(&task_target, &opts).await)
         });
+        ids.insert(h.id(), (i, t));
     }
     let mut out: Vec<Option<ServiceReport>> = vec![None; n];
-    while let Some(r) = set.join_next().await {
-        if let Ok((i, rep, _)) = r {
-            out[i] = Some(rep);
+    while let Some(r) = set.join_next_with_id().await {
+        match r {
+            Ok((_, (i, rep))) => out[i] = Some(rep),
+            Err(e) => {
+                // A failed task still yields a report, so nothing else is lost or misplaced.
+                if let Some((i, t)) = ids.get(&e.id()) {
+                    let mut rep = ServiceReport::new(t.addr, t.transport);
+                    rep.state = "error".into();
+                    rep.notes.push(format!("detection failed: {e}"));
+                    out[*i] = Some(rep);
+                }
+            }
         }
     }
     out.into_iter().flatten().collect()
@@ -515,6 +527,50 @@ async fn finish(t: &Target, opts: &Options, r: &mut ServiceReport, seen: &Seen) 
     if opts.checks {
         crate::checks::run(t, opts, r).await;
     }
+    r.notes.extend(hygiene_notes(r));
+}
+
+/// Weak SSH algorithms (RFC 9142 and RFC 8758 deprecate SHA-1 key exchange, DSA and CBC/RC4
+/// ciphers; MD5 and 96-bit MACs are obsolete).
+pub fn weak_ssh_algorithms(s: &crate::report::SshInfo) -> Vec<String> {
+    let weak_kex = |a: &str| a.contains("sha1") || a == "diffie-hellman-group1-sha256";
+    let weak_key = |a: &str| a == "ssh-dss" || a.starts_with("ssh-dss");
+    let weak_cipher = |a: &str| a.ends_with("-cbc") || a.starts_with("arcfour") || a == "none";
+    let weak_mac = |a: &str| a.contains("md5") || a.contains("-96") || a == "none";
+    s.kex
+        .iter()
+        .filter(|a| weak_kex(a))
+        .chain(s.host_key.iter().filter(|a| weak_key(a)))
+        .chain(s.ciphers.iter().filter(|a| weak_cipher(a)))
+        .chain(s.macs.iter().filter(|a| weak_mac(a)))
+        .cloned()
+        .collect()
+}
+
+/// Notes on TLS and SSH hygiene (not exposure findings): self-signed or expiring certificates,
+/// weak SSH algorithms.
+pub fn hygiene_notes(r: &ServiceReport) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(c) = r.tls.as_ref().and_then(|t| t.cert.as_ref()) {
+        if c.expired {
+            v.push(format!("TLS certificate expired on {}", c.not_after));
+        } else if c.days_left < 30 {
+            v.push(format!("TLS certificate expires in {} days", c.days_left));
+        }
+        if c.self_signed {
+            v.push("TLS certificate is self-signed".into());
+        }
+    }
+    if let Some(s) = &r.ssh {
+        let weak = weak_ssh_algorithms(s);
+        if !weak.is_empty() {
+            v.push(format!(
+                "SSH server offers weak algorithms: {}",
+                weak.join(", ")
+            ));
+        }
+    }
+    v
 }
 
 async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
@@ -774,6 +830,36 @@ mod tests {
         let cert = tls.cert.unwrap();
         assert!(cert.self_signed);
         assert_eq!(cert.sans, vec!["DNS:lab.test"]);
+    }
+
+    #[test]
+    fn hygiene() {
+        let mut r = ServiceReport::new("127.0.0.1:22".parse().unwrap(), Transport::Tcp);
+        assert!(hygiene_notes(&r).is_empty());
+        r.ssh = Some(crate::report::SshInfo {
+            kex: vec![
+                "curve25519-sha256".into(),
+                "diffie-hellman-group14-sha1".into(),
+            ],
+            host_key: vec!["ssh-ed25519".into(), "ssh-dss".into()],
+            ciphers: vec!["aes128-ctr".into(), "aes128-cbc".into()],
+            macs: vec!["hmac-sha2-256".into(), "hmac-md5-96".into()],
+            ..Default::default()
+        });
+        r.tls = Some(crate::report::TlsInfo {
+            cert: Some(crate::report::CertInfo {
+                self_signed: true,
+                days_left: 3,
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let n = hygiene_notes(&r);
+        assert_eq!(n.len(), 3, "{n:?}");
+        assert!(
+            n[2].contains("diffie-hellman-group14-sha1, ssh-dss, aes128-cbc, hmac-md5-96"),
+            "{n:?}"
+        );
     }
 
     #[tokio::test]
