@@ -8,7 +8,7 @@
 #
 # Needs root, iproute2, nftables, python3, nmap, rustscan (`cargo install rustscan`), and a
 # release build: `cargo build --release -p portolan-cli`. Packets stay inside the lab's two
-# namespaces (no route out). Usage: [RETRIES=3] bench/scan-connect.sh [TIMEOUT_S_PER_RUN=300]
+# namespaces (no route out). Usage: [RETRIES=2] bench/scan-connect.sh [TIMEOUT_S_PER_RUN=300]
 # (RETRIES: portolan's extra attempts; rustscan runs with --tries 2, i.e. RETRIES=1 is parity)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +56,7 @@ bench_case() { # CASE EXPECTED TARGET PORTSPEC NMAP_PORTS RS_PORTS...
   local case=$1 expect=$2 tgt=$3 pspec=$4 nports=$5; shift 5
   local tp tn tr
   tp=$(run portolan "$WORK/p.out" "$BIN" scan "$tgt" -p "$pspec" -q --concurrency 8000 \
-        --timeout 300 --min-timeout 40 --retries "${RETRIES:-3}" -o "jsonl=$WORK/p.jsonl")
+        --timeout 300 --min-timeout 40 --retries "${RETRIES:-2}" -o "jsonl=$WORK/p.jsonl")
   local fp; fp=$(count_portolan "$WORK/p.jsonl")
   tn=$(run nmap "$WORK/n.out" nmap -sT -T4 -Pn -n -p "$nports" "$tgt" -oG "$WORK/n.gnmap")
   local fn; fn=$(count_nmap "$WORK/n.gnmap" 2>/dev/null || echo 0)

@@ -613,7 +613,7 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
         max_rate: args.max_rate,
         max_window: args.concurrency,
         min_window: 16.min(args.concurrency),
-        initial_window: 128.min(args.concurrency),
+        initial_window: 1024.min(args.concurrency),
         max_timeout: Duration::from_millis(args.timeout.max(args.min_timeout)),
         min_timeout: Duration::from_millis(args.min_timeout),
         retries: args.retries,
