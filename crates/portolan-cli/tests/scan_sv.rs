@@ -144,3 +144,44 @@ fn scan_sv_names_redis_its_version_and_no_auth() {
         format!("redis {want} probed portolan-redis-no-auth")
     );
 }
+
+#[test]
+fn syn_scan_with_sv_identifies_too() {
+    if !portolan_scan::rawio::can_open_raw() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true but raw sockets cannot be opened");
+        }
+        eprintln!("SKIPPED: raw sockets need root or CAP_NET_RAW");
+        return;
+    }
+    let port = free_port();
+    let Some(_d) = redis(port) else { return };
+    let out = Command::new(cargo_bin("portolan"))
+        .args([
+            "scan",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-sS",
+            "-sV",
+            "-q",
+            "--format",
+            "jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p: serde_json::Value = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["type"] == "port")
+        .expect("a port line");
+    assert_eq!(p["reason"], "syn-ack");
+    assert_eq!(p["ttl"], 64);
+    assert_eq!(p["service"]["name"], "redis");
+    assert_eq!(p["service"]["exposures"][0]["id"], "redis-no-auth");
+}
