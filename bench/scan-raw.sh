@@ -55,7 +55,7 @@ run() { # run OUTFILE CMD... -> seconds, or "timeout"
   fi
 }
 open_jsonl() { grep -c '"state":"open"' "$1" || true; }
-open_gnmap() { grep -o '[0-9]*/open/' "$1" | wc -l; }
+open_gnmap() { { grep -o "[0-9]*/open/" "$1" 2>/dev/null || true; } | wc -l; }
 open_rustscan() { grep -- '->' "$1" | sed 's/.*\[\(.*\)\]/\1/' | tr , '\n' | grep -c . || true; }
 open_list() { grep -c '^open' "$1" || true; }
 open_lines() { grep -c . "$1" || true; }
