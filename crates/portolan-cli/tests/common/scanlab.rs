@@ -70,29 +70,15 @@ impl Lab {
     pub fn target(&self) -> String {
         format!("{}-t", self.name)
     }
-    /// Start listeners on `ports` in the target and wait until they listen.
+    /// Start TCP listeners on `ports` in the target and wait until they listen.
     pub fn listen(&mut self, ports: &[u16]) {
-        let list = ports
-            .iter()
-            .map(|p| p.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut c = Command::new("ip")
-            .args(["netns", "exec", &self.target(), "python3"])
-            .arg(lab_dir().join("listeners.py"))
-            .arg(list)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(c.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-        self.children.push(c);
+        self.start_listener("listeners.py", ports);
     }
     /// Start UDP responders on `ports` in the target and wait until they are bound.
     pub fn listen_udp(&mut self, ports: &[u16]) {
+        self.start_listener("udp_listeners.py", ports);
+    }
+    fn start_listener(&mut self, script: &str, ports: &[u16]) {
         let list = ports
             .iter()
             .map(|p| p.to_string())
@@ -100,7 +86,7 @@ impl Lab {
             .join(",");
         let mut c = Command::new("ip")
             .args(["netns", "exec", &self.target(), "python3"])
-            .arg(lab_dir().join("udp_listeners.py"))
+            .arg(lab_dir().join(script))
             .arg(list)
             .stdout(Stdio::piped())
             .spawn()
