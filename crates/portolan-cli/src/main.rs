@@ -14,6 +14,7 @@ Examples:
   portolan port ssh               every port the ssh service is registered on
   portolan port 53/udp            one protocol only
   portolan port 8000-8100 --json  a range, as JSON
+  portolan detect capture.pcapng   who scanned or flooded whom, from a capture
   portolan registry update --from service-names-port-numbers.csv
   portolan completions bash > /etc/bash_completion.d/portolan";
 
@@ -36,6 +37,9 @@ pub enum Command {
     /// Show or refresh the IANA port registry.
     #[command(subcommand)]
     Registry(cmd::registry::RegistryCmd),
+    /// See who is scanning or flooding you: port scans, sweeps and SYN floods from captures or
+    /// live traffic.
+    Detect(cmd::detect::DetectArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Port(args) => cmd::port::run(args, style),
         Command::Registry(c) => cmd::registry::run(c, style),
+        Command::Detect(args) => cmd::detect::run(args, style),
         Command::Completions { shell } => {
             let mut c = Cli::command();
             clap_complete::generate(shell, &mut c, "portolan", &mut std::io::stdout());

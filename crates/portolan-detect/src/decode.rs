@@ -427,3 +427,9 @@ fn opt_sig<T: AsRef<[u8]>>(t: &TcpPacket<T>) -> OptSig {
     }
     s
 }
+
+impl serde::Serialize for Addr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

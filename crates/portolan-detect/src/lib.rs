@@ -13,6 +13,12 @@
 //! All state lives in fixed-size tables with eviction, so memory stays flat on endless streams.
 //! Tuning is a [`config::Config`] (TOML, with low/medium/high sensitivity presets).
 
+pub mod alert;
+pub mod config;
 pub mod decode;
+pub mod detect;
+pub mod flow;
+pub mod sketch;
 pub mod source;
+pub mod table;
 pub mod wire;

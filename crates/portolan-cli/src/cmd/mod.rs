@@ -1,4 +1,5 @@
 //! One module per subcommand.
 
+pub mod detect;
 pub mod port;
 pub mod registry;

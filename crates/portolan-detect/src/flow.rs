@@ -1,0 +1,319 @@
+//! The connection table: a fixed-size, set-associative hash table of flows keyed by the
+//! unordered 5-tuple. It never grows: a full bucket evicts its least recently used entry (and
+//! hands it back so the caller can settle its outcome). An incremental sweep visits a few slots
+//! per packet to expire pending and idle entries, so work per packet stays constant.
+
+use crate::decode::Addr;
+use crate::sketch::mix64;
+
+/// Entries per bucket.
+pub const WAYS: usize = 4;
+
+/// What we know about a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum FlowState {
+    #[default]
+    Free = 0,
+    /// The client sent a SYN; no answer yet.
+    SynSent,
+    /// The server answered SYN-ACK; the client has not yet completed or reset.
+    SynAck,
+    /// The handshake completed (or the flow was seen mid-stream and answered normally).
+    Established,
+    /// The client reset after the server's SYN-ACK: a half-open (SYN scan) probe.
+    HalfOpen,
+    /// The server reset the SYN: closed port.
+    Refused,
+    /// An ICMP error answered the probe.
+    Unreachable,
+    /// The SYN got no answer in time.
+    NoAnswer,
+    /// A lone ACK or FIN-ACK with no flow behind it; waiting to see how the other side answers.
+    Midstream,
+    /// A FIN, NULL or Xmas probe (never legitimate without a connection).
+    Stealth,
+    /// A UDP datagram opened the flow; no answer yet.
+    UdpSent,
+    /// The UDP flow got an answer.
+    UdpAnswered,
+    /// The UDP flow expired with no answer.
+    UdpSilent,
+}
+
+impl FlowState {
+    /// States still waiting for an answer.
+    pub fn pending(self) -> bool {
+        matches!(
+            self,
+            FlowState::SynSent | FlowState::Midstream | FlowState::UdpSent
+        )
+    }
+}
+
+/// The 5-tuple with endpoints in canonical (sorted) order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FlowKey {
+    pub a: Addr,
+    pub b: Addr,
+    pub pa: u16,
+    pub pb: u16,
+    pub proto: u8,
+}
+
+impl FlowKey {
+    /// The canonical key of a packet from (src, sport) to (dst, dport), and whether the source
+    /// is endpoint `a`.
+    #[inline]
+    pub fn new(src: Addr, sport: u16, dst: Addr, dport: u16, proto: u8) -> (FlowKey, bool) {
+        if (src, sport) <= (dst, dport) {
+            (
+                FlowKey {
+                    a: src,
+                    b: dst,
+                    pa: sport,
+                    pb: dport,
+                    proto,
+                },
+                true,
+            )
+        } else {
+            (
+                FlowKey {
+                    a: dst,
+                    b: src,
+                    pa: dport,
+                    pb: sport,
+                    proto,
+                },
+                false,
+            )
+        }
+    }
+
+    #[inline]
+    pub fn hash(&self, seed: u64) -> u64 {
+        let a = self.a.as_u128();
+        let b = self.b.as_u128();
+        let p = (u64::from(self.pa) << 24) | (u64::from(self.pb) << 8) | u64::from(self.proto);
+        let x = mix64(seed ^ (a as u64) ^ ((a >> 64) as u64).rotate_left(17));
+        let y = mix64(x ^ (b as u64) ^ ((b >> 64) as u64).rotate_left(29));
+        mix64(y ^ p)
+    }
+}
+
+/// One tracked flow.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flow {
+    pub key: FlowKey,
+    pub state: FlowState,
+    /// True when endpoint `a` opened the flow (is the client).
+    pub client_is_a: bool,
+    /// True when this was the source's first contact with (destination, port) in its window.
+    pub first_contact: bool,
+    /// For `Midstream` and `Stealth` flows: the probe kind (see `detect::Technique`).
+    pub probe: u8,
+    /// The tool recognised from the probe (see `detect::Tool`), 0 when none.
+    pub tool: u8,
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+impl Flow {
+    pub fn client(&self) -> (Addr, u16) {
+        if self.client_is_a {
+            (self.key.a, self.key.pa)
+        } else {
+            (self.key.b, self.key.pb)
+        }
+    }
+    pub fn server(&self) -> (Addr, u16) {
+        if self.client_is_a {
+            (self.key.b, self.key.pb)
+        } else {
+            (self.key.a, self.key.pa)
+        }
+    }
+}
+
+/// Result of [`FlowTable::lookup_or_insert`].
+#[derive(Debug)]
+pub enum Slot {
+    /// The flow exists at this index.
+    Found(usize),
+    /// A fresh slot at this index (not yet marked used; the caller fills it).
+    Vacant(usize, Option<Flow>),
+}
+
+/// The table itself.
+pub struct FlowTable {
+    slots: Vec<Flow>,
+    mask: usize,
+    seed: u64,
+    sweep_at: usize,
+    pub evictions: u64,
+    pub len: usize,
+}
+
+impl FlowTable {
+    /// A table holding about `capacity` flows (rounded up to a power of two).
+    pub fn new(capacity: usize, seed: u64) -> FlowTable {
+        let buckets = (capacity / WAYS).max(1).next_power_of_two();
+        FlowTable {
+            slots: vec![Flow::default(); buckets * WAYS],
+            mask: buckets - 1,
+            seed,
+            sweep_at: 0,
+            evictions: 0,
+            len: 0,
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    #[inline]
+    fn bucket(&self, key: &FlowKey) -> usize {
+        (key.hash(self.seed) as usize & self.mask) * WAYS
+    }
+
+    /// Find a flow.
+    #[inline]
+    pub fn find(&self, key: &FlowKey) -> Option<usize> {
+        let base = self.bucket(key);
+        (base..base + WAYS)
+            .find(|&i| self.slots[i].state != FlowState::Free && self.slots[i].key == *key)
+    }
+
+    /// Find a flow, or pick the slot it would go in: a free one, else the least recently used
+    /// of its bucket (returned so the caller can settle it).
+    #[inline]
+    pub fn lookup_or_insert(&mut self, key: &FlowKey) -> Slot {
+        let base = self.bucket(key);
+        let mut victim = base;
+        let mut oldest = u64::MAX;
+        for i in base..base + WAYS {
+            let f = &self.slots[i];
+            if f.state == FlowState::Free {
+                if oldest != 0 {
+                    victim = i;
+                    oldest = 0;
+                }
+                continue;
+            }
+            if f.key == *key {
+                return Slot::Found(i);
+            }
+            if oldest != 0 && f.last_ns < oldest {
+                oldest = f.last_ns;
+                victim = i;
+            }
+        }
+        let old = self.slots[victim];
+        if old.state == FlowState::Free {
+            Slot::Vacant(victim, None)
+        } else {
+            self.evictions += 1;
+            self.len -= 1;
+            self.slots[victim].state = FlowState::Free;
+            Slot::Vacant(victim, Some(old))
+        }
+    }
+
+    /// Fill a vacant slot.
+    #[inline]
+    pub fn put(&mut self, idx: usize, flow: Flow) {
+        if self.slots[idx].state == FlowState::Free && flow.state != FlowState::Free {
+            self.len += 1;
+        }
+        self.slots[idx] = flow;
+    }
+
+    #[inline]
+    pub fn get(&self, idx: usize) -> &Flow {
+        &self.slots[idx]
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, idx: usize) -> &mut Flow {
+        &mut self.slots[idx]
+    }
+
+    /// Remove a flow.
+    pub fn remove(&mut self, idx: usize) {
+        if self.slots[idx].state != FlowState::Free {
+            self.len -= 1;
+            self.slots[idx].state = FlowState::Free;
+        }
+    }
+
+    /// Advance the sweep by `n` slots, calling `f` with each used slot's index. Returns nothing;
+    /// `f` decides whether to expire.
+    #[inline]
+    pub fn sweep(&mut self, n: usize, mut f: impl FnMut(&mut Self, usize)) {
+        for _ in 0..n {
+            let i = self.sweep_at;
+            self.sweep_at = (self.sweep_at + 1) & (self.slots.len() - 1);
+            if self.slots[i].state != FlowState::Free {
+                f(self, i);
+            }
+        }
+    }
+
+    /// Indices of every used slot (for the final flush).
+    pub fn used(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.slots.len()).filter(|&i| self.slots[i].state != FlowState::Free)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> FlowKey {
+        FlowKey::new(
+            Addr::v4(i.to_be_bytes()),
+            1000,
+            Addr::v4([10, 0, 0, 1]),
+            80,
+            6,
+        )
+        .0
+    }
+
+    #[test]
+    fn canonical_key_is_direction_free() {
+        let x = Addr::v4([1, 1, 1, 1]);
+        let y = Addr::v4([2, 2, 2, 2]);
+        let (k1, d1) = FlowKey::new(x, 5, y, 80, 6);
+        let (k2, d2) = FlowKey::new(y, 80, x, 5, 6);
+        assert_eq!(k1, k2);
+        assert_ne!(d1, d2);
+    }
+
+    #[test]
+    fn bounded_with_lru_eviction() {
+        let mut t = FlowTable::new(64, 7);
+        for i in 0..10_000u32 {
+            let k = key(i);
+            match t.lookup_or_insert(&k) {
+                Slot::Found(_) => panic!("fresh key found"),
+                Slot::Vacant(idx, _) => t.put(
+                    idx,
+                    Flow {
+                        key: k,
+                        state: FlowState::SynSent,
+                        last_ns: u64::from(i),
+                        ..Flow::default()
+                    },
+                ),
+            }
+            assert!(t.len <= t.capacity());
+        }
+        assert_eq!(t.len, t.capacity());
+        assert_eq!(t.evictions, 10_000 - 64);
+        // the most recent key is still there
+        assert!(t.find(&key(9_999)).is_some());
+    }
+}
