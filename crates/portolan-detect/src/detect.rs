@@ -298,6 +298,7 @@ impl Detector {
                 self.settle_timeout(&f);
                 self.flows.get_mut(i).state = match f.state {
                     FlowState::UdpSent => FlowState::UdpSilent,
+                    FlowState::SynAck => FlowState::Established,
                     _ => FlowState::NoAnswer,
                 };
             }
@@ -318,6 +319,7 @@ impl Detector {
                 let age = now.saturating_sub(f.last_ns);
                 let limit = match f.state {
                     FlowState::UdpSent => udp_to,
+                    FlowState::SynAck => syn_to,
                     s if s.pending() => syn_to,
                     _ => idle,
                 };
@@ -330,6 +332,7 @@ impl Detector {
                         // settled: keep the entry (to recognise retransmissions) until idle
                         t.get_mut(i).state = match f.state {
                             FlowState::UdpSent => FlowState::UdpSilent,
+                            FlowState::SynAck => FlowState::Established,
                             _ => FlowState::NoAnswer,
                         };
                     } else {
@@ -353,6 +356,10 @@ impl Detector {
         match f.state {
             FlowState::SynSent if f.first_contact => {
                 self.outcome(client, false, f.last_ns);
+            }
+            // The server accepted and the client went quiet: count it as a success.
+            FlowState::SynAck if f.first_contact => {
+                self.outcome(client, true, f.last_ns);
             }
             FlowState::Midstream => {
                 let kind = Technique::from_index(usize::from(f.probe));
@@ -417,10 +424,9 @@ impl Detector {
                 let first = f.first_contact;
                 match (state, from_client) {
                     (FlowState::SynSent, false) if fl.has(TcpFlags::SYN | TcpFlags::ACK) => {
+                        // The outcome waits for the client: completing the handshake is a
+                        // success, resetting it (a half-open probe) a failure.
                         f.state = FlowState::SynAck;
-                        if first {
-                            self.outcome(p.dst, true, now);
-                        }
                     }
                     (FlowState::SynSent, false) if fl.has(TcpFlags::RST) => {
                         f.state = FlowState::Refused;
@@ -431,10 +437,16 @@ impl Detector {
                     (FlowState::SynAck, true) if fl.has(TcpFlags::RST) => {
                         f.state = FlowState::HalfOpen;
                         self.half_open(p.src);
+                        if first {
+                            self.outcome(p.src, false, now);
+                        }
                     }
                     (FlowState::SynAck, true) if fl.has(TcpFlags::ACK) => {
                         f.state = FlowState::Established;
                         self.completed(p.src, p.dst, t.dport);
+                        if first {
+                            self.outcome(p.src, true, now);
+                        }
                     }
                     (FlowState::Midstream, false) => {
                         let f = *f;

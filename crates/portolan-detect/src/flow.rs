@@ -46,7 +46,7 @@ impl FlowState {
     pub fn pending(self) -> bool {
         matches!(
             self,
-            FlowState::SynSent | FlowState::Midstream | FlowState::UdpSent
+            FlowState::SynSent | FlowState::SynAck | FlowState::Midstream | FlowState::UdpSent
         )
     }
 }
