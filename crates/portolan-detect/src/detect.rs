@@ -20,7 +20,7 @@
 use crate::alert::{Alert, DetectorKind, Shape, Technique, MAX_PORTS_LISTED};
 use crate::config::Config;
 use crate::decode::{self, Addr, IcmpInfo, IcmpKind, PacketInfo, TcpInfo, Transport};
-use crate::flow::{Flow, FlowKey, FlowState, FlowTable, Slot};
+use crate::flow::{Flow, FlowKey, FlowState, FlowTable};
 use crate::sketch::{hash_addr, hash_addr_u32, mix64, random_seed, Bloom, Hll};
 use crate::source::RawPacket;
 use crate::table::LruTable;
@@ -134,7 +134,8 @@ struct TargetState {
     probes: u64,
     sources: Hll,
     ports: Hll,
-    port_list: Vec<u16>,
+    port_list: [u16; MAX_PORTS_LISTED],
+    nports: u8,
     last_src: Addr,
     kind: [u32; 9],
     alerted: bool,
@@ -178,9 +179,24 @@ pub struct Detector {
     trw_fail: f64,
     stats: Stats,
     out: Vec<Alert>,
+    /// Decoded packets waiting to be processed together (see [`Detector::process_raw`]).
+    batch: Vec<PacketInfo>,
 }
 
+/// Packets decoded before their flow buckets are looked up together.
+pub const BATCH: usize = 32;
+
 const SWEEP_PER_PACKET: usize = 2;
+
+/// The flow key of a TCP or UDP packet.
+#[inline]
+fn flow_key(p: &PacketInfo) -> Option<(FlowKey, bool)> {
+    match p.transport {
+        Transport::Tcp(ref t) => Some(FlowKey::new(p.src, t.sport, p.dst, t.dport, 6)),
+        Transport::Udp { sport, dport, .. } => Some(FlowKey::new(p.src, sport, p.dst, dport, 17)),
+        _ => None,
+    }
+}
 
 fn secs(s: f64) -> u64 {
     (s * 1e9) as u64
@@ -214,6 +230,7 @@ impl Detector {
             trw_fail: cfg.trw.failure_step(),
             stats: Stats::default(),
             out: Vec::new(),
+            batch: Vec::with_capacity(BATCH),
             seed,
             cfg,
         }
@@ -230,23 +247,31 @@ impl Detector {
         s
     }
 
-    /// Alerts raised since the last call.
+    /// Alerts raised since the last call (processing any batched packets first).
     pub fn take_alerts(&mut self) -> Vec<Alert> {
+        self.flush();
         std::mem::take(&mut self.out)
     }
 
-    /// True when alerts are waiting.
+    /// True when alerts are waiting (alerts of queued packets appear once they are processed).
     #[inline]
     pub fn has_alerts(&self) -> bool {
         !self.out.is_empty()
     }
 
-    /// Decode and process one captured frame.
+    /// Decode one captured frame and queue it; packets are processed in batches of [`BATCH`]
+    /// so that their flow-table lookups overlap. [`Detector::take_alerts`], [`Detector::tick`]
+    /// and [`Detector::finish`] process what is queued.
     #[inline]
     pub fn process_raw(&mut self, raw: &RawPacket<'_>) {
         self.stats.packets += 1;
         match decode::decode(raw.linktype, raw.ts_ns, raw.data) {
-            Ok(p) => self.process(&p),
+            Ok(p) => {
+                self.batch.push(p);
+                if self.batch.len() == BATCH {
+                    self.flush();
+                }
+            }
             Err(decode::DecodeError::NotIp) => self.stats.not_ip += 1,
             Err(decode::DecodeError::UnsupportedLinkType(_)) => {
                 self.stats.unsupported_linktype += 1
@@ -255,8 +280,30 @@ impl Detector {
         }
     }
 
+    /// Process the queued packets: first start loading every flow bucket, then process.
+    pub fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        let mut hashes = [0u64; BATCH];
+        for (p, h) in batch.iter().zip(hashes.iter_mut()) {
+            if let Some(key) = flow_key(p) {
+                *h = self.flows.hash_of(&key.0);
+                self.flows.prefetch(*h);
+            }
+        }
+        for (p, h) in batch.iter().zip(hashes.iter()) {
+            self.process_hashed(p, Some(*h));
+        }
+        let mut batch = batch;
+        batch.clear();
+        self.batch = batch;
+    }
+
     /// Advance the clock without a packet (live capture when idle): expire what is due.
     pub fn tick(&mut self, now_ns: u64) {
+        self.flush();
         if now_ns > self.now {
             self.now = now_ns;
         }
@@ -264,9 +311,14 @@ impl Detector {
         self.sweep(n);
     }
 
-    /// Process one decoded packet.
-    #[inline]
+    /// Process one decoded packet now (after any queued ones).
     pub fn process(&mut self, p: &PacketInfo) {
+        self.flush();
+        self.process_hashed(p, None);
+    }
+
+    #[inline]
+    fn process_hashed(&mut self, p: &PacketInfo, h: Option<u64>) {
         self.stats.ip_packets += 1;
         if p.ts_ns > self.now {
             self.now = p.ts_ns;
@@ -274,11 +326,11 @@ impl Detector {
         match p.transport {
             Transport::Tcp(ref t) => {
                 self.stats.tcp += 1;
-                self.tcp(p, t);
+                self.tcp(p, t, h);
             }
             Transport::Udp { sport, dport, len } => {
                 self.stats.udp += 1;
-                self.udp(p, sport, dport, len);
+                self.udp(p, sport, dport, len, h);
             }
             Transport::Icmp(ref i) => {
                 self.stats.icmp += 1;
@@ -291,6 +343,7 @@ impl Detector {
 
     /// Settle everything still pending (end of a capture): unanswered SYNs fail.
     pub fn finish(&mut self) {
+        self.flush();
         let idx: Vec<usize> = self.flows.used().collect();
         for i in idx {
             let f = *self.flows.get(i);
@@ -307,45 +360,31 @@ impl Detector {
 
     fn sweep(&mut self, n: usize) {
         let now = self.now;
-        let (syn_to, udp_to, idle) = (self.syn_timeout, self.udp_timeout, self.flow_idle);
-        let mut due: [Option<Flow>; 64] = [None; 64];
-        let mut ndue = 0usize;
-        let mut sweep_n = n;
-        while sweep_n > 0 {
-            let chunk = sweep_n.min(64);
-            sweep_n -= chunk;
-            self.flows.sweep(chunk, |t, i| {
-                let f = *t.get(i);
-                let age = now.saturating_sub(f.last_ns);
-                let limit = match f.state {
-                    FlowState::UdpSent => udp_to,
-                    FlowState::SynAck => syn_to,
-                    s if s.pending() => syn_to,
-                    _ => idle,
-                };
-                if age > limit {
-                    if f.state.pending() {
-                        if ndue < 64 {
-                            due[ndue] = Some(f);
-                            ndue += 1;
-                        }
-                        // settled: keep the entry (to recognise retransmissions) until idle
-                        t.get_mut(i).state = match f.state {
-                            FlowState::UdpSent => FlowState::UdpSilent,
-                            FlowState::SynAck => FlowState::Established,
-                            _ => FlowState::NoAnswer,
-                        };
-                    } else {
-                        t.remove(i);
-                    }
-                }
-            });
-            for f in due.iter_mut().take(ndue) {
-                if let Some(f) = f.take() {
-                    self.settle_timeout(&f);
-                }
+        for _ in 0..n {
+            let Some(i) = self.flows.sweep_next() else {
+                continue;
+            };
+            let f = *self.flows.get(i);
+            let age = now.saturating_sub(f.last_ns);
+            let limit = match f.state {
+                FlowState::UdpSent => self.udp_timeout,
+                s if s.pending() => self.syn_timeout,
+                _ => self.flow_idle,
+            };
+            if age <= limit {
+                continue;
             }
-            ndue = 0;
+            if f.state.pending() {
+                // settled: keep the entry (to recognise retransmissions) until idle
+                self.flows.get_mut(i).state = match f.state {
+                    FlowState::UdpSent => FlowState::UdpSilent,
+                    FlowState::SynAck => FlowState::Established,
+                    _ => FlowState::NoAnswer,
+                };
+                self.settle_timeout(&f);
+            } else {
+                self.flows.remove(i);
+            }
         }
     }
 
@@ -379,15 +418,13 @@ impl Detector {
 
     fn new_flow(
         &mut self,
-        slot: Slot,
+        h: u64,
         key: FlowKey,
         src_is_a: bool,
         state: FlowState,
         now: u64,
     ) -> usize {
-        let Slot::Vacant(idx, old) = slot else {
-            return 0;
-        };
+        let (idx, old) = self.flows.claim(h);
         if let Some(old) = old {
             if old.state.pending() {
                 self.settle_timeout(&old);
@@ -409,14 +446,14 @@ impl Detector {
         idx
     }
 
-    fn tcp(&mut self, p: &PacketInfo, t: &TcpInfo) {
+    fn tcp(&mut self, p: &PacketInfo, t: &TcpInfo, h: Option<u64>) {
         let (key, src_is_a) = FlowKey::new(p.src, t.sport, p.dst, t.dport, 6);
         let now = p.ts_ns;
         let fl = t.flags;
         let core = fl.core();
-        let slot = self.flows.lookup_or_insert(&key);
-        match slot {
-            Slot::Found(i) => {
+        let h = h.unwrap_or_else(|| self.flows.hash_of(&key));
+        match self.flows.find_h(&key, h) {
+            Some(i) => {
                 let f = self.flows.get_mut(i);
                 f.last_ns = f.last_ns.max(now);
                 let from_client = f.client_is_a == src_is_a;
@@ -465,10 +502,10 @@ impl Detector {
                     _ => {}
                 }
             }
-            Slot::Vacant(..) => {
+            None => {
                 if core & (TcpFlags::SYN | TcpFlags::ACK | TcpFlags::RST) == TcpFlags::SYN {
                     // a new connection attempt
-                    let idx = self.new_flow(slot, key, src_is_a, FlowState::SynSent, now);
+                    let idx = self.new_flow(h, key, src_is_a, FlowState::SynSent, now);
                     let kind = if t.opts.sack_permitted || t.opts.timestamp {
                         Technique::TcpConnect
                     } else {
@@ -492,7 +529,7 @@ impl Detector {
                         None
                     };
                     if let Some(kind) = stealth {
-                        let idx = self.new_flow(slot, key, src_is_a, FlowState::Stealth, now);
+                        let idx = self.new_flow(h, key, src_is_a, FlowState::Stealth, now);
                         self.flows.get_mut(idx).probe = kind.index() as u8;
                         let tool = tcp_tool(p, t);
                         self.probe(kind, p.src, t.sport, p.dst, t.dport, now, tool);
@@ -506,26 +543,26 @@ impl Detector {
                         } else {
                             Technique::TcpAck
                         };
-                        let idx = self.new_flow(slot, key, src_is_a, FlowState::Midstream, now);
+                        let idx = self.new_flow(h, key, src_is_a, FlowState::Midstream, now);
                         let tool = tcp_tool(p, t).map_or(0, |t| t as u8);
                         let f = self.flows.get_mut(idx);
                         f.probe = kind.index() as u8;
                         f.tool = tool;
                     } else {
                         // data on a connection that started before the capture
-                        self.new_flow(slot, key, src_is_a, FlowState::Established, now);
+                        self.new_flow(h, key, src_is_a, FlowState::Established, now);
                     }
                 }
             }
         }
     }
 
-    fn udp(&mut self, p: &PacketInfo, sport: u16, dport: u16, len: u16) {
+    fn udp(&mut self, p: &PacketInfo, sport: u16, dport: u16, len: u16, h: Option<u64>) {
         let (key, src_is_a) = FlowKey::new(p.src, sport, p.dst, dport, 17);
         let now = p.ts_ns;
-        let slot = self.flows.lookup_or_insert(&key);
-        match slot {
-            Slot::Found(i) => {
+        let h = h.unwrap_or_else(|| self.flows.hash_of(&key));
+        match self.flows.find_h(&key, h) {
+            Some(i) => {
                 let f = self.flows.get_mut(i);
                 f.last_ns = f.last_ns.max(now);
                 if f.client_is_a != src_is_a && f.state == FlowState::UdpSent {
@@ -535,8 +572,8 @@ impl Detector {
                     }
                 }
             }
-            Slot::Vacant(..) => {
-                let idx = self.new_flow(slot, key, src_is_a, FlowState::UdpSent, now);
+            None => {
+                let idx = self.new_flow(h, key, src_is_a, FlowState::UdpSent, now);
                 // A datagram from a well-known port to a high one looks like a reply to a
                 // request sent before the capture started: not a probe.
                 let looks_like_reply = sport < 1024 && dport >= 1024;
@@ -685,7 +722,11 @@ impl Detector {
                 self.alert_source(i, tech, DetectorKind::Threshold, now);
             }
         }
-        self.target_probe(src, dst, dport, kind, now);
+        // Distributed scans are made of sources that each probe little: only their first few
+        // probes count towards the target.
+        if self.sources.value(i).probes <= 3 {
+            self.target_probe(src, dst, dport, kind, now);
+        }
         true
     }
 
@@ -824,8 +865,10 @@ impl Detector {
         t.kind[kind.index()] += 1;
         t.sources.add(hash_addr(seed, &src));
         t.ports.add(mix64(seed ^ u64::from(dport)));
-        if t.port_list.len() < MAX_PORTS_LISTED && !t.port_list.contains(&dport) {
-            t.port_list.push(dport);
+        let np = usize::from(t.nports);
+        if np < MAX_PORTS_LISTED && !t.port_list[..np].contains(&dport) {
+            t.port_list[np] = dport;
+            t.nports += 1;
         }
         t.last_src = src;
         if t.alerted {
@@ -855,7 +898,7 @@ impl Detector {
                 dst,
                 dst_port: None,
                 tool: None,
-                ports: t.port_list.clone(),
+                ports: t.port_list[..usize::from(t.nports)].to_vec(),
                 distinct_ports: ports,
                 distinct_hosts: 1,
                 distinct_sources: Some(sources),

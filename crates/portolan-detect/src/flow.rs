@@ -136,17 +136,9 @@ impl Flow {
     }
 }
 
-/// Result of [`FlowTable::lookup_or_insert`].
-#[derive(Debug)]
-pub enum Slot {
-    /// The flow exists at this index.
-    Found(usize),
-    /// A fresh slot at this index (not yet marked used; the caller fills it).
-    Vacant(usize, Option<Flow>),
-}
-
-/// The table itself.
+/// The table itself: 32-bit tags (a bucket's four share 16 bytes) screen the full keys.
 pub struct FlowTable {
+    tags: Vec<u32>,
     slots: Vec<Flow>,
     mask: usize,
     seed: u64,
@@ -155,11 +147,17 @@ pub struct FlowTable {
     pub len: usize,
 }
 
+#[inline]
+fn tag_of(h: u64) -> u32 {
+    ((h >> 32) as u32) | 1
+}
+
 impl FlowTable {
     /// A table holding about `capacity` flows (rounded up to a power of two).
     pub fn new(capacity: usize, seed: u64) -> FlowTable {
         let buckets = (capacity / WAYS).max(1).next_power_of_two();
         FlowTable {
+            tags: vec![0; buckets * WAYS],
             slots: vec![Flow::default(); buckets * WAYS],
             mask: buckets - 1,
             seed,
@@ -173,60 +171,80 @@ impl FlowTable {
         self.slots.len()
     }
 
+    /// The keyed hash of a flow key.
     #[inline]
-    fn bucket(&self, key: &FlowKey) -> usize {
-        (key.hash(self.seed) as usize & self.mask) * WAYS
+    pub fn hash_of(&self, key: &FlowKey) -> u64 {
+        key.hash(self.seed)
+    }
+
+    #[inline]
+    fn base(&self, h: u64) -> usize {
+        (h as usize & self.mask) * WAYS
+    }
+
+    /// Ask the CPU to start loading the bucket of hash `h` (the table is far larger than the
+    /// caches; processing packets in batches hides the misses).
+    #[inline]
+    pub fn prefetch(&self, h: u64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let base = self.base(h);
+            let t = self.tags[base..].as_ptr();
+            let s = self.slots[base..].as_ptr();
+            // SAFETY: prefetching is a hint; the pointers are in bounds.
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(t.cast());
+                _mm_prefetch::<_MM_HINT_T0>(s.cast());
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = h;
+    }
+
+    /// Find a flow by key and hash.
+    #[inline]
+    pub fn find_h(&self, key: &FlowKey, h: u64) -> Option<usize> {
+        let base = self.base(h);
+        let tag = tag_of(h);
+        (base..base + WAYS).find(|&i| self.tags[i] == tag && self.slots[i].key == *key)
     }
 
     /// Find a flow.
     #[inline]
     pub fn find(&self, key: &FlowKey) -> Option<usize> {
-        let base = self.bucket(key);
-        (base..base + WAYS)
-            .find(|&i| self.slots[i].state != FlowState::Free && self.slots[i].key == *key)
+        self.find_h(key, self.hash_of(key))
     }
 
-    /// Find a flow, or pick the slot it would go in: a free one, else the least recently used
-    /// of its bucket (returned so the caller can settle it).
+    /// Take a slot for a new flow of hash `h`: a free one, else the least recently used of its
+    /// bucket, which is returned so the caller can settle it. The caller must [`FlowTable::put`]
+    /// the new flow in the slot.
     #[inline]
-    pub fn lookup_or_insert(&mut self, key: &FlowKey) -> Slot {
-        let base = self.bucket(key);
+    pub fn claim(&mut self, h: u64) -> (usize, Option<Flow>) {
+        let base = self.base(h);
+        let tag = tag_of(h);
         let mut victim = base;
         let mut oldest = u64::MAX;
         for i in base..base + WAYS {
-            let f = &self.slots[i];
-            if f.state == FlowState::Free {
-                if oldest != 0 {
-                    victim = i;
-                    oldest = 0;
-                }
-                continue;
+            if self.tags[i] == 0 {
+                self.tags[i] = tag;
+                self.len += 1;
+                return (i, None);
             }
-            if f.key == *key {
-                return Slot::Found(i);
-            }
-            if oldest != 0 && f.last_ns < oldest {
-                oldest = f.last_ns;
+            let l = self.slots[i].last_ns;
+            if l < oldest {
+                oldest = l;
                 victim = i;
             }
         }
-        let old = self.slots[victim];
-        if old.state == FlowState::Free {
-            Slot::Vacant(victim, None)
-        } else {
-            self.evictions += 1;
-            self.len -= 1;
-            self.slots[victim].state = FlowState::Free;
-            Slot::Vacant(victim, Some(old))
-        }
+        self.evictions += 1;
+        self.tags[victim] = tag;
+        (victim, Some(self.slots[victim]))
     }
 
-    /// Fill a vacant slot.
+    /// Fill a claimed slot.
     #[inline]
     pub fn put(&mut self, idx: usize, flow: Flow) {
-        if self.slots[idx].state == FlowState::Free && flow.state != FlowState::Free {
-            self.len += 1;
-        }
         self.slots[idx] = flow;
     }
 
@@ -242,28 +260,36 @@ impl FlowTable {
 
     /// Remove a flow.
     pub fn remove(&mut self, idx: usize) {
-        if self.slots[idx].state != FlowState::Free {
+        if self.tags[idx] != 0 {
             self.len -= 1;
+            self.tags[idx] = 0;
             self.slots[idx].state = FlowState::Free;
         }
     }
 
-    /// Advance the sweep by `n` slots, calling `f` with each used slot's index. Returns nothing;
-    /// `f` decides whether to expire.
+    /// Advance the sweep by `n` slots, calling `f` with each used slot's index.
     #[inline]
     pub fn sweep(&mut self, n: usize, mut f: impl FnMut(&mut Self, usize)) {
         for _ in 0..n {
             let i = self.sweep_at;
             self.sweep_at = (self.sweep_at + 1) & (self.slots.len() - 1);
-            if self.slots[i].state != FlowState::Free {
+            if self.tags[i] != 0 {
                 f(self, i);
             }
         }
     }
 
+    /// Advance the sweep by one slot: its index when used.
+    #[inline]
+    pub fn sweep_next(&mut self) -> Option<usize> {
+        let i = self.sweep_at;
+        self.sweep_at = (self.sweep_at + 1) & (self.slots.len() - 1);
+        (self.tags[i] != 0).then_some(i)
+    }
+
     /// Indices of every used slot (for the final flush).
     pub fn used(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.slots.len()).filter(|&i| self.slots[i].state != FlowState::Free)
+        (0..self.slots.len()).filter(|&i| self.tags[i] != 0)
     }
 }
 
@@ -297,18 +323,17 @@ mod tests {
         let mut t = FlowTable::new(64, 7);
         for i in 0..10_000u32 {
             let k = key(i);
-            match t.lookup_or_insert(&k) {
-                Slot::Found(_) => panic!("fresh key found"),
-                Slot::Vacant(idx, _) => t.put(
-                    idx,
-                    Flow {
-                        key: k,
-                        state: FlowState::SynSent,
-                        last_ns: u64::from(i),
-                        ..Flow::default()
-                    },
-                ),
-            }
+            assert!(t.find(&k).is_none(), "fresh key found");
+            let (idx, _) = t.claim(t.hash_of(&k));
+            t.put(
+                idx,
+                Flow {
+                    key: k,
+                    state: FlowState::SynSent,
+                    last_ns: u64::from(i),
+                    ..Flow::default()
+                },
+            );
             assert!(t.len <= t.capacity());
         }
         assert_eq!(t.len, t.capacity());

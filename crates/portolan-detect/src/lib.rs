@@ -20,5 +20,6 @@ pub mod detect;
 pub mod flow;
 pub mod sketch;
 pub mod source;
+pub mod synth;
 pub mod table;
 pub mod wire;

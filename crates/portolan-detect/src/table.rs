@@ -5,18 +5,13 @@ use crate::sketch::mix64;
 
 const WAYS: usize = 4;
 
-/// A keyed entry with a last-used time.
-#[derive(Clone, Debug)]
-struct Entry<K, V> {
-    used: bool,
-    key: K,
-    last_ns: u64,
-    value: V,
-}
-
-/// The table.
+/// The table: keys and last-use times packed together (a bucket's keys share a cache line or
+/// two), values apart.
 pub struct LruTable<K, V> {
-    slots: Vec<Entry<K, V>>,
+    keys: Vec<K>,
+    last: Vec<u64>,
+    used: Vec<bool>,
+    values: Vec<V>,
     mask: usize,
     pub evictions: u64,
 }
@@ -24,23 +19,19 @@ pub struct LruTable<K, V> {
 impl<K: Copy + Eq + Default, V: Default + Clone> LruTable<K, V> {
     pub fn new(capacity: usize) -> Self {
         let buckets = (capacity / WAYS).max(1).next_power_of_two();
+        let n = buckets * WAYS;
         LruTable {
-            slots: vec![
-                Entry {
-                    used: false,
-                    key: K::default(),
-                    last_ns: 0,
-                    value: V::default(),
-                };
-                buckets * WAYS
-            ],
+            keys: vec![K::default(); n],
+            last: vec![0; n],
+            used: vec![false; n],
+            values: vec![V::default(); n],
             mask: buckets - 1,
             evictions: 0,
         }
     }
 
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.keys.len()
     }
 
     #[inline]
@@ -52,64 +43,62 @@ impl<K: Copy + Eq + Default, V: Default + Clone> LruTable<K, V> {
     #[inline]
     pub fn find(&self, key: &K, hash: u64) -> Option<usize> {
         let b = self.base(hash);
-        (b..b + WAYS).find(|&i| self.slots[i].used && self.slots[i].key == *key)
+        (b..b + WAYS).find(|&i| self.used[i] && self.keys[i] == *key)
     }
 
-    /// The index of `key`, inserting a default value (evicting the bucket's least recently used
-    /// entry if full). The bool is true when the entry is new.
+    /// The index of `key`, taking a slot (evicting the bucket's least recently used entry if
+    /// full) when absent. The bool is true when the slot is new: its value is stale and the
+    /// caller must initialise it.
     #[inline]
     pub fn get_or_insert(&mut self, key: &K, hash: u64, now: u64) -> (usize, bool) {
         let b = self.base(hash);
         let mut victim = b;
         let mut oldest = u64::MAX;
+        let mut free = None;
         for i in b..b + WAYS {
-            let e = &self.slots[i];
-            if !e.used {
-                if oldest != 0 {
-                    oldest = 0;
-                    victim = i;
+            if !self.used[i] {
+                if free.is_none() {
+                    free = Some(i);
                 }
                 continue;
             }
-            if e.key == *key {
-                self.slots[i].last_ns = self.slots[i].last_ns.max(now);
+            if self.keys[i] == *key {
+                if self.last[i] < now {
+                    self.last[i] = now;
+                }
                 return (i, false);
             }
-            if oldest != 0 && e.last_ns < oldest {
-                oldest = e.last_ns;
+            if self.last[i] < oldest {
+                oldest = self.last[i];
                 victim = i;
             }
         }
-        if self.slots[victim].used {
-            self.evictions += 1;
-        }
-        self.slots[victim] = Entry {
-            used: true,
-            key: *key,
-            last_ns: now,
-            value: V::default(),
+        let i = match free {
+            Some(i) => i,
+            None => {
+                self.evictions += 1;
+                victim
+            }
         };
-        (victim, true)
+        self.used[i] = true;
+        self.keys[i] = *key;
+        self.last[i] = now;
+        (i, true)
     }
 
     #[inline]
     pub fn value(&self, i: usize) -> &V {
-        &self.slots[i].value
+        &self.values[i]
     }
 
     #[inline]
     pub fn value_mut(&mut self, i: usize) -> &mut V {
-        &mut self.slots[i].value
-    }
-
-    /// Reset an entry's value (an idle entry coming back).
-    pub fn reset(&mut self, i: usize) {
-        self.slots[i].value = V::default();
+        &mut self.values[i]
     }
 
     /// Number of used entries (linear; for statistics).
     pub fn len(&self) -> usize {
-        self.slots.iter().filter(|e| e.used).count()
+        self.used.iter().filter(|&&u| u).count()
     }
 
     pub fn is_empty(&self) -> bool {
