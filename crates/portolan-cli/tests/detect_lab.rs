@@ -669,6 +669,86 @@ fn lab_syn_flood_is_detected() {
     assert!(sources > 100, "spoofed flood: {sources} distinct sources");
 }
 
+#[test]
+fn lab_live_capture_with_filter() {
+    if !can_run("lab_live_capture", &["nmap"]) {
+        return;
+    }
+    let mut lab = Lab::new("live");
+    let bin = assert_cmd::cargo::cargo_bin("portolan");
+    let mut live = Command::new("ip")
+        .args(["netns", "exec", &lab.tgt_ns])
+        .arg(&bin)
+        .args([
+            "detect",
+            "-i",
+            &lab.tgt_if,
+            "--filter",
+            "tcp",
+            "--duration",
+            "8",
+            "--format",
+            "eve",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start live capture");
+    let err = live.stderr.take().expect("stderr");
+    let mut line = String::new();
+    BufReader::new(err)
+        .read_line(&mut line)
+        .expect("read stderr");
+    assert!(
+        line.contains("capturing on"),
+        "live capture did not start: {line}"
+    );
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.scan_ns,
+            "nmap",
+            "-n",
+            "-Pn",
+            "-sS",
+            "-p",
+            "1-40",
+            TARGET,
+        ])
+        .output()
+        .expect("nmap");
+    assert!(out.status.success());
+    // a UDP probe the filter must keep out
+    let _ = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.scan_ns,
+            "nmap",
+            "-n",
+            "-Pn",
+            "-sU",
+            "-p",
+            "1-20",
+            TARGET,
+        ])
+        .output();
+    let out = live.wait_with_output().expect("live capture");
+    assert!(out.status.success(), "live capture failed");
+    let alerts: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("EVE line"))
+        .collect();
+    expect_scan(
+        "live nmap -sS",
+        &alerts,
+        "tcp-syn",
+        Some("nmap"),
+        "vertical",
+    );
+}
+
 const BENIGN: &str = r#"
 import socket, random, sys
 random.seed(7)

@@ -691,6 +691,7 @@ impl Detector {
         }
         s.probes += 1;
         s.probes_total += 1;
+        let heavy = s.probes_total > 1 || s.alerted != 0;
         s.kind[kind.index()] += 1;
         s.ports.add(mix64(seed ^ u64::from(dport)));
         s.hosts.add(hash_addr(seed, &dst));
@@ -706,6 +707,10 @@ impl Detector {
         if let Some(t) = tool {
             s.tool_votes[t as usize] += 1;
         }
+        if heavy {
+            self.sources.set_weight(i, 1);
+        }
+        let s = self.sources.value_mut(i);
         let th = self.cfg.thresholds;
         if kind.is_stealth() {
             if u64::from(s.kind[kind.index()]) >= th.stealth_probes {

@@ -105,7 +105,6 @@ pub struct Bloom {
     bits: [u64; 16],
 }
 
-
 impl Bloom {
     /// Insert; true when the item was (probably) not there before.
     #[inline]

@@ -11,6 +11,7 @@ pub struct LruTable<K, V> {
     keys: Vec<K>,
     last: Vec<u64>,
     used: Vec<bool>,
+    weight: Vec<u8>,
     values: Vec<V>,
     mask: usize,
     pub evictions: u64,
@@ -24,6 +25,7 @@ impl<K: Copy + Eq + Default, V: Default + Clone> LruTable<K, V> {
             keys: vec![K::default(); n],
             last: vec![0; n],
             used: vec![false; n],
+            weight: vec![0; n],
             values: vec![V::default(); n],
             mask: buckets - 1,
             evictions: 0,
@@ -46,14 +48,14 @@ impl<K: Copy + Eq + Default, V: Default + Clone> LruTable<K, V> {
         (b..b + WAYS).find(|&i| self.used[i] && self.keys[i] == *key)
     }
 
-    /// The index of `key`, taking a slot (evicting the bucket's least recently used entry if
-    /// full) when absent. The bool is true when the slot is new: its value is stale and the
+    /// The index of `key`, taking a slot when absent: a free one, else the least recently used
+    /// of the bucket's lightest entries (see [`LruTable::set_weight`]). The bool is true when the slot is new: its value is stale and the
     /// caller must initialise it.
     #[inline]
     pub fn get_or_insert(&mut self, key: &K, hash: u64, now: u64) -> (usize, bool) {
         let b = self.base(hash);
         let mut victim = b;
-        let mut oldest = u64::MAX;
+        let mut oldest = (u8::MAX, u64::MAX);
         let mut free = None;
         for i in b..b + WAYS {
             if !self.used[i] {
@@ -68,8 +70,9 @@ impl<K: Copy + Eq + Default, V: Default + Clone> LruTable<K, V> {
                 }
                 return (i, false);
             }
-            if self.last[i] < oldest {
-                oldest = self.last[i];
+            let rank = (self.weight[i], self.last[i]);
+            if rank < oldest {
+                oldest = rank;
                 victim = i;
             }
         }
@@ -83,7 +86,15 @@ impl<K: Copy + Eq + Default, V: Default + Clone> LruTable<K, V> {
         self.used[i] = true;
         self.keys[i] = *key;
         self.last[i] = now;
+        self.weight[i] = 0;
         (i, true)
+    }
+
+    /// How much an entry is worth keeping: lighter entries are evicted first (so that a flood
+    /// of one-packet spoofed sources cannot push out a scanner being watched).
+    #[inline]
+    pub fn set_weight(&mut self, i: usize, w: u8) {
+        self.weight[i] = w;
     }
 
     #[inline]

@@ -325,6 +325,14 @@ fn run_live(
     let stop = source::live::install_stop_on_signal();
     let mut cap = source::live::LiveCapture::open(ifname, filter.as_deref())
         .with_context(|| format!("live capture on {ifname}"))?;
+    eprintln!(
+        "portolan: capturing on {} ({}); Ctrl-C to stop",
+        escape(ifname),
+        match &args.filter {
+            Some(f) => format!("filter {}", escape(f)),
+            None => "no filter".to_string(),
+        }
+    );
     let deadline = args
         .duration
         .map(|d| std::time::Instant::now() + std::time::Duration::from_secs_f64(d.max(0.0)));
