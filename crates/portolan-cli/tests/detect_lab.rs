@@ -674,7 +674,7 @@ fn lab_live_capture_with_filter() {
     if !can_run("lab_live_capture", &["nmap"]) {
         return;
     }
-    let mut lab = Lab::new("live");
+    let lab = Lab::new("live");
     let bin = assert_cmd::cargo::cargo_bin("portolan");
     let mut live = Command::new("ip")
         .args(["netns", "exec", &lab.tgt_ns])
