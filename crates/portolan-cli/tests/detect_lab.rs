@@ -304,6 +304,43 @@ fn detect(file: &Path, extra: &[&str]) -> Vec<Value> {
         .collect()
 }
 
+/// The text summary line of a capture (packet counts), for failure messages.
+fn packet_summary(file: &Path) -> String {
+    let out = Command::cargo_bin("portolan")
+        .expect("portolan binary")
+        .arg("detect")
+        .arg(file)
+        .output()
+        .expect("run portolan detect");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("Summary"))
+        .unwrap_or("")
+        .to_string()
+}
+
+impl Lab {
+    /// Record `cmd` and detect. A recording that raised nothing is made once more (a loaded CI
+    /// machine can start tcpdump late); both attempts are reported.
+    fn record_detect(&mut self, name: &str, cmd: &[&str], extra: &[&str]) -> Vec<Value> {
+        let f = self.record(name, cmd);
+        let alerts = detect(&f, extra);
+        if !alerts.is_empty() {
+            return alerts;
+        }
+        eprintln!(
+            "{name}: no alert on the first recording ({}); recording again",
+            packet_summary(&f)
+        );
+        let f = self.record(&format!("{name}-again"), cmd);
+        let alerts = detect(&f, extra);
+        if alerts.is_empty() {
+            eprintln!("{name}: second recording: {}", packet_summary(&f));
+        }
+        alerts
+    }
+}
+
 fn summarize(alerts: &[Value]) -> String {
     alerts
         .iter()
@@ -380,23 +417,23 @@ fn lab_connection_scans_are_detected_quickly() {
     let mut probes = Vec::new();
     let mut trw_probes = Vec::new();
 
-    let f = lab.record(
-        "nmap-sS",
-        &[
-            "nmap",
-            "-n",
-            "-Pn",
-            "-sS",
-            "-p",
-            "1-40",
-            "--max-retries",
-            "1",
-            TARGET,
-        ],
-    );
     let p = expect_scan(
         "nmap -sS",
-        &detect(&f, &[]),
+        &lab.record_detect(
+            "nmap-sS",
+            &[
+                "nmap",
+                "-n",
+                "-Pn",
+                "-sS",
+                "-p",
+                "1-40",
+                "--max-retries",
+                "1",
+                TARGET,
+            ],
+            &[],
+        ),
         "tcp-syn",
         Some("nmap"),
         "vertical",
@@ -404,23 +441,23 @@ fn lab_connection_scans_are_detected_quickly() {
     probes.push(p);
     trw_probes.push(p);
 
-    let f = lab.record(
-        "nmap-sT",
-        &[
-            "nmap",
-            "-n",
-            "-Pn",
-            "-sT",
-            "-p",
-            "1-40",
-            "--max-retries",
-            "1",
-            TARGET,
-        ],
-    );
     let p = expect_scan(
         "nmap -sT",
-        &detect(&f, &[]),
+        &lab.record_detect(
+            "nmap-sT",
+            &[
+                "nmap",
+                "-n",
+                "-Pn",
+                "-sT",
+                "-p",
+                "1-40",
+                "--max-retries",
+                "1",
+                TARGET,
+            ],
+            &[],
+        ),
         "tcp-connect",
         None,
         "vertical",
@@ -432,25 +469,25 @@ fn lab_connection_scans_are_detected_quickly() {
     std::fs::write(&emptybl, "").expect("blocklist");
     let mac = lab.tgt_mac.clone();
     let iface = lab.scan_if.clone();
-    let f = lab.record(
-        "masscan",
-        &[
-            "masscan",
-            TARGET,
-            "-p1-40",
-            "--rate",
-            "2000",
-            "--wait",
-            "1",
-            "--interface",
-            &iface,
-            "--router-mac",
-            &mac,
-        ],
-    );
     let p = expect_scan(
         "masscan",
-        &detect(&f, &[]),
+        &lab.record_detect(
+            "masscan",
+            &[
+                "masscan",
+                TARGET,
+                "-p1-40",
+                "--rate",
+                "2000",
+                "--wait",
+                "1",
+                "--interface",
+                &iface,
+                "--router-mac",
+                &mac,
+            ],
+            &[],
+        ),
         "tcp-syn",
         Some("masscan"),
         "vertical",
@@ -461,62 +498,62 @@ fn lab_connection_scans_are_detected_quickly() {
     // ZMap: one port over 64 addresses of the lab (all answer, port 80 is open): a sweep that
     // only the distinct-host threshold can see.
     let bl = emptybl.to_string_lossy().to_string();
-    let f = lab.record(
-        "zmap",
-        &[
-            "zmap",
-            "-p",
-            "80",
-            "10.79.1.0/26",
-            "-i",
-            &iface,
-            "-G",
-            &mac,
-            "-r",
-            "2000",
-            "-c",
-            "1",
-            "-q",
-            "-b",
-            &bl,
-            "-o",
-            "/dev/null",
-        ],
-    );
     probes.push(expect_scan(
         "zmap",
-        &detect(&f, &[]),
+        &lab.record_detect(
+            "zmap",
+            &[
+                "zmap",
+                "-p",
+                "80",
+                "10.79.1.0/26",
+                "-i",
+                &iface,
+                "-G",
+                &mac,
+                "-r",
+                "2000",
+                "-c",
+                "1",
+                "-q",
+                "-b",
+                &bl,
+                "-o",
+                "/dev/null",
+            ],
+            &[],
+        ),
         "tcp-syn",
         Some("zmap"),
         "horizontal",
     ));
 
     // ZMap on a closed port: TRW sees the failures.
-    let f = lab.record(
-        "zmap-closed",
-        &[
-            "zmap",
-            "-p",
-            "81",
-            "10.79.1.0/26",
-            "-i",
-            &iface,
-            "-G",
-            &mac,
-            "-r",
-            "2000",
-            "-c",
-            "1",
-            "-q",
-            "-b",
-            &bl,
-            "-o",
-            "/dev/null",
-        ],
-    );
     let p = expect_scan(
         "zmap (closed port)",
-        &detect(&f, &[]),
+        &lab.record_detect(
+            "zmap-closed",
+            &[
+                "zmap",
+                "-p",
+                "81",
+                "10.79.1.0/26",
+                "-i",
+                &iface,
+                "-G",
+                &mac,
+                "-r",
+                "2000",
+                "-c",
+                "1",
+                "-q",
+                "-b",
+                &bl,
+                "-o",
+                "/dev/null",
+            ],
+            &[],
+        ),
         "tcp-syn",
         Some("zmap"),
         "horizontal",
@@ -525,29 +562,29 @@ fn lab_connection_scans_are_detected_quickly() {
     trw_probes.push(p);
 
     if have("rustscan") {
-        let f = lab.record(
-            "rustscan",
-            &[
-                "rustscan",
-                "-a",
-                TARGET,
-                "-r",
-                "1-40",
-                "-b",
-                "10",
-                "-t",
-                "500",
-                "--tries",
-                "1",
-                "--scripts",
-                "none",
-                "--no-config",
-                "-g",
-            ],
-        );
         let p = expect_scan(
             "rustscan",
-            &detect(&f, &[]),
+            &lab.record_detect(
+                "rustscan",
+                &[
+                    "rustscan",
+                    "-a",
+                    TARGET,
+                    "-r",
+                    "1-40",
+                    "-b",
+                    "10",
+                    "-t",
+                    "500",
+                    "--tries",
+                    "1",
+                    "--scripts",
+                    "none",
+                    "--no-config",
+                    "-g",
+                ],
+                &[],
+            ),
             "tcp-connect",
             None,
             "vertical",
@@ -588,23 +625,23 @@ fn lab_stealth_and_udp_scans_are_named() {
         ("-sM", "tcp-maimon"),
         ("-sU", "udp"),
     ] {
-        let f = lab.record(
-            flag,
-            &[
-                "nmap",
-                "-n",
-                "-Pn",
-                flag,
-                "-p",
-                "1-30",
-                "--max-retries",
-                "1",
-                TARGET,
-            ],
-        );
         expect_scan(
             &format!("nmap {flag}"),
-            &detect(&f, &[]),
+            &lab.record_detect(
+                flag,
+                &[
+                    "nmap",
+                    "-n",
+                    "-Pn",
+                    flag,
+                    "-p",
+                    "1-30",
+                    "--max-retries",
+                    "1",
+                    TARGET,
+                ],
+                &[],
+            ),
             technique,
             Some("nmap"),
             "vertical",

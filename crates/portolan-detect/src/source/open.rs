@@ -262,3 +262,61 @@ impl PacketSource for DirSource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order_of_rotations() {
+        let mut v = vec![
+            "cap10",
+            "cap2",
+            "cap1",
+            "cap",
+            "cap_00003_x",
+            "cap_00001_x",
+            "cap02",
+        ];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            vec![
+                "cap",
+                "cap1",
+                "cap2",
+                "cap02",
+                "cap10",
+                "cap_00001_x",
+                "cap_00003_x"
+            ]
+        );
+    }
+
+    #[test]
+    fn directory_is_read_in_natural_order_skipping_hidden_files() {
+        let d = tempfile::tempdir().unwrap();
+        for n in ["c10", "c9", ".partial"] {
+            std::fs::write(d.path().join(n), b"").unwrap();
+        }
+        let s = DirSource::new(d.path()).unwrap();
+        let names: Vec<_> = s
+            .files()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, vec!["c9", "c10"]);
+    }
+
+    #[test]
+    fn unknown_and_empty_streams() {
+        assert!(matches!(
+            open_reader(Box::new(Cursor::new(Vec::new()))),
+            Err(CaptureError::Empty)
+        ));
+        assert!(matches!(
+            open_reader(Box::new(Cursor::new(b"GET / HTTP/1.1".to_vec()))),
+            Err(CaptureError::UnknownFormat { .. })
+        ));
+    }
+}
