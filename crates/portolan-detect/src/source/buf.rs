@@ -45,24 +45,23 @@ impl<R: Read> ByteReader<R> {
     }
 
     /// Make at least `need` bytes available. Returns the number available, which is less than
-    /// `need` only at the end of the stream.
+    /// `need` only at the end of the stream. The buffer grows (by doubling) only as data
+    /// actually arrives, so a corrupt length field cannot make it allocate more than the
+    /// stream holds.
     pub fn fill(&mut self, need: usize) -> Result<usize, CaptureError> {
         if self.available() >= need {
             return Ok(self.available());
         }
-        if need > self.buf.len() {
-            // grow (records larger than the buffer)
-            let mut nb = vec![0; need.next_power_of_two()];
-            nb[..self.available()].copy_from_slice(&self.buf[self.start..self.end]);
-            self.end -= self.start;
-            self.start = 0;
-            self.buf = nb;
-        } else if self.start + need > self.buf.len() {
+        if self.start > 0 && self.start + need > self.buf.len() {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
         while self.available() < need && !self.eof {
+            if self.end == self.buf.len() {
+                let grown = (self.buf.len() * 2).min(need.next_power_of_two());
+                self.buf.resize(grown.max(self.buf.len() + 1), 0);
+            }
             match self.inner.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
@@ -137,5 +136,9 @@ mod tests {
         assert_eq!(r.offset(), 210);
         assert!(r.require(1000, "x").is_err());
         assert_eq!(r.fill(1000).unwrap(), 790);
+        // a huge claimed length over a short stream allocates only what arrives
+        let mut r = ByteReader::with_capacity(&data[..100], 64);
+        assert_eq!(r.fill(200_000_000).unwrap(), 100);
+        assert!(r.buf.len() <= 256);
     }
 }
