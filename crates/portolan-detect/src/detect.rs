@@ -184,9 +184,9 @@ pub struct Detector {
 }
 
 /// Packets decoded before their flow buckets are looked up together.
-pub const BATCH: usize = 32;
+pub const BATCH: usize = 64;
 
-const SWEEP_PER_PACKET: usize = 2;
+const SWEEP_PER_PACKET: usize = 1;
 
 /// The flow key of a TCP or UDP packet.
 #[inline]
@@ -290,8 +290,11 @@ impl Detector {
         for (p, h) in batch.iter().zip(hashes.iter_mut()) {
             if let Some(key) = flow_key(p) {
                 *h = self.flows.hash_of(&key.0);
-                self.flows.prefetch(*h);
+                self.flows.prefetch_tags(*h);
             }
+        }
+        for h in hashes.iter().take(batch.len()) {
+            self.flows.prefetch_slot(*h);
         }
         for (p, h) in batch.iter().zip(hashes.iter()) {
             self.process_hashed(p, Some(*h));
@@ -454,8 +457,8 @@ impl Detector {
         let h = h.unwrap_or_else(|| self.flows.hash_of(&key));
         match self.flows.find_h(&key, h) {
             Some(i) => {
+                self.flows.touch(i, now);
                 let f = self.flows.get_mut(i);
-                f.last_ns = f.last_ns.max(now);
                 let from_client = f.client_is_a == src_is_a;
                 let state = f.state;
                 let first = f.first_contact;
@@ -563,8 +566,8 @@ impl Detector {
         let h = h.unwrap_or_else(|| self.flows.hash_of(&key));
         match self.flows.find_h(&key, h) {
             Some(i) => {
+                self.flows.touch(i, now);
                 let f = self.flows.get_mut(i);
-                f.last_ns = f.last_ns.max(now);
                 if f.client_is_a != src_is_a && f.state == FlowState::UdpSent {
                     f.state = FlowState::UdpAnswered;
                     if f.first_contact {
@@ -610,9 +613,8 @@ impl Detector {
         let now = p.ts_ns;
         match f.state {
             FlowState::SynSent | FlowState::UdpSent => {
-                let fm = self.flows.get_mut(idx);
-                fm.state = FlowState::Unreachable;
-                fm.last_ns = fm.last_ns.max(now);
+                self.flows.touch(idx, now);
+                self.flows.get_mut(idx).state = FlowState::Unreachable;
                 if f.first_contact {
                     self.outcome(client, false, now);
                 }

@@ -139,12 +139,27 @@ impl Flow {
 /// The table itself: 32-bit tags (a bucket's four share 16 bytes) screen the full keys.
 pub struct FlowTable {
     tags: Vec<u32>,
+    /// Last use of each slot in units of 2^20 ns (about 1 ms), packed so that choosing a
+    /// bucket's least recently used entry reads one cache line, not four.
+    stamps: Vec<u32>,
     slots: Vec<Flow>,
     mask: usize,
     seed: u64,
     sweep_at: usize,
     pub evictions: u64,
     pub len: usize,
+}
+
+#[inline]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: prefetching is only a hint; `p` points into a live allocation.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 #[inline]
@@ -158,6 +173,7 @@ impl FlowTable {
         let buckets = (capacity / WAYS).max(1).next_power_of_two();
         FlowTable {
             tags: vec![0; buckets * WAYS],
+            stamps: vec![0; buckets * WAYS],
             slots: vec![Flow::default(); buckets * WAYS],
             mask: buckets - 1,
             seed,
@@ -182,24 +198,39 @@ impl FlowTable {
         (h as usize & self.mask) * WAYS
     }
 
-    /// Ask the CPU to start loading the bucket of hash `h` (the table is far larger than the
-    /// caches; processing packets in batches hides the misses).
+    /// Ask the CPU to start loading the tags of hash `h`'s bucket (the table is far larger than
+    /// the caches; processing packets in batches hides the misses).
     #[inline]
-    pub fn prefetch(&self, h: u64) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let base = self.base(h);
-            let t = self.tags[base..].as_ptr();
-            let s = self.slots[base..].as_ptr();
-            // SAFETY: prefetching is a hint; the pointers are in bounds.
-            unsafe {
-                _mm_prefetch::<_MM_HINT_T0>(t.cast());
-                _mm_prefetch::<_MM_HINT_T0>(s.cast());
+    pub fn prefetch_tags(&self, h: u64) {
+        let base = self.base(h);
+        prefetch(self.tags[base..].as_ptr().cast());
+        prefetch(self.stamps[base..].as_ptr().cast());
+    }
+
+    /// Once the tags are in: start loading the slot whose tag matches, or else the one a new
+    /// flow would take (a free slot, or the least recently used).
+    #[inline]
+    pub fn prefetch_slot(&self, h: u64) {
+        let base = self.base(h);
+        let tag = tag_of(h);
+        let mut way = None;
+        let mut free = None;
+        let mut lru = (u32::MAX, 0);
+        for w in 0..WAYS {
+            let t = self.tags[base + w];
+            if t == tag {
+                way = Some(w);
+                break;
+            }
+            if t == 0 && free.is_none() {
+                free = Some(w);
+            }
+            if self.stamps[base + w] < lru.0 {
+                lru = (self.stamps[base + w], w);
             }
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = h;
+        let w = way.or(free).unwrap_or(lru.1);
+        prefetch(self.slots[base + w..].as_ptr().cast());
     }
 
     /// Find a flow by key and hash.
@@ -224,14 +255,14 @@ impl FlowTable {
         let base = self.base(h);
         let tag = tag_of(h);
         let mut victim = base;
-        let mut oldest = u64::MAX;
+        let mut oldest = u32::MAX;
         for i in base..base + WAYS {
             if self.tags[i] == 0 {
                 self.tags[i] = tag;
                 self.len += 1;
                 return (i, None);
             }
-            let l = self.slots[i].last_ns;
+            let l = self.stamps[i];
             if l < oldest {
                 oldest = l;
                 victim = i;
@@ -245,7 +276,18 @@ impl FlowTable {
     /// Fill a claimed slot.
     #[inline]
     pub fn put(&mut self, idx: usize, flow: Flow) {
+        self.stamps[idx] = (flow.last_ns >> 20) as u32;
         self.slots[idx] = flow;
+    }
+
+    /// Record a packet on a flow at `now`.
+    #[inline]
+    pub fn touch(&mut self, idx: usize, now: u64) {
+        let f = &mut self.slots[idx];
+        if now > f.last_ns {
+            f.last_ns = now;
+            self.stamps[idx] = (now >> 20) as u32;
+        }
     }
 
     #[inline]

@@ -352,6 +352,9 @@ fn run_live(
         })?;
         if got == 0 {
             det.tick(source::live::now_ns());
+        } else {
+            // process what the batch holds now: live alerts should not wait for more traffic
+            det.flush();
         }
         if det.has_alerts() {
             drain(det, out)?;
