@@ -25,6 +25,8 @@ static LAB_SEQ: AtomicU32 = AtomicU32::new(0);
 
 const SCANNER: &str = "10.79.0.1";
 const TARGET: &str = "10.79.0.2";
+const SCANNER6: &str = "fd79::1";
+const TARGET6: &str = "fd79::2";
 /// Extra addresses the target answers for (horizontal sweeps).
 const SWEEP_NET: &str = "10.79.1.0/24";
 /// Open TCP ports on the target.
@@ -164,6 +166,28 @@ impl Lab {
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
             sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
         }
+        sh(&[
+            "ip",
+            "-n",
+            a,
+            "addr",
+            "add",
+            &format!("{SCANNER6}/64"),
+            "dev",
+            sa,
+            "nodad",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            b,
+            "addr",
+            "add",
+            &format!("{TARGET6}/64"),
+            "dev",
+            tb,
+            "nodad",
+        ]);
         sh(&["ip", "-n", a, "route", "add", SWEEP_NET, "via", TARGET]);
         sh(&[
             "ip", "-n", b, "route", "add", "local", SWEEP_NET, "dev", "lo",
@@ -177,6 +201,7 @@ impl Lab {
             "sysctl",
             "-qw",
             "net.ipv4.icmp_ratelimit=0",
+            "net.ipv6.icmp.ratelimit=0",
             "net.ipv4.tcp_max_syn_backlog=65536",
             "net.core.somaxconn=65535",
         ]);
@@ -367,9 +392,20 @@ fn expect_scan(
     tool: Option<&str>,
     shape: &str,
 ) -> u64 {
+    expect_scan_from(name, alerts, SCANNER, technique, tool, shape)
+}
+
+fn expect_scan_from(
+    name: &str,
+    alerts: &[Value],
+    scanner: &str,
+    technique: &str,
+    tool: Option<&str>,
+    shape: &str,
+) -> u64 {
     let a = alerts
         .iter()
-        .find(|a| a["portolan"]["technique"] == technique && a["src_ip"] == SCANNER)
+        .find(|a| a["portolan"]["technique"] == technique && a["src_ip"] == scanner)
         .unwrap_or_else(|| {
             panic!(
                 "{name}: no {technique} alert; got:\n  {}",
@@ -642,6 +678,34 @@ fn lab_stealth_and_udp_scans_are_named() {
                 ],
                 &[],
             ),
+            technique,
+            Some("nmap"),
+            "vertical",
+        );
+    }
+    // IPv6: the same decoders, flow table and TRW over a SYN scan and a UDP scan of the
+    // target's IPv6 address (UDP scans draw ICMPv6 port-unreachables).
+    for (flag, technique) in [("-sS", "tcp-syn"), ("-sU", "udp")] {
+        let name = format!("nmap -6 {flag}");
+        expect_scan_from(
+            &name,
+            &lab.record_detect(
+                &format!("v6{flag}"),
+                &[
+                    "nmap",
+                    "-6",
+                    "-n",
+                    "-Pn",
+                    flag,
+                    "-p",
+                    "1-30",
+                    "--max-retries",
+                    "1",
+                    TARGET6,
+                ],
+                &[],
+            ),
+            SCANNER6,
             technique,
             Some("nmap"),
             "vertical",
