@@ -220,9 +220,7 @@ impl Alert {
     /// Suricata severity: 1 (high) to 3 (low).
     pub fn severity(&self) -> u8 {
         match (self.technique, self.shape) {
-            (Technique::SynFlood, _) => 1,
-            (_, Shape::Distributed) => 1,
-            (t, _) if t.is_stealth() => 2,
+            (Technique::SynFlood, _) | (_, Shape::Distributed) => 1,
             _ => 2,
         }
     }

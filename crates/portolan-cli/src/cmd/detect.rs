@@ -220,6 +220,13 @@ impl Printer {
                 writeln!(self.stdout, "{}", escape(&line))?;
             }
         }
+        if st.flows_evicted > 0 || st.sources_evicted > 0 {
+            writeln!(
+                self.stdout,
+                "  (tables full: {} flows and {} sources were forgotten to keep memory fixed; see [limits] in docs/detect.md)",
+                st.flows_evicted, st.sources_evicted
+            )?;
+        }
         if st.allowed_probes > 0 {
             writeln!(
                 self.stdout,
