@@ -777,33 +777,30 @@ fn lab_live_capture_with_filter() {
     }
     let lab = Lab::new("live");
     let bin = assert_cmd::cargo::cargo_bin("portolan");
-    let mut live = Command::new("ip")
-        .args(["netns", "exec", &lab.tgt_ns])
-        .arg(&bin)
-        .args([
-            "detect",
-            "-i",
-            &lab.tgt_if,
-            "--filter",
-            "tcp",
-            "--duration",
-            "8",
-            "--format",
-            "eve",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start live capture");
-    let err = live.stderr.take().expect("stderr");
-    let mut line = String::new();
-    BufReader::new(err)
-        .read_line(&mut line)
-        .expect("read stderr");
-    assert!(
-        line.contains("capturing on"),
-        "live capture did not start: {line}"
-    );
+    // One capture on the veth (SOCK_RAW, Ethernet frames), one on "any" (SOCK_DGRAM, IP packets).
+    let start = |iface: &str| {
+        let mut live = Command::new("ip")
+            .args(["netns", "exec", &lab.tgt_ns])
+            .arg(&bin)
+            .args(["detect", "-i", iface, "--filter", "tcp", "--duration", "8"])
+            .args(["--format", "eve"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start live capture");
+        let err = live.stderr.take().expect("stderr");
+        let mut line = String::new();
+        BufReader::new(err)
+            .read_line(&mut line)
+            .expect("read stderr");
+        assert!(
+            line.contains("capturing on"),
+            "live capture on {iface} did not start: {line}"
+        );
+        live
+    };
+    let on_veth = start(&lab.tgt_if);
+    let on_any = start("any");
     let out = Command::new("ip")
         .args([
             "netns",
@@ -835,19 +832,21 @@ fn lab_live_capture_with_filter() {
             TARGET,
         ])
         .output();
-    let out = live.wait_with_output().expect("live capture");
-    assert!(out.status.success(), "live capture failed");
-    let alerts: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("EVE line"))
-        .collect();
-    expect_scan(
-        "live nmap -sS",
-        &alerts,
-        "tcp-syn",
-        Some("nmap"),
-        "vertical",
-    );
+    for (what, live) in [("veth", on_veth), ("any", on_any)] {
+        let out = live.wait_with_output().expect("live capture");
+        assert!(out.status.success(), "live capture on {what} failed");
+        let alerts: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("EVE line"))
+            .collect();
+        expect_scan(
+            &format!("live ({what}) nmap -sS"),
+            &alerts,
+            "tcp-syn",
+            Some("nmap"),
+            "vertical",
+        );
+    }
 }
 
 const BENIGN: &str = r#"
