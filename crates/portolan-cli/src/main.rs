@@ -17,6 +17,7 @@ Examples:
   portolan local                  what this host exposes, and how to harden it
   portolan local --format sarif --fail-on high
   portolan service 127.0.0.1:2222 127.0.0.1:8443   what listens there, which version
+  portolan detect capture.pcapng   who scanned or flooded whom, from a capture
   portolan registry update --from service-names-port-numbers.csv
   portolan completions bash > /etc/bash_completion.d/portolan";
 
@@ -41,11 +42,15 @@ pub enum Command {
     /// Show or refresh the IANA port registry.
     #[command(subcommand)]
     Registry(cmd::registry::RegistryCmd),
-    /// Find what is exposed: TCP connect scan of addresses, blocks, ranges and hostnames.
+    /// Find what is exposed: TCP connect, SYN and UDP scans of addresses, blocks, ranges and
+    /// hostnames, with service and version detection (-sV).
     Scan(Box<cmd::scan::ScanArgs>),
     /// Identify what listens on given ports: service, product, version, TLS, SSH, HTTP, and
     /// unauthenticated access.
     Service(cmd::service::ServiceArgs),
+    /// See who is scanning or flooding you: port scans, sweeps and SYN floods from captures or
+    /// live traffic.
+    Detect(cmd::detect::DetectArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
         Command::Registry(c) => cmd::registry::run(c, style),
         Command::Scan(args) => cmd::scan::run(*args, style),
         Command::Service(args) => cmd::service::run(args, style),
+        Command::Detect(args) => cmd::detect::run(args, style),
         Command::Completions { shell } => {
             let mut c = Cli::command();
             clap_complete::generate(shell, &mut c, "portolan", &mut std::io::stdout());

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod detect;
 pub mod local;
 pub mod port;
 pub mod registry;

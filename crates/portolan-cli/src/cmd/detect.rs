@@ -1,0 +1,381 @@
+//! `portolan detect`: port scans, sweeps and SYN floods, from captures or live traffic.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use anyhow::{bail, Context, Result};
+use portolan_detect::alert::{format_timestamp, Alert};
+use portolan_detect::config::{Config, Sensitivity};
+use portolan_detect::detect::Detector;
+use portolan_detect::source;
+
+use crate::term::{escape, Style};
+
+const EXAMPLES: &str = "\
+Examples:
+  portolan detect capture.pcapng                 alerts and a summary on the terminal
+  portolan detect capture.pcap.gz --format eve   Suricata-EVE-shaped JSON lines (docs/schema/detect-eve.md)
+  portolan detect /var/log/pcaps/                every capture of a directory, in rotation order
+  tcpdump -i eth0 -w - | portolan detect -       a stream on standard input
+  portolan detect -i eth0                        live capture (root or CAP_NET_RAW)
+  portolan detect -i eth0 --filter 'not port 22' live, with a BPF filter (compiled by tcpdump)
+  portolan detect -i eth0 -o /var/log/portolan/eve.json   summary on screen, EVE to a file
+  portolan detect cap.pcap --sensitivity high --allow 192.0.2.10/32
+  portolan detect --print-config > detect.toml   the defaults, to edit; then --config detect.toml
+
+Exit status: 0 when the input was read to the end, 2 on an error (a truncated or corrupt capture
+still prints the alerts found before the error).";
+
+/// How alerts are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One readable line per alert, then a summary.
+    Text,
+    /// Suricata-EVE-shaped JSON, one alert per line.
+    Eve,
+}
+
+/// Sensitivity level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Level {
+    Low,
+    Medium,
+    High,
+}
+
+/// Arguments of `portolan detect`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct DetectArgs {
+    /// Captures to read: pcap or pcapng files (gzip-compressed too), directories of rotated
+    /// captures (read in natural name order), or - for standard input.
+    #[arg(value_name = "CAPTURE")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Capture live on this interface (Linux AF_PACKET; "any" for all interfaces).
+    #[arg(short = 'i', long, conflicts_with = "inputs")]
+    pub interface: Option<String>,
+
+    /// BPF filter for live capture, in tcpdump syntax (compiled with `tcpdump -ddd`), or
+    /// @FILE holding `tcpdump -dd`/`-ddd` output.
+    #[arg(long, requires = "interface")]
+    pub filter: Option<String>,
+
+    /// Stop live capture after this many packets.
+    #[arg(long, requires = "interface")]
+    pub count: Option<u64>,
+
+    /// Stop live capture after this many seconds.
+    #[arg(long, requires = "interface")]
+    pub duration: Option<f64>,
+
+    /// Configuration file (TOML); see --print-config for every key and its default.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Sensitivity preset (overrides the file's `sensitivity`, keeps its other keys).
+    #[arg(long, value_enum)]
+    pub sensitivity: Option<Level>,
+
+    /// Never report this source (address or network, repeatable): your own scanners.
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<String>,
+
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+
+    /// Also write EVE JSON lines to this file (appended).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+fn load_config(args: &DetectArgs) -> Result<Config> {
+    let mut cfg = match &args.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the configuration {}", p.display()))?;
+            Config::from_toml(&text).with_context(|| format!("in {}", p.display()))?
+        }
+        None => Config::default(),
+    };
+    if let Some(level) = args.sensitivity {
+        let s = match level {
+            Level::Low => Sensitivity::Low,
+            Level::Medium => Sensitivity::Medium,
+            Level::High => Sensitivity::High,
+        };
+        // Re-apply the file over the new preset so its explicit keys still win.
+        let text = match &args.config {
+            Some(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the configuration {}", p.display()))?,
+            None => String::new(),
+        };
+        cfg = Config::from_toml_with(&text, Some(s))?;
+    }
+    for a in &args.allow {
+        cfg.allow.push(a.parse()?);
+    }
+    Ok(cfg)
+}
+
+struct Printer {
+    format: Format,
+    style: Style,
+    stdout: BufWriter<std::io::Stdout>,
+    eve_file: Option<BufWriter<File>>,
+    alerts: Vec<Alert>,
+}
+
+/// Alerts kept for the summary (the rest are only counted).
+const SUMMARY_KEEP: usize = 10_000;
+
+impl Printer {
+    fn alert(&mut self, a: Alert) -> Result<()> {
+        if self.format == Format::Eve || self.eve_file.is_some() {
+            let line = serde_json::to_string(&a.to_eve())?;
+            if self.format == Format::Eve {
+                writeln!(self.stdout, "{line}")?;
+            }
+            if let Some(f) = self.eve_file.as_mut() {
+                writeln!(f, "{line}")?;
+                f.flush()?;
+            }
+        }
+        if self.format == Format::Text {
+            let s = self.style;
+            let tool = a.tool.map(|t| format!(" tool={t}")).unwrap_or_default();
+            let target = match a.dst_port {
+                Some(p) => format!("{}:{p}", a.dst),
+                None => a.dst.to_string(),
+            };
+            let line = format!(
+                "{} {} {} -> {}  {} probes, {} ports, {} hosts{}  [{}]",
+                s.dim(&format_timestamp(a.ts_ns)),
+                s.red(&a.signature()),
+                s.bold(&a.src.to_string()),
+                target,
+                a.probes,
+                a.distinct_ports,
+                a.distinct_hosts,
+                tool,
+                serde_json::to_value(a.detector)?
+                    .as_str()
+                    .unwrap_or_default()
+            );
+            writeln!(self.stdout, "{}", escape(&line))?;
+        }
+        self.stdout.flush()?;
+        if self.alerts.len() < SUMMARY_KEEP {
+            self.alerts.push(a);
+        }
+        Ok(())
+    }
+
+    fn summary(&mut self, det: &Detector, what: &str) -> Result<()> {
+        if self.format != Format::Text {
+            return Ok(());
+        }
+        let s = self.style;
+        let st = det.stats();
+        writeln!(self.stdout)?;
+        writeln!(
+            self.stdout,
+            "{}",
+            s.bold(&escape(&format!(
+                "Summary of {what}: {} packets ({} IP: {} TCP, {} UDP, {} ICMP; {} not IP, {} malformed), {} alerts",
+                st.packets, st.ip_packets, st.tcp, st.udp, st.icmp, st.not_ip, st.malformed, st.alerts
+            )))
+        )?;
+        let mut by_src: BTreeMap<String, Vec<&Alert>> = BTreeMap::new();
+        for a in &self.alerts {
+            by_src.entry(a.src.to_string()).or_default().push(a);
+        }
+        for (src, alerts) in by_src {
+            writeln!(self.stdout, "  {}", s.bold(&escape(&src)))?;
+            for a in alerts {
+                let mut ports: Vec<String> = a.ports.iter().map(|p| p.to_string()).collect();
+                if a.distinct_ports > a.ports.len() as u64 {
+                    ports.push("...".into());
+                }
+                let line = format!(
+                    "    {:<11} {:<11} -> {:<16} {} probes, ports {}{}  {} .. {}",
+                    a.technique.name(),
+                    a.shape.name(),
+                    a.dst.to_string(),
+                    a.probes,
+                    ports.join(","),
+                    a.tool.map(|t| format!(", tool {t}")).unwrap_or_default(),
+                    format_timestamp(a.first_seen_ns),
+                    format_timestamp(a.last_seen_ns),
+                );
+                writeln!(self.stdout, "{}", escape(&line))?;
+            }
+        }
+        if st.flows_evicted > 0 || st.sources_evicted > 0 {
+            writeln!(
+                self.stdout,
+                "  (tables full: {} flows and {} sources were forgotten to keep memory fixed; see [limits] in docs/detect.md)",
+                st.flows_evicted, st.sources_evicted
+            )?;
+        }
+        if st.allowed_probes > 0 {
+            writeln!(
+                self.stdout,
+                "  ({} probes from allow-listed sources ignored)",
+                st.allowed_probes
+            )?;
+        }
+        self.stdout.flush()?;
+        Ok(())
+    }
+}
+
+fn drain(det: &mut Detector, out: &mut Printer) -> Result<()> {
+    for a in det.take_alerts() {
+        out.alert(a)?;
+    }
+    Ok(())
+}
+
+/// Run `portolan detect`.
+pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
+    let cfg = load_config(&args)?;
+    if args.print_config {
+        print!("{}", cfg.to_toml());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let eve_file = match &args.output {
+        Some(p) => Some(BufWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("cannot open {} for writing", p.display()))?,
+        )),
+        None => None,
+    };
+    let mut out = Printer {
+        format: args.format,
+        style,
+        stdout: BufWriter::new(std::io::stdout()),
+        eve_file,
+        alerts: Vec::new(),
+    };
+    let mut det = Detector::new(cfg);
+
+    if let Some(ifname) = &args.interface {
+        return run_live(&args, ifname, &mut det, &mut out);
+    }
+    if args.inputs.is_empty() {
+        bail!("give a capture file, a directory, - for standard input, or --interface IF for live capture");
+    }
+    let mut failure = None;
+    'inputs: for input in &args.inputs {
+        let mut src = match source::open_path(input) {
+            Ok(s) => s,
+            Err(e) => {
+                failure = Some(anyhow::Error::new(e));
+                break;
+            }
+        };
+        loop {
+            match src.next_packet() {
+                Ok(Some(p)) => {
+                    det.process_raw(&p);
+                    if det.has_alerts() {
+                        drain(&mut det, &mut out)?;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    failure = Some(anyhow::Error::new(e));
+                    break 'inputs;
+                }
+            }
+        }
+    }
+    det.finish();
+    drain(&mut det, &mut out)?;
+    let what = if args.inputs.len() == 1 {
+        args.inputs[0].display().to_string()
+    } else {
+        format!("{} inputs", args.inputs.len())
+    };
+    out.summary(&det, &what)?;
+    match failure {
+        Some(e) => Err(e.context(
+            "reading stopped early; the alerts above cover the packets read before the error",
+        )),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn run_live(
+    args: &DetectArgs,
+    ifname: &str,
+    det: &mut Detector,
+    out: &mut Printer,
+) -> Result<ExitCode> {
+    let filter = match &args.filter {
+        Some(f) => Some(source::live::compile_filter(f, ifname)?),
+        None => None,
+    };
+    let stop = source::live::install_stop_on_signal();
+    let mut cap = source::live::LiveCapture::open(ifname, filter.as_deref())
+        .with_context(|| format!("live capture on {ifname}"))?;
+    eprintln!(
+        "portolan: capturing on {} ({}); Ctrl-C to stop",
+        escape(ifname),
+        match &args.filter {
+            Some(f) => format!("filter {}", escape(f)),
+            None => "no filter".to_string(),
+        }
+    );
+    let deadline = args
+        .duration
+        .map(|d| std::time::Instant::now() + std::time::Duration::from_secs_f64(d.max(0.0)));
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if let Some(dl) = deadline {
+            if std::time::Instant::now() >= dl {
+                break;
+            }
+        }
+        if args.count.is_some_and(|c| n >= c) {
+            break;
+        }
+        let got = cap.poll_batch(100, |p| {
+            n += 1;
+            det.process_raw(p);
+        })?;
+        if got == 0 {
+            det.tick(source::live::now_ns());
+        } else {
+            // process what the batch holds now: live alerts should not wait for more traffic
+            det.flush();
+        }
+        if det.has_alerts() {
+            drain(det, out)?;
+        }
+    }
+    det.finish();
+    drain(det, out)?;
+    let st = cap.stats();
+    out.summary(
+        det,
+        &format!(
+            "{ifname} ({} packets, {} dropped by the kernel)",
+            st.0, st.1
+        ),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

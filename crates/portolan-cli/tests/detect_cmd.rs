@@ -1,0 +1,282 @@
+//! `portolan detect` run as the real binary on captures built here: formats, compression,
+//! directories, standard input, damaged files, configuration, and the EVE schema checked by an
+//! independent JSON parser (Python's).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+
+use assert_cmd::Command;
+use portolan_detect::source::pcap::PcapWriter;
+use portolan_detect::source::pcapng::build;
+use portolan_detect::synth::{self, Tcp};
+use predicates::prelude::*;
+
+const ATTACKER: [u8; 4] = [198, 51, 100, 7];
+const VICTIM: [u8; 4] = [192, 0, 2, 10];
+
+/// Frames of a SYN scan of 30 ports, each answered by RST.
+fn scan_frames() -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut ts = 1_700_000_000_000_000_000u64;
+    for port in 1..=30u16 {
+        for (src, dst, t) in [
+            (
+                ATTACKER,
+                VICTIM,
+                Tcp {
+                    sport: 40000,
+                    dport: port,
+                    flags: 0x02,
+                    window: 1024,
+                    options: &[2, 4, 5, 0xb4],
+                    ..Tcp::default()
+                },
+            ),
+            (
+                VICTIM,
+                ATTACKER,
+                Tcp {
+                    sport: port,
+                    dport: 40000,
+                    flags: 0x14,
+                    window: 0,
+                    ..Tcp::default()
+                },
+            ),
+        ] {
+            let mut b = Vec::new();
+            synth::tcp4(&mut b, src, dst, 1, 64, &t);
+            ts += 1_000_000;
+            out.push((ts, b));
+        }
+    }
+    out
+}
+
+fn write_pcap(path: &Path, frames: &[(u64, Vec<u8>)]) {
+    let mut w = PcapWriter::new(Vec::new(), 1, 65535).unwrap();
+    for (ts, f) in frames {
+        w.write(*ts, f).unwrap();
+    }
+    std::fs::write(path, w.into_inner()).unwrap();
+}
+
+fn portolan() -> Command {
+    let mut c = Command::cargo_bin("portolan").unwrap();
+    c.env("NO_COLOR", "1");
+    c
+}
+
+#[test]
+fn text_summary_names_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("scan.pcap");
+    write_pcap(&f, &scan_frames());
+    portolan()
+        .arg("detect")
+        .arg(&f)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "PORTOLAN SCAN TCP SYN (half-open) port scan",
+        ))
+        .stdout(predicate::str::contains("198.51.100.7"))
+        .stdout(predicate::str::contains("tool nmap"))
+        .stdout(predicate::str::contains("60 packets"));
+}
+
+#[test]
+fn eve_output_parses_with_an_independent_parser() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("scan.pcap");
+    write_pcap(&f, &scan_frames());
+    let out = portolan()
+        .arg("detect")
+        .arg(&f)
+        .args(["--format", "eve"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let check = r#"
+import json, sys
+required = {"timestamp": str, "event_type": str, "src_ip": str, "dest_ip": str, "proto": str, "alert": dict, "portolan": dict}
+n = 0
+for line in sys.stdin:
+    e = json.loads(line)
+    for k, t in required.items():
+        assert isinstance(e[k], t), (k, e)
+    assert e["event_type"] == "alert"
+    a = e["alert"]
+    assert isinstance(a["signature"], str) and isinstance(a["signature_id"], int)
+    assert isinstance(a["category"], str) and a["severity"] in (1, 2, 3)
+    p = e["portolan"]
+    assert p["schema_version"] == 1
+    assert p["technique"] in ("tcp-syn","tcp-connect","tcp-fin","tcp-null","tcp-xmas","tcp-ack","tcp-maimon","udp","syn-flood")
+    assert p["shape"] in ("vertical","horizontal","block","distributed","flood")
+    assert all(isinstance(x, int) and 0 <= x <= 65535 for x in p["ports"])
+    assert isinstance(p["probes"], int) and p["first_seen"] <= p["last_seen"]
+    assert len(e["timestamp"]) == len("2026-01-01T00:00:00.000000+0000")
+    n += 1
+print(n)
+"#;
+    let mut py = StdCommand::new("python3")
+        .args(["-c", check])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 (listed in .ci/apt) parses the EVE output");
+    use std::io::Write;
+    py.stdin.take().unwrap().write_all(&out.stdout).unwrap();
+    let res = py.wait_with_output().unwrap();
+    assert!(res.status.success(), "python rejected the EVE output");
+    assert_eq!(String::from_utf8_lossy(&res.stdout).trim(), "1");
+}
+
+#[test]
+fn gzip_pcapng_directory_and_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = scan_frames();
+    // gzip-compressed pcap
+    let f = dir.path().join("scan.pcap");
+    write_pcap(&f, &frames);
+    let st = StdCommand::new("gzip").arg("-k").arg(&f).status().unwrap();
+    assert!(st.success());
+    portolan()
+        .arg("detect")
+        .arg(dir.path().join("scan.pcap.gz"))
+        .args(["--format", "eve"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"technique\":\"tcp-syn\""));
+    // pcapng with two interfaces of different link types (Ethernet and raw IPv4)
+    let mut ng = build::shb();
+    ng.extend(build::idb(1, None));
+    ng.extend(build::idb(228, Some(9)));
+    for (i, (ts, fr)) in frames.iter().enumerate() {
+        if i % 2 == 0 {
+            ng.extend(build::epb(0, ts / 1000, fr));
+        } else {
+            ng.extend(build::epb(1, *ts, &fr[14..]));
+        }
+    }
+    let ngf = dir.path().join("scan.pcapng");
+    std::fs::write(&ngf, &ng).unwrap();
+    portolan()
+        .arg("detect")
+        .arg(&ngf)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("tcp-syn"))
+        .stdout(predicate::str::contains("60 IP"));
+    // a directory of rotated captures
+    let rot = dir.path().join("rotated");
+    std::fs::create_dir(&rot).unwrap();
+    write_pcap(&rot.join("cap1"), &frames[..20]);
+    write_pcap(&rot.join("cap2"), &frames[20..40]);
+    write_pcap(&rot.join("cap10"), &frames[40..]);
+    std::fs::write(rot.join("cap11"), b"").unwrap(); // a rotation just started
+    portolan()
+        .arg("detect")
+        .arg(&rot)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("tcp-syn"))
+        .stdout(predicate::str::contains("60 packets"));
+    // standard input
+    portolan()
+        .args(["detect", "-"])
+        .pipe_stdin(&f)
+        .unwrap()
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("tcp-syn"));
+}
+
+#[test]
+fn truncated_capture_keeps_alerts_and_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("scan.pcap");
+    write_pcap(&f, &scan_frames());
+    let mut bytes = std::fs::read(&f).unwrap();
+    bytes.truncate(bytes.len() - 30);
+    std::fs::write(&f, &bytes).unwrap();
+    portolan()
+        .arg("detect")
+        .arg(&f)
+        .args(["--format", "eve"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("\"technique\":\"tcp-syn\""))
+        .stderr(predicate::str::contains("truncated"))
+        .stderr(predicate::str::contains(
+            "alerts above cover the packets read before the error",
+        ));
+}
+
+#[test]
+fn not_a_capture_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("notes.txt");
+    std::fs::write(&f, b"hello, this is not a capture").unwrap();
+    portolan()
+        .arg("detect")
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a pcap or pcapng capture"));
+    portolan()
+        .args(["detect", "/nonexistent/capture.pcap"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/capture.pcap"));
+}
+
+#[test]
+fn configuration_round_trip_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = portolan()
+        .args(["detect", "--print-config", "--sensitivity", "high"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("sensitivity = \"high\""), "{text}");
+    assert!(text.contains("vertical_ports = 10"), "{text}");
+    let cfg = dir.path().join("detect.toml");
+    std::fs::write(&cfg, &text).unwrap();
+    let f = dir.path().join("scan.pcap");
+    write_pcap(&f, &scan_frames());
+    portolan()
+        .arg("detect")
+        .arg(&f)
+        .arg("--config")
+        .arg(&cfg)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 probes"));
+    std::fs::write(&cfg, "[thresholds]\nverticle_ports = 5\n").unwrap();
+    portolan()
+        .arg("detect")
+        .arg(&f)
+        .arg("--config")
+        .arg(&cfg)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("verticle_ports"));
+    // allow-list from the command line
+    portolan()
+        .arg("detect")
+        .arg(&f)
+        .args(["--allow", "198.51.100.0/24"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0 alerts"));
+    portolan()
+        .arg("detect")
+        .arg(&f)
+        .args(["--allow", "not-a-network"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not-a-network"));
+}

@@ -1,0 +1,177 @@
+//! TCP headers and options.
+
+use super::{be16, be32, WireError};
+
+/// TCP flag bits (the low byte of the flags field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+    pub const ECE: u8 = 0x40;
+    pub const CWR: u8 = 0x80;
+
+    /// True when every bit of `mask` is set.
+    #[inline]
+    pub fn has(self, mask: u8) -> bool {
+        self.0 & mask == mask
+    }
+    /// The flags ignoring ECN bits (ECE, CWR), which a SYN may carry.
+    #[inline]
+    pub fn core(self) -> u8 {
+        self.0 & 0x3f
+    }
+}
+
+/// A view of a TCP segment.
+#[derive(Debug, Clone)]
+pub struct TcpPacket<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> TcpPacket<T> {
+    /// Check the fixed header and that the data offset is sane. Options may be cut by the snap
+    /// length; `options()` then returns what was captured.
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let b = buffer.as_ref();
+        if b.len() < 20 {
+            return Err(WireError::Truncated("TCP"));
+        }
+        if (b[12] >> 4) < 5 {
+            return Err(WireError::Malformed {
+                layer: "TCP",
+                what: "data offset below 5",
+            });
+        }
+        Ok(TcpPacket { buffer })
+    }
+    fn b(&self) -> &[u8] {
+        self.buffer.as_ref()
+    }
+    pub fn src_port(&self) -> u16 {
+        be16(self.b(), 0)
+    }
+    pub fn dst_port(&self) -> u16 {
+        be16(self.b(), 2)
+    }
+    pub fn seq_number(&self) -> u32 {
+        be32(self.b(), 4)
+    }
+    pub fn ack_number(&self) -> u32 {
+        be32(self.b(), 8)
+    }
+    pub fn header_len(&self) -> usize {
+        usize::from(self.b()[12] >> 4) * 4
+    }
+    pub fn flags(&self) -> TcpFlags {
+        TcpFlags(self.b()[13])
+    }
+    pub fn window_len(&self) -> u16 {
+        be16(self.b(), 14)
+    }
+    pub fn checksum(&self) -> u16 {
+        be16(self.b(), 16)
+    }
+    pub fn urgent_at(&self) -> u16 {
+        be16(self.b(), 18)
+    }
+    /// The option bytes that were captured.
+    pub fn options(&self) -> TcpOptions<'_> {
+        let b = self.b();
+        let end = self.header_len().min(b.len());
+        TcpOptions { rest: &b[20..end] }
+    }
+    /// The payload that was captured.
+    pub fn payload(&self) -> &[u8] {
+        let b = self.b();
+        &b[self.header_len().min(b.len())..]
+    }
+}
+
+/// One TCP option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpOption<'a> {
+    EndOfList,
+    NoOperation,
+    MaxSegmentSize(u16),
+    WindowScale(u8),
+    SackPermitted,
+    Timestamp { tsval: u32, tsecr: u32 },
+    Unknown { kind: u8, data: &'a [u8] },
+}
+
+/// An iterator over TCP options; stops at the end of the list or at a malformed option.
+#[derive(Debug, Clone)]
+pub struct TcpOptions<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for TcpOptions<'a> {
+    type Item = TcpOption<'a>;
+    fn next(&mut self) -> Option<TcpOption<'a>> {
+        let (&kind, tail) = self.rest.split_first()?;
+        match kind {
+            0 => {
+                self.rest = &[];
+                Some(TcpOption::EndOfList)
+            }
+            1 => {
+                self.rest = tail;
+                Some(TcpOption::NoOperation)
+            }
+            _ => {
+                let len = usize::from(*tail.first()?);
+                if len < 2 || len > self.rest.len() {
+                    self.rest = &[];
+                    return None;
+                }
+                let data = &self.rest[2..len];
+                self.rest = &self.rest[len..];
+                Some(match (kind, data.len()) {
+                    (2, 2) => TcpOption::MaxSegmentSize(u16::from_be_bytes([data[0], data[1]])),
+                    (3, 1) => TcpOption::WindowScale(data[0]),
+                    (4, 0) => TcpOption::SackPermitted,
+                    (8, 8) => TcpOption::Timestamp {
+                        tsval: be32(data, 0),
+                        tsecr: be32(data, 4),
+                    },
+                    _ => TcpOption::Unknown { kind, data },
+                })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_of_linux_syn() {
+        let mut seg = vec![
+            0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0xa0, 0x02, 0xfa, 0xf0, 0, 0, 0, 0,
+        ];
+        seg.extend_from_slice(&[
+            2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+        ]);
+        let t = TcpPacket::new_checked(&seg[..]).unwrap();
+        assert_eq!(t.src_port(), 12345);
+        assert!(t.flags().has(TcpFlags::SYN));
+        let opts: Vec<_> = t.options().collect();
+        assert_eq!(opts[0], TcpOption::MaxSegmentSize(1460));
+        assert_eq!(opts[1], TcpOption::SackPermitted);
+        assert!(matches!(opts[2], TcpOption::Timestamp { tsval: 1, .. }));
+        assert_eq!(opts[4], TcpOption::WindowScale(7));
+        assert!(t.payload().is_empty());
+        // an option whose length runs past the header ends the list
+        let mut bad = seg.clone();
+        bad[21] = 200;
+        let t = TcpPacket::new_checked(&bad[..]).unwrap();
+        assert_eq!(t.options().count(), 0);
+    }
+}
