@@ -188,24 +188,32 @@ pub fn run(
         std::thread::Builder::new()
             .name("portolan-rx".into())
             .spawn(move || {
-                let mut buf = vec![0u8; 65_536];
+                const SLOTS: usize = 64;
+                const SLOT: usize = 2048;
+                let mut bufs = vec![0u8; SLOTS * SLOT];
+                let mut lens = [0usize; SLOTS];
                 while !rx_stop.load(Ordering::Relaxed) {
-                    let n = match receiver.recv(&mut buf) {
-                        Ok(Some(n)) => n,
-                        Ok(None) => continue,
-                        Err(_) => continue,
-                    };
-                    counters.packets.fetch_add(1, Ordering::Relaxed);
-                    match classify(&buf[..n], &key) {
-                        Verdict::Reply(r) => {
-                            if tx.try_send((r, Instant::now())).is_err() {
-                                counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    let got = receiver.recv_batch(&mut bufs, &mut lens).unwrap_or(0);
+                    if got == 0 {
+                        continue;
+                    }
+                    let at = Instant::now();
+                    for (i, &n) in lens[..got].iter().enumerate() {
+                        if n == 0 {
+                            continue;
+                        }
+                        counters.packets.fetch_add(1, Ordering::Relaxed);
+                        match classify(&bufs[i * SLOT..i * SLOT + n], &key) {
+                            Verdict::Reply(r) => {
+                                if tx.try_send((r, at)).is_err() {
+                                    counters.dropped.fetch_add(1, Ordering::Relaxed);
+                                }
                             }
+                            Verdict::Invalid => {
+                                counters.invalid.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Verdict::Unrelated => {}
                         }
-                        Verdict::Invalid => {
-                            counters.invalid.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Verdict::Unrelated => {}
                     }
                 }
             })
