@@ -38,27 +38,7 @@ fn lab_syn_full_range_clean_then_filtered_and_lossy() {
     assert_eq!(first_open["reason"], "syn-ack");
 
     // Every closed port dropped, 1% random loss each way.
-    let set = open
-        .iter()
-        .map(|p| p.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    lab.nft(
-        &lab.target(),
-        &format!(
-            "table inet lab {{
-               chain input {{ type filter hook input priority 0; policy accept;
-                 iifname \"lo\" accept
-                 meta l4proto tcp numgen random mod 100 < 1 drop
-                 tcp dport != {{ {set} }} drop
-               }}
-               chain output {{ type filter hook output priority 0; policy accept;
-                 oifname \"lo\" accept
-                 meta l4proto tcp numgen random mod 100 < 1 drop
-               }}
-             }}"
-        ),
-    );
+    lab.drop_others_with_loss(&open, 1);
     let (v, _) = lab.scan(
         &["10.78.0.2", "-p-", "--syn", "--retries", "3"],
         dir,

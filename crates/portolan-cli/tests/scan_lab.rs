@@ -42,27 +42,7 @@ fn lab_full_range_clean_and_lossy() {
     assert_eq!(end["closed"], 65535 - 40);
 
     // 2% random loss each way, every other port dropped.
-    let set = open
-        .iter()
-        .map(|p| p.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    lab.nft(
-        &lab.target(),
-        &format!(
-            "table inet lab {{
-               chain input {{ type filter hook input priority 0; policy accept;
-                 iifname \"lo\" accept
-                 meta l4proto tcp numgen random mod 100 < 2 drop
-                 tcp dport != {{ {set} }} drop
-               }}
-               chain output {{ type filter hook output priority 0; policy accept;
-                 oifname \"lo\" accept
-                 meta l4proto tcp numgen random mod 100 < 2 drop
-               }}
-             }}"
-        ),
-    );
+    lab.drop_others_with_loss(&open, 2);
     let mut args = vec!["10.78.0.2", "-p-", "--retries", "3"];
     args.extend(FAST);
     let (v, _) = lab.scan(&args, dir, "lossy");

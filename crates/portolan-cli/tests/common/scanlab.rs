@@ -98,6 +98,31 @@ impl Lab {
         assert_eq!(line.trim(), "ready");
         self.children.push(c);
     }
+    /// In the target: drop every TCP packet to a port not in `open` (a filtering host) and
+    /// `pct`% of all TCP packets each way at random (a lossy link).
+    pub fn drop_others_with_loss(&self, open: &[u16], pct: u8) {
+        let set = open
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        self.nft(
+            &self.target(),
+            &format!(
+                "table inet lab {{
+                   chain input {{ type filter hook input priority 0; policy accept;
+                     iifname \"lo\" accept
+                     meta l4proto tcp numgen random mod 100 < {pct} drop
+                     tcp dport != {{ {set} }} drop
+                   }}
+                   chain output {{ type filter hook output priority 0; policy accept;
+                     oifname \"lo\" accept
+                     meta l4proto tcp numgen random mod 100 < {pct} drop
+                   }}
+                 }}"
+            ),
+        );
+    }
     pub fn nft(&self, ns: &str, rules: &str) {
         let mut c = Command::new("ip")
             .args(["netns", "exec", ns, "nft", "-f", "-"])
