@@ -612,7 +612,7 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
     let cfg = ConnectConfig {
         max_rate: args.max_rate,
         max_window: args.concurrency,
-        min_window: 16.min(args.concurrency),
+        min_window: 256.min(args.concurrency),
         initial_window: 1024.min(args.concurrency),
         max_timeout: Duration::from_millis(args.timeout.max(args.min_timeout)),
         min_timeout: Duration::from_millis(args.min_timeout),
