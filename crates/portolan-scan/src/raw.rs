@@ -192,11 +192,22 @@ pub fn run(
                 const SLOT: usize = 2048;
                 let mut bufs = vec![0u8; SLOTS * SLOT];
                 let mut lens = [0usize; SLOTS];
+                // Poll without blocking while packets come, so the kernel never has to wake this
+                // thread per packet (a wake-up costs the sending CPU more than the packet
+                // itself); after a quiet spell, block again.
+                let mut idle = 0u32;
                 while !rx_stop.load(Ordering::Relaxed) {
-                    let got = receiver.recv_batch(&mut bufs, &mut lens).unwrap_or(0);
+                    let got = receiver
+                        .recv_batch(&mut bufs, &mut lens, idle > 2000)
+                        .unwrap_or(0);
                     if got == 0 {
+                        idle = idle.saturating_add(1);
+                        if idle <= 2000 {
+                            std::thread::sleep(Duration::from_micros(50));
+                        }
                         continue;
                     }
+                    idle = 0;
                     let at = Instant::now();
                     for (i, &n) in lens[..got].iter().enumerate() {
                         if n == 0 {

@@ -327,8 +327,9 @@ impl Receiver {
     /// Receive up to `lens.len()` packets with one `recvmmsg(2)` call into `bufs`, cut in slots of
     /// `bufs.len() / lens.len()` bytes (a longer packet is truncated: replies are judged by their
     /// headers). Sets `lens[i]` to the length of each IP packet, 0 for a packet to skip (not IP,
-    /// or our own outgoing one); returns how many slots were filled (0 on timeout).
-    pub fn recv_batch(&self, bufs: &mut [u8], lens: &mut [usize]) -> io::Result<usize> {
+    /// or our own outgoing one); returns how many slots were filled (0 on timeout). Without
+    /// `wait` the call never blocks.
+    pub fn recv_batch(&self, bufs: &mut [u8], lens: &mut [usize], wait: bool) -> io::Result<usize> {
         const MAX: usize = 64;
         let n = lens.len().min(MAX);
         if n == 0 {
@@ -353,7 +354,11 @@ impl Receiver {
                 self.fd.as_raw_fd(),
                 msgs.as_mut_ptr(),
                 n as libc::c_uint,
-                libc::MSG_WAITFORONE,
+                if wait {
+                    libc::MSG_WAITFORONE
+                } else {
+                    libc::MSG_DONTWAIT
+                },
                 std::ptr::null_mut(),
             )
         };
