@@ -427,6 +427,27 @@ pub fn run(
         let mut sent_any = false;
         let mut nb = 0usize;
         let mut batch_v6 = false;
+        // Hand the `nb` probes built so far to the kernel (one place for both call sites).
+        macro_rules! flush_batch {
+            () => {
+                flush(
+                    &sender,
+                    batch_v6,
+                    &arena,
+                    &meta[..nb],
+                    &mut inflight,
+                    &mut timers,
+                    &mut deferred,
+                    &win,
+                    cfg.initial_timeout,
+                    &mut stats,
+                    &mut progress,
+                    sink,
+                    proto,
+                    cfg.kind,
+                )
+            };
+        }
         loop {
             let next = if let Some(d) = deferred.pop_front() {
                 Some(d)
@@ -471,22 +492,7 @@ pub fn run(
                 break;
             }
             if nb > 0 && (nb == BATCH || batch_v6 != addr.is_ipv6()) {
-                sent_any |= flush(
-                    &sender,
-                    batch_v6,
-                    &arena,
-                    &meta[..nb],
-                    &mut inflight,
-                    &mut timers,
-                    &mut deferred,
-                    &win,
-                    cfg.initial_timeout,
-                    &mut stats,
-                    &mut progress,
-                    sink,
-                    proto,
-                    cfg.kind,
-                );
+                sent_any |= flush_batch!();
                 nb = 0;
             }
             let src = match source_of(addr) {
@@ -522,22 +528,7 @@ pub fn run(
             nb += 1;
         }
         if nb > 0 {
-            sent_any |= flush(
-                &sender,
-                batch_v6,
-                &arena,
-                &meta[..nb],
-                &mut inflight,
-                &mut timers,
-                &mut deferred,
-                &win,
-                cfg.initial_timeout,
-                &mut stats,
-                &mut progress,
-                sink,
-                proto,
-                cfg.kind,
-            );
+            sent_any |= flush_batch!();
         }
         if !deferred.is_empty() && wake.is_none() {
             // The kernel's queue was full: give it a moment.
@@ -627,11 +618,13 @@ fn flush(
     proto: Proto,
     kind: RawKind,
 ) -> bool {
-    let items: Vec<(IpAddr, &[u8])> = meta
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (m.1, &arena[i * SLOT..i * SLOT + m.4]))
-        .collect();
+    // A fixed array: no allocation on the send path.
+    let mut slots: [(IpAddr, &[u8]); BATCH] = [(IpAddr::from([0u8, 0, 0, 0]), &[]); BATCH];
+    let n = meta.len().min(BATCH);
+    for (i, m) in meta.iter().enumerate().take(n) {
+        slots[i] = (m.1, &arena[i * SLOT..i * SLOT + m.4]);
+    }
+    let items = &slots[..n];
     let mut done = 0usize;
     while done < items.len() {
         match sender.send_batch(v6, &items[done..]) {
