@@ -75,6 +75,12 @@ fn main() {
     ] {
         let _ = writeln!(s, "pub(crate) static {name}: [u32; {}] = {:?};", v.len(), v);
     }
+    let _ = writeln!(
+        s,
+        "pub(crate) static RANGES_MAX_HI: [u16; {}] = {:?};",
+        packed.ranges_max_hi.len(),
+        packed.ranges_max_hi
+    );
     std::fs::write(out.join("registry_data.rs"), s).unwrap_or_else(|e| fail(format!("write: {e}")));
 
     // Risk knowledge.

@@ -97,8 +97,11 @@ pub struct Packed {
     pub records: Vec<PackedRecord>,
     /// Indexes of single-port records, sorted by (port, protocol, position in the file).
     pub by_port: Vec<u32>,
-    /// Indexes of records whose port is a range `lo < hi`, in file order.
+    /// Indexes of records whose port is a range `lo < hi`, sorted by (lo, position in the file).
     pub ranges: Vec<u32>,
+    /// `ranges_max_hi[i]`: the highest `hi` among `ranges[..=i]`, so a lookup can skip every
+    /// range that ends before the port without looking at it.
+    pub ranges_max_hi: Vec<u16>,
     /// Indexes of records with a service name, sorted by (lowercase name, port, protocol).
     pub by_name: Vec<u32>,
 }
@@ -407,10 +410,19 @@ pub fn pack(records: &[RawRecord]) -> Packed {
         let p = &packed[i as usize];
         (p.port_lo, p.proto, i)
     });
-    let ranges: Vec<u32> = (0..packed.len() as u32)
+    let mut ranges: Vec<u32> = (0..packed.len() as u32)
         .filter(|&i| {
             let p = &packed[i as usize];
             p.has_port && p.port_lo < p.port_hi
+        })
+        .collect();
+    ranges.sort_by_key(|&i| (packed[i as usize].port_lo, i));
+    let mut max_hi = 0u16;
+    let ranges_max_hi: Vec<u16> = ranges
+        .iter()
+        .map(|&i| {
+            max_hi = max_hi.max(packed[i as usize].port_hi);
+            max_hi
         })
         .collect();
     let mut by_name: Vec<u32> = (0..records.len() as u32)
@@ -430,6 +442,7 @@ pub fn pack(records: &[RawRecord]) -> Packed {
         records: packed,
         by_port,
         ranges,
+        ranges_max_hi,
         by_name,
     }
 }

@@ -181,6 +181,7 @@ pub struct Registry {
     records: Cow<'static, [PackedRecord]>,
     by_port: Cow<'static, [u32]>,
     ranges: Cow<'static, [u32]>,
+    ranges_max_hi: Cow<'static, [u16]>,
     by_name: Cow<'static, [u32]>,
     source: Source,
 }
@@ -190,6 +191,7 @@ static EMBEDDED: Registry = Registry {
     records: Cow::Borrowed(&embedded::RECORDS),
     by_port: Cow::Borrowed(&embedded::BY_PORT),
     ranges: Cow::Borrowed(&embedded::RANGES),
+    ranges_max_hi: Cow::Borrowed(&embedded::RANGES_MAX_HI),
     by_name: Cow::Borrowed(&embedded::BY_NAME),
     source: Source::Embedded,
 };
@@ -246,6 +248,7 @@ impl Registry {
             records: Cow::Owned(p.records),
             by_port: Cow::Owned(p.by_port),
             ranges: Cow::Owned(p.ranges),
+            ranges_max_hi: Cow::Owned(p.ranges_max_hi),
             by_name: Cow::Owned(p.by_name),
             source: Source::File(path.to_path_buf()),
         })
@@ -299,7 +302,7 @@ impl Registry {
     }
 
     /// Every record covering `port`: single-port records first (sorted by protocol), then the
-    /// ranges that contain it.
+    /// ranges that contain it (sorted by their first port).
     pub fn by_port(&self, port: u16) -> impl Iterator<Item = Entry<'_>> {
         let recs = &self.records;
         let start = self
@@ -308,10 +311,24 @@ impl Registry {
         let singles = self.by_port[start..]
             .iter()
             .take_while(move |&&i| recs.get(i as usize).is_some_and(|r| r.port_lo == port));
-        let ranges = self.ranges.iter().filter(move |&&i| {
-            recs.get(i as usize)
-                .is_some_and(|r| r.port_lo <= port && port <= r.port_hi)
-        });
+        // Ranges are sorted by their first port: those starting after `port` are cut off, and
+        // the running maximum of their last port skips those that end before it.
+        let end = self
+            .ranges
+            .partition_point(|&i| recs.get(i as usize).is_some_and(|r| r.port_lo <= port));
+        let start = self
+            .ranges_max_hi
+            .get(..end)
+            .map_or(end, |m| m.partition_point(|&hi| hi < port));
+        let ranges = self
+            .ranges
+            .get(start..end)
+            .unwrap_or(&[])
+            .iter()
+            .filter(move |&&i| {
+                recs.get(i as usize)
+                    .is_some_and(|r| r.port_lo <= port && port <= r.port_hi)
+            });
         singles.chain(ranges).filter_map(move |&i| self.entry(i))
     }
 

@@ -183,3 +183,22 @@ fn categories_at_the_edges() {
     assert_eq!(Category::of(49152), Category::Dynamic);
     assert_eq!(Category::of(65535), Category::Dynamic);
 }
+
+#[test]
+fn by_port_agrees_with_a_full_scan() {
+    let reg = Registry::embedded();
+    for port in (0..=65535u16)
+        .step_by(5)
+        .chain([0, 1, 1023, 6000, 6063, 49151, 65535])
+    {
+        let mut want: Vec<String> = reg
+            .iter()
+            .filter(|e| e.ports().is_some_and(|(lo, hi)| lo <= port && port <= hi))
+            .map(|e| format!("{:?}", e))
+            .collect();
+        let mut got: Vec<String> = reg.by_port(port).map(|e| format!("{:?}", e)).collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "port {port}");
+    }
+}
