@@ -156,30 +156,41 @@ fn syn_scan_with_sv_identifies_too() {
     }
     let port = free_port();
     let Some(_d) = redis(port) else { return };
-    let out = Command::new(cargo_bin("portolan"))
-        .args([
-            "scan",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-sS",
-            "-sV",
-            "-q",
-            "--format",
-            "jsonl",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let p: serde_json::Value = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|v| v["type"] == "port")
-        .expect("a port line");
+    // Loopback under a loaded test run can lose the one SYN-ACK of a single-port scan; the scan
+    // is repeated (at most 3 times) and the last output is shown if it never finds the port.
+    let mut last = String::new();
+    let mut found = None;
+    for _ in 0..3 {
+        let out = Command::new(cargo_bin("portolan"))
+            .args([
+                "scan",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-sS",
+                "-sV",
+                "-q",
+                "--format",
+                "jsonl",
+                "--all-ports",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last = String::from_utf8_lossy(&out.stdout).to_string();
+        found = last
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|v| v["type"] == "port" && v["state"] == "open");
+        if found.is_some() {
+            break;
+        }
+    }
+    let p = found.unwrap_or_else(|| panic!("no open port line in:\n{last}"));
     assert_eq!(p["reason"], "syn-ack");
     assert_eq!(p["ttl"], 64);
     assert_eq!(p["service"]["name"], "redis");
