@@ -90,28 +90,45 @@ fn lab_syn_rate_cap_proven_by_counter() {
            }
          }",
     );
-    let rate = 3000.0;
-    let (v, secs) = lab.scan(
-        &[
-            "10.77.0.0/20",
-            "-p",
-            "80",
-            "--syn",
-            "--max-rate",
-            "3000",
-            "--all-ports",
-        ],
-        dir,
-        "rate",
-    );
-    assert_eq!(ports_in(&v, "open").len(), 4096);
-    let sent = lab.counters(&lab.scanner())["syn_out"];
-    assert!(sent >= 4096, "{sent}");
-    let cap = rate * secs + rate; // rate × duration, plus one second of burst
-    assert!(
-        (sent as f64) <= cap,
-        "{sent} SYNs in {secs:.2} s exceeds --max-rate {rate}"
-    );
+    // The engine thread alone (the default below 50,000/s), then with two send lanes that
+    // share the one token bucket: each run counted on its own.
+    let mut before = 0;
+    for (rate, net, hosts, threads) in [
+        (3000u32, "10.77.0.0/20", 4096usize, "0"),
+        (20_000, "10.77.0.0/17", 32_768, "2"),
+    ] {
+        let rate_s = rate.to_string();
+        let (v, secs) = lab.scan(
+            &[
+                net,
+                "-p",
+                "80",
+                "--syn",
+                "--max-rate",
+                &rate_s,
+                "--send-threads",
+                threads,
+                "--all-ports",
+            ],
+            dir,
+            "rate",
+        );
+        assert_eq!(
+            ports_in(&v, "open").len(),
+            hosts,
+            "{net} with {threads} lanes"
+        );
+        let total = lab.counters(&lab.scanner())["syn_out"];
+        let sent = total - before;
+        before = total;
+        assert!(sent >= hosts as u64, "{sent}");
+        let rate = f64::from(rate);
+        let cap = rate * secs + rate; // rate × duration, plus one second of burst
+        assert!(
+            (sent as f64) <= cap,
+            "{sent} SYNs in {secs:.2} s exceeds --max-rate {rate} ({threads} send lanes)"
+        );
+    }
 }
 
 #[test]

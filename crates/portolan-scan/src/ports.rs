@@ -231,7 +231,7 @@ pub fn rank_nmap_services(text: &str) -> Option<Vec<u16>> {
     )
 }
 
-/// Portolan's built-in ranking over every port 1-65535 (see [`crate::toplist`]).
+/// Portolan's built-in ranking over every port 1-65535 (see the `toplist` module).
 pub fn builtin_ranking() -> Vec<u16> {
     let reg = Registry::embedded();
     let mut seen = vec![false; 65536];

@@ -1,16 +1,20 @@
 //! The raw SYN and UDP scan engine.
 //!
-//! Two threads joined by a channel and by the probe cookie, as in masscan and ZMap:
+//! Threads joined by channels and by the probe cookie, as in masscan and ZMap:
 //!
 //! - the **receiver** thread reads every IP packet from an `AF_PACKET` socket, validates it with
 //!   [`portolan_wire::reply::classify`] (a keyed SipHash of the 4-tuple carried in the SYN's
 //!   sequence number or the UDP source port), counts and drops what does not validate, and
 //!   passes validated replies on;
-//! - the **sender** (the calling thread) walks the plan, builds each probe into a fixed buffer
-//!   (no allocation per packet), sends it under the hard `--max-rate` token bucket and the
+//! - the **engine** (the calling thread) walks the plan, builds each probe into a batch buffer
+//!   (no allocation per packet), takes it from the hard `--max-rate` token bucket under the
 //!   congestion [`Window`], and keeps only the *unanswered* probes — a table whose size is
 //!   bounded by the window, never by the target space — to retransmit them after an RTT-derived
-//!   timeout, a bounded number of times.
+//!   timeout, a bounded number of times;
+//! - **send lanes** (at high rates, one per spare CPU): the kernel does each packet's routing,
+//!   queueing and, on local and virtual links, the other end's processing and the reply's on
+//!   the CPU that called `sendmmsg`, so the engine hands full batches to idle lanes and sends
+//!   itself only when every lane is busy. Pacing and bookkeeping stay on the engine thread.
 //!
 //! The window grows with answers and completions and halves when an answer to a retransmission
 //! proves that an earlier probe was lost, so a lossy path slows the scan instead of losing
@@ -73,6 +77,12 @@ pub struct RawConfig {
     pub seed_key: Option<(u64, u64)>,
     pub checkpoint_every: Duration,
     pub handle_signals: bool,
+    /// Extra threads that hand batches to the kernel beside the engine thread (`None`: one per
+    /// spare CPU, at most 3, when `max_rate` is above 50,000/s). Sending is where the time goes:
+    /// the kernel does each probe's routing, queueing and (on a local or virtual link) the
+    /// target's and our own processing of the reply on the sending CPU, so sending from several
+    /// CPUs spreads that work.
+    pub send_threads: Option<usize>,
 }
 
 impl Default for RawConfig {
@@ -96,6 +106,7 @@ impl Default for RawConfig {
             seed_key: None,
             checkpoint_every: Duration::from_secs(5),
             handle_signals: true,
+            send_threads: None,
         }
     }
 }
@@ -148,6 +159,20 @@ pub fn run(
         }
     }
     let sender = Sender::open(v4, v6, cfg.interface.as_deref())?;
+    let nlanes = cfg.send_threads.unwrap_or_else(|| {
+        if cfg.max_rate > 50_000.0 {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .saturating_sub(1)
+                .min(3)
+        } else {
+            0
+        }
+    });
+    let mut lane_senders = Vec::with_capacity(nlanes);
+    for _ in 0..nlanes {
+        lane_senders.push(Sender::open(v4, v6, cfg.interface.as_deref())?);
+    }
     let receiver = Receiver::open(cfg.interface.as_deref(), Duration::from_millis(20))?;
     if !rawio::drop_privileges() {
         sink.notice("could not drop capabilities after opening the raw sockets");
@@ -233,6 +258,7 @@ pub fn run(
     if cfg.handle_signals {
         let _ = install_signal_flag(&stop);
     }
+    let mut lanes = Lanes::spawn(lane_senders, &rx_stop)?;
 
     let proto = match cfg.kind {
         RawKind::Syn => Proto::Tcp,
@@ -288,8 +314,10 @@ pub fn run(
     // (deadline, addr, port, tries) in send order; stale entries are skipped.
     let mut timers: VecDeque<(Instant, IpAddr, u16, u32)> = VecDeque::new();
     let mut retry: VecDeque<(IpAddr, u16)> = VecDeque::new();
-    let mut arena = vec![0u8; BATCH * SLOT];
-    let mut meta = [(0u64, IpAddr::from([0u8, 0, 0, 0]), 0u16, 0u32, 0usize); BATCH];
+    let mut cur = Batch::new();
+    let mut pool: Vec<Batch> = Vec::new();
+    // What the last batch given to a lane held (the lane owns the batch meanwhile).
+    let mut handed: Vec<Meta> = Vec::with_capacity(BATCH);
     // Probes picked but not yet taken by the kernel: (pos, addr, port, tries).
     let mut deferred: VecDeque<(u64, IpAddr, u16, u32)> = VecDeque::new();
     let mut last_status = Instant::now();
@@ -332,6 +360,30 @@ pub fn run(
             break;
         }
         let now = Instant::now();
+
+        // 0. Batches the send lanes are done with: failed packets are final, buffers reused.
+        while let Some(mut b) = lanes.returned() {
+            for (i, e) in b.errors.drain(..) {
+                let m = b.meta[i];
+                if inflight.remove(&(m.addr, m.port)).is_some() {
+                    sink.notice(&format!("sending to {} failed: {e}", m.addr));
+                    finish(
+                        m.pos,
+                        m.addr,
+                        m.port,
+                        unsent_state(cfg.kind),
+                        Reason::HostUnreach,
+                        None,
+                        None,
+                        &mut progress,
+                        &mut stats,
+                        sink,
+                    );
+                }
+            }
+            b.clear();
+            pool.push(b);
+        }
 
         // 1. Replies.
         let replies = pending
@@ -425,28 +477,49 @@ pub fn run(
         //    in batches of up to BATCH packets per system call.
         let mut wake: Option<Instant> = None;
         let mut sent_any = false;
-        let mut nb = 0usize;
-        let mut batch_v6 = false;
-        // Hand the `nb` probes built so far to the kernel (one place for both call sites).
+        // Hand the probes built so far to a free send lane, or to the kernel from here.
         macro_rules! flush_batch {
-            () => {
-                flush(
-                    &sender,
-                    batch_v6,
-                    &arena,
-                    &meta[..nb],
-                    &mut inflight,
-                    &mut timers,
-                    &mut deferred,
-                    &win,
-                    cfg.initial_timeout,
-                    &mut stats,
-                    &mut progress,
-                    sink,
-                    proto,
-                    cfg.kind,
-                )
-            };
+            () => {{
+                let fresh = pool.pop().unwrap_or_else(Batch::new);
+                let b = std::mem::replace(&mut cur, fresh);
+                let timeout = if win.has_rtt() {
+                    win.timeout()
+                } else {
+                    cfg.initial_timeout.min(win.timeout())
+                };
+                handed.clear();
+                handed.extend_from_slice(&b.meta);
+                match lanes.offer(b) {
+                    Ok(()) => {
+                        record_sent(
+                            &handed,
+                            Instant::now(),
+                            timeout,
+                            &mut inflight,
+                            &mut timers,
+                            &mut stats,
+                        );
+                        true
+                    }
+                    Err(mut b) => {
+                        let any = flush(
+                            &sender,
+                            &mut b,
+                            &mut inflight,
+                            &mut timers,
+                            &mut deferred,
+                            timeout,
+                            &mut stats,
+                            &mut progress,
+                            sink,
+                            cfg.kind,
+                        );
+                        b.clear();
+                        pool.push(b);
+                        any
+                    }
+                }
+            }};
         }
         loop {
             let next = if let Some(d) = deferred.pop_front() {
@@ -460,7 +533,7 @@ pub fn run(
                 while cursor < end && progress.is_done(cursor) {
                     cursor += 1;
                 }
-                if cursor >= end || inflight.len() + nb >= win.size() {
+                if cursor >= end || inflight.len() + cur.meta.len() >= win.size() {
                     None
                 } else {
                     let pos = cursor;
@@ -491,9 +564,8 @@ pub fn run(
                 deferred.push_front((pos, addr, port, tries));
                 break;
             }
-            if nb > 0 && (nb == BATCH || batch_v6 != addr.is_ipv6()) {
+            if !cur.meta.is_empty() && (cur.meta.len() == BATCH || cur.v6 != addr.is_ipv6()) {
                 sent_any |= flush_batch!();
-                nb = 0;
             }
             let src = match source_of(addr) {
                 Ok(s) => s,
@@ -516,18 +588,24 @@ pub fn run(
                 }
             };
             let payload_idx = (tries - 1) as usize;
-            let slot = &mut arena[nb * SLOT..(nb + 1) * SLOT];
+            let nb = cur.meta.len();
+            let slot = &mut cur.arena[nb * SLOT..(nb + 1) * SLOT];
             let Some(len) =
                 build_probe(slot, cfg, &key, src, addr, port, payload_idx, &udp_payloads)
             else {
                 progress.done(pos);
                 continue;
             };
-            batch_v6 = addr.is_ipv6();
-            meta[nb] = (pos, addr, port, tries, len);
-            nb += 1;
+            cur.v6 = addr.is_ipv6();
+            cur.meta.push(Meta {
+                pos,
+                addr,
+                port,
+                tries,
+                len,
+            });
         }
-        if nb > 0 {
+        if !cur.meta.is_empty() {
             sent_any |= flush_batch!();
         }
         if !deferred.is_empty() && wake.is_none() {
@@ -535,7 +613,12 @@ pub fn run(
             wake = Some(Instant::now() + Duration::from_micros(200));
         }
 
-        if inflight.is_empty() && retry.is_empty() && deferred.is_empty() && cursor >= end {
+        if inflight.is_empty()
+            && retry.is_empty()
+            && deferred.is_empty()
+            && cursor >= end
+            && lanes.idle()
+        {
             break;
         }
 
@@ -573,6 +656,7 @@ pub fn run(
     }
 
     rx_stop.store(true, Ordering::SeqCst);
+    lanes.join();
     let _ = rx_thread.join();
     stats.rx_packets = counters.packets.load(Ordering::Relaxed);
     stats.rx_invalid = counters.invalid.load(Ordering::Relaxed);
@@ -599,95 +683,256 @@ pub fn run(
 const BATCH: usize = 64;
 const SLOT: usize = 1536;
 
-/// Hand a batch to the kernel and record what it took; what it did not take is deferred.
-/// Returns whether anything was sent.
-#[allow(clippy::too_many_arguments)]
-fn flush(
-    sender: &Sender,
+/// One probe in a batch: plan position, target, try number and packet length.
+#[derive(Clone, Copy, Debug)]
+struct Meta {
+    pos: u64,
+    addr: IpAddr,
+    port: u16,
+    tries: u32,
+    len: usize,
+}
+
+/// Up to [`BATCH`] probes of one family, built in place, and what sending them went like.
+struct Batch {
     v6: bool,
-    arena: &[u8],
-    meta: &[(u64, IpAddr, u16, u32, usize)],
-    inflight: &mut HashMap<(IpAddr, u16), InFlight>,
-    timers: &mut VecDeque<(Instant, IpAddr, u16, u32)>,
-    deferred: &mut VecDeque<(u64, IpAddr, u16, u32)>,
-    win: &Window,
-    initial_timeout: Duration,
-    stats: &mut RawStats,
-    progress: &mut crate::plan::Progress,
-    sink: &mut dyn EventSink,
-    proto: Proto,
-    kind: RawKind,
-) -> bool {
-    // A fixed array: no allocation on the send path.
-    let mut slots: [(IpAddr, &[u8]); BATCH] = [(IpAddr::from([0u8, 0, 0, 0]), &[]); BATCH];
-    let n = meta.len().min(BATCH);
-    for (i, m) in meta.iter().enumerate().take(n) {
-        slots[i] = (m.1, &arena[i * SLOT..i * SLOT + m.4]);
+    arena: Vec<u8>,
+    meta: Vec<Meta>,
+    /// Packets the kernel refused for good (index into `meta`, error).
+    errors: Vec<(usize, std::io::Error)>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            v6: false,
+            arena: vec![0u8; BATCH * SLOT],
+            meta: Vec::with_capacity(BATCH),
+            errors: Vec::new(),
+        }
     }
-    let items = &slots[..n];
-    let mut done = 0usize;
-    while done < items.len() {
-        match sender.send_batch(v6, &items[done..]) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) => {
-                // The first packet of the rest failed for good (no route, ...): filtered.
-                let (pos, addr, port, _, _) = meta[done];
-                sink.notice(&format!("sending to {addr} failed: {e}"));
-                inflight.remove(&(addr, port));
-                progress.done(pos);
-                stats.scan.completed += 1;
-                stats.scan.filtered += 1;
-                sink.port(PortEvent {
-                    addr,
-                    port,
-                    proto,
-                    state: if kind == RawKind::Udp {
-                        PortState::OpenFiltered
-                    } else {
-                        PortState::Filtered
-                    },
-                    reason: Reason::HostUnreach,
-                    rtt: None,
-                    ttl: None,
-                    service: None,
-                });
-                done += 1;
-                continue;
+
+    fn clear(&mut self) {
+        self.meta.clear();
+        self.errors.clear();
+    }
+
+    /// Send the packets from `from` on with as few `sendmmsg` calls as the kernel allows.
+    /// Returns the index of the first packet it did not take (queue full); packets it refused
+    /// for good are recorded in `errors` and skipped.
+    fn push(&mut self, sender: &Sender, from: usize) -> usize {
+        // A fixed array: no allocation on the send path.
+        let mut slots: [(IpAddr, &[u8]); BATCH] = [(IpAddr::from([0u8, 0, 0, 0]), &[]); BATCH];
+        let n = self.meta.len().min(BATCH);
+        for (i, m) in self.meta.iter().enumerate().take(n) {
+            slots[i] = (m.addr, &self.arena[i * SLOT..i * SLOT + m.len]);
+        }
+        let mut done = from;
+        while done < n {
+            match sender.send_batch(self.v6, &slots[done..n]) {
+                Ok(0) => break,
+                Ok(k) => done += k,
+                Err(e) => {
+                    self.errors.push((done, e));
+                    done += 1;
+                }
             }
         }
+        done
     }
-    let t = Instant::now();
-    let timeout = if win.has_rtt() {
-        win.timeout()
-    } else {
-        initial_timeout.min(win.timeout())
-    };
-    let mut any = false;
-    for (i, &(pos, addr, port, tries, _)) in meta.iter().enumerate() {
-        if i >= done {
-            stats.send_full += 1;
-            deferred.push_back((pos, addr, port, tries));
-            continue;
-        }
-        if progress.is_done(pos) {
-            continue; // failed above
-        }
-        any = true;
+}
+
+/// What a probe that could not be sent is reported as.
+fn unsent_state(kind: RawKind) -> PortState {
+    match kind {
+        RawKind::Udp => PortState::OpenFiltered,
+        RawKind::Syn => PortState::Filtered,
+    }
+}
+
+/// Record the probes of a batch as sent at `t` (in flight, with a retransmission timer).
+fn record_sent(
+    meta: &[Meta],
+    t: Instant,
+    timeout: Duration,
+    inflight: &mut HashMap<(IpAddr, u16), InFlight>,
+    timers: &mut VecDeque<(Instant, IpAddr, u16, u32)>,
+    stats: &mut RawStats,
+) {
+    for m in meta {
         stats.scan.sent += 1;
-        if tries > 1 {
+        if m.tries > 1 {
             stats.scan.retries += 1;
         }
         inflight.insert(
-            (addr, port),
+            (m.addr, m.port),
             InFlight {
-                pos,
+                pos: m.pos,
                 sent: t,
-                tries,
+                tries: m.tries,
             },
         );
-        timers.push_back((t + timeout, addr, port, tries));
+        timers.push_back((t + timeout, m.addr, m.port, m.tries));
     }
+}
+
+/// Threads that hand batches to the kernel from other CPUs. Each has its own sockets and a
+/// queue of at most [`LANE_DEPTH`] batches; the engine thread offers each batch to the least
+/// busy lane and sends it itself when every lane is full, so it never waits for a lane.
+struct Lanes {
+    jobs: Vec<mpsc::SyncSender<Batch>>,
+    busy: Vec<usize>,
+    done: mpsc::Receiver<(usize, Batch)>,
+    /// Batches back from the lanes, not yet looked at by the engine.
+    back: Vec<Batch>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+const LANE_DEPTH: usize = 2;
+
+impl Lanes {
+    fn spawn(senders: Vec<Sender>, stop: &Arc<AtomicBool>) -> Result<Lanes, RawError> {
+        let (done_tx, done) = mpsc::channel();
+        let mut lanes = Lanes {
+            jobs: Vec::new(),
+            busy: Vec::new(),
+            done,
+            back: Vec::new(),
+            threads: Vec::new(),
+        };
+        for (i, sender) in senders.into_iter().enumerate() {
+            let (tx, rx) = mpsc::sync_channel::<Batch>(LANE_DEPTH);
+            let done_tx = done_tx.clone();
+            let stop = stop.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("portolan-tx{}", i + 1))
+                .spawn(move || {
+                    while let Ok(mut b) = rx.recv() {
+                        let mut at = 0;
+                        loop {
+                            at = b.push(&sender, at);
+                            if at >= b.meta.len() || stop.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            // The kernel's queue is full: let it drain.
+                            std::thread::sleep(Duration::from_micros(20));
+                        }
+                        if done_tx.send((i, b)).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .map_err(RawError::Socket)?;
+            lanes.jobs.push(tx);
+            lanes.busy.push(0);
+            lanes.threads.push(t);
+        }
+        Ok(lanes)
+    }
+
+    /// Give a batch to the least busy lane with room; hands it back when there is none.
+    fn offer(&mut self, b: Batch) -> Result<(), Batch> {
+        // Note what the lanes finished since the last look; the engine handles it next turn.
+        while let Ok((i, done)) = self.done.try_recv() {
+            self.busy[i] = self.busy[i].saturating_sub(1);
+            self.back.push(done);
+        }
+        let Some(i) = (0..self.busy.len())
+            .filter(|&i| self.busy[i] < LANE_DEPTH)
+            .min_by_key(|&i| self.busy[i])
+        else {
+            return Err(b);
+        };
+        match self.jobs[i].try_send(b) {
+            Ok(()) => {
+                self.busy[i] += 1;
+                Ok(())
+            }
+            Err(mpsc::TrySendError::Full(b)) => Err(b),
+            Err(mpsc::TrySendError::Disconnected(b)) => {
+                // The lane is gone: never offer it work again.
+                self.busy[i] = usize::MAX;
+                Err(b)
+            }
+        }
+    }
+
+    /// A batch a lane has finished with, if any.
+    fn returned(&mut self) -> Option<Batch> {
+        if let Some(b) = self.back.pop() {
+            return Some(b);
+        }
+        let (i, b) = self.done.try_recv().ok()?;
+        self.busy[i] = self.busy[i].saturating_sub(1);
+        Some(b)
+    }
+
+    /// Whether no batch is out with a lane.
+    fn idle(&self) -> bool {
+        self.busy.iter().all(|&b| b == 0 || b == usize::MAX)
+    }
+
+    /// Stop the lanes (after they send what they hold) and wait for them.
+    fn join(self) {
+        drop(self.jobs);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Hand a batch to the kernel from this thread and record what it took; what it did not take
+/// is deferred, and packets it refused for good are reported. Returns whether anything was sent.
+#[allow(clippy::too_many_arguments)]
+fn flush(
+    sender: &Sender,
+    b: &mut Batch,
+    inflight: &mut HashMap<(IpAddr, u16), InFlight>,
+    timers: &mut VecDeque<(Instant, IpAddr, u16, u32)>,
+    deferred: &mut VecDeque<(u64, IpAddr, u16, u32)>,
+    timeout: Duration,
+    stats: &mut RawStats,
+    progress: &mut crate::plan::Progress,
+    sink: &mut dyn EventSink,
+    kind: RawKind,
+) -> bool {
+    let done = b.push(sender, 0);
+    let proto = match kind {
+        RawKind::Syn => Proto::Tcp,
+        RawKind::Udp => Proto::Udp,
+    };
+    let failed: Vec<usize> = b.errors.iter().map(|(i, _)| *i).collect();
+    for (i, e) in b.errors.drain(..) {
+        let m = b.meta[i];
+        sink.notice(&format!("sending to {} failed: {e}", m.addr));
+        inflight.remove(&(m.addr, m.port));
+        progress.done(m.pos);
+        stats.scan.completed += 1;
+        stats.scan.filtered += 1;
+        sink.port(PortEvent {
+            addr: m.addr,
+            port: m.port,
+            proto,
+            state: unsent_state(kind),
+            reason: Reason::HostUnreach,
+            rtt: None,
+            ttl: None,
+            service: None,
+        });
+    }
+    for m in &b.meta[done..] {
+        stats.send_full += 1;
+        deferred.push_back((m.pos, m.addr, m.port, m.tries));
+    }
+    b.meta.truncate(done);
+    let mut i = 0;
+    b.meta.retain(|_| {
+        let keep = !failed.contains(&i);
+        i += 1;
+        keep
+    });
+    let any = !b.meta.is_empty();
+    record_sent(&b.meta, Instant::now(), timeout, inflight, timers, stats);
     any
 }
 

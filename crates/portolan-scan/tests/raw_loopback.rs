@@ -45,16 +45,25 @@ fn closed_ports(n: usize) -> Vec<u16> {
 }
 
 fn scan(kind: RawKind, ports: Vec<u16>) -> (BTreeMap<u16, PortEvent>, raw::RawStats) {
+    scan_with(kind, ports, |_| {})
+}
+
+fn scan_with(
+    kind: RawKind,
+    ports: Vec<u16>,
+    tune: impl FnOnce(&mut RawConfig),
+) -> (BTreeMap<u16, PortEvent>, raw::RawStats) {
     let targets = TargetSet::parse(&["127.0.0.1"], &[] as &[&str], Default::default()).unwrap();
     let ports = PortSet::from_ports(ports);
     let plan = Plan::new(targets.len() * ports.len() as u64, 42).unwrap();
     let mut sink = Collect::default();
-    let cfg = RawConfig {
+    let mut cfg = RawConfig {
         kind,
         max_rate: 10_000.0,
         handle_signals: false,
         ..Default::default()
     };
+    tune(&mut cfg);
     let stats = raw::run(
         Job {
             targets: &targets,
@@ -163,4 +172,43 @@ fn udp_scan_finds_responders_and_closed_ports() {
     assert!(closed.iter().any(|p| res[p].state == PortState::Closed));
     assert_eq!(stats.scan.open, 1);
     drop(echo);
+}
+
+#[test]
+fn syn_scan_with_send_lanes_reports_every_port_once() {
+    if !raw_allowed("syn_scan_with_send_lanes_reports_every_port_once") {
+        return;
+    }
+    // Three threads hand batches to the kernel (the engine thread and two lanes): every port
+    // still gets exactly one result, and the right one.
+    let listeners: Vec<_> = (0..5)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let open: Vec<u16> = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let mut all: Vec<u16> = (20_000..24_000).filter(|p| !open.contains(p)).collect();
+    all.extend(&open);
+    let (res, stats) = scan_with(RawKind::Syn, all.clone(), |c| {
+        c.max_rate = 1_000_000.0;
+        c.send_threads = Some(2);
+    });
+    assert_eq!(res.len(), all.len(), "every port gets exactly one result");
+    for p in &open {
+        assert_eq!(res[p].state, PortState::Open, "{p}");
+    }
+    // Other processes may listen in 20000-23999; everything else there is closed.
+    let closed = res
+        .values()
+        .filter(|e| e.state == PortState::Closed)
+        .count();
+    assert!(
+        closed + 5 + 64 >= all.len(),
+        "{closed} closed of {}",
+        all.len()
+    );
+    assert_eq!(stats.scan.completed, all.len() as u64);
+    assert!(stats.scan.sent >= all.len() as u64);
+    drop(listeners);
 }

@@ -185,6 +185,13 @@ pub struct ScanArgs {
     /// Raw scans: source address of the probes (default: the kernel's choice for the route).
     #[arg(long, value_name = "ADDR")]
     pub source_ip: Option<std::net::IpAddr>,
+
+    /// Raw scans: threads that hand packets to the kernel beside the engine thread (default:
+    /// one per spare CPU, at most 3, when --max-rate is above 50,000; 0 sends from the engine
+    /// thread only). The kernel's per-packet work runs on the sending CPU, so more senders
+    /// reach higher rates.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=16))]
+    pub send_threads: Option<u8>,
 }
 
 /// Which engine runs the scan.
@@ -641,6 +648,7 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
                 retries: args.retries,
                 interface: args.interface.clone(),
                 source_ip: args.source_ip,
+                send_threads: args.send_threads.map(usize::from),
                 seed_key: Some((seed, seed.rotate_left(32) ^ 0x706f_7274_6f6c_616e)),
                 ..Default::default()
             };
