@@ -27,7 +27,8 @@
 //! the send rate) and then reported `open|filtered` with reason `no-response`; the report counts
 //! them as "not confirmed closed".
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::{Ordering as CmpOrdering, Reverse};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -133,6 +134,8 @@ pub struct RawStats {
     pub udp_unconfirmed: u64,
     /// Times the kernel's send queue was full.
     pub send_full: u64,
+    /// Probes that waited for room in their host's own window (a host that lost probes).
+    pub host_holds: u64,
 }
 
 struct InFlight {
@@ -311,8 +314,9 @@ pub fn run(
     };
     let mut inflight: HashMap<(IpAddr, u16), InFlight> =
         HashMap::with_capacity(cfg.initial_window * 2);
-    // (deadline, addr, port, tries) in send order; stale entries are skipped.
-    let mut timers: VecDeque<(Instant, IpAddr, u16, u32)> = VecDeque::new();
+    // (deadline, addr, port, tries), earliest first; stale entries are skipped.
+    let mut timers = Timers::default();
+    let mut hosts = Hosts::new(cfg);
     let mut retry: VecDeque<(IpAddr, u16)> = VecDeque::new();
     let mut cur = Batch::new();
     let mut pool: Vec<Batch> = Vec::new();
@@ -334,7 +338,9 @@ pub fn run(
                   ttl: Option<u8>,
                   progress: &mut crate::plan::Progress,
                   stats: &mut RawStats,
+                  hosts: &mut Hosts,
                   sink: &mut dyn EventSink| {
+        hosts.release(addr);
         progress.done(pos);
         stats.scan.completed += 1;
         match state {
@@ -377,6 +383,7 @@ pub fn run(
                         None,
                         &mut progress,
                         &mut stats,
+                        &mut hosts,
                         sink,
                     );
                 }
@@ -417,10 +424,21 @@ pub fn run(
                     continue;
                 }
             };
+            // Loss proven on a host whose own window is already the smaller one is that host's
+            // problem (a rate limit, its path): it slows that host only. Loss elsewhere slows
+            // the whole scan.
+            let mut global_loss = f.tries > 1;
+            if let Some(h) = hosts.window(r.target) {
+                if r.icmp_from.is_none() {
+                    h.rtt_sample(rtt);
+                }
+                h.completed(f.tries > 1);
+                global_loss &= h.size() >= win.size();
+            }
             if r.icmp_from.is_none() {
                 win.rtt_sample(rtt);
             }
-            win.completed(f.tries > 1);
+            win.completed(global_loss);
             finish(
                 f.pos,
                 r.target,
@@ -431,16 +449,23 @@ pub fn run(
                 Some(r.ttl),
                 &mut progress,
                 &mut stats,
+                &mut hosts,
                 sink,
             );
         }
 
         // 2. Timeouts: retransmit or give up.
-        while let Some(&(deadline, addr, port, tries)) = timers.front() {
+        while let Some(Timer {
+            at: deadline,
+            addr,
+            port,
+            tries,
+        }) = timers.peek()
+        {
             if deadline > now {
                 break;
             }
-            timers.pop_front();
+            timers.pop();
             let Some(f) = inflight.get(&(addr, port)) else {
                 continue;
             };
@@ -451,6 +476,9 @@ pub fn run(
                 retry.push_back((addr, port));
             } else if let Some(f) = inflight.remove(&(addr, port)) {
                 win.completed(false);
+                if let Some(h) = hosts.window(addr) {
+                    h.completed(false);
+                }
                 let (state, reason) = match cfg.kind {
                     RawKind::Syn => (PortState::Filtered, Reason::NoResponse),
                     RawKind::Udp => {
@@ -468,6 +496,7 @@ pub fn run(
                     None,
                     &mut progress,
                     &mut stats,
+                    &mut hosts,
                     sink,
                 );
             }
@@ -495,6 +524,7 @@ pub fn run(
                             &handed,
                             Instant::now(),
                             timeout,
+                            &hosts,
                             &mut inflight,
                             &mut timers,
                             &mut stats,
@@ -509,6 +539,7 @@ pub fn run(
                             &mut timers,
                             &mut deferred,
                             timeout,
+                            &mut hosts,
                             &mut stats,
                             &mut progress,
                             sink,
@@ -529,11 +560,16 @@ pub fn run(
                     Some(f) => Some((f.pos, addr, port, f.tries + 1)),
                     None => continue,
                 }
+            } else if inflight.len() + cur.meta.len() >= win.size() {
+                None
+            } else if let Some(h) = hosts.next_ready() {
+                // A probe held back for its host's window, now that the host has room.
+                Some(h)
             } else {
                 while cursor < end && progress.is_done(cursor) {
                     cursor += 1;
                 }
-                if cursor >= end || inflight.len() + cur.meta.len() >= win.size() {
+                if cursor >= end || hosts.held >= HELD_CAP {
                     None
                 } else {
                     let pos = cursor;
@@ -547,7 +583,12 @@ pub fn run(
                             if !job.targets.is_excluded(addr)
                                 && !inflight.contains_key(&(addr, port)) =>
                         {
-                            Some((pos, addr, port, 1))
+                            if hosts.reserve(addr) {
+                                Some((pos, addr, port, 1))
+                            } else {
+                                hosts.hold(addr, pos, port);
+                                continue;
+                            }
                         }
                         _ => {
                             progress.done(pos);
@@ -576,12 +617,13 @@ pub fn run(
                         pos,
                         addr,
                         port,
-                        PortState::Filtered,
+                        unsent_state(cfg.kind),
                         Reason::HostUnreach,
                         None,
                         None,
                         &mut progress,
                         &mut stats,
+                        &mut hosts,
                         sink,
                     );
                     continue;
@@ -593,6 +635,9 @@ pub fn run(
             let Some(len) =
                 build_probe(slot, cfg, &key, src, addr, port, payload_idx, &udp_payloads)
             else {
+                // No probe for this family pair (cannot happen with a routed source): drop it.
+                inflight.remove(&(addr, port));
+                hosts.release(addr);
                 progress.done(pos);
                 continue;
             };
@@ -614,6 +659,7 @@ pub fn run(
         }
 
         if inflight.is_empty()
+            && hosts.held == 0
             && retry.is_empty()
             && deferred.is_empty()
             && cursor >= end
@@ -645,8 +691,8 @@ pub fn run(
             if let Some(w) = wake {
                 until = until.min(w);
             }
-            if let Some(&(d, ..)) = timers.front() {
-                until = until.min(d);
+            if let Some(t) = timers.peek() {
+                until = until.min(t.at);
             }
             let wait = until.saturating_duration_since(Instant::now());
             if let Ok(first) = rx.recv_timeout(wait) {
@@ -656,6 +702,7 @@ pub fn run(
     }
 
     rx_stop.store(true, Ordering::SeqCst);
+    stats.host_holds = hosts.holds;
     lanes.join();
     let _ = rx_thread.join();
     stats.rx_packets = counters.packets.load(Ordering::Relaxed);
@@ -682,6 +729,208 @@ pub fn run(
 /// Packets per `sendmmsg` call, and the room for each.
 const BATCH: usize = 64;
 const SLOT: usize = 1536;
+
+/// A probe's retransmission deadline (ordered by the deadline alone).
+#[derive(Clone, Copy, Debug)]
+struct Timer {
+    at: Instant,
+    addr: IpAddr,
+    port: u16,
+    tries: u32,
+}
+
+impl PartialEq for Timer {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at
+    }
+}
+impl Eq for Timer {}
+impl PartialOrd for Timer {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Timer {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        self.at.cmp(&other.at)
+    }
+}
+
+/// Retransmission timers, earliest first. Deadlines mostly come in order (one timeout per host,
+/// changing slowly), so those go to a queue in O(1); the few that would land before the queue's
+/// last one (a host with a shorter timeout) go to a heap.
+#[derive(Default)]
+struct Timers {
+    fifo: VecDeque<Timer>,
+    heap: BinaryHeap<Reverse<Timer>>,
+}
+
+impl Timers {
+    fn push(&mut self, t: Timer) {
+        if self.fifo.back().is_none_or(|b| b.at <= t.at) {
+            self.fifo.push_back(t);
+        } else {
+            self.heap.push(Reverse(t));
+        }
+    }
+
+    fn peek(&self) -> Option<Timer> {
+        match (self.fifo.front(), self.heap.peek()) {
+            (Some(a), Some(Reverse(b))) => Some(if a.at <= b.at { *a } else { *b }),
+            (Some(a), None) => Some(*a),
+            (None, Some(Reverse(b))) => Some(*b),
+            (None, None) => None,
+        }
+    }
+
+    fn pop(&mut self) -> Option<Timer> {
+        let from_fifo = match (self.fifo.front(), self.heap.peek()) {
+            (Some(a), Some(Reverse(b))) => a.at <= b.at,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if from_fifo {
+            self.fifo.pop_front()
+        } else {
+            self.heap.pop().map(|Reverse(t)| t)
+        }
+    }
+}
+
+/// Most probes held back for their hosts' windows; beyond it the plan is not read further until
+/// some are sent. One host's whole port range fits (16 bytes a probe).
+const HELD_CAP: usize = 65_536;
+
+/// Per-host congestion state, as nmap keeps beside its global one: each host with probes in
+/// flight has its own window and round-trip estimate, so a host that drops probes (a rate
+/// limit, a congested path) slows down alone while the others go on under the global window,
+/// and each host's retransmission timeout follows its own round trip. A probe whose host's window
+/// is full waits in that host's queue, not in the plan. A host is forgotten when it has nothing
+/// in flight or waiting: memory is bounded by the global window plus [`HELD_CAP`].
+struct Hosts {
+    map: HashMap<IpAddr, Host>,
+    /// Hosts with waiting probes that may have room again.
+    ready: VecDeque<IpAddr>,
+    /// Probes waiting in all hosts' queues.
+    held: usize,
+    /// Probes that had to wait, over the scan.
+    holds: u64,
+    initial: usize,
+    min: usize,
+    max: usize,
+    min_timeout: Duration,
+    max_timeout: Duration,
+}
+
+struct Host {
+    /// Probes picked for this host and not yet final (in a batch, deferred or in flight).
+    active: usize,
+    /// Probes waiting for room in this host's window: (plan position, port).
+    waiting: VecDeque<(u64, u16)>,
+    queued: bool,
+    win: Window,
+}
+
+impl Hosts {
+    fn new(cfg: &RawConfig) -> Hosts {
+        Hosts {
+            map: HashMap::new(),
+            ready: VecDeque::new(),
+            held: 0,
+            holds: 0,
+            initial: cfg.initial_window,
+            min: cfg.min_window,
+            max: cfg.max_window,
+            min_timeout: cfg.min_timeout,
+            max_timeout: cfg.max_timeout,
+        }
+    }
+
+    fn entry(&mut self, addr: IpAddr) -> &mut Host {
+        let (initial, min, max, lo, hi) = (
+            self.initial,
+            self.min,
+            self.max,
+            self.min_timeout,
+            self.max_timeout,
+        );
+        self.map.entry(addr).or_insert_with(|| Host {
+            active: 0,
+            waiting: VecDeque::new(),
+            queued: false,
+            win: Window::new(initial, min, max, lo, hi),
+        })
+    }
+
+    /// Take a slot in `addr`'s window for a new probe; false when the window is full.
+    fn reserve(&mut self, addr: IpAddr) -> bool {
+        let h = self.entry(addr);
+        if h.active >= h.win.size().max(1) {
+            return false;
+        }
+        h.active += 1;
+        true
+    }
+
+    /// Keep a probe until `addr` has room.
+    fn hold(&mut self, addr: IpAddr, pos: u64, port: u16) {
+        self.entry(addr).waiting.push_back((pos, port));
+        self.held += 1;
+        self.holds += 1;
+    }
+
+    /// A probe to `addr` is final (or was never sent): free its slot.
+    fn release(&mut self, addr: IpAddr) {
+        let Some(h) = self.map.get_mut(&addr) else {
+            return;
+        };
+        h.active = h.active.saturating_sub(1);
+        if !h.waiting.is_empty() {
+            if !h.queued {
+                h.queued = true;
+                self.ready.push_back(addr);
+            }
+        } else if h.active == 0 {
+            self.map.remove(&addr);
+        }
+    }
+
+    /// A waiting probe whose host has room now, with its slot taken: (pos, addr, port, try 1).
+    fn next_ready(&mut self) -> Option<(u64, IpAddr, u16, u32)> {
+        while let Some(addr) = self.ready.pop_front() {
+            let Some(h) = self.map.get_mut(&addr) else {
+                continue;
+            };
+            h.queued = false;
+            if h.active >= h.win.size().max(1) {
+                continue; // queued again by its next release
+            }
+            let Some((pos, port)) = h.waiting.pop_front() else {
+                continue;
+            };
+            h.active += 1;
+            self.held -= 1;
+            if !h.waiting.is_empty() {
+                h.queued = true;
+                self.ready.push_back(addr);
+            }
+            return Some((pos, addr, port, 1));
+        }
+        None
+    }
+
+    fn window(&mut self, addr: IpAddr) -> Option<&mut Window> {
+        self.map.get_mut(&addr).map(|h| &mut h.win)
+    }
+
+    /// `addr`'s own retransmission timeout, once a round trip to it was measured.
+    fn timeout(&self, addr: IpAddr) -> Option<Duration> {
+        self.map
+            .get(&addr)
+            .filter(|h| h.win.has_rtt())
+            .map(|h| h.win.timeout())
+    }
+}
 
 /// One probe in a batch: plan position, target, try number and packet length.
 #[derive(Clone, Copy, Debug)]
@@ -751,12 +1000,14 @@ fn unsent_state(kind: RawKind) -> PortState {
 }
 
 /// Record the probes of a batch as sent at `t` (in flight, with a retransmission timer).
+#[allow(clippy::too_many_arguments)]
 fn record_sent(
     meta: &[Meta],
     t: Instant,
     timeout: Duration,
+    hosts: &Hosts,
     inflight: &mut HashMap<(IpAddr, u16), InFlight>,
-    timers: &mut VecDeque<(Instant, IpAddr, u16, u32)>,
+    timers: &mut Timers,
     stats: &mut RawStats,
 ) {
     for m in meta {
@@ -772,7 +1023,13 @@ fn record_sent(
                 tries: m.tries,
             },
         );
-        timers.push_back((t + timeout, m.addr, m.port, m.tries));
+        let timeout = hosts.timeout(m.addr).unwrap_or(timeout);
+        timers.push(Timer {
+            at: t + timeout,
+            addr: m.addr,
+            port: m.port,
+            tries: m.tries,
+        });
     }
 }
 
@@ -888,9 +1145,10 @@ fn flush(
     sender: &Sender,
     b: &mut Batch,
     inflight: &mut HashMap<(IpAddr, u16), InFlight>,
-    timers: &mut VecDeque<(Instant, IpAddr, u16, u32)>,
+    timers: &mut Timers,
     deferred: &mut VecDeque<(u64, IpAddr, u16, u32)>,
     timeout: Duration,
+    hosts: &mut Hosts,
     stats: &mut RawStats,
     progress: &mut crate::plan::Progress,
     sink: &mut dyn EventSink,
@@ -906,6 +1164,7 @@ fn flush(
         let m = b.meta[i];
         sink.notice(&format!("sending to {} failed: {e}", m.addr));
         inflight.remove(&(m.addr, m.port));
+        hosts.release(m.addr);
         progress.done(m.pos);
         stats.scan.completed += 1;
         stats.scan.filtered += 1;
@@ -932,7 +1191,15 @@ fn flush(
         keep
     });
     let any = !b.meta.is_empty();
-    record_sent(&b.meta, Instant::now(), timeout, inflight, timers, stats);
+    record_sent(
+        &b.meta,
+        Instant::now(),
+        timeout,
+        hosts,
+        inflight,
+        timers,
+        stats,
+    );
     any
 }
 
@@ -1013,4 +1280,109 @@ fn install_signal_flag(stop: &Arc<AtomicBool>) -> std::io::Result<()> {
             });
         })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts(initial: usize) -> Hosts {
+        Hosts::new(&RawConfig {
+            initial_window: initial,
+            min_window: 1,
+            max_window: 1024,
+            ..Default::default()
+        })
+    }
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([10, 0, 0, last])
+    }
+
+    #[test]
+    fn a_full_host_holds_its_probes_while_others_go_on() {
+        let mut h = hosts(2);
+        assert!(h.reserve(ip(1)));
+        assert!(h.reserve(ip(1)));
+        assert!(!h.reserve(ip(1)), "window of 2 is full");
+        h.hold(ip(1), 7, 80);
+        h.hold(ip(1), 9, 81);
+        // Another host is not affected.
+        assert!(h.reserve(ip(2)));
+        assert_eq!(h.next_ready(), None, "nothing released yet");
+        // One probe of host 1 ends: exactly one waiting probe may go, in plan order.
+        h.release(ip(1));
+        assert_eq!(h.next_ready(), Some((7, ip(1), 80, 1)));
+        assert_eq!(h.next_ready(), None, "window full again");
+        h.release(ip(1));
+        assert_eq!(h.next_ready(), Some((9, ip(1), 81, 1)));
+        assert_eq!((h.held, h.holds), (0, 2));
+    }
+
+    #[test]
+    fn hosts_are_forgotten_when_idle() {
+        let mut h = hosts(4);
+        for i in 0..100 {
+            assert!(h.reserve(ip(i)));
+        }
+        assert_eq!(h.map.len(), 100);
+        for i in 0..100 {
+            h.release(ip(i));
+        }
+        assert!(h.map.is_empty(), "memory is bounded by what is in flight");
+        // Releasing an unknown host is harmless.
+        h.release(ip(200));
+        assert!(h.map.is_empty());
+    }
+
+    #[test]
+    fn a_shrunk_window_holds_back_and_timeouts_follow_the_host() {
+        let mut h = hosts(64);
+        for _ in 0..64 {
+            assert!(h.reserve(ip(1)));
+        }
+        assert_eq!(h.timeout(ip(1)), None, "no round trip measured yet");
+        let w = h.window(ip(1)).unwrap();
+        w.rtt_sample(Duration::from_millis(300));
+        // Every answer of an epoch came after a retry: the host's window halves.
+        for _ in 0..64 {
+            w.completed(true);
+        }
+        assert_eq!(w.size(), 32);
+        assert!(h.timeout(ip(1)).unwrap() >= Duration::from_millis(300));
+        // 64 active, window 32: new probes wait until 33 have ended.
+        assert!(!h.reserve(ip(1)));
+        h.hold(ip(1), 1, 1);
+        for _ in 0..32 {
+            h.release(ip(1));
+            assert_eq!(h.next_ready(), None);
+        }
+        h.release(ip(1));
+        assert_eq!(h.next_ready(), Some((1, ip(1), 1, 1)));
+    }
+
+    #[test]
+    fn timers_pop_in_deadline_order_even_out_of_push_order() {
+        let t0 = Instant::now();
+        let mut t = Timers::default();
+        for (ms, port) in [(10u64, 1u16), (20, 2), (5, 3), (30, 4), (15, 5), (30, 6)] {
+            t.push(Timer {
+                at: t0 + Duration::from_millis(ms),
+                addr: ip(1),
+                port,
+                tries: 1,
+            });
+        }
+        let mut order = Vec::new();
+        while let Some(x) = t.pop() {
+            if let Some(next) = t.peek() {
+                assert!(next.at >= x.at, "popped out of order");
+            }
+            order.push(x.port);
+        }
+        assert_eq!(&order[..4], &[3, 1, 5, 2]);
+        let mut last: Vec<u16> = order[4..].to_vec();
+        last.sort_unstable();
+        assert_eq!(last, vec![4, 6]);
+    }
 }

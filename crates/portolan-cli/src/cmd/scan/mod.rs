@@ -320,10 +320,21 @@ fn job_fingerprint(targets: &TargetSet, ports: &PortSet, shard: Shard) -> String
     format!("{h:016x}")
 }
 
-fn service_name(reg: &Registry, port: u16) -> Option<String> {
+/// The IANA service name of `port` for `proto`, as a table guess (nmap's "table" method).
+fn table_service(reg: &Registry, port: u16, proto: Proto) -> Option<Service> {
+    let want = match proto {
+        Proto::Tcp => Protocol::Tcp,
+        Proto::Udp => Protocol::Udp,
+        Proto::Sctp => Protocol::Sctp,
+    };
     reg.by_port(port)
-        .find(|e| e.protocol() == Some(Protocol::Tcp) && e.kind() == EntryKind::Assigned)
-        .map(|e| e.service().to_string())
+        .find(|e| e.protocol() == Some(want) && e.kind() == EntryKind::Assigned)
+        .map(|e| Service {
+            name: e.service().to_string(),
+            method: ServiceMethod::Table,
+            conf: 3,
+            ..Default::default()
+        })
 }
 
 struct Sink {
@@ -341,13 +352,10 @@ struct Sink {
 
 impl EventSink for Sink {
     fn port(&mut self, mut ev: PortEvent) {
-        if ev.service.is_none() {
-            ev.service = service_name(self.reg, ev.port).map(|name| Service {
-                name,
-                method: ServiceMethod::Table,
-                conf: 3,
-                ..Default::default()
-            });
+        // Named now only where it is shown now (open ports, streams of every port); the ports
+        // the report lists get theirs when it is built. Most of a scan's ports are neither.
+        if ev.service.is_none() && (ev.state == PortState::Open || self.stream_all) {
+            ev.service = table_service(self.reg, ev.port, ev.proto);
         }
         if ev.state == PortState::Open {
             if let Some(b) = &self.bar {
@@ -661,6 +669,13 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
                         r.udp_unconfirmed
                     );
                 }
+                if r.host_holds > 0 {
+                    eprintln!(
+                        "portolan: {} probes waited for their host's own window (a host that lost \
+                         probes was slowed down alone)",
+                        r.host_holds
+                    );
+                }
                 if r.rx_invalid > 0 {
                     eprintln!(
                         "portolan: ignored {} packets that looked like replies but failed validation",
@@ -705,10 +720,13 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
     // 5. Report.
     let end = SystemTime::now();
     let mut hosts = builder.finish(|ip: IpAddr| targets.hostname(ip).map(str::to_string));
+    let reg = Registry::embedded();
     for h in &mut hosts {
         for p in &mut h.ports {
             if let Some(s) = services.get(&(p.addr, p.port, p.proto)) {
                 p.service = Some(s.clone());
+            } else if p.service.is_none() {
+                p.service = table_service(reg, p.port, p.proto);
             }
         }
     }
