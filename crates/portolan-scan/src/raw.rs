@@ -360,6 +360,31 @@ pub fn run(
         });
     };
 
+    // A probe that could not be sent (no route, refused by the kernel) is final: reported once,
+    // as no answer from the host.
+    macro_rules! give_up {
+        ($pos:expr, $addr:expr, $port:expr, $why:expr) => {{
+            let (pos, addr, port): (u64, IpAddr, u16) = ($pos, $addr, $port);
+            if !progress.is_done(pos) {
+                sink.notice(&$why);
+                inflight.remove(&(addr, port));
+                finish(
+                    pos,
+                    addr,
+                    port,
+                    unsent_state(cfg.kind),
+                    Reason::HostUnreach,
+                    None,
+                    None,
+                    &mut progress,
+                    &mut stats,
+                    &mut hosts,
+                    sink,
+                );
+            }
+        }};
+    }
+
     loop {
         if stop.load(Ordering::SeqCst) {
             stats.scan.interrupted = true;
@@ -371,22 +396,12 @@ pub fn run(
         while let Some(mut b) = lanes.returned() {
             for (i, e) in b.errors.drain(..) {
                 let m = b.meta[i];
-                if inflight.remove(&(m.addr, m.port)).is_some() {
-                    sink.notice(&format!("sending to {} failed: {e}", m.addr));
-                    finish(
-                        m.pos,
-                        m.addr,
-                        m.port,
-                        unsent_state(cfg.kind),
-                        Reason::HostUnreach,
-                        None,
-                        None,
-                        &mut progress,
-                        &mut stats,
-                        &mut hosts,
-                        sink,
-                    );
-                }
+                give_up!(
+                    m.pos,
+                    m.addr,
+                    m.port,
+                    format!("sending to {} failed: {e}", m.addr)
+                );
             }
             b.clear();
             pool.push(b);
@@ -539,12 +554,18 @@ pub fn run(
                             &mut timers,
                             &mut deferred,
                             timeout,
-                            &mut hosts,
+                            &hosts,
                             &mut stats,
-                            &mut progress,
-                            sink,
-                            cfg.kind,
                         );
+                        for (i, e) in b.errors.drain(..) {
+                            let m = b.meta[i];
+                            give_up!(
+                                m.pos,
+                                m.addr,
+                                m.port,
+                                format!("sending to {} failed: {e}", m.addr)
+                            );
+                        }
                         b.clear();
                         pool.push(b);
                         any
@@ -611,21 +632,7 @@ pub fn run(
             let src = match source_of(addr) {
                 Ok(s) => s,
                 Err(e) => {
-                    sink.notice(&format!("{e}; {addr} skipped"));
-                    inflight.remove(&(addr, port));
-                    finish(
-                        pos,
-                        addr,
-                        port,
-                        unsent_state(cfg.kind),
-                        Reason::HostUnreach,
-                        None,
-                        None,
-                        &mut progress,
-                        &mut stats,
-                        &mut hosts,
-                        sink,
-                    );
+                    give_up!(pos, addr, port, format!("{e}; {addr} skipped"));
                     continue;
                 }
             };
@@ -1139,7 +1146,8 @@ impl Lanes {
 }
 
 /// Hand a batch to the kernel from this thread and record what it took; what it did not take
-/// is deferred, and packets it refused for good are reported. Returns whether anything was sent.
+/// is deferred. Packets it refused for good stay in `b.errors` (with their probes) for the
+/// caller to report. Returns whether anything was sent.
 #[allow(clippy::too_many_arguments)]
 fn flush(
     sender: &Sender,
@@ -1148,58 +1156,31 @@ fn flush(
     timers: &mut Timers,
     deferred: &mut VecDeque<(u64, IpAddr, u16, u32)>,
     timeout: Duration,
-    hosts: &mut Hosts,
+    hosts: &Hosts,
     stats: &mut RawStats,
-    progress: &mut crate::plan::Progress,
-    sink: &mut dyn EventSink,
-    kind: RawKind,
 ) -> bool {
     let done = b.push(sender, 0);
-    let proto = match kind {
-        RawKind::Syn => Proto::Tcp,
-        RawKind::Udp => Proto::Udp,
-    };
-    let failed: Vec<usize> = b.errors.iter().map(|(i, _)| *i).collect();
-    for (i, e) in b.errors.drain(..) {
-        let m = b.meta[i];
-        sink.notice(&format!("sending to {} failed: {e}", m.addr));
-        inflight.remove(&(m.addr, m.port));
-        hosts.release(m.addr);
-        progress.done(m.pos);
-        stats.scan.completed += 1;
-        stats.scan.filtered += 1;
-        sink.port(PortEvent {
-            addr: m.addr,
-            port: m.port,
-            proto,
-            state: unsent_state(kind),
-            reason: Reason::HostUnreach,
-            rtt: None,
-            ttl: None,
-            service: None,
-        });
-    }
     for m in &b.meta[done..] {
         stats.send_full += 1;
         deferred.push_back((m.pos, m.addr, m.port, m.tries));
     }
-    b.meta.truncate(done);
-    let mut i = 0;
-    b.meta.retain(|_| {
-        let keep = !failed.contains(&i);
-        i += 1;
-        keep
-    });
-    let any = !b.meta.is_empty();
-    record_sent(
-        &b.meta,
-        Instant::now(),
-        timeout,
-        hosts,
-        inflight,
-        timers,
-        stats,
-    );
+    let t = Instant::now();
+    let mut any = false;
+    for (i, m) in b.meta[..done].iter().enumerate() {
+        if b.errors.iter().any(|(j, _)| *j == i) {
+            continue;
+        }
+        any = true;
+        record_sent(
+            std::slice::from_ref(m),
+            t,
+            timeout,
+            hosts,
+            inflight,
+            timers,
+            stats,
+        );
+    }
     any
 }
 

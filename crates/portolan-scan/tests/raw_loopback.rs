@@ -1,10 +1,13 @@
-//! The raw SYN and UDP engines against loopback listeners (needs root / CAP_NET_RAW).
+//! The raw SYN and UDP engines against loopback listeners (needs root / CAP_NET_RAW), and the
+//! per-host windows in a private network namespace (needs root, iproute2, nftables).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on bad fixtures
 
-use std::collections::BTreeMap;
-use std::net::{TcpListener, UdpSocket};
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, TcpListener, UdpSocket};
+use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use portolan_scan::connect::{EventSink, Job};
 use portolan_scan::plan::{Plan, Progress};
@@ -53,7 +56,22 @@ fn scan_with(
     ports: Vec<u16>,
     tune: impl FnOnce(&mut RawConfig),
 ) -> (BTreeMap<u16, PortEvent>, raw::RawStats) {
-    let targets = TargetSet::parse(&["127.0.0.1"], &[] as &[&str], Default::default()).unwrap();
+    let (events, stats) = scan_targets(&["127.0.0.1"], kind, ports, tune);
+    let mut by_port = BTreeMap::new();
+    for e in events {
+        assert!(by_port.insert(e.port, e).is_none(), "a port reported twice");
+    }
+    (by_port, stats)
+}
+
+/// Scan `targets` × `ports`: every event in the order reported, and the engine's counters.
+fn scan_targets(
+    targets: &[&str],
+    kind: RawKind,
+    ports: Vec<u16>,
+    tune: impl FnOnce(&mut RawConfig),
+) -> (Vec<PortEvent>, raw::RawStats) {
+    let targets = TargetSet::parse(targets, &[] as &[&str], Default::default()).unwrap();
     let ports = PortSet::from_ports(ports);
     let plan = Plan::new(targets.len() * ports.len() as u64, 42).unwrap();
     let mut sink = Collect::default();
@@ -77,11 +95,16 @@ fn scan_with(
         Arc::new(AtomicBool::new(false)),
     )
     .unwrap();
-    let mut by_port = BTreeMap::new();
-    for e in sink.0 {
-        assert!(by_port.insert(e.port, e).is_none(), "a port reported twice");
-    }
-    (by_port, stats)
+    (sink.0, stats)
+}
+
+/// `n` loopback listeners and their ports (open while the listeners live).
+fn listeners(n: usize) -> (Vec<TcpListener>, Vec<u16>) {
+    let ls: Vec<_> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let ports = ls.iter().map(|l| l.local_addr().unwrap().port()).collect();
+    (ls, ports)
 }
 
 #[test]
@@ -89,13 +112,7 @@ fn syn_scan_finds_open_and_closed_on_loopback() {
     if !raw_allowed("syn_scan_finds_open_and_closed_on_loopback") {
         return;
     }
-    let listeners: Vec<_> = (0..5)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    let open: Vec<u16> = listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect();
+    let (held, open) = listeners(5);
     let closed = closed_ports(5);
     let mut all = open.clone();
     all.extend(&closed);
@@ -125,7 +142,7 @@ fn syn_scan_finds_open_and_closed_on_loopback() {
     }
     assert_eq!(stats.scan.open, 5);
     assert_eq!(stats.scan.closed, 5);
-    drop(listeners);
+    drop(held);
 }
 
 #[test]
@@ -181,13 +198,7 @@ fn syn_scan_with_send_lanes_reports_every_port_once() {
     }
     // Three threads hand batches to the kernel (the engine thread and two lanes): every port
     // still gets exactly one result, and the right one.
-    let listeners: Vec<_> = (0..5)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    let open: Vec<u16> = listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect();
+    let (held, open) = listeners(5);
     let mut all: Vec<u16> = (20_000..24_000).filter(|p| !open.contains(p)).collect();
     all.extend(&open);
     let (res, stats) = scan_with(RawKind::Syn, all.clone(), |c| {
@@ -210,5 +221,121 @@ fn syn_scan_with_send_lanes_reports_every_port_once() {
     );
     assert_eq!(stats.scan.completed, all.len() as u64);
     assert!(stats.scan.sent >= all.len() as u64);
-    drop(listeners);
+    drop(held);
+}
+
+// Per-host congestion windows, in a private network namespace: the scanning thread moves into
+// a fresh one of its own (`unshare(CLONE_NEWNET)`: only a loopback device, no route anywhere,
+// gone when the thread ends) and scans two loopback addresses there, while nftables in that
+// namespace drops half of one address's answers.
+
+/// Whether this test can make namespaces and raw sockets; under CI it must.
+fn netns_allowed(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let tools = ["ip", "nft"].iter().all(|t| {
+        Command::new(t)
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if root && tools {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: CI=true but not root or ip/nft missing");
+    }
+    eprintln!("SKIPPED {test}: needs root, iproute2 and nftables");
+    false
+}
+
+fn run_in(cmd: &str, args: &[&str], stdin: Option<&str>) {
+    use std::io::Write;
+    let mut c = Command::new(cmd)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    drop(c.stdin.take());
+    assert!(c.wait().unwrap().success(), "{cmd} {args:?} failed");
+}
+
+#[test]
+fn a_lossy_host_is_slowed_alone_and_every_port_still_ends_once() {
+    if !netns_allowed("a_lossy_host_is_slowed_alone_and_every_port_still_ends_once") {
+        return;
+    }
+    let worker = std::thread::spawn(|| {
+        // SAFETY: unshare with a constant flag; it affects this thread only.
+        let r = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+        assert_eq!(
+            r,
+            0,
+            "unshare(CLONE_NEWNET): {}",
+            std::io::Error::last_os_error()
+        );
+        // Children forked from this thread live in its namespace.
+        run_in("ip", &["link", "set", "lo", "up"], None);
+        run_in(
+            "nft",
+            &["-f", "-"],
+            Some(
+                "table inet lossy {
+                   chain output { type filter hook output priority 0; policy accept;
+                     ip saddr 127.0.0.2 tcp flags rst numgen random mod 100 < 50 drop
+                   }
+                 }",
+            ),
+        );
+        scan_targets(
+            &["127.0.0.1", "127.0.0.2"],
+            RawKind::Syn,
+            (1..=1000).collect(),
+            |c| {
+                c.max_rate = 20_000.0;
+                c.initial_window = 64;
+                c.min_window = 16;
+                c.max_window = 4096;
+                c.min_timeout = Duration::from_millis(20);
+                c.max_timeout = Duration::from_millis(200);
+                c.initial_timeout = Duration::from_millis(50);
+                c.retries = 6;
+                c.send_threads = Some(0);
+            },
+        )
+    });
+    let (events, stats) = worker.join().unwrap();
+
+    // Every probe ends exactly once.
+    let mut seen: HashMap<(IpAddr, u16), PortState> = HashMap::new();
+    for e in &events {
+        assert!(
+            seen.insert((e.addr, e.port), e.state).is_none(),
+            "{}:{} reported twice",
+            e.addr,
+            e.port
+        );
+    }
+    assert_eq!(seen.len(), 2000);
+    assert_eq!(stats.scan.completed, 2000);
+    let clean: IpAddr = "127.0.0.1".parse().unwrap();
+    let lossy: IpAddr = "127.0.0.2".parse().unwrap();
+    // The clean host answered every probe; on the lossy one 7 tries at 50% loss leave about
+    // 1000 / 128 ports silent (filtered); the rest are closed.
+    assert!(
+        (1..=1000).all(|p| seen[&(clean, p)] == PortState::Closed),
+        "the clean host lost nothing"
+    );
+    let lossy_closed = (1..=1000)
+        .filter(|&p| seen[&(lossy, p)] == PortState::Closed)
+        .count();
+    assert!(lossy_closed > 950, "{lossy_closed} of 1000 closed");
+    // Loss on one host shrank that host's window: its probes waited there.
+    assert!(
+        stats.host_holds > 0,
+        "no probe waited for the lossy host's window: {stats:?}"
+    );
 }
