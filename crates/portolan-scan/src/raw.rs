@@ -384,16 +384,10 @@ pub fn run(
             }
         }};
     }
-
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            stats.scan.interrupted = true;
-            break;
-        }
-        let now = Instant::now();
-
-        // 0. Batches the send lanes are done with: failed packets are final, buffers reused.
-        while let Some(mut b) = lanes.returned() {
+    // A batch is back (sent here or by a lane): report what the kernel refused, reuse the buffer.
+    macro_rules! reclaim {
+        ($b:expr) => {{
+            let mut b: Batch = $b;
             for (i, e) in b.errors.drain(..) {
                 let m = b.meta[i];
                 give_up!(
@@ -405,6 +399,19 @@ pub fn run(
             }
             b.clear();
             pool.push(b);
+        }};
+    }
+
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            stats.scan.interrupted = true;
+            break;
+        }
+        let now = Instant::now();
+
+        // 0. Batches the send lanes are done with: failed packets are final, buffers reused.
+        while let Some(b) = lanes.returned() {
+            reclaim!(b);
         }
 
         // 1. Replies.
@@ -557,17 +564,7 @@ pub fn run(
                             &hosts,
                             &mut stats,
                         );
-                        for (i, e) in b.errors.drain(..) {
-                            let m = b.meta[i];
-                            give_up!(
-                                m.pos,
-                                m.addr,
-                                m.port,
-                                format!("sending to {} failed: {e}", m.addr)
-                            );
-                        }
-                        b.clear();
-                        pool.push(b);
+                        reclaim!(b);
                         any
                     }
                 }
