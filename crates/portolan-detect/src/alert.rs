@@ -283,32 +283,22 @@ impl Alert {
     }
 }
 
-/// Days since 1970-01-01 to (year, month, day) — Howard Hinnant's civil_from_days.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 /// Format as Suricata does: `2026-11-25T09:16:09.486123+0000` (UTC, microseconds).
 pub fn format_timestamp(ts_ns: u64) -> String {
-    let secs = (ts_ns / 1_000_000_000) as i64;
     let micros = (ts_ns % 1_000_000_000) / 1000;
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
+    // Any u64 of nanoseconds is within the years `time` supports (1970-2554).
+    match time::OffsetDateTime::from_unix_timestamp((ts_ns / 1_000_000_000) as i64) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{micros:06}+0000",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => format!("@{ts_ns}ns"),
+    }
 }
 
 #[cfg(test)]

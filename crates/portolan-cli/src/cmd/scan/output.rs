@@ -60,33 +60,23 @@ fn epoch_f(t: SystemTime) -> f64 {
 
 /// ctime-style UTC time, as nmap's `startstr`: `Tue Nov 25 09:13:00 2025`.
 pub fn ctime(t: SystemTime) -> String {
-    let secs = epoch(t) as i64;
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    let secs = i64::try_from(epoch(t)).unwrap_or(i64::MAX);
+    let Ok(d) = time::OffsetDateTime::from_unix_timestamp(secs) else {
+        return format!("@{secs}");
+    };
     const MO: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
+    let wd = d.weekday().to_string();
     format!(
         "{} {} {:2} {:02}:{:02}:{:02} {}",
-        WD[days.rem_euclid(7) as usize],
-        MO[(m - 1) as usize],
-        d,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        y
+        &wd[..3],
+        MO[usize::from(u8::from(d.month())) - 1],
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second(),
+        d.year()
     )
 }
 
