@@ -185,61 +185,6 @@ impl ServiceReport {
     }
 }
 
-impl ServiceReport {
-    /// The nmap XML `<service>` element for this report (`name`, `product`, `version`,
-    /// `extrainfo`, `hostname`, `tunnel`, `method`, `conf`, and `<cpe>` children), with every
-    /// value XML-escaped; `None` when nothing is known. For the scanner's XML output.
-    pub fn nmap_service_xml(&self) -> Option<String> {
-        let name = self.name.as_deref()?;
-        let mut x = format!("<service name=\"{}\"", xml_escape(name));
-        for (k, v) in [
-            ("product", &self.product),
-            ("version", &self.version),
-            ("extrainfo", &self.extrainfo),
-            ("hostname", &self.hostname),
-            ("tunnel", &self.tunnel),
-        ] {
-            if let Some(v) = v {
-                x.push_str(&format!(" {k}=\"{}\"", xml_escape(v)));
-            }
-        }
-        let (method, conf) = match self.confidence {
-            Confidence::Matched => ("probed", 10),
-            Confidence::Soft => ("probed", 8),
-            Confidence::PortTable | Confidence::Unknown => ("table", 3),
-        };
-        x.push_str(&format!(" method=\"{method}\" conf=\"{conf}\""));
-        if self.cpe.is_empty() {
-            x.push_str("/>");
-        } else {
-            x.push('>');
-            for c in &self.cpe {
-                x.push_str(&format!("<cpe>{}</cpe>", xml_escape(c)));
-            }
-            x.push_str("</service>");
-        }
-        Some(x)
-    }
-}
-
-/// Escape text for an XML attribute or element; characters XML 1.0 cannot carry are dropped.
-pub fn xml_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            '\t' | '\n' | '\r' => o.push_str(&format!("&#{};", c as u32)),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
-            c => o.push(c),
-        }
-    }
-    o
-}
-
 /// Cap and lossily decode bytes from the network.
 pub fn capped_text(bytes: &[u8], cap: usize) -> String {
     let b = &bytes[..bytes.len().min(cap)];
@@ -265,45 +210,6 @@ mod tests {
         let back: ServiceReport = serde_json::from_str(&j).unwrap();
         assert_eq!(back, r);
         assert_eq!(r.display_name(), "ssh");
-    }
-
-    #[test]
-    fn nmap_xml_service_element_is_escaped() {
-        let mut r = ServiceReport::new("127.0.0.1:80".parse().unwrap(), Transport::Tcp);
-        assert!(r.nmap_service_xml().is_none());
-        r.name = Some("http".into());
-        r.confidence = Confidence::Matched;
-        r.product = Some("evil\"/><x a='1'>&\x1b".into());
-        r.tunnel = Some("ssl".into());
-        r.cpe = vec!["cpe:/a:f5:nginx:1.22.1".into()];
-        let x = r.nmap_service_xml().unwrap();
-        assert_eq!(
-            x,
-            "<service name=\"http\" product=\"evil&quot;/&gt;&lt;x a=&apos;1&apos;&gt;&amp;\" \
-             tunnel=\"ssl\" method=\"probed\" conf=\"10\"><cpe>cpe:/a:f5:nginx:1.22.1</cpe></service>"
-        );
-        // An independent XML parser reads it back, when python3 is there.
-        let parsed = std::process::Command::new("python3")
-            .args([
-                "-c",
-                "import sys, xml.etree.ElementTree as E; e = E.fromstring(sys.argv[1]); \
-                 print(e.get('product') + '|' + e.find('cpe').text)",
-                &x,
-            ])
-            .output();
-        match parsed {
-            Ok(o) if o.status.success() => assert_eq!(
-                String::from_utf8_lossy(&o.stdout).trim_end(),
-                "evil\"/><x a='1'>&|cpe:/a:f5:nginx:1.22.1"
-            ),
-            _ => eprintln!("python3 not available: XML parse-back skipped"),
-        }
-        r.cpe.clear();
-        r.confidence = Confidence::PortTable;
-        assert!(r
-            .nmap_service_xml()
-            .unwrap()
-            .ends_with("method=\"table\" conf=\"3\"/>"));
     }
 
     #[test]

@@ -115,8 +115,13 @@ pub fn parse_target(s: &str) -> Result<Target> {
     })
 }
 
-fn build_options(args: &ServiceArgs) -> Result<(Options, Vec<String>)> {
-    let mut db = match &args.db {
+/// The probe database: `db` (a TOML probe file) or the built-in one, plus the rules of an
+/// nmap-service-probes file the user has installed; with the notes on rules it skipped.
+pub fn load_probe_db(
+    db: Option<&std::path::Path>,
+    probes_file: Option<&std::path::Path>,
+) -> Result<(ProbeDb, Vec<String>)> {
+    let mut db = match db {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read the probe database {}", p.display()))?;
@@ -125,7 +130,7 @@ fn build_options(args: &ServiceArgs) -> Result<(Options, Vec<String>)> {
         }
         None => ProbeDb::embedded().context("the built-in probe database is broken")?,
     };
-    if let Some(p) = &args.probes_file {
+    if let Some(p) = probes_file {
         let extra = ProbeDb::from_nmap_file(p).with_context(|| {
             format!(
                 "cannot load {} (give an nmap-service-probes file, e.g. /usr/share/nmap/nmap-service-probes)",
@@ -135,6 +140,11 @@ fn build_options(args: &ServiceArgs) -> Result<(Options, Vec<String>)> {
         db.merge(extra);
     }
     let notes = std::mem::take(&mut db.notes);
+    Ok((db, notes))
+}
+
+fn build_options(args: &ServiceArgs) -> Result<(Options, Vec<String>)> {
+    let (db, notes) = load_probe_db(args.db.as_deref(), args.probes_file.as_deref())?;
     let mut o = Options::with_db(Arc::new(db));
     o.intensity = args.intensity;
     o.probe_wait = Duration::from_millis(args.probe_wait.max(1));

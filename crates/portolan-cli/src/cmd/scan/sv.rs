@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use portolan_fingerprint::{detect_many, Confidence, Options, ProbeDb, ServiceReport, Target};
+use portolan_fingerprint::{detect_many, Confidence, Options, ServiceReport, Target};
 use portolan_scan::model::ServiceMethod;
 use portolan_scan::{Exposure, PortEvent, Proto, Service};
 use serde_json::json;
@@ -17,17 +17,7 @@ use super::ScanArgs;
 const CONCURRENCY: usize = 64;
 
 fn options(args: &ScanArgs, quiet: bool) -> Result<Options> {
-    let mut db = ProbeDb::embedded().context("the built-in probe database is broken")?;
-    if let Some(p) = &args.probes_file {
-        let extra = ProbeDb::from_nmap_file(p).with_context(|| {
-            format!(
-                "cannot load {} (give an nmap-service-probes file, e.g. /usr/share/nmap/nmap-service-probes)",
-                p.display()
-            )
-        })?;
-        db.merge(extra);
-    }
-    let notes = std::mem::take(&mut db.notes);
+    let (db, notes) = crate::cmd::service::load_probe_db(None, args.probes_file.as_deref())?;
     if !quiet && !notes.is_empty() {
         eprintln!(
             "portolan: {} probe-file note(s), e.g.: {}",
