@@ -31,6 +31,7 @@
 //! ```
 
 pub mod connect;
+pub mod egress;
 pub mod limits;
 pub mod model;
 pub mod netlink;
