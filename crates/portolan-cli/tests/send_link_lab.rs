@@ -82,6 +82,20 @@ fn bad_router_mac_is_rejected_with_a_clear_message() {
         .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("possible values: ip, link"));
+    // Without a raw scan there is nothing to send that way.
+    let o = Command::new(cargo_bin("portolan"))
+        .args([
+            "scan",
+            "127.0.0.1",
+            "-p",
+            "80",
+            "--router-mac",
+            "02:00:00:00:00:01",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("add --syn or --udp"));
 }
 
 #[test]

@@ -273,6 +273,7 @@ impl PacketSender {
             .unwrap_or(items.len());
         // SAFETY: zeroed iovec/mmsghdr are valid values; filled below.
         let mut iovs: [[libc::iovec; 2]; MAX] = unsafe { mem::zeroed() };
+        // SAFETY: as above, all-zero mmsghdrs are valid (null pointers, zero lengths).
         let mut msgs: [libc::mmsghdr; MAX] = unsafe { mem::zeroed() };
         for (i, (_, pkt)) in items[..n].iter().enumerate() {
             // The kernel only reads through these pointers (a send).
@@ -390,7 +391,9 @@ fn ip_send_batch(fd: &OwnedFd, items: &[(IpAddr, &[u8])]) -> io::Result<usize> {
     }
     // SAFETY: zeroed sockaddr_in6/iovec/mmsghdr are valid values; filled below.
     let mut addrs: [libc::sockaddr_in6; MAX] = unsafe { mem::zeroed() };
+    // SAFETY: all-zero iovecs are valid (null pointer, zero length).
     let mut iovs: [libc::iovec; MAX] = unsafe { mem::zeroed() };
+    // SAFETY: all-zero mmsghdrs are valid (null pointers, zero lengths).
     let mut msgs: [libc::mmsghdr; MAX] = unsafe { mem::zeroed() };
     for (i, (dst, pkt)) in items.iter().enumerate() {
         let salen = match dst {

@@ -464,6 +464,13 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
     } else {
         Engine::Connect
     };
+    if engine == Engine::Connect && (args.router_mac.is_some() || args.send_via == SendViaArg::Link)
+    {
+        bail!(
+            "--router-mac and --send-via link choose how raw probes are sent: add --syn or --udp \
+             (the connect scan leaves it to the kernel)"
+        );
+    }
     let engine = if engine != Engine::Connect && !rawio::can_open_raw() {
         if engine == Engine::Udp || args.no_fallback {
             bail!(
