@@ -171,6 +171,9 @@ pub fn run(
     for n in &egress.notices {
         sink.notice(n);
     }
+    // Off-path targets were announced once, above: not once per probe.
+    let mut quiet = crate::egress::QuietOffPath::new(sink);
+    let sink: &mut dyn EventSink = &mut quiet;
     let sender = Sender::open_via(egress.v4.as_ref(), egress.v6.as_ref())?;
     let nlanes = cfg.send_threads.unwrap_or_else(|| {
         if cfg.max_rate > 50_000.0 {
@@ -591,10 +594,7 @@ pub fn run(
             let src = match source_of(addr) {
                 Ok(s) => s,
                 Err(e) => {
-                    // Off-path targets were announced once, before the scan.
-                    if !matches!(e, RawError::OffPath(_)) {
-                        sink.notice(&format!("{e}; {addr} skipped"));
-                    }
+                    sink.notice(&format!("{e}; {addr} skipped"));
                     inflight.remove(&(addr, port));
                     finish(
                         pos,
