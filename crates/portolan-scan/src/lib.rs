@@ -16,6 +16,9 @@
 //! - [`model`]: the result model shared by every probe kind — [`model::PortEvent`] (one probed
 //!   port), [`model::Service`] (filled by service detection), [`model::ScanReport`] (what renderers
 //!   print), built incrementally by [`model::ReportBuilder`].
+//! - [`raw`] and [`rawio`]: the raw SYN/UDP engine and its sockets (an IP raw socket, or
+//!   `AF_PACKET` frames to the next hop's MAC); [`netlink`] asks the kernel for the route,
+//!   source address, neighbour (next-hop MAC) and link of a destination.
 //!
 //! ```
 //! use portolan_scan::{plan::Plan, ports::PortSet, target::TargetSet};
@@ -28,8 +31,10 @@
 //! ```
 
 pub mod connect;
+pub mod egress;
 pub mod limits;
 pub mod model;
+pub mod netlink;
 pub mod plan;
 pub mod ports;
 pub mod rate;

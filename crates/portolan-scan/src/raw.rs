@@ -41,8 +41,11 @@ use portolan_wire::reply::{classify, Reply, ReplyKind, Verdict};
 
 use crate::connect::{EventSink, Job, Status, Window};
 use crate::model::{PortEvent, PortState, Proto, Reason, ScanStats};
+use crate::netlink;
 use crate::rate::TokenBucket;
 use crate::rawio::{self, RawError, Receiver, Sender};
+
+pub use crate::egress::SendVia;
 
 /// Which raw probe to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +87,12 @@ pub struct RawConfig {
     /// target's and our own processing of the reply on the sending CPU, so sending from several
     /// CPUs spreads that work.
     pub send_threads: Option<usize>,
+    /// How probes are handed to the kernel: the IP raw socket (default) or Ethernet frames to
+    /// the next hop's MAC from the kernel's neighbour table (see [`crate::egress`]).
+    pub send_via: SendVia,
+    /// Send Ethernet frames to this MAC on the route's interface (masscan's `--router-mac`):
+    /// implies link-layer sending and needs no neighbour entry.
+    pub router_mac: Option<[u8; 6]>,
 }
 
 impl Default for RawConfig {
@@ -108,6 +117,8 @@ impl Default for RawConfig {
             checkpoint_every: Duration::from_secs(5),
             handle_signals: true,
             send_threads: None,
+            send_via: SendVia::Ip,
+            router_mac: None,
         }
     }
 }
@@ -153,15 +164,20 @@ pub fn run(
     stop: Arc<AtomicBool>,
 ) -> Result<RawStats, RawError> {
     let nports = job.ports.len() as u64;
-    // Families in use: look at the first and last targets (a set is one family or both).
-    let (mut v4, mut v6) = (false, false);
-    for iv in job.targets.intervals() {
-        match iv.family {
-            crate::target::Family::V4 => v4 = true,
-            crate::target::Family::V6 => v6 = true,
-        }
+    // How each family in use leaves (IP raw socket or Ethernet frames), from the kernel's tables.
+    let egress = crate::egress::plan(
+        cfg.send_via,
+        cfg.router_mac,
+        cfg.interface.as_deref(),
+        job.targets,
+    )?;
+    for n in &egress.notices {
+        sink.notice(n);
     }
-    let sender = Sender::open(v4, v6, cfg.interface.as_deref())?;
+    // Off-path targets were announced once, above: not once per probe.
+    let mut quiet = crate::egress::QuietOffPath::new(sink);
+    let sink: &mut dyn EventSink = &mut quiet;
+    let sender = Sender::open_via(egress.v4.as_ref(), egress.v6.as_ref())?;
     let nlanes = cfg.send_threads.unwrap_or_else(|| {
         if cfg.max_rate > 50_000.0 {
             std::thread::available_parallelism()
@@ -174,7 +190,7 @@ pub fn run(
     });
     let mut lane_senders = Vec::with_capacity(nlanes);
     for _ in 0..nlanes {
-        lane_senders.push(Sender::open(v4, v6, cfg.interface.as_deref())?);
+        lane_senders.push(Sender::open_via(egress.v4.as_ref(), egress.v6.as_ref())?);
     }
     let receiver = Receiver::open(cfg.interface.as_deref(), Duration::from_millis(20))?;
     if !rawio::drop_privileges() {
@@ -187,7 +203,11 @@ pub fn run(
 
     // Source addresses, one per family, from the kernel's routing (or --source-ip).
     let mut src_cache: HashMap<bool, IpAddr> = HashMap::new();
+    let oif = cfg.interface.as_deref().and_then(netlink::ifindex);
     let mut source_of = |dst: IpAddr| -> Result<IpAddr, RawError> {
+        if egress.is_off_path(dst) {
+            return Err(RawError::OffPath(dst));
+        }
         if let Some(s) = cfg.source_ip {
             if s.is_ipv4() == dst.is_ipv4() {
                 return Ok(s);
@@ -201,7 +221,11 @@ pub fn run(
         if let Some(s) = src_cache.get(&dst.is_ipv4()) {
             return Ok(*s);
         }
-        let s = rawio::source_for(dst)?;
+        // The route's preferred source (`ip route get`), else the connected-UDP-socket trick.
+        let s = match netlink::route_get(dst, oif).ok().and_then(|r| r.source) {
+            Some(s) => s,
+            None => rawio::source_for(dst)?,
+        };
         src_cache.insert(dst.is_ipv4(), s);
         Ok(s)
     };

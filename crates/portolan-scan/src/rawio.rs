@@ -7,8 +7,14 @@
 //! - **Receive**: one `AF_PACKET`/`SOCK_DGRAM` socket for all protocols, which hands over IP
 //!   packets from the network layer on, whatever the link, before the kernel's TCP stack sees
 //!   them. Our own outgoing packets (`PACKET_OUTGOING`) are skipped.
-//! - **Source address**: the kernel's choice for the destination, learnt by `connect()`ing a UDP
-//!   socket (no packet is sent) and reading its local address; `--source-ip` overrides.
+//! - **Send through the link** (`--send-via link`, `--router-mac`): [`PacketSender`], an
+//!   `AF_PACKET`/`SOCK_RAW` socket bound to the route's interface with `PACKET_QDISC_BYPASS`,
+//!   puts a 14-byte Ethernet header (next-hop MAC, interface MAC, EtherType) before each IP
+//!   packet: no per-packet routing, neighbour lookup, netfilter or qdisc. Ethernet-type links
+//!   only (Ethernet, veth, bridges); [`Sender`] wraps either kind behind one `send_batch`.
+//! - **Source address**: the preferred source of the kernel's route ([`crate::netlink`]),
+//!   else learnt by `connect()`ing a UDP socket (no packet is sent) and reading its local
+//!   address; `--source-ip` overrides.
 //!
 //! Opening the sockets needs `CAP_NET_RAW`; [`RawError::Permission`] says so, and the caller
 //! falls back to a connect scan.
@@ -30,6 +36,24 @@ pub enum RawError {
     Interface { name: String, err: io::Error },
     #[error("no route to {0}: cannot pick a source address (pass --source-ip)")]
     NoRoute(IpAddr),
+    #[error("route to {dst}: {err}")]
+    Route {
+        dst: IpAddr,
+        err: crate::netlink::NetlinkError,
+    },
+    #[error(
+        "the next hop {ip} on {ifname} has no usable entry in the kernel's neighbour table, so its \
+         MAC is unknown (portolan sends nothing to learn it): ping it first (ping -c1 {ip}), pass \
+         its MAC with --router-mac, or use --send-via ip{}",
+        if *on_link { "; the target is on the link itself, and --send-via link sends every probe to one next hop, so scan on-link subnets with --send-via ip" } else { "" }
+    )]
+    NoNeighbour {
+        ip: IpAddr,
+        ifname: String,
+        on_link: bool,
+    },
+    #[error("{0} does not route through the link-layer sender's interface and next hop")]
+    OffPath(IpAddr),
 }
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
@@ -104,84 +128,170 @@ pub fn source_for(dst: IpAddr) -> Result<IpAddr, RawError> {
     Ok(local.ip())
 }
 
-/// Sends complete IP packets.
-pub struct Sender {
-    v4: Option<OwnedFd>,
-    v6: Option<OwnedFd>,
+/// How one address family's probes leave the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// The IP raw socket: the kernel routes each packet and resolves the next hop's link
+    /// address; `interface` pins the socket to a device.
+    Ip { interface: Option<String> },
+    /// `AF_PACKET` frames on one Ethernet-type interface to one next-hop MAC.
+    Link(LinkPath),
 }
 
-impl Sender {
-    /// Open the sockets for the families that will be used.
-    pub fn open(v4: bool, v6: bool, interface: Option<&str>) -> Result<Sender, RawError> {
-        let mk = |domain| -> Result<OwnedFd, RawError> {
-            let fd = open(domain, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
-            if domain == libc::AF_INET6 {
-                // IPV6_HDRINCL (Linux 4.5+): the IPv6 header is ours too.
-                let one: libc::c_int = 1;
-                setsockopt(&fd, libc::IPPROTO_IPV6, 36, &one).map_err(RawError::Socket)?;
-            }
-            let big: libc::c_int = 8 << 20;
-            let _ = setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &big);
-            if let Some(i) = interface {
-                bind_device(&fd, i)?;
-            }
-            Ok(fd)
+/// Where link-layer sending puts frames: the interface and both ends of the Ethernet header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkPath {
+    pub ifindex: u32,
+    pub ifname: String,
+    /// The interface's own MAC (Ethernet source).
+    pub src_mac: [u8; 6],
+    /// The next hop's MAC (Ethernet destination): the router, or the target when on-link.
+    pub dst_mac: [u8; 6],
+    /// Largest IP packet the link takes.
+    pub mtu: u32,
+}
+
+/// Ethernet header length.
+pub const ETH_HLEN: usize = 14;
+
+/// The 14-byte Ethernet header of every frame of one family: destination, source, EtherType
+/// (0x0800 IPv4, 0x86dd IPv6).
+pub fn eth_header(dst: [u8; 6], src: [u8; 6], v6: bool) -> [u8; ETH_HLEN] {
+    let mut h = [0u8; ETH_HLEN];
+    h[..6].copy_from_slice(&dst);
+    h[6..12].copy_from_slice(&src);
+    let ty = if v6 { ETH_P_IPV6 } else { ETH_P_IP };
+    h[12..].copy_from_slice(&ty.to_be_bytes());
+    h
+}
+
+/// Parse a MAC address: six hex pairs separated by `:` or `-` (`02:00:5e:10:00:01`,
+/// `02-00-5E-10-00-01`).
+pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+    let bad = || {
+        format!(
+            "invalid MAC address {s:?}: expected six hex byte pairs separated by ':' or '-', \
+             e.g. 02:00:5e:10:00:01"
+        )
+    };
+    let sep = if s.contains('-') { '-' } else { ':' };
+    let mut out = [0u8; 6];
+    let mut n = 0;
+    for part in s.trim().split(sep) {
+        if n == 6 || part.len() != 2 || !part.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        out[n] = u8::from_str_radix(part, 16).map_err(|_| bad())?;
+        n += 1;
+    }
+    if n != 6 {
+        return Err(bad());
+    }
+    Ok(out)
+}
+
+/// Format a MAC address as `aa:bb:cc:dd:ee:ff`.
+pub fn format_mac(m: &[u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+/// Sends IP packets of one family as Ethernet frames through an `AF_PACKET`/`SOCK_RAW` socket
+/// bound to one interface, past the queueing discipline (`PACKET_QDISC_BYPASS`): no routing,
+/// no neighbour lookup, no netfilter, no qdisc per packet. The Ethernet header is the same for
+/// every frame of the family, so each frame goes out as two pieces (`iovec`s: header, packet)
+/// and nothing is copied or allocated per packet on our side.
+pub struct PacketSender {
+    fd: OwnedFd,
+    hdr: [u8; ETH_HLEN],
+    sll: libc::sockaddr_ll,
+    mtu: usize,
+}
+
+const PACKET_QDISC_BYPASS: libc::c_int = 20;
+
+impl PacketSender {
+    /// Open a sender for one family on `path`'s interface.
+    pub fn open(path: &LinkPath, v6: bool) -> Result<PacketSender, RawError> {
+        // Protocol 0: this socket receives nothing (the receiver has its own).
+        let fd = open(libc::AF_PACKET, libc::SOCK_RAW, 0)?;
+        let iface = |err| RawError::Interface {
+            name: path.ifname.clone(),
+            err,
         };
-        Ok(Sender {
-            v4: if v4 { Some(mk(libc::AF_INET)?) } else { None },
-            v6: if v6 { Some(mk(libc::AF_INET6)?) } else { None },
+        // SAFETY: a zeroed sockaddr_ll is valid; fields set below.
+        let mut sll: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_ifindex = i32::try_from(path.ifindex)
+            .map_err(|_| iface(io::Error::other("interface index out of range")))?;
+        // SAFETY: sll is a valid sockaddr_ll of the given size.
+        cvt(unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })
+        .map_err(iface)?;
+        let one: libc::c_int = 1;
+        // Linux 3.14+; without it frames still go out, through the qdisc.
+        let _ = setsockopt(&fd, libc::SOL_PACKET, PACKET_QDISC_BYPASS, &one);
+        let big: libc::c_int = 8 << 20;
+        let _ = setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &big);
+        // Each frame names its EtherType (the socket was opened with protocol 0).
+        sll.sll_protocol = if v6 { ETH_P_IPV6 } else { ETH_P_IP }.to_be();
+        Ok(PacketSender {
+            fd,
+            hdr: eth_header(path.dst_mac, path.src_mac, v6),
+            sll,
+            mtu: path.mtu as usize,
         })
     }
 
-    /// Send a batch of packets of one family with one `sendmmsg(2)` call. Returns how many the
-    /// kernel took (the rest: queue full, try again later), or the error of the first packet
-    /// when it took none.
-    pub fn send_batch(&self, v6: bool, items: &[(IpAddr, &[u8])]) -> io::Result<usize> {
+    /// The Ethernet header put before every packet.
+    pub fn header(&self) -> &[u8; ETH_HLEN] {
+        &self.hdr
+    }
+
+    /// Send up to 64 IP packets as frames with one `sendmmsg(2)` call; same contract as
+    /// [`Sender::send_batch`]. A packet larger than the link's MTU is refused (`EMSGSIZE`).
+    pub fn send_batch(&self, items: &[(IpAddr, &[u8])]) -> io::Result<usize> {
         const MAX: usize = 64;
         let items = &items[..items.len().min(MAX)];
         if items.is_empty() {
             return Ok(0);
         }
-        let fd = if v6 {
-            self.v6.as_ref()
-        } else {
-            self.v4.as_ref()
+        if items[0].1.len() > self.mtu {
+            return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
         }
-        .ok_or_else(|| io::Error::other("no raw socket for this address family"))?;
-        // SAFETY: zeroed sockaddr_in6/iovec/mmsghdr are valid values; filled below.
-        let mut addrs: [libc::sockaddr_in6; MAX] = unsafe { mem::zeroed() };
-        let mut iovs: [libc::iovec; MAX] = unsafe { mem::zeroed() };
+        // Stop before the first oversized packet: the kernel takes what comes before it.
+        let n = items
+            .iter()
+            .position(|(_, p)| p.len() > self.mtu)
+            .unwrap_or(items.len());
+        // SAFETY: zeroed iovec/mmsghdr are valid values; filled below.
+        let mut iovs: [[libc::iovec; 2]; MAX] = unsafe { mem::zeroed() };
+        // SAFETY: as above, all-zero mmsghdrs are valid (null pointers, zero lengths).
         let mut msgs: [libc::mmsghdr; MAX] = unsafe { mem::zeroed() };
-        for (i, (dst, pkt)) in items.iter().enumerate() {
-            let salen = match dst {
-                IpAddr::V4(a) => {
-                    let sa = (&mut addrs[i] as *mut libc::sockaddr_in6).cast::<libc::sockaddr_in>();
-                    // SAFETY: sockaddr_in fits inside sockaddr_in6 storage.
-                    unsafe {
-                        (*sa).sin_family = libc::AF_INET as libc::sa_family_t;
-                        (*sa).sin_addr.s_addr = u32::from_ne_bytes(a.octets());
-                    }
-                    mem::size_of::<libc::sockaddr_in>()
-                }
-                IpAddr::V6(a) => {
-                    addrs[i].sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                    addrs[i].sin6_addr.s6_addr = a.octets();
-                    mem::size_of::<libc::sockaddr_in6>()
-                }
-            };
-            iovs[i].iov_base = pkt.as_ptr() as *mut libc::c_void;
-            iovs[i].iov_len = pkt.len();
-            msgs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_in6).cast();
-            msgs[i].msg_hdr.msg_namelen = salen as libc::socklen_t;
-            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
+        for (i, (_, pkt)) in items[..n].iter().enumerate() {
+            // The kernel only reads through these pointers (a send).
+            iovs[i][0].iov_base = self.hdr.as_ptr() as *mut libc::c_void;
+            iovs[i][0].iov_len = ETH_HLEN;
+            iovs[i][1].iov_base = pkt.as_ptr() as *mut libc::c_void;
+            iovs[i][1].iov_len = pkt.len();
+            msgs[i].msg_hdr.msg_name = (&self.sll as *const libc::sockaddr_ll) as *mut libc::c_void;
+            msgs[i].msg_hdr.msg_namelen = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            msgs[i].msg_hdr.msg_iov = iovs[i].as_mut_ptr();
+            msgs[i].msg_hdr.msg_iovlen = 2;
         }
-        // SAFETY: msgs[..n] point to live iovecs, addresses and packet buffers.
+        // SAFETY: msgs[..n] point to live iovecs, the socket address and the packet buffers.
         let r = unsafe {
             libc::sendmmsg(
-                fd.as_raw_fd(),
+                self.fd.as_raw_fd(),
                 msgs.as_mut_ptr(),
-                items.len() as libc::c_uint,
+                n as libc::c_uint,
                 libc::MSG_DONTWAIT,
             )
         };
@@ -194,63 +304,138 @@ impl Sender {
         }
         Ok(r as usize)
     }
+}
+
+/// One family's socket.
+enum Out {
+    Ip(OwnedFd),
+    Packet(PacketSender),
+}
+
+/// Sends complete IP packets, per family through the IP raw socket or as Ethernet frames
+/// ([`Via`]); the same [`Sender::send_batch`] either way.
+pub struct Sender {
+    v4: Option<Out>,
+    v6: Option<Out>,
+}
+
+fn open_ip(domain: libc::c_int, interface: Option<&str>) -> Result<OwnedFd, RawError> {
+    let fd = open(domain, libc::SOCK_RAW, libc::IPPROTO_RAW)?;
+    if domain == libc::AF_INET6 {
+        // IPV6_HDRINCL (Linux 4.5+): the IPv6 header is ours too.
+        let one: libc::c_int = 1;
+        setsockopt(&fd, libc::IPPROTO_IPV6, 36, &one).map_err(RawError::Socket)?;
+    }
+    let big: libc::c_int = 8 << 20;
+    let _ = setsockopt(&fd, libc::SOL_SOCKET, libc::SO_SNDBUF, &big);
+    if let Some(i) = interface {
+        bind_device(&fd, i)?;
+    }
+    Ok(fd)
+}
+
+impl Sender {
+    /// Open IP raw sockets for the families that will be used.
+    pub fn open(v4: bool, v6: bool, interface: Option<&str>) -> Result<Sender, RawError> {
+        let via = Via::Ip {
+            interface: interface.map(str::to_string),
+        };
+        Sender::open_via(v4.then_some(&via), v6.then_some(&via))
+    }
+
+    /// Open one socket per family that will be used, each the way its [`Via`] says.
+    pub fn open_via(v4: Option<&Via>, v6: Option<&Via>) -> Result<Sender, RawError> {
+        let mk = |via: &Via, is6: bool| -> Result<Out, RawError> {
+            Ok(match via {
+                Via::Ip { interface } => Out::Ip(open_ip(
+                    if is6 { libc::AF_INET6 } else { libc::AF_INET },
+                    interface.as_deref(),
+                )?),
+                Via::Link(path) => Out::Packet(PacketSender::open(path, is6)?),
+            })
+        };
+        Ok(Sender {
+            v4: v4.map(|v| mk(v, false)).transpose()?,
+            v6: v6.map(|v| mk(v, true)).transpose()?,
+        })
+    }
+
+    /// Whether this family's packets go out as Ethernet frames.
+    pub fn is_link(&self, v6: bool) -> bool {
+        matches!(if v6 { &self.v6 } else { &self.v4 }, Some(Out::Packet(_)))
+    }
+
+    /// Send a batch of packets of one family with one `sendmmsg(2)` call. Returns how many the
+    /// kernel took (the rest: queue full, try again later), or the error of the first packet
+    /// when it took none.
+    pub fn send_batch(&self, v6: bool, items: &[(IpAddr, &[u8])]) -> io::Result<usize> {
+        match if v6 { &self.v6 } else { &self.v4 } {
+            Some(Out::Ip(fd)) => ip_send_batch(fd, items),
+            Some(Out::Packet(p)) => p.send_batch(items),
+            None => Err(io::Error::other("no raw socket for this address family")),
+        }
+    }
 
     /// Send one packet to `dst`. `Ok(false)` when the kernel's queue is full (try again later).
     pub fn send(&self, dst: IpAddr, packet: &[u8]) -> io::Result<bool> {
-        let r = match dst {
+        Ok(self.send_batch(dst.is_ipv6(), &[(dst, packet)])? == 1)
+    }
+}
+
+/// `sendmmsg(2)` on an IP raw socket, each packet addressed to its destination.
+fn ip_send_batch(fd: &OwnedFd, items: &[(IpAddr, &[u8])]) -> io::Result<usize> {
+    const MAX: usize = 64;
+    let items = &items[..items.len().min(MAX)];
+    if items.is_empty() {
+        return Ok(0);
+    }
+    // SAFETY: zeroed sockaddr_in6/iovec/mmsghdr are valid values; filled below.
+    let mut addrs: [libc::sockaddr_in6; MAX] = unsafe { mem::zeroed() };
+    // SAFETY: all-zero iovecs are valid (null pointer, zero length).
+    let mut iovs: [libc::iovec; MAX] = unsafe { mem::zeroed() };
+    // SAFETY: all-zero mmsghdrs are valid (null pointers, zero lengths).
+    let mut msgs: [libc::mmsghdr; MAX] = unsafe { mem::zeroed() };
+    for (i, (dst, pkt)) in items.iter().enumerate() {
+        let salen = match dst {
             IpAddr::V4(a) => {
-                let fd = self
-                    .v4
-                    .as_ref()
-                    .ok_or_else(|| io::Error::other("no IPv4 raw socket"))?;
-                // SAFETY: zeroed sockaddr_in is a valid value; fields set below.
-                let mut sa: libc::sockaddr_in = unsafe { mem::zeroed() };
-                sa.sin_family = libc::AF_INET as libc::sa_family_t;
-                sa.sin_addr.s_addr = u32::from_ne_bytes(a.octets());
-                // SAFETY: buffer and address are valid for the given lengths.
+                let sa = (&mut addrs[i] as *mut libc::sockaddr_in6).cast::<libc::sockaddr_in>();
+                // SAFETY: sockaddr_in fits inside sockaddr_in6 storage.
                 unsafe {
-                    libc::sendto(
-                        fd.as_raw_fd(),
-                        packet.as_ptr().cast(),
-                        packet.len(),
-                        libc::MSG_DONTWAIT,
-                        (&sa as *const libc::sockaddr_in).cast(),
-                        mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                    )
+                    (*sa).sin_family = libc::AF_INET as libc::sa_family_t;
+                    (*sa).sin_addr.s_addr = u32::from_ne_bytes(a.octets());
                 }
+                mem::size_of::<libc::sockaddr_in>()
             }
             IpAddr::V6(a) => {
-                let fd = self
-                    .v6
-                    .as_ref()
-                    .ok_or_else(|| io::Error::other("no IPv6 raw socket"))?;
-                // SAFETY: zeroed sockaddr_in6 is a valid value; fields set below.
-                let mut sa: libc::sockaddr_in6 = unsafe { mem::zeroed() };
-                sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-                sa.sin6_addr.s6_addr = a.octets();
-                // SAFETY: buffer and address are valid for the given lengths.
-                unsafe {
-                    libc::sendto(
-                        fd.as_raw_fd(),
-                        packet.as_ptr().cast(),
-                        packet.len(),
-                        libc::MSG_DONTWAIT,
-                        (&sa as *const libc::sockaddr_in6).cast(),
-                        mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-                    )
-                }
+                addrs[i].sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                addrs[i].sin6_addr.s6_addr = a.octets();
+                mem::size_of::<libc::sockaddr_in6>()
             }
         };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                Some(libc::EAGAIN) | Some(libc::ENOBUFS) => Ok(false),
-                _ => Err(e),
-            }
-        } else {
-            Ok(true)
-        }
+        iovs[i].iov_base = pkt.as_ptr() as *mut libc::c_void;
+        iovs[i].iov_len = pkt.len();
+        msgs[i].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_in6).cast();
+        msgs[i].msg_hdr.msg_namelen = salen as libc::socklen_t;
+        msgs[i].msg_hdr.msg_iov = &mut iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
     }
+    // SAFETY: msgs[..n] point to live iovecs, addresses and packet buffers.
+    let r = unsafe {
+        libc::sendmmsg(
+            fd.as_raw_fd(),
+            msgs.as_mut_ptr(),
+            items.len() as libc::c_uint,
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::ENOBUFS) => Ok(0),
+            _ => Err(e),
+        };
+    }
+    Ok(r as usize)
 }
 
 /// Receives IP packets from every interface (or one).
@@ -445,4 +630,70 @@ pub fn drop_privileges() -> bool {
     // SAFETY: capset with a valid v3 header and two data structs, as the ABI requires.
     let r = unsafe { libc::syscall(libc::SYS_capset, &mut h as *mut Header, d.as_ptr()) };
     r == 0
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn ethernet_header_layout() {
+        let dst = [0x02, 0x00, 0x5e, 0x10, 0x00, 0x01];
+        let src = [0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f];
+        let h = eth_header(dst, src, false);
+        assert_eq!(&h[..6], &dst);
+        assert_eq!(&h[6..12], &src);
+        assert_eq!(&h[12..], &[0x08, 0x00]);
+        assert_eq!(&eth_header(dst, src, true)[12..], &[0x86, 0xdd]);
+    }
+
+    #[test]
+    fn frame_is_header_then_packet() {
+        // What a PacketSender hands the kernel: its header, then the untouched IP packet.
+        let mut pkt = [0u8; 64];
+        let n = portolan_wire::build::syn_v4(
+            &mut pkt,
+            "10.78.0.1".parse().unwrap(),
+            "10.78.0.2".parse().unwrap(),
+            40000,
+            80,
+            1,
+            portolan_wire::build::IpFields { ttl: 64, ident: 7 },
+        )
+        .unwrap();
+        let hdr = eth_header([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1], false);
+        let frame: Vec<u8> = hdr.iter().chain(&pkt[..n]).copied().collect();
+        assert_eq!(frame.len(), ETH_HLEN + n);
+        assert_eq!(&frame[12..14], &[0x08, 0x00]);
+        assert_eq!(
+            frame[ETH_HLEN] >> 4,
+            4,
+            "IPv4 header right after the Ethernet header"
+        );
+        assert_eq!(&frame[ETH_HLEN + 16..ETH_HLEN + 20], &[10, 78, 0, 2]);
+    }
+
+    #[test]
+    fn mac_parsing() {
+        let want = [0x02, 0x00, 0x5e, 0x10, 0xab, 0xff];
+        assert_eq!(parse_mac("02:00:5e:10:ab:ff").unwrap(), want);
+        assert_eq!(parse_mac("02-00-5E-10-AB-FF").unwrap(), want);
+        assert_eq!(format_mac(&want), "02:00:5e:10:ab:ff");
+        for bad in [
+            "",
+            "02:00:5e:10:ab",
+            "02:00:5e:10:ab:ff:00",
+            "02:00:5e:10:ab:fg",
+            "2:00:5e:10:ab:ff",
+            "0200.5e10.abff",
+            "02:00-5e:10:ab:ff",
+            "02::00:5e:10:ab",
+            "+2:00:5e:10:ab:ff",
+        ] {
+            let e = parse_mac(bad).unwrap_err();
+            assert!(e.contains("invalid MAC address"), "{bad}: {e}");
+            assert!(e.contains("02:00:5e:10:00:01"), "{e}");
+        }
+    }
 }

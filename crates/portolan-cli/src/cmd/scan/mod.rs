@@ -38,6 +38,8 @@ Examples:
   portolan scan -iL targets.txt --exclude-file keep-out.txt -p ssh,http,https
   portolan scan 10.0.0.0/8 -p 443 --seed 7 --shard 0/3       (run 1/3 and 2/3 elsewhere)
   portolan scan 10.0.0.0/16 -p- --resume scan.resume          (Ctrl-C, then run it again)
+  portolan scan 10.0.0.0/16 -p 443 --syn --send-via link      (frames to the gateway's MAC)
+  portolan scan 10.0.0.0/16 -p 443 --syn --router-mac 02:00:5e:10:00:01 --interface eth0
 
 Targets: 192.0.2.7, 2001:db8::1, 192.0.2.0/24, 192.0.2.1-192.0.2.50, 192.0.2.1-50, host.example.
 Ports: 22 | 1000-2000 | -1024 | 60000- | - (all) | names from the IANA registry (ssh,http).
@@ -52,6 +54,19 @@ pub enum ResolveArg {
     First,
     /// Every address.
     All,
+}
+
+/// How raw probes reach the wire (`--send-via`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SendViaArg {
+    /// The IP raw socket: the kernel routes each packet and resolves the next hop (any link).
+    Ip,
+    /// Ethernet frames (AF_PACKET) to the next hop's MAC from the kernel's neighbour table.
+    Link,
+}
+
+fn parse_router_mac(s: &str) -> Result<[u8; 6], String> {
+    portolan_scan::rawio::parse_mac(s)
 }
 
 /// Arguments of `portolan scan`.
@@ -192,6 +207,27 @@ pub struct ScanArgs {
     /// reach higher rates.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=16))]
     pub send_threads: Option<u8>,
+
+    /// Raw scans: how probes reach the wire. `ip` (default): an IP raw socket, the kernel
+    /// routes each packet and finds the next hop's MAC (any link type). `link`: Ethernet frames
+    /// (AF_PACKET, past the qdisc) on the route's interface to the next hop's MAC, read from
+    /// the kernel's neighbour table (`ip neigh`); nothing is sent to learn a missing entry, so
+    /// ping the gateway first or pass --router-mac. One interface and next hop per address
+    /// family: targets that route elsewhere are reported filtered. Ethernet-type links only;
+    /// on others (loopback, tunnels) the IP socket is used, with a notice.
+    ///
+    /// Example: portolan scan 10.0.0.0/16 -p 443 --syn --send-via link
+    #[arg(long, value_enum, value_name = "HOW", default_value = "ip")]
+    pub send_via: SendViaArg,
+
+    /// Raw scans: send Ethernet frames on the route's interface (or --interface) to this MAC,
+    /// as masscan's --router-mac does; implies --send-via link and needs no neighbour entry.
+    /// A wrong MAC loses every probe (ports come out filtered). Format aa:bb:cc:dd:ee:ff or
+    /// aa-bb-cc-dd-ee-ff.
+    ///
+    /// Example: portolan scan 10.0.0.0/16 -p 443 --syn --router-mac 02:00:5e:10:00:01
+    #[arg(long, value_name = "MAC", value_parser = parse_router_mac)]
+    pub router_mac: Option<[u8; 6]>,
 }
 
 /// Which engine runs the scan.
@@ -436,6 +472,13 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
     } else {
         Engine::Connect
     };
+    if engine == Engine::Connect && (args.router_mac.is_some() || args.send_via == SendViaArg::Link)
+    {
+        bail!(
+            "--router-mac and --send-via link choose how raw probes are sent: add --syn or --udp \
+             (the connect scan leaves it to the kernel)"
+        );
+    }
     let engine = if engine != Engine::Connect && !rawio::can_open_raw() {
         if engine == Engine::Udp || args.no_fallback {
             bail!(
@@ -657,6 +700,11 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
                 interface: args.interface.clone(),
                 source_ip: args.source_ip,
                 send_threads: args.send_threads.map(usize::from),
+                send_via: match args.send_via {
+                    SendViaArg::Ip => raw::SendVia::Ip,
+                    SendViaArg::Link => raw::SendVia::Link,
+                },
+                router_mac: args.router_mac,
                 seed_key: Some((seed, seed.rotate_left(32) ^ 0x706f_7274_6f6c_616e)),
                 ..Default::default()
             };

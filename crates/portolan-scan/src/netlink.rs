@@ -1,0 +1,781 @@
+//! The kernel's routing, neighbour and link tables through `NETLINK_ROUTE` (Linux), as
+//! `ip route get`, `ip neigh` and `ip link` read them.
+//!
+//! - [`route_get`]: `RTM_GETROUTE` for one destination — the output interface, the next hop
+//!   (`None` when the destination is on the link itself) and the preferred source address.
+//! - [`neighbour`]: the link address of a next hop from the neighbour table (`RTM_GETNEIGH`
+//!   dump, IPv4 ARP and IPv6 ND alike), only in a usable state (see [`USABLE_STATES`]). Nothing
+//!   is sent to resolve a missing entry.
+//! - [`link`]: an interface's link address, MTU and link type (`RTM_GETLINK`).
+//!
+//! The parsers ([`parse_route`], [`parse_neighbours`], [`parse_link`]) are pure functions over
+//! the received bytes, bounds-checked and never panicking (property-tested and fuzzed): the
+//! bytes come from the kernel, but are treated as untrusted. The I/O functions open one
+//! short-lived socket per question.
+
+use std::io;
+use std::mem;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+const NETLINK_ROUTE: libc::c_int = 0;
+const NLM_F_REQUEST: u16 = 0x1;
+const NLM_F_DUMP: u16 = 0x300;
+const NLMSG_NOOP: u16 = 1;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const RTM_NEWLINK: u16 = 16;
+const RTM_GETLINK: u16 = 18;
+const RTM_NEWROUTE: u16 = 24;
+const RTM_GETROUTE: u16 = 26;
+const RTM_NEWNEIGH: u16 = 28;
+const RTM_GETNEIGH: u16 = 30;
+const NLMSG_HDR: usize = 16;
+const RTMSG_LEN: usize = 12;
+const NDMSG_LEN: usize = 12;
+const IFINFOMSG_LEN: usize = 16;
+const RTA_DST: u16 = 1;
+const RTA_OIF: u16 = 4;
+const RTA_GATEWAY: u16 = 5;
+const RTA_PREFSRC: u16 = 7;
+const NDA_DST: u16 = 1;
+const NDA_LLADDR: u16 = 2;
+const IFLA_ADDRESS: u16 = 1;
+const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
+
+/// `ARPHRD_ETHER`: Ethernet and everything that frames like it (veth, bridges, bonds, VLANs).
+pub const ARPHRD_ETHER: u16 = 1;
+/// `ARPHRD_LOOPBACK`.
+pub const ARPHRD_LOOPBACK: u16 = 772;
+
+/// Neighbour states whose link address can be used: REACHABLE, STALE, DELAY, PROBE, NOARP,
+/// PERMANENT (not INCOMPLETE or FAILED).
+pub const USABLE_STATES: u16 = 0x02 | 0x04 | 0x08 | 0x10 | 0x40 | 0x80;
+
+/// Route types (`rtm_type`) a probe can follow: unicast and local.
+const RTN_UNICAST: u8 = 1;
+const RTN_LOCAL: u8 = 2;
+
+/// Errors of the netlink route queries.
+#[derive(Debug, thiserror::Error)]
+pub enum NetlinkError {
+    #[error("cannot open a NETLINK_ROUTE socket: {0}")]
+    Open(io::Error),
+    #[error("netlink I/O failed: {0}")]
+    Io(io::Error),
+    #[error("the kernel refused the request: {0}")]
+    Kernel(io::Error),
+    #[error("malformed netlink answer: {0}")]
+    Malformed(String),
+    #[error("the kernel sent no answer to the request")]
+    NoAnswer,
+    #[error("no usable route to {dst} (route type {kind})")]
+    Unroutable { dst: IpAddr, kind: u8 },
+}
+
+/// The kernel's route to one destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Output interface index.
+    pub ifindex: u32,
+    /// Output interface name (empty when the kernel did not say and the index has no name).
+    pub ifname: String,
+    /// The next hop, `None` when the destination is on the link (or local).
+    pub gateway: Option<IpAddr>,
+    /// The preferred source address (`src` in `ip route get`).
+    pub source: Option<IpAddr>,
+    /// Route type (`RTN_*`): 1 unicast, 2 local.
+    pub kind: u8,
+}
+
+impl Route {
+    /// The address whose link address the first hop needs: the gateway, or the destination
+    /// itself when it is on the link.
+    pub fn next_hop(&self, dst: IpAddr) -> IpAddr {
+        self.gateway.unwrap_or(dst)
+    }
+}
+
+/// One neighbour table entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neighbour {
+    pub ifindex: u32,
+    pub ip: IpAddr,
+    /// Link address; `None` when the entry has none (e.g. INCOMPLETE).
+    pub lladdr: Option<Vec<u8>>,
+    /// `NUD_*` bits.
+    pub state: u16,
+}
+
+/// What the kernel says about one interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub ifindex: u32,
+    pub name: String,
+    /// `ARPHRD_*`: [`ARPHRD_ETHER`] for Ethernet and veth.
+    pub kind: u16,
+    /// Link address (6 bytes on Ethernet).
+    pub address: Option<Vec<u8>>,
+    pub mtu: Option<u32>,
+}
+
+impl Link {
+    /// The Ethernet address, when this is an Ethernet-type link with one.
+    pub fn ether(&self) -> Option<[u8; 6]> {
+        if self.kind != ARPHRD_ETHER {
+            return None;
+        }
+        self.address.as_deref().and_then(|a| a.try_into().ok())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing (pure, never panics)
+
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_ne_bytes([s[0], s[1]]))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn align4(n: usize) -> usize {
+    n.saturating_add(3) & !3
+}
+
+/// A netlink message: type, sequence number, payload.
+type Msg<'a> = (u16, u32, &'a [u8]);
+
+/// Split a datagram into netlink messages. A truncated or out-of-bounds message is an error.
+fn messages(buf: &[u8]) -> Result<Vec<Msg<'_>>, NetlinkError> {
+    let mut out = Vec::new();
+    let mut off = 0usize;
+    while buf.len().saturating_sub(off) >= NLMSG_HDR {
+        let bad = |w: String| NetlinkError::Malformed(format!("{w} at byte {off}"));
+        let len = u32_at(buf, off).ok_or_else(|| bad("truncated header".into()))? as usize;
+        let typ = u16_at(buf, off + 4).ok_or_else(|| bad("truncated header".into()))?;
+        let seq = u32_at(buf, off + 8).ok_or_else(|| bad("truncated header".into()))?;
+        if len < NLMSG_HDR || len > buf.len() - off {
+            return Err(bad(format!("message length {len} out of bounds")));
+        }
+        out.push((typ, seq, &buf[off + NLMSG_HDR..off + len]));
+        off = off.saturating_add(align4(len));
+    }
+    Ok(out)
+}
+
+/// Iterate the `rtattr`s of `b`: (type without flag bits, value). Stops at the first malformed
+/// attribute with an error.
+fn attrs(b: &[u8]) -> impl Iterator<Item = Result<(u16, &[u8]), NetlinkError>> {
+    let mut off = 0usize;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed || b.len().saturating_sub(off) < 4 {
+            return None;
+        }
+        let alen = usize::from(u16_at(b, off)?);
+        let atype = u16_at(b, off + 2)? & 0x3fff;
+        if alen < 4 || alen > b.len() - off {
+            failed = true;
+            return Some(Err(NetlinkError::Malformed(format!(
+                "attribute length {alen} out of bounds at byte {off}"
+            ))));
+        }
+        let v = &b[off + 4..off + alen];
+        off = off.saturating_add(align4(alen));
+        Some(Ok((atype, v)))
+    })
+}
+
+fn ip_from(family: u8, v: &[u8]) -> Option<IpAddr> {
+    match (i32::from(family), v.len()) {
+        (libc::AF_INET, 4) => Some(IpAddr::V4(Ipv4Addr::new(v[0], v[1], v[2], v[3]))),
+        (libc::AF_INET6, 16) => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(v);
+            Some(IpAddr::V6(Ipv6Addr::from(a)))
+        }
+        _ => None,
+    }
+}
+
+/// Check an `NLMSG_ERROR` payload: `Ok(())` for an acknowledgement (code 0).
+fn check_error(payload: &[u8]) -> Result<(), NetlinkError> {
+    let e = u32_at(payload, 0)
+        .ok_or_else(|| NetlinkError::Malformed("truncated error message".into()))?
+        as i32;
+    if e == 0 {
+        Ok(())
+    } else {
+        Err(NetlinkError::Kernel(io::Error::from_raw_os_error(
+            e.saturating_neg(),
+        )))
+    }
+}
+
+/// Parse the answer to an `RTM_GETROUTE` request of sequence number `seq`. `Ok(None)` when the
+/// datagram holds nothing for that request (read on). The interface name is left empty.
+pub fn parse_route(buf: &[u8], seq: u32) -> Result<Option<Route>, NetlinkError> {
+    for (typ, mseq, p) in messages(buf)? {
+        if mseq != seq {
+            continue;
+        }
+        match typ {
+            NLMSG_ERROR => check_error(p)?,
+            RTM_NEWROUTE => {
+                if p.len() < RTMSG_LEN {
+                    return Err(NetlinkError::Malformed(format!(
+                        "rtmsg of {} bytes, expected {RTMSG_LEN}",
+                        p.len()
+                    )));
+                }
+                let family = p[0];
+                let kind = p[7];
+                let mut r = Route {
+                    ifindex: 0,
+                    ifname: String::new(),
+                    gateway: None,
+                    source: None,
+                    kind,
+                };
+                for a in attrs(&p[RTMSG_LEN..]) {
+                    let (t, v) = a?;
+                    match t {
+                        RTA_OIF => r.ifindex = u32_at(v, 0).unwrap_or(0),
+                        RTA_GATEWAY => r.gateway = ip_from(family, v),
+                        RTA_PREFSRC => r.source = ip_from(family, v),
+                        _ => {}
+                    }
+                }
+                return Ok(Some(r));
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// What one datagram of a dump held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dump<T> {
+    pub items: Vec<T>,
+    /// `NLMSG_DONE` was seen: the dump is complete.
+    pub done: bool,
+}
+
+/// Parse one datagram of an `RTM_GETNEIGH` dump of sequence number `seq`.
+pub fn parse_neighbours(buf: &[u8], seq: u32) -> Result<Dump<Neighbour>, NetlinkError> {
+    let mut out = Dump {
+        items: Vec::new(),
+        done: false,
+    };
+    for (typ, mseq, p) in messages(buf)? {
+        if mseq != seq {
+            continue;
+        }
+        match typ {
+            NLMSG_DONE => {
+                out.done = true;
+                return Ok(out);
+            }
+            NLMSG_ERROR => check_error(p)?,
+            NLMSG_NOOP => {}
+            RTM_NEWNEIGH => {
+                if p.len() < NDMSG_LEN {
+                    return Err(NetlinkError::Malformed(format!(
+                        "ndmsg of {} bytes, expected {NDMSG_LEN}",
+                        p.len()
+                    )));
+                }
+                let family = p[0];
+                let ifindex = u32_at(p, 4).unwrap_or(0);
+                let state = u16_at(p, 8).unwrap_or(0);
+                let (mut ip, mut lladdr) = (None, None);
+                for a in attrs(&p[NDMSG_LEN..]) {
+                    let (t, v) = a?;
+                    match t {
+                        NDA_DST => ip = ip_from(family, v),
+                        NDA_LLADDR => lladdr = Some(v.to_vec()),
+                        _ => {}
+                    }
+                }
+                if let Some(ip) = ip {
+                    out.items.push(Neighbour {
+                        ifindex,
+                        ip,
+                        lladdr,
+                        state,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Parse the answer to an `RTM_GETLINK` request of sequence number `seq`. `Ok(None)` when the
+/// datagram holds nothing for that request.
+pub fn parse_link(buf: &[u8], seq: u32) -> Result<Option<Link>, NetlinkError> {
+    for (typ, mseq, p) in messages(buf)? {
+        if mseq != seq {
+            continue;
+        }
+        match typ {
+            NLMSG_ERROR => check_error(p)?,
+            RTM_NEWLINK => {
+                if p.len() < IFINFOMSG_LEN {
+                    return Err(NetlinkError::Malformed(format!(
+                        "ifinfomsg of {} bytes, expected {IFINFOMSG_LEN}",
+                        p.len()
+                    )));
+                }
+                let mut l = Link {
+                    kind: u16_at(p, 2).unwrap_or(0),
+                    ifindex: u32_at(p, 4).unwrap_or(0),
+                    name: String::new(),
+                    address: None,
+                    mtu: None,
+                };
+                for a in attrs(&p[IFINFOMSG_LEN..]) {
+                    let (t, v) = a?;
+                    match t {
+                        IFLA_ADDRESS => l.address = Some(v.to_vec()),
+                        IFLA_IFNAME => {
+                            let v = v.split(|&c| c == 0).next().unwrap_or(&[]);
+                            l.name = String::from_utf8_lossy(v).into_owned();
+                        }
+                        IFLA_MTU => l.mtu = u32_at(v, 0),
+                        _ => {}
+                    }
+                }
+                return Ok(Some(l));
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+fn header(out: &mut Vec<u8>, typ: u16, flags: u16, seq: u32) {
+    out.extend_from_slice(&0u32.to_ne_bytes()); // length, set by finish()
+    out.extend_from_slice(&typ.to_ne_bytes());
+    out.extend_from_slice(&flags.to_ne_bytes());
+    out.extend_from_slice(&seq.to_ne_bytes());
+    out.extend_from_slice(&0u32.to_ne_bytes()); // pid: the kernel
+}
+
+fn attr(out: &mut Vec<u8>, typ: u16, v: &[u8]) {
+    let len = 4 + v.len();
+    out.extend_from_slice(&(len as u16).to_ne_bytes());
+    out.extend_from_slice(&typ.to_ne_bytes());
+    out.extend_from_slice(v);
+    out.resize(align4(out.len()), 0);
+}
+
+fn finish(mut out: Vec<u8>) -> Vec<u8> {
+    let len = (out.len() as u32).to_ne_bytes();
+    out[..4].copy_from_slice(&len);
+    out
+}
+
+fn family_of(ip: IpAddr) -> u8 {
+    match ip {
+        IpAddr::V4(_) => libc::AF_INET as u8,
+        IpAddr::V6(_) => libc::AF_INET6 as u8,
+    }
+}
+
+fn ip_bytes(ip: IpAddr) -> Vec<u8> {
+    match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+/// The bytes of an `RTM_GETROUTE` request for `dst` (optionally out of interface `oif`).
+pub fn route_request(dst: IpAddr, oif: Option<u32>, seq: u32) -> Vec<u8> {
+    let mut b = Vec::with_capacity(64);
+    header(&mut b, RTM_GETROUTE, NLM_F_REQUEST, seq);
+    let dst_len = if dst.is_ipv4() { 32 } else { 128 };
+    // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
+    b.extend_from_slice(&[family_of(dst), dst_len, 0, 0, 0, 0, 0, 0]);
+    b.extend_from_slice(&0u32.to_ne_bytes());
+    attr(&mut b, RTA_DST, &ip_bytes(dst));
+    if let Some(i) = oif {
+        attr(&mut b, RTA_OIF, &i.to_ne_bytes());
+    }
+    finish(b)
+}
+
+/// The bytes of an `RTM_GETNEIGH` dump request for one family.
+pub fn neighbour_request(v6: bool, seq: u32) -> Vec<u8> {
+    let mut b = Vec::with_capacity(32);
+    header(&mut b, RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq);
+    let family = if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8;
+    // struct ndmsg: family, pad, pad, ifindex, state, flags, type
+    b.extend_from_slice(&[family, 0, 0, 0]);
+    b.extend_from_slice(&[0u8; 8]);
+    finish(b)
+}
+
+/// The bytes of an `RTM_GETLINK` request for one interface.
+pub fn link_request(ifindex: u32, seq: u32) -> Vec<u8> {
+    let mut b = Vec::with_capacity(32);
+    header(&mut b, RTM_GETLINK, NLM_F_REQUEST, seq);
+    // struct ifinfomsg: family, pad, type, index, flags, change
+    b.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+    b.extend_from_slice(&ifindex.to_ne_bytes());
+    b.extend_from_slice(&[0u8; 8]);
+    finish(b)
+}
+
+// ---------------------------------------------------------------------------------------------
+// I/O
+
+struct Socket {
+    fd: OwnedFd,
+}
+
+impl Socket {
+    fn open() -> Result<Socket, NetlinkError> {
+        // SAFETY: socket(2) with constant arguments; the descriptor is owned below.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                NETLINK_ROUTE,
+            )
+        };
+        if fd < 0 {
+            return Err(NetlinkError::Open(io::Error::last_os_error()));
+        }
+        // SAFETY: fd is a fresh descriptor nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // The kernel answers at once; a bound keeps a confused kernel from hanging the scan.
+        let tv = libc::timeval {
+            tv_sec: 2,
+            tv_usec: 0,
+        };
+        // SAFETY: tv is a live timeval of the size passed.
+        let r = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(NetlinkError::Open(io::Error::last_os_error()));
+        }
+        Ok(Socket { fd })
+    }
+
+    fn send(&self, req: &[u8]) -> Result<(), NetlinkError> {
+        // SAFETY: a zeroed sockaddr_nl (pid 0: the kernel) is valid; family set below.
+        let mut sa: libc::sockaddr_nl = unsafe { mem::zeroed() };
+        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        // SAFETY: req and sa are valid for the lengths given.
+        let r = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                req.as_ptr().cast(),
+                req.len(),
+                0,
+                (&sa as *const libc::sockaddr_nl).cast(),
+                mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(NetlinkError::Io(io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    fn recv<'a>(&self, buf: &'a mut [u8]) -> Result<&'a [u8], NetlinkError> {
+        loop {
+            // SAFETY: buf is valid for writes of its length.
+            let n =
+                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::EAGAIN) => return Err(NetlinkError::NoAnswer),
+                    _ => return Err(NetlinkError::Io(e)),
+                }
+            }
+            if n == 0 {
+                return Err(NetlinkError::NoAnswer);
+            }
+            return Ok(&buf[..n as usize]);
+        }
+    }
+}
+
+const SEQ: u32 = 0x706c_0001;
+const RECV_BUF: usize = 64 * 1024;
+/// Datagrams read before giving up on an answer that never comes.
+const MAX_READS: usize = 4096;
+
+/// The kernel's route to `dst`, as `ip route get DST [oif IFINDEX]` shows it. Unicast and local
+/// routes only: an unreachable, blackhole or prohibit route is [`NetlinkError::Unroutable`],
+/// and no route at all is the kernel's `ENETUNREACH`.
+pub fn route_get(dst: IpAddr, oif: Option<u32>) -> Result<Route, NetlinkError> {
+    let s = Socket::open()?;
+    s.send(&route_request(dst, oif, SEQ))?;
+    let mut buf = vec![0u8; RECV_BUF];
+    for _ in 0..MAX_READS {
+        let got = s.recv(&mut buf)?;
+        if let Some(mut r) = parse_route(got, SEQ)? {
+            if r.kind != RTN_UNICAST && r.kind != RTN_LOCAL {
+                return Err(NetlinkError::Unroutable { dst, kind: r.kind });
+            }
+            if r.ifname.is_empty() {
+                r.ifname = ifname(r.ifindex).unwrap_or_default();
+            }
+            return Ok(r);
+        }
+    }
+    Err(NetlinkError::NoAnswer)
+}
+
+/// Every neighbour table entry of one family.
+pub fn neighbours(v6: bool) -> Result<Vec<Neighbour>, NetlinkError> {
+    let s = Socket::open()?;
+    s.send(&neighbour_request(v6, SEQ))?;
+    let mut buf = vec![0u8; RECV_BUF];
+    let mut all = Vec::new();
+    for _ in 0..MAX_READS {
+        let got = s.recv(&mut buf)?;
+        let d = parse_neighbours(got, SEQ)?;
+        all.extend(d.items);
+        if d.done {
+            return Ok(all);
+        }
+    }
+    Err(NetlinkError::NoAnswer)
+}
+
+/// The link address of `ip` on interface `ifindex` from the kernel's neighbour table, when the
+/// entry is in a usable state ([`USABLE_STATES`]) and is an Ethernet address. Sends nothing.
+pub fn neighbour(ifindex: u32, ip: IpAddr) -> Result<Option<[u8; 6]>, NetlinkError> {
+    Ok(pick_neighbour(&neighbours(ip.is_ipv6())?, ifindex, ip))
+}
+
+/// The usable Ethernet address of `ip` on `ifindex` among `entries`.
+pub fn pick_neighbour(entries: &[Neighbour], ifindex: u32, ip: IpAddr) -> Option<[u8; 6]> {
+    entries
+        .iter()
+        .filter(|n| n.ifindex == ifindex && n.ip == ip && n.state & USABLE_STATES != 0)
+        .find_map(|n| n.lladdr.as_deref().and_then(|a| a.try_into().ok()))
+}
+
+/// What the kernel says about interface `ifindex`.
+pub fn link(ifindex: u32) -> Result<Link, NetlinkError> {
+    let s = Socket::open()?;
+    s.send(&link_request(ifindex, SEQ))?;
+    let mut buf = vec![0u8; RECV_BUF];
+    for _ in 0..MAX_READS {
+        let got = s.recv(&mut buf)?;
+        if let Some(l) = parse_link(got, SEQ)? {
+            return Ok(l);
+        }
+    }
+    Err(NetlinkError::NoAnswer)
+}
+
+/// The index of the interface called `name`.
+pub fn ifindex(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: c is a valid NUL-terminated string.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
+/// The name of interface `ifindex`.
+pub fn ifname(ifindex: u32) -> Option<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: buf has IF_NAMESIZE bytes, as if_indextoname requires.
+    let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: on success if_indextoname wrote a NUL-terminated name into buf.
+    let s = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    Some(s.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use proptest::prelude::*;
+
+    fn msg(typ: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        header(&mut b, typ, 0, seq);
+        b.extend_from_slice(payload);
+        b.resize(align4(b.len()), 0);
+        finish(b)
+    }
+
+    fn route_reply(seq: u32) -> Vec<u8> {
+        let mut p = vec![libc::AF_INET as u8, 32, 0, 0, 254, 0, 0, RTN_UNICAST];
+        p.extend_from_slice(&0u32.to_ne_bytes());
+        attr(&mut p, RTA_DST, &[10, 77, 1, 2]);
+        attr(&mut p, RTA_OIF, &7u32.to_ne_bytes());
+        attr(&mut p, RTA_GATEWAY, &[10, 78, 0, 2]);
+        attr(&mut p, RTA_PREFSRC, &[10, 78, 0, 1]);
+        msg(RTM_NEWROUTE, seq, &p)
+    }
+
+    #[test]
+    fn route_reply_parses() {
+        let r = parse_route(&route_reply(5), 5).unwrap().unwrap();
+        assert_eq!(r.ifindex, 7);
+        assert_eq!(r.gateway, Some("10.78.0.2".parse().unwrap()));
+        assert_eq!(r.source, Some("10.78.0.1".parse().unwrap()));
+        assert_eq!(r.kind, RTN_UNICAST);
+        assert_eq!(
+            r.next_hop("10.77.1.2".parse().unwrap()),
+            "10.78.0.2".parse::<IpAddr>().unwrap()
+        );
+        // Another request's answer is not ours.
+        assert_eq!(parse_route(&route_reply(5), 6).unwrap(), None);
+    }
+
+    #[test]
+    fn kernel_error_is_reported() {
+        let mut p = (-libc::ENETUNREACH).to_ne_bytes().to_vec();
+        p.extend_from_slice(&[0u8; 16]);
+        let e = parse_route(&msg(NLMSG_ERROR, 1, &p), 1).unwrap_err();
+        match e {
+            NetlinkError::Kernel(e) => assert_eq!(e.raw_os_error(), Some(libc::ENETUNREACH)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn neighbour_dump_parses_and_filters_states() {
+        let entry = |ip: [u8; 4], state: u16, mac: &[u8]| {
+            let mut p = vec![libc::AF_INET as u8, 0, 0, 0];
+            p.extend_from_slice(&3u32.to_ne_bytes());
+            p.extend_from_slice(&state.to_ne_bytes());
+            p.extend_from_slice(&[0, 1]);
+            attr(&mut p, NDA_DST, &ip);
+            attr(&mut p, NDA_LLADDR, mac);
+            msg(RTM_NEWNEIGH, 9, &p)
+        };
+        let mut buf = entry([10, 0, 0, 1], 0x80, &[2, 0, 0, 0, 0, 1]);
+        buf.extend(entry([10, 0, 0, 2], 0x20, &[2, 0, 0, 0, 0, 2])); // FAILED
+        buf.extend(entry([10, 0, 0, 3], 0x04, &[2, 0, 0, 0, 0, 3])); // STALE
+        buf.extend(msg(NLMSG_DONE, 9, &[0, 0, 0, 0]));
+        let d = parse_neighbours(&buf, 9).unwrap();
+        assert!(d.done);
+        assert_eq!(d.items.len(), 3);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            pick_neighbour(&d.items, 3, ip("10.0.0.1")),
+            Some([2, 0, 0, 0, 0, 1])
+        );
+        assert_eq!(pick_neighbour(&d.items, 3, ip("10.0.0.2")), None);
+        assert_eq!(
+            pick_neighbour(&d.items, 3, ip("10.0.0.3")),
+            Some([2, 0, 0, 0, 0, 3])
+        );
+        assert_eq!(pick_neighbour(&d.items, 4, ip("10.0.0.1")), None);
+    }
+
+    #[test]
+    fn link_reply_parses() {
+        let mut p = vec![0, 0];
+        p.extend_from_slice(&ARPHRD_ETHER.to_ne_bytes());
+        p.extend_from_slice(&4u32.to_ne_bytes());
+        p.extend_from_slice(&[0u8; 8]);
+        attr(&mut p, IFLA_IFNAME, b"veth0\0");
+        attr(&mut p, IFLA_MTU, &1500u32.to_ne_bytes());
+        attr(&mut p, IFLA_ADDRESS, &[2, 1, 2, 3, 4, 5]);
+        let l = parse_link(&msg(RTM_NEWLINK, 2, &p), 2).unwrap().unwrap();
+        assert_eq!(l.name, "veth0");
+        assert_eq!(l.ifindex, 4);
+        assert_eq!(l.mtu, Some(1500));
+        assert_eq!(l.ether(), Some([2, 1, 2, 3, 4, 5]));
+    }
+
+    #[test]
+    fn requests_are_well_formed() {
+        let r = route_request("10.77.0.1".parse().unwrap(), Some(3), 4);
+        assert_eq!(u32_at(&r, 0).unwrap() as usize, r.len());
+        assert_eq!(r.len(), NLMSG_HDR + RTMSG_LEN + 8 + 8);
+        let n = neighbour_request(true, 1);
+        assert_eq!(n.len(), NLMSG_HDR + NDMSG_LEN);
+        assert_eq!(link_request(1, 1).len(), NLMSG_HDR + IFINFOMSG_LEN);
+    }
+
+    #[test]
+    fn truncated_and_lying_lengths_are_errors() {
+        let good = route_reply(1);
+        for cut in 0..good.len() {
+            // Never a panic; a cut message is an error or nothing.
+            let _ = parse_route(&good[..cut], 1);
+        }
+        let mut bad = good.clone();
+        bad[0..4].copy_from_slice(&1000u32.to_ne_bytes());
+        assert!(parse_route(&bad, 1).is_err());
+        let mut bad = good;
+        // The first attribute claims 200 bytes.
+        bad[NLMSG_HDR + RTMSG_LEN..NLMSG_HDR + RTMSG_LEN + 2]
+            .copy_from_slice(&200u16.to_ne_bytes());
+        assert!(parse_route(&bad, 1).is_err());
+    }
+
+    #[test]
+    fn live_loopback_route_and_link() {
+        // Asks this machine's kernel (no packet is sent): 127.0.0.1 is local, out of lo.
+        let r = route_get("127.0.0.1".parse().unwrap(), None).unwrap();
+        assert_eq!(r.kind, RTN_LOCAL);
+        assert_eq!(r.ifname, "lo");
+        assert_eq!(r.gateway, None);
+        assert_eq!(r.source, Some("127.0.0.1".parse().unwrap()));
+        let l = link(r.ifindex).unwrap();
+        assert_eq!(l.name, "lo");
+        assert_eq!(l.kind, ARPHRD_LOOPBACK);
+        assert_eq!(l.ether(), None);
+        assert!(l.mtu.unwrap() > 1500);
+        assert_eq!(ifindex("lo"), Some(r.ifindex));
+        // The dump works (whatever it holds) and has no entry for an address nobody has.
+        let n = neighbour(r.ifindex, "127.0.0.1".parse().unwrap()).unwrap();
+        assert_eq!(n, None);
+    }
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(buf in proptest::collection::vec(any::<u8>(), 0..512), seq in 0u32..4) {
+            let _ = parse_route(&buf, seq);
+            let _ = parse_neighbours(&buf, seq);
+            let _ = parse_link(&buf, seq);
+        }
+
+        #[test]
+        fn mutated_replies_never_panic(at in 0usize..64, val in any::<u8>(), cut in 0usize..80) {
+            let mut b = route_reply(1);
+            if at < b.len() { b[at] = val; }
+            let cut = cut.min(b.len());
+            let _ = parse_route(&b[..cut], 1);
+            let _ = parse_route(&b, 1);
+            // The same bytes read as other message kinds.
+            let _ = parse_neighbours(&b, 1);
+            let _ = parse_link(&b, 1);
+        }
+    }
+}
