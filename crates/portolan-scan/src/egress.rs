@@ -12,10 +12,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::connect::{EventSink, Status};
-use crate::model::PortEvent;
 use crate::netlink::{self, Route};
-use crate::plan::Progress;
 use crate::rawio::{format_mac, LinkPath, RawError, Via};
 use crate::target::{Family, Interval, TargetSet};
 
@@ -55,38 +52,6 @@ impl Egress {
         i > 0 && ip <= self.off_path[i - 1].1 && same_family(ip, self.off_path[i - 1].1)
     }
 }
-
-/// Passes a scan's events on, minus the per-probe notices about off-path targets
-/// ([`RawError::OffPath`]): the plan announced them once, before the scan.
-pub struct QuietOffPath<'a> {
-    inner: &'a mut dyn EventSink,
-}
-
-impl<'a> QuietOffPath<'a> {
-    pub fn new(inner: &'a mut dyn EventSink) -> QuietOffPath<'a> {
-        QuietOffPath { inner }
-    }
-}
-
-impl EventSink for QuietOffPath<'_> {
-    fn port(&mut self, ev: PortEvent) {
-        self.inner.port(ev);
-    }
-    fn status(&mut self, st: &Status) {
-        self.inner.status(st);
-    }
-    fn notice(&mut self, msg: &str) {
-        if !msg.contains(OFF_PATH_TEXT) {
-            self.inner.notice(msg);
-        }
-    }
-    fn checkpoint(&mut self, progress: &Progress) {
-        self.inner.checkpoint(progress);
-    }
-}
-
-/// What every [`RawError::OffPath`] message says.
-pub const OFF_PATH_TEXT: &str = "does not route through the link-layer sender";
 
 fn same_family(a: IpAddr, b: IpAddr) -> bool {
     a.is_ipv4() == b.is_ipv4()
@@ -295,27 +260,6 @@ mod tests {
         assert!(eg.is_off_path(ip("2001:db8::80")));
         assert!(!eg.is_off_path(ip("2001:db8::100")));
         assert!(!Egress::default().is_off_path(ip("10.0.0.5")));
-    }
-
-    #[test]
-    fn off_path_notices_are_dropped_others_pass() {
-        #[derive(Default)]
-        struct Rec(Vec<String>);
-        impl EventSink for Rec {
-            fn port(&mut self, _ev: PortEvent) {}
-            fn notice(&mut self, msg: &str) {
-                self.0.push(msg.to_string());
-            }
-        }
-        let mut rec = Rec::default();
-        let e = RawError::OffPath("10.0.0.1".parse().unwrap());
-        assert!(e.to_string().contains(OFF_PATH_TEXT), "{e}");
-        {
-            let mut q = QuietOffPath::new(&mut rec);
-            q.notice(&format!("{e}; 10.0.0.1 skipped"));
-            q.notice("something else");
-        }
-        assert_eq!(rec.0, vec!["something else".to_string()]);
     }
 
     #[test]

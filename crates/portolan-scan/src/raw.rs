@@ -174,9 +174,6 @@ pub fn run(
     for n in &egress.notices {
         sink.notice(n);
     }
-    // Off-path targets were announced once, above: not once per probe.
-    let mut quiet = crate::egress::QuietOffPath::new(sink);
-    let sink: &mut dyn EventSink = &mut quiet;
     let sender = Sender::open_via(egress.v4.as_ref(), egress.v6.as_ref())?;
     let nlanes = cfg.send_threads.unwrap_or_else(|| {
         if cfg.max_rate > 50_000.0 {
@@ -386,11 +383,15 @@ pub fn run(
 
     // A probe that could not be sent (no route, refused by the kernel) is final: reported once,
     // as no answer from the host.
+    // `$why`: the notice, or None when it was given once for all (off-path targets).
     macro_rules! give_up {
         ($pos:expr, $addr:expr, $port:expr, $why:expr) => {{
             let (pos, addr, port): (u64, IpAddr, u16) = ($pos, $addr, $port);
             if !progress.is_done(pos) {
-                sink.notice(&$why);
+                let why: Option<String> = $why;
+                if let Some(why) = why {
+                    sink.notice(&why);
+                }
                 inflight.remove(&(addr, port));
                 finish(
                     pos,
@@ -418,7 +419,7 @@ pub fn run(
                     m.pos,
                     m.addr,
                     m.port,
-                    format!("sending to {} failed: {e}", m.addr)
+                    Some(format!("sending to {} failed: {e}", m.addr))
                 );
             }
             b.clear();
@@ -653,7 +654,10 @@ pub fn run(
             let src = match source_of(addr) {
                 Ok(s) => s,
                 Err(e) => {
-                    give_up!(pos, addr, port, format!("{e}; {addr} skipped"));
+                    // Off-path targets were announced once, before the scan.
+                    let why = (!matches!(e, RawError::OffPath(_)))
+                        .then(|| format!("{e}; {addr} skipped"));
+                    give_up!(pos, addr, port, why);
                     continue;
                 }
             };
