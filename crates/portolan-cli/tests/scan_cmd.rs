@@ -1,6 +1,6 @@
 //! `portolan scan` on loopback: outputs parsed back by independent parsers (python3's json and
-//! csv modules, python-libnmap, ndiff), excludes, shards, resume, and bad input rejected before
-//! any packet is sent. Only 127.0.0.0/8 is scanned here; the namespace lab is in scan_lab.rs.
+//! csv modules, python-libnmap, ndiff, xmllint with nmap.dtd, xsltproc with nmap.xsl), excludes,
+//! shards, resume, and bad input rejected before any packet is sent. Only 127.0.0.0/8 is scanned here; the namespace lab is in scan_lab.rs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,6 +10,8 @@ use std::path::Path;
 use std::process::Command;
 
 use assert_cmd::cargo::cargo_bin;
+
+mod common;
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
@@ -109,6 +111,8 @@ fn outputs_parse_back_with_independent_parsers() {
     for p in &want {
         assert!(got.contains(p), "{p} missing from {got:?}");
     }
+    // nmap's DTD and stylesheet accept the XML.
+    common::nmapxml::check(&xml, &want);
     let gnmap_text = std::fs::read_to_string(&gnmap).unwrap();
     assert!(gnmap_text.contains(&format!("{}/open/tcp", want[0])));
 

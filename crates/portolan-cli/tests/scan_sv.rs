@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::cargo_bin;
 
+mod common;
+
 struct Daemon(Child);
 impl Drop for Daemon {
     fn drop(&mut self) {
@@ -143,6 +145,8 @@ fn scan_sv_names_redis_its_version_and_no_auth() {
         String::from_utf8_lossy(&o.stdout).trim(),
         format!("redis {want} probed portolan-redis-no-auth")
     );
+    // The <service> and <script> elements are where nmap.dtd wants them.
+    common::nmapxml::check(&xml, &[port]);
 }
 
 #[test]

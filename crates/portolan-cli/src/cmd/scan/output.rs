@@ -231,15 +231,45 @@ fn addrtype(h: &HostReport) -> &'static str {
     }
 }
 
-/// nmap-compatible XML (nmap.dtd).
+/// Text for inside an XML comment: no `--` (not allowed there) and nothing XML cannot carry.
+fn xml_comment(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '-' && o.ends_with('-') {
+            o.push(' ');
+        }
+        if (c as u32) >= 0x20 || c == '\t' {
+            o.push(c);
+        }
+    }
+    if o.ends_with('-') {
+        o.push(' ');
+    }
+    o
+}
+
+/// nmap-compatible XML (valid against nmap.dtd).
 pub fn xml(r: &ScanReport) -> String {
     let mut o = String::new();
     let start = epoch(r.start);
     let end = epoch(r.end);
-    o.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE nmaprun>\n");
+    // nmap's header: its DTD only allows scanner="nmap", so the format's name goes there and
+    // Portolan says who wrote the file in the comment, as nmap does ("Nmap 7.94 scan initiated
+    // ..."). The stylesheet is the one an nmap install ships, for browsers.
+    o.push_str(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE nmaprun>\n\
+         <?xml-stylesheet href=\"file:///usr/share/nmap/nmap.xsl\" type=\"text/xsl\"?>\n",
+    );
     let _ = writeln!(
         o,
-        "<nmaprun scanner=\"portolan\" args=\"{}\" start=\"{start}\" startstr=\"{}\" version=\"{}\" xmloutputversion=\"1.05\">",
+        "<!-- Portolan {} scan initiated {} as: {} -->",
+        env!("CARGO_PKG_VERSION"),
+        ctime(r.start),
+        xml_comment(&r.args)
+    );
+    let _ = writeln!(
+        o,
+        "<nmaprun scanner=\"nmap\" args=\"{}\" start=\"{start}\" startstr=\"{}\" version=\"{}\" xmloutputversion=\"1.05\">",
         xml_escape(&r.args),
         ctime(r.start),
         env!("CARGO_PKG_VERSION")
