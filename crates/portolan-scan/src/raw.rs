@@ -93,6 +93,11 @@ pub struct RawConfig {
     /// Send Ethernet frames to this MAC on the route's interface (masscan's `--router-mac`):
     /// implies link-layer sending and needs no neighbour entry.
     pub router_mac: Option<[u8; 6]>,
+    /// Give up every capability once the sockets are open (default). Linux keeps capabilities
+    /// per thread: a second raw scan from the same thread then cannot open its sockets, so a
+    /// program that runs several scans from one thread sets this to false (and drops them
+    /// itself when it is done).
+    pub drop_privileges: bool,
 }
 
 impl Default for RawConfig {
@@ -119,6 +124,7 @@ impl Default for RawConfig {
             send_threads: None,
             send_via: SendVia::Ip,
             router_mac: None,
+            drop_privileges: true,
         }
     }
 }
@@ -190,7 +196,7 @@ pub fn run(
         lane_senders.push(Sender::open_via(egress.v4.as_ref(), egress.v6.as_ref())?);
     }
     let receiver = Receiver::open(cfg.interface.as_deref(), Duration::from_millis(20))?;
-    if !rawio::drop_privileges() {
+    if cfg.drop_privileges && !rawio::drop_privileges() {
         sink.notice("could not drop capabilities after opening the raw sockets");
     }
     let key = match cfg.seed_key {

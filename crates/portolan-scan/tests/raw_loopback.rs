@@ -339,3 +339,71 @@ fn a_lossy_host_is_slowed_alone_and_every_port_still_ends_once() {
         "no probe waited for the lossy host's window: {stats:?}"
     );
 }
+
+#[test]
+fn syn_and_udp_scans_over_ipv6_loopback() {
+    if !raw_allowed("syn_and_udp_scans_over_ipv6_loopback") {
+        return;
+    }
+    let Ok(l) = TcpListener::bind("[::1]:0") else {
+        eprintln!("SKIPPED: no IPv6 loopback here");
+        return;
+    };
+    let open = l.local_addr().unwrap().port();
+    let closed: Vec<u16> = (0..4)
+        .map(|_| TcpListener::bind("[::1]:0").unwrap())
+        .map(|s| s.local_addr().unwrap().port())
+        .collect();
+    let mut ports = closed.clone();
+    ports.push(open);
+    // Two scans from this thread: the first must keep its capabilities for the second.
+    let (events, stats) = scan_targets(&["::1"], RawKind::Syn, ports.clone(), |c| {
+        c.drop_privileges = false;
+    });
+    assert_eq!(events.len(), ports.len(), "{events:?}");
+    for e in &events {
+        let want = if e.port == open {
+            (PortState::Open, Reason::SynAck)
+        } else {
+            (PortState::Closed, Reason::Reset)
+        };
+        assert_eq!((e.state, e.reason), want, "{e:?}");
+        assert_eq!(e.addr, "::1".parse::<IpAddr>().unwrap());
+    }
+    assert_eq!(stats.scan.open, 1);
+    drop(l);
+
+    let u = UdpSocket::bind("[::1]:0").unwrap();
+    let uport = u.local_addr().unwrap().port();
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        u.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        while let Ok((n, from)) = u.recv_from(&mut buf) {
+            let _ = u.send_to(&buf[..n.max(1)], from);
+        }
+    });
+    let (events, _) = scan_targets(&["::1"], RawKind::Udp, vec![uport], |_| {});
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].state, events[0].reason),
+        (PortState::Open, Reason::UdpResponse)
+    );
+    drop(echo);
+}
+
+#[test]
+fn capabilities_are_dropped_once_the_sockets_are_open() {
+    if !raw_allowed("capabilities_are_dropped_once_the_sockets_are_open") {
+        return;
+    }
+    // In a thread of its own (capabilities are per thread): after a scan with the default
+    // configuration, this thread can no longer open a raw socket.
+    let after = std::thread::spawn(|| {
+        let (events, _) = scan_targets(&["127.0.0.1"], RawKind::Syn, closed_ports(2), |_| {});
+        assert_eq!(events.len(), 2);
+        portolan_scan::rawio::can_open_raw()
+    })
+    .join()
+    .unwrap();
+    assert!(!after, "CAP_NET_RAW still held after the scan");
+}
