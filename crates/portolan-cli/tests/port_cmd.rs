@@ -199,14 +199,18 @@ fn registry_update_from_a_file() {
         env!("CARGO_MANIFEST_DIR"),
         "/../portolan-registry/data/service-names-port-numbers.csv"
     );
+    // `portolan ARGS` with the data directory of this test.
+    let run = |args: &[&str]| {
+        portolan()
+            .env("PORTOLAN_DATA_DIR", &data)
+            .args(args)
+            .assert()
+    };
+    let (bad, good) = (dir.path().join("bad.csv"), dir.path().join("good.csv"));
+    let (bad_s, good_s) = (bad.to_str().unwrap(), good.to_str().unwrap());
     // A bad file is rejected and nothing is written.
-    let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "Service Name,Port Number\nfoo,1\n").unwrap();
-    portolan()
-        .env("PORTOLAN_DATA_DIR", &data)
-        .args(["registry", "update", "--from"])
-        .arg(&bad)
-        .assert()
+    run(&["registry", "update", "--from", bad_s])
         .failure()
         .stderr(predicate::str::contains("rejected"));
     assert!(!data.join("service-names-port-numbers.csv").exists());
@@ -218,45 +222,23 @@ fn registry_update_from_a_file() {
         "ssh,22,tcp,The Secure Shell (SSH) Protocol refreshed",
         1,
     );
-    let good = dir.path().join("good.csv");
     std::fs::write(&good, modified).unwrap();
-    portolan()
-        .env("PORTOLAN_DATA_DIR", &data)
-        .args(["registry", "update", "--from"])
-        .arg(&good)
-        .assert()
+    run(&["registry", "update", "--from", good_s])
         .success()
         .stdout(predicate::str::contains("6562 tcp"));
     assert!(data.join("service-names-port-numbers.csv").exists());
-    portolan()
-        .env("PORTOLAN_DATA_DIR", &data)
-        .args(["port", "22"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("Protocol refreshed"));
-    portolan()
-        .env("PORTOLAN_DATA_DIR", &data)
-        .args(["registry", "show"])
-        .assert()
+    let refreshed = || {
+        run(&["port", "22"])
+            .success()
+            .stdout(predicate::str::contains("Protocol refreshed"));
+    };
+    refreshed();
+    run(&["registry", "show"])
         .success()
         .stdout(predicate::str::contains("refreshed copy"));
     // A second bad update leaves the good copy in place.
-    portolan()
-        .env("PORTOLAN_DATA_DIR", &data)
-        .args(["registry", "update", "--from"])
-        .arg(&bad)
-        .assert()
-        .failure();
-    portolan()
-        .env("PORTOLAN_DATA_DIR", &data)
-        .args(["port", "22"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("Protocol refreshed"));
-    portolan()
-        .env("PORTOLAN_DATA_DIR", &data)
-        .args(["registry", "reset"])
-        .assert()
-        .success();
+    run(&["registry", "update", "--from", bad_s]).failure();
+    refreshed();
+    run(&["registry", "reset"]).success();
     assert!(!data.join("service-names-port-numbers.csv").exists());
 }
