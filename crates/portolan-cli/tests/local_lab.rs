@@ -72,11 +72,11 @@ http {{
     p
 }
 
-const TOOLS: &[&str] = &["redis-server", "nginx", "memcached", "socat", "setpriv"];
-
-fn start_all(lab: &mut Lab) -> Pids {
+/// redis-server as nobody on `port` of every address, no persistence; its pid.
+fn spawn_redis(lab: &mut Lab, port: u16) -> u32 {
     let dir = lab.dir.path().display().to_string();
-    let redis = lab.spawn(
+    let port = port.to_string();
+    lab.spawn(
         "setpriv",
         &[
             "--reuid=65534",
@@ -84,7 +84,7 @@ fn start_all(lab: &mut Lab) -> Pids {
             "--clear-groups",
             "redis-server",
             "--port",
-            "6379",
+            &port,
             "--bind",
             "0.0.0.0",
             "--daemonize",
@@ -100,7 +100,14 @@ fn start_all(lab: &mut Lab) -> Pids {
             "--logfile",
             "",
         ],
-    );
+    )
+}
+
+const TOOLS: &[&str] = &["redis-server", "nginx", "memcached", "socat", "setpriv"];
+
+fn start_all(lab: &mut Lab) -> Pids {
+    let dir = lab.dir.path().display().to_string();
+    let redis = spawn_redis(lab, 6379);
     let conf = nginx_conf(lab).display().to_string();
     let err = lab.path("nginx-error.log").display().to_string();
     let nginx = lab.spawn("nginx", &["-e", &err, "-p", &dir, "-c", &conf]);
@@ -548,32 +555,7 @@ fn lab_baseline_reports_only_changes() {
         "socat",
         &["TCP-LISTEN:2323,reuseaddr,fork", "EXEC:/bin/cat"],
     );
-    let dir = lab.dir.path().display().to_string();
-    let _redis = lab.spawn(
-        "setpriv",
-        &[
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "redis-server",
-            "--port",
-            "7777",
-            "--bind",
-            "0.0.0.0",
-            "--daemonize",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--protected-mode",
-            "no",
-            "--dir",
-            &dir,
-            "--logfile",
-            "",
-        ],
-    );
+    let _redis = spawn_redis(&mut lab, 7777);
     lab.wait_ports("tcp", &[2323, 7777]);
     lab.stop(py);
     let out = lab.run(
