@@ -534,31 +534,31 @@ fn lab_connection_scans_are_detected_quickly() {
     // ZMap: one port over 64 addresses of the lab (all answer, port 80 is open): a sweep that
     // only the distinct-host threshold can see.
     let bl = emptybl.to_string_lossy().to_string();
+    // ZMap on one port of the /26, through the router's MAC, at 2000 packets/s.
+    let zmap = |port: &'static str| -> Vec<&str> {
+        vec![
+            "zmap",
+            "-p",
+            port,
+            "10.79.1.0/26",
+            "-i",
+            &iface,
+            "-G",
+            &mac,
+            "-r",
+            "2000",
+            "-c",
+            "1",
+            "-q",
+            "-b",
+            &bl,
+            "-o",
+            "/dev/null",
+        ]
+    };
     probes.push(expect_scan(
         "zmap",
-        &lab.record_detect(
-            "zmap",
-            &[
-                "zmap",
-                "-p",
-                "80",
-                "10.79.1.0/26",
-                "-i",
-                &iface,
-                "-G",
-                &mac,
-                "-r",
-                "2000",
-                "-c",
-                "1",
-                "-q",
-                "-b",
-                &bl,
-                "-o",
-                "/dev/null",
-            ],
-            &[],
-        ),
+        &lab.record_detect("zmap", &zmap("80"), &[]),
         "tcp-syn",
         Some("zmap"),
         "horizontal",
@@ -567,29 +567,7 @@ fn lab_connection_scans_are_detected_quickly() {
     // ZMap on a closed port: TRW sees the failures.
     let p = expect_scan(
         "zmap (closed port)",
-        &lab.record_detect(
-            "zmap-closed",
-            &[
-                "zmap",
-                "-p",
-                "81",
-                "10.79.1.0/26",
-                "-i",
-                &iface,
-                "-G",
-                &mac,
-                "-r",
-                "2000",
-                "-c",
-                "1",
-                "-q",
-                "-b",
-                &bl,
-                "-o",
-                "/dev/null",
-            ],
-            &[],
-        ),
+        &lab.record_detect("zmap-closed", &zmap("81"), &[]),
         "tcp-syn",
         Some("zmap"),
         "horizontal",
