@@ -1,55 +1,62 @@
-//! IPv4 and IPv6 (with extension-header walking).
+//! IPv4 (RFC 791) and IPv6 (RFC 8200, with extension-header walking).
+//!
+//! Payload accessors live on views over borrowed bytes (`Ipv4Packet<&'a [u8]>`, ...) and return
+//! slices with the buffer's lifetime, so a caller can drop the view and keep the payload.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{be16, ipproto, WireError};
+use crate::{be16, be32, ipproto, need, WireError};
 
-/// A view of an IPv4 packet.
-#[derive(Debug, Clone)]
+/// An IPv4 packet.
+#[derive(Debug, Clone, Copy)]
 pub struct Ipv4Packet<T: AsRef<[u8]>> {
-    buffer: T,
+    buf: T,
+    /// Header length in bytes.
+    hlen: usize,
+    /// End of the packet: total length clamped to what was captured (the capture when total
+    /// length is 0).
+    end: usize,
 }
 
 impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Check version, header length and that the whole header (with options) was captured.
-    /// The payload may be shorter than `total_len` says (snap length), never longer.
-    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        let b = buffer.as_ref();
-        if b.len() < 20 {
-            return Err(WireError::Truncated("IPv4"));
-        }
+    /// The payload may be shorter than `total_len` says (snap length), never longer. A total
+    /// length of 0 (seen in captures of TSO traffic) is accepted as "up to the capture".
+    pub fn new_checked(buf: T) -> Result<Self, WireError> {
+        let b = buf.as_ref();
+        need(b, 20, "IPv4")?;
         if b[0] >> 4 != 4 {
             return Err(WireError::Malformed {
                 layer: "IPv4",
                 what: "version is not 4",
             });
         }
-        let hl = usize::from(b[0] & 0x0f) * 4;
-        if hl < 20 {
+        let hlen = usize::from(b[0] & 0x0f) * 4;
+        if hlen < 20 {
             return Err(WireError::Malformed {
                 layer: "IPv4",
                 what: "header length below 20",
             });
         }
-        if b.len() < hl {
-            return Err(WireError::Truncated("IPv4 options"));
-        }
+        need(b, hlen, "IPv4 options")?;
         let total = usize::from(be16(b, 2));
-        if total != 0 && total < hl {
-            // total length 0 happens with TSO captures; accept it as "up to the capture".
+        let end = if total == 0 {
+            b.len()
+        } else if total < hlen {
             return Err(WireError::Malformed {
                 layer: "IPv4",
                 what: "total length shorter than header",
             });
-        }
-        Ok(Ipv4Packet { buffer })
+        } else {
+            total.min(b.len())
+        };
+        Ok(Ipv4Packet { buf, hlen, end })
     }
-
     fn b(&self) -> &[u8] {
-        self.buffer.as_ref()
+        self.buf.as_ref()
     }
     pub fn header_len(&self) -> usize {
-        usize::from(self.b()[0] & 0x0f) * 4
+        self.hlen
     }
     pub fn dscp_ecn(&self) -> u8 {
         self.b()[1]
@@ -66,9 +73,10 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn more_frags(&self) -> bool {
         self.b()[6] & 0x20 != 0
     }
-    /// Fragment offset in bytes.
+    /// Fragment offset in 8-byte units; non-zero means this is not the first fragment (its
+    /// payload is not a transport header).
     pub fn frag_offset(&self) -> u16 {
-        (be16(self.b(), 6) & 0x1fff) * 8
+        be16(self.b(), 6) & 0x1fff
     }
     pub fn ttl(&self) -> u8 {
         self.b()[8]
@@ -79,14 +87,6 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn checksum(&self) -> u16 {
         be16(self.b(), 10)
     }
-    pub fn src_addr(&self) -> Ipv4Addr {
-        let b = self.b();
-        Ipv4Addr::new(b[12], b[13], b[14], b[15])
-    }
-    pub fn dst_addr(&self) -> Ipv4Addr {
-        let b = self.b();
-        Ipv4Addr::new(b[16], b[17], b[18], b[19])
-    }
     pub fn src_bytes(&self) -> [u8; 4] {
         let b = self.b();
         [b[12], b[13], b[14], b[15]]
@@ -95,24 +95,38 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         let b = self.b();
         [b[16], b[17], b[18], b[19]]
     }
-    /// The payload: from the end of the header to `total_len`, clamped to what was captured.
-    pub fn payload(&self) -> &[u8] {
-        let b = self.b();
-        let hl = self.header_len();
-        let total = usize::from(self.total_len());
-        let end = if total == 0 {
-            b.len()
-        } else {
-            total.min(b.len())
-        };
-        &b[hl..end.max(hl)]
+    pub fn src_addr(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.src_bytes())
+    }
+    pub fn dst_addr(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.dst_bytes())
+    }
+    /// Whether the header checksum is right.
+    pub fn verify_checksum(&self) -> bool {
+        crate::checksum::of(&self.b()[..self.hlen]) == 0
+    }
+    /// Where the payload lies in the buffer: from the end of the header to `total_len`, clamped
+    /// to what was captured.
+    pub fn payload_range(&self) -> std::ops::Range<usize> {
+        self.hlen..self.end
     }
 }
 
-/// A view of an IPv6 packet.
-#[derive(Debug, Clone)]
+impl<'a, T: AsRef<[u8]> + ?Sized> Ipv4Packet<&'a T> {
+    /// The payload (transport header and data) as captured; see [`Self::payload_range`].
+    pub fn payload(&self) -> &'a [u8] {
+        &<T as AsRef<[u8]>>::as_ref(self.buf)[self.hlen..self.end]
+    }
+}
+
+/// An IPv6 packet. `new_checked` checks the fixed header only; [`Ipv6Packet::upper_layer`]
+/// walks the extension headers.
+#[derive(Debug, Clone, Copy)]
 pub struct Ipv6Packet<T: AsRef<[u8]>> {
-    buffer: T,
+    buf: T,
+    /// End of the packet: 40 + payload length clamped to the capture (the capture when the
+    /// payload length is 0: a jumbogram, or TSO).
+    end: usize,
 }
 
 /// Where the upper-layer protocol starts after the IPv6 extension headers.
@@ -130,25 +144,30 @@ pub struct UpperLayer<'a> {
 pub const MAX_EXTENSION_HEADERS: usize = 8;
 
 impl<T: AsRef<[u8]>> Ipv6Packet<T> {
-    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        let b = buffer.as_ref();
-        if b.len() < 40 {
-            return Err(WireError::Truncated("IPv6"));
-        }
+    pub fn new_checked(buf: T) -> Result<Self, WireError> {
+        let b = buf.as_ref();
+        need(b, 40, "IPv6")?;
         if b[0] >> 4 != 6 {
             return Err(WireError::Malformed {
                 layer: "IPv6",
                 what: "version is not 6",
             });
         }
-        Ok(Ipv6Packet { buffer })
+        let pl = usize::from(be16(b, 4));
+        let end = if pl == 0 {
+            b.len()
+        } else {
+            (40 + pl).min(b.len())
+        };
+        Ok(Ipv6Packet { buf, end })
     }
     fn b(&self) -> &[u8] {
-        self.buffer.as_ref()
+        self.buf.as_ref()
     }
     pub fn payload_len(&self) -> u16 {
         be16(self.b(), 4)
     }
+    /// The first Next Header value (before extension headers).
     pub fn next_header(&self) -> u8 {
         self.b()[6]
     }
@@ -156,7 +175,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         self.b()[7]
     }
     pub fn flow_label(&self) -> u32 {
-        super::be32(self.b(), 0) & 0x000f_ffff
+        be32(self.b(), 0) & 0x000f_ffff
     }
     pub fn src_bytes(&self) -> [u8; 16] {
         let mut a = [0u8; 16];
@@ -174,57 +193,41 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     pub fn dst_addr(&self) -> Ipv6Addr {
         Ipv6Addr::from(self.dst_bytes())
     }
-    /// Bytes after the fixed header, up to payload length, clamped to the capture.
-    pub fn payload(&self) -> &[u8] {
-        let b = self.b();
-        let pl = usize::from(self.payload_len());
-        // Payload length 0 is a jumbogram (or TSO): take what was captured.
-        let end = if pl == 0 {
-            b.len()
-        } else {
-            (40 + pl).min(b.len())
-        };
-        &b[40..end]
+    /// Where the bytes after the fixed header lie in the buffer (up to the payload length,
+    /// clamped to the capture).
+    pub fn payload_range(&self) -> std::ops::Range<usize> {
+        40..self.end
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Ipv6Packet<&'a T> {
+    /// Bytes after the fixed header (extension headers included); see [`Self::payload_range`].
+    pub fn payload(&self) -> &'a [u8] {
+        &<T as AsRef<[u8]>>::as_ref(self.buf)[40..self.end]
     }
 
     /// Walk hop-by-hop, routing, fragment, destination-options, AH and mobility headers to the
-    /// upper-layer protocol.
-    pub fn upper_layer(&self) -> Result<UpperLayer<'_>, WireError> {
+    /// upper-layer protocol. After the fragment header of a non-first fragment, `later_fragment`
+    /// is set: the upper layer's protocol number is known but its bytes are data, not a header.
+    pub fn upper_layer(&self) -> Result<UpperLayer<'a>, WireError> {
+        const EXT: &str = "IPv6 extension";
         let mut next = self.next_header();
         let mut rest = self.payload();
         let mut later_fragment = false;
         for _ in 0..MAX_EXTENSION_HEADERS {
-            match next {
+            let len = match next {
                 ipproto::HOPOPT | ipproto::ROUTING | ipproto::DSTOPTS | ipproto::MOBILITY => {
-                    if rest.len() < 8 {
-                        return Err(WireError::Truncated("IPv6 extension header"));
-                    }
-                    let len = (usize::from(rest[1]) + 1) * 8;
-                    if rest.len() < len {
-                        return Err(WireError::Truncated("IPv6 extension header"));
-                    }
-                    next = rest[0];
-                    rest = &rest[len..];
+                    need(rest, 8, EXT)?;
+                    (usize::from(rest[1]) + 1) * 8
                 }
                 ipproto::FRAGMENT => {
-                    if rest.len() < 8 {
-                        return Err(WireError::Truncated("IPv6 fragment header"));
-                    }
-                    let offset = be16(rest, 2) & 0xfff8;
-                    later_fragment = offset != 0;
-                    next = rest[0];
-                    rest = &rest[8..];
+                    need(rest, 8, "IPv6 fragment")?;
+                    later_fragment = be16(rest, 2) & 0xfff8 != 0;
+                    8
                 }
                 ipproto::AH => {
-                    if rest.len() < 8 {
-                        return Err(WireError::Truncated("IPv6 authentication header"));
-                    }
-                    let len = (usize::from(rest[1]) + 2) * 4;
-                    if rest.len() < len {
-                        return Err(WireError::Truncated("IPv6 authentication header"));
-                    }
-                    next = rest[0];
-                    rest = &rest[len..];
+                    need(rest, 8, "IPv6 authentication")?;
+                    (usize::from(rest[1]) + 2) * 4
                 }
                 _ => {
                     return Ok(UpperLayer {
@@ -233,7 +236,10 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
                         later_fragment,
                     })
                 }
-            }
+            };
+            need(rest, len, EXT)?;
+            next = rest[0];
+            rest = &rest[len..];
         }
         Err(WireError::Malformed {
             layer: "IPv6",
@@ -246,7 +252,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 mod tests {
     use super::*;
 
-    pub(crate) fn v4(proto: u8, payload: &[u8]) -> Vec<u8> {
+    fn v4(proto: u8, payload: &[u8]) -> Vec<u8> {
         let mut p = vec![
             0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
         ];
@@ -271,6 +277,15 @@ mod tests {
         let mut bad = p.clone();
         bad[0] = 0x44;
         assert!(Ipv4Packet::new_checked(&bad[..]).is_err());
+        // total length 0 (TSO capture): up to the capture; below the header: malformed
+        let mut tso = p.clone();
+        tso[2..4].copy_from_slice(&[0, 0]);
+        assert_eq!(
+            Ipv4Packet::new_checked(&tso[..]).unwrap().payload(),
+            &[1, 2, 3]
+        );
+        tso[3] = 19;
+        assert!(Ipv4Packet::new_checked(&tso[..]).is_err());
     }
 
     #[test]
@@ -309,5 +324,13 @@ mod tests {
         assert!(!ul.later_fragment);
         let ip = Ipv6Packet::new_checked(&p[..45]).unwrap();
         assert!(ip.upper_layer().is_err());
+        // a later fragment: the protocol is known, the payload is data
+        p[50] = 0x01; // offset 32 bytes
+        let ul = Ipv6Packet::new_checked(&p[..])
+            .unwrap()
+            .upper_layer()
+            .unwrap();
+        assert!(ul.later_fragment);
+        assert_eq!(ul.protocol, ipproto::TCP);
     }
 }
