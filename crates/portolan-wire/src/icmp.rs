@@ -33,19 +33,23 @@ pub struct IcmpPacket<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> IcmpPacket<T> {
     /// Check the 8-byte header.
+    #[inline]
     pub fn new_checked(buf: T, v6: bool) -> Result<Self, WireError> {
         need(buf.as_ref(), 8, if v6 { "ICMPv6" } else { "ICMP" })?;
         Ok(IcmpPacket { buf, v6 })
     }
+    #[inline]
     fn b(&self) -> &[u8] {
         self.buf.as_ref()
     }
     pub fn is_v6(&self) -> bool {
         self.v6
     }
+    #[inline]
     pub fn msg_type(&self) -> u8 {
         self.b()[0]
     }
+    #[inline]
     pub fn msg_code(&self) -> u8 {
         self.b()[1]
     }
@@ -70,6 +74,7 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
         }
     }
     /// Whether this is a destination-unreachable error (ICMP type 3 / ICMPv6 type 1).
+    #[inline]
     pub fn is_unreachable(&self) -> bool {
         self.msg_type()
             == if self.v6 {
@@ -79,6 +84,7 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
             }
     }
     /// Whether the code means "port unreachable" (the UDP port is closed).
+    #[inline]
     pub fn is_port_unreachable(&self) -> bool {
         self.is_unreachable()
             && self.msg_code()
@@ -98,6 +104,7 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
     }
     /// Bytes after the 8-byte header: for an error, the offending packet it quotes (IP header
     /// onwards, at least 8 bytes of the transport header).
+    #[inline]
     pub fn data(&self) -> &[u8] {
         &self.b()[8..]
     }

@@ -22,6 +22,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Check version, header length and that the whole header (with options) was captured.
     /// The payload may be shorter than `total_len` says (snap length), never longer. A total
     /// length of 0 (seen in captures of TSO traffic) is accepted as "up to the capture".
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
         let b = buf.as_ref();
         need(b, 20, "IPv4")?;
@@ -52,6 +53,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         };
         Ok(Ipv4Packet { buf, hlen, end })
     }
+    #[inline]
     fn b(&self) -> &[u8] {
         self.buf.as_ref()
     }
@@ -61,6 +63,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     pub fn dscp_ecn(&self) -> u8 {
         self.b()[1]
     }
+    #[inline]
     pub fn total_len(&self) -> u16 {
         be16(self.b(), 2)
     }
@@ -75,29 +78,36 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
     /// Fragment offset in 8-byte units; non-zero means this is not the first fragment (its
     /// payload is not a transport header).
+    #[inline]
     pub fn frag_offset(&self) -> u16 {
         be16(self.b(), 6) & 0x1fff
     }
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.b()[8]
     }
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.b()[9]
     }
     pub fn checksum(&self) -> u16 {
         be16(self.b(), 10)
     }
+    #[inline]
     pub fn src_bytes(&self) -> [u8; 4] {
         let b = self.b();
         [b[12], b[13], b[14], b[15]]
     }
+    #[inline]
     pub fn dst_bytes(&self) -> [u8; 4] {
         let b = self.b();
         [b[16], b[17], b[18], b[19]]
     }
+    #[inline]
     pub fn src_addr(&self) -> Ipv4Addr {
         Ipv4Addr::from(self.src_bytes())
     }
+    #[inline]
     pub fn dst_addr(&self) -> Ipv4Addr {
         Ipv4Addr::from(self.dst_bytes())
     }
@@ -114,6 +124,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Ipv4Packet<&'a T> {
     /// The payload (transport header and data) as captured; see [`Self::payload_range`].
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &<T as AsRef<[u8]>>::as_ref(self.buf)[self.hlen..self.end]
     }
@@ -144,6 +155,7 @@ pub struct UpperLayer<'a> {
 pub const MAX_EXTENSION_HEADERS: usize = 8;
 
 impl<T: AsRef<[u8]>> Ipv6Packet<T> {
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
         let b = buf.as_ref();
         need(b, 40, "IPv6")?;
@@ -161,35 +173,43 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
         };
         Ok(Ipv6Packet { buf, end })
     }
+    #[inline]
     fn b(&self) -> &[u8] {
         self.buf.as_ref()
     }
+    #[inline]
     pub fn payload_len(&self) -> u16 {
         be16(self.b(), 4)
     }
     /// The first Next Header value (before extension headers).
+    #[inline]
     pub fn next_header(&self) -> u8 {
         self.b()[6]
     }
+    #[inline]
     pub fn hop_limit(&self) -> u8 {
         self.b()[7]
     }
     pub fn flow_label(&self) -> u32 {
         be32(self.b(), 0) & 0x000f_ffff
     }
+    #[inline]
     pub fn src_bytes(&self) -> [u8; 16] {
         let mut a = [0u8; 16];
         a.copy_from_slice(&self.b()[8..24]);
         a
     }
+    #[inline]
     pub fn dst_bytes(&self) -> [u8; 16] {
         let mut a = [0u8; 16];
         a.copy_from_slice(&self.b()[24..40]);
         a
     }
+    #[inline]
     pub fn src_addr(&self) -> Ipv6Addr {
         Ipv6Addr::from(self.src_bytes())
     }
+    #[inline]
     pub fn dst_addr(&self) -> Ipv6Addr {
         Ipv6Addr::from(self.dst_bytes())
     }
@@ -202,50 +222,61 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
 
 impl<'a, T: AsRef<[u8]> + ?Sized> Ipv6Packet<&'a T> {
     /// Bytes after the fixed header (extension headers included); see [`Self::payload_range`].
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         &<T as AsRef<[u8]>>::as_ref(self.buf)[40..self.end]
     }
 
     /// Walk hop-by-hop, routing, fragment, destination-options, AH and mobility headers to the
-    /// upper-layer protocol. After the fragment header of a non-first fragment, `later_fragment`
-    /// is set: the upper layer's protocol number is known but its bytes are data, not a header.
+    /// upper-layer protocol (see [`upper_layer`]).
+    #[inline]
     pub fn upper_layer(&self) -> Result<UpperLayer<'a>, WireError> {
-        const EXT: &str = "IPv6 extension";
-        let mut next = self.next_header();
-        let mut rest = self.payload();
-        let mut later_fragment = false;
-        for _ in 0..MAX_EXTENSION_HEADERS {
-            let len = match next {
-                ipproto::HOPOPT | ipproto::ROUTING | ipproto::DSTOPTS | ipproto::MOBILITY => {
-                    need(rest, 8, EXT)?;
-                    (usize::from(rest[1]) + 1) * 8
-                }
-                ipproto::FRAGMENT => {
-                    need(rest, 8, "IPv6 fragment")?;
-                    later_fragment = be16(rest, 2) & 0xfff8 != 0;
-                    8
-                }
-                ipproto::AH => {
-                    need(rest, 8, "IPv6 authentication")?;
-                    (usize::from(rest[1]) + 2) * 4
-                }
-                _ => {
-                    return Ok(UpperLayer {
-                        protocol: next,
-                        payload: rest,
-                        later_fragment,
-                    })
-                }
-            };
-            need(rest, len, EXT)?;
-            next = rest[0];
-            rest = &rest[len..];
-        }
-        Err(WireError::Malformed {
-            layer: "IPv6",
-            what: "more than 8 extension headers",
-        })
+        upper_layer(self.next_header(), self.payload())
     }
+}
+
+/// Walk the IPv6 extension headers in `bytes` (what follows the fixed header), starting from
+/// `next_header`, to the upper-layer protocol: hop-by-hop, routing, fragment,
+/// destination-options, AH and mobility headers. After the fragment header of a non-first
+/// fragment, `later_fragment` is set: the upper layer's protocol number is known but its bytes
+/// are data, not a header.
+#[inline]
+pub fn upper_layer(next_header: u8, bytes: &[u8]) -> Result<UpperLayer<'_>, WireError> {
+    const EXT: &str = "IPv6 extension";
+    let mut next = next_header;
+    let mut rest = bytes;
+    let mut later_fragment = false;
+    for _ in 0..MAX_EXTENSION_HEADERS {
+        let len = match next {
+            ipproto::HOPOPT | ipproto::ROUTING | ipproto::DSTOPTS | ipproto::MOBILITY => {
+                need(rest, 8, EXT)?;
+                (usize::from(rest[1]) + 1) * 8
+            }
+            ipproto::FRAGMENT => {
+                need(rest, 8, "IPv6 fragment")?;
+                later_fragment = be16(rest, 2) & 0xfff8 != 0;
+                8
+            }
+            ipproto::AH => {
+                need(rest, 8, "IPv6 authentication")?;
+                (usize::from(rest[1]) + 2) * 4
+            }
+            _ => {
+                return Ok(UpperLayer {
+                    protocol: next,
+                    payload: rest,
+                    later_fragment,
+                })
+            }
+        };
+        need(rest, len, EXT)?;
+        next = rest[0];
+        rest = &rest[len..];
+    }
+    Err(WireError::Malformed {
+        layer: "IPv6",
+        what: "more than 8 extension headers",
+    })
 }
 
 #[cfg(test)]

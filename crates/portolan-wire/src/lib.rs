@@ -67,17 +67,20 @@ pub enum WireError {
 }
 
 /// `Ok` when `buf` holds at least `n` bytes, else [`WireError::Truncated`] for `layer`.
-#[inline]
+#[inline(always)]
 pub(crate) fn need(buf: &[u8], n: usize, layer: &'static str) -> Result<(), WireError> {
     if buf.len() < n {
-        Err(WireError::Truncated {
-            layer,
-            need: n,
-            have: buf.len(),
-        })
+        Err(truncated(layer, n, buf.len()))
     } else {
         Ok(())
     }
+}
+
+/// The error path of [`need`], kept out of line so the per-packet checks stay small.
+#[cold]
+#[inline(never)]
+fn truncated(layer: &'static str, need: usize, have: usize) -> WireError {
+    WireError::Truncated { layer, need, have }
 }
 
 #[inline]

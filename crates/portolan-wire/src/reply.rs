@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 
 use crate::cookie::CookieKey;
-use crate::{ipproto, tcp, IcmpPacket, Ipv4Packet, Ipv6Packet, TcpFlags, TcpPacket, UdpPacket};
+use crate::{ip, ipproto, tcp, IcmpPacket, Ipv4Packet, Ipv6Packet, TcpFlags, TcpPacket, UdpPacket};
 
 /// Transport protocol of a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,6 +66,7 @@ struct Ip<'a> {
     first_fragment: bool,
 }
 
+#[inline(always)]
 fn parse_ip(b: &[u8]) -> Option<Ip<'_>> {
     match b.first()? >> 4 {
         4 => {
@@ -86,12 +87,12 @@ fn parse_ip(b: &[u8]) -> Option<Ip<'_>> {
         6 => {
             let p = Ipv6Packet::new_checked(b).ok()?;
             // A zero payload length (jumbogram, TSO) carries no reply to a probe: read nothing.
-            let p = if p.payload_len() == 0 {
-                Ipv6Packet::new_checked(b.get(..40)?).ok()?
+            let after = if p.payload_len() == 0 {
+                &[][..]
             } else {
-                p
+                p.payload()
             };
-            let ul = p.upper_layer().ok()?;
+            let ul = ip::upper_layer(p.next_header(), after).ok()?;
             Some(Ip {
                 src: p.src_addr().into(),
                 dst: p.dst_addr().into(),

@@ -17,17 +17,14 @@ impl TcpFlags {
     pub const CWR: u8 = tcpflags::CWR;
 
     /// True when every bit of `mask` is set.
-    #[inline]
     pub fn has(self, mask: u8) -> bool {
         self.0 & mask == mask
     }
     /// The flags ignoring ECN bits (ECE, CWR), which a SYN may carry.
-    #[inline]
     pub fn core(self) -> u8 {
         self.0 & 0x3f
     }
     /// All 8 bits.
-    #[inline]
     pub fn bits(self) -> u8 {
         self.0
     }
@@ -44,6 +41,7 @@ pub struct TcpPacket<T: AsRef<[u8]>> {
 impl<T: AsRef<[u8]>> TcpPacket<T> {
     /// Check the fixed 20-byte header and that the data offset is sane. Options and payload may
     /// be cut by the snap length; `options()` then returns what was captured.
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
         let b = buf.as_ref();
         need(b, 20, "TCP")?;
@@ -56,24 +54,30 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         }
         Ok(TcpPacket { buf, hlen })
     }
+    #[inline]
     fn b(&self) -> &[u8] {
         self.buf.as_ref()
     }
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.b(), 0)
     }
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.b(), 2)
     }
+    #[inline]
     pub fn seq_number(&self) -> u32 {
         be32(self.b(), 4)
     }
+    #[inline]
     pub fn ack_number(&self) -> u32 {
         be32(self.b(), 8)
     }
     pub fn header_len(&self) -> usize {
         self.hlen
     }
+    #[inline]
     pub fn flags(&self) -> TcpFlags {
         TcpFlags(self.b()[13])
     }
@@ -98,6 +102,7 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
         }
     }
     /// The payload that was captured.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         let b = self.b();
         &b[self.hlen.min(b.len())..]

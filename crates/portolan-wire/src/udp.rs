@@ -9,16 +9,20 @@ pub struct UdpPacket<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> UdpPacket<T> {
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
         need(buf.as_ref(), 8, "UDP")?;
         Ok(UdpPacket { buf })
     }
+    #[inline]
     fn b(&self) -> &[u8] {
         self.buf.as_ref()
     }
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.b(), 0)
     }
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.b(), 2)
     }
@@ -33,6 +37,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         be16(self.b(), 6)
     }
     /// The payload that was captured, up to the length field.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         let b = self.b();
         let end = usize::from(self.len()).clamp(8, b.len());
