@@ -1,51 +1,17 @@
 //! From captured bytes to a flat [`PacketInfo`]: the few fields the detectors need, read through
-//! the zero-copy views of [`crate::wire`]. Nothing is allocated or copied per packet.
+//! the zero-copy views of [`portolan_wire`]. Nothing is allocated or copied per packet.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::wire::{
-    ethertype, icmp, ipproto, EthernetFrame, Icmpv4Packet, Icmpv6Packet, Ipv4Packet, Ipv6Packet,
-    NullFrame, Sll2Frame, SllFrame, TcpFlags, TcpPacket, UdpPacket, WireError,
+use portolan_wire::tcp::TcpOption;
+use portolan_wire::{
+    ethertype, icmp, ipproto, EthernetFrame, IcmpPacket, Ipv4Packet, Ipv6Packet, NullFrame,
+    Sll2Frame, SllFrame, TcpFlags, TcpPacket, UdpPacket, WireError,
 };
 
 /// Link-layer header types (the `LINKTYPE_` values of pcap and pcapng).
-pub mod linktype {
-    /// BSD loopback: 4-byte address family in the capturing host's byte order.
-    pub const NULL: u32 = 0;
-    pub const ETHERNET: u32 = 1;
-    /// `DLT_RAW` as some BSDs wrote it.
-    pub const RAW_BSD: u32 = 12;
-    pub const RAW_BSD2: u32 = 14;
-    /// Raw IPv4 or IPv6, decided by the version nibble.
-    pub const RAW: u32 = 101;
-    /// OpenBSD loopback: family in network byte order.
-    pub const LOOP: u32 = 108;
-    pub const LINUX_SLL: u32 = 113;
-    pub const IPV4: u32 = 228;
-    pub const IPV6: u32 = 229;
-    pub const LINUX_SLL2: u32 = 276;
-
-    /// A name for messages.
-    pub fn name(lt: u32) -> &'static str {
-        match lt {
-            NULL => "NULL (BSD loopback)",
-            ETHERNET => "Ethernet",
-            RAW | RAW_BSD | RAW_BSD2 => "raw IP",
-            LOOP => "LOOP (OpenBSD loopback)",
-            LINUX_SLL => "Linux cooked (SLL)",
-            IPV4 => "raw IPv4",
-            IPV6 => "raw IPv6",
-            LINUX_SLL2 => "Linux cooked v2 (SLL2)",
-            _ => "unsupported",
-        }
-    }
-
-    /// True when the decoder understands this link type.
-    pub fn supported(lt: u32) -> bool {
-        name(lt) != "unsupported"
-    }
-}
+pub use portolan_wire::link::linktype;
 
 /// An IP address stored as 16 bytes (IPv4 as an IPv4-mapped IPv6 address): cheap to copy, hash
 /// and compare.
@@ -212,30 +178,34 @@ pub fn decode(linktype: u32, ts_ns: u64, frame: &[u8]) -> Result<PacketInfo, Dec
     let (ety, l3) = match linktype {
         linktype::ETHERNET => {
             let e = EthernetFrame::new_checked(frame)?;
-            let ty = e.ethertype();
-            // borrow the payload from `frame`, not from the view
-            let off = frame.len() - e.payload().len();
-            (ty, &frame[off..])
+            (e.ethertype(), e.payload())
         }
         linktype::RAW | linktype::RAW_BSD | linktype::RAW_BSD2 => match frame.first() {
             Some(b) if b >> 4 == 4 => (ethertype::IPV4, frame),
             Some(b) if b >> 4 == 6 => (ethertype::IPV6, frame),
             Some(_) => return Err(DecodeError::NotIp),
-            None => return Err(WireError::Truncated("raw IP").into()),
+            None => {
+                return Err(WireError::Truncated {
+                    layer: "raw IP",
+                    need: 1,
+                    have: 0,
+                }
+                .into())
+            }
         },
         linktype::IPV4 => (ethertype::IPV4, frame),
         linktype::IPV6 => (ethertype::IPV6, frame),
         linktype::NULL | linktype::LOOP => {
             let n = NullFrame::new_checked(frame)?;
-            (n.ethertype().ok_or(DecodeError::NotIp)?, &frame[4..])
+            (n.ethertype().ok_or(DecodeError::NotIp)?, n.payload())
         }
         linktype::LINUX_SLL => {
             let s = SllFrame::new_checked(frame)?;
-            (s.protocol(), &frame[SllFrame::<&[u8]>::HEADER_LEN..])
+            (s.protocol(), s.payload())
         }
         linktype::LINUX_SLL2 => {
             let s = Sll2Frame::new_checked(frame)?;
-            (s.protocol(), &frame[Sll2Frame::<&[u8]>::HEADER_LEN..])
+            (s.protocol(), s.payload())
         }
         other => return Err(DecodeError::UnsupportedLinkType(other)),
     };
@@ -315,68 +285,56 @@ fn transport(proto: u8, payload: &[u8], v6: bool) -> Result<Transport, DecodeErr
                 len: u.len(),
             }
         }
-        ipproto::ICMP if !v6 => {
-            let m = Icmpv4Packet::new_checked(payload)?;
-            let (ty, code) = (m.msg_type(), m.msg_code());
-            let kind = match (ty, code) {
-                (icmp::v4::DEST_UNREACHABLE, icmp::v4::CODE_PORT_UNREACHABLE) => {
-                    IcmpKind::PortUnreachable
-                }
-                (icmp::v4::DEST_UNREACHABLE, 9 | 10 | 13) => IcmpKind::Prohibited,
-                (icmp::v4::DEST_UNREACHABLE, _) => IcmpKind::Unreachable,
-                (icmp::v4::TIME_EXCEEDED, _) => IcmpKind::TimeExceeded,
-                (icmp::v4::ECHO_REQUEST, _) => IcmpKind::EchoRequest,
-                (icmp::v4::ECHO_REPLY, _) => IcmpKind::EchoReply,
-                _ => IcmpKind::Other,
-            };
-            let quoted = if m.is_error() {
-                quoted_v4(m.data())
-            } else {
-                None
-            };
-            Transport::Icmp(IcmpInfo {
-                kind,
-                msg_type: ty,
-                code,
-                quoted,
-            })
-        }
-        ipproto::ICMPV6 if v6 => {
-            let m = Icmpv6Packet::new_checked(payload)?;
-            let (ty, code) = (m.msg_type(), m.msg_code());
-            let kind = match (ty, code) {
-                (icmp::v6::DEST_UNREACHABLE, icmp::v6::CODE_PORT_UNREACHABLE) => {
-                    IcmpKind::PortUnreachable
-                }
-                (icmp::v6::DEST_UNREACHABLE, 1 | 5 | 6) => IcmpKind::Prohibited,
-                (icmp::v6::DEST_UNREACHABLE, _) => IcmpKind::Unreachable,
-                (icmp::v6::TIME_EXCEEDED, _) => IcmpKind::TimeExceeded,
-                (icmp::v6::ECHO_REQUEST, _) => IcmpKind::EchoRequest,
-                (icmp::v6::ECHO_REPLY, _) => IcmpKind::EchoReply,
-                _ => IcmpKind::Other,
-            };
-            let quoted = if m.is_error() {
-                quoted_v6(m.data())
-            } else {
-                None
-            };
-            Transport::Icmp(IcmpInfo {
-                kind,
-                msg_type: ty,
-                code,
-                quoted,
-            })
-        }
+        ipproto::ICMP if !v6 => icmp_info(IcmpPacket::new_checked(payload, false)?),
+        ipproto::ICMPV6 if v6 => icmp_info(IcmpPacket::new_checked(payload, true)?),
         other => Transport::Other(other),
     })
 }
 
+fn icmp_info(m: IcmpPacket<&[u8]>) -> Transport {
+    let (ty, code) = (m.msg_type(), m.msg_code());
+    let kind = if m.is_v6() {
+        match (ty, code) {
+            (icmp::v6::DEST_UNREACHABLE, icmp::v6::CODE_PORT_UNREACHABLE) => {
+                IcmpKind::PortUnreachable
+            }
+            (icmp::v6::DEST_UNREACHABLE, 1 | 5 | 6) => IcmpKind::Prohibited,
+            (icmp::v6::DEST_UNREACHABLE, _) => IcmpKind::Unreachable,
+            (icmp::v6::TIME_EXCEEDED, _) => IcmpKind::TimeExceeded,
+            (icmp::v6::ECHO_REQUEST, _) => IcmpKind::EchoRequest,
+            (icmp::v6::ECHO_REPLY, _) => IcmpKind::EchoReply,
+            _ => IcmpKind::Other,
+        }
+    } else {
+        match (ty, code) {
+            (icmp::v4::DEST_UNREACHABLE, icmp::v4::CODE_PORT_UNREACHABLE) => {
+                IcmpKind::PortUnreachable
+            }
+            (icmp::v4::DEST_UNREACHABLE, 9 | 10 | 13) => IcmpKind::Prohibited,
+            (icmp::v4::DEST_UNREACHABLE, _) => IcmpKind::Unreachable,
+            (icmp::v4::TIME_EXCEEDED, _) => IcmpKind::TimeExceeded,
+            (icmp::v4::ECHO_REQUEST, _) => IcmpKind::EchoRequest,
+            (icmp::v4::ECHO_REPLY, _) => IcmpKind::EchoReply,
+            _ => IcmpKind::Other,
+        }
+    };
+    let quoted = match (m.is_error(), m.is_v6()) {
+        (false, _) => None,
+        (true, false) => quoted_v4(m.data()),
+        (true, true) => quoted_v6(m.data()),
+    };
+    Transport::Icmp(IcmpInfo {
+        kind,
+        msg_type: ty,
+        code,
+        quoted,
+    })
+}
+
+/// The ports of a quoted TCP or UDP header; (0, 0) for other protocols or fewer than 4 bytes.
 fn ports_of(proto: u8, l4: &[u8]) -> (u16, u16) {
-    if matches!(proto, ipproto::TCP | ipproto::UDP) && l4.len() >= 4 {
-        (
-            u16::from_be_bytes([l4[0], l4[1]]),
-            u16::from_be_bytes([l4[2], l4[3]]),
-        )
+    if matches!(proto, ipproto::TCP | ipproto::UDP) {
+        portolan_wire::ports(l4).unwrap_or((0, 0))
     } else {
         (0, 0)
     }
@@ -385,8 +343,7 @@ fn ports_of(proto: u8, l4: &[u8]) -> (u16, u16) {
 /// The packet an ICMPv4 error quotes: its IP header and at least its first 8 bytes.
 fn quoted_v4(data: &[u8]) -> Option<Quoted> {
     let ip = Ipv4Packet::new_checked(data).ok()?;
-    let hl = ip.header_len();
-    let l4 = &data[hl..];
+    let l4 = &data[ip.header_len()..];
     let (sport, dport) = ports_of(ip.protocol(), l4);
     Some(Quoted {
         src: Addr::v4(ip.src_bytes()),
@@ -412,7 +369,6 @@ fn quoted_v6(data: &[u8]) -> Option<Quoted> {
 }
 
 fn opt_sig<T: AsRef<[u8]>>(t: &TcpPacket<T>) -> OptSig {
-    use crate::wire::tcp::TcpOption;
     let mut s = OptSig::default();
     for o in t.options() {
         match o {

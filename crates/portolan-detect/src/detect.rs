@@ -24,7 +24,7 @@ use crate::flow::{Flow, FlowKey, FlowState, FlowTable};
 use crate::sketch::{hash_addr, hash_addr_u32, mix64, random_seed, Bloom, Hll};
 use crate::source::RawPacket;
 use crate::table::LruTable;
-use crate::wire::TcpFlags;
+use portolan_wire::TcpFlags;
 
 /// Scanners whose probes carry recognisable traits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

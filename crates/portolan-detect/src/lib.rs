@@ -2,7 +2,7 @@
 //!
 //! The crate reads packets from [`source`]s (pcap and pcapng files, also gzip-compressed, standard
 //! input, directories of rotated captures, and live AF_PACKET capture on Linux), decodes them
-//! with the zero-copy views of [`wire`] into flat [`decode::PacketInfo`]s, and feeds them to a
+//! with the zero-copy views of [`portolan_wire`] into flat [`decode::PacketInfo`]s, and feeds them to a
 //! [`detect::Detector`]. The detector tracks connection outcomes (SYN answered by SYN-ACK, RST,
 //! an ICMP error, or nothing) in a bounded [`flow::FlowTable`], and runs the detectors: Threshold
 //! Random Walk (Jung et al., IEEE S&P 2004) on first-contact outcomes, windowed distinct-count
@@ -56,4 +56,3 @@ pub mod sketch;
 pub mod source;
 pub mod synth;
 pub mod table;
-pub mod wire;

@@ -3,7 +3,7 @@
 //! Frames are Ethernet II carrying IPv4 or IPv6 with TCP, UDP or ICMP. Checksums are left zero
 //! (the detector does not verify them).
 
-use crate::wire::ipproto;
+use portolan_wire::ipproto;
 
 /// A TCP segment to build.
 #[derive(Debug, Clone, Copy)]

@@ -142,9 +142,10 @@ pub fn udp_v4(
     f: IpFields,
 ) -> Result<usize, WireError> {
     if payload.len() > MAX_UDP_PAYLOAD {
-        return Err(WireError::Malformed(
-            "UDP payload larger than a probe may be",
-        ));
+        return Err(WireError::Malformed {
+            layer: "UDP probe",
+            what: "payload larger than a probe may be",
+        });
     }
     let total = 20 + 8 + payload.len();
     room(buf, total)?;
@@ -173,9 +174,10 @@ pub fn udp_v6(
     f: IpFields,
 ) -> Result<usize, WireError> {
     if payload.len() > MAX_UDP_PAYLOAD {
-        return Err(WireError::Malformed(
-            "UDP payload larger than a probe may be",
-        ));
+        return Err(WireError::Malformed {
+            layer: "UDP probe",
+            what: "payload larger than a probe may be",
+        });
     }
     let total = 40 + 8 + payload.len();
     room(buf, total)?;
@@ -214,14 +216,17 @@ mod tests {
         .unwrap();
         let ip = Ipv4Packet::new_checked(&buf[..n]).unwrap();
         assert!(ip.verify_checksum());
-        assert_eq!((ip.src(), ip.dst(), ip.ttl(), ip.ident()), (s, d, 63, 7));
+        assert_eq!(
+            (ip.src_addr(), ip.dst_addr(), ip.ttl(), ip.ident()),
+            (s, d, 63, 7)
+        );
         let t = TcpPacket::new_checked(ip.payload()).unwrap();
         assert_eq!(
-            (t.src_port(), t.dst_port(), t.seq()),
+            (t.src_port(), t.dst_port(), t.seq_number()),
             (40000, 443, 0xdeadbeef)
         );
-        assert_eq!(t.flags(), tcpflags::SYN);
-        assert_eq!(t.options(), &[2, 4, 5, 0xb4]);
+        assert_eq!(t.flags().bits(), tcpflags::SYN);
+        assert_eq!(t.option_bytes(), &[2, 4, 5, 0xb4]);
         let sum = checksum::add(checksum::pseudo_v4(s, d, ipproto::TCP, 24), ip.payload());
         assert_eq!(checksum::finish(sum), 0);
     }
@@ -232,8 +237,9 @@ mod tests {
         let (s, d) = (Ipv6Addr::LOCALHOST, "fd00::2".parse().unwrap());
         let n = udp_v6(&mut buf, s, d, 50000, 53, b"hello", IpFields::default()).unwrap();
         let ip = Ipv6Packet::new_checked(&buf[..n]).unwrap();
-        assert_eq!(ip.upper_protocol(), ipproto::UDP);
-        let u = UdpPacket::new_checked(ip.payload()).unwrap();
+        let ul = ip.upper_layer().unwrap();
+        assert_eq!(ul.protocol, ipproto::UDP);
+        let u = UdpPacket::new_checked(ul.payload).unwrap();
         assert_eq!(
             (u.src_port(), u.dst_port(), u.payload()),
             (50000, 53, &b"hello"[..])

@@ -1,11 +1,22 @@
 //! # portolan-wire — packets on the wire
 //!
-//! The byte-level layer of Portolan's raw scanner, shared by everything that crafts or reads
-//! packets:
+//! The byte-level layer of Portolan, shared by everything that crafts or reads packets: the raw
+//! scanner (`portolan-scan`) and the scan/flood detector (`portolan-detect`) read headers through
+//! the same views.
 //!
-//! - zero-copy, bounds-checked views over received bytes, in the style of smoltcp's `wire`
-//!   module: [`Ipv4Packet`], [`Ipv6Packet`], [`TcpPacket`], [`UdpPacket`], [`IcmpPacket`]. Each
-//!   `new_checked` validates lengths once; accessors never panic afterwards.
+//! - zero-copy, bounds-checked views over captured bytes, in the style of smoltcp's `wire`
+//!   module. Each `new_checked` validates lengths once; accessors never panic afterwards, and
+//!   payload accessors are clamped to the bytes actually captured (a snap-length-truncated packet
+//!   still decodes its headers):
+//!   - link layers ([`link`]): [`EthernetFrame`] with up to four 802.1Q/802.1ad VLAN tags, Linux
+//!     cooked capture v1/v2 ([`SllFrame`], [`Sll2Frame`]), BSD/OpenBSD loopback ([`NullFrame`]),
+//!     and the pcap `LINKTYPE_` numbers ([`link::linktype`]);
+//!   - network: [`Ipv4Packet`] (fragments, options, checksum) and [`Ipv6Packet`] with its
+//!     extension-header chain walked to the upper layer ([`Ipv6Packet::upper_layer`]:
+//!     hop-by-hop, routing, fragment, destination options, AH, mobility);
+//!   - transport: [`TcpPacket`] with [`TcpFlags`] and an iterator over its options
+//!     ([`TcpOptions`]), [`UdpPacket`], and [`IcmpPacket`] (ICMPv4 and ICMPv6, with the packet an
+//!     error message quotes);
 //! - builders that write complete IPv4/IPv6 TCP SYN and UDP probes, checksums included, into a
 //!   caller-provided buffer with no allocation ([`build`]);
 //! - stateless probe validation ([`cookie`]): a keyed SipHash of the 4-tuple carried in the TCP
@@ -15,36 +26,98 @@
 //!   RST, UDP reply, ICMP unreachable quoting our probe), validated against the cookie;
 //! - [`payloads`]: protocol-correct UDP probes (DNS, NTP, SNMP, NetBIOS-NS, SSDP, mDNS, memcached,
 //!   RPCbind, IKE, TFTP, CLDAP, WS-Discovery, ...) written from the RFCs and public specifications.
+//!
+//! Every parse failure is a [`WireError`] naming the layer and what was wrong.
 
 pub mod build;
 pub mod checksum;
 pub mod cookie;
+pub mod icmp;
+pub mod ip;
+pub mod link;
 pub mod payloads;
 pub mod reply;
-mod views;
+pub mod tcp;
+pub mod udp;
 
-pub use views::{IcmpPacket, Ipv4Packet, Ipv6Packet, TcpPacket, UdpPacket};
+pub use icmp::IcmpPacket;
+pub use ip::{Ipv4Packet, Ipv6Packet, UpperLayer};
+pub use link::{ethertype, EthernetFrame, NullFrame, Sll2Frame, SllFrame};
+pub use tcp::{TcpFlags, TcpOption, TcpOptions, TcpPacket};
+pub use udp::UdpPacket;
 
-/// Why a byte buffer is not the packet it was taken for.
+/// Why a byte buffer is not the packet it was taken for, or a packet cannot be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
-    #[error("truncated packet: need {need} bytes, have {have}")]
-    Truncated { need: usize, have: usize },
-    #[error("malformed packet: {0}")]
-    Malformed(&'static str),
+    /// The buffer ends before the header does.
+    #[error("truncated {layer} header: need {need} bytes, have {have}")]
+    Truncated {
+        layer: &'static str,
+        need: usize,
+        have: usize,
+    },
+    /// A header field has an impossible value.
+    #[error("malformed {layer}: {what}")]
+    Malformed {
+        layer: &'static str,
+        what: &'static str,
+    },
     #[error("buffer too small to build the packet: need {0} bytes")]
     BufferTooSmall(usize),
 }
 
-/// IP protocol numbers used here.
+/// `Ok` when `buf` holds at least `n` bytes, else [`WireError::Truncated`] for `layer`.
+#[inline(always)]
+pub(crate) fn need(buf: &[u8], n: usize, layer: &'static str) -> Result<(), WireError> {
+    if buf.len() < n {
+        Err(truncated(layer, n, buf.len()))
+    } else {
+        Ok(())
+    }
+}
+
+/// The error path of [`need`], kept out of line so the per-packet checks stay small.
+#[cold]
+#[inline(never)]
+fn truncated(layer: &'static str, need: usize, have: usize) -> WireError {
+    WireError::Truncated { layer, need, have }
+}
+
+#[inline]
+pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
+#[inline]
+pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The source and destination ports at the start of a TCP or UDP header (both put them in the
+/// first four bytes), e.g. of the packet an ICMP error quotes. `None` when fewer than four bytes.
+#[inline]
+pub fn ports(l4: &[u8]) -> Option<(u16, u16)> {
+    (l4.len() >= 4).then(|| (be16(l4, 0), be16(l4, 2)))
+}
+
+/// IP protocol numbers (and IPv6 extension-header numbers) used here.
 pub mod ipproto {
+    pub const HOPOPT: u8 = 0;
     pub const ICMP: u8 = 1;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
+    pub const ROUTING: u8 = 43;
+    pub const FRAGMENT: u8 = 44;
+    pub const ESP: u8 = 50;
+    pub const AH: u8 = 51;
     pub const ICMPV6: u8 = 58;
+    /// IPv6 "no next header".
+    pub const NONE: u8 = 59;
+    pub const DSTOPTS: u8 = 60;
+    pub const MOBILITY: u8 = 135;
 }
 
-/// TCP flag bits.
+/// TCP flag bits (also [`TcpFlags::SYN`] etc.).
 pub mod tcpflags {
     pub const FIN: u8 = 0x01;
     pub const SYN: u8 = 0x02;

@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 
 use crate::cookie::CookieKey;
-use crate::{ipproto, tcpflags, IcmpPacket, Ipv4Packet, Ipv6Packet, TcpPacket, UdpPacket};
+use crate::{ip, ipproto, tcp, IcmpPacket, Ipv4Packet, Ipv6Packet, TcpFlags, TcpPacket, UdpPacket};
 
 /// Transport protocol of a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,28 +66,45 @@ struct Ip<'a> {
     first_fragment: bool,
 }
 
+#[inline(always)]
 fn parse_ip(b: &[u8]) -> Option<Ip<'_>> {
     match b.first()? >> 4 {
         4 => {
             let p = Ipv4Packet::new_checked(b).ok()?;
+            if p.total_len() == 0 {
+                // Only captures of TSO traffic say 0; no reply to a probe does.
+                return None;
+            }
             Some(Ip {
-                src: p.src().into(),
-                dst: p.dst().into(),
+                src: p.src_addr().into(),
+                dst: p.dst_addr().into(),
                 proto: p.protocol(),
                 ttl: p.ttl(),
-                payload: b.get(p.payload_range())?,
+                payload: p.payload(),
                 first_fragment: p.frag_offset() == 0,
             })
         }
         6 => {
             let p = Ipv6Packet::new_checked(b).ok()?;
+            // A zero payload length (jumbogram, TSO) carries no reply to a probe: read nothing.
+            let after = if p.payload_len() == 0 {
+                &[][..]
+            } else {
+                p.payload()
+            };
+            let ul = ip::upper_layer(p.next_header(), after).ok()?;
             Some(Ip {
-                src: p.src().into(),
-                dst: p.dst().into(),
-                proto: p.upper_protocol(),
+                src: p.src_addr().into(),
+                dst: p.dst_addr().into(),
+                // A later fragment has no upper-layer header: "no next header".
+                proto: if ul.later_fragment {
+                    ipproto::NONE
+                } else {
+                    ul.protocol
+                },
                 ttl: p.hop_limit(),
-                payload: b.get(p.payload_range())?,
-                first_fragment: p.upper_protocol() != 59,
+                payload: ul.payload,
+                first_fragment: !ul.later_fragment,
             })
         }
         _ => None,
@@ -108,17 +125,16 @@ pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
                 return Verdict::Unrelated;
             };
             let flags = t.flags();
-            let kind = if flags & (tcpflags::SYN | tcpflags::ACK) == (tcpflags::SYN | tcpflags::ACK)
-            {
+            let kind = if flags.has(TcpFlags::SYN | TcpFlags::ACK) {
                 ReplyKind::SynAck
-            } else if flags & tcpflags::RST != 0 {
+            } else if flags.has(TcpFlags::RST) {
                 ReplyKind::Rst
             } else {
                 return Verdict::Unrelated;
             };
             // Our probe went dst=ip.src, dport=t.src_port; from ip.dst, sport=t.dst_port.
             let seq = key.tcp_seq(ip.dst, ip.src, t.dst_port(), t.src_port());
-            if t.ack() != seq.wrapping_add(1) {
+            if t.ack_number() != seq.wrapping_add(1) {
                 return Verdict::Invalid;
             }
             Verdict::Reply(Reply {
@@ -158,12 +174,12 @@ pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
             if !icmp.is_unreachable() {
                 return Verdict::Unrelated;
             }
-            let Some(q) = parse_ip(icmp.quoted()) else {
+            let Some(q) = parse_ip(icmp.data()) else {
                 return Verdict::Invalid;
             };
             // The quoted packet is our probe: from us (q.src) to the target (q.dst).
             let (transport, port, valid) = match q.proto {
-                ipproto::TCP => match TcpPacket::<&[u8]>::quoted(q.payload) {
+                ipproto::TCP => match tcp::quoted(q.payload) {
                     Ok((sport, dport, seq)) => (
                         Transport::Tcp,
                         dport,
@@ -172,11 +188,9 @@ pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
                     Err(_) => return Verdict::Invalid,
                 },
                 ipproto::UDP => {
-                    if q.payload.len() < 4 {
+                    let Some((sport, dport)) = crate::ports(q.payload) else {
                         return Verdict::Invalid;
-                    }
-                    let sport = u16::from_be_bytes([q.payload[0], q.payload[1]]);
-                    let dport = u16::from_be_bytes([q.payload[2], q.payload[3]]);
+                    };
                     (
                         Transport::Udp,
                         dport,
@@ -191,7 +205,9 @@ pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
             let kind = if icmp.is_port_unreachable() && transport == Transport::Udp {
                 ReplyKind::PortUnreachable
             } else {
-                ReplyKind::Unreachable { code: icmp.code() }
+                ReplyKind::Unreachable {
+                    code: icmp.msg_code(),
+                }
             };
             Verdict::Reply(Reply {
                 target: q.dst,

@@ -1,73 +1,83 @@
-//! TCP headers and options.
+//! TCP headers (RFC 9293), flags and options.
 
-use super::{be16, be32, WireError};
+use crate::{be16, be32, need, tcpflags, WireError};
 
-/// TCP flag bits (the low byte of the flags field).
+/// The 8 TCP flag bits (CWR..FIN).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct TcpFlags(pub u8);
 
 impl TcpFlags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-    pub const URG: u8 = 0x20;
-    pub const ECE: u8 = 0x40;
-    pub const CWR: u8 = 0x80;
+    pub const FIN: u8 = tcpflags::FIN;
+    pub const SYN: u8 = tcpflags::SYN;
+    pub const RST: u8 = tcpflags::RST;
+    pub const PSH: u8 = tcpflags::PSH;
+    pub const ACK: u8 = tcpflags::ACK;
+    pub const URG: u8 = tcpflags::URG;
+    pub const ECE: u8 = tcpflags::ECE;
+    pub const CWR: u8 = tcpflags::CWR;
 
     /// True when every bit of `mask` is set.
-    #[inline]
     pub fn has(self, mask: u8) -> bool {
         self.0 & mask == mask
     }
     /// The flags ignoring ECN bits (ECE, CWR), which a SYN may carry.
-    #[inline]
     pub fn core(self) -> u8 {
         self.0 & 0x3f
     }
+    /// All 8 bits.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
 }
 
-/// A view of a TCP segment.
-#[derive(Debug, Clone)]
+/// A TCP segment.
+#[derive(Debug, Clone, Copy)]
 pub struct TcpPacket<T: AsRef<[u8]>> {
-    buffer: T,
+    buf: T,
+    /// Header length in bytes (data offset × 4), as the header says.
+    hlen: usize,
 }
 
 impl<T: AsRef<[u8]>> TcpPacket<T> {
-    /// Check the fixed header and that the data offset is sane. Options may be cut by the snap
-    /// length; `options()` then returns what was captured.
-    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        let b = buffer.as_ref();
-        if b.len() < 20 {
-            return Err(WireError::Truncated("TCP"));
-        }
-        if (b[12] >> 4) < 5 {
+    /// Check the fixed 20-byte header and that the data offset is sane. Options and payload may
+    /// be cut by the snap length; `options()` then returns what was captured.
+    #[inline]
+    pub fn new_checked(buf: T) -> Result<Self, WireError> {
+        let b = buf.as_ref();
+        need(b, 20, "TCP")?;
+        let hlen = usize::from(b[12] >> 4) * 4;
+        if hlen < 20 {
             return Err(WireError::Malformed {
                 layer: "TCP",
                 what: "data offset below 5",
             });
         }
-        Ok(TcpPacket { buffer })
+        Ok(TcpPacket { buf, hlen })
     }
+    #[inline]
     fn b(&self) -> &[u8] {
-        self.buffer.as_ref()
+        self.buf.as_ref()
     }
+    #[inline]
     pub fn src_port(&self) -> u16 {
         be16(self.b(), 0)
     }
+    #[inline]
     pub fn dst_port(&self) -> u16 {
         be16(self.b(), 2)
     }
+    #[inline]
     pub fn seq_number(&self) -> u32 {
         be32(self.b(), 4)
     }
+    #[inline]
     pub fn ack_number(&self) -> u32 {
         be32(self.b(), 8)
     }
     pub fn header_len(&self) -> usize {
-        usize::from(self.b()[12] >> 4) * 4
+        self.hlen
     }
+    #[inline]
     pub fn flags(&self) -> TcpFlags {
         TcpFlags(self.b()[13])
     }
@@ -80,17 +90,29 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     pub fn urgent_at(&self) -> u16 {
         be16(self.b(), 18)
     }
-    /// The option bytes that were captured.
-    pub fn options(&self) -> TcpOptions<'_> {
+    /// The option bytes that were captured (may be shorter than the header says).
+    pub fn option_bytes(&self) -> &[u8] {
         let b = self.b();
-        let end = self.header_len().min(b.len());
-        TcpOptions { rest: &b[20..end] }
+        &b[20..self.hlen.min(b.len())]
+    }
+    /// The options that were captured, parsed.
+    pub fn options(&self) -> TcpOptions<'_> {
+        TcpOptions {
+            rest: self.option_bytes(),
+        }
     }
     /// The payload that was captured.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         let b = self.b();
-        &b[self.header_len().min(b.len())..]
+        &b[self.hlen.min(b.len())..]
     }
+}
+
+/// The first 8 bytes of a TCP header, as an ICMP error quotes them: `(src_port, dst_port, seq)`.
+pub fn quoted(b: &[u8]) -> Result<(u16, u16, u32), WireError> {
+    need(b, 8, "quoted TCP")?;
+    Ok((be16(b, 0), be16(b, 2), be32(b, 4)))
 }
 
 /// One TCP option.
@@ -173,5 +195,17 @@ mod tests {
         bad[21] = 200;
         let t = TcpPacket::new_checked(&bad[..]).unwrap();
         assert_eq!(t.options().count(), 0);
+    }
+
+    #[test]
+    fn quoted_header_and_bad_offset() {
+        assert_eq!(
+            quoted(&[0, 80, 0x9c, 0x40, 0, 0, 0, 9]).unwrap(),
+            (80, 40000, 9)
+        );
+        assert!(quoted(&[0; 7]).is_err());
+        let mut seg = [0u8; 20];
+        seg[12] = 4 << 4;
+        assert!(TcpPacket::new_checked(&seg[..]).is_err());
     }
 }
