@@ -287,23 +287,32 @@ impl PacketSender {
             msgs[i].msg_hdr.msg_iovlen = 2;
         }
         // SAFETY: msgs[..n] point to live iovecs, the socket address and the packet buffers.
-        let r = unsafe {
-            libc::sendmmsg(
-                self.fd.as_raw_fd(),
-                msgs.as_mut_ptr(),
-                n as libc::c_uint,
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            return match e.raw_os_error() {
-                Some(libc::EAGAIN) | Some(libc::ENOBUFS) => Ok(0),
-                _ => Err(e),
-            };
-        }
-        Ok(r as usize)
+        unsafe { sendmmsg_nonblocking(&self.fd, &mut msgs[..n]) }
     }
+}
+
+/// `sendmmsg(2)` without blocking: how many messages the kernel took; 0 when its queue is full.
+///
+/// # Safety
+/// Every message must point to live buffers (and addresses) of the lengths it gives.
+unsafe fn sendmmsg_nonblocking(fd: &OwnedFd, msgs: &mut [libc::mmsghdr]) -> io::Result<usize> {
+    // SAFETY: the caller guarantees the messages; the length is the slice's.
+    let r = unsafe {
+        libc::sendmmsg(
+            fd.as_raw_fd(),
+            msgs.as_mut_ptr(),
+            msgs.len() as libc::c_uint,
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::ENOBUFS) => Ok(0),
+            _ => Err(e),
+        };
+    }
+    Ok(r as usize)
 }
 
 /// One family's socket.
@@ -420,22 +429,7 @@ fn ip_send_batch(fd: &OwnedFd, items: &[(IpAddr, &[u8])]) -> io::Result<usize> {
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
     // SAFETY: msgs[..n] point to live iovecs, addresses and packet buffers.
-    let r = unsafe {
-        libc::sendmmsg(
-            fd.as_raw_fd(),
-            msgs.as_mut_ptr(),
-            items.len() as libc::c_uint,
-            libc::MSG_DONTWAIT,
-        )
-    };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        return match e.raw_os_error() {
-            Some(libc::EAGAIN) | Some(libc::ENOBUFS) => Ok(0),
-            _ => Err(e),
-        };
-    }
-    Ok(r as usize)
+    unsafe { sendmmsg_nonblocking(fd, &mut msgs[..items.len()]) }
 }
 
 /// Receives IP packets from every interface (or one).
