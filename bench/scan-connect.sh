@@ -13,42 +13,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIMIT=${1:-300}
-BIN=${PORTOLAN:-target/release/portolan}
-[ -x "$BIN" ] || { echo "build first: cargo build --release -p portolan-cli" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
-NAME="plb$$"
-S="$NAME-s"; T="$NAME-t"
-WORK=$(mktemp -d)
-LPID=
-cleanup() { [ -n "$LPID" ] && kill "$LPID" 2>/dev/null; bash tests/lab/lab.sh down "$NAME"; rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-bash tests/lab/lab.sh up "$NAME"
-
+. bench/lib.sh
+lab_begin plb
 # 40 open ports (the same spread as the lab test).
-PORTS=$(python3 -c '
-p={1,21,22,25,80,443,3306,5432,6379,8080,27017,65535}; x=12345
-while len(p)<40:
-    x=(x*1103515245+12345)%2**32; p.add(1024+((x>>8)&0xffff)%64000)
-print(",".join(map(str,sorted(p))))')
-ip netns exec "$T" python3 tests/lab/listeners.py "$PORTS" > "$WORK/listen.out" &
-LPID=$!
-for _ in $(seq 100); do grep -q ready "$WORK/listen.out" 2>/dev/null && break; sleep 0.1; done
-grep -q ready "$WORK/listen.out" || { echo "listeners did not start" >&2; exit 1; }
+PORTS=$(forty_ports)
+listen_tcp "$PORTS"
 NOPEN=$(echo "$PORTS" | tr , '\n' | wc -l)
 
-run() { # run NAME OUTFILE CMD...  -> prints seconds (or "timeout")
-  local out=$2; shift 2
-  local t0 t1
-  t0=$(date +%s.%N)
-  if timeout "$LIMIT" ip netns exec "$S" "$@" > "$out" 2>"$out.err"; then
-    t1=$(date +%s.%N); echo "$t1 - $t0" | bc
-  else
-    echo timeout
-  fi
-}
+run() { shift; timed "$@"; } # run NAME OUTFILE CMD...
 count_portolan() { grep -c '"type":"port"' "$1" || true; }
-count_nmap() { grep -o '[0-9]*/open/' "$1" | wc -l; }
+count_nmap() { { grep -o '[0-9]*/open/' "$1" 2>/dev/null || true; } | wc -l; }
 count_rustscan() { grep -- '->' "$1" | sed 's/.*\[\(.*\)\]/\1/' | tr , '\n' | grep -c . || true; }
 
 declare -a ROWS
@@ -59,7 +33,7 @@ bench_case() { # CASE EXPECTED TARGET PORTSPEC NMAP_PORTS RS_PORTS...
         --timeout 300 --min-timeout 40 --retries "${RETRIES:-2}" -o "jsonl=$WORK/p.jsonl")
   local fp; fp=$(count_portolan "$WORK/p.jsonl")
   tn=$(run nmap "$WORK/n.out" nmap -sT -T4 -Pn -n -p "$nports" "$tgt" -oG "$WORK/n.gnmap")
-  local fn; fn=$(count_nmap "$WORK/n.gnmap" 2>/dev/null || echo 0)
+  local fn; fn=$(count_nmap "$WORK/n.gnmap")
   tr=$(run rustscan "$WORK/r.out" rustscan -n --no-banner -g -a "$tgt" "$@" -b 4500 -t 300 --tries 2 --ulimit 20000)
   local fr; fr=$(count_rustscan "$WORK/r.out")
   ratio() { if [ "$1" = timeout ] || [ "$tp" = timeout ]; then echo "-"; else echo "scale=1; $1 / $tp" | bc; fi; }

@@ -21,39 +21,15 @@ LIMIT=${2:-300}
 # Single-host cases: nmap -T4 and rustscan have no packet-rate cap; portolan's default is 100,000
 # packets/s, raised here so that the cases compare engines, not caps.
 HOSTRATE=${HOSTRATE:-1000000}
-BIN=${PORTOLAN:-target/release/portolan}
-[ -x "$BIN" ] || { echo "build first: cargo build --release -p portolan-cli" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces, raw sockets)" >&2; exit 1; }
-NAME="plr$$"
-S="$NAME-s"; T="$NAME-t"; IF="${NAME}a"
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; bash tests/lab/lab.sh down "$NAME"; rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-bash tests/lab/lab.sh up "$NAME"
-TMAC=$(ip -n "$T" -o link show "${NAME}b" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-
-PORTS=$(python3 -c '
-p={1,21,22,25,80,443,3306,5432,6379,8080,27017,65535}; x=12345
-while len(p)<40:
-    x=(x*1103515245+12345)%2**32; p.add(1024+((x>>8)&0xffff)%64000)
-print(",".join(map(str,sorted(p))))')
+. bench/lib.sh
+lab_begin plr
+PORTS=$(forty_ports)
 NOPEN=$(echo "$PORTS" | tr , '\n' | wc -l)
-ip netns exec "$T" python3 tests/lab/listeners.py "$PORTS" > "$WORK/listen.out" & PIDS+=($!)
+listen_tcp "$PORTS"
 ip netns exec "$T" python3 tests/lab/udp_listeners.py 53,123,161,5353,40000 > "$WORK/udp.out" & PIDS+=($!)
-for _ in $(seq 100); do grep -q ready "$WORK/listen.out" 2>/dev/null && grep -q ready "$WORK/udp.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q ready "$WORK/udp.out" 2>/dev/null && break; sleep 0.1; done
 
-run() { # run OUTFILE CMD... -> seconds, or "timeout"
-  local out=$1; shift
-  local t0 t1
-  t0=$(date +%s.%N)
-  if timeout "$LIMIT" ip netns exec "$S" "$@" > "$out" 2>"$out.err"; then
-    t1=$(date +%s.%N); echo "$t1 - $t0" | bc
-  else
-    echo timeout
-  fi
-}
+run() { timed "$@"; }
 open_jsonl() { grep -c '"state":"open"' "$1" || true; }
 open_gnmap() { { grep -o "[0-9]*/open/" "$1" 2>/dev/null || true; } | wc -l; }
 open_rustscan() { grep -- '->' "$1" | sed 's/.*\[\(.*\)\]/\1/' | tr , '\n' | grep -c . || true; }

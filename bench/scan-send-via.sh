@@ -13,25 +13,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
-BIN=${PORTOLAN:-target/release/portolan}
-[ -x "$BIN" ] || { echo "build first: cargo build --release -p portolan-cli" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces, raw sockets)" >&2; exit 1; }
-NAME="plv$$"
-S="$NAME-s"; T="$NAME-t"
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; bash tests/lab/lab.sh down "$NAME"; rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-bash tests/lab/lab.sh up "$NAME"
-TMAC=$(ip -n "$T" -o link show "${NAME}b" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
-PORTS=$(python3 -c '
-p={1,21,22,25,80,443,3306,5432,6379,8080,27017,65535}; x=12345
-while len(p)<40:
-    x=(x*1103515245+12345)%2**32; p.add(1024+((x>>8)&0xffff)%64000)
-print(",".join(map(str,sorted(p))))')
-ip netns exec "$T" python3 tests/lab/listeners.py "$PORTS" > "$WORK/listen.out" & PIDS+=($!)
-for _ in $(seq 100); do grep -q ready "$WORK/listen.out" 2>/dev/null && break; sleep 0.1; done
+. bench/lib.sh
+lab_begin plv
+PORTS=$(forty_ports)
+listen_tcp "$PORTS"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
