@@ -107,52 +107,76 @@ pub struct Message<'a> {
     pub offset: usize,
 }
 
-/// Iterator over the `nlmsghdr`s of a datagram; see [`messages`].
+/// A position in a run of length-prefixed, 4-byte aligned records (messages or attributes).
 #[derive(Clone, Debug)]
-pub struct Messages<'a> {
+struct Cursor<'a> {
     buf: &'a [u8],
     off: usize,
     failed: bool,
 }
 
+impl<'a> Cursor<'a> {
+    fn new(buf: &'a [u8]) -> Cursor<'a> {
+        Cursor {
+            buf,
+            off: 0,
+            failed: false,
+        }
+    }
+
+    /// The next record and its offset. `len_of` reads the record's declared length from the
+    /// bytes at the cursor (at least `hdr` of them). Fewer than `hdr` bytes left end the walk;
+    /// a length below `hdr` or past the end is one error, then the end.
+    fn next_record(
+        &mut self,
+        hdr: usize,
+        what: &str,
+        len_of: impl Fn(&[u8]) -> Option<usize>,
+    ) -> Option<Result<(usize, &'a [u8]), Error>> {
+        let off = self.off;
+        let rest = self.buf.get(off..)?;
+        if self.failed || rest.len() < hdr {
+            return None;
+        }
+        let len = len_of(rest)?;
+        if len < hdr || len > rest.len() {
+            self.failed = true;
+            return Some(Err(Error::Malformed(format!(
+                "{what} length {len} out of bounds at byte {off}"
+            ))));
+        }
+        self.off = off.saturating_add(align4(len));
+        Some(Ok((off, &rest[..len])))
+    }
+}
+
+/// Iterator over the `nlmsghdr`s of a datagram; see [`messages`].
+#[derive(Clone, Debug)]
+pub struct Messages<'a>(Cursor<'a>);
+
 /// Walk the netlink messages of one datagram. A message whose length is below the header size
 /// or past the end of the datagram yields one [`Error::Malformed`] and ends the walk; fewer than
 /// [`NLMSG_HDR`] trailing bytes are ignored (as the kernel's `NLMSG_OK` does).
 pub fn messages(buf: &[u8]) -> Messages<'_> {
-    Messages {
-        buf,
-        off: 0,
-        failed: false,
-    }
+    Messages(Cursor::new(buf))
 }
 
 impl<'a> Iterator for Messages<'a> {
     type Item = Result<Message<'a>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (buf, off) = (self.buf, self.off);
-        if self.failed || buf.len().saturating_sub(off) < NLMSG_HDR {
-            return None;
-        }
-        let len = u32_at(buf, off)? as usize;
-        let kind = u16_at(buf, off + 4)?;
-        let flags = u16_at(buf, off + 6)?;
-        let seq = u32_at(buf, off + 8)?;
-        let pid = u32_at(buf, off + 12)?;
-        if len < NLMSG_HDR || len > buf.len() - off {
-            self.failed = true;
-            return Some(Err(Error::Malformed(format!(
-                "message length {len} out of bounds at byte {off}"
-            ))));
-        }
-        self.off = off.saturating_add(align4(len));
+        let len_of = |b: &[u8]| u32_at(b, 0).map(|l| l as usize);
+        let (offset, m) = match self.0.next_record(NLMSG_HDR, "message", len_of)? {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        };
         Some(Ok(Message {
-            kind,
-            flags,
-            seq,
-            pid,
-            payload: &buf[off + NLMSG_HDR..off + len],
-            offset: off,
+            kind: u16_at(m, 4)?,
+            flags: u16_at(m, 6)?,
+            seq: u32_at(m, 8)?,
+            pid: u32_at(m, 12)?,
+            payload: m.get(NLMSG_HDR..)?,
+            offset,
         }))
     }
 }
@@ -168,43 +192,27 @@ pub struct Attr<'a> {
 
 /// Iterator over the attributes of a payload; see [`attrs`].
 #[derive(Clone, Debug)]
-pub struct Attrs<'a> {
-    buf: &'a [u8],
-    off: usize,
-    failed: bool,
-}
+pub struct Attrs<'a>(Cursor<'a>);
 
 /// Walk the `rtattr`-style attributes of `b` (the bytes after a family header). An attribute
 /// whose length is below its header or past the end yields one [`Error::Malformed`] and ends
 /// the walk; fewer than [`ATTR_HDR`] trailing bytes are ignored.
 pub fn attrs(b: &[u8]) -> Attrs<'_> {
-    Attrs {
-        buf: b,
-        off: 0,
-        failed: false,
-    }
+    Attrs(Cursor::new(b))
 }
 
 impl<'a> Iterator for Attrs<'a> {
     type Item = Result<Attr<'a>, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (b, off) = (self.buf, self.off);
-        if self.failed || b.len().saturating_sub(off) < ATTR_HDR {
-            return None;
-        }
-        let alen = usize::from(u16_at(b, off)?);
-        let kind = u16_at(b, off + 2)? & 0x3fff;
-        if alen < ATTR_HDR || alen > b.len() - off {
-            self.failed = true;
-            return Some(Err(Error::Malformed(format!(
-                "attribute length {alen} out of bounds at byte {off}"
-            ))));
-        }
-        self.off = off.saturating_add(align4(alen));
+        let len_of = |b: &[u8]| u16_at(b, 0).map(usize::from);
+        let (_, a) = match self.0.next_record(ATTR_HDR, "attribute", len_of)? {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        };
         Some(Ok(Attr {
-            kind,
-            value: &b[off + ATTR_HDR..off + alen],
+            kind: u16_at(a, 2)? & 0x3fff,
+            value: a.get(ATTR_HDR..)?,
         }))
     }
 }
