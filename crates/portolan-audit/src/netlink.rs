@@ -4,28 +4,30 @@
 //! and unconnected UDP sockets (`1 << TCP_CLOSE`). The kernel answers with `inet_diag_msg`
 //! records followed by attributes; for IPv6 sockets the `INET_DIAG_SKV6ONLY` attribute says
 //! whether IPV6_V6ONLY is set. [`parse_messages`] is a pure function over the received bytes
-//! (bounds-checked, never panics: fuzzed and property-tested); [`dump`] does the I/O.
+//! (bounds-checked, never panics: fuzzed and property-tested); [`dump`] does the I/O. The
+//! netlink plumbing (socket, receive loop, `nlmsghdr` and attribute walkers) is shared with
+//! `portolan-scan` through [`portolan_netlink`].
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
+use portolan_netlink::{
+    self as nl, attrs, check_done, check_error, messages, Request, NLMSG_DONE, NLMSG_ERROR,
+    NLMSG_NOOP, NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST,
+};
 use portolan_registry::Protocol;
 
 use crate::procnet::wanted_state;
 use crate::socket::{Family, Socket};
 
 /// `NETLINK_SOCK_DIAG` from `<linux/netlink.h>`.
-pub const NETLINK_SOCK_DIAG: i32 = 4;
+pub const NETLINK_SOCK_DIAG: i32 = nl::NETLINK_SOCK_DIAG;
 /// `SOCK_DIAG_BY_FAMILY` from `<linux/sock_diag.h>`.
 pub const SOCK_DIAG_BY_FAMILY: u16 = 20;
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_DUMP: u16 = 0x300;
-const NLMSG_NOOP: u16 = 1;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
 /// `INET_DIAG_SKV6ONLY` attribute type.
 pub const INET_DIAG_SKV6ONLY: u16 = 11;
 
-const NLMSG_HDR: usize = 16;
+const NLMSG_HDR: usize = nl::NLMSG_HDR;
 const REQ_LEN: usize = 56;
 /// Size of `struct inet_diag_msg`.
 pub const DIAG_MSG_LEN: usize = 72;
@@ -61,21 +63,14 @@ fn proto_code(p: Protocol) -> u8 {
 
 /// The bytes of one `SOCK_DIAG_BY_FAMILY` dump request.
 pub fn build_request(protocol: Protocol, family: Family, seq: u32) -> Vec<u8> {
-    let total = (NLMSG_HDR + REQ_LEN) as u32;
-    let mut b = Vec::with_capacity(total as usize);
-    b.extend_from_slice(&total.to_ne_bytes());
-    b.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    b.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    b.extend_from_slice(&seq.to_ne_bytes());
-    b.extend_from_slice(&0u32.to_ne_bytes());
-    // struct inet_diag_req_v2
-    b.push(family_code(family));
-    b.push(proto_code(protocol));
-    b.push(0); // idiag_ext: SKV6ONLY comes without asking
-    b.push(0);
+    let mut b = Request::new(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq);
+    // struct inet_diag_req_v2: family, protocol, idiag_ext (SKV6ONLY comes without asking), pad
+    b.push(&[family_code(family), proto_code(protocol), 0, 0]);
     let states: u32 = 1 << wanted_state(protocol);
-    b.extend_from_slice(&states.to_ne_bytes());
-    b.extend_from_slice(&[0u8; 48]); // struct inet_diag_sockid: match everything
+    b.push(&states.to_ne_bytes());
+    b.push(&[0u8; 48]); // struct inet_diag_sockid: match everything
+    let b = b.finish();
+    debug_assert_eq!(b.len(), NLMSG_HDR + REQ_LEN);
     b
 }
 
@@ -87,65 +82,31 @@ pub struct Batch {
     pub done: bool,
 }
 
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    b.get(at..at + 2).map(|s| u16::from_ne_bytes([s[0], s[1]]))
-}
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    b.get(at..at + 4)
-        .map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
-}
-fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
 /// Parse the netlink messages of one datagram answering a dump for `protocol`. Messages of
 /// other sequence numbers are ignored; an `NLMSG_ERROR` with a non-zero code is an error.
 pub fn parse_messages(buf: &[u8], protocol: Protocol, seq: u32) -> Result<Batch, NetlinkError> {
     let mut out = Batch::default();
-    let mut off = 0usize;
-    while off + NLMSG_HDR <= buf.len() {
-        let bad = |w: &str| NetlinkError::Malformed(format!("{w} at byte {off}"));
-        let len = u32_at(buf, off).ok_or_else(|| bad("truncated header"))? as usize;
-        let typ = u16_at(buf, off + 4).ok_or_else(|| bad("truncated header"))?;
-        let mseq = u32_at(buf, off + 8).ok_or_else(|| bad("truncated header"))?;
-        if len < NLMSG_HDR || len > buf.len() - off {
-            return Err(bad(&format!("message length {len} out of bounds")));
+    for m in messages(buf) {
+        let m = m?;
+        if m.seq != seq {
+            continue;
         }
-        let msg = &buf[off..off + len];
-        let payload = &msg[NLMSG_HDR..];
-        if mseq == seq {
-            match typ {
-                NLMSG_DONE => {
-                    // Some kernels put an errno in the DONE payload.
-                    if let Some(e) = u32_at(payload, 0).map(|v| v as i32) {
-                        if e < 0 {
-                            return Err(NetlinkError::Kernel(std::io::Error::from_raw_os_error(
-                                e.saturating_neg(),
-                            )));
-                        }
-                    }
-                    out.done = true;
-                    return Ok(out);
-                }
-                NLMSG_ERROR => {
-                    let e =
-                        u32_at(payload, 0).ok_or_else(|| bad("truncated error message"))? as i32;
-                    if e != 0 {
-                        return Err(NetlinkError::Kernel(std::io::Error::from_raw_os_error(
-                            e.saturating_neg(),
-                        )));
-                    }
-                }
-                NLMSG_NOOP => {}
-                SOCK_DIAG_BY_FAMILY => {
-                    if let Some(s) = parse_diag_msg(payload, protocol)? {
-                        out.sockets.push(s);
-                    }
-                }
-                _ => {}
+        match m.kind {
+            NLMSG_DONE => {
+                // Some kernels put an errno in the DONE payload.
+                check_done(m.payload)?;
+                out.done = true;
+                return Ok(out);
             }
+            NLMSG_ERROR => check_error(m.payload)?,
+            NLMSG_NOOP => {}
+            SOCK_DIAG_BY_FAMILY => {
+                if let Some(s) = parse_diag_msg(m.payload, protocol)? {
+                    out.sockets.push(s);
+                }
+            }
+            _ => {}
         }
-        off += align4(len).max(NLMSG_HDR);
     }
     Ok(out)
 }
@@ -175,19 +136,13 @@ pub fn parse_diag_msg(p: &[u8], protocol: Protocol) -> Result<Option<Socket>, Ne
     let uid = u32::from_ne_bytes([p[64], p[65], p[66], p[67]]);
     let inode = u32::from_ne_bytes([p[68], p[69], p[70], p[71]]);
     let mut v6only = None;
-    let mut off = DIAG_MSG_LEN;
-    while off + 4 <= p.len() {
-        let alen = usize::from(u16::from_ne_bytes([p[off], p[off + 1]]));
-        let atype = u16::from_ne_bytes([p[off + 2], p[off + 3]]) & 0x3fff;
-        if alen < 4 || alen > p.len() - off {
-            return Err(NetlinkError::Malformed(format!(
-                "attribute length {alen} out of bounds"
-            )));
+    for a in attrs(&p[DIAG_MSG_LEN..]) {
+        let a = a?;
+        if a.kind == INET_DIAG_SKV6ONLY {
+            if let Some(&v) = a.value.first() {
+                v6only = Some(v != 0);
+            }
         }
-        if atype == INET_DIAG_SKV6ONLY && alen >= 5 {
-            v6only = Some(p[off + 4] != 0);
-        }
-        off += align4(alen);
     }
     if family == Family::Ipv4 {
         v6only = None;
@@ -223,122 +178,56 @@ pub fn encode_diag_message(seq: u32, s: &Socket) -> Vec<u8> {
         p.extend_from_slice(&INET_DIAG_SKV6ONLY.to_ne_bytes());
         p.extend_from_slice(&[u8::from(v), 0, 0, 0]);
     }
-    let mut m = Vec::with_capacity(NLMSG_HDR + p.len());
-    m.extend_from_slice(&((NLMSG_HDR + p.len()) as u32).to_ne_bytes());
-    m.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    m.extend_from_slice(&2u16.to_ne_bytes()); // NLM_F_MULTI
-    m.extend_from_slice(&seq.to_ne_bytes());
-    m.extend_from_slice(&0u32.to_ne_bytes());
-    m.extend_from_slice(&p);
-    m
+    let mut m = Request::new(SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, seq);
+    m.push(&p);
+    m.finish()
 }
 
 /// Encode `NLMSG_DONE` for `seq` (tests and fuzz seeds).
 pub fn encode_done(seq: u32) -> Vec<u8> {
-    let mut m = Vec::with_capacity(20);
-    m.extend_from_slice(&20u32.to_ne_bytes());
-    m.extend_from_slice(&NLMSG_DONE.to_ne_bytes());
-    m.extend_from_slice(&2u16.to_ne_bytes());
-    m.extend_from_slice(&seq.to_ne_bytes());
-    m.extend_from_slice(&0u32.to_ne_bytes());
-    m.extend_from_slice(&0u32.to_ne_bytes());
-    m
+    let mut m = Request::new(NLMSG_DONE, NLM_F_MULTI, seq);
+    m.push(&0u32.to_ne_bytes());
+    m.finish()
 }
 
-/// An open `NETLINK_SOCK_DIAG` socket, closed on drop.
-struct Fd(i32);
-impl Drop for Fd {
-    fn drop(&mut self) {
-        // SAFETY: the descriptor is owned by this value and closed once.
-        unsafe {
-            libc::close(self.0);
+impl From<nl::Error> for NetlinkError {
+    fn from(e: nl::Error) -> NetlinkError {
+        match e {
+            nl::Error::Open(e) => NetlinkError::Open(e),
+            nl::Error::Send(e) => NetlinkError::Send(e),
+            nl::Error::Recv(e) | nl::Error::TimedOut(e) => NetlinkError::Recv(e),
+            nl::Error::Kernel(e) => NetlinkError::Kernel(e),
+            nl::Error::Malformed(m) => NetlinkError::Malformed(m),
+            nl::Error::Closed => NetlinkError::Malformed("the kernel closed the dump early".into()),
+            nl::Error::Truncated { .. } | nl::Error::NoAnswer => {
+                NetlinkError::Malformed(e.to_string())
+            }
         }
     }
 }
+
+/// How long one receive waits for the kernel.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// The receive buffer: the kernel fills datagrams of up to a few pages.
+const RECV_BUF: usize = 256 * 1024;
 
 /// Dump the listening sockets of one protocol and family from the kernel.
 pub fn dump(protocol: Protocol, family: Family) -> Result<Vec<Socket>, NetlinkError> {
-    // SAFETY: plain socket(2) call; the result is checked.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_NETLINK,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            NETLINK_SOCK_DIAG,
-        )
-    };
-    if fd < 0 {
-        return Err(NetlinkError::Open(std::io::Error::last_os_error()));
-    }
-    let fd = Fd(fd);
-    let tv = libc::timeval {
-        tv_sec: 5,
-        tv_usec: 0,
-    };
-    // SAFETY: tv lives across the call and its size is passed.
-    unsafe {
-        libc::setsockopt(
-            fd.0,
-            libc::SOL_SOCKET,
-            libc::SO_RCVTIMEO,
-            (&tv as *const libc::timeval).cast(),
-            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-        );
-    }
+    let s = nl::Socket::open(NETLINK_SOCK_DIAG, TIMEOUT)?;
     let seq: u32 =
         0x504c_0000 | u32::from(proto_code(protocol)) << 8 | u32::from(family_code(family));
     let req = build_request(protocol, family, seq);
-    // SAFETY: zeroed sockaddr_nl is valid; we set the family.
-    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    // SAFETY: req and sa outlive the call; lengths are theirs.
-    let n = unsafe {
-        libc::sendto(
-            fd.0,
-            req.as_ptr().cast(),
-            req.len(),
-            0,
-            (&sa as *const libc::sockaddr_nl).cast(),
-            std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-        )
-    };
-    if n < 0 {
-        return Err(NetlinkError::Send(std::io::Error::last_os_error()));
-    }
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut sockets = Vec::new();
-    loop {
-        // SAFETY: buf is a valid writable buffer of buf.len() bytes.
-        let n = unsafe { libc::recv(fd.0, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_TRUNC) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(NetlinkError::Recv(e));
-        }
-        let n = n as usize;
-        if n == 0 {
-            return Err(NetlinkError::Malformed(
-                "the kernel closed the dump early".into(),
-            ));
-        }
-        if n > buf.len() {
-            return Err(NetlinkError::Malformed(format!(
-                "a {n}-byte datagram does not fit the {}-byte buffer",
-                buf.len()
-            )));
-        }
-        let batch = parse_messages(&buf[..n], protocol, seq)?;
-        sockets.extend(batch.sockets);
-        if batch.done {
-            return Ok(sockets);
-        }
-    }
+    // No read limit: a dump of many sockets is many datagrams, and the receive timeout ends a
+    // kernel that stops answering.
+    s.collect(&req, RECV_BUF, usize::MAX, |got| {
+        parse_messages(got, protocol, seq).map(|b| (b.sockets, b.done))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portolan_netlink::{u16_at, u32_at};
 
     fn done(seq: u32) -> Vec<u8> {
         encode_done(seq)

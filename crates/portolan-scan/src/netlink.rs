@@ -14,23 +14,19 @@
 //! short-lived socket per question.
 
 use std::io;
-use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
-const NETLINK_ROUTE: libc::c_int = 0;
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_DUMP: u16 = 0x300;
-const NLMSG_NOOP: u16 = 1;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
+use portolan_netlink::{
+    self as nl, attrs, check_error, u16_at, u32_at, Request, NETLINK_ROUTE, NLMSG_DONE,
+    NLMSG_ERROR, NLMSG_NOOP, NLM_F_DUMP, NLM_F_REQUEST,
+};
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
 const RTM_NEWROUTE: u16 = 24;
 const RTM_GETROUTE: u16 = 26;
 const RTM_NEWNEIGH: u16 = 28;
 const RTM_GETNEIGH: u16 = 30;
-const NLMSG_HDR: usize = 16;
 const RTMSG_LEN: usize = 12;
 const NDMSG_LEN: usize = 12;
 const IFINFOMSG_LEN: usize = 16;
@@ -133,62 +129,18 @@ impl Link {
 // ---------------------------------------------------------------------------------------------
 // Parsing (pure, never panics)
 
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at.checked_add(2)?)?;
-    Some(u16::from_ne_bytes([s[0], s[1]]))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn align4(n: usize) -> usize {
-    n.saturating_add(3) & !3
-}
-
 /// A netlink message: type, sequence number, payload.
 type Msg<'a> = (u16, u32, &'a [u8]);
 
-/// Split a datagram into netlink messages. A truncated or out-of-bounds message is an error.
+/// Split a datagram into netlink messages. A truncated or out-of-bounds message anywhere in the
+/// datagram is an error.
 fn messages(buf: &[u8]) -> Result<Vec<Msg<'_>>, NetlinkError> {
-    let mut out = Vec::new();
-    let mut off = 0usize;
-    while buf.len().saturating_sub(off) >= NLMSG_HDR {
-        let bad = |w: String| NetlinkError::Malformed(format!("{w} at byte {off}"));
-        let len = u32_at(buf, off).ok_or_else(|| bad("truncated header".into()))? as usize;
-        let typ = u16_at(buf, off + 4).ok_or_else(|| bad("truncated header".into()))?;
-        let seq = u32_at(buf, off + 8).ok_or_else(|| bad("truncated header".into()))?;
-        if len < NLMSG_HDR || len > buf.len() - off {
-            return Err(bad(format!("message length {len} out of bounds")));
-        }
-        out.push((typ, seq, &buf[off + NLMSG_HDR..off + len]));
-        off = off.saturating_add(align4(len));
-    }
-    Ok(out)
-}
-
-/// Iterate the `rtattr`s of `b`: (type without flag bits, value). Stops at the first malformed
-/// attribute with an error.
-fn attrs(b: &[u8]) -> impl Iterator<Item = Result<(u16, &[u8]), NetlinkError>> {
-    let mut off = 0usize;
-    let mut failed = false;
-    std::iter::from_fn(move || {
-        if failed || b.len().saturating_sub(off) < 4 {
-            return None;
-        }
-        let alen = usize::from(u16_at(b, off)?);
-        let atype = u16_at(b, off + 2)? & 0x3fff;
-        if alen < 4 || alen > b.len() - off {
-            failed = true;
-            return Some(Err(NetlinkError::Malformed(format!(
-                "attribute length {alen} out of bounds at byte {off}"
-            ))));
-        }
-        let v = &b[off + 4..off + alen];
-        off = off.saturating_add(align4(alen));
-        Some(Ok((atype, v)))
-    })
+    nl::messages(buf)
+        .map(|m| {
+            m.map(|m| (m.kind, m.seq, m.payload))
+                .map_err(NetlinkError::from)
+        })
+        .collect()
 }
 
 fn ip_from(family: u8, v: &[u8]) -> Option<IpAddr> {
@@ -200,20 +152,6 @@ fn ip_from(family: u8, v: &[u8]) -> Option<IpAddr> {
             Some(IpAddr::V6(Ipv6Addr::from(a)))
         }
         _ => None,
-    }
-}
-
-/// Check an `NLMSG_ERROR` payload: `Ok(())` for an acknowledgement (code 0).
-fn check_error(payload: &[u8]) -> Result<(), NetlinkError> {
-    let e = u32_at(payload, 0)
-        .ok_or_else(|| NetlinkError::Malformed("truncated error message".into()))?
-        as i32;
-    if e == 0 {
-        Ok(())
-    } else {
-        Err(NetlinkError::Kernel(io::Error::from_raw_os_error(
-            e.saturating_neg(),
-        )))
     }
 }
 
@@ -243,7 +181,7 @@ pub fn parse_route(buf: &[u8], seq: u32) -> Result<Option<Route>, NetlinkError> 
                     kind,
                 };
                 for a in attrs(&p[RTMSG_LEN..]) {
-                    let (t, v) = a?;
+                    let nl::Attr { kind: t, value: v } = a?;
                     match t {
                         RTA_OIF => r.ifindex = u32_at(v, 0).unwrap_or(0),
                         RTA_GATEWAY => r.gateway = ip_from(family, v),
@@ -296,7 +234,7 @@ pub fn parse_neighbours(buf: &[u8], seq: u32) -> Result<Dump<Neighbour>, Netlink
                 let state = u16_at(p, 8).unwrap_or(0);
                 let (mut ip, mut lladdr) = (None, None);
                 for a in attrs(&p[NDMSG_LEN..]) {
-                    let (t, v) = a?;
+                    let nl::Attr { kind: t, value: v } = a?;
                     match t {
                         NDA_DST => ip = ip_from(family, v),
                         NDA_LLADDR => lladdr = Some(v.to_vec()),
@@ -342,7 +280,7 @@ pub fn parse_link(buf: &[u8], seq: u32) -> Result<Option<Link>, NetlinkError> {
                     mtu: None,
                 };
                 for a in attrs(&p[IFINFOMSG_LEN..]) {
-                    let (t, v) = a?;
+                    let nl::Attr { kind: t, value: v } = a?;
                     match t {
                         IFLA_ADDRESS => l.address = Some(v.to_vec()),
                         IFLA_IFNAME => {
@@ -364,28 +302,6 @@ pub fn parse_link(buf: &[u8], seq: u32) -> Result<Option<Link>, NetlinkError> {
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-fn header(out: &mut Vec<u8>, typ: u16, flags: u16, seq: u32) {
-    out.extend_from_slice(&0u32.to_ne_bytes()); // length, set by finish()
-    out.extend_from_slice(&typ.to_ne_bytes());
-    out.extend_from_slice(&flags.to_ne_bytes());
-    out.extend_from_slice(&seq.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes()); // pid: the kernel
-}
-
-fn attr(out: &mut Vec<u8>, typ: u16, v: &[u8]) {
-    let len = 4 + v.len();
-    out.extend_from_slice(&(len as u16).to_ne_bytes());
-    out.extend_from_slice(&typ.to_ne_bytes());
-    out.extend_from_slice(v);
-    out.resize(align4(out.len()), 0);
-}
-
-fn finish(mut out: Vec<u8>) -> Vec<u8> {
-    let len = (out.len() as u32).to_ne_bytes();
-    out[..4].copy_from_slice(&len);
-    out
-}
-
 fn family_of(ip: IpAddr) -> u8 {
     match ip {
         IpAddr::V4(_) => libc::AF_INET as u8,
@@ -402,126 +318,63 @@ fn ip_bytes(ip: IpAddr) -> Vec<u8> {
 
 /// The bytes of an `RTM_GETROUTE` request for `dst` (optionally out of interface `oif`).
 pub fn route_request(dst: IpAddr, oif: Option<u32>, seq: u32) -> Vec<u8> {
-    let mut b = Vec::with_capacity(64);
-    header(&mut b, RTM_GETROUTE, NLM_F_REQUEST, seq);
+    let mut b = Request::new(RTM_GETROUTE, NLM_F_REQUEST, seq);
     let dst_len = if dst.is_ipv4() { 32 } else { 128 };
     // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
-    b.extend_from_slice(&[family_of(dst), dst_len, 0, 0, 0, 0, 0, 0]);
-    b.extend_from_slice(&0u32.to_ne_bytes());
-    attr(&mut b, RTA_DST, &ip_bytes(dst));
+    b.push(&[family_of(dst), dst_len, 0, 0, 0, 0, 0, 0]);
+    b.push(&0u32.to_ne_bytes());
+    b.attr(RTA_DST, &ip_bytes(dst));
     if let Some(i) = oif {
-        attr(&mut b, RTA_OIF, &i.to_ne_bytes());
+        b.attr(RTA_OIF, &i.to_ne_bytes());
     }
-    finish(b)
+    b.finish()
 }
 
 /// The bytes of an `RTM_GETNEIGH` dump request for one family.
 pub fn neighbour_request(v6: bool, seq: u32) -> Vec<u8> {
-    let mut b = Vec::with_capacity(32);
-    header(&mut b, RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq);
+    let mut b = Request::new(RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq);
     let family = if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8;
     // struct ndmsg: family, pad, pad, ifindex, state, flags, type
-    b.extend_from_slice(&[family, 0, 0, 0]);
-    b.extend_from_slice(&[0u8; 8]);
-    finish(b)
+    b.push(&[family, 0, 0, 0]);
+    b.push(&[0u8; 8]);
+    b.finish()
 }
 
 /// The bytes of an `RTM_GETLINK` request for one interface.
 pub fn link_request(ifindex: u32, seq: u32) -> Vec<u8> {
-    let mut b = Vec::with_capacity(32);
-    header(&mut b, RTM_GETLINK, NLM_F_REQUEST, seq);
+    let mut b = Request::new(RTM_GETLINK, NLM_F_REQUEST, seq);
     // struct ifinfomsg: family, pad, type, index, flags, change
-    b.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
-    b.extend_from_slice(&ifindex.to_ne_bytes());
-    b.extend_from_slice(&[0u8; 8]);
-    finish(b)
+    b.push(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
+    b.push(&ifindex.to_ne_bytes());
+    b.push(&[0u8; 8]);
+    b.finish()
 }
 
 // ---------------------------------------------------------------------------------------------
 // I/O
 
-struct Socket {
-    fd: OwnedFd,
-}
-
-impl Socket {
-    fn open() -> Result<Socket, NetlinkError> {
-        // SAFETY: socket(2) with constant arguments; the descriptor is owned below.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_ROUTE,
-            )
-        };
-        if fd < 0 {
-            return Err(NetlinkError::Open(io::Error::last_os_error()));
-        }
-        // SAFETY: fd is a fresh descriptor nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // The kernel answers at once; a bound keeps a confused kernel from hanging the scan.
-        let tv = libc::timeval {
-            tv_sec: 2,
-            tv_usec: 0,
-        };
-        // SAFETY: tv is a live timeval of the size passed.
-        let r = unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast(),
-                mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(NetlinkError::Open(io::Error::last_os_error()));
-        }
-        Ok(Socket { fd })
-    }
-
-    fn send(&self, req: &[u8]) -> Result<(), NetlinkError> {
-        // SAFETY: a zeroed sockaddr_nl (pid 0: the kernel) is valid; family set below.
-        let mut sa: libc::sockaddr_nl = unsafe { mem::zeroed() };
-        sa.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        // SAFETY: req and sa are valid for the lengths given.
-        let r = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                req.as_ptr().cast(),
-                req.len(),
-                0,
-                (&sa as *const libc::sockaddr_nl).cast(),
-                mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(NetlinkError::Io(io::Error::last_os_error()));
-        }
-        Ok(())
-    }
-
-    fn recv<'a>(&self, buf: &'a mut [u8]) -> Result<&'a [u8], NetlinkError> {
-        loop {
-            // SAFETY: buf is valid for writes of its length.
-            let n =
-                unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                match e.raw_os_error() {
-                    Some(libc::EINTR) => continue,
-                    Some(libc::EAGAIN) => return Err(NetlinkError::NoAnswer),
-                    _ => return Err(NetlinkError::Io(e)),
-                }
+impl From<nl::Error> for NetlinkError {
+    fn from(e: nl::Error) -> NetlinkError {
+        match e {
+            nl::Error::Open(e) => NetlinkError::Open(e),
+            nl::Error::Send(e) | nl::Error::Recv(e) => NetlinkError::Io(e),
+            nl::Error::Kernel(e) => NetlinkError::Kernel(e),
+            nl::Error::Malformed(m) => NetlinkError::Malformed(m),
+            nl::Error::Truncated { .. } => NetlinkError::Malformed(e.to_string()),
+            nl::Error::TimedOut(_) | nl::Error::Closed | nl::Error::NoAnswer => {
+                NetlinkError::NoAnswer
             }
-            if n == 0 {
-                return Err(NetlinkError::NoAnswer);
-            }
-            return Ok(&buf[..n as usize]);
         }
     }
 }
 
+/// A fresh `NETLINK_ROUTE` socket. The kernel answers at once; a bound keeps a confused kernel
+/// from hanging the scan.
+fn socket() -> Result<nl::Socket, NetlinkError> {
+    Ok(nl::Socket::open(NETLINK_ROUTE, TIMEOUT)?)
+}
+
+const TIMEOUT: Duration = Duration::from_secs(2);
 const SEQ: u32 = 0x706c_0001;
 const RECV_BUF: usize = 64 * 1024;
 /// Datagrams read before giving up on an answer that never comes.
@@ -531,39 +384,23 @@ const MAX_READS: usize = 4096;
 /// routes only: an unreachable, blackhole or prohibit route is [`NetlinkError::Unroutable`],
 /// and no route at all is the kernel's `ENETUNREACH`.
 pub fn route_get(dst: IpAddr, oif: Option<u32>) -> Result<Route, NetlinkError> {
-    let s = Socket::open()?;
-    s.send(&route_request(dst, oif, SEQ))?;
-    let mut buf = vec![0u8; RECV_BUF];
-    for _ in 0..MAX_READS {
-        let got = s.recv(&mut buf)?;
-        if let Some(mut r) = parse_route(got, SEQ)? {
-            if r.kind != RTN_UNICAST && r.kind != RTN_LOCAL {
-                return Err(NetlinkError::Unroutable { dst, kind: r.kind });
-            }
-            if r.ifname.is_empty() {
-                r.ifname = ifname(r.ifindex).unwrap_or_default();
-            }
-            return Ok(r);
-        }
+    let req = route_request(dst, oif, SEQ);
+    let mut r = socket()?.exchange(&req, RECV_BUF, MAX_READS, |got| parse_route(got, SEQ))?;
+    if r.kind != RTN_UNICAST && r.kind != RTN_LOCAL {
+        return Err(NetlinkError::Unroutable { dst, kind: r.kind });
     }
-    Err(NetlinkError::NoAnswer)
+    if r.ifname.is_empty() {
+        r.ifname = ifname(r.ifindex).unwrap_or_default();
+    }
+    Ok(r)
 }
 
 /// Every neighbour table entry of one family.
 pub fn neighbours(v6: bool) -> Result<Vec<Neighbour>, NetlinkError> {
-    let s = Socket::open()?;
-    s.send(&neighbour_request(v6, SEQ))?;
-    let mut buf = vec![0u8; RECV_BUF];
-    let mut all = Vec::new();
-    for _ in 0..MAX_READS {
-        let got = s.recv(&mut buf)?;
-        let d = parse_neighbours(got, SEQ)?;
-        all.extend(d.items);
-        if d.done {
-            return Ok(all);
-        }
-    }
-    Err(NetlinkError::NoAnswer)
+    let req = neighbour_request(v6, SEQ);
+    socket()?.collect(&req, RECV_BUF, MAX_READS, |got| {
+        parse_neighbours(got, SEQ).map(|d| (d.items, d.done))
+    })
 }
 
 /// The link address of `ip` on interface `ifindex` from the kernel's neighbour table, when the
@@ -582,16 +419,8 @@ pub fn pick_neighbour(entries: &[Neighbour], ifindex: u32, ip: IpAddr) -> Option
 
 /// What the kernel says about interface `ifindex`.
 pub fn link(ifindex: u32) -> Result<Link, NetlinkError> {
-    let s = Socket::open()?;
-    s.send(&link_request(ifindex, SEQ))?;
-    let mut buf = vec![0u8; RECV_BUF];
-    for _ in 0..MAX_READS {
-        let got = s.recv(&mut buf)?;
-        if let Some(l) = parse_link(got, SEQ)? {
-            return Ok(l);
-        }
-    }
-    Err(NetlinkError::NoAnswer)
+    let req = link_request(ifindex, SEQ);
+    socket()?.exchange(&req, RECV_BUF, MAX_READS, |got| parse_link(got, SEQ))
 }
 
 /// The index of the interface called `name`.
@@ -619,14 +448,13 @@ pub fn ifname(ifindex: u32) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use portolan_netlink::{push_attr as attr, NLMSG_HDR};
     use proptest::prelude::*;
 
     fn msg(typ: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
-        let mut b = Vec::new();
-        header(&mut b, typ, 0, seq);
-        b.extend_from_slice(payload);
-        b.resize(align4(b.len()), 0);
-        finish(b)
+        let mut b = Request::new(typ, 0, seq);
+        b.push(payload);
+        b.finish()
     }
 
     fn route_reply(seq: u32) -> Vec<u8> {
