@@ -1226,34 +1226,30 @@ fn build_probe(
     payload_idx: usize,
     udp_payloads: &HashMap<u16, Vec<Vec<u8>>>,
 ) -> Option<usize> {
-    let f = IpFields {
-        ttl: cfg.ttl,
-        ident: (key.udp_tag(src, dst, port)),
-    };
-    let r = match (cfg.kind, src, dst) {
-        (RawKind::Syn, IpAddr::V4(s), IpAddr::V4(d)) => {
+    // One keyed hash per probe: the cookie (SYN sequence number or UDP source port); the IPv4
+    // identification is taken from it too, so it varies per probe as a real stack's does.
+    match cfg.kind {
+        RawKind::Syn => {
             let seq = key.tcp_seq(src, dst, cfg.source_port, port);
-            build::syn_v4(buf, s, d, cfg.source_port, port, seq, f)
+            let f = IpFields {
+                ttl: cfg.ttl,
+                ident: (seq >> 16) as u16,
+            };
+            build::syn(buf, src, dst, cfg.source_port, port, seq, f).ok()
         }
-        (RawKind::Syn, IpAddr::V6(s), IpAddr::V6(d)) => {
-            let seq = key.tcp_seq(src, dst, cfg.source_port, port);
-            build::syn_v6(buf, s, d, cfg.source_port, port, seq, f)
-        }
-        (RawKind::Udp, _, _) => {
+        RawKind::Udp => {
             let sport = key.udp_sport(src, dst, port);
+            let f = IpFields {
+                ttl: cfg.ttl,
+                ident: sport.rotate_left(8) ^ port,
+            };
             let payload: &[u8] = udp_payloads
                 .get(&port)
                 .and_then(|v| v.get(payload_idx % v.len().max(1)))
                 .map_or(&[], |p| p.as_slice());
-            match (src, dst) {
-                (IpAddr::V4(s), IpAddr::V4(d)) => build::udp_v4(buf, s, d, sport, port, payload, f),
-                (IpAddr::V6(s), IpAddr::V6(d)) => build::udp_v6(buf, s, d, sport, port, payload, f),
-                _ => return None,
-            }
+            build::udp(buf, src, dst, sport, port, payload, f).ok()
         }
-        _ => return None,
-    };
-    r.ok()
+    }
 }
 
 fn install_signal_flag(stop: &Arc<AtomicBool>) -> std::io::Result<()> {

@@ -1,7 +1,7 @@
 //! Builders for probe packets: IPv4/IPv6 + TCP SYN or UDP, checksums included, written into a
 //! caller-provided buffer (no allocation on the send path).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::{checksum, ipproto, tcpflags, WireError};
 
@@ -74,6 +74,62 @@ fn tcp_syn(buf: &mut [u8], sport: u16, dport: u16, seq: u32) {
     buf[20..24].copy_from_slice(&[2, 4, (SYN_MSS >> 8) as u8, SYN_MSS as u8]);
 }
 
+/// Write the IP header of a packet carrying a `seg_len`-byte `proto` segment from `src` to `dst`
+/// (one family); returns the header's length and the pseudo-header sum that starts the segment's
+/// checksum. The caller has checked that `buf` holds header and segment.
+fn ip_header(
+    buf: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    seg_len: usize,
+    f: IpFields,
+) -> Result<(usize, u32), WireError> {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            ipv4_header(buf, s, d, proto, (20 + seg_len) as u16, f);
+            Ok((20, checksum::pseudo_v4(s, d, proto, seg_len as u16)))
+        }
+        (IpAddr::V6(s), IpAddr::V6(d)) => {
+            ipv6_header(buf, s, d, proto, seg_len as u16, f);
+            Ok((40, checksum::pseudo_v6(s, d, proto, seg_len as u32)))
+        }
+        _ => Err(WireError::Malformed {
+            layer: "probe",
+            what: "source and destination of different address families",
+        }),
+    }
+}
+
+fn ip_header_len(dst: IpAddr) -> usize {
+    if dst.is_ipv4() {
+        20
+    } else {
+        40
+    }
+}
+
+/// Write a TCP SYN from `src` to `dst` (IPv4 or IPv6, one family) into `buf`; returns its
+/// length ([`SYN_V4_LEN`] or [`SYN_V6_LEN`]).
+pub fn syn(
+    buf: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    f: IpFields,
+) -> Result<usize, WireError> {
+    let total = ip_header_len(dst) + TCP_SYN_LEN;
+    room(buf, total)?;
+    let (hl, pseudo) = ip_header(buf, src, dst, ipproto::TCP, TCP_SYN_LEN, f)?;
+    let t = &mut buf[hl..total];
+    tcp_syn(t, sport, dport, seq);
+    let c = checksum::finish(checksum::add(pseudo, t));
+    t[16..18].copy_from_slice(&c.to_be_bytes());
+    Ok(total)
+}
+
 /// Write an IPv4 TCP SYN into `buf`; returns its length ([`SYN_V4_LEN`]).
 pub fn syn_v4(
     buf: &mut [u8],
@@ -84,16 +140,7 @@ pub fn syn_v4(
     seq: u32,
     f: IpFields,
 ) -> Result<usize, WireError> {
-    room(buf, SYN_V4_LEN)?;
-    ipv4_header(buf, src, dst, ipproto::TCP, SYN_V4_LEN as u16, f);
-    let t = &mut buf[20..SYN_V4_LEN];
-    tcp_syn(t, sport, dport, seq);
-    let c = checksum::finish(checksum::add(
-        checksum::pseudo_v4(src, dst, ipproto::TCP, TCP_SYN_LEN as u16),
-        t,
-    ));
-    t[16..18].copy_from_slice(&c.to_be_bytes());
-    Ok(SYN_V4_LEN)
+    syn(buf, src.into(), dst.into(), sport, dport, seq, f)
 }
 
 /// Write an IPv6 TCP SYN into `buf`; returns its length ([`SYN_V6_LEN`]).
@@ -106,36 +153,27 @@ pub fn syn_v6(
     seq: u32,
     f: IpFields,
 ) -> Result<usize, WireError> {
-    room(buf, SYN_V6_LEN)?;
-    ipv6_header(buf, src, dst, ipproto::TCP, TCP_SYN_LEN as u16, f);
-    let t = &mut buf[40..SYN_V6_LEN];
-    tcp_syn(t, sport, dport, seq);
-    let c = checksum::finish(checksum::add(
-        checksum::pseudo_v6(src, dst, ipproto::TCP, TCP_SYN_LEN as u32),
-        t,
-    ));
-    t[16..18].copy_from_slice(&c.to_be_bytes());
-    Ok(SYN_V6_LEN)
+    syn(buf, src.into(), dst.into(), sport, dport, seq, f)
 }
 
-fn udp(buf: &mut [u8], sport: u16, dport: u16, payload: &[u8]) -> u16 {
+fn udp_header(buf: &mut [u8], sport: u16, dport: u16, payload: &[u8]) {
     let len = (8 + payload.len()) as u16;
     buf[0..2].copy_from_slice(&sport.to_be_bytes());
     buf[2..4].copy_from_slice(&dport.to_be_bytes());
     buf[4..6].copy_from_slice(&len.to_be_bytes());
     buf[6..8].copy_from_slice(&[0, 0]);
     buf[8..8 + payload.len()].copy_from_slice(payload);
-    len
 }
 
 /// Largest UDP payload a probe may carry (fits an unfragmented IPv6 packet on a 1280 MTU).
 pub const MAX_UDP_PAYLOAD: usize = 1280 - 40 - 8;
 
-/// Write an IPv4 UDP datagram into `buf`; returns its length.
-pub fn udp_v4(
+/// Write a UDP datagram from `src` to `dst` (IPv4 or IPv6, one family) into `buf`; returns its
+/// length.
+pub fn udp(
     buf: &mut [u8],
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     sport: u16,
     dport: u16,
     payload: &[u8],
@@ -147,20 +185,31 @@ pub fn udp_v4(
             what: "payload larger than a probe may be",
         });
     }
-    let total = 20 + 8 + payload.len();
+    let seg = 8 + payload.len();
+    let total = ip_header_len(dst) + seg;
     room(buf, total)?;
-    ipv4_header(buf, src, dst, ipproto::UDP, total as u16, f);
-    let u = &mut buf[20..total];
-    let len = udp(u, sport, dport, payload);
-    let mut c = checksum::finish(checksum::add(
-        checksum::pseudo_v4(src, dst, ipproto::UDP, len),
-        u,
-    ));
+    let (hl, pseudo) = ip_header(buf, src, dst, ipproto::UDP, seg, f)?;
+    let u = &mut buf[hl..total];
+    udp_header(u, sport, dport, payload);
+    let mut c = checksum::finish(checksum::add(pseudo, u));
     if c == 0 {
         c = 0xffff; // RFC 768: a computed zero is sent as all ones.
     }
     u[6..8].copy_from_slice(&c.to_be_bytes());
     Ok(total)
+}
+
+/// Write an IPv4 UDP datagram into `buf`; returns its length.
+pub fn udp_v4(
+    buf: &mut [u8],
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    payload: &[u8],
+    f: IpFields,
+) -> Result<usize, WireError> {
+    udp(buf, src.into(), dst.into(), sport, dport, payload, f)
 }
 
 /// Write an IPv6 UDP datagram into `buf`; returns its length.
@@ -173,26 +222,7 @@ pub fn udp_v6(
     payload: &[u8],
     f: IpFields,
 ) -> Result<usize, WireError> {
-    if payload.len() > MAX_UDP_PAYLOAD {
-        return Err(WireError::Malformed {
-            layer: "UDP probe",
-            what: "payload larger than a probe may be",
-        });
-    }
-    let total = 40 + 8 + payload.len();
-    room(buf, total)?;
-    ipv6_header(buf, src, dst, ipproto::UDP, (8 + payload.len()) as u16, f);
-    let u = &mut buf[40..total];
-    let len = udp(u, sport, dport, payload);
-    let mut c = checksum::finish(checksum::add(
-        checksum::pseudo_v6(src, dst, ipproto::UDP, u32::from(len)),
-        u,
-    ));
-    if c == 0 {
-        c = 0xffff;
-    }
-    u[6..8].copy_from_slice(&c.to_be_bytes());
-    Ok(total)
+    udp(buf, src.into(), dst.into(), sport, dport, payload, f)
 }
 
 #[cfg(test)]
@@ -254,5 +284,10 @@ mod tests {
         let a = Ipv4Addr::LOCALHOST;
         assert!(syn_v4(&mut buf, a, a, 1, 2, 3, IpFields::default()).is_err());
         assert!(udp_v4(&mut buf, a, a, 1, 2, b"x", IpFields::default()).is_err());
+        // Mixed families are refused, not half-written.
+        let mut big = [0u8; 128];
+        let six = IpAddr::from(Ipv6Addr::LOCALHOST);
+        assert!(syn(&mut big, a.into(), six, 1, 2, 3, IpFields::default()).is_err());
+        assert!(udp(&mut big, six, a.into(), 1, 2, b"x", IpFields::default()).is_err());
     }
 }

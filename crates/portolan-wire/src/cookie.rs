@@ -80,12 +80,6 @@ impl CookieKey {
         let span = u64::from(UDP_SPORT_HI - UDP_SPORT_LO) + 1;
         UDP_SPORT_LO + (self.hash(b'U', src, dst, 0, dport) % span) as u16
     }
-
-    /// A 16-bit value for payload fields that servers echo (DNS ID, RPC XID low bits), so a reply
-    /// can be checked a second time beyond the source port.
-    pub fn udp_tag(&self, src: IpAddr, dst: IpAddr, dport: u16) -> u16 {
-        (self.hash(b'D', src, dst, 0, dport) >> 16) as u16
-    }
 }
 
 #[cfg(test)]
