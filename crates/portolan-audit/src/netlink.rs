@@ -32,20 +32,9 @@ const REQ_LEN: usize = 56;
 /// Size of `struct inet_diag_msg`.
 pub const DIAG_MSG_LEN: usize = 72;
 
-/// Errors of the netlink path. Any of them makes the caller fall back to `/proc/net`.
-#[derive(Debug, thiserror::Error)]
-pub enum NetlinkError {
-    #[error("cannot open a NETLINK_SOCK_DIAG socket: {0}")]
-    Open(std::io::Error),
-    #[error("netlink send failed: {0}")]
-    Send(std::io::Error),
-    #[error("netlink receive failed: {0}")]
-    Recv(std::io::Error),
-    #[error("the kernel refused the sock_diag request: {0}")]
-    Kernel(std::io::Error),
-    #[error("malformed netlink answer: {0}")]
-    Malformed(String),
-}
+/// Errors of the netlink path (the shared crate's). Any of them makes the caller fall back to
+/// `/proc/net`.
+pub use portolan_netlink::Error as NetlinkError;
 
 fn family_code(f: Family) -> u8 {
     match f {
@@ -188,22 +177,6 @@ pub fn encode_done(seq: u32) -> Vec<u8> {
     let mut m = Request::new(NLMSG_DONE, NLM_F_MULTI, seq);
     m.push(&0u32.to_ne_bytes());
     m.finish()
-}
-
-impl From<nl::Error> for NetlinkError {
-    fn from(e: nl::Error) -> NetlinkError {
-        match e {
-            nl::Error::Open(e) => NetlinkError::Open(e),
-            nl::Error::Send(e) => NetlinkError::Send(e),
-            nl::Error::Recv(e) | nl::Error::TimedOut(e) => NetlinkError::Recv(e),
-            nl::Error::Kernel(e) => NetlinkError::Kernel(e),
-            nl::Error::Malformed(m) => NetlinkError::Malformed(m),
-            nl::Error::Closed => NetlinkError::Malformed("the kernel closed the dump early".into()),
-            nl::Error::Truncated { .. } | nl::Error::NoAnswer => {
-                NetlinkError::Malformed(e.to_string())
-            }
-        }
-    }
 }
 
 /// How long one receive waits for the kernel.

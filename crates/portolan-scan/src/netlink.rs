@@ -13,7 +13,6 @@
 //! bytes come from the kernel, but are treated as untrusted. The I/O functions open one
 //! short-lived socket per question.
 
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
@@ -53,19 +52,12 @@ pub const USABLE_STATES: u16 = 0x02 | 0x04 | 0x08 | 0x10 | 0x40 | 0x80;
 const RTN_UNICAST: u8 = 1;
 const RTN_LOCAL: u8 = 2;
 
-/// Errors of the netlink route queries.
+/// Errors of the netlink route queries: the shared netlink errors, and a route probes cannot
+/// follow.
 #[derive(Debug, thiserror::Error)]
 pub enum NetlinkError {
-    #[error("cannot open a NETLINK_ROUTE socket: {0}")]
-    Open(io::Error),
-    #[error("netlink I/O failed: {0}")]
-    Io(io::Error),
-    #[error("the kernel refused the request: {0}")]
-    Kernel(io::Error),
-    #[error("malformed netlink answer: {0}")]
-    Malformed(String),
-    #[error("the kernel sent no answer to the request")]
-    NoAnswer,
+    #[error(transparent)]
+    Netlink(#[from] nl::Error),
     #[error("no usable route to {dst} (route type {kind})")]
     Unroutable { dst: IpAddr, kind: u8 },
 }
@@ -166,10 +158,11 @@ pub fn parse_route(buf: &[u8], seq: u32) -> Result<Option<Route>, NetlinkError> 
             NLMSG_ERROR => check_error(p)?,
             RTM_NEWROUTE => {
                 if p.len() < RTMSG_LEN {
-                    return Err(NetlinkError::Malformed(format!(
+                    return Err(nl::Error::Malformed(format!(
                         "rtmsg of {} bytes, expected {RTMSG_LEN}",
                         p.len()
-                    )));
+                    ))
+                    .into());
                 }
                 let family = p[0];
                 let kind = p[7];
@@ -224,10 +217,11 @@ pub fn parse_neighbours(buf: &[u8], seq: u32) -> Result<Dump<Neighbour>, Netlink
             NLMSG_NOOP => {}
             RTM_NEWNEIGH => {
                 if p.len() < NDMSG_LEN {
-                    return Err(NetlinkError::Malformed(format!(
+                    return Err(nl::Error::Malformed(format!(
                         "ndmsg of {} bytes, expected {NDMSG_LEN}",
                         p.len()
-                    )));
+                    ))
+                    .into());
                 }
                 let family = p[0];
                 let ifindex = u32_at(p, 4).unwrap_or(0);
@@ -267,10 +261,11 @@ pub fn parse_link(buf: &[u8], seq: u32) -> Result<Option<Link>, NetlinkError> {
             NLMSG_ERROR => check_error(p)?,
             RTM_NEWLINK => {
                 if p.len() < IFINFOMSG_LEN {
-                    return Err(NetlinkError::Malformed(format!(
+                    return Err(nl::Error::Malformed(format!(
                         "ifinfomsg of {} bytes, expected {IFINFOMSG_LEN}",
                         p.len()
-                    )));
+                    ))
+                    .into());
                 }
                 let mut l = Link {
                     kind: u16_at(p, 2).unwrap_or(0),
@@ -352,21 +347,6 @@ pub fn link_request(ifindex: u32, seq: u32) -> Vec<u8> {
 
 // ---------------------------------------------------------------------------------------------
 // I/O
-
-impl From<nl::Error> for NetlinkError {
-    fn from(e: nl::Error) -> NetlinkError {
-        match e {
-            nl::Error::Open(e) => NetlinkError::Open(e),
-            nl::Error::Send(e) | nl::Error::Recv(e) => NetlinkError::Io(e),
-            nl::Error::Kernel(e) => NetlinkError::Kernel(e),
-            nl::Error::Malformed(m) => NetlinkError::Malformed(m),
-            nl::Error::Truncated { .. } => NetlinkError::Malformed(e.to_string()),
-            nl::Error::TimedOut(_) | nl::Error::Closed | nl::Error::NoAnswer => {
-                NetlinkError::NoAnswer
-            }
-        }
-    }
-}
 
 /// A fresh `NETLINK_ROUTE` socket. The kernel answers at once; a bound keeps a confused kernel
 /// from hanging the scan.
@@ -488,7 +468,9 @@ mod tests {
         p.extend_from_slice(&[0u8; 16]);
         let e = parse_route(&msg(NLMSG_ERROR, 1, &p), 1).unwrap_err();
         match e {
-            NetlinkError::Kernel(e) => assert_eq!(e.raw_os_error(), Some(libc::ENETUNREACH)),
+            NetlinkError::Netlink(nl::Error::Kernel(e)) => {
+                assert_eq!(e.raw_os_error(), Some(libc::ENETUNREACH))
+            }
             other => panic!("{other:?}"),
         }
     }
