@@ -3,7 +3,7 @@
 //! independent JSON parser (Python's).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
@@ -11,6 +11,7 @@ use portolan_detect::source::pcap::PcapWriter;
 use portolan_detect::source::pcapng::build;
 use portolan_detect::synth::{self, Tcp};
 use predicates::prelude::*;
+use tempfile::TempDir;
 
 const ATTACKER: [u8; 4] = [198, 51, 100, 7];
 const VICTIM: [u8; 4] = [192, 0, 2, 10];
@@ -68,14 +69,26 @@ fn portolan() -> Command {
     c
 }
 
-#[test]
-fn text_summary_names_the_scan() {
+/// `portolan detect PATH`, for more arguments to be added.
+fn detect(path: &Path) -> Command {
+    let mut c = portolan();
+    c.arg("detect").arg(path);
+    c
+}
+
+/// A temporary directory holding `scan.pcap`, the frames of [`scan_frames`]; the directory lives
+/// as long as the returned guard.
+fn scan_pcap() -> (TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("scan.pcap");
     write_pcap(&f, &scan_frames());
-    portolan()
-        .arg("detect")
-        .arg(&f)
+    (dir, f)
+}
+
+#[test]
+fn text_summary_names_the_scan() {
+    let (_dir, f) = scan_pcap();
+    detect(&f)
         .assert()
         .success()
         .stdout(predicate::str::contains(
@@ -88,15 +101,8 @@ fn text_summary_names_the_scan() {
 
 #[test]
 fn eve_output_parses_with_an_independent_parser() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("scan.pcap");
-    write_pcap(&f, &scan_frames());
-    let out = portolan()
-        .arg("detect")
-        .arg(&f)
-        .args(["--format", "eve"])
-        .output()
-        .unwrap();
+    let (_dir, f) = scan_pcap();
+    let out = detect(&f).args(["--format", "eve"]).output().unwrap();
     assert!(out.status.success());
     let check = r#"
 import json, sys
@@ -142,9 +148,7 @@ fn gzip_pcapng_directory_and_stdin() {
     write_pcap(&f, &frames);
     let st = StdCommand::new("gzip").arg("-k").arg(&f).status().unwrap();
     assert!(st.success());
-    portolan()
-        .arg("detect")
-        .arg(dir.path().join("scan.pcap.gz"))
+    detect(&dir.path().join("scan.pcap.gz"))
         .args(["--format", "eve"])
         .assert()
         .success()
@@ -162,9 +166,7 @@ fn gzip_pcapng_directory_and_stdin() {
     }
     let ngf = dir.path().join("scan.pcapng");
     std::fs::write(&ngf, &ng).unwrap();
-    portolan()
-        .arg("detect")
-        .arg(&ngf)
+    detect(&ngf)
         .assert()
         .success()
         .stdout(predicate::str::contains("tcp-syn"))
@@ -176,9 +178,7 @@ fn gzip_pcapng_directory_and_stdin() {
     write_pcap(&rot.join("cap2"), &frames[20..40]);
     write_pcap(&rot.join("cap10"), &frames[40..]);
     std::fs::write(rot.join("cap11"), b"").unwrap(); // a rotation just started
-    portolan()
-        .arg("detect")
-        .arg(&rot)
+    detect(&rot)
         .assert()
         .success()
         .stdout(predicate::str::contains("tcp-syn"))
@@ -195,15 +195,11 @@ fn gzip_pcapng_directory_and_stdin() {
 
 #[test]
 fn truncated_capture_keeps_alerts_and_fails_clearly() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("scan.pcap");
-    write_pcap(&f, &scan_frames());
+    let (_dir, f) = scan_pcap();
     let mut bytes = std::fs::read(&f).unwrap();
     bytes.truncate(bytes.len() - 30);
     std::fs::write(&f, &bytes).unwrap();
-    portolan()
-        .arg("detect")
-        .arg(&f)
+    detect(&f)
         .args(["--format", "eve"])
         .assert()
         .code(2)
@@ -219,9 +215,7 @@ fn not_a_capture_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("notes.txt");
     std::fs::write(&f, b"hello, this is not a capture").unwrap();
-    portolan()
-        .arg("detect")
-        .arg(&f)
+    detect(&f)
         .assert()
         .code(2)
         .stderr(predicate::str::contains("not a pcap or pcapng capture"));
@@ -245,36 +239,27 @@ fn configuration_round_trip_and_errors() {
     assert!(text.contains("vertical_ports = 10"), "{text}");
     let cfg = dir.path().join("detect.toml");
     std::fs::write(&cfg, &text).unwrap();
-    let f = dir.path().join("scan.pcap");
-    write_pcap(&f, &scan_frames());
-    portolan()
-        .arg("detect")
-        .arg(&f)
+    let (_scan_dir, f) = scan_pcap();
+    detect(&f)
         .arg("--config")
         .arg(&cfg)
         .assert()
         .success()
         .stdout(predicate::str::contains("3 probes"));
     std::fs::write(&cfg, "[thresholds]\nverticle_ports = 5\n").unwrap();
-    portolan()
-        .arg("detect")
-        .arg(&f)
+    detect(&f)
         .arg("--config")
         .arg(&cfg)
         .assert()
         .code(2)
         .stderr(predicate::str::contains("verticle_ports"));
     // allow-list from the command line
-    portolan()
-        .arg("detect")
-        .arg(&f)
+    detect(&f)
         .args(["--allow", "198.51.100.0/24"])
         .assert()
         .success()
         .stdout(predicate::str::contains("0 alerts"));
-    portolan()
-        .arg("detect")
-        .arg(&f)
+    detect(&f)
         .args(["--allow", "not-a-network"])
         .assert()
         .code(2)

@@ -142,52 +142,19 @@ impl Lab {
         sh(&["ip", "link", "add", sa, "type", "veth", "peer", "name", tb]);
         sh(&["ip", "link", "set", sa, "netns", a]);
         sh(&["ip", "link", "set", tb, "netns", b]);
-        sh(&[
-            "ip",
-            "-n",
-            a,
-            "addr",
-            "add",
-            &format!("{SCANNER}/24"),
-            "dev",
-            sa,
-        ]);
-        sh(&[
-            "ip",
-            "-n",
-            b,
-            "addr",
-            "add",
-            &format!("{TARGET}/24"),
-            "dev",
-            tb,
-        ]);
+        let addr_add = |ns: &str, addr: String, dev: &str, extra: &[&str]| {
+            let mut cmd = vec!["ip", "-n", ns, "addr", "add", &addr, "dev", dev];
+            cmd.extend_from_slice(extra);
+            sh(&cmd);
+        };
+        addr_add(a, format!("{SCANNER}/24"), sa, &[]);
+        addr_add(b, format!("{TARGET}/24"), tb, &[]);
         for (ns, dev) in [(a, sa), (b, tb)] {
             sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
             sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
         }
-        sh(&[
-            "ip",
-            "-n",
-            a,
-            "addr",
-            "add",
-            &format!("{SCANNER6}/64"),
-            "dev",
-            sa,
-            "nodad",
-        ]);
-        sh(&[
-            "ip",
-            "-n",
-            b,
-            "addr",
-            "add",
-            &format!("{TARGET6}/64"),
-            "dev",
-            tb,
-            "nodad",
-        ]);
+        addr_add(a, format!("{SCANNER6}/64"), sa, &["nodad"]);
+        addr_add(b, format!("{TARGET6}/64"), tb, &["nodad"]);
         sh(&["ip", "-n", a, "route", "add", SWEEP_NET, "via", TARGET]);
         sh(&[
             "ip", "-n", b, "route", "add", "local", SWEEP_NET, "dev", "lo",
@@ -329,15 +296,20 @@ fn detect(file: &Path, extra: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-/// The text summary line of a capture (packet counts), for failure messages.
-fn packet_summary(file: &Path) -> String {
+/// The text report of `portolan detect FILE`.
+fn detect_text(file: &Path) -> String {
     let out = Command::cargo_bin("portolan")
         .expect("portolan binary")
         .arg("detect")
         .arg(file)
         .output()
         .expect("run portolan detect");
-    String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The text summary line of a capture (packet counts), for failure messages.
+fn packet_summary(file: &Path) -> String {
+    detect_text(file)
         .lines()
         .find(|l| l.starts_with("Summary"))
         .unwrap_or("")
@@ -439,6 +411,31 @@ fn expect_scan_from(
     probes
 }
 
+/// `nmap [PRE..] -n -Pn FLAG -p PORTS --max-retries 1 TARGET`.
+fn nmap<'a>(pre: &[&'a str], flag: &'a str, ports: &'a str, target: &'a str) -> Vec<&'a str> {
+    let mut cmd = vec!["nmap"];
+    cmd.extend_from_slice(pre);
+    cmd.extend_from_slice(&["-n", "-Pn", flag, "-p", ports, "--max-retries", "1", target]);
+    cmd
+}
+
+impl Lab {
+    /// Record `cmd` as `file`, detect, and check the alert from the IPv4 scanner as
+    /// [`expect_scan`] does; returns probes-before-detection.
+    fn scan(
+        &mut self,
+        name: &str,
+        file: &str,
+        cmd: &[&str],
+        technique: &str,
+        tool: Option<&str>,
+        shape: &str,
+    ) -> u64 {
+        let alerts = self.record_detect(file, cmd, &[]);
+        expect_scan(name, &alerts, technique, tool, shape)
+    }
+}
+
 fn median(v: &mut [u64]) -> u64 {
     v.sort_unstable();
     v[v.len() / 2]
@@ -453,77 +450,42 @@ fn lab_connection_scans_are_detected_quickly() {
     let mut probes = Vec::new();
     let mut trw_probes = Vec::new();
 
-    let p = expect_scan(
-        "nmap -sS",
-        &lab.record_detect(
-            "nmap-sS",
-            &[
-                "nmap",
-                "-n",
-                "-Pn",
-                "-sS",
-                "-p",
-                "1-40",
-                "--max-retries",
-                "1",
-                TARGET,
-            ],
-            &[],
-        ),
-        "tcp-syn",
-        Some("nmap"),
-        "vertical",
-    );
-    probes.push(p);
-    trw_probes.push(p);
-
-    let p = expect_scan(
-        "nmap -sT",
-        &lab.record_detect(
-            "nmap-sT",
-            &[
-                "nmap",
-                "-n",
-                "-Pn",
-                "-sT",
-                "-p",
-                "1-40",
-                "--max-retries",
-                "1",
-                TARGET,
-            ],
-            &[],
-        ),
-        "tcp-connect",
-        None,
-        "vertical",
-    );
-    probes.push(p);
-    trw_probes.push(p);
+    for (flag, technique, tool) in [
+        ("-sS", "tcp-syn", Some("nmap")),
+        ("-sT", "tcp-connect", None),
+    ] {
+        let p = lab.scan(
+            &format!("nmap {flag}"),
+            &format!("nmap{flag}"),
+            &nmap(&[], flag, "1-40", TARGET),
+            technique,
+            tool,
+            "vertical",
+        );
+        probes.push(p);
+        trw_probes.push(p);
+    }
 
     let emptybl = lab.dir.path().join("blocklist.conf");
     std::fs::write(&emptybl, "").expect("blocklist");
     let mac = lab.tgt_mac.clone();
     let iface = lab.scan_if.clone();
-    let p = expect_scan(
+    let p = lab.scan(
         "masscan",
-        &lab.record_detect(
+        "masscan",
+        &[
             "masscan",
-            &[
-                "masscan",
-                TARGET,
-                "-p1-40",
-                "--rate",
-                "2000",
-                "--wait",
-                "1",
-                "--interface",
-                &iface,
-                "--router-mac",
-                &mac,
-            ],
-            &[],
-        ),
+            TARGET,
+            "-p1-40",
+            "--rate",
+            "2000",
+            "--wait",
+            "1",
+            "--interface",
+            &iface,
+            "--router-mac",
+            &mac,
+        ],
         "tcp-syn",
         Some("masscan"),
         "vertical",
@@ -556,18 +518,20 @@ fn lab_connection_scans_are_detected_quickly() {
             "/dev/null",
         ]
     };
-    probes.push(expect_scan(
+    probes.push(lab.scan(
         "zmap",
-        &lab.record_detect("zmap", &zmap("80"), &[]),
+        "zmap",
+        &zmap("80"),
         "tcp-syn",
         Some("zmap"),
         "horizontal",
     ));
 
     // ZMap on a closed port: TRW sees the failures.
-    let p = expect_scan(
+    let p = lab.scan(
         "zmap (closed port)",
-        &lab.record_detect("zmap-closed", &zmap("81"), &[]),
+        "zmap-closed",
+        &zmap("81"),
         "tcp-syn",
         Some("zmap"),
         "horizontal",
@@ -576,29 +540,26 @@ fn lab_connection_scans_are_detected_quickly() {
     trw_probes.push(p);
 
     if have("rustscan") {
-        let p = expect_scan(
+        let p = lab.scan(
             "rustscan",
-            &lab.record_detect(
+            "rustscan",
+            &[
                 "rustscan",
-                &[
-                    "rustscan",
-                    "-a",
-                    TARGET,
-                    "-r",
-                    "1-40",
-                    "-b",
-                    "10",
-                    "-t",
-                    "500",
-                    "--tries",
-                    "1",
-                    "--scripts",
-                    "none",
-                    "--no-config",
-                    "-g",
-                ],
-                &[],
-            ),
+                "-a",
+                TARGET,
+                "-r",
+                "1-40",
+                "-b",
+                "10",
+                "-t",
+                "500",
+                "--tries",
+                "1",
+                "--scripts",
+                "none",
+                "--no-config",
+                "-g",
+            ],
             "tcp-connect",
             None,
             "vertical",
@@ -639,23 +600,10 @@ fn lab_stealth_and_udp_scans_are_named() {
         ("-sM", "tcp-maimon"),
         ("-sU", "udp"),
     ] {
-        expect_scan(
+        lab.scan(
             &format!("nmap {flag}"),
-            &lab.record_detect(
-                flag,
-                &[
-                    "nmap",
-                    "-n",
-                    "-Pn",
-                    flag,
-                    "-p",
-                    "1-30",
-                    "--max-retries",
-                    "1",
-                    TARGET,
-                ],
-                &[],
-            ),
+            flag,
+            &nmap(&[], flag, "1-30", TARGET),
             technique,
             Some("nmap"),
             "vertical",
@@ -669,18 +617,7 @@ fn lab_stealth_and_udp_scans_are_named() {
             &name,
             &lab.record_detect(
                 &format!("v6{flag}"),
-                &[
-                    "nmap",
-                    "-6",
-                    "-n",
-                    "-Pn",
-                    flag,
-                    "-p",
-                    "1-30",
-                    "--max-retries",
-                    "1",
-                    TARGET6,
-                ],
+                &nmap(&["-6"], flag, "1-30", TARGET6),
                 &[],
             ),
             SCANNER6,
@@ -697,18 +634,21 @@ fn lab_syn_flood_is_detected() {
         return;
     }
     let mut lab = Lab::new("flood");
+    // hping3: 2000 SYNs at port 80 of the target, 200 µs apart; its alerts and the SYN-flood ones.
+    let flood_of = |lab: &mut Lab, name: &str, extra: &[&str]| {
+        let mut cmd = vec!["hping3", "-S", "-p", "80", "-c", "2000", "-i", "u200", "-q"];
+        cmd.extend_from_slice(extra);
+        cmd.push(TARGET);
+        let alerts = detect(&lab.record(name, &cmd), &[]);
+        let flood: Vec<Value> = alerts
+            .iter()
+            .filter(|a| a["portolan"]["technique"] == "syn-flood")
+            .cloned()
+            .collect();
+        (alerts, flood)
+    };
     // A bounded flood (2000 SYNs) at the open port 80, from the scanner's own address ...
-    let f = lab.record(
-        "hping3",
-        &[
-            "hping3", "-S", "-p", "80", "-c", "2000", "-i", "u200", "-q", TARGET,
-        ],
-    );
-    let alerts = detect(&f, &[]);
-    let flood: Vec<_> = alerts
-        .iter()
-        .filter(|a| a["portolan"]["technique"] == "syn-flood")
-        .collect();
+    let (alerts, flood) = flood_of(&mut lab, "hping3", &[]);
     assert_eq!(flood.len(), 1, "{}", summarize(&alerts));
     assert_eq!(flood[0]["dest_ip"], TARGET);
     assert_eq!(flood[0]["dest_port"], 80);
@@ -720,27 +660,7 @@ fn lab_syn_flood_is_detected() {
         summarize(&alerts)
     );
     // ... and from spoofed sources (the target's answers have no route: they stay in the lab).
-    let f = lab.record(
-        "hping3-spoofed",
-        &[
-            "hping3",
-            "-S",
-            "-p",
-            "80",
-            "-c",
-            "2000",
-            "-i",
-            "u200",
-            "-q",
-            "--rand-source",
-            TARGET,
-        ],
-    );
-    let alerts = detect(&f, &[]);
-    let flood: Vec<_> = alerts
-        .iter()
-        .filter(|a| a["portolan"]["technique"] == "syn-flood")
-        .collect();
+    let (alerts, flood) = flood_of(&mut lab, "hping3-spoofed", &["--rand-source"]);
     assert_eq!(flood.len(), 1, "{}", summarize(&alerts));
     let sources = flood[0]["portolan"]["distinct_sources"]
         .as_u64()
@@ -779,37 +699,17 @@ fn lab_live_capture_with_filter() {
     };
     let on_veth = start(&lab.tgt_if);
     let on_any = start("any");
-    let out = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.scan_ns,
-            "nmap",
-            "-n",
-            "-Pn",
-            "-sS",
-            "-p",
-            "1-40",
-            TARGET,
-        ])
-        .output()
-        .expect("nmap");
+    // nmap from the scanner namespace, without retry options.
+    let nmap_plain = |flag: &str, ports: &str| {
+        Command::new("ip")
+            .args(["netns", "exec", &lab.scan_ns])
+            .args(["nmap", "-n", "-Pn", flag, "-p", ports, TARGET])
+            .output()
+    };
+    let out = nmap_plain("-sS", "1-40").expect("nmap");
     assert!(out.status.success());
     // a UDP probe the filter must keep out
-    let _ = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &lab.scan_ns,
-            "nmap",
-            "-n",
-            "-Pn",
-            "-sU",
-            "-p",
-            "1-20",
-            TARGET,
-        ])
-        .output();
+    let _ = nmap_plain("-sU", "1-20");
     for (what, live) in [("veth", on_veth), ("any", on_any)] {
         let out = live.wait_with_output().expect("live capture");
         assert!(out.status.success(), "live capture on {what} failed");
@@ -864,13 +764,7 @@ fn lab_benign_traffic_raises_nothing() {
         summarize(&alerts)
     );
     // and the capture really held the traffic
-    let out = Command::cargo_bin("portolan")
-        .expect("portolan")
-        .arg("detect")
-        .arg(&f)
-        .output()
-        .expect("run");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = detect_text(&f);
     assert!(text.contains("0 alerts"), "{text}");
     let tcp: u64 = text
         .split(" TCP")

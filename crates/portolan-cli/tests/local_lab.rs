@@ -72,16 +72,23 @@ http {{
     p
 }
 
+/// `setpriv` arguments that run the rest of the command line as nobody:nogroup.
+const AS_NOBODY: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+
+/// `setpriv` arguments: [`AS_NOBODY`], then `cmd`.
+fn as_nobody<'a>(cmd: &[&'a str]) -> Vec<&'a str> {
+    let mut args = AS_NOBODY.to_vec();
+    args.extend_from_slice(cmd);
+    args
+}
+
 /// redis-server as nobody on `port` of every address, no persistence; its pid.
 fn spawn_redis(lab: &mut Lab, port: u16) -> u32 {
     let dir = lab.dir.path().display().to_string();
     let port = port.to_string();
     lab.spawn(
         "setpriv",
-        &[
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
+        &as_nobody(&[
             "redis-server",
             "--port",
             &port,
@@ -99,7 +106,7 @@ fn spawn_redis(lab: &mut Lab, port: u16) -> u32 {
             &dir,
             "--logfile",
             "",
-        ],
+        ]),
     )
 }
 
@@ -167,9 +174,14 @@ fn key(v: &Value) -> String {
     format!("{} {}:{}", v["protocol"].as_str().unwrap(), host, v["port"])
 }
 
-fn finding_keys(report: &Value) -> BTreeSet<(String, String)> {
-    report["findings"]
-        .as_array()
+/// The [`key`]s of a JSON array of socket entries.
+fn socket_keys(list: &Value) -> BTreeSet<String> {
+    list.as_array().unwrap().iter().map(key).collect()
+}
+
+/// (rule, endpoint) of each entry of a JSON array of findings.
+fn rule_endpoints(list: &Value) -> BTreeSet<(String, String)> {
+    list.as_array()
         .unwrap()
         .iter()
         .map(|f| {
@@ -179,6 +191,14 @@ fn finding_keys(report: &Value) -> BTreeSet<(String, String)> {
             )
         })
         .collect()
+}
+
+fn finding_keys(report: &Value) -> BTreeSet<(String, String)> {
+    rule_endpoints(&report["findings"])
+}
+
+fn strings(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
 }
 
 fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
@@ -250,7 +270,7 @@ fn lab_lists_every_socket_with_process_and_exact_findings() {
         ("tcp 127.0.0.1:2323", ("socat", p.socat, "root")),
     ]);
     let sockets = report["sockets"].as_array().unwrap();
-    let listed: BTreeSet<String> = sockets.iter().map(key).collect();
+    let listed = socket_keys(&report["sockets"]);
     let want: BTreeSet<String> = expected.keys().map(|k| k.to_string()).collect();
     assert_eq!(listed, want, "socket list differs");
     for s in sockets {
@@ -273,10 +293,8 @@ fn lab_lists_every_socket_with_process_and_exact_findings() {
             .all(|pr| pr["name"].as_str().unwrap().starts_with(name)));
     }
     // nginx: the master (root) and its worker (nobody) share the listening sockets.
-    let ng = sockets
-        .iter()
-        .find(|s| key(s) == "tcp 0.0.0.0:8081")
-        .unwrap();
+    let by_key = |k: &str| sockets.iter().find(|s| key(s) == k).unwrap();
+    let ng = by_key("tcp 0.0.0.0:8081");
     let users: BTreeSet<&str> = ng["processes"]
         .as_array()
         .unwrap()
@@ -284,13 +302,10 @@ fn lab_lists_every_socket_with_process_and_exact_findings() {
         .map(|p| p["user"].as_str().unwrap())
         .collect();
     assert_eq!(users, BTreeSet::from(["nobody", "root"]));
-    let dual = sockets.iter().find(|s| key(s) == "tcp [::]:8082").unwrap();
+    let dual = by_key("tcp [::]:8082");
     assert_eq!(dual["v6only"], false);
     assert_eq!(dual["dual_stack"], true);
-    let redis = sockets
-        .iter()
-        .find(|s| key(s) == "tcp 0.0.0.0:6379")
-        .unwrap();
+    let redis = by_key("tcp 0.0.0.0:6379");
     assert_eq!(redis["service"], "redis");
     assert_eq!(redis["exposure"], "all");
 
@@ -332,29 +347,15 @@ fn lab_lists_every_socket_with_process_and_exact_findings() {
     // Unprivileged: sockets of other users' processes are listed without a process, and said.
     let bin = lab.path("portolan");
     std::fs::copy(portolan_bin(), &bin).unwrap();
-    let out = lab.run(
-        "setpriv",
-        &[
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            bin.to_str().unwrap(),
-            "local",
-            "--json",
-        ],
-    );
+    let bin = bin.to_str().unwrap();
+    let out = lab.run("setpriv", &as_nobody(&[bin, "local", "--json"]));
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let unpriv: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let listed_unpriv: BTreeSet<String> = unpriv["sockets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(key)
-        .collect();
+    let listed_unpriv = socket_keys(&unpriv["sockets"]);
     assert_eq!(
         listed_unpriv, listed,
         "an unprivileged run still lists every socket"
@@ -384,28 +385,12 @@ fn lab_lists_every_socket_with_process_and_exact_findings() {
             _ => {}
         }
     }
-    let out = lab.run(
-        "setpriv",
-        &[
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            bin.to_str().unwrap(),
-            "local",
-            "--color",
-            "never",
-        ],
-    );
+    let out = lab.run("setpriv", &as_nobody(&[bin, "local", "--color", "never"]));
     assert!(String::from_utf8_lossy(&out.stdout).contains("could not be inspected"));
 
     // The /proc/net fallback lists the same sockets.
     let via_proc = local_json(&lab, &["--source", "proc"]);
-    let listed_proc: BTreeSet<String> = via_proc["sockets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(key)
-        .collect();
+    let listed_proc = socket_keys(&via_proc["sockets"]);
     assert_eq!(listed_proc, listed);
     assert_eq!(via_proc["source"], "proc");
 
@@ -518,6 +503,14 @@ fn lab_listing_agrees_with_ss() {
     assert_eq!(ours, theirs, "portolan local and ss -H -tulpn disagree");
 }
 
+/// `portolan local --json --baseline BASE --fail-on LEVEL` in the lab.
+fn json_vs_baseline(lab: &Lab, base: &str, fail_on: &str) -> std::process::Output {
+    lab.run(
+        portolan_bin(),
+        &["local", "--json", "--baseline", base, "--fail-on", fail_on],
+    )
+}
+
 #[test]
 fn lab_baseline_reports_only_changes() {
     let Some(mut lab) = Lab::new("baseline", &["socat", "redis-server", "setpriv"]) else {
@@ -531,10 +524,7 @@ fn lab_baseline_reports_only_changes() {
     assert_eq!(first["sockets"].as_array().unwrap().len(), 2);
 
     // Nothing changed: nothing new, nothing to fail on.
-    let same = lab.run(
-        portolan_bin(),
-        &["local", "--json", "--baseline", &base, "--fail-on", "info"],
-    );
+    let same = json_vs_baseline(&lab, &base, "info");
     assert_eq!(
         same.status.code(),
         Some(0),
@@ -558,10 +548,7 @@ fn lab_baseline_reports_only_changes() {
     let _redis = spawn_redis(&mut lab, 7777);
     lab.wait_ports("tcp", &[2323, 7777]);
     lab.stop(py);
-    let out = lab.run(
-        portolan_bin(),
-        &["local", "--json", "--baseline", &base, "--fail-on", "high"],
-    );
+    let out = json_vs_baseline(&lab, &base, "high");
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -569,18 +556,9 @@ fn lab_baseline_reports_only_changes() {
     );
     validate_json(LOCAL_SCHEMA, &out.stdout, lab.dir.path());
     let diff: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let new: BTreeSet<String> = diff["sockets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(key)
-        .collect();
     assert_eq!(
-        new,
-        BTreeSet::from([
-            "tcp 0.0.0.0:2323".to_string(),
-            "tcp 0.0.0.0:7777".to_string()
-        ])
+        socket_keys(&diff["sockets"]),
+        strings(&["tcp 0.0.0.0:2323", "tcp 0.0.0.0:7777"])
     );
     assert_eq!(
         finding_keys(&diff),
@@ -590,32 +568,12 @@ fn lab_baseline_reports_only_changes() {
             ("exposed-database", "tcp 0.0.0.0:7777"),
         ])
     );
-    let removed: BTreeSet<String> = diff["baseline"]["removed_sockets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(key)
-        .collect();
     assert_eq!(
-        removed,
-        BTreeSet::from([
-            "tcp 127.0.0.1:40000".to_string(),
-            "udp 0.0.0.0:5000".to_string()
-        ])
+        socket_keys(&diff["baseline"]["removed_sockets"]),
+        strings(&["tcp 127.0.0.1:40000", "udp 0.0.0.0:5000"])
     );
-    let resolved: BTreeSet<(String, String)> = diff["baseline"]["resolved_findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["rule"].as_str().unwrap().to_string(),
-                f["endpoint"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
     assert_eq!(
-        resolved,
+        rule_endpoints(&diff["baseline"]["resolved_findings"]),
         set(&[
             ("ephemeral-port", "tcp 127.0.0.1:40000"),
             ("root-unprivileged-port", "udp 0.0.0.0:5000"),

@@ -41,6 +41,13 @@ impl Feed {
         synth::tcp4(&mut self.buf, src, dst, 7, 64, &t);
         self.push();
     }
+    /// A SYN scan from `src` (source port 40000) that `dst` answers with RSTs, port by port.
+    fn syn_rst_scan(&mut self, src: [u8; 4], dst: [u8; 4], ports: impl IntoIterator<Item = u16>) {
+        for port in ports {
+            self.tcp4(src, dst, syn(40000, port));
+            self.tcp4(dst, src, rst(port, 40000));
+        }
+    }
     fn finish(mut self) -> Vec<Alert> {
         self.det.finish();
         self.alerts.extend(self.det.take_alerts());
@@ -63,10 +70,32 @@ fn syn(sport: u16, dport: u16) -> Tcp<'static> {
 }
 fn rst(sport: u16, dport: u16) -> Tcp<'static> {
     Tcp {
+        window: 0,
+        ..seg(sport, dport, 0x14)
+    }
+}
+/// A segment with these ports and flags, the defaults for everything else.
+fn seg(sport: u16, dport: u16, flags: u8) -> Tcp<'static> {
+    Tcp {
         sport,
         dport,
-        flags: 0x14,
-        window: 0,
+        flags,
+        ..Tcp::default()
+    }
+}
+/// A scanner's bare probe with these flags, from source port 40000 with window 1024.
+fn probe(dport: u16, flags: u8) -> Tcp<'static> {
+    Tcp {
+        window: 1024,
+        ..seg(40000, dport, flags)
+    }
+}
+/// A SYN with Linux's options, as a connect() sends it.
+fn linux_syn(sport: u16, dport: u16) -> Tcp<'static> {
+    Tcp {
+        sport,
+        dport,
+        options: &LINUX_SYN_OPTIONS,
         ..Tcp::default()
     }
 }
@@ -74,10 +103,7 @@ fn rst(sport: u16, dport: u16) -> Tcp<'static> {
 #[test]
 fn trw_flags_a_vertical_syn_scan_after_four_failures() {
     let mut f = Feed::new(Config::default());
-    for port in 1..=50u16 {
-        f.tcp4(ATTACKER, VICTIM, syn(40000, port));
-        f.tcp4(VICTIM, ATTACKER, rst(port, 40000));
-    }
+    f.syn_rst_scan(ATTACKER, VICTIM, 1..=50);
     let alerts = f.finish();
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let a = &alerts[0];
@@ -130,33 +156,10 @@ fn horizontal_sweep_of_open_port_by_threshold() {
     let mut f = Feed::new(Config::default());
     for h in 1..=40u8 {
         let dst = [10, 9, 0, h];
-        let s = Tcp {
-            sport: 50000 + u16::from(h),
-            dport: 443,
-            options: &LINUX_SYN_OPTIONS,
-            ..Tcp::default()
-        };
+        let s = linux_syn(50000 + u16::from(h), 443);
         f.tcp4(ATTACKER, dst, s);
-        f.tcp4(
-            dst,
-            ATTACKER,
-            Tcp {
-                sport: 443,
-                dport: s.sport,
-                flags: 0x12,
-                ..Tcp::default()
-            },
-        );
-        f.tcp4(
-            ATTACKER,
-            dst,
-            Tcp {
-                sport: s.sport,
-                dport: 443,
-                flags: 0x10,
-                ..Tcp::default()
-            },
-        );
+        f.tcp4(dst, ATTACKER, seg(443, s.sport, 0x12));
+        f.tcp4(ATTACKER, dst, seg(s.sport, 443, 0x10));
     }
     let alerts = f.finish();
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
@@ -173,6 +176,16 @@ fn horizontal_sweep_of_open_port_by_threshold() {
     assert!(a.distinct_hosts >= 20);
 }
 
+/// What follows a client's SYN in a normal conversation: (sent by the client?, flags, payload
+/// length).
+const CONVERSATION: [(bool, u8, usize); 5] = [
+    (false, 0x12, 0),  // SYN-ACK
+    (true, 0x10, 0),   // ACK
+    (true, 0x18, 100), // PSH-ACK with data
+    (false, 0x11, 0),  // server FIN-ACK
+    (true, 0x11, 0),   // client FIN-ACK
+];
+
 #[test]
 fn benign_clients_raise_nothing() {
     let mut f = Feed::new(Config::default());
@@ -180,80 +193,26 @@ fn benign_clients_raise_nothing() {
         let client = [10, 1, (i % 7) as u8, 1];
         let port = [80u16, 443, 22][usize::from(i % 3)];
         let sport = 30000 + i;
-        f.tcp4(
-            client,
-            VICTIM,
-            Tcp {
-                sport,
-                dport: port,
-                options: &LINUX_SYN_OPTIONS,
-                ..Tcp::default()
-            },
-        );
-        f.tcp4(
-            VICTIM,
-            client,
-            Tcp {
-                sport: port,
-                dport: sport,
-                flags: 0x12,
-                ..Tcp::default()
-            },
-        );
-        f.tcp4(
-            client,
-            VICTIM,
-            Tcp {
-                sport,
-                dport: port,
-                flags: 0x10,
-                ..Tcp::default()
-            },
-        );
-        f.tcp4(
-            client,
-            VICTIM,
-            Tcp {
-                sport,
-                dport: port,
-                flags: 0x18,
-                payload_len: 100,
-                ..Tcp::default()
-            },
-        );
-        f.tcp4(
-            VICTIM,
-            client,
-            Tcp {
-                sport: port,
-                dport: sport,
-                flags: 0x11,
-                ..Tcp::default()
-            },
-        );
-        f.tcp4(
-            client,
-            VICTIM,
-            Tcp {
-                sport,
-                dport: port,
-                flags: 0x11,
-                ..Tcp::default()
-            },
-        );
+        f.tcp4(client, VICTIM, linux_syn(sport, port));
+        for (from_client, flags, payload_len) in CONVERSATION {
+            let (src, dst, sp, dp) = if from_client {
+                (client, VICTIM, sport, port)
+            } else {
+                (VICTIM, client, port, sport)
+            };
+            f.tcp4(
+                src,
+                dst,
+                Tcp {
+                    payload_len,
+                    ..seg(sp, dp, flags)
+                },
+            );
+        }
     }
     // two failed attempts
     for port in [81u16, 82] {
-        f.tcp4(
-            [10, 1, 0, 1],
-            VICTIM,
-            Tcp {
-                sport: 999,
-                dport: port,
-                options: &LINUX_SYN_OPTIONS,
-                ..Tcp::default()
-            },
-        );
+        f.tcp4([10, 1, 0, 1], VICTIM, linux_syn(999, port));
         f.tcp4(VICTIM, [10, 1, 0, 1], rst(port, 999));
     }
     assert!(f.finish().is_empty());
@@ -268,17 +227,7 @@ fn stealth_patterns_are_named() {
     ] {
         let mut f = Feed::new(Config::default());
         for port in 1..=10u16 {
-            f.tcp4(
-                ATTACKER,
-                VICTIM,
-                Tcp {
-                    sport: 40000,
-                    dport: port,
-                    flags,
-                    window: 1024,
-                    ..Tcp::default()
-                },
-            );
+            f.tcp4(ATTACKER, VICTIM, probe(port, flags));
         }
         let alerts = f.finish();
         assert_eq!(alerts.len(), 1, "{tech:?}: {alerts:#?}");
@@ -291,27 +240,8 @@ fn stealth_patterns_are_named() {
     // ACK probes count when the target answers RST
     let mut f = Feed::new(Config::default());
     for port in 1..=10u16 {
-        f.tcp4(
-            ATTACKER,
-            VICTIM,
-            Tcp {
-                sport: 40000,
-                dport: port,
-                flags: 0x10,
-                window: 1024,
-                ..Tcp::default()
-            },
-        );
-        f.tcp4(
-            VICTIM,
-            ATTACKER,
-            Tcp {
-                sport: port,
-                dport: 40000,
-                flags: 0x04,
-                ..Tcp::default()
-            },
-        );
+        f.tcp4(ATTACKER, VICTIM, probe(port, 0x10));
+        f.tcp4(VICTIM, ATTACKER, seg(port, 40000, 0x04));
     }
     let alerts = f.finish();
     assert_eq!(alerts[0].technique, Technique::TcpAck);
@@ -374,11 +304,7 @@ fn distributed_scan_of_one_target() {
     let mut f = Feed::new(cfg);
     for s in 0..40u16 {
         let src = [203, 0, 113, s as u8 + 1];
-        for k in 0..2u16 {
-            let port = 1000 + s * 2 + k;
-            f.tcp4(src, VICTIM, syn(40000, port));
-            f.tcp4(VICTIM, src, rst(port, 40000));
-        }
+        f.syn_rst_scan(src, VICTIM, (0..2u16).map(|k| 1000 + s * 2 + k));
     }
     let alerts = f.finish();
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
@@ -394,10 +320,7 @@ fn allow_list_silences_a_known_scanner() {
     let mut cfg = Config::default();
     cfg.allow.push("198.51.100.0/24".parse().unwrap());
     let mut f = Feed::new(cfg);
-    for port in 1..=50u16 {
-        f.tcp4(ATTACKER, VICTIM, syn(40000, port));
-        f.tcp4(VICTIM, ATTACKER, rst(port, 40000));
-    }
+    f.syn_rst_scan(ATTACKER, VICTIM, 1..=50);
     assert!(f.finish().is_empty());
 }
 
@@ -409,16 +332,7 @@ fn memory_is_bounded_on_an_endless_stream() {
     let mut f = Feed::new(cfg);
     for i in 0..200_000u32 {
         let src = (0x0a00_0000 | (i % 65_536)).to_be_bytes();
-        f.tcp4(
-            src,
-            VICTIM,
-            Tcp {
-                sport: (i % 60000) as u16,
-                dport: 80,
-                options: &LINUX_SYN_OPTIONS,
-                ..Tcp::default()
-            },
-        );
+        f.tcp4(src, VICTIM, linux_syn((i % 60000) as u16, 80));
     }
     let st = f.det.stats();
     assert!(st.flows_evicted > 190_000, "{st:?}");
@@ -429,10 +343,7 @@ fn memory_is_bounded_on_an_endless_stream() {
 fn sensitivity_changes_how_soon() {
     let probes_at = |s| {
         let mut f = Feed::new(Config::preset(s));
-        for port in 1..=60u16 {
-            f.tcp4(ATTACKER, VICTIM, syn(40000, port));
-            f.tcp4(VICTIM, ATTACKER, rst(port, 40000));
-        }
+        f.syn_rst_scan(ATTACKER, VICTIM, 1..=60);
         f.finish()[0].probes
     };
     use portolan_detect::config::Sensitivity::*;
