@@ -115,6 +115,17 @@ pub struct Job<'a> {
     pub progress: Progress,
 }
 
+impl Job<'_> {
+    /// The first position to walk and how many positions of the shard are still to probe
+    /// (a resumed scan skips what its progress marks done).
+    pub fn remaining(&self) -> (u64, u64) {
+        let start = self.positions.start.max(self.progress.next());
+        let end = self.positions.end;
+        let left = end.saturating_sub(start) - self.progress.done_within(start..end);
+        (start, left)
+    }
+}
+
 /// Engine errors (results already delivered to the sink are kept by the caller).
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -361,15 +372,9 @@ async fn drive(
     });
 
     let nports = job.ports.len() as u64;
+    let (mut cursor, planned) = job.remaining();
     let mut progress = job.progress;
-    let mut cursor = job.positions.start.max(progress.next());
     let end = job.positions.end;
-    let planned = end.saturating_sub(cursor)
-        - progress
-            .done_above()
-            .iter()
-            .filter(|&&p| p >= cursor && p < end)
-            .count() as u64;
     let mut stats = ScanStats {
         planned,
         ..Default::default()

@@ -257,6 +257,18 @@ impl Progress {
     pub fn next(&self) -> u64 {
         self.next
     }
+    /// How many positions in `range` are done (those at or past the watermark are counted
+    /// from the set, without copying it).
+    pub fn done_within(&self, range: Range<u64>) -> u64 {
+        let below = range.end.min(self.next).saturating_sub(range.start);
+        let lo = range.start.max(self.next);
+        let above = if lo < range.end {
+            self.above.range(lo..range.end).count() as u64
+        } else {
+            0
+        };
+        below + above
+    }
     pub fn done_above(&self) -> Vec<u64> {
         self.above.iter().copied().collect()
     }
@@ -265,6 +277,23 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn done_within_counts_watermark_and_set() {
+        let mut p = Progress::new(0, &[]);
+        for x in [0, 1, 2, 5, 7, 9] {
+            p.done(x);
+        }
+        // Watermark 3; 5, 7, 9 above it.
+        assert_eq!(p.done_within(0..10), 6);
+        assert_eq!(p.done_within(2..8), 3);
+        assert_eq!(p.done_within(3..5), 0);
+        assert_eq!(p.done_within(6..6), 0);
+        for r in [0..10u64, 2..8, 4..9, 0..3] {
+            let brute = r.clone().filter(|&x| p.is_done(x)).count() as u64;
+            assert_eq!(p.done_within(r.clone()), brute, "{r:?}");
+        }
+    }
 
     #[test]
     fn small_bijections() {

@@ -323,15 +323,9 @@ pub fn run(
         }
     }
 
+    let (mut cursor, planned) = job.remaining();
     let mut progress = job.progress;
-    let mut cursor = job.positions.start.max(progress.next());
     let end = job.positions.end;
-    let planned = end.saturating_sub(cursor)
-        - progress
-            .done_above()
-            .iter()
-            .filter(|&&p| p >= cursor && p < end)
-            .count() as u64;
     let mut stats = RawStats {
         scan: ScanStats {
             planned,
