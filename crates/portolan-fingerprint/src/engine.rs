@@ -791,19 +791,7 @@ mod tests {
 
     #[tokio::test]
     async fn tls_service_is_unwrapped_and_probed_inside() {
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-        let ck = rcgen::generate_simple_self_signed(vec!["lab.test".into()]).unwrap();
-        let cert = CertificateDer::from(ck.cert.der().to_vec());
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.key_pair.serialize_der()));
-        let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let acceptor = crate::tls::test_acceptor("lab.test");
         let addr = serve(move |s| {
             let acceptor = acceptor.clone();
             async move {

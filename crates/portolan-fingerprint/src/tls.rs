@@ -276,6 +276,25 @@ pub fn rfc3339(t: i64) -> String {
     }
 }
 
+/// A TLS acceptor with a fresh self-signed certificate for `name`, for the test servers.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn test_acceptor(name: &str) -> tokio_rustls::TlsAcceptor {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ck = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+    let cert = CertificateDer::from(ck.cert.der().to_vec());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.key_pair.serialize_der()));
+    let cfg = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .unwrap();
+    tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(cfg))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
