@@ -3,7 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::{checksum, ipproto, tcpflags, WireError};
+use crate::{ipproto, tcp, tcpflags, udp, WireError};
+use crate::{Ipv4Repr, Ipv6Repr, TcpFlags, TcpRepr, UdpRepr};
 
 /// Fields of the IP header a probe sets.
 #[derive(Debug, Clone, Copy)]
@@ -23,60 +24,35 @@ impl Default for IpFields {
 /// normal window) rather than the fixed window-1024-no-options SYN that marks masscan and nmap.
 pub const SYN_WINDOW: u16 = 64240;
 pub const SYN_MSS: u16 = 1460;
-const TCP_SYN_LEN: usize = 24; // 20-byte header + MSS option
+/// The SYN's options: MSS ([`SYN_MSS`]), kind 2, length 4.
+const SYN_OPTIONS: [u8; 4] = [2, 4, (SYN_MSS >> 8) as u8, SYN_MSS as u8];
+const TCP_SYN_LEN: usize = tcp::field::OPTIONS + SYN_OPTIONS.len();
 
 /// Length of an IPv4 TCP SYN probe.
-pub const SYN_V4_LEN: usize = 20 + TCP_SYN_LEN;
+pub const SYN_V4_LEN: usize = Ipv4Repr::HEADER_LEN + TCP_SYN_LEN;
 /// Length of an IPv6 TCP SYN probe.
-pub const SYN_V6_LEN: usize = 40 + TCP_SYN_LEN;
+pub const SYN_V6_LEN: usize = Ipv6Repr::HEADER_LEN + TCP_SYN_LEN;
 
-fn room(buf: &[u8], n: usize) -> Result<(), WireError> {
-    if buf.len() < n {
-        Err(WireError::BufferTooSmall(n))
-    } else {
-        Ok(())
+/// The SYN a probe sends from `sport` to `dport` with sequence number `seq` (the cookie).
+#[inline]
+fn syn_repr(sport: u16, dport: u16, seq: u32) -> TcpRepr<'static> {
+    TcpRepr {
+        src_port: sport,
+        dst_port: dport,
+        seq_number: seq,
+        ack_number: 0,
+        flags: TcpFlags(tcpflags::SYN),
+        window_len: SYN_WINDOW,
+        urgent_at: 0,
+        options: &SYN_OPTIONS,
+        payload_len: 0,
     }
 }
 
-fn ipv4_header(buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, proto: u8, total: u16, f: IpFields) {
-    buf[0] = 0x45;
-    buf[1] = 0;
-    buf[2..4].copy_from_slice(&total.to_be_bytes());
-    buf[4..6].copy_from_slice(&f.ident.to_be_bytes());
-    buf[6..8].copy_from_slice(&0x4000u16.to_be_bytes()); // DF
-    buf[8] = f.ttl;
-    buf[9] = proto;
-    buf[10..12].copy_from_slice(&[0, 0]);
-    buf[12..16].copy_from_slice(&src.octets());
-    buf[16..20].copy_from_slice(&dst.octets());
-    let c = checksum::of(&buf[..20]);
-    buf[10..12].copy_from_slice(&c.to_be_bytes());
-}
-
-fn ipv6_header(buf: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr, proto: u8, plen: u16, f: IpFields) {
-    buf[0..4].copy_from_slice(&[0x60, 0, 0, 0]);
-    buf[4..6].copy_from_slice(&plen.to_be_bytes());
-    buf[6] = proto;
-    buf[7] = f.ttl;
-    buf[8..24].copy_from_slice(&src.octets());
-    buf[24..40].copy_from_slice(&dst.octets());
-}
-
-fn tcp_syn(buf: &mut [u8], sport: u16, dport: u16, seq: u32) {
-    buf[0..2].copy_from_slice(&sport.to_be_bytes());
-    buf[2..4].copy_from_slice(&dport.to_be_bytes());
-    buf[4..8].copy_from_slice(&seq.to_be_bytes());
-    buf[8..12].copy_from_slice(&[0; 4]);
-    buf[12] = ((TCP_SYN_LEN / 4) as u8) << 4;
-    buf[13] = tcpflags::SYN;
-    buf[14..16].copy_from_slice(&SYN_WINDOW.to_be_bytes());
-    buf[16..20].copy_from_slice(&[0; 4]); // checksum, urgent
-    buf[20..24].copy_from_slice(&[2, 4, (SYN_MSS >> 8) as u8, SYN_MSS as u8]);
-}
-
 /// Write the IP header of a packet carrying a `seg_len`-byte `proto` segment from `src` to `dst`
-/// (one family); returns the header's length and the pseudo-header sum that starts the segment's
-/// checksum. The caller has checked that `buf` holds header and segment.
+/// (one family; IPv4 with DF set); returns the header's length. The caller has checked that
+/// `buf` holds header and segment.
+#[inline]
 fn ip_header(
     buf: &mut [u8],
     src: IpAddr,
@@ -84,15 +60,36 @@ fn ip_header(
     proto: u8,
     seg_len: usize,
     f: IpFields,
-) -> Result<(usize, u32), WireError> {
+) -> Result<usize, WireError> {
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => {
-            ipv4_header(buf, s, d, proto, (20 + seg_len) as u16, f);
-            Ok((20, checksum::pseudo_v4(s, d, proto, seg_len as u16)))
+            Ipv4Repr {
+                src_addr: s,
+                dst_addr: d,
+                protocol: proto,
+                payload_len: seg_len,
+                ttl: f.ttl,
+                ident: f.ident,
+                dscp_ecn: 0,
+                dont_frag: true,
+                more_frags: false,
+                frag_offset: 0,
+            }
+            .emit(buf)?;
+            Ok(Ipv4Repr::HEADER_LEN)
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
-            ipv6_header(buf, s, d, proto, seg_len as u16, f);
-            Ok((40, checksum::pseudo_v6(s, d, proto, seg_len as u32)))
+            Ipv6Repr {
+                src_addr: s,
+                dst_addr: d,
+                next_header: proto,
+                payload_len: seg_len,
+                hop_limit: f.ttl,
+                traffic_class: 0,
+                flow_label: 0,
+            }
+            .emit(buf)?;
+            Ok(Ipv6Repr::HEADER_LEN)
         }
         _ => Err(WireError::Malformed {
             layer: "probe",
@@ -101,12 +98,19 @@ fn ip_header(
     }
 }
 
+#[inline]
 fn ip_header_len(dst: IpAddr) -> usize {
     if dst.is_ipv4() {
-        20
+        Ipv4Repr::HEADER_LEN
     } else {
-        40
+        Ipv6Repr::HEADER_LEN
     }
+}
+
+/// `Ok` when `buf` holds `n` bytes.
+#[inline]
+fn room(buf: &[u8], n: usize) -> Result<(), WireError> {
+    crate::room(buf.len(), n)
 }
 
 /// Write a TCP SYN from `src` to `dst` (IPv4 or IPv6, one family) into `buf`; returns its
@@ -120,13 +124,11 @@ pub fn syn(
     seq: u32,
     f: IpFields,
 ) -> Result<usize, WireError> {
-    let total = ip_header_len(dst) + TCP_SYN_LEN;
+    let tcp = syn_repr(sport, dport, seq);
+    let total = ip_header_len(dst) + tcp.buffer_len();
     room(buf, total)?;
-    let (hl, pseudo) = ip_header(buf, src, dst, ipproto::TCP, TCP_SYN_LEN, f)?;
-    let t = &mut buf[hl..total];
-    tcp_syn(t, sport, dport, seq);
-    let c = checksum::finish(checksum::add(pseudo, t));
-    t[16..18].copy_from_slice(&c.to_be_bytes());
+    let hl = ip_header(buf, src, dst, ipproto::TCP, tcp.buffer_len(), f)?;
+    tcp.emit(&mut buf[hl..total], src, dst)?;
     Ok(total)
 }
 
@@ -156,17 +158,8 @@ pub fn syn_v6(
     syn(buf, src.into(), dst.into(), sport, dport, seq, f)
 }
 
-fn udp_header(buf: &mut [u8], sport: u16, dport: u16, payload: &[u8]) {
-    let len = (8 + payload.len()) as u16;
-    buf[0..2].copy_from_slice(&sport.to_be_bytes());
-    buf[2..4].copy_from_slice(&dport.to_be_bytes());
-    buf[4..6].copy_from_slice(&len.to_be_bytes());
-    buf[6..8].copy_from_slice(&[0, 0]);
-    buf[8..8 + payload.len()].copy_from_slice(payload);
-}
-
 /// Largest UDP payload a probe may carry (fits an unfragmented IPv6 packet on a 1280 MTU).
-pub const MAX_UDP_PAYLOAD: usize = 1280 - 40 - 8;
+pub const MAX_UDP_PAYLOAD: usize = 1280 - Ipv6Repr::HEADER_LEN - udp::field::PAYLOAD;
 
 /// Write a UDP datagram from `src` to `dst` (IPv4 or IPv6, one family) into `buf`; returns its
 /// length.
@@ -185,17 +178,17 @@ pub fn udp(
             what: "payload larger than a probe may be",
         });
     }
-    let seg = 8 + payload.len();
-    let total = ip_header_len(dst) + seg;
+    let u = UdpRepr {
+        src_port: sport,
+        dst_port: dport,
+        payload_len: payload.len(),
+    };
+    let total = ip_header_len(dst) + u.buffer_len();
     room(buf, total)?;
-    let (hl, pseudo) = ip_header(buf, src, dst, ipproto::UDP, seg, f)?;
-    let u = &mut buf[hl..total];
-    udp_header(u, sport, dport, payload);
-    let mut c = checksum::finish(checksum::add(pseudo, u));
-    if c == 0 {
-        c = 0xffff; // RFC 768: a computed zero is sent as all ones.
-    }
-    u[6..8].copy_from_slice(&c.to_be_bytes());
+    let hl = ip_header(buf, src, dst, ipproto::UDP, u.buffer_len(), f)?;
+    let seg = &mut buf[hl..total];
+    seg[udp::field::PAYLOAD..].copy_from_slice(payload);
+    u.emit(seg, src, dst)?;
     Ok(total)
 }
 
@@ -228,7 +221,7 @@ pub fn udp_v6(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Ipv4Packet, Ipv6Packet, TcpPacket, UdpPacket};
+    use crate::{checksum, Ipv4Packet, Ipv6Packet, TcpPacket, UdpPacket};
 
     #[test]
     fn syn_v4_round_trips_and_checksums() {

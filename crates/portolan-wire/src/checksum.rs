@@ -1,6 +1,8 @@
 //! The Internet checksum (RFC 1071) and the TCP/UDP pseudo-headers (RFC 793, RFC 8200 §8.1).
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::WireError;
 
 /// Add `data` to a running one's-complement sum (not yet folded).
 pub fn add(mut sum: u32, data: &[u8]) -> u32 {
@@ -45,6 +47,20 @@ pub fn pseudo_v6(src: Ipv6Addr, dst: Ipv6Addr, proto: u8, len: u32) -> u32 {
     s = add(s, &dst.octets());
     s = add(s, &len.to_be_bytes());
     add(s, &[0, 0, 0, proto])
+}
+
+/// Running sum of the pseudo-header of a `len`-byte `proto` segment from `src` to `dst`, IPv4 or
+/// IPv6 by the addresses; an error when they are of different families.
+#[inline]
+pub fn pseudo(src: IpAddr, dst: IpAddr, proto: u8, len: usize) -> Result<u32, WireError> {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => Ok(pseudo_v4(s, d, proto, len as u16)),
+        (IpAddr::V6(s), IpAddr::V6(d)) => Ok(pseudo_v6(s, d, proto, len as u32)),
+        _ => Err(WireError::Malformed {
+            layer: "pseudo-header",
+            what: "source and destination of different address families",
+        }),
+    }
 }
 
 #[cfg(test)]

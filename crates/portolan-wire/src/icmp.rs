@@ -1,6 +1,26 @@
-//! ICMPv4 (RFC 792) and ICMPv6 (RFC 4443) messages, including the packet an error quotes.
+//! ICMPv4 (RFC 792) and ICMPv6 (RFC 4443) messages, including the packet an error quotes: the
+//! [`field`]s, the [`IcmpPacket`] view and the [`IcmpRepr`] that parses and emits a header.
 
-use crate::{be16, ipproto, need, WireError};
+use std::net::IpAddr;
+
+use crate::{checksum, get16, get32, ipproto, need, put16, put32, room, WireError};
+
+/// Where each field of the ICMP / ICMPv6 header lies (the same in both).
+pub mod field {
+    use crate::Field;
+
+    pub const TYPE: usize = 0;
+    pub const CODE: usize = 1;
+    pub const CHECKSUM: Field = 2..4;
+    /// The rest of the header: identifier and sequence of an echo, the next-hop MTU of
+    /// "fragmentation needed", the pointer of a parameter problem, unused (zero) otherwise.
+    pub const REST_OF_HEADER: Field = 4..8;
+    /// Echo identifier and sequence number (within `REST_OF_HEADER`).
+    pub const ECHO_IDENT: Field = 4..6;
+    pub const ECHO_SEQ: Field = 6..8;
+    /// Where the data starts (for an error: the quoted packet).
+    pub const DATA: usize = 8;
+}
 
 /// ICMPv4 types and codes.
 pub mod v4 {
@@ -35,7 +55,11 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
     /// Check the 8-byte header.
     #[inline]
     pub fn new_checked(buf: T, v6: bool) -> Result<Self, WireError> {
-        need(buf.as_ref(), 8, if v6 { "ICMPv6" } else { "ICMP" })?;
+        need(
+            buf.as_ref(),
+            field::DATA,
+            if v6 { "ICMPv6" } else { "ICMP" },
+        )?;
         Ok(IcmpPacket { buf, v6 })
     }
     #[inline]
@@ -47,14 +71,14 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
     }
     #[inline]
     pub fn msg_type(&self) -> u8 {
-        self.b()[0]
+        self.b()[field::TYPE]
     }
     #[inline]
     pub fn msg_code(&self) -> u8 {
-        self.b()[1]
+        self.b()[field::CODE]
     }
     pub fn checksum(&self) -> u16 {
-        be16(self.b(), 2)
+        get16(self.b(), field::CHECKSUM)
     }
     /// True for error messages, which quote the offending packet: ICMPv4 destination
     /// unreachable, source quench, redirect, time exceeded, parameter problem; ICMPv6 types
@@ -106,7 +130,84 @@ impl<T: AsRef<[u8]>> IcmpPacket<T> {
     /// onwards, at least 8 bytes of the transport header).
     #[inline]
     pub fn data(&self) -> &[u8] {
-        &self.b()[8..]
+        &self.b()[field::DATA..]
+    }
+}
+
+impl<T: AsRef<[u8]>> IcmpPacket<T> {
+    /// The 32 bits after the checksum (see [`field::REST_OF_HEADER`]).
+    pub fn rest_of_header(&self) -> u32 {
+        get32(self.b(), field::REST_OF_HEADER)
+    }
+
+    /// Whether the checksum is right (ICMPv6's covers the pseudo-header of `src` and `dst`;
+    /// ICMPv4 ignores them). False when the message was cut by the snap length.
+    pub fn verify_checksum(&self, src: IpAddr, dst: IpAddr) -> bool {
+        let b = self.b();
+        let start = if self.v6 {
+            match checksum::pseudo(src, dst, ipproto::ICMPV6, b.len()) {
+                Ok(p) => p,
+                Err(_) => return false,
+            }
+        } else {
+            0
+        };
+        checksum::finish(checksum::add(start, b)) == 0
+    }
+}
+
+/// An ICMP or ICMPv6 header as plain fields: what [`IcmpRepr::parse`] reads and
+/// [`IcmpRepr::emit`] writes, checksum included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpRepr {
+    /// ICMPv6 (true) or ICMPv4.
+    pub v6: bool,
+    pub msg_type: u8,
+    pub msg_code: u8,
+    /// The 32 bits after the checksum ([`field::REST_OF_HEADER`]).
+    pub rest_of_header: u32,
+    /// Length of the data after the 8-byte header (for an error: of the quoted packet).
+    pub data_len: usize,
+}
+
+impl IcmpRepr {
+    /// Read the header of `packet`; the data length is what was captured.
+    pub fn parse<T: AsRef<[u8]>>(packet: &IcmpPacket<T>) -> IcmpRepr {
+        IcmpRepr {
+            v6: packet.is_v6(),
+            msg_type: packet.msg_type(),
+            msg_code: packet.msg_code(),
+            rest_of_header: packet.rest_of_header(),
+            data_len: packet.data().len(),
+        }
+    }
+
+    /// Length of the message: 8 bytes of header and the data.
+    #[inline]
+    pub fn buffer_len(&self) -> usize {
+        field::DATA + self.data_len
+    }
+
+    /// Write the header into `buf` and the checksum of the message (for ICMPv6 with the
+    /// pseudo-header of `src` and `dst`; ICMPv4 does not read them). `buf` holds
+    /// [`Self::buffer_len`] bytes with the data already in place after the header; bytes after
+    /// `buffer_len` are not touched.
+    pub fn emit(&self, buf: &mut [u8], src: IpAddr, dst: IpAddr) -> Result<(), WireError> {
+        let len = self.buffer_len();
+        room(buf.len(), len)?;
+        let start = if self.v6 {
+            checksum::pseudo(src, dst, ipproto::ICMPV6, len)?
+        } else {
+            0
+        };
+        let b = &mut buf[..len];
+        b[field::TYPE] = self.msg_type;
+        b[field::CODE] = self.msg_code;
+        put16(b, field::CHECKSUM, 0);
+        put32(b, field::REST_OF_HEADER, self.rest_of_header);
+        let c = checksum::finish(checksum::add(start, b));
+        put16(b, field::CHECKSUM, c);
+        Ok(())
     }
 }
 

@@ -1,11 +1,76 @@
-//! IPv4 (RFC 791) and IPv6 (RFC 8200, with extension-header walking).
+//! IPv4 (RFC 791) and IPv6 (RFC 8200, with extension-header walking): the fields of each header
+//! ([`v4_field`], [`v6_field`], [`ext_field`]), the views ([`Ipv4Packet`], [`Ipv6Packet`]) and the
+//! [`Ipv4Repr`] / [`Ipv6Repr`] that parse and emit a header.
 //!
 //! Payload accessors live on views over borrowed bytes (`Ipv4Packet<&'a [u8]>`, ...) and return
 //! slices with the buffer's lifetime, so a caller can drop the view and keep the payload.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::{be16, be32, ipproto, need, WireError};
+use crate::{checksum, get16, get32, ipproto, need, put16, put32, room, WireError};
+
+/// Where each field of the IPv4 header lies (RFC 791 §3.1).
+pub mod v4_field {
+    use crate::Field;
+
+    /// Version (high nibble) and header length in 32-bit words (low nibble).
+    pub const VER_IHL: usize = 0;
+    /// DSCP (high 6 bits) and ECN (low 2 bits).
+    pub const DSCP_ECN: usize = 1;
+    /// Total length: header and payload.
+    pub const LENGTH: Field = 2..4;
+    pub const IDENT: Field = 4..6;
+    /// Flags (reserved, DF, MF: the top 3 bits) and fragment offset in 8-byte units.
+    pub const FLG_OFF: Field = 6..8;
+    pub const TTL: usize = 8;
+    pub const PROTOCOL: usize = 9;
+    pub const CHECKSUM: Field = 10..12;
+    pub const SRC_ADDR: Field = 12..16;
+    pub const DST_ADDR: Field = 16..20;
+    /// Where options start: the length of a header without options.
+    pub const OPTIONS: usize = 20;
+
+    /// "Don't fragment" in `FLG_OFF`.
+    pub const FLAG_DF: u16 = 0x4000;
+    /// "More fragments" in `FLG_OFF`.
+    pub const FLAG_MF: u16 = 0x2000;
+    /// The fragment offset bits of `FLG_OFF`.
+    pub const FRAG_OFFSET_MASK: u16 = 0x1fff;
+}
+
+/// Where each field of the fixed IPv6 header lies (RFC 8200 §3).
+pub mod v6_field {
+    use crate::Field;
+
+    /// Version (4 bits), traffic class (8 bits), flow label (20 bits).
+    pub const VER_TC_FLOW: Field = 0..4;
+    pub const LENGTH: Field = 4..6;
+    pub const NXT_HDR: usize = 6;
+    pub const HOP_LIMIT: usize = 7;
+    pub const SRC_ADDR: Field = 8..24;
+    pub const DST_ADDR: Field = 24..40;
+    /// Where the payload (the first extension header or the upper layer) starts.
+    pub const PAYLOAD: usize = 40;
+}
+
+/// Where the fields of an IPv6 extension header lie (RFC 8200 §4), from its first byte.
+pub mod ext_field {
+    use crate::Field;
+
+    /// Next Header: the type of what follows.
+    pub const NXT_HDR: usize = 0;
+    /// Header length: in 8-byte units not counting the first 8 (hop-by-hop, routing,
+    /// destination options, mobility); in 4-byte units not counting the first 8 (AH).
+    pub const LENGTH: usize = 1;
+    /// The shortest extension header.
+    pub const MIN_LEN: usize = 8;
+    /// Fragment header: offset in 8-byte units (high 13 bits) and the M flag (low bit).
+    pub const FRAG_OFFSET: Field = 2..4;
+    /// Fragment header: identification.
+    pub const FRAG_IDENT: Field = 4..8;
+    /// The fragment offset bits of `FRAG_OFFSET`.
+    pub const FRAG_OFFSET_MASK: u16 = 0xfff8;
+}
 
 /// An IPv4 packet.
 #[derive(Debug, Clone, Copy)]
@@ -25,22 +90,22 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     #[inline]
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
         let b = buf.as_ref();
-        need(b, 20, "IPv4")?;
-        if b[0] >> 4 != 4 {
+        need(b, v4_field::OPTIONS, "IPv4")?;
+        if b[v4_field::VER_IHL] >> 4 != 4 {
             return Err(WireError::Malformed {
                 layer: "IPv4",
                 what: "version is not 4",
             });
         }
-        let hlen = usize::from(b[0] & 0x0f) * 4;
-        if hlen < 20 {
+        let hlen = usize::from(b[v4_field::VER_IHL] & 0x0f) * 4;
+        if hlen < v4_field::OPTIONS {
             return Err(WireError::Malformed {
                 layer: "IPv4",
                 what: "header length below 20",
             });
         }
         need(b, hlen, "IPv4 options")?;
-        let total = usize::from(be16(b, 2));
+        let total = usize::from(get16(b, v4_field::LENGTH));
         let end = if total == 0 {
             b.len()
         } else if total < hlen {
@@ -61,47 +126,49 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         self.hlen
     }
     pub fn dscp_ecn(&self) -> u8 {
-        self.b()[1]
+        self.b()[v4_field::DSCP_ECN]
     }
     #[inline]
     pub fn total_len(&self) -> u16 {
-        be16(self.b(), 2)
+        get16(self.b(), v4_field::LENGTH)
     }
     pub fn ident(&self) -> u16 {
-        be16(self.b(), 4)
+        get16(self.b(), v4_field::IDENT)
     }
     pub fn dont_frag(&self) -> bool {
-        self.b()[6] & 0x40 != 0
+        get16(self.b(), v4_field::FLG_OFF) & v4_field::FLAG_DF != 0
     }
     pub fn more_frags(&self) -> bool {
-        self.b()[6] & 0x20 != 0
+        get16(self.b(), v4_field::FLG_OFF) & v4_field::FLAG_MF != 0
     }
     /// Fragment offset in 8-byte units; non-zero means this is not the first fragment (its
     /// payload is not a transport header).
     #[inline]
     pub fn frag_offset(&self) -> u16 {
-        be16(self.b(), 6) & 0x1fff
+        get16(self.b(), v4_field::FLG_OFF) & v4_field::FRAG_OFFSET_MASK
     }
     #[inline]
     pub fn ttl(&self) -> u8 {
-        self.b()[8]
+        self.b()[v4_field::TTL]
     }
     #[inline]
     pub fn protocol(&self) -> u8 {
-        self.b()[9]
+        self.b()[v4_field::PROTOCOL]
     }
     pub fn checksum(&self) -> u16 {
-        be16(self.b(), 10)
+        get16(self.b(), v4_field::CHECKSUM)
     }
     #[inline]
     pub fn src_bytes(&self) -> [u8; 4] {
-        let b = self.b();
-        [b[12], b[13], b[14], b[15]]
+        let mut a = [0u8; 4];
+        a.copy_from_slice(&self.b()[v4_field::SRC_ADDR]);
+        a
     }
     #[inline]
     pub fn dst_bytes(&self) -> [u8; 4] {
-        let b = self.b();
-        [b[16], b[17], b[18], b[19]]
+        let mut a = [0u8; 4];
+        a.copy_from_slice(&self.b()[v4_field::DST_ADDR]);
+        a
     }
     #[inline]
     pub fn src_addr(&self) -> Ipv4Addr {
@@ -158,18 +225,18 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     #[inline]
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
         let b = buf.as_ref();
-        need(b, 40, "IPv6")?;
-        if b[0] >> 4 != 6 {
+        need(b, v6_field::PAYLOAD, "IPv6")?;
+        if b[v6_field::VER_TC_FLOW.start] >> 4 != 6 {
             return Err(WireError::Malformed {
                 layer: "IPv6",
                 what: "version is not 6",
             });
         }
-        let pl = usize::from(be16(b, 4));
+        let pl = usize::from(get16(b, v6_field::LENGTH));
         let end = if pl == 0 {
             b.len()
         } else {
-            (40 + pl).min(b.len())
+            (v6_field::PAYLOAD + pl).min(b.len())
         };
         Ok(Ipv6Packet { buf, end })
     }
@@ -179,30 +246,34 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     }
     #[inline]
     pub fn payload_len(&self) -> u16 {
-        be16(self.b(), 4)
+        get16(self.b(), v6_field::LENGTH)
     }
     /// The first Next Header value (before extension headers).
     #[inline]
     pub fn next_header(&self) -> u8 {
-        self.b()[6]
+        self.b()[v6_field::NXT_HDR]
     }
     #[inline]
     pub fn hop_limit(&self) -> u8 {
-        self.b()[7]
+        self.b()[v6_field::HOP_LIMIT]
     }
     pub fn flow_label(&self) -> u32 {
-        be32(self.b(), 0) & 0x000f_ffff
+        get32(self.b(), v6_field::VER_TC_FLOW) & 0x000f_ffff
+    }
+    /// Traffic class (DSCP and ECN).
+    pub fn traffic_class(&self) -> u8 {
+        (get32(self.b(), v6_field::VER_TC_FLOW) >> 20) as u8
     }
     #[inline]
     pub fn src_bytes(&self) -> [u8; 16] {
         let mut a = [0u8; 16];
-        a.copy_from_slice(&self.b()[8..24]);
+        a.copy_from_slice(&self.b()[v6_field::SRC_ADDR]);
         a
     }
     #[inline]
     pub fn dst_bytes(&self) -> [u8; 16] {
         let mut a = [0u8; 16];
-        a.copy_from_slice(&self.b()[24..40]);
+        a.copy_from_slice(&self.b()[v6_field::DST_ADDR]);
         a
     }
     #[inline]
@@ -216,7 +287,7 @@ impl<T: AsRef<[u8]>> Ipv6Packet<T> {
     /// Where the bytes after the fixed header lie in the buffer (up to the payload length,
     /// clamped to the capture).
     pub fn payload_range(&self) -> std::ops::Range<usize> {
-        40..self.end
+        v6_field::PAYLOAD..self.end
     }
 }
 
@@ -224,7 +295,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Ipv6Packet<&'a T> {
     /// Bytes after the fixed header (extension headers included); see [`Self::payload_range`].
     #[inline]
     pub fn payload(&self) -> &'a [u8] {
-        &<T as AsRef<[u8]>>::as_ref(self.buf)[40..self.end]
+        &<T as AsRef<[u8]>>::as_ref(self.buf)[v6_field::PAYLOAD..self.end]
     }
 
     /// Walk hop-by-hop, routing, fragment, destination-options, AH and mobility headers to the
@@ -249,17 +320,18 @@ pub fn upper_layer(next_header: u8, bytes: &[u8]) -> Result<UpperLayer<'_>, Wire
     for _ in 0..MAX_EXTENSION_HEADERS {
         let len = match next {
             ipproto::HOPOPT | ipproto::ROUTING | ipproto::DSTOPTS | ipproto::MOBILITY => {
-                need(rest, 8, EXT)?;
-                (usize::from(rest[1]) + 1) * 8
+                need(rest, ext_field::MIN_LEN, EXT)?;
+                (usize::from(rest[ext_field::LENGTH]) + 1) * 8
             }
             ipproto::FRAGMENT => {
-                need(rest, 8, "IPv6 fragment")?;
-                later_fragment = be16(rest, 2) & 0xfff8 != 0;
-                8
+                need(rest, ext_field::MIN_LEN, "IPv6 fragment")?;
+                later_fragment =
+                    get16(rest, ext_field::FRAG_OFFSET) & ext_field::FRAG_OFFSET_MASK != 0;
+                ext_field::MIN_LEN
             }
             ipproto::AH => {
-                need(rest, 8, "IPv6 authentication")?;
-                (usize::from(rest[1]) + 2) * 4
+                need(rest, ext_field::MIN_LEN, "IPv6 authentication")?;
+                (usize::from(rest[ext_field::LENGTH]) + 2) * 4
             }
             _ => {
                 return Ok(UpperLayer {
@@ -270,13 +342,168 @@ pub fn upper_layer(next_header: u8, bytes: &[u8]) -> Result<UpperLayer<'_>, Wire
             }
         };
         need(rest, len, EXT)?;
-        next = rest[0];
+        next = rest[ext_field::NXT_HDR];
         rest = &rest[len..];
     }
     Err(WireError::Malformed {
         layer: "IPv6",
         what: "more than 8 extension headers",
     })
+}
+
+/// An IPv4 header without options as plain fields: what [`Ipv4Repr::parse`] reads and
+/// [`Ipv4Repr::emit`] writes, header checksum included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Repr {
+    pub src_addr: Ipv4Addr,
+    pub dst_addr: Ipv4Addr,
+    /// The protocol of the payload ([`crate::ipproto`]).
+    pub protocol: u8,
+    /// Length of the payload after the header.
+    pub payload_len: usize,
+    pub ttl: u8,
+    pub ident: u16,
+    pub dscp_ecn: u8,
+    pub dont_frag: bool,
+    pub more_frags: bool,
+    /// Fragment offset in 8-byte units (13 bits).
+    pub frag_offset: u16,
+}
+
+impl Ipv4Repr {
+    /// Read the header of `packet` (options are skipped, not kept); the payload length is what
+    /// was captured, up to the total length.
+    pub fn parse<B: AsRef<[u8]> + ?Sized>(packet: &Ipv4Packet<&B>) -> Ipv4Repr {
+        Ipv4Repr {
+            src_addr: packet.src_addr(),
+            dst_addr: packet.dst_addr(),
+            protocol: packet.protocol(),
+            payload_len: packet.payload().len(),
+            ttl: packet.ttl(),
+            ident: packet.ident(),
+            dscp_ecn: packet.dscp_ecn(),
+            dont_frag: packet.dont_frag(),
+            more_frags: packet.more_frags(),
+            frag_offset: packet.frag_offset(),
+        }
+    }
+
+    /// Length of the header `emit` writes (no options).
+    pub const HEADER_LEN: usize = v4_field::OPTIONS;
+
+    /// Length of the packet: header and payload.
+    #[inline]
+    pub fn buffer_len(&self) -> usize {
+        Self::HEADER_LEN + self.payload_len
+    }
+
+    /// Write the 20-byte header, checksum included, into the start of `buf`, which holds
+    /// [`Self::buffer_len`] bytes (the payload may be written before or after).
+    #[inline]
+    pub fn emit(&self, buf: &mut [u8]) -> Result<(), WireError> {
+        let Ok(total) = u16::try_from(self.buffer_len()) else {
+            return Err(WireError::Malformed {
+                layer: "IPv4",
+                what: "packet longer than 65535 bytes",
+            });
+        };
+        if self.frag_offset > v4_field::FRAG_OFFSET_MASK {
+            return Err(WireError::Malformed {
+                layer: "IPv4",
+                what: "fragment offset wider than 13 bits",
+            });
+        }
+        room(buf.len(), self.buffer_len())?;
+        let b = &mut buf[..Self::HEADER_LEN];
+        b[v4_field::VER_IHL] = 0x40 | (Self::HEADER_LEN / 4) as u8;
+        b[v4_field::DSCP_ECN] = self.dscp_ecn;
+        put16(b, v4_field::LENGTH, total);
+        put16(b, v4_field::IDENT, self.ident);
+        let flags = if self.dont_frag { v4_field::FLAG_DF } else { 0 }
+            | if self.more_frags {
+                v4_field::FLAG_MF
+            } else {
+                0
+            };
+        put16(b, v4_field::FLG_OFF, flags | self.frag_offset);
+        b[v4_field::TTL] = self.ttl;
+        b[v4_field::PROTOCOL] = self.protocol;
+        put16(b, v4_field::CHECKSUM, 0);
+        b[v4_field::SRC_ADDR].copy_from_slice(&self.src_addr.octets());
+        b[v4_field::DST_ADDR].copy_from_slice(&self.dst_addr.octets());
+        let c = checksum::of(b);
+        put16(b, v4_field::CHECKSUM, c);
+        Ok(())
+    }
+}
+
+/// The fixed IPv6 header as plain fields: what [`Ipv6Repr::parse`] reads and [`Ipv6Repr::emit`]
+/// writes (IPv6 has no header checksum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Repr {
+    pub src_addr: Ipv6Addr,
+    pub dst_addr: Ipv6Addr,
+    /// The first Next Header (an extension header or the upper-layer protocol).
+    pub next_header: u8,
+    /// Length of everything after the fixed header (extension headers included).
+    pub payload_len: usize,
+    pub hop_limit: u8,
+    pub traffic_class: u8,
+    /// Flow label (20 bits).
+    pub flow_label: u32,
+}
+
+impl Ipv6Repr {
+    /// Read the fixed header of `packet`; the payload length is what was captured, up to the
+    /// payload length field.
+    pub fn parse<B: AsRef<[u8]> + ?Sized>(packet: &Ipv6Packet<&B>) -> Ipv6Repr {
+        Ipv6Repr {
+            src_addr: packet.src_addr(),
+            dst_addr: packet.dst_addr(),
+            next_header: packet.next_header(),
+            payload_len: packet.payload().len(),
+            hop_limit: packet.hop_limit(),
+            traffic_class: packet.traffic_class(),
+            flow_label: packet.flow_label(),
+        }
+    }
+
+    /// Length of the fixed header.
+    pub const HEADER_LEN: usize = v6_field::PAYLOAD;
+
+    /// Length of the packet: fixed header and payload.
+    #[inline]
+    pub fn buffer_len(&self) -> usize {
+        Self::HEADER_LEN + self.payload_len
+    }
+
+    /// Write the 40-byte fixed header into the start of `buf`, which holds
+    /// [`Self::buffer_len`] bytes (the payload may be written before or after).
+    #[inline]
+    pub fn emit(&self, buf: &mut [u8]) -> Result<(), WireError> {
+        let Ok(plen) = u16::try_from(self.payload_len) else {
+            return Err(WireError::Malformed {
+                layer: "IPv6",
+                what: "payload longer than 65535 bytes (jumbograms are not built)",
+            });
+        };
+        if self.flow_label > 0x000f_ffff {
+            return Err(WireError::Malformed {
+                layer: "IPv6",
+                what: "flow label wider than 20 bits",
+            });
+        }
+        room(buf.len(), self.buffer_len())?;
+        let b = &mut buf[..Self::HEADER_LEN];
+        let vtf = (6u32 << 28) | (u32::from(self.traffic_class) << 20) | self.flow_label;
+        put32(b, v6_field::VER_TC_FLOW, vtf);
+        put16(b, v6_field::LENGTH, plen);
+        b[v6_field::NXT_HDR] = self.next_header;
+        b[v6_field::HOP_LIMIT] = self.hop_limit;
+        b[v6_field::SRC_ADDR].copy_from_slice(&self.src_addr.octets());
+        b[v6_field::DST_ADDR].copy_from_slice(&self.dst_addr.octets());
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -17,8 +17,16 @@
 //!   - transport: [`TcpPacket`] with [`TcpFlags`] and an iterator over its options
 //!     ([`TcpOptions`]), [`UdpPacket`], and [`IcmpPacket`] (ICMPv4 and ICMPv6, with the packet an
 //!     error message quotes);
+//! - each header's fields named once, as byte ranges in a `field` module ([`tcp::field`],
+//!   [`udp::field`], [`icmp::field`], [`ip::v4_field`], [`ip::v6_field`], [`ip::ext_field`],
+//!   [`link::field`], ...), as smoltcp does: views, builders and test fixtures read and write
+//!   headers through these names, never through offsets written out again;
+//! - `Repr` types, plain structs of a header's fields with `parse` (from a view) and `emit` (into
+//!   a buffer of `buffer_len()` bytes, checksums computed): [`EthernetRepr`], [`Ipv4Repr`],
+//!   [`Ipv6Repr`], [`TcpRepr`], [`UdpRepr`], [`IcmpRepr`]. `emit` returns an error, never
+//!   panics, when the buffer is too small or the header cannot say a value;
 //! - builders that write complete IPv4/IPv6 TCP SYN and UDP probes, checksums included, into a
-//!   caller-provided buffer with no allocation ([`build`]);
+//!   caller-provided buffer with no allocation ([`build`], over the `Repr`s);
 //! - stateless probe validation ([`cookie`]): a keyed SipHash of the 4-tuple carried in the TCP
 //!   sequence number or the UDP source port, as masscan and ZMap do, so the receiver needs no
 //!   per-probe table;
@@ -40,11 +48,11 @@ pub mod reply;
 pub mod tcp;
 pub mod udp;
 
-pub use icmp::IcmpPacket;
-pub use ip::{Ipv4Packet, Ipv6Packet, UpperLayer};
-pub use link::{ethertype, EthernetFrame, NullFrame, Sll2Frame, SllFrame};
-pub use tcp::{TcpFlags, TcpOption, TcpOptions, TcpPacket};
-pub use udp::UdpPacket;
+pub use icmp::{IcmpPacket, IcmpRepr};
+pub use ip::{Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, UpperLayer};
+pub use link::{ethertype, EthernetFrame, EthernetRepr, NullFrame, Sll2Frame, SllFrame};
+pub use tcp::{TcpFlags, TcpOption, TcpOptions, TcpPacket, TcpRepr};
+pub use udp::{UdpPacket, UdpRepr};
 
 /// Why a byte buffer is not the packet it was taken for, or a packet cannot be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -83,6 +91,11 @@ fn truncated(layer: &'static str, need: usize, have: usize) -> WireError {
     WireError::Truncated { layer, need, have }
 }
 
+/// The bytes of one header field: each header names its fields once, in its `field` module
+/// ([`tcp::field::SRC_PORT`], [`ip::v4_field::TTL`], ...), and every view, `Repr` and test reads
+/// and writes through those names. Single-byte fields are plain `usize` offsets.
+pub type Field = core::ops::Range<usize>;
+
 #[inline]
 pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
@@ -93,11 +106,50 @@ pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// The 16-bit big-endian field `f` of `b`.
+#[inline(always)]
+pub(crate) fn get16(b: &[u8], f: Field) -> u16 {
+    be16(b, f.start)
+}
+
+/// The 32-bit big-endian field `f` of `b`.
+#[inline(always)]
+pub(crate) fn get32(b: &[u8], f: Field) -> u32 {
+    be32(b, f.start)
+}
+
+/// Write `v` big-endian into the 16-bit field `f` of `b`.
+#[inline(always)]
+pub(crate) fn put16(b: &mut [u8], f: Field, v: u16) {
+    b[f].copy_from_slice(&v.to_be_bytes());
+}
+
+/// Write `v` big-endian into the 32-bit field `f` of `b`.
+#[inline(always)]
+pub(crate) fn put32(b: &mut [u8], f: Field, v: u32) {
+    b[f].copy_from_slice(&v.to_be_bytes());
+}
+
+/// `Ok` when a buffer of `have` bytes holds the `n` bytes an `emit` writes.
+#[inline(always)]
+pub(crate) fn room(have: usize, n: usize) -> Result<(), WireError> {
+    if have < n {
+        Err(WireError::BufferTooSmall(n))
+    } else {
+        Ok(())
+    }
+}
+
 /// The source and destination ports at the start of a TCP or UDP header (both put them in the
 /// first four bytes), e.g. of the packet an ICMP error quotes. `None` when fewer than four bytes.
 #[inline]
 pub fn ports(l4: &[u8]) -> Option<(u16, u16)> {
-    (l4.len() >= 4).then(|| (be16(l4, 0), be16(l4, 2)))
+    (l4.len() >= udp::field::LENGTH.start).then(|| {
+        (
+            get16(l4, udp::field::SRC_PORT),
+            get16(l4, udp::field::DST_PORT),
+        )
+    })
 }
 
 /// IP protocol numbers (and IPv6 extension-header numbers) used here.

@@ -1,8 +1,63 @@
 //! Link layers: Ethernet II with up to four 802.1Q / 802.1ad (QinQ) VLAN tags, Linux cooked
 //! capture v1 (SLL) and v2 (SLL2), BSD / OpenBSD loopback (null), and the pcap `LINKTYPE_`
-//! numbers that say which one a capture holds.
+//! numbers that say which one a capture holds. Each header names its fields once ([`field`],
+//! [`sll_field`], [`sll2_field`], [`null_field`]); [`EthernetRepr`] parses and emits an Ethernet
+//! header.
 
-use crate::{be16, be32, need, WireError};
+use crate::{get16, get32, need, put16, room, WireError};
+
+/// Where each field of the Ethernet II header lies, and of an 802.1Q / 802.1ad tag after it.
+pub mod field {
+    use crate::Field;
+
+    pub const DESTINATION: Field = 0..6;
+    pub const SOURCE: Field = 6..12;
+    /// The EtherType, or the TPID of the first VLAN tag.
+    pub const ETHERTYPE: Field = 12..14;
+    /// Where the payload (or the rest of the first VLAN tag) starts.
+    pub const PAYLOAD: usize = 14;
+    /// The first VLAN tag's control information (priority, DEI, VLAN id in the low 12 bits).
+    pub const OUTER_VLAN_TCI: Field = 14..16;
+    /// Bytes one VLAN tag adds (TPID and TCI).
+    pub const VLAN_TAG_LEN: usize = 4;
+    /// The VLAN id bits of a TCI.
+    pub const VLAN_ID_MASK: u16 = 0x0fff;
+}
+
+/// Where each field of the Linux cooked capture v1 (SLL) pseudo header lies.
+pub mod sll_field {
+    use crate::Field;
+
+    pub const PACKET_TYPE: Field = 0..2;
+    pub const HATYPE: Field = 2..4;
+    pub const ADDR_LEN: Field = 4..6;
+    pub const ADDR: Field = 6..14;
+    pub const PROTOCOL: Field = 14..16;
+    pub const PAYLOAD: usize = 16;
+}
+
+/// Where each field of the Linux cooked capture v2 (SLL2) pseudo header lies.
+pub mod sll2_field {
+    use crate::Field;
+
+    pub const PROTOCOL: Field = 0..2;
+    pub const RESERVED: Field = 2..4;
+    pub const IFINDEX: Field = 4..8;
+    pub const HATYPE: Field = 8..10;
+    pub const PACKET_TYPE: usize = 10;
+    pub const ADDR_LEN: usize = 11;
+    pub const ADDR: Field = 12..20;
+    pub const PAYLOAD: usize = 20;
+}
+
+/// Where the field of the BSD / OpenBSD loopback pseudo header lies.
+pub mod null_field {
+    use crate::Field;
+
+    /// The address family (host byte order for `LINKTYPE_NULL`, network for `LINKTYPE_LOOP`).
+    pub const FAMILY: Field = 0..4;
+    pub const PAYLOAD: usize = 4;
+}
 
 /// EtherType values the views understand.
 pub mod ethertype {
@@ -69,9 +124,9 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
     /// View `buffer` as an Ethernet frame, walking VLAN tags.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         let b = buffer.as_ref();
-        need(b, 14, "Ethernet")?;
-        let mut at = 12;
-        let mut ty = be16(b, at);
+        need(b, field::PAYLOAD, "Ethernet")?;
+        let mut at = field::ETHERTYPE;
+        let mut ty = get16(b, at.clone());
         let mut vlans = 0u8;
         while matches!(ty, ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD) {
             if vlans == MAX_VLAN_TAGS {
@@ -80,14 +135,14 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
                     what: "more than 4 VLAN tags",
                 });
             }
-            need(b, at + 6, "802.1Q VLAN tag")?;
-            at += 4;
-            ty = be16(b, at);
+            at = at.start + field::VLAN_TAG_LEN..at.end + field::VLAN_TAG_LEN;
+            need(b, at.end, "802.1Q VLAN tag")?;
+            ty = get16(b, at.clone());
             vlans += 1;
         }
         Ok(EthernetFrame {
             buffer,
-            payload_at: at + 2,
+            payload_at: at.end,
             inner_type: ty,
             vlans,
         })
@@ -95,14 +150,16 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
 
     /// Destination MAC address.
     pub fn dst_addr(&self) -> [u8; 6] {
-        let b = self.buffer.as_ref();
-        [b[0], b[1], b[2], b[3], b[4], b[5]]
+        let mut a = [0u8; 6];
+        a.copy_from_slice(&self.buffer.as_ref()[field::DESTINATION]);
+        a
     }
 
     /// Source MAC address.
     pub fn src_addr(&self) -> [u8; 6] {
-        let b = self.buffer.as_ref();
-        [b[6], b[7], b[8], b[9], b[10], b[11]]
+        let mut a = [0u8; 6];
+        a.copy_from_slice(&self.buffer.as_ref()[field::SOURCE]);
+        a
     }
 
     /// The EtherType of the payload (after VLAN tags).
@@ -117,7 +174,8 @@ impl<T: AsRef<[u8]>> EthernetFrame<T> {
 
     /// The outermost VLAN id, if tagged.
     pub fn outer_vlan(&self) -> Option<u16> {
-        (self.vlans > 0).then(|| be16(self.buffer.as_ref(), 14) & 0x0fff)
+        (self.vlans > 0)
+            .then(|| get16(self.buffer.as_ref(), field::OUTER_VLAN_TCI) & field::VLAN_ID_MASK)
     }
 }
 
@@ -128,6 +186,46 @@ impl<'a, T: AsRef<[u8]> + ?Sized> EthernetFrame<&'a T> {
     }
 }
 
+/// An untagged Ethernet II header as plain fields: what [`EthernetRepr::parse`] reads and
+/// [`EthernetRepr::emit`] writes (Ethernet has no checksum in the header; the FCS is the NIC's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EthernetRepr {
+    pub src_addr: [u8; 6],
+    pub dst_addr: [u8; 6],
+    /// The EtherType of the payload ([`ethertype`]); `parse` gives the one after any VLAN tags.
+    pub ethertype: u16,
+}
+
+impl EthernetRepr {
+    /// Read the header of `frame` (VLAN tags are skipped, not kept).
+    pub fn parse<T: AsRef<[u8]>>(frame: &EthernetFrame<T>) -> EthernetRepr {
+        EthernetRepr {
+            src_addr: frame.src_addr(),
+            dst_addr: frame.dst_addr(),
+            ethertype: frame.ethertype(),
+        }
+    }
+
+    /// Length of the header `emit` writes.
+    pub const HEADER_LEN: usize = field::PAYLOAD;
+
+    /// Length of the header (the payload follows it in the same buffer).
+    #[inline]
+    pub fn buffer_len(&self) -> usize {
+        Self::HEADER_LEN
+    }
+
+    /// Write the 14-byte header into the start of `buf`.
+    #[inline]
+    pub fn emit(&self, buf: &mut [u8]) -> Result<(), WireError> {
+        room(buf.len(), Self::HEADER_LEN)?;
+        buf[field::DESTINATION].copy_from_slice(&self.dst_addr);
+        buf[field::SOURCE].copy_from_slice(&self.src_addr);
+        put16(buf, field::ETHERTYPE, self.ethertype);
+        Ok(())
+    }
+}
+
 /// Linux cooked capture v1 (`LINKTYPE_LINUX_SLL`, 113): a 16-byte pseudo header.
 #[derive(Debug, Clone, Copy)]
 pub struct SllFrame<T: AsRef<[u8]>> {
@@ -135,7 +233,7 @@ pub struct SllFrame<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> SllFrame<T> {
-    pub const HEADER_LEN: usize = 16;
+    pub const HEADER_LEN: usize = sll_field::PAYLOAD;
 
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         need(buffer.as_ref(), Self::HEADER_LEN, "Linux cooked (SLL)")?;
@@ -143,15 +241,15 @@ impl<T: AsRef<[u8]>> SllFrame<T> {
     }
     /// Packet type: 0 to us, 1 broadcast, 2 multicast, 3 to someone else, 4 sent by us.
     pub fn packet_type(&self) -> u16 {
-        be16(self.buffer.as_ref(), 0)
+        get16(self.buffer.as_ref(), sll_field::PACKET_TYPE)
     }
     /// ARPHRD_ type of the device.
     pub fn hatype(&self) -> u16 {
-        be16(self.buffer.as_ref(), 2)
+        get16(self.buffer.as_ref(), sll_field::HATYPE)
     }
     /// The protocol (an EtherType for IP).
     pub fn protocol(&self) -> u16 {
-        be16(self.buffer.as_ref(), 14)
+        get16(self.buffer.as_ref(), sll_field::PROTOCOL)
     }
 }
 
@@ -169,7 +267,7 @@ pub struct Sll2Frame<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Sll2Frame<T> {
-    pub const HEADER_LEN: usize = 20;
+    pub const HEADER_LEN: usize = sll2_field::PAYLOAD;
 
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         need(buffer.as_ref(), Self::HEADER_LEN, "Linux cooked v2 (SLL2)")?;
@@ -177,17 +275,17 @@ impl<T: AsRef<[u8]>> Sll2Frame<T> {
     }
     /// The protocol (an EtherType for IP).
     pub fn protocol(&self) -> u16 {
-        be16(self.buffer.as_ref(), 0)
+        get16(self.buffer.as_ref(), sll2_field::PROTOCOL)
     }
     /// The interface index the packet was seen on.
     pub fn ifindex(&self) -> u32 {
-        be32(self.buffer.as_ref(), 4)
+        get32(self.buffer.as_ref(), sll2_field::IFINDEX)
     }
     pub fn hatype(&self) -> u16 {
-        be16(self.buffer.as_ref(), 8)
+        get16(self.buffer.as_ref(), sll2_field::HATYPE)
     }
     pub fn packet_type(&self) -> u8 {
-        self.buffer.as_ref()[10]
+        self.buffer.as_ref()[sll2_field::PACKET_TYPE]
     }
 }
 
@@ -206,7 +304,7 @@ pub struct NullFrame<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> NullFrame<T> {
-    pub const HEADER_LEN: usize = 4;
+    pub const HEADER_LEN: usize = null_field::PAYLOAD;
 
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         need(buffer.as_ref(), Self::HEADER_LEN, "loopback (null)")?;
@@ -215,12 +313,13 @@ impl<T: AsRef<[u8]>> NullFrame<T> {
 
     /// The address family, whatever the byte order it was written in.
     pub fn family(&self) -> u32 {
-        let b = self.buffer.as_ref();
-        let le = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let mut f = [0u8; 4];
+        f.copy_from_slice(&self.buffer.as_ref()[null_field::FAMILY]);
+        let le = u32::from_le_bytes(f);
         if le <= 0xffff {
             le
         } else {
-            u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+            u32::from_be_bytes(f)
         }
     }
 

@@ -1,6 +1,30 @@
-//! TCP headers (RFC 9293), flags and options.
+//! TCP headers (RFC 9293), flags and options: the [`field`]s, the [`TcpPacket`] view and the
+//! [`TcpRepr`] that parses and emits a header.
 
-use crate::{be16, be32, need, tcpflags, WireError};
+use std::net::IpAddr;
+
+use crate::WireError;
+use crate::{be32, checksum, get16, get32, ipproto, need, put16, put32, room, tcpflags};
+
+/// Where each field of the TCP header lies (RFC 9293 §3.1).
+pub mod field {
+    use crate::Field;
+
+    pub const SRC_PORT: Field = 0..2;
+    pub const DST_PORT: Field = 2..4;
+    pub const SEQ_NUM: Field = 4..8;
+    pub const ACK_NUM: Field = 8..12;
+    /// Data offset (header length in 32-bit words) in the high nibble.
+    pub const DATA_OFFSET: usize = 12;
+    pub const FLAGS: usize = 13;
+    pub const WIN_SIZE: Field = 14..16;
+    pub const CHECKSUM: Field = 16..18;
+    pub const URGENT: Field = 18..20;
+    /// Where the options start: the length of a header without options.
+    pub const OPTIONS: usize = 20;
+    /// The longest header the data offset can say (15 words).
+    pub const MAX_HEADER_LEN: usize = 60;
+}
 
 /// The 8 TCP flag bits (CWR..FIN).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -44,9 +68,9 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     #[inline]
     pub fn new_checked(buf: T) -> Result<Self, WireError> {
         let b = buf.as_ref();
-        need(b, 20, "TCP")?;
-        let hlen = usize::from(b[12] >> 4) * 4;
-        if hlen < 20 {
+        need(b, field::OPTIONS, "TCP")?;
+        let hlen = usize::from(b[field::DATA_OFFSET] >> 4) * 4;
+        if hlen < field::OPTIONS {
             return Err(WireError::Malformed {
                 layer: "TCP",
                 what: "data offset below 5",
@@ -60,40 +84,40 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     }
     #[inline]
     pub fn src_port(&self) -> u16 {
-        be16(self.b(), 0)
+        get16(self.b(), field::SRC_PORT)
     }
     #[inline]
     pub fn dst_port(&self) -> u16 {
-        be16(self.b(), 2)
+        get16(self.b(), field::DST_PORT)
     }
     #[inline]
     pub fn seq_number(&self) -> u32 {
-        be32(self.b(), 4)
+        get32(self.b(), field::SEQ_NUM)
     }
     #[inline]
     pub fn ack_number(&self) -> u32 {
-        be32(self.b(), 8)
+        get32(self.b(), field::ACK_NUM)
     }
     pub fn header_len(&self) -> usize {
         self.hlen
     }
     #[inline]
     pub fn flags(&self) -> TcpFlags {
-        TcpFlags(self.b()[13])
+        TcpFlags(self.b()[field::FLAGS])
     }
     pub fn window_len(&self) -> u16 {
-        be16(self.b(), 14)
+        get16(self.b(), field::WIN_SIZE)
     }
     pub fn checksum(&self) -> u16 {
-        be16(self.b(), 16)
+        get16(self.b(), field::CHECKSUM)
     }
     pub fn urgent_at(&self) -> u16 {
-        be16(self.b(), 18)
+        get16(self.b(), field::URGENT)
     }
     /// The option bytes that were captured (may be shorter than the header says).
     pub fn option_bytes(&self) -> &[u8] {
         let b = self.b();
-        &b[20..self.hlen.min(b.len())]
+        &b[field::OPTIONS..self.hlen.min(b.len())]
     }
     /// The options that were captured, parsed.
     pub fn options(&self) -> TcpOptions<'_> {
@@ -109,10 +133,110 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     }
 }
 
+impl<T: AsRef<[u8]>> TcpPacket<T> {
+    /// Whether the checksum is right for a segment from `src` to `dst` (false when the segment
+    /// was cut by the snap length, or the addresses are of different families).
+    pub fn verify_checksum(&self, src: IpAddr, dst: IpAddr) -> bool {
+        let b = self.b();
+        checksum::pseudo(src, dst, ipproto::TCP, b.len())
+            .is_ok_and(|p| checksum::finish(checksum::add(p, b)) == 0)
+    }
+}
+
 /// The first 8 bytes of a TCP header, as an ICMP error quotes them: `(src_port, dst_port, seq)`.
 pub fn quoted(b: &[u8]) -> Result<(u16, u16, u32), WireError> {
-    need(b, 8, "quoted TCP")?;
-    Ok((be16(b, 0), be16(b, 2), be32(b, 4)))
+    need(b, field::ACK_NUM.start, "quoted TCP")?;
+    Ok((
+        get16(b, field::SRC_PORT),
+        get16(b, field::DST_PORT),
+        get32(b, field::SEQ_NUM),
+    ))
+}
+
+/// A TCP header as plain fields: what [`TcpRepr::parse`] reads from a segment and
+/// [`TcpRepr::emit`] writes, checksum included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpRepr<'a> {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq_number: u32,
+    pub ack_number: u32,
+    pub flags: TcpFlags,
+    pub window_len: u16,
+    pub urgent_at: u16,
+    /// The option bytes, as they go on the wire (at most 40; `emit` pads them with zeros, the
+    /// end-of-list option, to a multiple of 4).
+    pub options: &'a [u8],
+    /// Length of the payload that follows the header.
+    pub payload_len: usize,
+}
+
+/// The most option bytes a header holds.
+pub const MAX_OPTIONS_LEN: usize = field::MAX_HEADER_LEN - field::OPTIONS;
+
+impl<'a> TcpRepr<'a> {
+    /// Read the header of `packet`. The options are returned as they are on the wire (padding
+    /// included); the payload length is what was captured. An error when the options were cut
+    /// by the snap length.
+    pub fn parse<B: AsRef<[u8]> + ?Sized>(packet: &TcpPacket<&'a B>) -> Result<Self, WireError> {
+        let b: &'a [u8] = packet.buf.as_ref();
+        need(b, packet.hlen, "TCP options")?;
+        Ok(TcpRepr {
+            src_port: get16(b, field::SRC_PORT),
+            dst_port: get16(b, field::DST_PORT),
+            seq_number: get32(b, field::SEQ_NUM),
+            ack_number: get32(b, field::ACK_NUM),
+            flags: TcpFlags(b[field::FLAGS]),
+            window_len: get16(b, field::WIN_SIZE),
+            urgent_at: get16(b, field::URGENT),
+            options: &b[field::OPTIONS..packet.hlen],
+            payload_len: b.len() - packet.hlen,
+        })
+    }
+
+    /// Length of the header: 20 bytes and the options padded to a multiple of 4.
+    #[inline]
+    pub fn header_len(&self) -> usize {
+        field::OPTIONS + ((self.options.len() + 3) & !3)
+    }
+
+    /// Length of the segment: header and payload.
+    #[inline]
+    pub fn buffer_len(&self) -> usize {
+        self.header_len() + self.payload_len
+    }
+
+    /// Write the header into `buf` and the checksum of the segment from `src` to `dst` (one
+    /// family). `buf` holds [`Self::buffer_len`] bytes with the payload already in place after
+    /// the header (the checksum covers it); bytes after `buffer_len` are not touched.
+    #[inline]
+    pub fn emit(&self, buf: &mut [u8], src: IpAddr, dst: IpAddr) -> Result<(), WireError> {
+        if self.options.len() > MAX_OPTIONS_LEN {
+            return Err(WireError::Malformed {
+                layer: "TCP",
+                what: "more than 40 bytes of options",
+            });
+        }
+        let (hlen, len) = (self.header_len(), self.buffer_len());
+        room(buf.len(), len)?;
+        let pseudo = checksum::pseudo(src, dst, ipproto::TCP, len)?;
+        let b = &mut buf[..len];
+        put16(b, field::SRC_PORT, self.src_port);
+        put16(b, field::DST_PORT, self.dst_port);
+        put32(b, field::SEQ_NUM, self.seq_number);
+        put32(b, field::ACK_NUM, self.ack_number);
+        b[field::DATA_OFFSET] = ((hlen / 4) as u8) << 4;
+        b[field::FLAGS] = self.flags.0;
+        put16(b, field::WIN_SIZE, self.window_len);
+        put16(b, field::CHECKSUM, 0);
+        put16(b, field::URGENT, self.urgent_at);
+        let opts = field::OPTIONS..field::OPTIONS + self.options.len();
+        b[opts.end..hlen].fill(0);
+        b[opts].copy_from_slice(self.options);
+        let c = checksum::finish(checksum::add(pseudo, b));
+        put16(b, field::CHECKSUM, c);
+        Ok(())
+    }
 }
 
 /// One TCP option.
