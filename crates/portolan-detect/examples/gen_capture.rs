@@ -12,12 +12,16 @@
 //!   FIN scans; each scanner has a fresh address and stops after 300-1,000 probes, so the number
 //!   of sources grows with the capture;
 //! * SYN floods: bursts of 3,000 SYNs from spoofed sources to one service (about 3% of packets).
+//!
+//! Frames are written by `portolan_detect::synth` (over `portolan_wire`'s `Repr`s), with every
+//! IP, TCP, UDP and ICMP checksum right, so tools that check them (Snort, Suricata) see them all.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark tool: fail loudly
 
 use std::io::{BufWriter, Write};
 
 use portolan_detect::source::pcap::PcapWriter;
 use portolan_detect::synth::{self, Rng, Tcp, LINUX_SYN_OPTIONS};
+use portolan_wire::tcpflags::{ACK, FIN, PSH, RST, SYN};
 
 #[derive(Clone, Copy)]
 struct Conn {
@@ -116,7 +120,7 @@ fn main() {
             let syn = Tcp {
                 sport: c.cport,
                 dport: c.sport,
-                flags: 0x02,
+                flags: SYN,
                 seq: c.cseq,
                 options: &LINUX_SYN_OPTIONS,
                 ..Tcp::default()
@@ -133,7 +137,7 @@ fn main() {
             let synack = Tcp {
                 sport: c.sport,
                 dport: c.cport,
-                flags: 0x12,
+                flags: SYN | ACK,
                 seq: c.sseq,
                 ack: c.cseq + 1,
                 window: 65160,
@@ -145,7 +149,7 @@ fn main() {
             let ack = Tcp {
                 sport: c.cport,
                 dport: c.sport,
-                flags: 0x10,
+                flags: ACK,
                 seq: c.cseq + 1,
                 ack: c.sseq + 1,
                 window: 502,
@@ -170,8 +174,12 @@ fn main() {
             // close a connection
             let i = rng.below(conns.len() as u64) as usize;
             let c = conns.swap_remove(i);
-            for (from_client, flags) in [(true, 0x11u8), (false, 0x10), (false, 0x11), (true, 0x10)]
-            {
+            for (from_client, flags) in [
+                (true, FIN | ACK),
+                (false, ACK),
+                (false, FIN | ACK),
+                (true, ACK),
+            ] {
                 let (s, d, sp, dp) = if from_client {
                     (c.client, c.server, c.cport, c.sport)
                 } else {
@@ -214,7 +222,7 @@ fn main() {
             let rst = Tcp {
                 sport: 8081,
                 dport: cport,
-                flags: 0x14,
+                flags: RST | ACK,
                 window: 0,
                 ..Tcp::default()
             };
@@ -229,7 +237,7 @@ fn main() {
                 let t = Tcp {
                     sport: c.cport,
                     dport: c.sport,
-                    flags: 0x18,
+                    flags: PSH | ACK,
                     seq: c.cseq,
                     ack: c.sseq,
                     window: 502,
@@ -243,7 +251,7 @@ fn main() {
                 let t = Tcp {
                     sport: c.sport,
                     dport: c.cport,
-                    flags: 0x18,
+                    flags: PSH | ACK,
                     seq: c.sseq,
                     ack: c.cseq,
                     window: 509,
@@ -298,7 +306,7 @@ fn main() {
                     let rst = Tcp {
                         sport: port,
                         dport: 51000,
-                        flags: 0x14,
+                        flags: RST | ACK,
                         ack: 0xdead_bef0,
                         window: 0,
                         ..Tcp::default()
@@ -329,7 +337,7 @@ fn main() {
                     let t = Tcp {
                         sport: 52000,
                         dport: k as u16,
-                        flags: 0x01,
+                        flags: FIN,
                         window: 1024,
                         ..Tcp::default()
                     };

@@ -1,9 +1,21 @@
 //! Building packets and captures: for tests, fuzz seeds and the benchmark generator.
 //!
-//! Frames are Ethernet II carrying IPv4 or IPv6 with TCP, UDP or ICMP. Checksums are left zero
-//! (the detector does not verify them).
+//! Frames are Ethernet II carrying IPv4 or IPv6 with TCP, UDP or ICMP, written through
+//! `portolan_wire`'s `Repr` types: every header's layout is the wire crate's, and every checksum
+//! (IPv4 header, TCP, UDP, ICMP, and those of the packet an ICMP error quotes) is right, as in a
+//! real capture.
+//!
+//! # Panics
+//! The builders panic when asked for a frame the headers cannot say: TCP options longer than 40
+//! bytes, or a payload longer than an IP packet holds. They are for test inputs written in code.
 
-use portolan_wire::ipproto;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use portolan_wire::link::ethertype;
+use portolan_wire::{
+    icmp, ipproto, tcpflags, EthernetRepr, IcmpRepr, Ipv4Repr, Ipv6Repr, TcpFlags, TcpRepr,
+    UdpRepr, WireError,
+};
 
 /// A TCP segment to build.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +36,7 @@ impl Default for Tcp<'_> {
         Tcp {
             sport: 40000,
             dport: 80,
-            flags: 0x02,
+            flags: tcpflags::SYN,
             seq: 1,
             ack: 0,
             window: 64240,
@@ -34,77 +46,107 @@ impl Default for Tcp<'_> {
     }
 }
 
+impl<'a> Tcp<'a> {
+    /// The header as the wire crate describes it.
+    fn repr(&self) -> TcpRepr<'a> {
+        TcpRepr {
+            src_port: self.sport,
+            dst_port: self.dport,
+            seq_number: self.seq,
+            ack_number: self.ack,
+            flags: TcpFlags(self.flags),
+            window_len: self.window,
+            urgent_at: 0,
+            options: self.options,
+            payload_len: self.payload_len,
+        }
+    }
+}
+
 /// Linux's SYN options: MSS 1460, SACK permitted, timestamps, NOP, window scale 7.
 pub const LINUX_SYN_OPTIONS: [u8; 20] = [
     2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
 ];
 
-fn eth(buf: &mut Vec<u8>, ethertype: u16) {
-    buf.extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1]);
-    buf.extend_from_slice(&ethertype.to_be_bytes());
+/// The byte TCP payloads are filled with.
+const TCP_FILL: u8 = 0x61;
+/// The byte UDP payloads are filled with.
+const UDP_FILL: u8 = 0x62;
+
+/// The result of an `emit` of a header the caller asked for; see the module's "Panics".
+fn emitted(r: Result<(), WireError>) {
+    if let Err(e) = r {
+        panic!("synth: cannot build the frame asked for: {e}");
+    }
 }
 
-fn ipv4(
-    buf: &mut Vec<u8>,
-    src: [u8; 4],
-    dst: [u8; 4],
-    proto: u8,
-    ip_id: u16,
-    ttl: u8,
-    l4_len: usize,
-) {
-    let total = (20 + l4_len) as u16;
-    buf.extend_from_slice(&[0x45, 0]);
-    buf.extend_from_slice(&total.to_be_bytes());
-    buf.extend_from_slice(&ip_id.to_be_bytes());
-    buf.extend_from_slice(&[0x40, 0, ttl, proto, 0, 0]);
-    buf.extend_from_slice(&src);
-    buf.extend_from_slice(&dst);
+/// Append an Ethernet header (02:00:00:00:00:01 to 02:00:00:00:00:02) and `len` zero bytes
+/// after it to `buf`; returns where those bytes start.
+fn frame(buf: &mut Vec<u8>, ty: u16, len: usize) -> usize {
+    let at = buf.len();
+    buf.resize(at + EthernetRepr::HEADER_LEN + len, 0);
+    let eth = EthernetRepr {
+        src_addr: [0x02, 0, 0, 0, 0, 1],
+        dst_addr: [0x02, 0, 0, 0, 0, 2],
+        ethertype: ty,
+    };
+    emitted(eth.emit(&mut buf[at..]));
+    at + EthernetRepr::HEADER_LEN
 }
 
-fn ipv6(buf: &mut Vec<u8>, src: [u8; 16], dst: [u8; 16], next: u8, hop: u8, l4_len: usize) {
-    buf.extend_from_slice(&[0x60, 0, 0, 0]);
-    buf.extend_from_slice(&(l4_len as u16).to_be_bytes());
-    buf.extend_from_slice(&[next, hop]);
-    buf.extend_from_slice(&src);
-    buf.extend_from_slice(&dst);
+/// The IPv4 header of a synthesised packet: DF set, no options.
+fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, ident: u16, ttl: u8, l4_len: usize) -> Ipv4Repr {
+    Ipv4Repr {
+        src_addr: Ipv4Addr::from(src),
+        dst_addr: Ipv4Addr::from(dst),
+        protocol: proto,
+        payload_len: l4_len,
+        ttl,
+        ident,
+        dscp_ecn: 0,
+        dont_frag: true,
+        more_frags: false,
+        frag_offset: 0,
+    }
 }
 
-fn tcp_len(t: &Tcp<'_>) -> (usize, usize) {
-    let opt = (t.options.len() + 3) & !3;
-    (20 + opt, 20 + opt + t.payload_len)
-}
-
-fn tcp(buf: &mut Vec<u8>, t: &Tcp<'_>) {
-    let (hl, _) = tcp_len(t);
-    buf.extend_from_slice(&t.sport.to_be_bytes());
-    buf.extend_from_slice(&t.dport.to_be_bytes());
-    buf.extend_from_slice(&t.seq.to_be_bytes());
-    buf.extend_from_slice(&t.ack.to_be_bytes());
-    buf.push(((hl / 4) as u8) << 4);
-    buf.push(t.flags);
-    buf.extend_from_slice(&t.window.to_be_bytes());
-    buf.extend_from_slice(&[0, 0, 0, 0]);
-    buf.extend_from_slice(t.options);
-    buf.resize(buf.len() + (hl - 20 - t.options.len()), 0);
-    buf.resize(buf.len() + t.payload_len, 0x61);
+/// Write the TCP segment `t` (its payload filled with `TCP_FILL`) into `seg`.
+fn tcp(seg: &mut [u8], src: IpAddr, dst: IpAddr, t: &Tcp<'_>) {
+    let r = t.repr();
+    if let Some(payload) = seg.get_mut(r.header_len()..) {
+        payload.fill(TCP_FILL);
+    }
+    emitted(r.emit(seg, src, dst));
 }
 
 /// Append an Ethernet + IPv4 + TCP frame to `buf`.
 pub fn tcp4(buf: &mut Vec<u8>, src: [u8; 4], dst: [u8; 4], ip_id: u16, ttl: u8, t: &Tcp<'_>) {
-    eth(buf, 0x0800);
-    ipv4(buf, src, dst, ipproto::TCP, ip_id, ttl, tcp_len(t).1);
-    tcp(buf, t);
+    let ip = ipv4(src, dst, ipproto::TCP, ip_id, ttl, t.repr().buffer_len());
+    let at = frame(buf, ethertype::IPV4, ip.buffer_len());
+    emitted(ip.emit(&mut buf[at..]));
+    let seg = &mut buf[at + Ipv4Repr::HEADER_LEN..];
+    tcp(seg, src.into(), dst.into(), t);
 }
 
-/// Append an Ethernet + IPv6 + TCP frame to `buf`.
+/// Append an Ethernet + IPv6 + TCP frame to `buf` (hop limit 64).
 pub fn tcp6(buf: &mut Vec<u8>, src: [u8; 16], dst: [u8; 16], t: &Tcp<'_>) {
-    eth(buf, 0x86dd);
-    ipv6(buf, src, dst, ipproto::TCP, 64, tcp_len(t).1);
-    tcp(buf, t);
+    let ip = Ipv6Repr {
+        src_addr: Ipv6Addr::from(src),
+        dst_addr: Ipv6Addr::from(dst),
+        next_header: ipproto::TCP,
+        payload_len: t.repr().buffer_len(),
+        hop_limit: 64,
+        traffic_class: 0,
+        flow_label: 0,
+    };
+    let at = frame(buf, ethertype::IPV6, ip.buffer_len());
+    emitted(ip.emit(&mut buf[at..]));
+    let seg = &mut buf[at + Ipv6Repr::HEADER_LEN..];
+    tcp(seg, src.into(), dst.into(), t);
 }
 
-/// Append an Ethernet + IPv4 + UDP frame to `buf`.
+/// Append an Ethernet + IPv4 + UDP frame to `buf` (IP identification 0x1234, TTL 64; the payload
+/// is `payload_len` bytes of `b`, 0x62).
 pub fn udp4(
     buf: &mut Vec<u8>,
     src: [u8; 4],
@@ -113,17 +155,21 @@ pub fn udp4(
     dport: u16,
     payload_len: usize,
 ) {
-    eth(buf, 0x0800);
-    ipv4(buf, src, dst, ipproto::UDP, 0x1234, 64, 8 + payload_len);
-    buf.extend_from_slice(&sport.to_be_bytes());
-    buf.extend_from_slice(&dport.to_be_bytes());
-    buf.extend_from_slice(&((8 + payload_len) as u16).to_be_bytes());
-    buf.extend_from_slice(&[0, 0]);
-    buf.resize(buf.len() + payload_len, 0x62);
+    let u = UdpRepr {
+        src_port: sport,
+        dst_port: dport,
+        payload_len,
+    };
+    let ip = ipv4(src, dst, ipproto::UDP, 0x1234, 64, u.buffer_len());
+    let at = frame(buf, ethertype::IPV4, ip.buffer_len());
+    emitted(ip.emit(&mut buf[at..]));
+    let seg = &mut buf[at + Ipv4Repr::HEADER_LEN..];
+    seg[u.buffer_len() - payload_len..].fill(UDP_FILL);
+    emitted(u.emit(seg, src.into(), dst.into()));
 }
 
 /// Append an ICMP port-unreachable from `from` to `to` quoting a UDP datagram `to:sport ->
-/// from:dport`.
+/// from:dport` (its IPv4 header and the 8-byte UDP header, as a router quotes them).
 pub fn icmp4_port_unreachable(
     buf: &mut Vec<u8>,
     from: [u8; 4],
@@ -131,13 +177,28 @@ pub fn icmp4_port_unreachable(
     sport: u16,
     dport: u16,
 ) {
-    eth(buf, 0x0800);
-    ipv4(buf, from, to, ipproto::ICMP, 0, 64, 8 + 28);
-    buf.extend_from_slice(&[3, 3, 0, 0, 0, 0, 0, 0]);
-    ipv4(buf, to, from, ipproto::UDP, 1, 64, 8);
-    buf.extend_from_slice(&sport.to_be_bytes());
-    buf.extend_from_slice(&dport.to_be_bytes());
-    buf.extend_from_slice(&[0, 8, 0, 0]);
+    let quoted_udp = UdpRepr {
+        src_port: sport,
+        dst_port: dport,
+        payload_len: 0,
+    };
+    let quoted_ip = ipv4(to, from, ipproto::UDP, 1, 64, quoted_udp.buffer_len());
+    let msg = IcmpRepr {
+        v6: false,
+        msg_type: icmp::v4::DEST_UNREACHABLE,
+        msg_code: icmp::v4::CODE_PORT_UNREACHABLE,
+        rest_of_header: 0,
+        data_len: quoted_ip.buffer_len(),
+    };
+    let ip = ipv4(from, to, ipproto::ICMP, 0, 64, msg.buffer_len());
+    let at = frame(buf, ethertype::IPV4, ip.buffer_len());
+    emitted(ip.emit(&mut buf[at..]));
+    let m = &mut buf[at + Ipv4Repr::HEADER_LEN..];
+    // The quoted packet first: the ICMP checksum covers it.
+    let q = &mut m[icmp::field::DATA..];
+    emitted(quoted_ip.emit(q));
+    emitted(quoted_udp.emit(&mut q[Ipv4Repr::HEADER_LEN..], to.into(), from.into()));
+    emitted(msg.emit(m, from.into(), to.into()));
 }
 
 /// A small, fast, seedable random generator (xorshift64*).
