@@ -511,12 +511,21 @@ mod tests {
     use super::*;
 
     fn v4(proto: u8, payload: &[u8]) -> Vec<u8> {
-        let mut p = vec![
-            0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-        ];
-        p.extend_from_slice(payload);
-        let tl = p.len() as u16;
-        p[2..4].copy_from_slice(&tl.to_be_bytes());
+        let r = Ipv4Repr {
+            src_addr: Ipv4Addr::new(10, 0, 0, 1),
+            dst_addr: Ipv4Addr::new(10, 0, 0, 2),
+            protocol: proto,
+            payload_len: payload.len(),
+            ttl: 64,
+            ident: 0x1234,
+            dscp_ecn: 0,
+            dont_frag: true,
+            more_frags: false,
+            frag_offset: 0,
+        };
+        let mut p = vec![0u8; r.buffer_len()];
+        r.emit(&mut p).unwrap();
+        p[Ipv4Repr::HEADER_LEN..].copy_from_slice(payload);
         p
     }
 
@@ -533,48 +542,40 @@ mod tests {
         assert_eq!(ip.payload(), &[1]);
         assert!(Ipv4Packet::new_checked(&p[..19]).is_err());
         let mut bad = p.clone();
-        bad[0] = 0x44;
+        bad[v4_field::VER_IHL] = 0x44;
         assert!(Ipv4Packet::new_checked(&bad[..]).is_err());
         // total length 0 (TSO capture): up to the capture; below the header: malformed
         let mut tso = p.clone();
-        tso[2..4].copy_from_slice(&[0, 0]);
+        tso[v4_field::LENGTH].copy_from_slice(&[0, 0]);
         assert_eq!(
             Ipv4Packet::new_checked(&tso[..]).unwrap().payload(),
             &[1, 2, 3]
         );
-        tso[3] = 19;
+        tso[v4_field::LENGTH.end - 1] = 19;
         assert!(Ipv4Packet::new_checked(&tso[..]).is_err());
     }
 
     #[test]
     fn ipv6_extension_headers() {
-        let mut p = vec![0u8; 40];
-        p[0] = 0x60;
-        p[6] = ipproto::HOPOPT;
-        p[7] = 64;
         // hop-by-hop (8 bytes) -> fragment (8 bytes) -> TCP
-        let ext = [
-            ipproto::FRAGMENT,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            ipproto::TCP,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0,
-            1,
-        ];
-        p.extend_from_slice(&ext);
-        p.extend_from_slice(&[0xaa; 4]);
-        let pl = (p.len() - 40) as u16;
-        p[4..6].copy_from_slice(&pl.to_be_bytes());
+        let mut ext = [0u8; 16];
+        ext[ext_field::NXT_HDR] = ipproto::FRAGMENT;
+        let frag = &mut ext[8..];
+        frag[ext_field::NXT_HDR] = ipproto::TCP;
+        frag[ext_field::FRAG_IDENT].copy_from_slice(&1u32.to_be_bytes());
+        let r = Ipv6Repr {
+            src_addr: Ipv6Addr::LOCALHOST,
+            dst_addr: Ipv6Addr::LOCALHOST,
+            next_header: ipproto::HOPOPT,
+            payload_len: ext.len() + 4,
+            hop_limit: 64,
+            traffic_class: 0,
+            flow_label: 0,
+        };
+        let mut p = vec![0u8; r.buffer_len()];
+        r.emit(&mut p).unwrap();
+        p[v6_field::PAYLOAD..v6_field::PAYLOAD + 16].copy_from_slice(&ext);
+        p[v6_field::PAYLOAD + 16..].copy_from_slice(&[0xaa; 4]);
         let ip = Ipv6Packet::new_checked(&p[..]).unwrap();
         let ul = ip.upper_layer().unwrap();
         assert_eq!(ul.protocol, ipproto::TCP);
@@ -583,7 +584,8 @@ mod tests {
         let ip = Ipv6Packet::new_checked(&p[..45]).unwrap();
         assert!(ip.upper_layer().is_err());
         // a later fragment: the protocol is known, the payload is data
-        p[50] = 0x01; // offset 32 bytes
+        let frag_off = v6_field::PAYLOAD + 8 + ext_field::FRAG_OFFSET.start;
+        p[frag_off + 1] = 0x20; // offset 4 × 8 bytes
         let ul = Ipv6Packet::new_checked(&p[..])
             .unwrap()
             .upper_layer()

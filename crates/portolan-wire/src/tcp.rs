@@ -316,7 +316,7 @@ mod tests {
         assert!(t.payload().is_empty());
         // an option whose length runs past the header ends the list
         let mut bad = seg.clone();
-        bad[21] = 200;
+        bad[field::OPTIONS + 1] = 200; // the first option's length
         let t = TcpPacket::new_checked(&bad[..]).unwrap();
         assert_eq!(t.options().count(), 0);
     }
@@ -329,7 +329,7 @@ mod tests {
         );
         assert!(quoted(&[0; 7]).is_err());
         let mut seg = [0u8; 20];
-        seg[12] = 4 << 4;
+        seg[field::DATA_OFFSET] = 4 << 4;
         assert!(TcpPacket::new_checked(&seg[..]).is_err());
     }
 }

@@ -6,45 +6,69 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use portolan_wire::build::{self, IpFields};
 use portolan_wire::cookie::CookieKey;
 use portolan_wire::reply::{classify, ReplyKind, Transport, Verdict};
-use portolan_wire::{checksum, ipproto, tcpflags};
+use portolan_wire::{icmp, ipproto, tcpflags, IcmpRepr, Ipv4Repr, Ipv6Repr, TcpFlags, TcpRepr};
 use proptest::prelude::*;
 
 const US: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
 const THEM: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
 
+/// An IPv4 header from `src` to `dst` carrying `len` bytes of `proto`.
+fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, ttl: u8, len: usize) -> Ipv4Repr {
+    Ipv4Repr {
+        src_addr: src,
+        dst_addr: dst,
+        protocol: proto,
+        payload_len: len,
+        ttl,
+        ident: 0,
+        dscp_ecn: 0,
+        dont_frag: false,
+        more_frags: false,
+        frag_offset: 0,
+    }
+}
+
+/// A TCP header from `sport` to `dport` with the given ack and flags, no options or payload.
+fn tcp(sport: u16, dport: u16, ack: u32, flags: u8) -> TcpRepr<'static> {
+    TcpRepr {
+        src_port: sport,
+        dst_port: dport,
+        seq_number: 0,
+        ack_number: ack,
+        flags: TcpFlags(flags),
+        window_len: 0,
+        urgent_at: 0,
+        options: &[],
+        payload_len: 0,
+    }
+}
+
 /// A TCP segment from THEM:sport to US:dport with the given ack and flags, in IPv4.
 fn tcp_reply(sport: u16, dport: u16, ack: u32, flags: u8, ttl: u8) -> Vec<u8> {
-    let mut b = vec![0u8; 40];
-    b[0] = 0x45;
-    b[2..4].copy_from_slice(&40u16.to_be_bytes());
-    b[8] = ttl;
-    b[9] = ipproto::TCP;
-    b[12..16].copy_from_slice(&THEM.octets());
-    b[16..20].copy_from_slice(&US.octets());
-    let c = checksum::of(&b[..20]);
-    b[10..12].copy_from_slice(&c.to_be_bytes());
-    let t = &mut b[20..];
-    t[0..2].copy_from_slice(&sport.to_be_bytes());
-    t[2..4].copy_from_slice(&dport.to_be_bytes());
-    t[8..12].copy_from_slice(&ack.to_be_bytes());
-    t[12] = 5 << 4;
-    t[13] = flags;
+    let t = tcp(sport, dport, ack, flags);
+    let ip = ipv4(THEM, US, ipproto::TCP, ttl, t.buffer_len());
+    let mut b = vec![0u8; ip.buffer_len()];
+    ip.emit(&mut b).unwrap();
+    t.emit(&mut b[Ipv4Repr::HEADER_LEN..], THEM.into(), US.into())
+        .unwrap();
     b
 }
 
 /// An ICMP error from `from` quoting `probe` (whole IP packet), type/code given.
 fn icmp_error(from: Ipv4Addr, probe: &[u8], typ: u8, code: u8) -> Vec<u8> {
-    let mut b = vec![0u8; 28];
-    b[0] = 0x45;
-    let total = (28 + probe.len()) as u16;
-    b[2..4].copy_from_slice(&total.to_be_bytes());
-    b[8] = 64;
-    b[9] = ipproto::ICMP;
-    b[12..16].copy_from_slice(&from.octets());
-    b[16..20].copy_from_slice(&US.octets());
-    b[20] = typ;
-    b[21] = code;
-    b.extend_from_slice(probe);
+    let msg = IcmpRepr {
+        v6: false,
+        msg_type: typ,
+        msg_code: code,
+        rest_of_header: 0,
+        data_len: probe.len(),
+    };
+    let ip = ipv4(from, US, ipproto::ICMP, 64, msg.buffer_len());
+    let mut b = vec![0u8; ip.buffer_len()];
+    ip.emit(&mut b).unwrap();
+    let m = &mut b[Ipv4Repr::HEADER_LEN..];
+    m[icmp::field::DATA..].copy_from_slice(probe);
+    msg.emit(m, from.into(), US.into()).unwrap();
     b
 }
 
@@ -182,10 +206,25 @@ fn udp_reply_and_ipv6() {
     assert_eq!(classify(&buf[..n], &k), Verdict::Invalid);
     // A SYN-ACK over IPv6.
     let seq = k.tcp_seq(us6.into(), them6.into(), 41000, 80);
-    let n = build::syn_v6(&mut buf, them6, us6, 80, 41000, 0, IpFields::default()).unwrap();
-    let t = &mut buf[40..n];
-    t[8..12].copy_from_slice(&seq.wrapping_add(1).to_be_bytes());
-    t[13] = tcpflags::SYN | tcpflags::ACK;
+    let t = tcp(
+        80,
+        41000,
+        seq.wrapping_add(1),
+        tcpflags::SYN | tcpflags::ACK,
+    );
+    let ip = Ipv6Repr {
+        src_addr: them6,
+        dst_addr: us6,
+        next_header: ipproto::TCP,
+        payload_len: t.buffer_len(),
+        hop_limit: 64,
+        traffic_class: 0,
+        flow_label: 0,
+    };
+    let n = ip.buffer_len();
+    ip.emit(&mut buf).unwrap();
+    t.emit(&mut buf[Ipv6Repr::HEADER_LEN..n], them6.into(), us6.into())
+        .unwrap();
     assert!(
         matches!(classify(&buf[..n], &k), Verdict::Reply(r) if r.kind == ReplyKind::SynAck && r.port == 80)
     );

@@ -4,6 +4,7 @@
 use std::net::Ipv4Addr;
 
 use portolan_wire::build::{self, IpFields};
+use portolan_wire::ip::{v4_field, v6_field};
 use portolan_wire::link::linktype;
 use portolan_wire::{
     ipproto, EthernetFrame, IcmpPacket, Ipv4Packet, Ipv6Packet, NullFrame, Sll2Frame, SllFrame,
@@ -82,14 +83,20 @@ proptest! {
         hl in 5u8..16, total in any::<u16>(), proto in any::<u8>(),
         rest in proptest::collection::vec(any::<u8>(), 0..120),
     ) {
-        let mut b = vec![0x40 | hl, 0];
-        b.extend_from_slice(&total.to_be_bytes());
-        b.extend_from_slice(&[0, 0, 0, 0, 64, proto]);
+        // The first 10 bytes of a header (up to the protocol), then the random rest.
+        let mut b = vec![0u8; v4_field::PROTOCOL + 1];
+        b[v4_field::VER_IHL] = 0x40 | hl;
+        b[v4_field::LENGTH].copy_from_slice(&total.to_be_bytes());
+        b[v4_field::TTL] = 64;
+        b[v4_field::PROTOCOL] = proto;
         b.extend_from_slice(&rest);
         all_views(&b);
-        let mut v6 = vec![0x60, 0, 0, 0];
-        v6.extend_from_slice(&total.to_be_bytes());
-        v6.extend_from_slice(&[proto, 64]);
+        // The first 8 bytes of a fixed IPv6 header, then the random rest.
+        let mut v6 = vec![0u8; v6_field::HOP_LIMIT + 1];
+        v6[v6_field::VER_TC_FLOW.start] = 0x60;
+        v6[v6_field::LENGTH].copy_from_slice(&total.to_be_bytes());
+        v6[v6_field::NXT_HDR] = proto;
+        v6[v6_field::HOP_LIMIT] = 64;
         v6.extend_from_slice(&rest);
         all_views(&v6);
     }
