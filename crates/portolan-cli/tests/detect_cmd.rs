@@ -265,3 +265,37 @@ fn configuration_round_trip_and_errors() {
         .code(2)
         .stderr(predicate::str::contains("not-a-network"));
 }
+
+/// The same capture gives the same report, byte for byte, run after run (issue 12: counts used
+/// to vary with a per-process random hash key), also when the tables must evict.
+#[test]
+fn same_capture_same_output_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("busy.pcap");
+    write_pcap(&f, &synth::busy_frames(12, 1_700_000_000_000_000_000));
+    let cfg = dir.path().join("small.toml");
+    std::fs::write(
+        &cfg,
+        "[limits]\nmax_flows = 64\nmax_sources = 16\nmax_services = 16\nmax_targets = 16\n",
+    )
+    .unwrap();
+    for extra in [
+        vec![],
+        vec!["--format", "eve"],
+        vec!["--config", cfg.to_str().unwrap()],
+    ] {
+        let run = || {
+            let out = detect(&f).args(&extra).output().unwrap();
+            assert!(out.status.success(), "{out:?}");
+            out.stdout
+        };
+        let first = run();
+        assert!(!first.is_empty());
+        for i in 1..10 {
+            assert!(
+                run() == first,
+                "run {i} of {extra:?} differs from the first"
+            );
+        }
+    }
+}

@@ -21,7 +21,7 @@ use crate::alert::{Alert, DetectorKind, Shape, Technique, MAX_PORTS_LISTED};
 use crate::config::Config;
 use crate::decode::{self, Addr, IcmpInfo, IcmpKind, PacketInfo, TcpInfo, Transport};
 use crate::flow::{Flow, FlowKey, FlowState, FlowTable};
-use crate::sketch::{hash_addr, hash_addr_u32, mix64, random_seed, Bloom, Hll};
+use crate::sketch::{hash_addr, hash_addr_u32, mix64, Bloom, Distinct, Hll};
 use crate::source::RawPacket;
 use crate::table::LruTable;
 use portolan_wire::TcpFlags;
@@ -96,8 +96,8 @@ struct SourceState {
     probes: u64,
     probes_total: u64,
     kind: [u32; 9],
-    ports: Hll,
-    hosts: Hll,
+    ports: Distinct,
+    hosts: Distinct,
     seen: Bloom,
     port_list: [u16; MAX_PORTS_LISTED],
     nports: u8,
@@ -132,8 +132,8 @@ struct TargetState {
     first_ns: u64,
     last_ns: u64,
     probes: u64,
-    sources: Hll,
-    ports: Hll,
+    sources: Distinct,
+    ports: Distinct,
     port_list: [u16; MAX_PORTS_LISTED],
     nports: u8,
     last_src: Addr,
@@ -211,7 +211,7 @@ fn is_group(a: &Addr) -> bool {
 
 impl Detector {
     pub fn new(cfg: Config) -> Detector {
-        let seed = random_seed();
+        let seed = cfg.limits.hash_key;
         Detector {
             flows: FlowTable::new(cfg.limits.max_flows, seed),
             sources: LruTable::new(cfg.limits.max_sources),
@@ -719,8 +719,8 @@ impl Detector {
                 self.alert_source(i, kind, DetectorKind::Flags, now);
             }
         } else {
-            let ports = s.ports.estimate();
-            let hosts = s.hosts.estimate();
+            let ports = s.ports.count();
+            let hosts = s.hosts.count();
             let hit = (ports >= th.vertical_ports && hosts < th.block_hosts)
                 || (hosts >= th.horizontal_hosts && ports < th.block_ports)
                 || (ports >= th.block_ports && hosts >= th.block_hosts);
@@ -881,8 +881,8 @@ impl Detector {
         if t.alerted {
             return;
         }
-        let sources = t.sources.estimate();
-        let ports = t.ports.estimate();
+        let sources = t.sources.count();
+        let ports = t.ports.count();
         // Distributed: many sources, many ports, and no single source carrying the scan.
         if sources >= th.distributed_sources
             && ports >= th.distributed_ports
@@ -926,8 +926,8 @@ impl Detector {
             return;
         }
         s.alerted |= bit;
-        let ports = s.ports.estimate().max(1);
-        let hosts = s.hosts.estimate().max(1);
+        let ports = s.ports.count().max(1);
+        let hosts = s.hosts.count().max(1);
         let shape = if hosts <= 2 || (ports > 2 * hosts && hosts < 5) {
             Shape::Vertical
         } else if ports <= 2 {
