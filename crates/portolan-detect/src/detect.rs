@@ -96,8 +96,13 @@ struct SourceState {
     probes: u64,
     probes_total: u64,
     kind: [u32; 9],
+    /// Distinct ports and hosts of the window's first contacts (what the alert reports).
     ports: Distinct,
     hosts: Distinct,
+    /// Distinct ports and hosts of the window's *failed* first contacts (what the thresholds
+    /// count: completed connections to open services are not scanning evidence).
+    failed_ports: Distinct,
+    failed_hosts: Distinct,
     seen: Bloom,
     port_list: [u16; MAX_PORTS_LISTED],
     nports: u8,
@@ -397,7 +402,12 @@ impl Detector {
         let (server, sport) = f.server();
         match f.state {
             FlowState::SynSent if f.first_contact => {
-                self.outcome(client, false, f.last_ns);
+                self.failed(f, f.last_ns, true);
+            }
+            // Unanswered UDP is no evidence for TRW (open UDP services often stay silent), but
+            // it is no successful contact either: the distinct-count thresholds count it.
+            FlowState::UdpSent if f.first_contact => {
+                self.failed(f, f.last_ns, false);
             }
             // The server accepted and the client went quiet: count it as a success.
             FlowState::SynAck if f.first_contact => {
@@ -470,15 +480,17 @@ impl Detector {
                     }
                     (FlowState::SynSent, false) if fl.has(TcpFlags::RST) => {
                         f.state = FlowState::Refused;
+                        let f = *f;
                         if first {
-                            self.outcome(p.dst, false, now);
+                            self.failed(&f, now, true);
                         }
                     }
                     (FlowState::SynAck, true) if fl.has(TcpFlags::RST) => {
                         f.state = FlowState::HalfOpen;
+                        let f = *f;
                         self.half_open(p.src);
                         if first {
-                            self.outcome(p.src, false, now);
+                            self.failed(&f, now, true);
                         }
                     }
                     (FlowState::SynAck, true) if fl.has(TcpFlags::ACK) => {
@@ -516,7 +528,9 @@ impl Detector {
                     };
                     let tool = tcp_tool(p, t);
                     let first = self.probe(kind, p.src, t.sport, p.dst, t.dport, now, tool);
-                    self.flows.get_mut(idx).first_contact = first;
+                    let f = self.flows.get_mut(idx);
+                    f.first_contact = first;
+                    f.probe = kind.index() as u8;
                     self.syn_to_service(p.src, t.sport, p.dst, t.dport, now);
                 } else if core & (TcpFlags::SYN | TcpFlags::RST) != 0 {
                     // SYN-ACK or RST with no flow: backscatter or a flow we missed; ignore
@@ -583,7 +597,9 @@ impl Detector {
                 if !looks_like_reply {
                     let tool = (len == 8).then_some(Tool::Nmap);
                     let first = self.probe(Technique::Udp, p.src, sport, p.dst, dport, now, tool);
-                    self.flows.get_mut(idx).first_contact = first;
+                    let f = self.flows.get_mut(idx);
+                    f.first_contact = first;
+                    f.probe = Technique::Udp.index() as u8;
                 }
             }
         }
@@ -616,7 +632,7 @@ impl Detector {
                 self.flows.touch(idx, now);
                 self.flows.get_mut(idx).state = FlowState::Unreachable;
                 if f.first_contact {
-                    self.outcome(client, false, now);
+                    self.failed(&f, now, true);
                 }
             }
             FlowState::Midstream => {
@@ -659,6 +675,8 @@ impl Detector {
             s.kind = [0; 9];
             s.ports.clear();
             s.hosts.clear();
+            s.failed_ports.clear();
+            s.failed_hosts.clear();
             s.seen.clear();
         }
         s.last_ns = s.last_ns.max(now);
@@ -714,27 +732,57 @@ impl Detector {
         }
         let s = self.sources.value_mut(i);
         let th = self.cfg.thresholds;
+        // A stealth packet is a probe by itself (no connection can start that way); ACK and
+        // Maimon probes reach here only once answered by RST or by nothing.
         if kind.is_stealth() {
+            let few = s.probes <= 3;
             if u64::from(s.kind[kind.index()]) >= th.stealth_probes {
                 self.alert_source(i, kind, DetectorKind::Flags, now);
             }
-        } else {
-            let ports = s.ports.count();
-            let hosts = s.hosts.count();
-            let hit = (ports >= th.vertical_ports && hosts < th.block_hosts)
-                || (hosts >= th.horizontal_hosts && ports < th.block_ports)
-                || (ports >= th.block_ports && hosts >= th.block_hosts);
-            if hit {
-                let tech = self.dominant(i);
-                self.alert_source(i, tech, DetectorKind::Threshold, now);
+            if few {
+                self.target_probe(src, dst, dport, kind, now);
             }
+        }
+        true
+    }
+
+    /// A first contact failed: refused (RST), unreachable (ICMP), unanswered, or reset by the
+    /// client after the server accepted (half-open). This, not the probe itself, is scanning
+    /// evidence (TRW; Zeek's scan policy likewise counts failed attempts): a client that
+    /// completes connections to many open services is not a scanner. `trw` is false for
+    /// unanswered UDP, which feeds only the distinct-count thresholds.
+    fn failed(&mut self, f: &Flow, now: u64, trw: bool) {
+        let (client, _) = f.client();
+        let (server, port) = f.server();
+        let kind = Technique::from_index(usize::from(f.probe));
+        if trw {
+            self.outcome(client, false, now);
+        }
+        let h = hash_addr(self.seed, &client);
+        if self.sources.find(&client, h).is_none() {
+            return;
+        }
+        let seed = self.seed;
+        let i = self.source(client, now);
+        let th = self.cfg.thresholds;
+        let s = self.sources.value_mut(i);
+        s.failed_ports.add(mix64(seed ^ u64::from(port)));
+        s.failed_hosts.add(hash_addr(seed, &server));
+        let ports = s.failed_ports.count();
+        let hosts = s.failed_hosts.count();
+        let few = s.probes <= 3;
+        let hit = (ports >= th.vertical_ports && hosts < th.block_hosts)
+            || (hosts >= th.horizontal_hosts && ports < th.block_ports)
+            || (ports >= th.block_ports && hosts >= th.block_hosts);
+        if hit {
+            let tech = self.dominant(i);
+            self.alert_source(i, tech, DetectorKind::Threshold, now);
         }
         // Distributed scans are made of sources that each probe little: only their first few
         // probes count towards the target.
-        if self.sources.value(i).probes <= 3 {
-            self.target_probe(src, dst, dport, kind, now);
+        if few {
+            self.target_probe(client, server, port, kind, now);
         }
-        true
     }
 
     /// The technique a source mostly used.
