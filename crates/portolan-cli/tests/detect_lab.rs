@@ -829,8 +829,11 @@ fn merged(a: &[(u64, Vec<u8>)], b: &[(u64, Vec<u8>)], shift_ns: u64, out: &Path)
     std::fs::write(out, w.into_inner()).unwrap();
 }
 
+/// Timestamped frames.
+type Frames = Vec<(u64, Vec<u8>)>;
+
 /// Every packet of a capture, split into (those to or from `addr`, the others).
-fn split_by_addr(file: &Path, addr: [u8; 4]) -> (Vec<(u64, Vec<u8>)>, Vec<(u64, Vec<u8>)>) {
+fn split_by_addr(file: &Path, addr: [u8; 4]) -> (Frames, Frames) {
     use portolan_detect::source::open_path;
     let mut src = open_path(file).unwrap();
     let (mut with, mut without) = (Vec::new(), Vec::new());
