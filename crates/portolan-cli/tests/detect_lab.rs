@@ -977,3 +977,44 @@ fn lab_monitoring_client_among_scanners() {
         }
     }
 }
+
+/// masscan's UDP scan is masscan's, not nmap's (issue 12: ESnet's public masscan UDP capture was
+/// attributed to nmap): its datagrams leave with TTL 255, nmap's below 64.
+#[test]
+fn lab_masscan_udp_scan_is_attributed_to_masscan() {
+    if !can_run("lab_masscan_udp", &["masscan", "nmap"]) {
+        return;
+    }
+    let mut lab = Lab::new("mudp");
+    let mac = lab.tgt_mac.clone();
+    let iface = lab.scan_if.clone();
+    lab.scan(
+        "masscan --udp",
+        "masscan-udp",
+        &[
+            "masscan",
+            TARGET,
+            "-pU:1-40",
+            "--rate",
+            "2000",
+            "--wait",
+            "1",
+            "--interface",
+            &iface,
+            "--router-mac",
+            &mac,
+        ],
+        "udp",
+        Some("masscan"),
+        "vertical",
+    );
+    // and nmap's UDP scan, in the same lab, stays nmap's
+    lab.scan(
+        "nmap -sU",
+        "nmap-udp",
+        &nmap(&[], "-sU", "1-30", TARGET),
+        "udp",
+        Some("nmap"),
+        "vertical",
+    );
+}

@@ -85,6 +85,30 @@ pub fn tcp_tool(p: &PacketInfo, t: &TcpInfo) -> Option<Tool> {
     None
 }
 
+/// Recognise a scanner from one UDP probe (`len`: the UDP length field, 8 when empty).
+///
+/// * ZMap: IPv4 identification 54321, as for its TCP probes.
+/// * masscan: its IPv4 UDP template is sent with TTL 255 (its source, `templ-pkt.c`); nothing
+///   else of the header is fixed (the identification is destination ⊕ port ⊕ a keyed cookie,
+///   the payload is its per-port one or empty), so an initial TTL of 255 — more than 128 left
+///   on arrival — is what tells it from nmap.
+/// * nmap -sU: an empty datagram with a TTL nmap picks below 64 (so, for IPv4, at most 64 on
+///   arrival).
+pub fn udp_tool(p: &PacketInfo, len: u16) -> Option<Tool> {
+    if p.src.is_v4() {
+        if p.ip_id == 54321 {
+            return Some(Tool::Zmap);
+        }
+        if p.ttl > 128 {
+            return Some(Tool::Masscan);
+        }
+        if p.ttl > 64 {
+            return None;
+        }
+    }
+    (len == 8).then_some(Tool::Nmap)
+}
+
 /// Per-source state.
 #[derive(Clone, Default)]
 struct SourceState {
@@ -595,7 +619,7 @@ impl Detector {
                 // request sent before the capture started: not a probe.
                 let looks_like_reply = sport < 1024 && dport >= 1024;
                 if !looks_like_reply {
-                    let tool = (len == 8).then_some(Tool::Nmap);
+                    let tool = udp_tool(p, len);
                     let first = self.probe(Technique::Udp, p.src, sport, p.dst, dport, now, tool);
                     let f = self.flows.get_mut(idx);
                     f.first_contact = first;

@@ -397,3 +397,42 @@ fn sensitivity_changes_how_soon() {
     assert_eq!(probes_at(Medium), 4);
     assert_eq!(probes_at(Low), 5);
 }
+
+/// The UDP tool traits, from the scanners' sources: masscan's template leaves with TTL 255,
+/// nmap's empty datagrams with a TTL below 64, ZMap's with identification 54321.
+#[test]
+fn udp_probes_name_their_tool() {
+    use portolan_detect::decode::{PacketInfo, Transport};
+    use portolan_detect::detect::{udp_tool, Tool};
+    let p = |ttl: u8, ip_id: u16, v6: bool| PacketInfo {
+        ts_ns: 0,
+        src: if v6 {
+            Addr::from("2001:db8::1".parse::<std::net::IpAddr>().unwrap())
+        } else {
+            Addr::v4(ATTACKER)
+        },
+        dst: if v6 {
+            Addr::from("2001:db8::2".parse::<std::net::IpAddr>().unwrap())
+        } else {
+            Addr::v4(VICTIM)
+        },
+        ttl,
+        ip_id,
+        transport: Transport::Udp {
+            sport: 40000,
+            dport: 7,
+            len: 8,
+        },
+    };
+    // masscan: TTL 255 minus a few hops, empty or with its per-port payload
+    assert_eq!(udp_tool(&p(249, 0x9a3c, false), 8), Some(Tool::Masscan));
+    assert_eq!(udp_tool(&p(255, 0x0102, false), 48), Some(Tool::Masscan));
+    // nmap -sU: an empty datagram, TTL at most 64
+    assert_eq!(udp_tool(&p(47, 0x1d2e, false), 8), Some(Tool::Nmap));
+    assert_eq!(udp_tool(&p(64, 0x1d2e, true), 8), Some(Tool::Nmap));
+    // ZMap
+    assert_eq!(udp_tool(&p(250, 54321, false), 8), Some(Tool::Zmap));
+    // an ordinary client's datagram (a payload) or a TTL 128 host: no tool
+    assert_eq!(udp_tool(&p(64, 0x1d2e, false), 40), None);
+    assert_eq!(udp_tool(&p(120, 0x1d2e, false), 8), None);
+}
