@@ -299,3 +299,48 @@ fn same_capture_same_output_every_run() {
         }
     }
 }
+
+/// A capture whose only link type cannot be decoded is not "0 alerts": each interface is named
+/// on standard error and the exit status is 2 (issue 12). A pcapng with one such interface
+/// beside an Ethernet one warns about that interface and still reports the scan.
+#[test]
+fn undecodable_link_types_are_reported_per_interface() {
+    let dir = tempfile::tempdir().unwrap();
+    for lt in [147u32, 105, 127] {
+        let f = dir.path().join(format!("lt{lt}.pcap"));
+        let mut w = PcapWriter::new(Vec::new(), lt, 65535).unwrap();
+        for (ts, fr) in scan_frames() {
+            w.write(ts, &fr).unwrap();
+        }
+        std::fs::write(&f, w.into_inner()).unwrap();
+        for fmt in ["text", "eve"] {
+            detect(&f)
+                .args(["--format", fmt])
+                .assert()
+                .code(2)
+                .stderr(predicate::str::contains(format!(
+                    "interface 0 has link type {lt}"
+                )))
+                .stderr(predicate::str::contains("60 packets were skipped"))
+                .stderr(predicate::str::contains("could be decoded"));
+        }
+    }
+    let mut ng = build::shb();
+    ng.extend(build::idb(1, None));
+    ng.extend(build::idb(127, Some(9)));
+    for (ts, fr) in scan_frames() {
+        ng.extend(build::epb(0, ts / 1000, &fr));
+        ng.extend(build::epb(1, ts, &fr));
+    }
+    let f = dir.path().join("mixed.pcapng");
+    std::fs::write(&f, ng).unwrap();
+    detect(&f)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("PORTOLAN SCAN TCP SYN"))
+        .stdout(predicate::str::contains("60 packets of link types"))
+        .stderr(predicate::str::contains(
+            "interface 1 has link type 127 (802.11 radiotap)",
+        ))
+        .stderr(predicate::str::contains("interface 0").not());
+}

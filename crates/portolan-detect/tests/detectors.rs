@@ -30,6 +30,7 @@ impl Feed {
         let raw = RawPacket {
             ts_ns: self.ts,
             linktype: linktype::ETHERNET,
+            interface: 0,
             orig_len: self.buf.len() as u32,
             data: &self.buf,
         };

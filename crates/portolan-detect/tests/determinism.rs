@@ -16,6 +16,7 @@ fn report(frames: &[(u64, Vec<u8>)], cfg: &Config) -> String {
         det.process_raw(&RawPacket {
             ts_ns: *ts,
             linktype: linktype::ETHERNET,
+            interface: 0,
             orig_len: f.len() as u32,
             data: f,
         });
@@ -81,6 +82,7 @@ fn distinct_counts_are_exact_below_the_sketch_size() {
         det.process_raw(&RawPacket {
             ts_ns: *ts,
             linktype: linktype::ETHERNET,
+            interface: 0,
             orig_len: 0,
             data: f,
         });

@@ -195,6 +195,13 @@ impl Printer {
                 st.packets, st.ip_packets, st.tcp, st.udp, st.icmp, st.not_ip, st.malformed, st.alerts
             )))
         )?;
+        if st.unsupported_linktype > 0 {
+            writeln!(
+                self.stdout,
+                "  ({} packets of link types portolan cannot decode were skipped: nothing was looked for in them)",
+                st.unsupported_linktype
+            )?;
+        }
         let mut by_src: BTreeMap<String, Vec<&Alert>> = BTreeMap::new();
         for a in &self.alerts {
             by_src.entry(a.src.to_string()).or_default().push(a);
@@ -239,6 +246,57 @@ impl Printer {
     }
 }
 
+/// Packets per (interface, link type) of one input, to say which could not be decoded.
+#[derive(Default)]
+struct LinkTally {
+    counts: BTreeMap<(u32, u32), u64>,
+    last: Option<((u32, u32), u64)>,
+}
+
+impl LinkTally {
+    #[inline]
+    fn add(&mut self, interface: u32, linktype: u32) {
+        let key = (interface, linktype);
+        match &mut self.last {
+            Some((k, n)) if *k == key => *n += 1,
+            _ => {
+                self.settle();
+                self.last = Some((key, 1));
+            }
+        }
+    }
+
+    fn settle(&mut self) {
+        if let Some((k, n)) = self.last.take() {
+            *self.counts.entry(k).or_default() += n;
+        }
+    }
+
+    /// Warn on standard error about every interface whose link type cannot be decoded;
+    /// returns how many packets were skipped so.
+    fn warn_undecodable(&mut self, input: &std::path::Path) -> u64 {
+        self.settle();
+        let mut skipped = 0;
+        for (&(iface, lt), &n) in &self.counts {
+            if portolan_detect::decode::linktype_supported(lt) {
+                continue;
+            }
+            skipped += n;
+            let name = portolan_detect::decode::linktype_name(lt)
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            eprintln!(
+                "portolan: warning: {}: interface {iface} has link type {lt}{name}, which portolan \
+                 cannot decode: its {n} packets were skipped (supported: Ethernet, Linux SLL/SLL2, \
+                 raw IP, BSD/OpenBSD loopback)",
+                escape(&input.display().to_string())
+            );
+        }
+        self.counts.clear();
+        skipped
+    }
+}
+
 fn drain(det: &mut Detector, out: &mut Printer) -> Result<()> {
     for a in det.take_alerts() {
         out.alert(a)?;
@@ -279,6 +337,7 @@ pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
         bail!("give a capture file, a directory, - for standard input, or --interface IF for live capture");
     }
     let mut failure = None;
+    let mut tally = LinkTally::default();
     'inputs: for input in &args.inputs {
         let mut src = match source::open_path(input) {
             Ok(s) => s,
@@ -290,6 +349,7 @@ pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
         loop {
             match src.next_packet() {
                 Ok(Some(p)) => {
+                    tally.add(p.interface, p.linktype);
                     det.process_raw(&p);
                     if det.has_alerts() {
                         drain(&mut det, &mut out)?;
@@ -297,11 +357,13 @@ pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
                 }
                 Ok(None) => break,
                 Err(e) => {
+                    tally.warn_undecodable(input);
                     failure = Some(anyhow::Error::new(e));
                     break 'inputs;
                 }
             }
         }
+        tally.warn_undecodable(input);
     }
     det.finish();
     drain(&mut det, &mut out)?;
@@ -311,10 +373,18 @@ pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
         format!("{} inputs", args.inputs.len())
     };
     out.summary(&det, &what)?;
+    let st = det.stats();
     match failure {
         Some(e) => Err(e.context(
             "reading stopped early; the alerts above cover the packets read before the error",
         )),
+        None if st.packets > 0 && st.unsupported_linktype == st.packets => bail!(
+            "nothing in {} could be decoded: all {} packets have link types portolan cannot read \
+             (see the warnings above); capture on an Ethernet, cooked (tcpdump -i any) or \
+             raw-IP interface, or convert the capture (editcap -T ether)",
+            escape(&what),
+            st.packets
+        ),
         None => Ok(ExitCode::SUCCESS),
     }
 }

@@ -516,6 +516,7 @@ mod imp {
                             f(&RawPacket {
                                 ts_ns: u64::from(sec) * 1_000_000_000 + u64::from(nsec),
                                 linktype: lt,
+                                interface: 0,
                                 orig_len: len,
                                 data: &h[start..start + snaplen],
                             });

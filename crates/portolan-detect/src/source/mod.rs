@@ -23,6 +23,8 @@ pub struct RawPacket<'a> {
     pub ts_ns: u64,
     /// Link type of `data` (see [`crate::decode::linktype`]).
     pub linktype: u32,
+    /// The capture interface: its index in a pcapng section (0 for pcap and live capture).
+    pub interface: u32,
     /// Length of the packet on the wire (may exceed `data.len()` when cut by the snap length).
     pub orig_len: u32,
     /// The captured bytes.
