@@ -344,3 +344,100 @@ fn undecodable_link_types_are_reported_per_interface() {
         ))
         .stderr(predicate::str::contains("interface 0").not());
 }
+
+/// `--config` and `--filter @FILE` are read with a size cap that the error names: /dev/zero and
+/// a FIFO fed forever fail at once instead of eating memory (issue 12).
+#[test]
+fn config_and_filter_files_are_read_with_a_cap() {
+    let (dir, f) = scan_pcap();
+    detect(&f)
+        .args(["--config", "/dev/zero"])
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--config: /dev/zero is larger than 1048576 bytes",
+        ));
+    let fifo = dir.path().join("endless.toml");
+    assert!(StdCommand::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            let chunk = vec![b'#'; 65536];
+            // until the reader goes away (EPIPE)
+            while w.write_all(&chunk).is_ok() {}
+        })
+    };
+    detect(&f)
+        .arg("--config")
+        .arg(&fifo)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("larger than 1048576 bytes"));
+    writer.join().unwrap();
+    // --filter @FILE is checked before any capture starts (no privilege needed to see it)
+    portolan()
+        .args(["detect", "-i", "lo", "--filter", "@/dev/zero"])
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "/dev/zero is larger than 1048576 bytes",
+        ));
+}
+
+/// Live-only flags with a capture file are errors, not silently ignored (issue 12).
+#[test]
+fn live_only_flags_with_a_capture_file_are_errors() {
+    let (_dir, f) = scan_pcap();
+    for flags in [
+        &["--filter", "tcp"][..],
+        &["--count", "5"][..],
+        &["--duration", "3"][..],
+    ] {
+        detect(&f)
+            .args(flags)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(format!(
+                "{} applies only to live capture",
+                flags[0]
+            )));
+    }
+}
+
+/// File names reach the terminal escaped (an ESC in a capture's name cannot drive it).
+#[test]
+fn capture_file_names_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = dir.path().join("cap\u{1b}]0;pwned\u{7}.pcap");
+    let out = detect(&hostile).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read"), "{err}");
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    // an undecodable capture under that name: the warning and the summary are escaped too
+    let mut w = PcapWriter::new(Vec::new(), 147, 65535).unwrap();
+    for (ts, fr) in scan_frames() {
+        w.write(ts, &fr).unwrap();
+    }
+    std::fs::write(&hostile, w.into_inner()).unwrap();
+    let out = detect(&hostile).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    for stream in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        assert!(text.contains("cap"), "{text}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+    }
+}
