@@ -265,3 +265,179 @@ fn configuration_round_trip_and_errors() {
         .code(2)
         .stderr(predicate::str::contains("not-a-network"));
 }
+
+/// The same capture gives the same report, byte for byte, run after run (issue 12: counts used
+/// to vary with a per-process random hash key), also when the tables must evict.
+#[test]
+fn same_capture_same_output_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("busy.pcap");
+    write_pcap(&f, &synth::busy_frames(12, 1_700_000_000_000_000_000));
+    let cfg = dir.path().join("small.toml");
+    std::fs::write(
+        &cfg,
+        "[limits]\nmax_flows = 64\nmax_sources = 16\nmax_services = 16\nmax_targets = 16\n",
+    )
+    .unwrap();
+    for extra in [
+        vec![],
+        vec!["--format", "eve"],
+        vec!["--config", cfg.to_str().unwrap()],
+    ] {
+        let run = || {
+            let out = detect(&f).args(&extra).output().unwrap();
+            assert!(out.status.success(), "{out:?}");
+            out.stdout
+        };
+        let first = run();
+        assert!(!first.is_empty());
+        for i in 1..10 {
+            assert!(
+                run() == first,
+                "run {i} of {extra:?} differs from the first"
+            );
+        }
+    }
+}
+
+/// A capture whose only link type cannot be decoded is not "0 alerts": each interface is named
+/// on standard error and the exit status is 2 (issue 12). A pcapng with one such interface
+/// beside an Ethernet one warns about that interface and still reports the scan.
+#[test]
+fn undecodable_link_types_are_reported_per_interface() {
+    let dir = tempfile::tempdir().unwrap();
+    for lt in [147u32, 105, 127] {
+        let f = dir.path().join(format!("lt{lt}.pcap"));
+        let mut w = PcapWriter::new(Vec::new(), lt, 65535).unwrap();
+        for (ts, fr) in scan_frames() {
+            w.write(ts, &fr).unwrap();
+        }
+        std::fs::write(&f, w.into_inner()).unwrap();
+        for fmt in ["text", "eve"] {
+            detect(&f)
+                .args(["--format", fmt])
+                .assert()
+                .code(2)
+                .stderr(predicate::str::contains(format!(
+                    "interface 0 has link type {lt}"
+                )))
+                .stderr(predicate::str::contains("60 packets were skipped"))
+                .stderr(predicate::str::contains("could be decoded"));
+        }
+    }
+    let mut ng = build::shb();
+    ng.extend(build::idb(1, None));
+    ng.extend(build::idb(127, Some(9)));
+    for (ts, fr) in scan_frames() {
+        ng.extend(build::epb(0, ts / 1000, &fr));
+        ng.extend(build::epb(1, ts, &fr));
+    }
+    let f = dir.path().join("mixed.pcapng");
+    std::fs::write(&f, ng).unwrap();
+    detect(&f)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("PORTOLAN SCAN TCP SYN"))
+        .stdout(predicate::str::contains("60 packets of link types"))
+        .stderr(predicate::str::contains(
+            "interface 1 has link type 127 (802.11 radiotap)",
+        ))
+        .stderr(predicate::str::contains("interface 0").not());
+}
+
+/// `--config` and `--filter @FILE` are read with a size cap that the error names: /dev/zero and
+/// a FIFO fed forever fail at once instead of eating memory (issue 12).
+#[test]
+fn config_and_filter_files_are_read_with_a_cap() {
+    let (dir, f) = scan_pcap();
+    detect(&f)
+        .args(["--config", "/dev/zero"])
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--config: /dev/zero is larger than 1048576 bytes",
+        ));
+    let fifo = dir.path().join("endless.toml");
+    assert!(StdCommand::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            let chunk = vec![b'#'; 65536];
+            // until the reader goes away (EPIPE)
+            while w.write_all(&chunk).is_ok() {}
+        })
+    };
+    detect(&f)
+        .arg("--config")
+        .arg(&fifo)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("larger than 1048576 bytes"));
+    writer.join().unwrap();
+    // --filter @FILE is checked before any capture starts (no privilege needed to see it)
+    portolan()
+        .args(["detect", "-i", "lo", "--filter", "@/dev/zero"])
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "/dev/zero is larger than 1048576 bytes",
+        ));
+}
+
+/// Live-only flags with a capture file are errors, not silently ignored (issue 12).
+#[test]
+fn live_only_flags_with_a_capture_file_are_errors() {
+    let (_dir, f) = scan_pcap();
+    for flags in [
+        &["--filter", "tcp"][..],
+        &["--count", "5"][..],
+        &["--duration", "3"][..],
+    ] {
+        detect(&f)
+            .args(flags)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(format!(
+                "{} applies only to live capture",
+                flags[0]
+            )));
+    }
+}
+
+/// File names reach the terminal escaped (an ESC in a capture's name cannot drive it).
+#[test]
+fn capture_file_names_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = dir.path().join("cap\u{1b}]0;pwned\u{7}.pcap");
+    let out = detect(&hostile).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read"), "{err}");
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    // an undecodable capture under that name: the warning and the summary are escaped too
+    let mut w = PcapWriter::new(Vec::new(), 147, 65535).unwrap();
+    for (ts, fr) in scan_frames() {
+        w.write(ts, &fr).unwrap();
+    }
+    std::fs::write(&hostile, w.into_inner()).unwrap();
+    let out = detect(&hostile).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    for stream in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        assert!(text.contains("cap"), "{text}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+    }
+}

@@ -123,10 +123,10 @@ impl Lab {
     fn new(tag: &str) -> Lab {
         let n = LAB_SEQ.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id() % 100_000;
-        let scan_ns = format!("pl-det-{pid}-{tag}-{n}-a");
-        let tgt_ns = format!("pl-det-{pid}-{tag}-{n}-b");
-        let scan_if = format!("pd{pid}x{n}s");
-        let tgt_if = format!("pd{pid}x{n}t");
+        let scan_ns = format!("dt-{pid}-{tag}-{n}-a");
+        let tgt_ns = format!("dt-{pid}-{tag}-{n}-b");
+        let scan_if = format!("dt{pid}x{n}s");
+        let tgt_if = format!("dt{pid}x{n}t");
         let lab = Lab {
             scan_ns,
             tgt_ns,
@@ -773,4 +773,248 @@ fn lab_benign_traffic_raises_nothing() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(tcp > 1000, "only {tcp} TCP packets recorded: {text}");
+}
+
+/// Services a monitoring system polls: each reads a request, answers, and closes (FIN).
+const MONITORED: &str = r#"
+import socket, sys, threading
+lo, hi = int(sys.argv[1]), int(sys.argv[2])
+def serve(s):
+    while True:
+        try:
+            c, _ = s.accept()
+        except OSError:
+            return
+        try:
+            c.settimeout(2); c.recv(256); c.sendall(b"HTTP/1.0 200 OK\r\n\r\nup\n"); c.close()
+        except OSError:
+            pass
+for p in range(lo, hi):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('10.79.0.2', p)); s.listen(256)
+    threading.Thread(target=serve, args=(s,), daemon=True).start()
+print('ready', flush=True)
+threading.Event().wait()
+"#;
+
+/// A monitoring client: from its own address, polls every service of the range in turn
+/// (handshake, request, answer, FIN), round after round, until told to stop (a file appears).
+const MONITOR: &str = r#"
+import os, socket, sys, time
+src, host, lo, hi, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+rounds = ok = 0
+while not os.path.exists(stop) or rounds < 3:
+    for p in range(lo, hi):
+        s = socket.create_connection((host, p), timeout=2, source_address=(src, 0))
+        s.sendall(b"GET /health HTTP/1.0\r\n\r\n"); s.recv(256); s.close(); ok += 1
+    rounds += 1
+    time.sleep(0.3)
+print(rounds, ok, flush=True)
+"#;
+
+/// Addresses of the monitoring client and of each scanner in the mixed capture.
+const MONITOR_ADDR: &str = "10.79.0.3";
+const MONITORED_PORTS: (u16, u16) = (9000, 9034);
+
+/// Merge two captures' packets by time, the second shifted by `shift_ns`.
+fn merged(a: &[(u64, Vec<u8>)], b: &[(u64, Vec<u8>)], shift_ns: u64, out: &Path) {
+    use portolan_detect::source::pcap::PcapWriter;
+    let mut all: Vec<(u64, &Vec<u8>)> = a.iter().map(|(t, d)| (*t, d)).collect();
+    all.extend(b.iter().map(|(t, d)| (t + shift_ns, d)));
+    all.sort_by_key(|(t, _)| *t);
+    let mut w = PcapWriter::new(Vec::new(), 1, 65535).unwrap();
+    for (t, d) in all {
+        w.write(t, d).unwrap();
+    }
+    std::fs::write(out, w.into_inner()).unwrap();
+}
+
+/// Timestamped frames.
+type Frames = Vec<(u64, Vec<u8>)>;
+
+/// Every packet of a capture, split into (those to or from `addr`, the others).
+fn split_by_addr(file: &Path, addr: [u8; 4]) -> (Frames, Frames) {
+    use portolan_detect::source::open_path;
+    let mut src = open_path(file).unwrap();
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    while let Some(p) = src.next_packet().unwrap() {
+        assert_eq!(p.linktype, 1, "the lab records Ethernet");
+        let d = p.data;
+        let ipv4 = d.len() >= 34 && d[12..14] == [8, 0];
+        let mine = ipv4 && (d[26..30] == addr || d[30..34] == addr);
+        if mine {
+            with.push((p.ts_ns, d.to_vec()));
+        } else {
+            without.push((p.ts_ns, d.to_vec()));
+        }
+    }
+    (with, without)
+}
+
+/// A monitoring system polling 34 open services of the target in the same capture as real
+/// scanners (each from its own address): every scanner is alerted with its technique, the
+/// monitoring client never — in the recorded capture and in ten re-timings of it that
+/// interleave the client's traffic differently with the scans (issue 12).
+#[test]
+fn lab_monitoring_client_among_scanners() {
+    if !can_run("lab_monitoring_mix", &["nmap", "masscan", "zmap"]) {
+        return;
+    }
+    let mut lab = Lab::new("mix");
+    // the monitored services on the target
+    let script = lab.dir.path().join("monitored.py");
+    std::fs::write(&script, MONITORED).unwrap();
+    let (lo, hi) = (MONITORED_PORTS.0.to_string(), MONITORED_PORTS.1.to_string());
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &lab.tgt_ns, "python3"])
+        .arg(&script)
+        .args([&lo, &hi])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    lab.children.push(child);
+    // one address per scanner, plus the monitoring client's
+    let scanners: [(&str, &str, Option<&str>); 6] = [
+        ("10.79.0.11", "tcp-syn", Some("nmap")),
+        ("10.79.0.12", "tcp-connect", None),
+        ("10.79.0.13", "udp", Some("nmap")),
+        ("10.79.0.14", "tcp-xmas", Some("nmap")),
+        ("10.79.0.15", "tcp-syn", Some("masscan")),
+        ("10.79.0.16", "tcp-syn", Some("zmap")),
+    ];
+    let mut addrs = vec![MONITOR_ADDR];
+    addrs.extend(scanners.iter().map(|s| s.0));
+    for a in &addrs {
+        sh(&[
+            "ip",
+            "-n",
+            &lab.scan_ns,
+            "addr",
+            "add",
+            &format!("{a}/24"),
+            "dev",
+            &lab.scan_if,
+        ]);
+    }
+    // the client polls in the background for the whole recording
+    let client = lab.dir.path().join("monitor.py");
+    std::fs::write(&client, MONITOR).unwrap();
+    let stop = lab.dir.path().join("stop");
+    let mon = Command::new("ip")
+        .args(["netns", "exec", &lab.scan_ns, "python3"])
+        .arg(&client)
+        .args([MONITOR_ADDR, TARGET, &lo, &hi])
+        .arg(&stop)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let iface = lab.scan_if.clone();
+    let mac = lab.tgt_mac.clone();
+    let bl = lab.dir.path().join("blocklist.conf");
+    std::fs::write(&bl, "").unwrap();
+    let bl = bl.to_string_lossy().to_string();
+    let script = format!(
+        "set -x; sleep 1; \
+         nmap -n -Pn -sS -S 10.79.0.11 -e {iface} -p 1-40 --max-retries 1 {TARGET}; \
+         nmap -n -Pn -sT -S 10.79.0.12 -e {iface} -p 1-40 --max-retries 1 {TARGET}; \
+         nmap -n -Pn -sU -S 10.79.0.13 -e {iface} -p 1-30 --max-retries 1 {TARGET}; \
+         nmap -n -Pn -sX -S 10.79.0.14 -e {iface} -p 1-30 --max-retries 1 {TARGET}; \
+         masscan {TARGET} -p1-40 --rate 2000 --wait 1 --interface {iface} --router-mac {mac} \
+           --adapter-ip 10.79.0.15; \
+         zmap -p 80 10.79.1.0/26 -i {iface} -G {mac} -S 10.79.0.16 -r 2000 -c 1 -q -b {bl} \
+           -o /dev/null; \
+         sleep 1"
+    );
+    let f = lab.record("mix", &["sh", "-c", &script]);
+    std::fs::write(&stop, "").unwrap();
+    let out = mon.wait_with_output().unwrap();
+    let polled = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "monitoring client failed: {polled}");
+    eprintln!("monitoring client: rounds, connections = {polled}");
+
+    let (client_pkts, rest) = split_by_addr(&f, [10, 79, 0, 3]);
+    assert!(
+        client_pkts.len() > 34 * 7,
+        "the client's polls were not recorded: {} packets",
+        client_pkts.len()
+    );
+    for k in 0..10u64 {
+        let file = lab.dir.path().join(format!("mix-{k}.pcap"));
+        // k = 0: as recorded; then the client's traffic moved by k × 0.77 s
+        merged(&rest, &client_pkts, k * 770_000_000, &file);
+        let alerts = detect(&file, &[]);
+        for a in &alerts {
+            assert_ne!(
+                a["src_ip"],
+                MONITOR_ADDR,
+                "ordering {k}: the monitoring client was alerted:\n  {}",
+                summarize(&alerts)
+            );
+        }
+        for (addr, technique, tool) in scanners {
+            let a = alerts
+                .iter()
+                .find(|a| a["src_ip"] == addr && a["portolan"]["technique"] == technique)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "ordering {k}: no {technique} alert from {addr}:\n  {}",
+                        summarize(&alerts)
+                    )
+                });
+            if let Some(t) = tool {
+                assert_eq!(
+                    a["portolan"]["tool"],
+                    t,
+                    "ordering {k}: {}",
+                    summarize(&alerts)
+                );
+            }
+        }
+    }
+}
+
+/// masscan's UDP scan is masscan's, not nmap's (issue 12: ESnet's public masscan UDP capture was
+/// attributed to nmap): its datagrams leave with TTL 255, nmap's below 64.
+#[test]
+fn lab_masscan_udp_scan_is_attributed_to_masscan() {
+    if !can_run("lab_masscan_udp", &["masscan", "nmap"]) {
+        return;
+    }
+    let mut lab = Lab::new("mudp");
+    let mac = lab.tgt_mac.clone();
+    let iface = lab.scan_if.clone();
+    lab.scan(
+        "masscan --udp",
+        "masscan-udp",
+        &[
+            "masscan",
+            TARGET,
+            "-pU:1-40",
+            "--rate",
+            "2000",
+            "--wait",
+            "1",
+            "--interface",
+            &iface,
+            "--router-mac",
+            &mac,
+        ],
+        "udp",
+        Some("masscan"),
+        "vertical",
+    );
+    // and nmap's UDP scan, in the same lab, stays nmap's
+    lab.scan(
+        "nmap -sU",
+        "nmap-udp",
+        &nmap(&[], "-sU", "1-30", TARGET),
+        "udp",
+        Some("nmap"),
+        "vertical",
+    );
 }

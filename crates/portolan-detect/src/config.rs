@@ -203,7 +203,14 @@ pub struct Limits {
     pub max_services: usize,
     /// Destination hosts tracked for distributed scans.
     pub max_targets: usize,
+    /// The key of the table and sketch hashes. A fixed default makes the same capture give the
+    /// same report on every run; set a secret value of your own where an adversary could
+    /// choose flows that collide in the tables (the report stays reproducible with that key).
+    pub hash_key: u64,
 }
+
+/// The default [`Limits::hash_key`] ("portolan" in ASCII; below 2^63 so TOML can hold it).
+pub const DEFAULT_HASH_KEY: u64 = 0x706f_7274_6f6c_616e;
 
 impl Config {
     /// The preset for a sensitivity level.
@@ -246,6 +253,7 @@ impl Config {
                 max_sources: 1 << 14,
                 max_services: 1 << 14,
                 max_targets: 1 << 14,
+                hash_key: DEFAULT_HASH_KEY,
             },
             allow: Vec::new(),
         }
@@ -342,6 +350,13 @@ impl Config {
                 )));
             }
         }
+        if l.hash_key > i64::MAX as u64 {
+            return Err(ConfigError::Invalid(format!(
+                "limits.hash_key = {}: must be at most {} (a TOML integer)",
+                l.hash_key,
+                i64::MAX
+            )));
+        }
         let th = &self.thresholds;
         for (name, v) in [
             ("vertical_ports", th.vertical_ports),
@@ -416,6 +431,7 @@ overrides!(TimeoutsFile for Timeouts {
 });
 overrides!(LimitsFile for Limits {
     max_flows: usize, max_sources: usize, max_services: usize, max_targets: usize,
+    hash_key: u64,
 });
 
 #[derive(Debug, Default, Deserialize)]

@@ -172,6 +172,53 @@ pub enum DecodeError {
     NotIp,
 }
 
+/// True when [`decode`] reads frames of this link type.
+pub fn linktype_supported(lt: u32) -> bool {
+    matches!(
+        lt,
+        linktype::ETHERNET
+            | linktype::RAW
+            | linktype::RAW_BSD
+            | linktype::RAW_BSD2
+            | linktype::IPV4
+            | linktype::IPV6
+            | linktype::NULL
+            | linktype::LOOP
+            | linktype::LINUX_SLL
+            | linktype::LINUX_SLL2
+    )
+}
+
+/// A short name for common link types (for messages), `None` when unknown here.
+pub fn linktype_name(lt: u32) -> Option<&'static str> {
+    Some(match lt {
+        0 => "BSD loopback",
+        1 => "Ethernet",
+        6 => "Token Ring",
+        9 => "PPP",
+        10 => "FDDI",
+        12 | 14 | 101 => "raw IP",
+        50 => "PPP over HDLC",
+        104 => "Cisco HDLC",
+        105 => "IEEE 802.11",
+        107 => "Frame Relay",
+        108 => "OpenBSD loopback",
+        113 => "Linux cooked (SLL)",
+        119 => "Prism 802.11",
+        127 => "802.11 radiotap",
+        147..=162 => "user-defined (DLT_USER)",
+        187 => "Bluetooth HCI H4",
+        189 => "USB (Linux)",
+        195 => "IEEE 802.15.4",
+        220 => "USB (Linux, mmapped)",
+        228 => "raw IPv4",
+        229 => "raw IPv6",
+        249 => "USB (USBPcap)",
+        276 => "Linux cooked v2 (SLL2)",
+        _ => return None,
+    })
+}
+
 /// Decode one captured frame of link type `linktype`.
 #[inline]
 pub fn decode(linktype: u32, ts_ns: u64, frame: &[u8]) -> Result<PacketInfo, DecodeError> {

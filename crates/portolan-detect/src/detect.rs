@@ -21,7 +21,7 @@ use crate::alert::{Alert, DetectorKind, Shape, Technique, MAX_PORTS_LISTED};
 use crate::config::Config;
 use crate::decode::{self, Addr, IcmpInfo, IcmpKind, PacketInfo, TcpInfo, Transport};
 use crate::flow::{Flow, FlowKey, FlowState, FlowTable};
-use crate::sketch::{hash_addr, hash_addr_u32, mix64, random_seed, Bloom, Hll};
+use crate::sketch::{hash_addr, hash_addr_u32, mix64, Bloom, Distinct, Hll};
 use crate::source::RawPacket;
 use crate::table::LruTable;
 use portolan_wire::TcpFlags;
@@ -85,6 +85,30 @@ pub fn tcp_tool(p: &PacketInfo, t: &TcpInfo) -> Option<Tool> {
     None
 }
 
+/// Recognise a scanner from one UDP probe (`len`: the UDP length field, 8 when empty).
+///
+/// * ZMap: IPv4 identification 54321, as for its TCP probes.
+/// * masscan: its IPv4 UDP template is sent with TTL 255 (its source, `templ-pkt.c`); nothing
+///   else of the header is fixed (the identification is destination ⊕ port ⊕ a keyed cookie,
+///   the payload is its per-port one or empty), so an initial TTL of 255 — more than 128 left
+///   on arrival — is what tells it from nmap.
+/// * nmap -sU: an empty datagram with a TTL nmap picks below 64 (so, for IPv4, at most 64 on
+///   arrival).
+pub fn udp_tool(p: &PacketInfo, len: u16) -> Option<Tool> {
+    if p.src.is_v4() {
+        if p.ip_id == 54321 {
+            return Some(Tool::Zmap);
+        }
+        if p.ttl > 128 {
+            return Some(Tool::Masscan);
+        }
+        if p.ttl > 64 {
+            return None;
+        }
+    }
+    (len == 8).then_some(Tool::Nmap)
+}
+
 /// Per-source state.
 #[derive(Clone, Default)]
 struct SourceState {
@@ -96,8 +120,13 @@ struct SourceState {
     probes: u64,
     probes_total: u64,
     kind: [u32; 9],
-    ports: Hll,
-    hosts: Hll,
+    /// Distinct ports and hosts of the window's first contacts (what the alert reports).
+    ports: Distinct,
+    hosts: Distinct,
+    /// Distinct ports and hosts of the window's *failed* first contacts (what the thresholds
+    /// count: completed connections to open services are not scanning evidence).
+    failed_ports: Distinct,
+    failed_hosts: Distinct,
     seen: Bloom,
     port_list: [u16; MAX_PORTS_LISTED],
     nports: u8,
@@ -132,8 +161,8 @@ struct TargetState {
     first_ns: u64,
     last_ns: u64,
     probes: u64,
-    sources: Hll,
-    ports: Hll,
+    sources: Distinct,
+    ports: Distinct,
     port_list: [u16; MAX_PORTS_LISTED],
     nports: u8,
     last_src: Addr,
@@ -211,7 +240,7 @@ fn is_group(a: &Addr) -> bool {
 
 impl Detector {
     pub fn new(cfg: Config) -> Detector {
-        let seed = random_seed();
+        let seed = cfg.limits.hash_key;
         Detector {
             flows: FlowTable::new(cfg.limits.max_flows, seed),
             sources: LruTable::new(cfg.limits.max_sources),
@@ -397,7 +426,12 @@ impl Detector {
         let (server, sport) = f.server();
         match f.state {
             FlowState::SynSent if f.first_contact => {
-                self.outcome(client, false, f.last_ns);
+                self.failed(f, f.last_ns, true);
+            }
+            // Unanswered UDP is no evidence for TRW (open UDP services often stay silent), but
+            // it is no successful contact either: the distinct-count thresholds count it.
+            FlowState::UdpSent if f.first_contact => {
+                self.failed(f, f.last_ns, false);
             }
             // The server accepted and the client went quiet: count it as a success.
             FlowState::SynAck if f.first_contact => {
@@ -470,15 +504,17 @@ impl Detector {
                     }
                     (FlowState::SynSent, false) if fl.has(TcpFlags::RST) => {
                         f.state = FlowState::Refused;
+                        let f = *f;
                         if first {
-                            self.outcome(p.dst, false, now);
+                            self.failed(&f, now, true);
                         }
                     }
                     (FlowState::SynAck, true) if fl.has(TcpFlags::RST) => {
                         f.state = FlowState::HalfOpen;
+                        let f = *f;
                         self.half_open(p.src);
                         if first {
-                            self.outcome(p.src, false, now);
+                            self.failed(&f, now, true);
                         }
                     }
                     (FlowState::SynAck, true) if fl.has(TcpFlags::ACK) => {
@@ -516,7 +552,9 @@ impl Detector {
                     };
                     let tool = tcp_tool(p, t);
                     let first = self.probe(kind, p.src, t.sport, p.dst, t.dport, now, tool);
-                    self.flows.get_mut(idx).first_contact = first;
+                    let f = self.flows.get_mut(idx);
+                    f.first_contact = first;
+                    f.probe = kind.index() as u8;
                     self.syn_to_service(p.src, t.sport, p.dst, t.dport, now);
                 } else if core & (TcpFlags::SYN | TcpFlags::RST) != 0 {
                     // SYN-ACK or RST with no flow: backscatter or a flow we missed; ignore
@@ -581,9 +619,11 @@ impl Detector {
                 // request sent before the capture started: not a probe.
                 let looks_like_reply = sport < 1024 && dport >= 1024;
                 if !looks_like_reply {
-                    let tool = (len == 8).then_some(Tool::Nmap);
+                    let tool = udp_tool(p, len);
                     let first = self.probe(Technique::Udp, p.src, sport, p.dst, dport, now, tool);
-                    self.flows.get_mut(idx).first_contact = first;
+                    let f = self.flows.get_mut(idx);
+                    f.first_contact = first;
+                    f.probe = Technique::Udp.index() as u8;
                 }
             }
         }
@@ -616,7 +656,7 @@ impl Detector {
                 self.flows.touch(idx, now);
                 self.flows.get_mut(idx).state = FlowState::Unreachable;
                 if f.first_contact {
-                    self.outcome(client, false, now);
+                    self.failed(&f, now, true);
                 }
             }
             FlowState::Midstream => {
@@ -659,6 +699,8 @@ impl Detector {
             s.kind = [0; 9];
             s.ports.clear();
             s.hosts.clear();
+            s.failed_ports.clear();
+            s.failed_hosts.clear();
             s.seen.clear();
         }
         s.last_ns = s.last_ns.max(now);
@@ -714,27 +756,57 @@ impl Detector {
         }
         let s = self.sources.value_mut(i);
         let th = self.cfg.thresholds;
+        // A stealth packet is a probe by itself (no connection can start that way); ACK and
+        // Maimon probes reach here only once answered by RST or by nothing.
         if kind.is_stealth() {
+            let few = s.probes <= 3;
             if u64::from(s.kind[kind.index()]) >= th.stealth_probes {
                 self.alert_source(i, kind, DetectorKind::Flags, now);
             }
-        } else {
-            let ports = s.ports.estimate();
-            let hosts = s.hosts.estimate();
-            let hit = (ports >= th.vertical_ports && hosts < th.block_hosts)
-                || (hosts >= th.horizontal_hosts && ports < th.block_ports)
-                || (ports >= th.block_ports && hosts >= th.block_hosts);
-            if hit {
-                let tech = self.dominant(i);
-                self.alert_source(i, tech, DetectorKind::Threshold, now);
+            if few {
+                self.target_probe(src, dst, dport, kind, now);
             }
+        }
+        true
+    }
+
+    /// A first contact failed: refused (RST), unreachable (ICMP), unanswered, or reset by the
+    /// client after the server accepted (half-open). This, not the probe itself, is scanning
+    /// evidence (TRW; Zeek's scan policy likewise counts failed attempts): a client that
+    /// completes connections to many open services is not a scanner. `trw` is false for
+    /// unanswered UDP, which feeds only the distinct-count thresholds.
+    fn failed(&mut self, f: &Flow, now: u64, trw: bool) {
+        let (client, _) = f.client();
+        let (server, port) = f.server();
+        let kind = Technique::from_index(usize::from(f.probe));
+        if trw {
+            self.outcome(client, false, now);
+        }
+        let h = hash_addr(self.seed, &client);
+        if self.sources.find(&client, h).is_none() {
+            return;
+        }
+        let seed = self.seed;
+        let i = self.source(client, now);
+        let th = self.cfg.thresholds;
+        let s = self.sources.value_mut(i);
+        s.failed_ports.add(mix64(seed ^ u64::from(port)));
+        s.failed_hosts.add(hash_addr(seed, &server));
+        let ports = s.failed_ports.count();
+        let hosts = s.failed_hosts.count();
+        let few = s.probes <= 3;
+        let hit = (ports >= th.vertical_ports && hosts < th.block_hosts)
+            || (hosts >= th.horizontal_hosts && ports < th.block_ports)
+            || (ports >= th.block_ports && hosts >= th.block_hosts);
+        if hit {
+            let tech = self.dominant(i);
+            self.alert_source(i, tech, DetectorKind::Threshold, now);
         }
         // Distributed scans are made of sources that each probe little: only their first few
         // probes count towards the target.
-        if self.sources.value(i).probes <= 3 {
-            self.target_probe(src, dst, dport, kind, now);
+        if few {
+            self.target_probe(client, server, port, kind, now);
         }
-        true
     }
 
     /// The technique a source mostly used.
@@ -881,8 +953,8 @@ impl Detector {
         if t.alerted {
             return;
         }
-        let sources = t.sources.estimate();
-        let ports = t.ports.estimate();
+        let sources = t.sources.count();
+        let ports = t.ports.count();
         // Distributed: many sources, many ports, and no single source carrying the scan.
         if sources >= th.distributed_sources
             && ports >= th.distributed_ports
@@ -926,8 +998,8 @@ impl Detector {
             return;
         }
         s.alerted |= bit;
-        let ports = s.ports.estimate().max(1);
-        let hosts = s.hosts.estimate().max(1);
+        let ports = s.ports.count().max(1);
+        let hosts = s.hosts.count().max(1);
         let shape = if hosts <= 2 || (ports > 2 * hosts && hosts < 5) {
             Shape::Vertical
         } else if ports <= 2 {

@@ -224,3 +224,114 @@ impl Rng {
         ((u128::from(self.next_u64()) * u128::from(n.max(1))) >> 64) as u64
     }
 }
+
+/// A busy, mixed capture for reproducibility tests: vertical SYN scans of hundreds of ports
+/// (closed, RST), a horizontal sweep, a UDP scan answered by port-unreachables, many one-SYN
+/// sources and benign completed connections, interleaved by `rng`. Timestamps start at `t0` and
+/// advance 100 µs per frame.
+pub fn busy_frames(seed: u64, t0: u64) -> Vec<(u64, Vec<u8>)> {
+    let mut rng = Rng::new(seed);
+    let mut streams: Vec<Vec<Vec<u8>>> = Vec::new();
+    let victim = [192, 0, 2, 10];
+    let frame = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = Vec::new();
+        f(&mut b);
+        b
+    };
+    for s in 0..4u8 {
+        let src = [198, 51, 100, 1 + s];
+        let mut v = Vec::new();
+        for port in 1..=400u16 {
+            let syn = Tcp {
+                sport: 40000,
+                dport: port,
+                window: 1024,
+                ..Tcp::default()
+            };
+            let rst = Tcp {
+                sport: port,
+                dport: 40000,
+                flags: 0x14,
+                window: 0,
+                ..Tcp::default()
+            };
+            v.push(frame(&|b| tcp4(b, src, victim, 1, 64, &syn)));
+            v.push(frame(&|b| tcp4(b, victim, src, 1, 64, &rst)));
+        }
+        streams.push(v);
+    }
+    let mut v = Vec::new();
+    for host in 1..=250u8 {
+        let dst = [10, 9, 0, host];
+        let syn = Tcp {
+            sport: 50000,
+            dport: 81,
+            window: 1024,
+            ..Tcp::default()
+        };
+        v.push(frame(&|b| tcp4(b, [203, 0, 113, 5], dst, 54321, 255, &syn)));
+    }
+    streams.push(v);
+    let mut v = Vec::new();
+    for port in 1..=300u16 {
+        v.push(frame(&|b| {
+            udp4(b, [203, 0, 113, 9], victim, 53000, port, 0)
+        }));
+        v.push(frame(&|b| {
+            icmp4_port_unreachable(b, victim, [203, 0, 113, 9], 53000, port)
+        }));
+    }
+    streams.push(v);
+    let mut v = Vec::new();
+    for i in 0..3000u32 {
+        let src = [100, 64 + (i >> 16) as u8, (i >> 8) as u8, i as u8];
+        let syn = Tcp {
+            sport: 1024 + (i % 60000) as u16,
+            dport: 443,
+            ..Tcp::default()
+        };
+        v.push(frame(&|b| tcp4(b, src, victim, 7, 64, &syn)));
+    }
+    streams.push(v);
+    let mut v = Vec::new();
+    for i in 0..500u16 {
+        let (c, sp) = ([172, 16, (i % 7) as u8, 20], 30000 + i);
+        let syn = Tcp {
+            sport: sp,
+            dport: 80,
+            options: &LINUX_SYN_OPTIONS,
+            ..Tcp::default()
+        };
+        let sa = Tcp {
+            sport: 80,
+            dport: sp,
+            flags: 0x12,
+            ..Tcp::default()
+        };
+        let ack = Tcp {
+            sport: sp,
+            dport: 80,
+            flags: 0x10,
+            ..Tcp::default()
+        };
+        v.push(frame(&|b| tcp4(b, c, victim, 3, 64, &syn)));
+        v.push(frame(&|b| tcp4(b, victim, c, 3, 64, &sa)));
+        v.push(frame(&|b| tcp4(b, c, victim, 3, 64, &ack)));
+    }
+    streams.push(v);
+    let mut pos = vec![0usize; streams.len()];
+    let mut out = Vec::new();
+    let mut ts = t0;
+    loop {
+        let live: Vec<usize> = (0..streams.len())
+            .filter(|&i| pos[i] < streams[i].len())
+            .collect();
+        if live.is_empty() {
+            return out;
+        }
+        let i = live[rng.below(live.len() as u64) as usize];
+        ts += 100_000;
+        out.push((ts, std::mem::take(&mut streams[i][pos[i]])));
+        pos[i] += 1;
+    }
+}

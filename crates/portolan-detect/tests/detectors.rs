@@ -30,6 +30,7 @@ impl Feed {
         let raw = RawPacket {
             ts_ns: self.ts,
             linktype: linktype::ETHERNET,
+            interface: 0,
             orig_len: self.buf.len() as u32,
             data: &self.buf,
         };
@@ -151,8 +152,9 @@ fn unanswered_syns_fail_at_timeout_or_end_of_capture() {
 }
 
 #[test]
-fn horizontal_sweep_of_open_port_by_threshold() {
-    // A connect() sweep whose every attempt succeeds: TRW stays quiet, the host count does not.
+fn completed_connections_are_no_scan_but_half_open_ones_are() {
+    // Completed connections to an open service on 40 hosts: no scanning evidence (issue 12;
+    // TRW and Zeek's scan policy count failed first contacts only).
     let mut f = Feed::new(Config::default());
     for h in 1..=40u8 {
         let dst = [10, 9, 0, h];
@@ -162,18 +164,63 @@ fn horizontal_sweep_of_open_port_by_threshold() {
         f.tcp4(ATTACKER, dst, seg(s.sport, 443, 0x10));
     }
     let alerts = f.finish();
+    assert!(alerts.is_empty(), "{alerts:#?}");
+    // The same sweep, each accepted connection reset by the client (a SYN scanner's kernel):
+    // failed first contacts, a horizontal scan.
+    let mut f = Feed::new(Config::default());
+    for h in 1..=40u8 {
+        let dst = [10, 9, 0, h];
+        let s = linux_syn(50000 + u16::from(h), 443);
+        f.tcp4(ATTACKER, dst, s);
+        f.tcp4(dst, ATTACKER, seg(443, s.sport, 0x12));
+        f.tcp4(ATTACKER, dst, seg(s.sport, 443, 0x04));
+    }
+    let alerts = f.finish();
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let a = &alerts[0];
     assert_eq!(
-        (a.technique, a.shape, a.detector),
-        (
-            Technique::TcpConnect,
-            Shape::Horizontal,
-            DetectorKind::Threshold
-        )
+        (a.technique, a.shape),
+        (Technique::TcpSyn, Shape::Horizontal)
     );
     assert_eq!(a.dst_port, Some(443));
-    assert!(a.distinct_hosts >= 20);
+}
+
+/// A monitoring system polling 40 services of one host every minute for ten minutes: complete
+/// handshakes, a request, an answer, FIN. Not a scan, whatever the thresholds (issue 12).
+#[test]
+fn monitoring_client_polling_many_open_services_is_no_scan() {
+    for cfg in [
+        Config::default(),
+        Config::preset(portolan_detect::config::Sensitivity::High),
+    ] {
+        let mut f = Feed::new(cfg);
+        let monitor = [10, 1, 1, 5];
+        let mut sport = 32768u16;
+        for _minute in 0..10 {
+            for port in 8000..8040u16 {
+                sport = sport.wrapping_add(1).max(32768);
+                f.tcp4(monitor, VICTIM, linux_syn(sport, port));
+                for (from_client, flags, payload_len) in CONVERSATION {
+                    let (src, dst, sp, dp) = if from_client {
+                        (monitor, VICTIM, sport, port)
+                    } else {
+                        (VICTIM, monitor, port, sport)
+                    };
+                    f.tcp4(
+                        src,
+                        dst,
+                        Tcp {
+                            payload_len,
+                            ..seg(sp, dp, flags)
+                        },
+                    );
+                }
+            }
+            f.ts += 60_000_000_000;
+        }
+        let alerts = f.finish();
+        assert!(alerts.is_empty(), "{alerts:#?}");
+    }
 }
 
 /// What follows a client's SYN in a normal conversation: (sent by the client?, flags, payload
@@ -350,4 +397,43 @@ fn sensitivity_changes_how_soon() {
     assert_eq!(probes_at(High), 3);
     assert_eq!(probes_at(Medium), 4);
     assert_eq!(probes_at(Low), 5);
+}
+
+/// The UDP tool traits, from the scanners' sources: masscan's template leaves with TTL 255,
+/// nmap's empty datagrams with a TTL below 64, ZMap's with identification 54321.
+#[test]
+fn udp_probes_name_their_tool() {
+    use portolan_detect::decode::{PacketInfo, Transport};
+    use portolan_detect::detect::{udp_tool, Tool};
+    let p = |ttl: u8, ip_id: u16, v6: bool| PacketInfo {
+        ts_ns: 0,
+        src: if v6 {
+            Addr::from("2001:db8::1".parse::<std::net::IpAddr>().unwrap())
+        } else {
+            Addr::v4(ATTACKER)
+        },
+        dst: if v6 {
+            Addr::from("2001:db8::2".parse::<std::net::IpAddr>().unwrap())
+        } else {
+            Addr::v4(VICTIM)
+        },
+        ttl,
+        ip_id,
+        transport: Transport::Udp {
+            sport: 40000,
+            dport: 7,
+            len: 8,
+        },
+    };
+    // masscan: TTL 255 minus a few hops, empty or with its per-port payload
+    assert_eq!(udp_tool(&p(249, 0x9a3c, false), 8), Some(Tool::Masscan));
+    assert_eq!(udp_tool(&p(255, 0x0102, false), 48), Some(Tool::Masscan));
+    // nmap -sU: an empty datagram, TTL at most 64
+    assert_eq!(udp_tool(&p(47, 0x1d2e, false), 8), Some(Tool::Nmap));
+    assert_eq!(udp_tool(&p(64, 0x1d2e, true), 8), Some(Tool::Nmap));
+    // ZMap
+    assert_eq!(udp_tool(&p(250, 54321, false), 8), Some(Tool::Zmap));
+    // an ordinary client's datagram (a payload) or a TTL 128 host: no tool
+    assert_eq!(udp_tool(&p(64, 0x1d2e, false), 40), None);
+    assert_eq!(udp_tool(&p(120, 0x1d2e, false), 8), None);
 }

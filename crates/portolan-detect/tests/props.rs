@@ -115,7 +115,7 @@ proptest! {
         let mut d = Detector::new(cfg);
         for (i, (lt, mut bytes)) in frames.into_iter().enumerate() {
             if lt == linktype::RAW && !bytes.is_empty() { bytes[0] = 0x45; }
-            d.process_raw(&RawPacket { ts_ns: i as u64 * 1_000_000_000, linktype: lt, orig_len: 0, data: &bytes });
+            d.process_raw(&RawPacket { ts_ns: i as u64 * 1_000_000_000, linktype: lt, interface: 0, orig_len: 0, data: &bytes });
         }
         d.finish();
         let _ = d.take_alerts();

@@ -98,33 +98,75 @@ pub struct DetectArgs {
     pub print_config: bool,
 }
 
+/// Largest configuration file read (`--config`).
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// A library error as a message whose outside text (file names) is escaped for the terminal.
+fn escaped(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{}", escape(&e.to_string()))
+}
+
 fn load_config(args: &DetectArgs) -> Result<Config> {
-    let mut cfg = match &args.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read the configuration {}", p.display()))?;
-            Config::from_toml(&text).with_context(|| format!("in {}", p.display()))?
-        }
-        None => Config::default(),
+    let text = match &args.config {
+        Some(p) => Some(
+            source::read_text_capped(p, MAX_CONFIG_BYTES)
+                .map_err(|e| escaped(format!("--config: {e}")))?,
+        ),
+        None => None,
     };
-    if let Some(level) = args.sensitivity {
-        let s = match level {
-            Level::Low => Sensitivity::Low,
-            Level::Medium => Sensitivity::Medium,
-            Level::High => Sensitivity::High,
-        };
-        // Re-apply the file over the new preset so its explicit keys still win.
-        let text = match &args.config {
-            Some(p) => std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read the configuration {}", p.display()))?,
-            None => String::new(),
-        };
-        cfg = Config::from_toml_with(&text, Some(s))?;
-    }
+    let level = args.sensitivity.map(|level| match level {
+        Level::Low => Sensitivity::Low,
+        Level::Medium => Sensitivity::Medium,
+        Level::High => Sensitivity::High,
+    });
+    // The file's explicit keys win over the --sensitivity preset they are applied to.
+    let mut cfg = Config::from_toml_with(text.as_deref().unwrap_or(""), level).map_err(|e| {
+        let file = args.config.as_ref().map(|p| p.display().to_string());
+        escaped(format!("{e} (in {})", file.unwrap_or_default()))
+    })?;
     for a in &args.allow {
         cfg.allow.push(a.parse()?);
     }
     Ok(cfg)
+}
+
+/// Flags that only mean something for live capture are errors with capture files (they would
+/// do nothing, silently).
+fn check_live_only_flags(args: &DetectArgs) -> Result<()> {
+    if args.interface.is_some() {
+        return Ok(());
+    }
+    let given: Vec<&str> = [
+        (args.filter.is_some(), "--filter"),
+        (args.count.is_some(), "--count"),
+        (args.duration.is_some(), "--duration"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| *name)
+    .collect();
+    if !given.is_empty() {
+        bail!(
+            "{} {} only to live capture (--interface IF); to filter a capture file, run it \
+             through tcpdump first: tcpdump -r FILE -w - 'EXPR' | portolan detect -",
+            given.join(", "),
+            if given.len() == 1 { "applies" } else { "apply" }
+        );
+    }
+    Ok(())
+}
+
+/// A capture error as a message with the file name escaped, each cause said once.
+fn capture_error(e: source::CaptureError) -> anyhow::Error {
+    match e {
+        source::CaptureError::Open { path, source } => {
+            escaped(format!("cannot read {}: {source}", path.display()))
+        }
+        source::CaptureError::InFile { path, source } => {
+            escaped(format!("{}: {source}", path.display()))
+        }
+        e => escaped(e),
+    }
 }
 
 struct Printer {
@@ -195,6 +237,13 @@ impl Printer {
                 st.packets, st.ip_packets, st.tcp, st.udp, st.icmp, st.not_ip, st.malformed, st.alerts
             )))
         )?;
+        if st.unsupported_linktype > 0 {
+            writeln!(
+                self.stdout,
+                "  ({} packets of link types portolan cannot decode were skipped: nothing was looked for in them)",
+                st.unsupported_linktype
+            )?;
+        }
         let mut by_src: BTreeMap<String, Vec<&Alert>> = BTreeMap::new();
         for a in &self.alerts {
             by_src.entry(a.src.to_string()).or_default().push(a);
@@ -239,6 +288,57 @@ impl Printer {
     }
 }
 
+/// Packets per (interface, link type) of one input, to say which could not be decoded.
+#[derive(Default)]
+struct LinkTally {
+    counts: BTreeMap<(u32, u32), u64>,
+    last: Option<((u32, u32), u64)>,
+}
+
+impl LinkTally {
+    #[inline]
+    fn add(&mut self, interface: u32, linktype: u32) {
+        let key = (interface, linktype);
+        match &mut self.last {
+            Some((k, n)) if *k == key => *n += 1,
+            _ => {
+                self.settle();
+                self.last = Some((key, 1));
+            }
+        }
+    }
+
+    fn settle(&mut self) {
+        if let Some((k, n)) = self.last.take() {
+            *self.counts.entry(k).or_default() += n;
+        }
+    }
+
+    /// Warn on standard error about every interface whose link type cannot be decoded;
+    /// returns how many packets were skipped so.
+    fn warn_undecodable(&mut self, input: &std::path::Path) -> u64 {
+        self.settle();
+        let mut skipped = 0;
+        for (&(iface, lt), &n) in &self.counts {
+            if portolan_detect::decode::linktype_supported(lt) {
+                continue;
+            }
+            skipped += n;
+            let name = portolan_detect::decode::linktype_name(lt)
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            eprintln!(
+                "portolan: warning: {}: interface {iface} has link type {lt}{name}, which portolan \
+                 cannot decode: its {n} packets were skipped (supported: Ethernet, Linux SLL/SLL2, \
+                 raw IP, BSD/OpenBSD loopback)",
+                escape(&input.display().to_string())
+            );
+        }
+        self.counts.clear();
+        skipped
+    }
+}
+
 fn drain(det: &mut Detector, out: &mut Printer) -> Result<()> {
     for a in det.take_alerts() {
         out.alert(a)?;
@@ -248,6 +348,7 @@ fn drain(det: &mut Detector, out: &mut Printer) -> Result<()> {
 
 /// Run `portolan detect`.
 pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
+    check_live_only_flags(&args)?;
     let cfg = load_config(&args)?;
     if args.print_config {
         print!("{}", cfg.to_toml());
@@ -279,17 +380,19 @@ pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
         bail!("give a capture file, a directory, - for standard input, or --interface IF for live capture");
     }
     let mut failure = None;
+    let mut tally = LinkTally::default();
     'inputs: for input in &args.inputs {
         let mut src = match source::open_path(input) {
             Ok(s) => s,
             Err(e) => {
-                failure = Some(anyhow::Error::new(e));
+                failure = Some(capture_error(e.in_file(input)));
                 break;
             }
         };
         loop {
             match src.next_packet() {
                 Ok(Some(p)) => {
+                    tally.add(p.interface, p.linktype);
                     det.process_raw(&p);
                     if det.has_alerts() {
                         drain(&mut det, &mut out)?;
@@ -297,11 +400,13 @@ pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    failure = Some(anyhow::Error::new(e));
+                    tally.warn_undecodable(input);
+                    failure = Some(capture_error(e.in_file(input)));
                     break 'inputs;
                 }
             }
         }
+        tally.warn_undecodable(input);
     }
     det.finish();
     drain(&mut det, &mut out)?;
@@ -310,11 +415,22 @@ pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
     } else {
         format!("{} inputs", args.inputs.len())
     };
-    out.summary(&det, &what)?;
+    let st = det.stats();
+    if failure.is_none() || st.packets > 0 {
+        out.summary(&det, &what)?;
+    }
     match failure {
-        Some(e) => Err(e.context(
+        Some(e) if st.packets > 0 => Err(e.context(
             "reading stopped early; the alerts above cover the packets read before the error",
         )),
+        Some(e) => Err(e),
+        None if st.packets > 0 && st.unsupported_linktype == st.packets => bail!(
+            "nothing in {} could be decoded: all {} packets have link types portolan cannot read \
+             (see the warnings above); capture on an Ethernet, cooked (tcpdump -i any) or \
+             raw-IP interface, or convert the capture (editcap -T ether)",
+            escape(&what),
+            st.packets
+        ),
         None => Ok(ExitCode::SUCCESS),
     }
 }
@@ -326,7 +442,7 @@ fn run_live(
     out: &mut Printer,
 ) -> Result<ExitCode> {
     let filter = match &args.filter {
-        Some(f) => Some(source::live::compile_filter(f, ifname)?),
+        Some(f) => Some(source::live::compile_filter(f, ifname).map_err(escaped)?),
         None => None,
     };
     let stop = source::live::install_stop_on_signal();

@@ -100,10 +100,8 @@ pub fn parse_bpf(text: &str) -> Result<Vec<BpfInsn>, CaptureError> {
 /// tcpdump expression compiled by running `tcpdump -ddd` for the interface's link type.
 pub fn compile_filter(filter: &str, ifname: &str) -> Result<Vec<BpfInsn>, CaptureError> {
     if let Some(path) = filter.strip_prefix('@') {
-        let text = std::fs::read_to_string(path).map_err(|e| CaptureError::Open {
-            path: path.into(),
-            source: e,
-        })?;
+        let text = super::read_text_capped(std::path::Path::new(path), super::MAX_FILTER_FILE)
+            .map_err(|e| CaptureError::Live(format!("--filter @FILE: {e}")))?;
         return parse_bpf(&text);
     }
     let dlt = match link_of(ifname)? {
@@ -516,6 +514,7 @@ mod imp {
                             f(&RawPacket {
                                 ts_ns: u64::from(sec) * 1_000_000_000 + u64::from(nsec),
                                 linktype: lt,
+                                interface: 0,
                                 orig_len: len,
                                 data: &h[start..start + snaplen],
                             });

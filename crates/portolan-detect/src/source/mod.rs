@@ -23,6 +23,8 @@ pub struct RawPacket<'a> {
     pub ts_ns: u64,
     /// Link type of `data` (see [`crate::decode::linktype`]).
     pub linktype: u32,
+    /// The capture interface: its index in a pcapng section (0 for pcap and live capture).
+    pub interface: u32,
     /// Length of the packet on the wire (may exceed `data.len()` when cut by the snap length).
     pub orig_len: u32,
     /// The captured bytes.
@@ -89,6 +91,60 @@ impl CaptureError {
         }
     }
 }
+
+/// Read a small text file (a configuration, a filter program) whole, but never more than
+/// `limit` bytes: `/dev/zero`, a FIFO fed forever or a huge file by mistake fail with
+/// [`TextFileError::TooLarge`] after `limit + 1` bytes instead of eating memory.
+pub fn read_text_capped(path: &std::path::Path, limit: u64) -> Result<String, TextFileError> {
+    use std::io::Read;
+    let io = |e| TextFileError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    let mut buf = Vec::new();
+    f.take(limit + 1).read_to_end(&mut buf).map_err(io)?;
+    if buf.len() as u64 > limit {
+        return Err(TextFileError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    String::from_utf8(buf).map_err(|e| TextFileError::NotText {
+        path: path.to_path_buf(),
+        offset: e.utf8_error().valid_up_to(),
+    })
+}
+
+/// Why a small text input could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TextFileError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is larger than {limit} bytes, the limit for this input: is it the right file?", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("{} is not UTF-8 text (invalid byte at offset {offset})", path.display())]
+    NotText { path: PathBuf, offset: usize },
+}
+
+impl TextFileError {
+    /// The file concerned.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            TextFileError::Io { path, .. }
+            | TextFileError::TooLarge { path, .. }
+            | TextFileError::NotText { path, .. } => path,
+        }
+    }
+}
+
+/// Largest filter program file (`--filter @FILE`) read: 1 MiB, far above the 4096
+/// instructions the kernel accepts in `tcpdump -dd` form.
+pub const MAX_FILTER_FILE: u64 = 1 << 20;
 
 /// Largest record accepted (a sanity bound against corrupt length fields).
 pub const MAX_RECORD: usize = 256 * 1024 * 1024;

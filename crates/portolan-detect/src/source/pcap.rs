@@ -130,6 +130,7 @@ impl<R: Read> PacketSource for PcapReader<R> {
         Ok(Some(RawPacket {
             ts_ns,
             linktype: self.linktype,
+            interface: 0,
             orig_len,
             data: &rec[16..],
         }))

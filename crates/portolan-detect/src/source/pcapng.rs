@@ -247,6 +247,7 @@ impl<R: Read> PacketSource for PcapngReader<R> {
             return Ok(Some(RawPacket {
                 ts_ns: 0,
                 linktype: iface.linktype,
+                interface: 0,
                 orig_len: orig,
                 data: &block[12..12 + caplen],
             }));
@@ -277,6 +278,7 @@ impl<R: Read> PacketSource for PcapngReader<R> {
         Ok(Some(RawPacket {
             ts_ns: iface.ts_to_ns(ts),
             linktype: iface.linktype,
+            interface: iface_id as u32,
             orig_len: orig,
             data: &block[28..28 + caplen],
         }))
