@@ -245,7 +245,7 @@ pub fn render_table(r: &Report, style: Style, out: &mut String) {
                 s.protocol.to_string(),
                 addr,
                 exposure,
-                e.service.clone().unwrap_or_else(|| "-".into()),
+                e.service.as_deref().map_or_else(|| "-".into(), escape),
                 procs,
                 escape(&user),
                 if units.is_empty() {
@@ -296,7 +296,7 @@ pub fn render_table(r: &Report, style: Style, out: &mut String) {
     if let Some(b) = &r.baseline {
         let _ = writeln!(out, "Removed sockets: {}", b.removed_sockets.len());
         for k in &b.removed_sockets {
-            let _ = writeln!(out, "  {k}");
+            let _ = writeln!(out, "  {}", escape(&k.to_string()));
         }
     }
     let c = &r.summary.findings;
@@ -320,8 +320,8 @@ pub fn render_table(r: &Report, style: Style, out: &mut String) {
             out,
             "  {} {}  {}",
             sev_styled(style, f.severity),
-            style.bold(&f.rule),
-            f.endpoint
+            style.bold(&escape(&f.rule)),
+            escape(&f.endpoint)
         );
         let _ = writeln!(out, "           {}", escape(&f.title));
         let _ = writeln!(
@@ -347,8 +347,8 @@ pub fn render_table(r: &Report, style: Style, out: &mut String) {
                 out,
                 "  {} {}  {}",
                 sev_styled(style, f.severity),
-                f.rule,
-                f.endpoint
+                escape(&f.rule),
+                escape(&f.endpoint)
             );
         }
     }
