@@ -84,8 +84,15 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
 }
 
+/// The most bytes of a baseline read (a report of 10,000 sockets is about 10 MiB).
+const BASELINE_LIMIT: portolan_registry::input::Limit = portolan_registry::input::Limit {
+    what: "a `portolan local` baseline",
+    max_bytes: 64 * portolan_registry::input::MIB,
+    hint: "give a file written by --save-baseline",
+};
+
 fn load_baseline(path: &Path) -> Result<Report> {
-    let text = std::fs::read_to_string(path)
+    let text = portolan_registry::input::read_bounded_string(path, BASELINE_LIMIT)
         .with_context(|| format!("cannot read baseline {}", path.display()))?;
     let r = Report::from_json(&text).with_context(|| {
         format!(

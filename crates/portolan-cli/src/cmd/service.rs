@@ -123,8 +123,11 @@ pub fn load_probe_db(
 ) -> Result<(ProbeDb, Vec<String>)> {
     let mut db = match db {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read the probe database {}", p.display()))?;
+            let text = portolan_registry::input::read_bounded_string(
+                p,
+                portolan_fingerprint::db::PROBE_FILE_LIMIT,
+            )
+            .with_context(|| format!("cannot read the probe database {}", p.display()))?;
             ProbeDb::from_toml(&text)
                 .with_context(|| format!("{} is not a valid probe database", p.display()))?
         }
