@@ -308,3 +308,21 @@ fn hostile_registry_text_is_escaped() {
         "{s}"
     );
 }
+
+#[test]
+fn registry_update_rejects_repeated_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let csv = dir.path().join("twice.csv");
+    let text = iana_csv();
+    let (header, body) = text.split_once('\n').unwrap();
+    std::fs::write(&csv, format!("{header}\n{body}{body}")).unwrap();
+    portolan()
+        .env("PORTOLAN_DATA_DIR", &data)
+        .args(["registry", "update", "--from", csv.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("repeats line 2 exactly"))
+        .stderr(predicate::str::contains("registry in use was not changed"));
+    assert!(!data.join("service-names-port-numbers.csv").exists());
+}
