@@ -59,15 +59,43 @@ impl Style {
     }
 }
 
-/// Make text from an untrusted source safe to print on a terminal: control characters
-/// (including ESC, so no cursor movement or title change) become visible escapes.
+/// Whether `c` must not reach a terminal as is: C0 controls (including newline, tab and ESC),
+/// DEL, C1 controls (including CSI, U+009B), bidirectional overrides, embeddings, isolates and
+/// marks (U+202A-202E, U+2066-2069, U+200E, U+200F, U+061C), zero-width characters (U+200B-200D,
+/// U+2060, U+FEFF), and the line and paragraph separators (U+2028, U+2029).
+pub fn is_unsafe(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{1f}'
+        | '\u{7f}'..='\u{9f}'
+        | '\u{61c}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{feff}')
+}
+
+/// Make text from an untrusted source (banners, registry text, process names, file names)
+/// safe to print on a terminal. This is the one function every command uses for that.
+///
+/// Every character for which [`is_unsafe`] holds becomes a visible escape: `\n`, `\r`, `\t`,
+/// `\xHH` for the other C0 controls and DEL, `\u{HHHH}` for the rest (C1 controls, bidi and
+/// zero-width characters). A backslash becomes `\\`, so the escaped form is unambiguous: a
+/// server that sends the six characters `\u{202e}` is shown as `\\u{202e}`.
 pub fn escape(s: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '\n' | '\t' => out.push(c),
-            c if c.is_control() || ('\u{80}'..='\u{9f}').contains(&c) => {
-                out.push_str(&c.escape_unicode().to_string())
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if is_unsafe(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
             }
             c => out.push(c),
         }
@@ -87,6 +115,40 @@ mod tests {
         assert!(!e.contains('\x07'));
         assert!(!e.contains('\u{9b}'));
         assert!(e.starts_with("ok"));
+    }
+
+    #[test]
+    fn escape_covers_bidi_zero_width_and_newlines() {
+        assert_eq!(escape("a\nb\tc\r"), "a\\nb\\tc\\r");
+        assert_eq!(escape("\x1b[2J"), "\\x1b[2J");
+        assert_eq!(escape("\x7f"), "\\x7f");
+        assert_eq!(escape("\u{9b}"), "\\u{009b}");
+        assert_eq!(escape("evil\u{202e}txt"), "evil\\u{202e}txt");
+        assert_eq!(escape("anon\u{200b}ymous"), "anon\\u{200b}ymous");
+        assert_eq!(escape("\u{feff}x"), "\\u{feff}x");
+        // Unambiguous: the literal text of an escape is itself escaped.
+        assert_eq!(escape("\\u{202e}"), "\\\\u{202e}");
+        assert_ne!(escape("\\x1b"), escape("\x1b"));
+        // Ordinary text, including non-Latin scripts, is left alone.
+        assert_eq!(
+            escape("caf\u{e9} \u{65e5}\u{672c} ok"),
+            "caf\u{e9} \u{65e5}\u{672c} ok"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escape_output_is_always_safe(s in "\\PC*|[\\x00-\\x{a0}\\u{200b}-\\u{2070}\\u{061c}\\u{feff}\\\\]*") {
+            let e = escape(&s);
+            proptest::prop_assert!(!e.chars().any(is_unsafe), "{:?} -> {:?}", s, e);
+        }
+
+        #[test]
+        fn escape_is_injective(a in "[a-z\\\\\\x00-\\x1f\\u{202e}{}u]{0,8}", b in "[a-z\\\\\\x00-\\x1f\\u{202e}{}u]{0,8}") {
+            if a != b {
+                proptest::prop_assert_ne!(escape(&a), escape(&b));
+            }
+        }
     }
 
     #[test]

@@ -109,3 +109,37 @@ fn saved_baseline_reads_back() {
     assert_eq!(v["schema"], "portolan.local/1");
     assert!(v.get("baseline").is_none());
 }
+
+/// What no terminal must receive from outside text.
+fn assert_terminal_safe(s: &str) {
+    for c in s.chars() {
+        let bad = matches!(c,
+            '\u{0}'..='\u{9}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
+            | '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        assert!(!bad, "{c:?} reached the terminal: {s:?}");
+    }
+}
+
+#[test]
+fn hostile_process_names_are_escaped() {
+    // This test process listens, and names itself like a hostile program would.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let old = std::fs::read_to_string("/proc/self/comm").unwrap();
+    std::fs::write("/proc/self/comm", "\x1b[2J\u{202e}ev\u{200b}").unwrap();
+    let out = portolan()
+        .args(["local", "--tcp", "--color", "never"])
+        .output();
+    std::fs::write("/proc/self/comm", old.trim_end()).unwrap();
+    let out = out.unwrap();
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{s}");
+    assert_terminal_safe(&s);
+    let row = s
+        .lines()
+        .find(|l| l.contains(&format!("127.0.0.1:{port} ")))
+        .unwrap_or_else(|| panic!("no row for port {port}: {s}"));
+    assert!(row.contains("\\x1b[2J\\u{202e}ev\\u{200b}["), "{row}");
+    drop(l);
+}

@@ -242,3 +242,87 @@ fn registry_update_from_a_file() {
     run(&["registry", "reset"]).success();
     assert!(!data.join("service-names-port-numbers.csv").exists());
 }
+
+/// What no terminal must receive from outside text.
+fn assert_terminal_safe(s: &str) {
+    for c in s.chars() {
+        let bad = matches!(c,
+            '\u{0}'..='\u{9}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
+            | '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        assert!(!bad, "{c:?} reached the terminal: {s:?}");
+    }
+}
+
+fn iana_csv() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../portolan-registry/data/service-names-port-numbers.csv"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn hostile_registry_text_is_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let csv = dir.path().join("hostile.csv");
+    let text = iana_csv().replacen(
+        "ssh,22,tcp,The Secure Shell (SSH) Protocol",
+        "ssh,22,tcp,\"Secure\x1b]0;pwned\x07\x1b[2J Shell\u{202e}exe.txt\nFAKE 23 telnet\u{200b}\"",
+        1,
+    );
+    std::fs::write(&csv, text).unwrap();
+    portolan()
+        .env("PORTOLAN_DATA_DIR", &data)
+        .args(["registry", "update", "--from", csv.to_str().unwrap()])
+        .assert()
+        .success();
+    for args in [
+        &["port", "22"][..],
+        &["port", "ssh"],
+        &["port", "20-23"],
+        &["registry", "show"],
+    ] {
+        let out = portolan()
+            .env("PORTOLAN_DATA_DIR", &data)
+            .args(args)
+            .args(["--color", "never"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let s = String::from_utf8(out.stdout).unwrap();
+        assert_terminal_safe(&s);
+        assert!(!s.lines().any(|l| l.starts_with("FAKE")), "{s}");
+    }
+    let out = portolan()
+        .env("PORTOLAN_DATA_DIR", &data)
+        .args(["port", "22", "--color", "never"])
+        .output()
+        .unwrap();
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        s.contains(
+            "Secure\\x1b]0;pwned\\x07\\x1b[2J Shell\\u{202e}exe.txt\\nFAKE 23 telnet\\u{200b}"
+        ),
+        "{s}"
+    );
+}
+
+#[test]
+fn registry_update_rejects_repeated_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let csv = dir.path().join("twice.csv");
+    let text = iana_csv();
+    let (header, body) = text.split_once('\n').unwrap();
+    std::fs::write(&csv, format!("{header}\n{body}{body}")).unwrap();
+    portolan()
+        .env("PORTOLAN_DATA_DIR", &data)
+        .args(["registry", "update", "--from", csv.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("repeats line 2 exactly"))
+        .stderr(predicate::str::contains("registry in use was not changed"));
+    assert!(!data.join("service-names-port-numbers.csv").exists());
+}

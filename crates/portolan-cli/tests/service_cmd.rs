@@ -96,3 +96,125 @@ fn json_lines_parse_back_and_hostile_banners_are_escaped() {
         "escape sequence reached the terminal: {s:?}"
     );
 }
+
+/// A loopback server that greets with `greeting`, then answers each request with
+/// `answer(request)` (None: close).
+fn scripted(greeting: Vec<u8>, answer: fn(&[u8]) -> Option<Vec<u8>>) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let greeting = greeting.clone();
+            std::thread::spawn(move || {
+                let _ = s.write_all(&greeting);
+                let mut b = [0u8; 1024];
+                while let Ok(n) = s.read(&mut b) {
+                    if n == 0 {
+                        break;
+                    }
+                    match answer(&b[..n]) {
+                        Some(out) => {
+                            let _ = s.write_all(&out);
+                        }
+                        None => break,
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// An SSH identification line and a KEXINIT packet whose name-lists are `lists`.
+fn ssh_greeting(lists: &[&str]) -> Vec<u8> {
+    let mut payload = vec![20u8];
+    payload.extend_from_slice(&[7u8; 16]);
+    for l in lists {
+        payload.extend_from_slice(&(l.len() as u32).to_be_bytes());
+        payload.extend_from_slice(l.as_bytes());
+    }
+    payload.extend_from_slice(&[0, 0, 0, 0, 0]);
+    let pad = 4u8;
+    let len = 1 + payload.len() + pad as usize;
+    let mut p = b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n".to_vec();
+    p.extend_from_slice(&(len as u32).to_be_bytes());
+    p.push(pad);
+    p.extend_from_slice(&payload);
+    p.extend_from_slice(&[0; 4]);
+    p
+}
+
+/// What no terminal must receive from a hostile peer.
+fn assert_terminal_safe(s: &str) {
+    for c in s.chars() {
+        let bad = matches!(c,
+            '\u{0}'..='\u{9}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
+            | '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        assert!(!bad, "{c:?} reached the terminal: {s:?}");
+    }
+}
+
+#[test]
+fn hostile_kexinit_and_ftp_evidence_are_escaped_end_to_end() {
+    let ssh = scripted(
+        ssh_greeting(&[
+            "curve25519-sha256\nFAKE 127.0.0.1:1/tcp open telnet,evil\u{202e}gnp.exe",
+            "ssh-ed25519\u{2066}x",
+            "aes128-ctr",
+            "aes128-ctr",
+            "hmac-sha2-256",
+            "hmac-sha2-256",
+            "",
+            "",
+            "",
+            "",
+        ]),
+        |_| Some(Vec::new()),
+    );
+    let ftp = scripted(b"220 (vsFTPd 3.0.3)\r\n".to_vec(), |req| {
+        if req.starts_with(b"USER") {
+            Some(b"331 Please specify the password.\r\n".to_vec())
+        } else if req.starts_with(b"PASS") {
+            Some(
+                "230 Login\u{200b} successful.\x1b[2J\u{9b}1m\r\n"
+                    .as_bytes()
+                    .to_vec(),
+            )
+        } else {
+            None
+        }
+    });
+    let out = portolan()
+        .args(["service", "--color", "never", "--probe-wait", "800"])
+        .arg(format!("127.0.0.1:{ssh}"))
+        .arg(format!("127.0.0.1:{ftp}"))
+        .output()
+        .unwrap();
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{s}");
+    assert_terminal_safe(&s);
+    // The injected newline did not start a line of its own: it is shown as \n.
+    assert!(
+        !s.lines().any(|l| l.starts_with("FAKE")),
+        "a hostile name-list forged a line: {s}"
+    );
+    assert!(s.contains("curve25519-sha256\\nFAKE"), "{s}");
+    assert!(s.contains("evil\\u{202e}gnp.exe"), "{s}");
+    assert!(s.contains("ssh-ed25519\\u{2066}x"), "{s}");
+    // The FTP-anonymous finding, with its evidence escaped.
+    assert!(s.contains("ftp-anonymous"), "{s}");
+    assert!(
+        s.contains("Login\\u{200b} successful.\\x1b[2J\\u{009b}1m"),
+        "{s}"
+    );
+    // JSON keeps the text as sent (JSON escapes it), for programs to read.
+    let out = portolan()
+        .args(["service", "--json", "--probe-wait", "800"])
+        .arg(format!("127.0.0.1:{ssh}"))
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["ssh"]["kex"][0].as_str().unwrap().contains('\n'));
+}

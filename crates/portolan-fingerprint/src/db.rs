@@ -43,7 +43,17 @@ pub enum DbError {
         line: usize,
         what: String,
     },
+    #[error(transparent)]
+    Read(#[from] portolan_registry::input::ReadError),
 }
+
+/// The most bytes of a probe file read (`--probes-file`, `--db`); nmap's own
+/// nmap-service-probes is about 2.5 MiB.
+pub const PROBE_FILE_LIMIT: portolan_registry::input::Limit = portolan_registry::input::Limit {
+    what: "a service probe file",
+    max_bytes: 32 * portolan_registry::input::MIB,
+    hint: "give nmap's nmap-service-probes (about 2.5 MiB) or a portolan probe database",
+};
 
 /// Transport of a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -328,11 +338,9 @@ impl ProbeDb {
     /// Load a user's installed `nmap-service-probes` (for example
     /// `/usr/share/nmap/nmap-service-probes`). Rules the regex engine cannot compile are
     /// skipped with a note.
+    /// At most [`PROBE_FILE_LIMIT`] is read.
     pub fn from_nmap_file(path: &Path) -> Result<ProbeDb, DbError> {
-        let bytes = std::fs::read(path).map_err(|source| DbError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let bytes = portolan_registry::input::read_bounded(path, PROBE_FILE_LIMIT)?;
         let text = String::from_utf8_lossy(&bytes);
         crate::nmap::parse(&text, &path.display().to_string())
     }
@@ -496,6 +504,13 @@ pub fn expand_template(t: &str, caps: &regex::bytes::Captures<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probe_files_are_read_within_a_limit() {
+        let e = ProbeDb::from_nmap_file(Path::new("/dev/zero")).unwrap_err();
+        assert!(matches!(e, DbError::Read(_)), "{e}");
+        assert!(e.to_string().contains("32 MiB"), "{e}");
+    }
 
     #[test]
     fn embedded_db_loads_and_covers_the_lab_services() {

@@ -342,8 +342,30 @@ pub fn parse(text: &str) -> Result<Vec<RawRecord>, CsvError> {
 }
 
 /// Check that a parsed export looks like the real registry, so that a truncated download or the
-/// wrong file never replaces a good copy.
+/// wrong file never replaces a good copy. A row that repeats an earlier row exactly is rejected
+/// (IANA's export has none; a file with repeated rows was concatenated or merged by mistake,
+/// and every registration would be listed twice).
 pub fn validate(records: &[RawRecord]) -> Result<(), CsvError> {
+    let mut seen: std::collections::HashMap<_, usize> =
+        std::collections::HashMap::with_capacity(records.len());
+    for r in records {
+        if let Some(first) = seen.insert((r.port, r.proto, r.kind, &r.text), r.line) {
+            let what = match r.port {
+                Some((lo, hi)) if lo == hi => format!("port {lo}"),
+                Some((lo, hi)) => format!("ports {lo}-{hi}"),
+                None => "no port".to_string(),
+            };
+            return Err(err(
+                r.line,
+                format!(
+                    "repeats line {first} exactly ({:?}, {what}): IANA's export has no repeated \
+                     rows; was the file concatenated or merged twice? Remove the repeated rows \
+                     or download it again",
+                    r.text[field::SERVICE]
+                ),
+            ));
+        }
+    }
     let count = |p: u8| records.iter().filter(|r| r.proto == p).count();
     let (tcp, udp) = (count(proto::TCP), count(proto::UDP));
     if tcp < 1000 || udp < 1000 {

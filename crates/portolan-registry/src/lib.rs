@@ -25,6 +25,7 @@
 
 pub mod ephemeral;
 pub mod iana;
+pub mod input;
 pub mod risk;
 
 use std::borrow::Cow;
@@ -209,7 +210,16 @@ pub enum RegistryError {
         path: PathBuf,
         source: iana::CsvError,
     },
+    #[error(transparent)]
+    Read(#[from] input::ReadError),
 }
+
+/// The most bytes of a registry CSV read (IANA's export is about 1 MiB).
+pub const CSV_LIMIT: input::Limit = input::Limit {
+    what: "a port registry CSV",
+    max_bytes: 64 * input::MIB,
+    hint: "IANA's export, service-names-port-numbers.csv, is about 1 MiB",
+};
 
 /// File name of the user-refreshed copy inside the data directory.
 pub const USER_FILE: &str = "service-names-port-numbers.csv";
@@ -256,10 +266,7 @@ impl Registry {
 
     /// Load a registry CSV file.
     pub fn from_file(path: &Path) -> Result<Registry, RegistryError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RegistryError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = input::read_bounded_string(path, CSV_LIMIT)?;
         Registry::from_csv(&text, path)
     }
 

@@ -114,6 +114,32 @@ fn well_known_lookups() {
 }
 
 #[test]
+fn repeated_rows_are_rejected() {
+    let path = std::path::Path::new("twice.csv");
+    // Every row twice (a file concatenated with itself, header dropped the second time).
+    let (header, body) = CSV.split_once('\n').unwrap();
+    let twice = format!("{header}\n{body}{body}");
+    let e = Registry::from_csv(&twice, path).unwrap_err().to_string();
+    assert!(e.contains("repeats line"), "{e}");
+    // One row repeated: the line of the repeat and of the original are named.
+    let one = CSV.replacen(
+        "ssh,22,tcp,The Secure Shell (SSH) Protocol,,,,,[RFC4251],,,Defined TXT keys: u=<username> p=<password>\r\n",
+        "ssh,22,tcp,The Secure Shell (SSH) Protocol,,,,,[RFC4251],,,Defined TXT keys: u=<username> p=<password>\r\n\
+         ssh,22,tcp,The Secure Shell (SSH) Protocol,,,,,[RFC4251],,,Defined TXT keys: u=<username> p=<password>\r\n",
+        1,
+    );
+    assert!(one.len() > CSV.len(), "the fixture row was not found");
+    let e = Registry::from_csv(&one, path).unwrap_err().to_string();
+    assert!(
+        e.contains("line 51: repeats line 50 exactly (\"ssh\", port 22)"),
+        "{e}"
+    );
+    // Rows that differ in any field are kept (the real file has same name, port and protocol
+    // with different notes in places).
+    assert!(Registry::from_csv(CSV, path).is_ok());
+}
+
+#[test]
 fn user_copy_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.csv");

@@ -41,6 +41,8 @@ pub enum TargetError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Read(#[from] portolan_registry::input::ReadError),
     #[error("no targets left to scan{0}")]
     Empty(String),
     #[error("the target set is too large ({0} addresses): split it into smaller blocks")]
@@ -299,22 +301,24 @@ pub fn split_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Read a target file (`-iL`, `--exclude-file`); `-` is standard input.
+/// The most bytes of a target or exclude list read (`-iL`, `--exclude-file`): about four
+/// million lines of addresses.
+pub const LIST_LIMIT: portolan_registry::input::Limit = portolan_registry::input::Limit {
+    what: "a target list",
+    max_bytes: 64 * portolan_registry::input::MIB,
+    hint: "give CIDR blocks or ranges (192.0.2.0/24, 192.0.2.1-192.0.2.50) instead of single \
+           addresses, or split the list over several scans",
+};
+
+/// Read a target file (`-iL`, `--exclude-file`); `-` is standard input. At most
+/// [`LIST_LIMIT`]; a FIFO or device that stays silent is given up on (see
+/// [`portolan_registry::input`]).
 pub fn read_list(path: &str) -> Result<Vec<String>, TargetError> {
+    use portolan_registry::input;
     let text = if path == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| {
-            TargetError::File {
-                path: path.into(),
-                source: e,
-            }
-        })?;
-        s
+        input::read_stdin_bounded(LIST_LIMIT)?
     } else {
-        std::fs::read_to_string(path).map_err(|e| TargetError::File {
-            path: path.into(),
-            source: e,
-        })?
+        input::read_bounded_string(std::path::Path::new(path), LIST_LIMIT)?
     };
     Ok(split_list(&text))
 }
@@ -508,6 +512,15 @@ impl TargetSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_are_read_within_a_limit() {
+        let e = read_list("/dev/zero").unwrap_err();
+        assert!(matches!(e, TargetError::Read(_)), "{e}");
+        let msg = e.to_string();
+        assert!(msg.contains("/dev/zero") && msg.contains("64 MiB"), "{msg}");
+        assert!(msg.contains("CIDR"), "{msg}");
+    }
 
     fn set(t: &[&str], e: &[&str]) -> TargetSet {
         TargetSet::parse(t, e, TargetOptions::default()).unwrap()

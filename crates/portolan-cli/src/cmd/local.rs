@@ -84,8 +84,15 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
 }
 
+/// The most bytes of a baseline read (a report of 10,000 sockets is about 10 MiB).
+const BASELINE_LIMIT: portolan_registry::input::Limit = portolan_registry::input::Limit {
+    what: "a `portolan local` baseline",
+    max_bytes: 64 * portolan_registry::input::MIB,
+    hint: "give a file written by --save-baseline",
+};
+
 fn load_baseline(path: &Path) -> Result<Report> {
-    let text = std::fs::read_to_string(path)
+    let text = portolan_registry::input::read_bounded_string(path, BASELINE_LIMIT)
         .with_context(|| format!("cannot read baseline {}", path.display()))?;
     let r = Report::from_json(&text).with_context(|| {
         format!(
@@ -245,7 +252,7 @@ pub fn render_table(r: &Report, style: Style, out: &mut String) {
                 s.protocol.to_string(),
                 addr,
                 exposure,
-                e.service.clone().unwrap_or_else(|| "-".into()),
+                e.service.as_deref().map_or_else(|| "-".into(), escape),
                 procs,
                 escape(&user),
                 if units.is_empty() {
@@ -296,7 +303,7 @@ pub fn render_table(r: &Report, style: Style, out: &mut String) {
     if let Some(b) = &r.baseline {
         let _ = writeln!(out, "Removed sockets: {}", b.removed_sockets.len());
         for k in &b.removed_sockets {
-            let _ = writeln!(out, "  {k}");
+            let _ = writeln!(out, "  {}", escape(&k.to_string()));
         }
     }
     let c = &r.summary.findings;
@@ -320,8 +327,8 @@ pub fn render_table(r: &Report, style: Style, out: &mut String) {
             out,
             "  {} {}  {}",
             sev_styled(style, f.severity),
-            style.bold(&f.rule),
-            f.endpoint
+            style.bold(&escape(&f.rule)),
+            escape(&f.endpoint)
         );
         let _ = writeln!(out, "           {}", escape(&f.title));
         let _ = writeln!(
@@ -347,8 +354,8 @@ pub fn render_table(r: &Report, style: Style, out: &mut String) {
                 out,
                 "  {} {}  {}",
                 sev_styled(style, f.severity),
-                f.rule,
-                f.endpoint
+                escape(&f.rule),
+                escape(&f.endpoint)
             );
         }
     }

@@ -13,8 +13,8 @@ use crate::term::Style;
 pub const IANA_URL: &str =
     "https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.csv";
 
-/// Largest registry file accepted (the real one is about 1 MiB).
-const MAX_BYTES: u64 = 64 << 20;
+/// Largest registry download accepted (the real one is about 1 MiB).
+const MAX_BYTES: u64 = portolan_registry::CSV_LIMIT.max_bytes;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -82,15 +82,10 @@ fn fetch(from: &str) -> Result<String> {
         }
         String::from_utf8(body).with_context(|| format!("{from} is not UTF-8 text"))
     } else {
-        let path = Path::new(from);
-        let meta = std::fs::metadata(path).with_context(|| format!("cannot read {from}"))?;
-        if meta.len() > MAX_BYTES {
-            bail!(
-                "{from} is larger than {} MiB: not the IANA registry",
-                MAX_BYTES >> 20
-            );
-        }
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {from} as UTF-8 text"))
+        Ok(portolan_registry::input::read_bounded_string(
+            Path::new(from),
+            portolan_registry::CSV_LIMIT,
+        )?)
     }
 }
 

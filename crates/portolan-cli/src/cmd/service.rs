@@ -123,8 +123,11 @@ pub fn load_probe_db(
 ) -> Result<(ProbeDb, Vec<String>)> {
     let mut db = match db {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read the probe database {}", p.display()))?;
+            let text = portolan_registry::input::read_bounded_string(
+                p,
+                portolan_fingerprint::db::PROBE_FILE_LIMIT,
+            )
+            .with_context(|| format!("cannot read the probe database {}", p.display()))?;
             ProbeDb::from_toml(&text)
                 .with_context(|| format!("{} is not a valid probe database", p.display()))?
         }
@@ -194,7 +197,7 @@ fn print_text(r: &ServiceReport, style: Style) {
         );
         if let Some(c) = &t.cert {
             line.push_str(&format!(
-                "; cert subject {:?} issuer {:?}{}; SANs {}; valid until {} ({} days{})",
+                "; cert subject \"{}\" issuer \"{}\"{}; SANs {}; valid until {} ({} days{})",
                 c.subject,
                 c.issuer,
                 if c.self_signed { " (self-signed)" } else { "" },
@@ -226,10 +229,10 @@ fn print_text(r: &ServiceReport, style: Style) {
     if let Some(h) = &r.http {
         let mut line = format!("http: {}", h.status);
         if let Some(s) = &h.server {
-            line.push_str(&format!(" server {s:?}"));
+            line.push_str(&format!(" server \"{s}\""));
         }
         if let Some(t) = &h.title {
-            line.push_str(&format!(" title {t:?}"));
+            line.push_str(&format!(" title \"{t}\""));
         }
         if let Some(a) = &h.auth {
             line.push_str(&format!(" auth {a}"));
@@ -245,7 +248,7 @@ fn print_text(r: &ServiceReport, style: Style) {
     if r.confidence != portolan_fingerprint::Confidence::Matched {
         if let Some(b) = &r.banner {
             let b: String = b.chars().take(120).collect();
-            println!("    banner: {}", escape(&format!("{b:?}")));
+            println!("    banner: \"{}\"", escape(&b));
         }
     }
     for f in &r.findings {
