@@ -42,7 +42,7 @@ use portolan_wire::reply::{classify, Reply, ReplyKind, Verdict};
 use crate::connect::{EventSink, Job, Status, Window};
 use crate::model::{PortEvent, PortState, Proto, Reason, ScanStats};
 use crate::netlink;
-use crate::rate::TokenBucket;
+use crate::rate::{Pacer, TokenBucket};
 use crate::rawio::{self, RawError, Receiver, Sender};
 
 pub use crate::egress::SendVia;
@@ -58,7 +58,9 @@ pub enum RawKind {
 #[derive(Clone, Debug)]
 pub struct RawConfig {
     pub kind: RawKind,
-    /// Hard cap on packets per second (first tries and retransmissions alike).
+    /// Hard cap on packets per second (first tries and retransmissions alike). Infinite (the
+    /// default): no fixed cap; the engine starts at [`crate::rate::PROVEN_FLOOR`] and goes as
+    /// fast as the replies prove the path carries ([`Pacer::proven`]), under the windows.
     pub max_rate: f64,
     pub burst: Option<u32>,
     pub initial_window: usize,
@@ -104,7 +106,7 @@ impl Default for RawConfig {
     fn default() -> Self {
         RawConfig {
             kind: RawKind::Syn,
-            max_rate: 100_000.0,
+            max_rate: f64::INFINITY,
             burst: None,
             initial_window: 16_384,
             min_window: 64,
@@ -306,12 +308,20 @@ pub fn run(
         cfg.max_timeout,
     );
     let origin = Instant::now();
-    let mut bucket = TokenBucket::new(
-        cfg.max_rate,
-        cfg.burst
-            .unwrap_or_else(|| TokenBucket::default_burst(cfg.max_rate)),
-        origin,
-    );
+    let mut bucket = if cfg.max_rate.is_finite() {
+        Pacer::fixed(
+            cfg.max_rate,
+            cfg.burst
+                .unwrap_or_else(|| TokenBucket::default_burst(cfg.max_rate)),
+            origin,
+        )
+    } else {
+        Pacer::proven(
+            crate::rate::PROVEN_FLOOR,
+            crate::rate::PROVEN_CEILING,
+            origin,
+        )
+    };
     // UDP payloads, built once per port.
     let mut udp_payloads: HashMap<u16, Vec<Vec<u8>>> = HashMap::new();
     if cfg.kind == RawKind::Udp {
@@ -445,6 +455,7 @@ pub fn run(
             .into_iter()
             .chain(std::iter::from_fn(|| rx.try_recv().ok()));
         for (r, at) in replies {
+            bucket.answered(1);
             let Some(f) = inflight.remove(&(r.target, r.port)) else {
                 stats.late_replies += 1;
                 continue;
