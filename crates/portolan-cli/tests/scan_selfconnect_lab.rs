@@ -3,6 +3,7 @@
 //! an open port. In a fresh namespace whose ephemeral range is two ports, a connect to the first
 //! of them from itself is what the kernel does every time (root only; skipped otherwise, failed
 //! under CI).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
