@@ -8,13 +8,19 @@
 #   listen_tcp PORTS   starts TCP listeners on PORTS in the target and waits until they listen
 #   timed OUT CMD...   runs CMD in the scanner namespace (LIMIT seconds at most, stdout to OUT,
 #                      stderr to OUT.err) and prints its wall time in seconds, or "timeout"
+#   median V...        prints the median of numbers ("timeout" counts as the largest)
+# PORTOLAN=PATH picks the binary (default target/release/portolan). PORTOLAN_BASE=PATH adds a
+# second portolan (e.g. main's release build) that the scripts run beside it in the same run,
+# case by case, and report as "base" with its ratio: the no-slowdown check of a refactor.
 # Packets stay inside the lab's two namespaces (no route out).
 
 BIN=${PORTOLAN:-target/release/portolan}
+BASE=${PORTOLAN_BASE:-}
 PIDS=()
 
 lab_begin() {
   [ -x "$BIN" ] || { echo "build first: cargo build --release -p portolan-cli" >&2; exit 1; }
+  [ -z "$BASE" ] || [ -x "$BASE" ] || { echo "PORTOLAN_BASE=$BASE is not an executable" >&2; exit 1; }
   [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces, raw sockets)" >&2; exit 1; }
   NAME="$1$$"
   S="$NAME-s"; T="$NAME-t"; IF="${NAME}a"
@@ -54,4 +60,9 @@ timed() {
   else
     echo timeout
   fi
+}
+
+median() {
+  printf '%s\n' "$@" | sed 's/^timeout$/999999/' | sort -g \
+    | awk '{v[NR]=$1} END {m=v[int((NR+1)/2)]; if (m==999999) print "timeout"; else print m}'
 }

@@ -5,7 +5,8 @@
 //! a `JoinSet`. Per probe:
 //!
 //! - handshake completes → `open` / `syn-ack` (the socket is closed with SO_LINGER 0: a RST,
-//!   no TIME_WAIT left behind);
+//!   no TIME_WAIT left behind), unless the socket connected to itself (source = destination,
+//!   possible on a local port nothing listens on) → `closed` / `conn-refused`;
 //! - `ECONNREFUSED` → `closed` / `conn-refused`;
 //! - `EHOSTUNREACH` / `ENETUNREACH` → `filtered` / `host-unreach`;
 //! - no answer within the RTT-derived timeout → retried up to `retries` times, then
@@ -259,6 +260,13 @@ fn is_local_exhaustion(e: &io::Error) -> bool {
     )
 }
 
+/// A connect to a local port that nothing listens on can get that very port as its source
+/// (the kernel never hands out a port a listener holds): TCP's simultaneous open joins the
+/// socket to itself. That is not a listener; the port is closed.
+fn is_self_connect(stream: &tokio::net::TcpStream) -> bool {
+    matches!((stream.local_addr(), stream.peer_addr()), (Ok(l), Ok(p)) if l == p)
+}
+
 async fn probe(addr: SocketAddr, timeout: Duration) -> Outcome {
     let sock = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
@@ -274,8 +282,13 @@ async fn probe(addr: SocketAddr, timeout: Duration) -> Outcome {
     match tokio::time::timeout(timeout, sock.connect(addr)).await {
         Ok(Ok(stream)) => {
             let rtt = start.elapsed();
+            let own = is_self_connect(&stream);
             drop(stream);
-            Outcome::Open(rtt)
+            if own {
+                Outcome::Closed(rtt)
+            } else {
+                Outcome::Open(rtt)
+            }
         }
         Ok(Err(e)) => {
             let rtt = start.elapsed();

@@ -1,5 +1,5 @@
 //! Where the raw engine's probes leave the host: per address family, the IP raw socket or
-//! Ethernet frames on the route's interface to one next-hop MAC ([`rawio::Via`]), decided
+//! Ethernet frames on the route's interface to one next-hop MAC ([`crate::rawio::Via`]), decided
 //! once before the scan from the kernel's tables ([`crate::netlink`]).
 //!
 //! Link-layer sending (`--send-via link`, `--router-mac`) binds one interface and one next hop

@@ -171,52 +171,171 @@ pub struct ResumeState {
 
 impl ResumeState {
     pub const VERSION: u32 = 1;
+    /// The largest resume file read (a scan's file holds a watermark and at most a window of
+    /// out-of-order positions: a few MiB at most).
+    pub const MAX_BYTES: u64 = 16 << 20;
 
-    /// Read and check a resume file against the job about to run.
-    pub fn load(path: &std::path::Path, job: &str) -> Result<Option<ResumeState>, PlanError> {
-        let text = match std::fs::read_to_string(path) {
+    /// Read a resume file and check it against the job about to run: its fingerprint `job`
+    /// (targets, ports, shard), its number of probes `total` and its `shard`. A file that does
+    /// not exist is `Ok(None)`; anything else that is not exactly this job's state is an error
+    /// that names what is wrong.
+    pub fn load(
+        path: &std::path::Path,
+        job: &str,
+        total: u64,
+        shard: Shard,
+    ) -> Result<Option<ResumeState>, PlanError> {
+        let read_err = |why: String| PlanError::ResumeRead {
+            path: path.display().to_string(),
+            why,
+        };
+        let mismatch = |why: String| PlanError::ResumeMismatch {
+            path: path.display().to_string(),
+            why,
+        };
+        let text = match read_capped(path, Self::MAX_BYTES) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(PlanError::ResumeRead {
-                    path: path.display().to_string(),
-                    why: e.to_string(),
-                })
-            }
+            Err(e) => return Err(read_err(e.to_string())),
         };
-        let st: ResumeState = serde_json::from_str(&text).map_err(|e| PlanError::ResumeRead {
-            path: path.display().to_string(),
-            why: format!("not a portolan resume file: {e}"),
-        })?;
+        let file: ResumeFile = serde_json::from_str(&text)
+            .map_err(|e| read_err(format!("not a portolan resume file: {e}")))?;
+        let st = file.state;
         if st.version != Self::VERSION {
-            return Err(PlanError::ResumeMismatch {
-                path: path.display().to_string(),
-                why: format!("version {} (expected {})", st.version, Self::VERSION),
-            });
+            return Err(mismatch(format!(
+                "version {} (expected {})",
+                st.version,
+                Self::VERSION
+            )));
         }
         if st.job != job {
-            return Err(PlanError::ResumeMismatch {
-                path: path.display().to_string(),
-                why: "targets, ports, seed or shard differ".into(),
-            });
+            return Err(mismatch("targets, ports, seed or shard differ".into()));
+        }
+        if file.check.is_some_and(|c| c != st.check()) {
+            return Err(mismatch(
+                "its seed, shard or probe count was edited after it was written".into(),
+            ));
+        }
+        if st.total != total {
+            return Err(mismatch(format!(
+                "it counts {} probes, this scan has {total}",
+                st.total
+            )));
+        }
+        if st.shard != shard {
+            return Err(mismatch(format!(
+                "it is for shard {}, this scan is shard {shard}",
+                st.shard
+            )));
+        }
+        let end = shard.positions(total).end;
+        if st.next > end {
+            return Err(mismatch(format!(
+                "its next position {} is past the end of the shard ({end})",
+                st.next
+            )));
+        }
+        if let Some(&bad) = st.done_above.iter().find(|&&p| p >= end) {
+            return Err(mismatch(format!(
+                "it marks position {bad} done, past the end of the shard ({end})"
+            )));
         }
         Ok(Some(st))
     }
 
-    /// Write atomically (temp file + rename).
+    /// A checksum of the fields that must not change while a scan is resumed (the seed fixes
+    /// the order: another seed would skip other probes than those done).
+    fn check(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let text = format!(
+            "{}|{}|{}|{}|{}",
+            self.version, self.job, self.seed, self.shard, self.total
+        );
+        for b in text.bytes() {
+            h = splitmix(h ^ b as u64);
+        }
+        format!("{h:016x}")
+    }
+
+    /// Write atomically: to a temp file created exclusively under a random name in the same
+    /// directory (never following a planted link), renamed over `path` once complete.
     pub fn save(&self, path: &std::path::Path) -> Result<(), PlanError> {
+        use std::io::Write;
         let err = |e: std::io::Error| PlanError::ResumeWrite {
             path: path.display().to_string(),
             why: e.to_string(),
         };
-        let tmp = path.with_extension("tmp-resume");
-        let text = serde_json::to_string(self).map_err(|e| PlanError::ResumeWrite {
+        let text = serde_json::to_string(&ResumeFileRef {
+            state: self,
+            check: self.check(),
+        })
+        .map_err(|e| PlanError::ResumeWrite {
             path: path.display().to_string(),
             why: e.to_string(),
         })?;
-        std::fs::write(&tmp, text).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".portolan-resume-")
+            .tempfile_in(dir)
+            .map_err(err)?;
+        tmp.write_all(text.as_bytes()).map_err(err)?;
+        tmp.as_file().sync_all().map_err(err)?;
+        tmp.persist(path).map_err(|e| err(e.error))?;
+        Ok(())
     }
+}
+
+/// A resume file as written: the state and its checksum (absent in files of older versions).
+#[derive(Deserialize)]
+struct ResumeFile {
+    #[serde(flatten)]
+    state: ResumeState,
+    #[serde(default)]
+    check: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ResumeFileRef<'a> {
+    #[serde(flatten)]
+    state: &'a ResumeState,
+    check: String,
+}
+
+/// Read a regular file of at most `cap` bytes (a FIFO, a device or a larger file is refused,
+/// saying which limit was hit).
+fn read_capped(path: &std::path::Path, cap: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking open: a FIFO without a writer must not hang the scan before it starts.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let too_big = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} MiB, the limit for a resume file", cap >> 20),
+        )
+    };
+    if meta.len() > cap {
+        return Err(too_big());
+    }
+    let mut text = String::new();
+    f.take(cap + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > cap {
+        return Err(too_big());
+    }
+    Ok(text)
 }
 
 /// Tracks completed positions to produce a [`ResumeState`] watermark with bounded memory.
@@ -324,6 +443,152 @@ mod tests {
         for bad in ["3/3", "0/0", "x", "1", "-1/2"] {
             assert!(bad.parse::<Shard>().is_err());
         }
+    }
+
+    fn state(next: u64) -> ResumeState {
+        ResumeState {
+            version: ResumeState::VERSION,
+            job: "j".into(),
+            seed: 7,
+            shard: Shard { index: 1, count: 2 },
+            total: 100,
+            next,
+            done_above: vec![],
+        }
+    }
+
+    fn edit(path: &std::path::Path, f: impl FnOnce(&mut serde_json::Value)) {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(path, v.to_string()).unwrap();
+    }
+
+    fn load_err(path: &std::path::Path) -> String {
+        match ResumeState::load(path, "j", 100, Shard { index: 1, count: 2 }) {
+            Ok(st) => panic!("accepted: {st:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn resume_file_round_trips_and_is_checked_against_the_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scan.resume");
+        let shard = Shard { index: 1, count: 2 };
+        assert_eq!(ResumeState::load(&path, "j", 100, shard).unwrap(), None);
+        let mut st = state(60);
+        st.done_above = vec![70, 99];
+        st.save(&path).unwrap();
+        assert_eq!(ResumeState::load(&path, "j", 100, shard).unwrap(), Some(st));
+        // Another job, another probe count or another shard: refused, saying which.
+        let e = ResumeState::load(&path, "k", 100, shard)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("differ"), "{e}");
+        let e = ResumeState::load(&path, "j", 101, shard)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("counts 100 probes, this scan has 101"), "{e}");
+        let e = ResumeState::load(&path, "j", 100, Shard { index: 0, count: 2 })
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("shard 1/2"), "{e}");
+    }
+
+    #[test]
+    fn an_edited_resume_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scan.resume");
+        // `next` past the end of the shard (positions 50..100).
+        state(60).save(&path).unwrap();
+        edit(&path, |v| v["next"] = 1_000_000.into());
+        assert!(load_err(&path).contains("past the end"));
+        state(60).save(&path).unwrap();
+        edit(&path, |v| v["done_above"] = serde_json::json!([70, 100]));
+        assert!(load_err(&path).contains("position 100"));
+        // Seed, shard or total edited: the checksum no longer matches.
+        for (field, value) in [
+            ("seed", serde_json::json!(8)),
+            ("total", serde_json::json!(1000)),
+            ("shard", serde_json::json!({"index": 0, "count": 2})),
+        ] {
+            state(60).save(&path).unwrap();
+            edit(&path, |v| v[field] = value);
+            let e = load_err(&path);
+            assert!(e.contains("edited"), "{field}: {e}");
+        }
+        // A file of an older portolan (no checksum) is still read, and still range-checked.
+        state(60).save(&path).unwrap();
+        edit(&path, |v| {
+            v.as_object_mut().unwrap().remove("check");
+        });
+        assert!(ResumeState::load(&path, "j", 100, Shard { index: 1, count: 2 }).is_ok());
+        edit(&path, |v| v["total"] = 1000.into());
+        assert!(load_err(&path).contains("1000 probes"));
+    }
+
+    #[test]
+    fn resume_read_is_bounded_and_refuses_what_is_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.resume");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(ResumeState::MAX_BYTES + 1).unwrap();
+        let e = load_err(&big);
+        assert!(e.contains("16 MiB, the limit for a resume file"), "{e}");
+        let fifo = dir.path().join("fifo.resume");
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            // Without a writer, a blocking open would hang here.
+            let e = load_err(&fifo);
+            assert!(e.contains("not a regular file"), "{e}");
+        }
+        let e = load_err(dir.path());
+        assert!(
+            e.contains("not a regular file") || e.contains("directory"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn resume_save_does_not_follow_a_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scan.resume");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        // The names an attacker could predict: the old fixed temp name and a few variants.
+        for planted in ["scan.tmp-resume", "scan.resume.tmp", ".scan.resume.tmp"] {
+            std::os::unix::fs::symlink(&victim, dir.path().join(planted)).unwrap();
+        }
+        state(60).save(&path).unwrap();
+        state(61).save(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        let shard = Shard { index: 1, count: 2 };
+        assert_eq!(
+            ResumeState::load(&path, "j", 100, shard)
+                .unwrap()
+                .map(|s| s.next),
+            Some(61)
+        );
+        // No temp file is left behind.
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ".scan.resume.tmp",
+                "scan.resume",
+                "scan.resume.tmp",
+                "scan.tmp-resume",
+                "victim"
+            ]
+        );
     }
 
     #[test]

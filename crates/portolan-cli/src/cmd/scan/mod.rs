@@ -544,7 +544,7 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
         })?;
     let job_id = job_fingerprint(&targets, &ports, shard);
     let resumed = match &args.resume {
-        Some(p) => ResumeState::load(p, &job_id)?,
+        Some(p) => ResumeState::load(p, &job_id, total, shard)?,
         None => None,
     };
     if let (Some(r), Some(s)) = (&resumed, args.seed) {

@@ -1,0 +1,231 @@
+//! Probe kinds, one object each (as ZMap's probe modules): how to build a probe, what a
+//! validated reply to it means, and what silence means.
+//!
+//! Validation itself — is this packet an answer to one of our probes? — is the keyed cookie
+//! check of [`portolan_wire::reply::classify`], shared by every kind: a SYN carries the cookie in
+//! its sequence number, a UDP probe in its source port.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use portolan_wire::build::{self, IpFields};
+use portolan_wire::cookie::CookieKey;
+use portolan_wire::payloads;
+use portolan_wire::reply::ReplyKind;
+
+use crate::model::{PortState, Proto, Reason};
+
+/// One kind of raw probe.
+pub(crate) trait ProbeKind {
+    /// The transport protocol the results are reported under.
+    fn proto(&self) -> Proto;
+    /// Tries per probe (the first and the retransmissions).
+    fn max_tries(&self) -> u32;
+    /// Build the probe to `dst:port` from `src` into `buf`; its length, or `None` when no probe
+    /// can be built (an address-family mismatch). `attempt` counts from 0 (a UDP port with
+    /// several payloads sends the next one on each retransmission).
+    fn build(
+        &self,
+        buf: &mut [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        port: u16,
+        attempt: usize,
+    ) -> Option<usize>;
+    /// What a validated reply says about the port; `None` when it cannot answer this kind of
+    /// probe (a TCP reply to a UDP probe), which is then ignored.
+    fn interpret(&self, reply: ReplyKind) -> Option<(PortState, Reason)>;
+    /// What a port that never answered any try is.
+    fn silent(&self) -> (PortState, Reason);
+    /// What a probe that could not be sent at all is reported as (with `host-unreach`).
+    fn unsent(&self) -> PortState;
+}
+
+/// What an ICMP destination-unreachable (not port-unreachable) says: filtered, and why.
+fn unreachable(code: u8) -> (PortState, Reason) {
+    (
+        PortState::Filtered,
+        if matches!(code, 9 | 10 | 13) {
+            Reason::AdminProhibited
+        } else {
+            Reason::HostUnreach
+        },
+    )
+}
+
+/// A TCP SYN from a fixed source port; the cookie is the sequence number.
+pub(crate) struct Syn {
+    pub key: CookieKey,
+    pub source_port: u16,
+    pub ttl: u8,
+    pub tries: u32,
+}
+
+impl ProbeKind for Syn {
+    fn proto(&self) -> Proto {
+        Proto::Tcp
+    }
+    fn max_tries(&self) -> u32 {
+        self.tries
+    }
+    fn build(
+        &self,
+        buf: &mut [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        port: u16,
+        _: usize,
+    ) -> Option<usize> {
+        // One keyed hash per probe; the IPv4 identification is taken from it too, so it varies
+        // per probe as a real stack's does.
+        let seq = self.key.tcp_seq(src, dst, self.source_port, port);
+        let f = IpFields {
+            ttl: self.ttl,
+            ident: (seq >> 16) as u16,
+        };
+        build::syn(buf, src, dst, self.source_port, port, seq, f).ok()
+    }
+    fn interpret(&self, reply: ReplyKind) -> Option<(PortState, Reason)> {
+        match reply {
+            ReplyKind::SynAck => Some((PortState::Open, Reason::SynAck)),
+            ReplyKind::Rst => Some((PortState::Closed, Reason::Reset)),
+            ReplyKind::Unreachable { code } => Some(unreachable(code)),
+            ReplyKind::Udp | ReplyKind::PortUnreachable => None,
+        }
+    }
+    fn silent(&self) -> (PortState, Reason) {
+        (PortState::Filtered, Reason::NoResponse)
+    }
+    fn unsent(&self) -> PortState {
+        PortState::Filtered
+    }
+}
+
+/// A UDP datagram with the port's protocol payload (if it has one); the cookie is the source
+/// port.
+pub(crate) struct Udp {
+    pub key: CookieKey,
+    pub ttl: u8,
+    pub tries: u32,
+    /// Payloads per destination port, built once.
+    pub payloads: HashMap<u16, Vec<Vec<u8>>>,
+}
+
+impl Udp {
+    /// A UDP probe kind with the payloads of `ports`.
+    pub fn new(key: CookieKey, ttl: u8, tries: u32, ports: &[u16]) -> Udp {
+        let mut map = HashMap::new();
+        for &p in ports {
+            let v: Vec<Vec<u8>> = payloads::for_port(p).into_iter().map(|x| x.bytes).collect();
+            if !v.is_empty() {
+                map.insert(p, v);
+            }
+        }
+        Udp {
+            key,
+            ttl,
+            tries,
+            payloads: map,
+        }
+    }
+}
+
+impl ProbeKind for Udp {
+    fn proto(&self) -> Proto {
+        Proto::Udp
+    }
+    fn max_tries(&self) -> u32 {
+        self.tries
+    }
+    fn build(
+        &self,
+        buf: &mut [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        port: u16,
+        attempt: usize,
+    ) -> Option<usize> {
+        let sport = self.key.udp_sport(src, dst, port);
+        let f = IpFields {
+            ttl: self.ttl,
+            ident: sport.rotate_left(8) ^ port,
+        };
+        let payload: &[u8] = self
+            .payloads
+            .get(&port)
+            .and_then(|v| v.get(attempt % v.len().max(1)))
+            .map_or(&[], |p| p.as_slice());
+        build::udp(buf, src, dst, sport, port, payload, f).ok()
+    }
+    fn interpret(&self, reply: ReplyKind) -> Option<(PortState, Reason)> {
+        match reply {
+            ReplyKind::Udp => Some((PortState::Open, Reason::UdpResponse)),
+            ReplyKind::PortUnreachable => Some((PortState::Closed, Reason::PortUnreach)),
+            ReplyKind::Unreachable { code } => Some(unreachable(code)),
+            ReplyKind::SynAck | ReplyKind::Rst => None,
+        }
+    }
+    fn silent(&self) -> (PortState, Reason) {
+        (PortState::OpenFiltered, Reason::NoResponse)
+    }
+    fn unsent(&self) -> PortState {
+        PortState::OpenFiltered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portolan_wire::reply::{classify, Verdict};
+
+    #[test]
+    fn each_kind_reads_only_its_own_replies() {
+        let key = CookieKey::new(1, 2);
+        let syn = Syn {
+            key,
+            source_port: 61_234,
+            ttl: 64,
+            tries: 3,
+        };
+        let udp = Udp::new(key, 64, 2, &[53]);
+        assert_eq!(
+            syn.interpret(ReplyKind::SynAck),
+            Some((PortState::Open, Reason::SynAck))
+        );
+        assert_eq!(syn.interpret(ReplyKind::Udp), None);
+        assert_eq!(udp.interpret(ReplyKind::Rst), None);
+        assert_eq!(
+            udp.interpret(ReplyKind::PortUnreachable),
+            Some((PortState::Closed, Reason::PortUnreach))
+        );
+        for k in [&syn as &dyn ProbeKind, &udp] {
+            assert_eq!(
+                k.interpret(ReplyKind::Unreachable { code: 13 }),
+                Some((PortState::Filtered, Reason::AdminProhibited))
+            );
+            assert_eq!(
+                k.interpret(ReplyKind::Unreachable { code: 1 }),
+                Some((PortState::Filtered, Reason::HostUnreach))
+            );
+        }
+        assert_eq!(syn.silent().0, PortState::Filtered);
+        assert_eq!(udp.silent().0, PortState::OpenFiltered);
+        // DNS on 53 gets its payload; a retransmission cycles through the port's payloads.
+        let (src, dst) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        let mut buf = [0u8; 1536];
+        let n = udp.build(&mut buf, src, dst, 53, 0).unwrap();
+        assert!(n > 28, "a DNS query, not an empty datagram");
+        let n = syn.build(&mut buf, src, dst, 80, 0).unwrap();
+        assert!(n >= 40, "IPv4 and TCP headers: {n}");
+        // A family mismatch builds nothing.
+        assert_eq!(
+            syn.build(&mut buf, src, IpAddr::from([0u16; 8]), 80, 0),
+            None
+        );
+        // Our own probe is not a reply to itself.
+        assert!(!matches!(
+            classify(&buf[..40], &CookieKey::new(1, 2)),
+            Verdict::Reply(_)
+        ));
+    }
+}
