@@ -103,6 +103,46 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// Whether an error is standard output closed under us (`portolan port 1-65535 | head -1`).
+/// Recognised by the `io::Error` in its chain, or, for an error that was turned into text on the
+/// way, by "standard output: Broken pipe" in its message.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.to_string().contains("standard output: Broken pipe")
+    })
+}
+
+/// Make a closed standard output end the program quietly with status 0, as for any Unix filter
+/// (`portolan port 1-65535 | head -1`). Commands return the write error (see
+/// [`is_broken_pipe`]); `print!`/`println!` panic on it instead, so the panic hook exits for
+/// that one panic and leaves every other panic as it was.
+pub fn exit_quietly_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info)
+    }));
+}
+
+/// Write `s` to standard output (locked, flushed); errors go to the caller, so a closed pipe
+/// is an error [`is_broken_pipe`] recognises, never a panic.
+pub fn print_out(s: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
