@@ -10,10 +10,12 @@ use std::time::Duration;
 use portolan_detect::source::pcap::PcapWriter;
 use portolan_detect::synth::{self, Tcp};
 
-/// Run portolan with `args`, its standard output a pipe whose read end is already closed.
+/// Run portolan with `args`, its standard output a stream whose reading end is already
+/// closed (a socket pair: writes fail with EPIPE exactly as on a pipe).
 fn run_to_closed_pipe(args: &[String]) -> (Option<i32>, String) {
-    let (r, w) = std::io::pipe().unwrap();
+    let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
     drop(r);
+    let w = std::os::fd::OwnedFd::from(w);
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("portolan"))
         .args(args)
         .env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
