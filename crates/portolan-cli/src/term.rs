@@ -143,6 +143,15 @@ pub fn print_out(s: &str) -> std::io::Result<()> {
     out.flush()
 }
 
+/// [`print_out`], where a closed standard output is no error: for commands whose exit status
+/// still matters then (`--fail-on`).
+pub fn print_out_unless_closed(s: &str) -> std::io::Result<()> {
+    match print_out(s) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
