@@ -82,7 +82,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) if term::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("portolan: error: {e:#}");
+            eprintln!("portolan: error: {}", term::escape_lines(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

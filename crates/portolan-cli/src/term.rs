@@ -103,6 +103,12 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// [`escape`] each line of a message of our own that embeds outside text (an error naming a
+/// hostile file name): the message's own line breaks stay, everything else is escaped.
+pub fn escape_lines(s: &str) -> String {
+    s.split('\n').map(escape).collect::<Vec<_>>().join("\n")
+}
+
 /// Whether an error is standard output closed under us (`portolan port 1-65535 | head -1`).
 /// Recognised by the `io::Error` in its chain, or, for an error that was turned into text on the
 /// way, by "standard output: Broken pipe" in its message.
@@ -198,6 +204,11 @@ mod tests {
                 proptest::prop_assert_ne!(escape(&a), escape(&b));
             }
         }
+    }
+
+    #[test]
+    fn escape_lines_keeps_line_breaks_only() {
+        assert_eq!(escape_lines("a\x1b[2J\nb\u{202e}"), "a\\x1b[2J\nb\\u{202e}");
     }
 
     #[test]

@@ -341,8 +341,9 @@ pub fn load_registry() -> Result<std::borrow::Cow<'static, Registry>> {
         Ok(None) => Ok(std::borrow::Cow::Borrowed(Registry::embedded())),
         Err(e) => {
             eprintln!(
-                "portolan: warning: ignoring the refreshed registry ({e}); using the built-in copy. \
-                 Run `portolan registry update` to replace it."
+                "portolan: warning: ignoring the refreshed registry ({}); using the built-in copy. \
+                 Run `portolan registry update` to replace it.",
+                escape(&e.to_string())
             );
             Ok(std::borrow::Cow::Borrowed(Registry::embedded()))
         }
