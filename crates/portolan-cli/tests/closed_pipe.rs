@@ -96,6 +96,13 @@ fn every_command_ends_quietly_on_a_closed_pipe() {
         vec!["service", "--no-checks", &ssh],
         vec!["service", "--no-checks", "--json", &ssh],
         vec!["registry", "show"],
+        vec!["registry", "show", "--json"],
+        vec![
+            "registry",
+            "reset",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
         vec!["scan", "127.0.0.1", "-p", &open],
         vec!["detect", pcap.to_str().unwrap()],
         vec!["completions", "bash"],
