@@ -59,6 +59,7 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
+    term::exit_quietly_on_closed_stdout();
     let cli = Cli::parse_from(cmd::scan::nmap_style_args(std::env::args_os()));
     let style = term::Style::for_stdout(cli.color);
     let result = match cli.command {
@@ -70,14 +71,18 @@ fn main() -> ExitCode {
         Command::Detect(args) => cmd::detect::run(args, style),
         Command::Completions { shell } => {
             let mut c = Cli::command();
-            clap_complete::generate(shell, &mut c, "portolan", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut c, "portolan", &mut script);
+            term::print_out(&String::from_utf8_lossy(&script))
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(Into::into)
         }
     };
     match result {
         Ok(code) => code,
+        Err(e) if term::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("portolan: error: {e:#}");
+            eprintln!("portolan: error: {}", term::escape_lines(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

@@ -103,6 +103,61 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// [`escape`] each line of a message of our own that embeds outside text (an error naming a
+/// hostile file name): the message's own line breaks stay, everything else is escaped.
+pub fn escape_lines(s: &str) -> String {
+    s.split('\n').map(escape).collect::<Vec<_>>().join("\n")
+}
+
+/// Whether an error is standard output closed under us (`portolan port 1-65535 | head -1`).
+/// Recognised by the `io::Error` in its chain, or, for an error that was turned into text on the
+/// way, by "standard output: Broken pipe" in its message.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.to_string().contains("standard output: Broken pipe")
+    })
+}
+
+/// Make a closed standard output end the program quietly with status 0, as for any Unix filter
+/// (`portolan port 1-65535 | head -1`). Commands return the write error (see
+/// [`is_broken_pipe`]); `print!`/`println!` panic on it instead, so the panic hook exits for
+/// that one panic and leaves every other panic as it was.
+pub fn exit_quietly_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info)
+    }));
+}
+
+/// Write `s` to standard output (locked, flushed); errors go to the caller, so a closed pipe
+/// is an error [`is_broken_pipe`] recognises, never a panic.
+pub fn print_out(s: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.flush()
+}
+
+/// [`print_out`], where a closed standard output is no error: for commands whose exit status
+/// still matters then (`--fail-on`).
+pub fn print_out_unless_closed(s: &str) -> std::io::Result<()> {
+    match print_out(s) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +204,11 @@ mod tests {
                 proptest::prop_assert_ne!(escape(&a), escape(&b));
             }
         }
+    }
+
+    #[test]
+    fn escape_lines_keeps_line_breaks_only() {
+        assert_eq!(escape_lines("a\x1b[2J\nb\u{202e}"), "a\\x1b[2J\nb\\u{202e}");
     }
 
     #[test]

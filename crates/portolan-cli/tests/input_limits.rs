@@ -103,3 +103,34 @@ fn a_fifo_with_data_is_read() {
         .success();
     writer.join().unwrap().unwrap();
 }
+
+#[test]
+fn hostile_file_names_in_errors_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().join("t\x1b]0;pwned\x07\u{202e}gnp.txt");
+    std::fs::write(&name, vec![b'a'; 1]).unwrap();
+    let missing = name.with_extension("missing");
+    for args in [
+        vec![
+            "scan".to_string(),
+            "-iL".into(),
+            missing.display().to_string(),
+            "-p".into(),
+            "1".into(),
+        ],
+        vec![
+            "local".into(),
+            "--baseline".into(),
+            name.display().to_string(),
+        ],
+    ] {
+        let out = portolan().args(&args).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            !err.contains('\x1b') && !err.contains('\u{202e}') && !err.contains('\x07'),
+            "{err:?}"
+        );
+        assert!(err.contains("t\\x1b]0;pwned\\x07\\u{202e}gnp"), "{err}");
+    }
+}

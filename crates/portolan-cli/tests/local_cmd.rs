@@ -143,3 +143,56 @@ fn hostile_process_names_are_escaped() {
     assert!(row.contains("\\x1b[2J\\u{202e}ev\\u{200b}["), "{row}");
     drop(l);
 }
+
+#[test]
+fn output_convention_format_files_and_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, s, t, base) = (
+        dir.path().join("l.json"),
+        dir.path().join("l.sarif"),
+        dir.path().join("l.txt"),
+        dir.path().join("base.json"),
+    );
+    let out = portolan()
+        .args(["local", "--format", "json", "--save-baseline"])
+        .arg(&base)
+        .arg("-o")
+        .arg(format!("json={}", j.display()))
+        .arg("-o")
+        .arg(format!("sarif={}", s.display()))
+        .arg("-o")
+        .arg(format!("table={}", t.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema"], "portolan.local/1");
+    let file: Value = serde_json::from_slice(&std::fs::read(&j).unwrap()).unwrap();
+    assert_eq!(file["schema_version"], 1);
+    let sarif: Value = serde_json::from_slice(&std::fs::read(&s).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(std::fs::read_to_string(&t)
+        .unwrap()
+        .contains("sockets, read via"));
+    let b: Value = serde_json::from_slice(&std::fs::read(&base).unwrap()).unwrap();
+    assert_eq!(b["schema_version"], 1);
+    // The saved baseline reads back.
+    portolan()
+        .args(["local", "--baseline"])
+        .arg(&base)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Changes since baseline"));
+    // A missing output directory fails before anything is written, naming the output.
+    portolan()
+        .args(["local", "-o"])
+        .arg(dir.path().join("nope/l.json"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nope/l.json"));
+}

@@ -326,3 +326,99 @@ fn registry_update_rejects_repeated_rows() {
         .stderr(predicate::str::contains("registry in use was not changed"));
     assert!(!data.join("service-names-port-numbers.csv").exists());
 }
+
+#[test]
+fn output_convention_format_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, t, plain) = (
+        dir.path().join("p.json"),
+        dir.path().join("p.txt"),
+        dir.path().join("plain"),
+    );
+    std::fs::write(&j, "old").unwrap();
+    let out = portolan()
+        .args(["port", "22", "--format", "json", "-o"])
+        .arg(format!("json={}", j.display()))
+        .arg("-o")
+        .arg(format!("table={}", t.display()))
+        .arg("--output")
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stdout["schema_version"], 1);
+    assert_eq!(stdout["schema"], "portolan.port/1");
+    let file: Value = serde_json::from_slice(&std::fs::read(&j).unwrap()).unwrap();
+    assert_eq!(file, stdout);
+    let plain: Value = serde_json::from_slice(&std::fs::read(&plain).unwrap()).unwrap();
+    assert_eq!(plain, stdout);
+    let table = std::fs::read_to_string(&t).unwrap();
+    assert!(
+        table.contains("IANA registry") && !table.contains('\x1b'),
+        "{table}"
+    );
+    // --json is kept as an alias.
+    assert_eq!(json(&["port", "22"]), stdout);
+    // A bad output is an error before anything is written; the earlier file stays whole.
+    portolan()
+        .args(["port", "22", "-o"])
+        .arg(format!("json={}", j.display()))
+        .arg("-o")
+        .arg(format!(
+            "table={}",
+            dir.path().join("missing/dir/p.txt").display()
+        ))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing/dir/p.txt"));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&std::fs::read(&j).unwrap()).unwrap(),
+        stdout
+    );
+    portolan()
+        .args(["port", "22", "-o"])
+        .arg(&j)
+        .arg("-o")
+        .arg(format!("table={}", j.display()))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("two outputs"));
+    // No temporary file is left behind.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp")), "{names:?}");
+}
+
+#[test]
+fn registry_show_follows_the_output_convention() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("reg.json");
+    let out = portolan()
+        .args(["registry", "show", "--format", "json", "-o"])
+        .arg(format!("json={}", f.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["source"], "built-in");
+    assert!(v["by_protocol"]["tcp"].as_u64().unwrap() > 6000);
+    let file: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+    assert_eq!(file, v);
+    let alias: Value = serde_json::from_slice(
+        &portolan()
+            .args(["registry", "show", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(alias, v);
+}

@@ -218,3 +218,64 @@ fn hostile_kexinit_and_ftp_evidence_are_escaped_end_to_end() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["ssh"]["kex"][0].as_str().unwrap().contains('\n'));
 }
+
+#[test]
+fn output_convention_and_fail_on() {
+    let ftp = scripted(b"220 (vsFTPd 3.0.3)\r\n".to_vec(), |req| {
+        if req.starts_with(b"USER") {
+            Some(b"230 Login successful.\r\n".to_vec())
+        } else {
+            None
+        }
+    });
+    let target = format!("127.0.0.1:{ftp}");
+    let dir = tempfile::tempdir().unwrap();
+    let (j, t) = (dir.path().join("s.jsonl"), dir.path().join("s.txt"));
+    // An anonymous FTP login is a medium exposure.
+    let out = portolan()
+        .args(["service", "--format", "json", "--fail-on", "medium", "-o"])
+        .arg(format!("json={}", j.display()))
+        .arg("-o")
+        .arg(format!("table={}", t.display()))
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["findings"][0]["id"], "ftp-anonymous");
+    let file: Value = serde_json::from_slice(&std::fs::read(&j).unwrap()).unwrap();
+    assert_eq!(file, v);
+    assert!(std::fs::read_to_string(&t)
+        .unwrap()
+        .contains("ftp-anonymous"));
+    portolan()
+        .args(["service", "--json", "--fail-on", "high"])
+        .arg(&target)
+        .assert()
+        .code(0);
+    portolan()
+        .args(["service", "--fail-on", "low"])
+        .arg(&target)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("ftp-anonymous"));
+    portolan()
+        .args(["service", "--fail-on", "severe"])
+        .arg(&target)
+        .assert()
+        .code(2);
+    // A bad output fails before any port is contacted.
+    portolan()
+        .args(["service", "-o"])
+        .arg(dir.path().join("nope/s.jsonl"))
+        .arg(&target)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nope/s.jsonl"));
+}

@@ -8,13 +8,15 @@ use portolan_audit::report::SCHEMA;
 use portolan_audit::{sarif, Options, Report, Rules, SourceChoice};
 use portolan_registry::risk::Severity;
 
+use super::outfile::{self, OutputSpec};
 use crate::term::{escape, Style};
 
 const EXAMPLES: &str = "\
 Examples:
   portolan local                          every listening socket, its process, and findings
   portolan local --tcp                    TCP listeners only
-  portolan local --json                   machine-readable (schema: docs/schema/local.md)
+  portolan local --format json            machine-readable (schema: docs/schema/local.md)
+  portolan local -o json=local.json -o sarif=local.sarif   files too (see docs/output.md)
   portolan local --format sarif > local.sarif     for code-scanning dashboards
   portolan local --fail-on high           exit 1 when a finding is high or critical (CI)
   portolan local --save-baseline base.json        remember today's state
@@ -26,8 +28,11 @@ Exit status: 0 no finding at or above --fail-on, 1 some, 2 error.";
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Text for people (the default).
     Table,
+    /// One JSON document (schema: docs/schema/local.md).
     Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
     Sarif,
 }
 
@@ -46,13 +51,18 @@ pub enum Source {
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct LocalArgs {
-    /// Output format.
+    /// What to print on standard output.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 
     /// Same as --format json.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+
+    /// Also write FMT (table, json or sarif) to PATH, replacing it only once complete;
+    /// repeatable. A PATH alone is written as json.
+    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
+    pub output: Vec<OutputSpec<Format>>,
 
     /// Exit with status 1 when a finding (a new one, with --baseline) has this severity or
     /// a higher one: info, low, medium, high, critical.
@@ -111,18 +121,22 @@ fn load_baseline(path: &Path) -> Result<Report> {
     Ok(r)
 }
 
+/// The JSON document of a report: the report with `schema_version`.
+fn json(report: &Report) -> Result<String> {
+    let v = outfile::with_schema_version(serde_json::to_value(report)?);
+    Ok(serde_json::to_string_pretty(&v)? + "\n")
+}
+
 fn save(path: &Path, report: &Report) -> Result<()> {
-    let text = serde_json::to_string_pretty(report)?;
-    let tmp = path.with_extension("tmp-portolan");
-    std::fs::write(&tmp, text + "\n").with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    outfile::write_file(path, json(report)?.as_bytes())
+        .with_context(|| format!("cannot save the baseline {}", path.display()))
 }
 
 pub fn run(args: LocalArgs, style: Style) -> Result<ExitCode> {
     let format = if args.json { Format::Json } else { args.format };
-    // Read the baseline first: a bad file is an error before any work is done.
+    // Read the baseline and create the outputs first: a bad file is an error before any work.
     let baseline = args.baseline.as_deref().map(load_baseline).transpose()?;
+    let outputs = outfile::prepare(&args.output)?;
     let opts = Options {
         source: match args.source {
             Source::Auto => SourceChoice::Auto,
@@ -141,32 +155,28 @@ pub fn run(args: LocalArgs, style: Style) -> Result<ExitCode> {
     if let (Some(base), Some(path)) = (&baseline, &args.baseline) {
         report.diff_against(base, &path.display().to_string());
     }
-    let mut out = String::new();
-    match format {
-        Format::Json => {
-            out = serde_json::to_string_pretty(&report)?;
-            out.push('\n');
-        }
-        Format::Sarif => {
-            out = serde_json::to_string_pretty(&sarif::to_sarif(
-                &report,
-                &rules,
-                env!("CARGO_PKG_VERSION"),
-            ))?;
-            out.push('\n');
-        }
-        Format::Table => render_table(&report, style, &mut out),
+    let render = |format: Format, style: Style| -> Result<String> {
+        Ok(match format {
+            Format::Json => json(&report)?,
+            Format::Sarif => {
+                serde_json::to_string_pretty(&sarif::to_sarif(
+                    &report,
+                    &rules,
+                    env!("CARGO_PKG_VERSION"),
+                ))? + "\n"
+            }
+            Format::Table => {
+                let mut out = String::new();
+                render_table(&report, style, &mut out);
+                out
+            }
+        })
+    };
+    for o in outputs {
+        let text = render(o.format, Style { enabled: false })?;
+        o.commit(text.as_bytes())?;
     }
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e.into());
-        }
-    }
+    crate::term::print_out_unless_closed(&render(format, style)?)?;
     let failed = match (args.fail_on, report.worst()) {
         (Some(limit), Some(worst)) => worst >= limit,
         _ => false,

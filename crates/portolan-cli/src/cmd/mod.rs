@@ -2,6 +2,7 @@
 
 pub mod detect;
 pub mod local;
+pub mod outfile;
 pub mod port;
 pub mod registry;
 pub mod scan;

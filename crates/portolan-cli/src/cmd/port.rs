@@ -6,6 +6,7 @@ use anyhow::{bail, Result};
 use portolan_registry::{ephemeral, risk, Category, Entry, EntryKind, Protocol, Registry, Source};
 use serde::Serialize;
 
+use super::outfile::{self, OutputSpec};
 use crate::term::{escape, Style};
 
 const EXAMPLES: &str = "\
@@ -15,7 +16,17 @@ Examples:
   portolan port 53/udp          only the udp registration of 53
   portolan port 8000-8100       a range, one row a port
   portolan port 22 80 443       several at once
-  portolan port 6379 --json     machine-readable (schema: docs/schema/port.md)";
+  portolan port 6379 --format json        machine-readable (schema: docs/schema/port.md)
+  portolan port 1-1023 -o json=system-ports.json   also write a file (see docs/output.md)";
+
+/// What `portolan port` can print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Text for people (the default).
+    Table,
+    /// One JSON document (schema: docs/schema/port.md).
+    Json,
+}
 
 /// Arguments of `portolan port`.
 #[derive(clap::Args, Debug)]
@@ -30,9 +41,18 @@ pub struct PortArgs {
     )]
     pub queries: Vec<String>,
 
-    /// Print JSON instead of text.
-    #[arg(long)]
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+
+    /// Also write FMT (table or json) to PATH, replacing it only once complete; repeatable.
+    /// A PATH alone is written as json.
+    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
+    pub output: Vec<OutputSpec<Format>>,
 }
 
 /// What the user asked for, parsed.
@@ -191,6 +211,7 @@ struct QueryOut {
 
 #[derive(Serialize)]
 struct Output {
+    schema_version: u32,
     schema: &'static str,
     registry: String,
     results: Vec<QueryOut>,
@@ -320,8 +341,9 @@ pub fn load_registry() -> Result<std::borrow::Cow<'static, Registry>> {
         Ok(None) => Ok(std::borrow::Cow::Borrowed(Registry::embedded())),
         Err(e) => {
             eprintln!(
-                "portolan: warning: ignoring the refreshed registry ({e}); using the built-in copy. \
-                 Run `portolan registry update` to replace it."
+                "portolan: warning: ignoring the refreshed registry ({}); using the built-in copy. \
+                 Run `portolan registry update` to replace it.",
+                escape(&e.to_string())
             );
             Ok(std::borrow::Cow::Borrowed(Registry::embedded()))
         }
@@ -341,26 +363,37 @@ pub fn run(args: PortArgs, style: Style) -> Result<ExitCode> {
     for q in &args.queries {
         parse_query(q)?;
     }
+    let outputs = outfile::prepare(&args.output)?;
     let reg = load_registry()?;
     let local = ephemeral::local_range();
     let mut results = Vec::new();
     for q in &args.queries {
         results.push(resolve(&reg, q, local)?);
     }
-    if args.json {
-        let out = Output {
-            schema: "portolan.port/1",
-            registry: source_name(&reg),
-            results,
-        };
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(ExitCode::SUCCESS);
+    let out = Output {
+        schema_version: outfile::SCHEMA_VERSION,
+        schema: "portolan.port/1",
+        registry: source_name(&reg),
+        results,
+    };
+    let render = |format: Format, style: Style| -> Result<String> {
+        Ok(match format {
+            Format::Json => serde_json::to_string_pretty(&out)? + "\n",
+            Format::Table => {
+                let mut s = String::new();
+                for r in &out.results {
+                    render_query(&mut s, r, style);
+                }
+                s
+            }
+        })
+    };
+    for o in outputs {
+        let text = render(o.format, Style { enabled: false })?;
+        o.commit(text.as_bytes())?;
     }
-    let mut s = String::new();
-    for r in &results {
-        render_query(&mut s, r, style);
-    }
-    print!("{s}");
+    let format = if args.json { Format::Json } else { args.format };
+    crate::term::print_out(&render(format, style)?)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,7 +7,17 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use portolan_registry::{user_data_dir, Protocol, Registry, Source, USER_FILE};
 
+use super::outfile::{self, OutputSpec};
 use crate::term::Style;
+
+/// What `portolan registry show` can print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Text for people (the default).
+    Table,
+    /// One JSON document: source, record counts per protocol, schema_version.
+    Json,
+}
 
 /// IANA's published CSV export of the registry.
 pub const IANA_URL: &str =
@@ -19,6 +29,7 @@ const MAX_BYTES: u64 = portolan_registry::CSV_LIMIT.max_bytes;
 const EXAMPLES: &str = "\
 Examples:
   portolan registry show
+  portolan registry show --format json           source and counts, as JSON
   portolan registry update                       fetch IANA's current CSV
   portolan registry update --from ./service-names-port-numbers.csv
   portolan registry reset                        go back to the built-in copy";
@@ -27,7 +38,18 @@ Examples:
 #[command(after_help = EXAMPLES)]
 pub enum RegistryCmd {
     /// Which registry is in use, and how many records it holds per protocol.
-    Show,
+    Show {
+        /// What to print on standard output.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Same as --format json.
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
+        /// Also write FMT (table or json) to PATH, replacing it only once complete;
+        /// repeatable. A PATH alone is written as json.
+        #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
+        output: Vec<OutputSpec<Format>>,
+    },
     /// Refresh the registry from IANA's CSV (or a file), validated before it replaces anything.
     #[command(after_help = EXAMPLES)]
     Update {
@@ -91,14 +113,61 @@ fn fetch(from: &str) -> Result<String> {
 
 pub fn run(cmd: RegistryCmd, style: Style) -> Result<ExitCode> {
     match cmd {
-        RegistryCmd::Show => {
+        RegistryCmd::Show {
+            format,
+            json,
+            output,
+        } => {
+            let outputs = outfile::prepare(&output)?;
             let reg = super::port::load_registry()?;
-            let src = match reg.source() {
-                Source::Embedded => "built-in copy (compiled into portolan)".to_string(),
-                Source::File(p) => format!("refreshed copy {}", p.display()),
+            let render = |format: Format, style: Style| -> Result<String> {
+                Ok(match format {
+                    Format::Json => {
+                        let mut by_protocol = serde_json::Map::new();
+                        for p in Protocol::ALL {
+                            let n = reg.iter().filter(|e| e.protocol() == Some(p)).count();
+                            by_protocol.insert(p.to_string(), n.into());
+                        }
+                        let doc = serde_json::json!({
+                            "schema_version": outfile::SCHEMA_VERSION,
+                            "source": match reg.source() {
+                                Source::Embedded => "built-in".to_string(),
+                                Source::File(p) => p.display().to_string(),
+                            },
+                            "records": reg.len(),
+                            "by_protocol": by_protocol,
+                            "without_protocol":
+                                reg.iter().filter(|e| e.protocol().is_none()).count(),
+                        });
+                        serde_json::to_string_pretty(&doc)? + "\n"
+                    }
+                    Format::Table => {
+                        let src = match reg.source() {
+                            Source::Embedded => {
+                                "built-in copy (compiled into portolan)".to_string()
+                            }
+                            Source::File(p) => {
+                                format!(
+                                    "refreshed copy {}",
+                                    crate::term::escape(&p.display().to_string())
+                                )
+                            }
+                        };
+                        format!(
+                            "{} {src}\n{} {}\n",
+                            style.bold("registry:"),
+                            style.bold("contents:"),
+                            counts(&reg)
+                        )
+                    }
+                })
             };
-            println!("{} {src}", style.bold("registry:"));
-            println!("{} {}", style.bold("contents:"), counts(&reg));
+            for o in outputs {
+                let text = render(o.format, Style { enabled: false })?;
+                o.commit(text.as_bytes())?;
+            }
+            let format = if json { Format::Json } else { format };
+            crate::term::print_out(&render(format, style)?)?;
             Ok(ExitCode::SUCCESS)
         }
         RegistryCmd::Update {

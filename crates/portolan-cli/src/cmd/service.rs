@@ -12,6 +12,7 @@ use portolan_fingerprint::{
     detect_many, Options, ProbeDb, ServiceReport, Severity, Target, Transport,
 };
 
+use super::outfile::{self, OutputSpec};
 use crate::term::{escape, Style};
 
 const EXAMPLES: &str = "\
@@ -23,13 +24,26 @@ Examples:
   portolan service 10.9.0.2:3128 --proxy-target 10.9.0.3:80
                                                 also test for an open proxy, towards a
                                                 lab-only address you name
-  portolan service 127.0.0.1:6379 --json        JSON Lines (schema: docs/schema/service.md)
+  portolan service 127.0.0.1:6379 --format json JSON Lines (schema: docs/schema/service.md)
+  portolan service 127.0.0.1:6379 -o json=svc.jsonl --fail-on high
+                                                also a file; exit 1 on a high exposure
   portolan service 127.0.0.1:80 --probes-file /usr/share/nmap/nmap-service-probes
                                                 add the rules of your installed nmap
 
 Only ports you name are contacted. Checks for unauthenticated access send one read-only
 request (Redis PING, memcached stats, FTP USER anonymous, ...); nothing is written and no
-password is guessed.";
+password is guessed.
+
+Exit status: 0 no exposure at or above --fail-on (or no --fail-on), 1 some, 2 error.";
+
+/// What `portolan service` can print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Text for people (the default).
+    Table,
+    /// JSON Lines, one report a line (schema: docs/schema/service.md).
+    Json,
+}
 
 /// Arguments of `portolan service`.
 #[derive(clap::Args, Debug)]
@@ -39,9 +53,23 @@ pub struct ServiceArgs {
     #[arg(required = true, value_name = "HOST:PORT[/udp]")]
     pub targets: Vec<String>,
 
-    /// Print JSON Lines, one report a line (schema: docs/schema/service.md).
-    #[arg(long)]
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+
+    /// Same as --format json: JSON Lines, one report a line (schema: docs/schema/service.md).
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+
+    /// Also write FMT (table or json) to PATH, replacing it only once complete; repeatable.
+    /// A PATH alone is written as json.
+    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
+    pub output: Vec<OutputSpec<Format>>,
+
+    /// Exit with status 1 when an exposure has this severity or a higher one: info, low,
+    /// medium, high, critical.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<portolan_registry::risk::Severity>,
 
     /// Also load an nmap-service-probes file (e.g. /usr/share/nmap/nmap-service-probes);
     /// its rules are tried after portolan's own. Rules the regex engine cannot compile are
@@ -160,11 +188,23 @@ fn build_options(args: &ServiceArgs) -> Result<(Options, Vec<String>)> {
 
 /// The JSON line for one report: the report plus `schema_version`.
 pub fn json_line(r: &ServiceReport) -> Result<String> {
-    let mut v = serde_json::to_value(r)?;
-    if let Some(m) = v.as_object_mut() {
-        m.insert("schema_version".into(), serde_json::json!(1));
-    }
+    let v = outfile::with_schema_version(serde_json::to_value(r)?);
     Ok(serde_json::to_string(&v)?)
+}
+
+fn parse_severity(s: &str) -> Result<portolan_registry::risk::Severity, String> {
+    s.parse()
+}
+
+/// An exposure's severity on the scale of --fail-on.
+fn common_severity(s: Severity) -> portolan_registry::risk::Severity {
+    use portolan_registry::risk::Severity as S;
+    match s {
+        Severity::Low => S::Low,
+        Severity::Medium => S::Medium,
+        Severity::High => S::High,
+        Severity::Critical => S::Critical,
+    }
 }
 
 fn severity(style: Style, s: Severity) -> String {
@@ -176,12 +216,15 @@ fn severity(style: Style, s: Severity) -> String {
     }
 }
 
-fn print_text(r: &ServiceReport, style: Style) {
+/// The table (text) form of one report.
+pub fn render_text(r: &ServiceReport, style: Style, out: &mut String) {
+    use std::fmt::Write;
     let proto = match r.transport {
         Transport::Tcp => "tcp",
         Transport::Udp => "udp",
     };
-    println!(
+    let _ = writeln!(
+        out,
         "{}  {}  {}  {}",
         style.bold(&format!("{}/{proto}", r.addr)),
         r.state,
@@ -214,7 +257,7 @@ fn print_text(r: &ServiceReport, style: Style) {
         if let Some(e) = &t.error {
             line.push_str(&format!("; {e}"));
         }
-        println!("    {}", escape(&line));
+        let _ = writeln!(out, "    {}", escape(&line));
     }
     if let Some(s) = &r.ssh {
         let mut line = format!("ssh: protocol {} software {}", s.protocol, s.software);
@@ -224,7 +267,7 @@ fn print_text(r: &ServiceReport, style: Style) {
         if !s.host_key.is_empty() {
             line.push_str(&format!("; host keys {}", s.host_key.join(",")));
         }
-        println!("    {}", escape(&line));
+        let _ = writeln!(out, "    {}", escape(&line));
     }
     if let Some(h) = &r.http {
         let mut line = format!("http: {}", h.status);
@@ -237,10 +280,11 @@ fn print_text(r: &ServiceReport, style: Style) {
         if let Some(a) = &h.auth {
             line.push_str(&format!(" auth {a}"));
         }
-        println!("    {}", escape(&line));
+        let _ = writeln!(out, "    {}", escape(&line));
     }
     if !r.cpe.is_empty() {
-        println!(
+        let _ = writeln!(
+            out,
             "    {}",
             style.dim(&escape(&format!("cpe: {}", r.cpe.join(" "))))
         );
@@ -248,11 +292,12 @@ fn print_text(r: &ServiceReport, style: Style) {
     if r.confidence != portolan_fingerprint::Confidence::Matched {
         if let Some(b) = &r.banner {
             let b: String = b.chars().take(120).collect();
-            println!("    banner: \"{}\"", escape(&b));
+            let _ = writeln!(out, "    banner: \"{}\"", escape(&b));
         }
     }
     for f in &r.findings {
-        println!(
+        let _ = writeln!(
+            out,
             "    ! {} {}: {} ({})",
             severity(style, f.severity),
             f.id,
@@ -261,7 +306,7 @@ fn print_text(r: &ServiceReport, style: Style) {
         );
     }
     for n in &r.notes {
-        println!("    {}", style.dim(&format!("note: {}", escape(n))));
+        let _ = writeln!(out, "    {}", style.dim(&format!("note: {}", escape(n))));
     }
 }
 
@@ -271,6 +316,7 @@ pub fn run(args: ServiceArgs, style: Style) -> Result<ExitCode> {
         .iter()
         .map(|t| parse_target(t))
         .collect::<Result<Vec<_>>>()?;
+    let outputs = outfile::prepare(&args.output)?;
     let (opts, notes) = build_options(&args)?;
     for n in &notes {
         eprintln!("portolan: note: {}", escape(n));
@@ -280,14 +326,36 @@ pub fn run(args: ServiceArgs, style: Style) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let reports = rt.block_on(detect_many(targets, &opts));
-    for r in &reports {
-        if args.json {
-            println!("{}", json_line(r)?);
-        } else {
-            print_text(r, style);
+    let render = |format: Format, style: Style| -> Result<String> {
+        let mut out = String::new();
+        for r in &reports {
+            match format {
+                Format::Json => {
+                    out.push_str(&json_line(r)?);
+                    out.push('\n');
+                }
+                Format::Table => render_text(r, style, &mut out),
+            }
         }
+        Ok(out)
+    };
+    for o in outputs {
+        let text = render(o.format, Style { enabled: false })?;
+        o.commit(text.as_bytes())?;
     }
-    Ok(ExitCode::SUCCESS)
+    let format = if args.json { Format::Json } else { args.format };
+    crate::term::print_out_unless_closed(&render(format, style)?)?;
+    let failed = args.fail_on.is_some_and(|limit| {
+        reports
+            .iter()
+            .flat_map(|r| &r.findings)
+            .any(|f| common_severity(f.severity) >= limit)
+    });
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[cfg(test)]
