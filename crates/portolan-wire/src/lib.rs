@@ -37,6 +37,8 @@
 //!
 //! Every parse failure is a [`WireError`] naming the layer and what was wrong.
 
+#![forbid(unsafe_code)]
+
 pub mod build;
 pub mod checksum;
 pub mod cookie;
