@@ -9,7 +9,6 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 
-
 mod common;
 use common::{in_ci, portolan_command as portolan};
 
