@@ -2,6 +2,8 @@
 //!
 //! The binary is a thin layer over the library crates: each subcommand lives in `cmd/`.
 
+#![forbid(unsafe_code)]
+
 mod cmd;
 mod term;
 

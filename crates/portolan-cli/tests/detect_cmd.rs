@@ -13,6 +13,9 @@ use portolan_detect::synth::{self, Tcp};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
+mod common;
+use common::portolan;
+
 const ATTACKER: [u8; 4] = [198, 51, 100, 7];
 const VICTIM: [u8; 4] = [192, 0, 2, 10];
 
@@ -61,12 +64,6 @@ fn write_pcap(path: &Path, frames: &[(u64, Vec<u8>)]) {
         w.write(*ts, f).unwrap();
     }
     std::fs::write(path, w.into_inner()).unwrap();
-}
-
-fn portolan() -> Command {
-    let mut c = Command::cargo_bin("portolan").unwrap();
-    c.env("NO_COLOR", "1");
-    c
 }
 
 /// `portolan detect PATH`, for more arguments to be added.

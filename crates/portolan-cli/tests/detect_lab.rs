@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 
+mod common;
+use common::{in_ci, is_root};
+
 static LAB_SEQ: AtomicU32 = AtomicU32::new(0);
 
 const SCANNER: &str = "10.79.0.1";
@@ -32,23 +35,12 @@ const SWEEP_NET: &str = "10.79.1.0/24";
 /// Open TCP ports on the target.
 const OPEN_TCP: &[u16] = &[22, 80, 443, 8080];
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 fn have(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// Skip (or, under CI, fail) when the lab cannot run.

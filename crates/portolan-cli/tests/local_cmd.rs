@@ -2,16 +2,11 @@
 //! (Which sockets the host has is not known here; the namespace lab tests check content.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn portolan() -> Command {
-    let mut c = Command::cargo_bin("portolan").unwrap();
-    c.env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
-        .env_remove("NO_COLOR");
-    c
-}
+mod common;
+use common::portolan;
 
 #[test]
 fn help_has_examples() {

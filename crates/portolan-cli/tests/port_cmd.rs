@@ -1,17 +1,11 @@
 //! `portolan port` and friends, run as the real binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on bad fixtures
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn portolan() -> Command {
-    let mut c = Command::cargo_bin("portolan").unwrap();
-    // Never pick up a refreshed registry from the developer's home.
-    c.env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
-        .env_remove("NO_COLOR");
-    c
-}
+mod common;
+use common::portolan;
 
 fn json(args: &[&str]) -> Value {
     let out = portolan().args(args).arg("--json").output().unwrap();

@@ -9,13 +9,8 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 
-use assert_cmd::cargo::cargo_bin;
-
 mod common;
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
+use common::{in_ci, portolan_command as portolan};
 
 /// Skip (print why) outside CI, fail under CI.
 fn need(ok: bool, what: &str) -> bool {
@@ -33,10 +28,6 @@ fn python_has(module: &str) -> bool {
         .args(["-c", &format!("import {module}")])
         .output()
         .is_ok_and(|o| o.status.success())
-}
-
-fn portolan() -> Command {
-    Command::new(cargo_bin("portolan"))
 }
 
 /// Listeners on loopback that stay open for the test's life.

@@ -4,15 +4,11 @@
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
-fn portolan() -> Command {
-    let mut c = Command::cargo_bin("portolan").unwrap();
-    c.env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test");
-    c
-}
+mod common;
+use common::portolan;
 
 /// A loopback server that greets every connection with `greeting`.
 fn greeter(greeting: &'static [u8]) -> u16 {

@@ -13,23 +13,15 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
+mod common;
+use common::{in_ci, is_root};
 
 /// Skip (print why) or, under CI, fail.
 fn cannot_run(why: &str) {
-    if ci() {
+    if in_ci() {
         panic!("service lab cannot run under CI: {why}");
     }
     eprintln!("SKIP service_lab: {why}");
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 fn script() -> PathBuf {

@@ -27,6 +27,8 @@
 //! # Ok(()) }
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod checks;
 pub mod db;
 pub mod engine;

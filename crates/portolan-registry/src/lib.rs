@@ -23,6 +23,8 @@
 //! assert!(portolan_registry::risk::for_port(6379, Protocol::Tcp).next().is_some());
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod ephemeral;
 pub mod iana;
 pub mod input;

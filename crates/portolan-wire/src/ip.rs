@@ -506,6 +506,110 @@ impl Ipv6Repr {
     }
 }
 
+/// An IPv6 fragment header (RFC 8200 §4.5) as plain fields: what [`Ipv6FragRepr::parse`] reads
+/// and [`Ipv6FragRepr::emit`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6FragRepr {
+    /// What follows the fragment header (in the first fragment).
+    pub next_header: u8,
+    /// Offset of this fragment's data in 8-byte units (13 bits).
+    pub frag_offset: u16,
+    /// The M flag: more fragments follow.
+    pub more_frags: bool,
+    pub ident: u32,
+}
+
+impl Ipv6FragRepr {
+    /// Length of a fragment header.
+    pub const HEADER_LEN: usize = ext_field::MIN_LEN;
+
+    /// Read a fragment header from the start of `b`.
+    pub fn parse(b: &[u8]) -> Result<Ipv6FragRepr, WireError> {
+        need(b, Self::HEADER_LEN, "IPv6 fragment")?;
+        let off = get16(b, ext_field::FRAG_OFFSET);
+        Ok(Ipv6FragRepr {
+            next_header: b[ext_field::NXT_HDR],
+            frag_offset: off >> 3,
+            more_frags: off & 1 != 0,
+            ident: get32(b, ext_field::FRAG_IDENT),
+        })
+    }
+
+    /// Length of the header.
+    pub fn buffer_len(&self) -> usize {
+        Self::HEADER_LEN
+    }
+
+    /// Write the 8-byte header into the start of `buf`.
+    pub fn emit(&self, buf: &mut [u8]) -> Result<(), WireError> {
+        if self.frag_offset > 0x1fff {
+            return Err(WireError::Malformed {
+                layer: "IPv6 fragment",
+                what: "fragment offset wider than 13 bits",
+            });
+        }
+        room(buf.len(), Self::HEADER_LEN)?;
+        let b = &mut buf[..Self::HEADER_LEN];
+        b[ext_field::NXT_HDR] = self.next_header;
+        b[ext_field::LENGTH] = 0; // reserved in a fragment header
+        put16(
+            b,
+            ext_field::FRAG_OFFSET,
+            (self.frag_offset << 3) | u16::from(self.more_frags),
+        );
+        put32(b, ext_field::FRAG_IDENT, self.ident);
+        Ok(())
+    }
+}
+
+/// An IPv6 hop-by-hop, routing, destination-options or mobility header (the ones whose length
+/// counts 8-byte units after the first 8) as plain fields: what [`Ipv6ExtRepr::parse`] reads and
+/// [`Ipv6ExtRepr::emit`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6ExtRepr<'a> {
+    pub next_header: u8,
+    /// The bytes after the next-header and length bytes (options, routing data); `emit` pads
+    /// them with zeros (Pad1 options) to a multiple of 8 bytes with the first two.
+    pub data: &'a [u8],
+}
+
+impl<'a> Ipv6ExtRepr<'a> {
+    /// Read the header at the start of `b`.
+    pub fn parse(b: &'a [u8]) -> Result<Ipv6ExtRepr<'a>, WireError> {
+        need(b, ext_field::MIN_LEN, "IPv6 extension")?;
+        let len = (usize::from(b[ext_field::LENGTH]) + 1) * 8;
+        need(b, len, "IPv6 extension")?;
+        Ok(Ipv6ExtRepr {
+            next_header: b[ext_field::NXT_HDR],
+            data: &b[ext_field::LENGTH + 1..len],
+        })
+    }
+
+    /// Length of the header: the two first bytes and the data, padded to 8-byte units.
+    pub fn buffer_len(&self) -> usize {
+        (ext_field::LENGTH + 1 + self.data.len()).div_ceil(8) * 8
+    }
+
+    /// Write the header into the start of `buf`.
+    pub fn emit(&self, buf: &mut [u8]) -> Result<(), WireError> {
+        let len = self.buffer_len();
+        let Ok(units) = u8::try_from(len / 8 - 1) else {
+            return Err(WireError::Malformed {
+                layer: "IPv6 extension",
+                what: "header longer than 2048 bytes",
+            });
+        };
+        room(buf.len(), len)?;
+        let b = &mut buf[..len];
+        b[ext_field::NXT_HDR] = self.next_header;
+        b[ext_field::LENGTH] = units;
+        let data = ext_field::LENGTH + 1..ext_field::LENGTH + 1 + self.data.len();
+        b[data.end..].fill(0);
+        b[data].copy_from_slice(self.data);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -559,10 +663,18 @@ mod tests {
     fn ipv6_extension_headers() {
         // hop-by-hop (8 bytes) -> fragment (8 bytes) -> TCP
         let mut ext = [0u8; 16];
-        ext[ext_field::NXT_HDR] = ipproto::FRAGMENT;
-        let frag = &mut ext[8..];
-        frag[ext_field::NXT_HDR] = ipproto::TCP;
-        frag[ext_field::FRAG_IDENT].copy_from_slice(&1u32.to_be_bytes());
+        let hbh = Ipv6ExtRepr {
+            next_header: ipproto::FRAGMENT,
+            data: &[],
+        };
+        hbh.emit(&mut ext).unwrap();
+        let frag = Ipv6FragRepr {
+            next_header: ipproto::TCP,
+            frag_offset: 0,
+            more_frags: false,
+            ident: 1,
+        };
+        frag.emit(&mut ext[hbh.buffer_len()..]).unwrap();
         let r = Ipv6Repr {
             src_addr: Ipv6Addr::LOCALHOST,
             dst_addr: Ipv6Addr::LOCALHOST,
@@ -584,8 +696,11 @@ mod tests {
         let ip = Ipv6Packet::new_checked(&p[..45]).unwrap();
         assert!(ip.upper_layer().is_err());
         // a later fragment: the protocol is known, the payload is data
-        let frag_off = v6_field::PAYLOAD + 8 + ext_field::FRAG_OFFSET.start;
-        p[frag_off + 1] = 0x20; // offset 4 × 8 bytes
+        let later = Ipv6FragRepr {
+            frag_offset: 4,
+            ..frag
+        };
+        later.emit(&mut p[v6_field::PAYLOAD + 8..]).unwrap();
         let ul = Ipv6Packet::new_checked(&p[..])
             .unwrap()
             .upper_layer()

@@ -23,7 +23,8 @@
 //!   headers through these names, never through offsets written out again;
 //! - `Repr` types, plain structs of a header's fields with `parse` (from a view) and `emit` (into
 //!   a buffer of `buffer_len()` bytes, checksums computed): [`EthernetRepr`], [`Ipv4Repr`],
-//!   [`Ipv6Repr`], [`TcpRepr`], [`UdpRepr`], [`IcmpRepr`]. `emit` returns an error, never
+//!   [`Ipv6Repr`] with the extension headers [`Ipv6ExtRepr`] and [`Ipv6FragRepr`], [`TcpRepr`],
+//!   [`UdpRepr`], [`IcmpRepr`]. `emit` returns an error, never
 //!   panics, when the buffer is too small or the header cannot say a value;
 //! - builders that write complete IPv4/IPv6 TCP SYN and UDP probes, checksums included, into a
 //!   caller-provided buffer with no allocation ([`build`], over the `Repr`s);
@@ -37,6 +38,8 @@
 //!
 //! Every parse failure is a [`WireError`] naming the layer and what was wrong.
 
+#![forbid(unsafe_code)]
+
 pub mod build;
 pub mod checksum;
 pub mod cookie;
@@ -49,7 +52,7 @@ pub mod tcp;
 pub mod udp;
 
 pub use icmp::{IcmpPacket, IcmpRepr};
-pub use ip::{Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr, UpperLayer};
+pub use ip::{Ipv4Packet, Ipv4Repr, Ipv6ExtRepr, Ipv6FragRepr, Ipv6Packet, Ipv6Repr, UpperLayer};
 pub use link::{ethertype, EthernetFrame, EthernetRepr, NullFrame, Sll2Frame, SllFrame};
 pub use tcp::{TcpFlags, TcpOption, TcpOptions, TcpPacket, TcpRepr};
 pub use udp::{UdpPacket, UdpRepr};

@@ -6,8 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use portolan_wire::link::{ethertype, field as eth_field};
 use portolan_wire::{
-    ip, tcp, udp, EthernetFrame, EthernetRepr, IcmpPacket, IcmpRepr, Ipv4Packet, Ipv4Repr,
-    Ipv6Packet, Ipv6Repr, TcpFlags, TcpPacket, TcpRepr, UdpPacket, UdpRepr, WireError,
+    ip, ipproto, tcp, udp, EthernetFrame, EthernetRepr, IcmpPacket, IcmpRepr, Ipv4Packet, Ipv4Repr,
+    Ipv6ExtRepr, Ipv6FragRepr, Ipv6Packet, Ipv6Repr, TcpFlags, TcpPacket, TcpRepr, UdpPacket,
+    UdpRepr, WireError,
 };
 use proptest::prelude::*;
 
@@ -168,6 +169,27 @@ proptest! {
     }
 
     #[test]
+    fn ipv6_extension_headers_round_trip(
+        next in any::<u8>(), off in 0u16..=0x1fff, m in any::<bool>(), ident in any::<u32>(),
+        units in 0usize..4, byte in any::<u8>(),
+    ) {
+        let f = Ipv6FragRepr { next_header: next, frag_offset: off, more_frags: m, ident };
+        let mut buf = [0xffu8; 8];
+        f.emit(&mut buf).unwrap();
+        prop_assert_eq!(Ipv6FragRepr::parse(&buf).unwrap(), f);
+        let data = vec![byte; units * 8 + 6];
+        let e = Ipv6ExtRepr { next_header: next, data: &data };
+        let mut buf = vec![0u8; e.buffer_len()];
+        e.emit(&mut buf).unwrap();
+        prop_assert_eq!(Ipv6ExtRepr::parse(&buf).unwrap(), e);
+        // The walker reads what was written: this header, then TCP.
+        let e = Ipv6ExtRepr { next_header: ipproto::TCP, ..e };
+        e.emit(&mut buf).unwrap();
+        let ul = ip::upper_layer(ipproto::DSTOPTS, &buf).unwrap();
+        prop_assert_eq!((ul.protocol, ul.payload.len()), (ipproto::TCP, 0));
+    }
+
+    #[test]
     fn tcp_round_trips_with_a_valid_checksum(
         (src, dst) in addr_pair(), sp in any::<u16>(), dp in any::<u16>(), seq in any::<u32>(),
         ack in any::<u32>(), flags in any::<u8>(), win in any::<u16>(), urg in any::<u16>(),
@@ -244,6 +266,17 @@ proptest! {
     fn reprs_parse_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
         let b = &bytes[..];
         reprs(b);
+        if let Ok(f) = Ipv6FragRepr::parse(b) {
+            let mut out = [0u8; 8];
+            f.emit(&mut out).unwrap();
+            prop_assert_eq!(Ipv6FragRepr::parse(&out).unwrap(), f);
+        }
+        if let Ok(e) = Ipv6ExtRepr::parse(b) {
+            prop_assert!(e.buffer_len() <= b.len());
+            let mut out = vec![0u8; e.buffer_len()];
+            e.emit(&mut out).unwrap();
+            prop_assert_eq!(&out[..], &b[..e.buffer_len()]);
+        }
         if let Ok(f) = EthernetFrame::new_checked(b) {
             let _ = EthernetRepr::parse(&f);
         }

@@ -9,18 +9,7 @@ use std::time::{Duration, Instant};
 
 /// Whether a lab test that cannot run must fail (CI) rather than skip.
 pub fn must_run() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
+    super::in_ci()
 }
 
 pub fn have(tool: &str) -> bool {
@@ -49,7 +38,7 @@ impl Lab {
     /// A fresh namespace `pl-local-<pid>-<test>`, or `None` (after printing why) when this
     /// machine cannot make one and we are not under CI. `tools` must all be installed.
     pub fn new(test: &str, tools: &[&str]) -> Option<Lab> {
-        if !is_root() {
+        if !super::is_root() {
             skip_or_fail(&format!("{test}: needs root to create a network namespace"));
             return None;
         }

@@ -21,10 +21,7 @@ pub fn lab_dir() -> PathBuf {
 }
 
 pub fn can_run() -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let root = super::is_root();
     let ip = Command::new("ip").arg("-V").output().is_ok();
     let nft = Command::new("nft").arg("-v").output().is_ok();
     let py = Command::new("python3").arg("-V").output().is_ok();
@@ -32,7 +29,7 @@ pub fn can_run() -> bool {
         return true;
     }
     let why = format!("root={root} ip={ip} nft={nft} python3={py}");
-    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+    if super::in_ci() {
         panic!("lab test cannot run under CI: {why}");
     }
     eprintln!("SKIP lab test: needs root, iproute2, nftables and python3 ({why})");

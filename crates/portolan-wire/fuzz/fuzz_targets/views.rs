@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use libfuzzer_sys::fuzz_target;
 use portolan_wire::{
-    EthernetFrame, EthernetRepr, IcmpPacket, IcmpRepr, Ipv4Packet, Ipv4Repr, Ipv6Packet, Ipv6Repr,
+    EthernetFrame, EthernetRepr, IcmpPacket, IcmpRepr, Ipv4Packet, Ipv4Repr, Ipv6ExtRepr,
+    Ipv6FragRepr, Ipv6Packet, Ipv6Repr,
     NullFrame, Sll2Frame, SllFrame, TcpPacket, TcpRepr, UdpPacket, UdpRepr,
 };
 
@@ -57,6 +58,16 @@ fn reprs(b: &[u8]) {
     }
     if let Ok(e) = EthernetFrame::new_checked(b) {
         let _ = EthernetRepr::parse(&e);
+    }
+    if let Ok(f) = Ipv6FragRepr::parse(b) {
+        let mut out = [0u8; 8];
+        f.emit(&mut out).unwrap();
+        assert_eq!(Ipv6FragRepr::parse(&out).unwrap(), f);
+    }
+    if let Ok(e) = Ipv6ExtRepr::parse(b) {
+        let mut out = vec![0u8; e.buffer_len()];
+        e.emit(&mut out).unwrap();
+        assert_eq!(&out[..], &b[..e.buffer_len()]);
     }
 }
 
