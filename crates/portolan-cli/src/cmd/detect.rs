@@ -5,7 +5,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use portolan_detect::alert::{format_timestamp, Alert};
@@ -662,9 +663,15 @@ fn run_live(args: &DetectArgs, ifname: &str, det: &mut Detector, out: &mut Print
         Some(f) => Some(source::live::compile_filter(f, ifname).map_err(escaped)?),
         None => None,
     };
-    let stop = source::live::install_stop_on_signal();
+    // SIGINT and SIGTERM stop the capture (the summary is still printed): they set a flag
+    // the capture loop checks at least every 100 ms.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("cannot install the SIGINT/SIGTERM handler")?;
+    }
     let mut cap = source::live::LiveCapture::open(ifname, filter.as_deref())
-        .with_context(|| format!("live capture on {ifname}"))?;
+        .map_err(|e| escaped(format!("live capture on {ifname}: {e}")))?;
     eprintln!(
         "portolan: capturing on {} ({}); Ctrl-C to stop",
         escape(ifname),
@@ -673,35 +680,27 @@ fn run_live(args: &DetectArgs, ifname: &str, det: &mut Detector, out: &mut Print
             None => "no filter".to_string(),
         }
     );
-    let deadline = args
-        .duration
-        .map(|d| std::time::Instant::now() + std::time::Duration::from_secs_f64(d.max(0.0)));
-    let mut n = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        if let Some(dl) = deadline {
-            if std::time::Instant::now() >= dl {
-                break;
-            }
+    let deadline = match args.duration {
+        Some(d) => Some(
+            std::time::Duration::try_from_secs_f64(d)
+                .ok()
+                .and_then(|d| std::time::Instant::now().checked_add(d))
+                .with_context(|| {
+                    format!("--duration {d}: give a number of seconds, at least 0 and finite")
+                })?,
+        ),
+        None => None,
+    };
+    let limits = source::live::LiveLimits {
+        count: args.count,
+        deadline,
+    };
+    source::live::watch(&mut cap, det, &stop, limits, |alerts| -> Result<()> {
+        for a in alerts {
+            out.alert(a)?;
         }
-        if args.count.is_some_and(|c| n >= c) {
-            break;
-        }
-        let got = cap.poll_batch(100, |p| {
-            n += 1;
-            det.process_raw(p);
-        })?;
-        if got == 0 {
-            det.tick(source::live::now_ns());
-        } else {
-            // process what the batch holds now: live alerts should not wait for more traffic
-            det.flush();
-        }
-        if det.has_alerts() {
-            drain(det, out)?;
-        }
-    }
-    det.finish();
-    drain(det, out)?;
+        Ok(())
+    })?;
     let st = cap.stats();
     out.summary(
         det,
