@@ -20,14 +20,14 @@ use crate::term::{escape, Style};
 const EXAMPLES: &str = "\
 Examples:
   portolan detect capture.pcapng                 alerts and a summary on the terminal
-  portolan detect capture.pcap.gz --format json  Suricata-EVE-shaped JSON lines (docs/schema/detect-eve.md)
+  portolan detect capture.pcap.gz --format json  EVE JSON lines (docs/schema/detect-eve.md)
   portolan detect /var/log/pcaps/                every capture of a directory, in rotation order
   tcpdump -i eth0 -w - | portolan detect -       a stream on standard input
   portolan detect -i eth0                        live capture (root or CAP_NET_RAW)
   portolan detect -i eth0 --filter 'not port 22' live, with a BPF filter (compiled by tcpdump)
-  portolan detect -i eth0 -o /var/log/portolan/eve.json   summary on screen, EVE appended to a log
-  portolan detect cap.pcap -o json=alerts.json -o table=report.txt   whole reports, written on success
-  portolan detect cap.pcap --fail-on high        exit 1 when a high alert (flood, distributed scan) is raised
+  portolan detect -i eth0 -o /var/log/eve.json   summary on screen, EVE appended to a log
+  portolan detect cap.pcap -o json=a.json -o table=r.txt   whole reports, written on success
+  portolan detect cap.pcap --fail-on high        exit 1 on a flood or a distributed scan
   portolan detect cap.pcap --sensitivity high --allow 192.0.2.10/32
   portolan detect --print-config > detect.toml   the defaults, to edit; then --config detect.toml
 
