@@ -312,16 +312,18 @@ impl Printer {
                         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
                         _ => PathBuf::from("."),
                     };
-                    let tmp = tempfile::Builder::new()
-                        .prefix(".portolan-detect-")
-                        .tempfile_in(&dir)
-                        .map_err(|e| {
-                            escaped(format!(
-                                "-o {}: cannot create a file in {}: {e}",
-                                path.display(),
-                                dir.display()
-                            ))
-                        })?;
+                    let mut builder = tempfile::Builder::new();
+                    builder.prefix(".portolan-detect-");
+                    // the file a plain create would make (0666 less the umask), not 0600
+                    #[cfg(unix)]
+                    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+                    let tmp = builder.tempfile_in(&dir).map_err(|e| {
+                        escaped(format!(
+                            "-o {}: cannot create a file in {}: {e}",
+                            path.display(),
+                            dir.display()
+                        ))
+                    })?;
                     let w = tmp
                         .reopen()
                         .map_err(|e| escaped(format!("-o {}: {e}", path.display())))?;
