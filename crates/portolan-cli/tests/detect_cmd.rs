@@ -115,6 +115,8 @@ for line in sys.stdin:
     assert isinstance(a["category"], str) and a["severity"] in (1, 2, 3)
     p = e["portolan"]
     assert p["schema_version"] == 1
+    assert e["schema_version"] == 1 and type(e["schema_version"]) is int
+    assert p["severity"] in ("low", "medium", "high")
     assert p["technique"] in ("tcp-syn","tcp-connect","tcp-fin","tcp-null","tcp-xmas","tcp-ack","tcp-maimon","udp","syn-flood")
     assert p["shape"] in ("vertical","horizontal","block","distributed","flood")
     assert all(isinstance(x, int) and 0 <= x <= 65535 for x in p["ports"])
@@ -437,4 +439,89 @@ fn capture_file_names_are_escaped() {
             "{text:?}"
         );
     }
+}
+
+/// The output convention (issue 12): --format table|json with text/eve/--json as aliases,
+/// "schema_version" on every JSON line, -o FMT=PATH written whole through a temporary file
+/// (an error leaves an earlier file untouched), -o PATH appended as a log, --fail-on.
+#[test]
+fn output_convention_formats_files_and_fail_on() {
+    let (dir, f) = scan_pcap();
+    let stdout_of = |args: &[&str]| {
+        let out = detect(&f).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let table = stdout_of(&["--format", "table"]);
+    assert!(table.contains("Summary of"), "{table}");
+    assert_eq!(stdout_of(&["--format", "text"]), table);
+    assert_eq!(stdout_of(&[]), table);
+    let json = stdout_of(&["--format", "json"]);
+    assert_eq!(stdout_of(&["--format", "eve"]), json);
+    assert_eq!(stdout_of(&["--json"]), json);
+    for line in json.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["schema_version"], 1, "{line}");
+    }
+
+    // -o FMT=PATH: the same bytes as on stdout, whole
+    let (a, r) = (dir.path().join("a.json"), dir.path().join("r.txt"));
+    std::fs::write(&a, "earlier report\n").unwrap();
+    let oa = format!("json={}", a.display());
+    let or = format!("table={}", r.display());
+    detect(&f).args(["-o", &oa, "-o", &or]).assert().success();
+    assert_eq!(std::fs::read_to_string(&a).unwrap(), json);
+    assert_eq!(std::fs::read_to_string(&r).unwrap(), table);
+    // a failed run leaves the earlier files as they were, and no temporary file behind
+    let broken = dir.path().join("broken.pcap");
+    let bytes = std::fs::read(&f).unwrap();
+    std::fs::write(&broken, &bytes[..bytes.len() - 30]).unwrap();
+    detect(&broken)
+        .args(["-o", &oa, "-o", &or])
+        .assert()
+        .code(2);
+    assert_eq!(std::fs::read_to_string(&a).unwrap(), json);
+    assert_eq!(std::fs::read_to_string(&r).unwrap(), table);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".portolan"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // outputs are checked before reading: a missing directory, a path given twice
+    let missing = format!("json={}", dir.path().join("no/such/dir/a.json").display());
+    detect(&f)
+        .args(["-o", &missing])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("no/such/dir"));
+    detect(&f)
+        .args(["-o", &oa, "-o", &format!("table={}", a.display())])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("given twice"));
+
+    // -o PATH: EVE lines appended, run after run (a log)
+    let log = dir.path().join("eve.log");
+    let ol = log.to_str().unwrap();
+    detect(&f).args(["-o", ol]).assert().success();
+    detect(&f).args(["-o", ol]).assert().success();
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("{json}{json}")
+    );
+
+    // --fail-on: the scan is a medium alert
+    for (level, code) in [("info", 1), ("medium", 1), ("high", 0), ("critical", 0)] {
+        detect(&f).args(["--fail-on", level]).assert().code(code);
+    }
+    let quiet = dir.path().join("quiet.pcap");
+    write_pcap(&quiet, &scan_frames()[..2]);
+    detect(&quiet).args(["--fail-on", "info"]).assert().code(0);
+    detect(&f)
+        .args(["--fail-on", "severe"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("severe"));
 }

@@ -1010,3 +1010,103 @@ fn lab_masscan_udp_scan_is_attributed_to_masscan() {
         "vertical",
     );
 }
+
+/// The library installs no signal handler: `watch` stops on its caller's flag (issue 12: one
+/// signal mechanism for the whole binary). Reads the loopback interface of this namespace;
+/// sends nothing.
+#[test]
+fn lab_live_watch_stops_on_the_callers_flag() {
+    if !can_run("lab_live_watch", &[]) {
+        return;
+    }
+    use portolan_detect::config::Config;
+    use portolan_detect::detect::Detector;
+    use portolan_detect::source::live::{watch, LiveCapture, LiveLimits};
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let mut cap = LiveCapture::open("lo", None).expect("capture on lo");
+    let mut det = Detector::new(Config::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let setter = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let t0 = Instant::now();
+    let r: Result<(), portolan_detect::source::CaptureError> =
+        watch(&mut cap, &mut det, &stop, LiveLimits::default(), |_| Ok(()));
+    r.expect("watch");
+    setter.join().unwrap();
+    assert!(
+        stop.load(Ordering::Relaxed),
+        "watch returned before the flag was set"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(30),
+        "watch did not stop on the flag"
+    );
+    // and SIGINT/SIGTERM still have their default disposition: nothing was installed
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: querying the current action only (a null new action).
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) };
+        assert_eq!(r, 0);
+        assert_eq!(
+            old.sa_sigaction,
+            libc::SIG_DFL,
+            "signal {sig} has a handler"
+        );
+    }
+}
+
+/// SIGINT and SIGTERM stop a live capture of the binary cleanly: alerts printed, exit 0.
+#[test]
+fn lab_live_capture_stops_on_sigint_and_sigterm() {
+    if !can_run("lab_live_signals", &["nmap"]) {
+        return;
+    }
+    let lab = Lab::new("sig");
+    let bin = assert_cmd::cargo::cargo_bin("portolan");
+    for sig in ["-INT", "-TERM"] {
+        let mut live = Command::new("ip")
+            .args(["netns", "exec", &lab.tgt_ns])
+            .arg(&bin)
+            .args(["detect", "-i", &lab.tgt_if, "--format", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start live capture");
+        let err = live.stderr.take().expect("stderr");
+        let mut line = String::new();
+        BufReader::new(err)
+            .read_line(&mut line)
+            .expect("read stderr");
+        assert!(line.contains("capturing on"), "{line}");
+        let out = Command::new("ip")
+            .args(["netns", "exec", &lab.scan_ns])
+            .args(nmap(&[], "-sS", "1-40", TARGET))
+            .output()
+            .expect("nmap");
+        assert!(out.status.success());
+        std::thread::sleep(Duration::from_millis(300));
+        // `ip netns exec` execs the binary: this PID is portolan's
+        let _ = Command::new("kill")
+            .args([sig, &live.id().to_string()])
+            .status();
+        let out = live.wait_with_output().expect("live capture");
+        assert!(out.status.success(), "{sig}: {:?}", out.status);
+        let alerts: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect();
+        expect_scan(
+            &format!("live, stopped by SIG{}", &sig[1..]),
+            &alerts,
+            "tcp-syn",
+            Some("nmap"),
+            "vertical",
+        );
+    }
+}

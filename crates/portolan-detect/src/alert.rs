@@ -225,6 +225,16 @@ impl Alert {
         }
     }
 
+    /// The severity on portolan's scale (info, low, medium, high, critical), from
+    /// [`Alert::severity`]: floods and distributed scans are high, scans and sweeps medium.
+    pub fn severity_name(&self) -> &'static str {
+        match self.severity() {
+            1 => "high",
+            2 => "medium",
+            _ => "low",
+        }
+    }
+
     pub fn proto(&self) -> &'static str {
         self.technique.proto()
     }
@@ -232,6 +242,7 @@ impl Alert {
     /// The EVE JSON event.
     pub fn to_eve(&self) -> serde_json::Value {
         let mut v = serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
             "timestamp": format_timestamp(self.ts_ns),
             "event_type": "alert",
             "src_ip": self.src.to_string(),
@@ -248,6 +259,7 @@ impl Alert {
             },
             "portolan": {
                 "schema_version": SCHEMA_VERSION,
+                "severity": self.severity_name(),
                 "technique": self.technique.name(),
                 "shape": self.shape.name(),
                 "detector": self.detector,

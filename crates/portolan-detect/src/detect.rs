@@ -7,8 +7,10 @@
 //!   probe to a given destination and port in the window) drive a sequential likelihood-ratio
 //!   test: success multiplies the ratio by θ1/θ0, failure by (1−θ1)/(1−θ0). Crossing η1 = β/α
 //!   calls the source a scanner; falling below η0 = (1−β)/(1−α) calls it benign and restarts.
-//! * **Distinct-count thresholds** per source and window (HyperLogLog counters): vertical
-//!   (ports), horizontal (hosts), block (both); per target: distributed (sources and ports).
+//! * **Distinct-count thresholds** per source and window over its *failed* first contacts
+//!   (exact up to 32, then HyperLogLog): vertical (ports), horizontal (hosts), block (both); per
+//!   target: distributed (sources and ports). Completed connections are never counted: a client
+//!   of many open services is not a scanner.
 //! * **Flag patterns.** NULL, FIN and Xmas packets with no connection are probes at once; a lone
 //!   ACK or FIN/ACK (ACK and Maimon scans) is a probe when answered by RST or by nothing.
 //! * **UDP scans** fail their first contacts through ICMP port-unreachable replies.

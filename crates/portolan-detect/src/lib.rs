@@ -6,11 +6,14 @@
 //! [`detect::Detector`]. The detector tracks connection outcomes (SYN answered by SYN-ACK, RST,
 //! an ICMP error, or nothing) in a bounded [`flow::FlowTable`], and runs the detectors: Threshold
 //! Random Walk (Jung et al., IEEE S&P 2004) on first-contact outcomes, windowed distinct-count
-//! thresholds (vertical, horizontal, block, distributed) over HyperLogLog counters, flag-pattern
+//! thresholds (vertical, horizontal, block, distributed) over the *failed* first contacts
+//! (exact counts, then HyperLogLog: completed connections to open services are no scan), flag-pattern
 //! rules for stealth scans, UDP scans seen through ICMP port-unreachable replies, and a SYN-flood
 //! detector on half-open connections per destination service. Each finding is an
 //! [`alert::Alert`], which [`alert::Alert::to_eve`] renders in the shape of Suricata's EVE JSON.
 //! All state lives in fixed-size tables with eviction, so memory stays flat on endless streams.
+//! Nothing is random: hashes are keyed by `limits.hash_key`, so the same packets give the same
+//! alerts and counts on every run.
 //! Tuning is a [`config::Config`] (TOML, with low/medium/high sensitivity presets).
 //!
 //! ```

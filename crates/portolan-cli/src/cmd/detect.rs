@@ -5,38 +5,107 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use portolan_detect::alert::{format_timestamp, Alert};
 use portolan_detect::config::{Config, Sensitivity};
 use portolan_detect::detect::Detector;
 use portolan_detect::source;
+use portolan_registry::risk::Severity;
 
 use crate::term::{escape, Style};
 
 const EXAMPLES: &str = "\
 Examples:
   portolan detect capture.pcapng                 alerts and a summary on the terminal
-  portolan detect capture.pcap.gz --format eve   Suricata-EVE-shaped JSON lines (docs/schema/detect-eve.md)
+  portolan detect capture.pcap.gz --format json  EVE JSON lines (docs/schema/detect-eve.md)
   portolan detect /var/log/pcaps/                every capture of a directory, in rotation order
   tcpdump -i eth0 -w - | portolan detect -       a stream on standard input
   portolan detect -i eth0                        live capture (root or CAP_NET_RAW)
   portolan detect -i eth0 --filter 'not port 22' live, with a BPF filter (compiled by tcpdump)
-  portolan detect -i eth0 -o /var/log/portolan/eve.json   summary on screen, EVE to a file
+  portolan detect -i eth0 -o /var/log/eve.json   summary on screen, EVE appended to a log
+  portolan detect cap.pcap -o json=a.json -o table=r.txt   whole reports, written on success
+  portolan detect cap.pcap --fail-on high        exit 1 on a flood or a distributed scan
   portolan detect cap.pcap --sensitivity high --allow 192.0.2.10/32
   portolan detect --print-config > detect.toml   the defaults, to edit; then --config detect.toml
 
-Exit status: 0 when the input was read to the end, 2 on an error (a truncated or corrupt capture
-still prints the alerts found before the error).";
+Outputs: --format table (default; alias text) or json (alias eve: one EVE JSON object per line,
+each with \"schema_version\"). -o FMT=PATH writes that format to PATH through a temporary file
+renamed when the run succeeds (an error never truncates an earlier file); repeatable. -o PATH
+without FMT= appends EVE lines to PATH as alerts happen: a log, as Suricata's eve.json.
+
+Severity of alerts: SYN floods and distributed scans are high, port scans and sweeps medium.
+
+Exit status: 0 when the input was read to the end (and, with --fail-on, no alert at or above it),
+1 when an alert reached --fail-on, 2 on an error (a truncated or corrupt capture still prints the
+alerts found before the error; a capture of which nothing could be decoded is an error).";
 
 /// How alerts are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// One readable line per alert, then a summary.
-    Text,
-    /// Suricata-EVE-shaped JSON, one alert per line.
-    Eve,
+    #[value(alias = "text")]
+    Table,
+    /// Suricata-EVE-shaped JSON, one alert per line (each with "schema_version").
+    #[value(alias = "eve")]
+    Json,
+}
+
+impl Format {
+    fn parse_name(s: &str) -> Option<Format> {
+        match s {
+            "table" | "text" => Some(Format::Table),
+            "json" | "eve" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+/// One `-o` argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutputSpec {
+    /// `-o FMT=PATH`: the whole report in this format, renamed into place on success.
+    Whole(Format, PathBuf),
+    /// `-o PATH`: EVE lines appended as alerts happen (a log).
+    AppendEve(PathBuf),
+}
+
+impl OutputSpec {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            OutputSpec::Whole(_, p) | OutputSpec::AppendEve(p) => p,
+        }
+    }
+}
+
+fn parse_output(s: &str) -> Result<OutputSpec, String> {
+    if let Some((fmt, path)) = s.split_once('=') {
+        if let Some(f) = Format::parse_name(fmt) {
+            if path.is_empty() {
+                return Err(format!("-o {fmt}=: give a file name after ="));
+            }
+            return Ok(OutputSpec::Whole(f, PathBuf::from(path)));
+        }
+    }
+    if s.is_empty() {
+        return Err("-o: give a file name (or FMT=PATH, FMT being table or json)".into());
+    }
+    Ok(OutputSpec::AppendEve(PathBuf::from(s)))
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
+/// The severity of an alert on portolan's scale (what --fail-on compares).
+fn alert_severity(a: &Alert) -> Severity {
+    match a.severity_name() {
+        "high" => Severity::High,
+        "low" => Severity::Low,
+        _ => Severity::Medium,
+    }
 }
 
 /// Sensitivity level.
@@ -85,13 +154,24 @@ pub struct DetectArgs {
     #[arg(long, value_name = "CIDR")]
     pub allow: Vec<String>,
 
-    /// Output format on standard output.
-    #[arg(long, value_enum, default_value = "text")]
+    /// Output format on standard output: table (alias text) or json (alias eve).
+    #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 
-    /// Also write EVE JSON lines to this file (appended).
-    #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Alias of --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// FMT=PATH: also write the report in FMT (table, json) to PATH, through a temporary file
+    /// renamed on success; repeatable. PATH alone: append EVE JSON lines to PATH as alerts
+    /// happen (a log).
+    #[arg(short = 'o', long, value_name = "[FMT=]PATH", value_parser = parse_output)]
+    pub output: Vec<OutputSpec>,
+
+    /// Exit with status 1 when an alert has this severity or a higher one: info, low, medium,
+    /// high, critical (floods and distributed scans are high, scans medium).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
 
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
@@ -169,53 +249,163 @@ fn capture_error(e: source::CaptureError) -> anyhow::Error {
     }
 }
 
-struct Printer {
+/// Where one format goes.
+struct Sink {
     format: Format,
     style: Style,
-    stdout: BufWriter<std::io::Stdout>,
-    eve_file: Option<BufWriter<File>>,
+    w: Box<dyn Write>,
+}
+
+/// A `-o FMT=PATH` output: written to a temporary file, renamed over PATH on success.
+struct WholeFile {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+struct Printer {
+    /// Standard output first, then one sink per `-o FMT=PATH`.
+    sinks: Vec<Sink>,
+    whole: Vec<WholeFile>,
+    eve_log: Vec<(PathBuf, BufWriter<File>)>,
     alerts: Vec<Alert>,
+    worst: Option<Severity>,
 }
 
 /// Alerts kept for the summary (the rest are only counted).
 const SUMMARY_KEEP: usize = 10_000;
 
 impl Printer {
-    fn alert(&mut self, a: Alert) -> Result<()> {
-        if self.format == Format::Eve || self.eve_file.is_some() {
-            let line = serde_json::to_string(&a.to_eve())?;
-            if self.format == Format::Eve {
-                writeln!(self.stdout, "{line}")?;
-            }
-            if let Some(f) = self.eve_file.as_mut() {
-                writeln!(f, "{line}")?;
-                f.flush()?;
-            }
-        }
-        if self.format == Format::Text {
-            let s = self.style;
-            let tool = a.tool.map(|t| format!(" tool={t}")).unwrap_or_default();
-            let target = match a.dst_port {
-                Some(p) => format!("{}:{p}", a.dst),
-                None => a.dst.to_string(),
+    /// Open every output before the first packet: a missing directory, or two outputs on one
+    /// path, is an error now, not after the capture was read.
+    fn new(format: Format, style: Style, outputs: &[OutputSpec]) -> Result<Printer> {
+        let mut seen: Vec<PathBuf> = Vec::new();
+        for o in outputs {
+            let p = o.path().to_path_buf();
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
             };
-            let line = format!(
-                "{} {} {} -> {}  {} probes, {} ports, {} hosts{}  [{}]",
-                s.dim(&format_timestamp(a.ts_ns)),
-                s.red(&a.signature()),
-                s.bold(&a.src.to_string()),
-                target,
-                a.probes,
-                a.distinct_ports,
-                a.distinct_hosts,
-                tool,
-                serde_json::to_value(a.detector)?
-                    .as_str()
-                    .unwrap_or_default()
-            );
-            writeln!(self.stdout, "{}", escape(&line))?;
+            let canon = dir
+                .canonicalize()
+                .ok()
+                .and_then(|d| p.file_name().map(|n| d.join(n)))
+                .unwrap_or(p.clone());
+            if seen.contains(&canon) {
+                bail!(
+                    "-o {} is given twice: each output needs its own file",
+                    escape(&p.display().to_string())
+                );
+            }
+            seen.push(canon);
         }
-        self.stdout.flush()?;
+        let mut sinks = vec![Sink {
+            format,
+            style,
+            w: Box::new(BufWriter::new(std::io::stdout())),
+        }];
+        let mut whole = Vec::new();
+        let mut eve_log = Vec::new();
+        for o in outputs {
+            match o {
+                OutputSpec::Whole(f, path) => {
+                    let dir = match path.parent() {
+                        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                        _ => PathBuf::from("."),
+                    };
+                    let mut builder = tempfile::Builder::new();
+                    builder.prefix(".portolan-detect-");
+                    // the file a plain create would make (0666 less the umask), not 0600
+                    #[cfg(unix)]
+                    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+                    let tmp = builder.tempfile_in(&dir).map_err(|e| {
+                        escaped(format!(
+                            "-o {}: cannot create a file in {}: {e}",
+                            path.display(),
+                            dir.display()
+                        ))
+                    })?;
+                    let w = tmp
+                        .reopen()
+                        .map_err(|e| escaped(format!("-o {}: {e}", path.display())))?;
+                    sinks.push(Sink {
+                        format: *f,
+                        style: Style { enabled: false },
+                        w: Box::new(BufWriter::new(w)),
+                    });
+                    whole.push(WholeFile {
+                        tmp,
+                        path: path.clone(),
+                    });
+                }
+                OutputSpec::AppendEve(path) => {
+                    let f = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .map_err(|e| {
+                            escaped(format!(
+                                "-o {}: cannot open it to append EVE lines: {e}",
+                                path.display()
+                            ))
+                        })?;
+                    eve_log.push((path.clone(), BufWriter::new(f)));
+                }
+            }
+        }
+        Ok(Printer {
+            sinks,
+            whole,
+            eve_log,
+            alerts: Vec::new(),
+            worst: None,
+        })
+    }
+
+    fn alert(&mut self, a: Alert) -> Result<()> {
+        let sev = alert_severity(&a);
+        self.worst = self.worst.max(Some(sev));
+        let needs_json =
+            !self.eve_log.is_empty() || self.sinks.iter().any(|s| s.format == Format::Json);
+        let line = if needs_json {
+            serde_json::to_string(&a.to_eve())?
+        } else {
+            String::new()
+        };
+        for (path, f) in &mut self.eve_log {
+            writeln!(f, "{line}")
+                .and_then(|()| f.flush())
+                .map_err(|e| escaped(format!("-o {}: {e}", path.display())))?;
+        }
+        for sink in &mut self.sinks {
+            match sink.format {
+                Format::Json => writeln!(sink.w, "{line}")?,
+                Format::Table => {
+                    let s = sink.style;
+                    let tool = a.tool.map(|t| format!(" tool={t}")).unwrap_or_default();
+                    let target = match a.dst_port {
+                        Some(p) => format!("{}:{p}", a.dst),
+                        None => a.dst.to_string(),
+                    };
+                    let text = format!(
+                        "{} {} {} -> {}  {} probes, {} ports, {} hosts{}  [{}]",
+                        s.dim(&format_timestamp(a.ts_ns)),
+                        s.red(&a.signature()),
+                        s.bold(&a.src.to_string()),
+                        target,
+                        a.probes,
+                        a.distinct_ports,
+                        a.distinct_hosts,
+                        tool,
+                        serde_json::to_value(a.detector)?
+                            .as_str()
+                            .unwrap_or_default()
+                    );
+                    writeln!(sink.w, "{}", escape(&text))?;
+                }
+            }
+        }
+        // the terminal sees alerts as they come
+        self.sinks[0].w.flush()?;
         if self.alerts.len() < SUMMARY_KEEP {
             self.alerts.push(a);
         }
@@ -223,69 +413,113 @@ impl Printer {
     }
 
     fn summary(&mut self, det: &Detector, what: &str) -> Result<()> {
-        if self.format != Format::Text {
-            return Ok(());
-        }
-        let s = self.style;
         let st = det.stats();
-        writeln!(self.stdout)?;
-        writeln!(
-            self.stdout,
-            "{}",
-            s.bold(&escape(&format!(
-                "Summary of {what}: {} packets ({} IP: {} TCP, {} UDP, {} ICMP; {} not IP, {} malformed), {} alerts",
-                st.packets, st.ip_packets, st.tcp, st.udp, st.icmp, st.not_ip, st.malformed, st.alerts
-            )))
-        )?;
-        if st.unsupported_linktype > 0 {
-            writeln!(
-                self.stdout,
-                "  ({} packets of link types portolan cannot decode were skipped: nothing was looked for in them)",
-                st.unsupported_linktype
-            )?;
-        }
-        let mut by_src: BTreeMap<String, Vec<&Alert>> = BTreeMap::new();
-        for a in &self.alerts {
-            by_src.entry(a.src.to_string()).or_default().push(a);
-        }
-        for (src, alerts) in by_src {
-            writeln!(self.stdout, "  {}", s.bold(&escape(&src)))?;
-            for a in alerts {
-                let mut ports: Vec<String> = a.ports.iter().map(|p| p.to_string()).collect();
-                if a.distinct_ports > a.ports.len() as u64 {
-                    ports.push("...".into());
-                }
-                let line = format!(
-                    "    {:<11} {:<11} -> {:<16} {} probes, ports {}{}  {} .. {}",
-                    a.technique.name(),
-                    a.shape.name(),
-                    a.dst.to_string(),
-                    a.probes,
-                    ports.join(","),
-                    a.tool.map(|t| format!(", tool {t}")).unwrap_or_default(),
-                    format_timestamp(a.first_seen_ns),
-                    format_timestamp(a.last_seen_ns),
-                );
-                writeln!(self.stdout, "{}", escape(&line))?;
+        let alerts = &self.alerts;
+        for sink in &mut self.sinks {
+            if sink.format == Format::Table {
+                write_summary(&mut sink.w, sink.style, &st, alerts, what)?;
             }
         }
-        if st.flows_evicted > 0 || st.sources_evicted > 0 {
-            writeln!(
-                self.stdout,
-                "  (tables full: {} flows and {} sources were forgotten to keep memory fixed; see [limits] in docs/detect.md)",
-                st.flows_evicted, st.sources_evicted
-            )?;
-        }
-        if st.allowed_probes > 0 {
-            writeln!(
-                self.stdout,
-                "  ({} probes from allow-listed sources ignored)",
-                st.allowed_probes
-            )?;
-        }
-        self.stdout.flush()?;
+        self.sinks[0].w.flush()?;
         Ok(())
     }
+
+    /// Flush every output; rename the `-o FMT=PATH` files into place when `ok`.
+    fn finish(mut self, ok: bool) -> Result<()> {
+        for sink in &mut self.sinks {
+            sink.w.flush()?;
+        }
+        drop(self.sinks);
+        if !ok {
+            if !self.whole.is_empty() {
+                eprintln!("portolan: the -o FMT=PATH files were not written (the run failed); earlier files are untouched");
+            }
+            return Ok(());
+        }
+        for wf in self.whole {
+            wf.tmp.persist(&wf.path).map_err(|e| {
+                escaped(format!(
+                    "-o {}: cannot write it: {}",
+                    wf.path.display(),
+                    e.error
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Exit status for --fail-on.
+    fn exit_code(&self, fail_on: Option<Severity>) -> ExitCode {
+        match (fail_on, self.worst) {
+            (Some(limit), Some(worst)) if worst >= limit => ExitCode::from(1),
+            _ => ExitCode::SUCCESS,
+        }
+    }
+}
+
+fn write_summary(
+    w: &mut dyn Write,
+    s: Style,
+    st: &portolan_detect::detect::Stats,
+    alerts: &[Alert],
+    what: &str,
+) -> Result<()> {
+    writeln!(w)?;
+    writeln!(
+        w,
+        "{}",
+        s.bold(&escape(&format!(
+            "Summary of {what}: {} packets ({} IP: {} TCP, {} UDP, {} ICMP; {} not IP, {} malformed), {} alerts",
+            st.packets, st.ip_packets, st.tcp, st.udp, st.icmp, st.not_ip, st.malformed, st.alerts
+        )))
+    )?;
+    if st.unsupported_linktype > 0 {
+        writeln!(
+            w,
+            "  ({} packets of link types portolan cannot decode were skipped: nothing was looked for in them)",
+            st.unsupported_linktype
+        )?;
+    }
+    let mut by_src: BTreeMap<String, Vec<&Alert>> = BTreeMap::new();
+    for a in alerts {
+        by_src.entry(a.src.to_string()).or_default().push(a);
+    }
+    for (src, alerts) in by_src {
+        writeln!(w, "  {}", s.bold(&escape(&src)))?;
+        for a in alerts {
+            let mut ports: Vec<String> = a.ports.iter().map(|p| p.to_string()).collect();
+            if a.distinct_ports > a.ports.len() as u64 {
+                ports.push("...".into());
+            }
+            let line = format!(
+                "    {:<11} {:<11} -> {:<16} {} probes, ports {}{}  {} .. {}",
+                a.technique.name(),
+                a.shape.name(),
+                a.dst.to_string(),
+                a.probes,
+                ports.join(","),
+                a.tool.map(|t| format!(", tool {t}")).unwrap_or_default(),
+                format_timestamp(a.first_seen_ns),
+                format_timestamp(a.last_seen_ns),
+            );
+            writeln!(w, "{}", escape(&line))?;
+        }
+    }
+    if st.flows_evicted > 0 || st.sources_evicted > 0 {
+        writeln!(
+            w,
+            "  (tables full: {} flows and {} sources were forgotten to keep memory fixed; see [limits] in docs/detect.md)",
+            st.flows_evicted, st.sources_evicted
+        )?;
+    }
+    if st.allowed_probes > 0 {
+        writeln!(
+            w,
+            "  ({} probes from allow-listed sources ignored)",
+            st.allowed_probes
+        )?;
+    }
+    Ok(())
 }
 
 /// Packets per (interface, link type) of one input, to say which could not be decoded.
@@ -354,27 +588,15 @@ pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
         print!("{}", cfg.to_toml());
         return Ok(ExitCode::SUCCESS);
     }
-    let eve_file = match &args.output {
-        Some(p) => Some(BufWriter::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)
-                .with_context(|| format!("cannot open {} for writing", p.display()))?,
-        )),
-        None => None,
-    };
-    let mut out = Printer {
-        format: args.format,
-        style,
-        stdout: BufWriter::new(std::io::stdout()),
-        eve_file,
-        alerts: Vec::new(),
-    };
+    let format = if args.json { Format::Json } else { args.format };
+    let mut out = Printer::new(format, style, &args.output)?;
     let mut det = Detector::new(cfg);
 
     if let Some(ifname) = &args.interface {
-        return run_live(&args, ifname, &mut det, &mut out);
+        let r = run_live(&args, ifname, &mut det, &mut out);
+        let code = out.exit_code(args.fail_on);
+        out.finish(r.is_ok())?;
+        return r.map(|()| code);
     }
     if args.inputs.is_empty() {
         bail!("give a capture file, a directory, - for standard input, or --interface IF for live capture");
@@ -419,6 +641,9 @@ pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
     if failure.is_none() || st.packets > 0 {
         out.summary(&det, &what)?;
     }
+    let code = out.exit_code(args.fail_on);
+    let undecodable = st.packets > 0 && st.unsupported_linktype == st.packets;
+    out.finish(failure.is_none() && !undecodable)?;
     match failure {
         Some(e) if st.packets > 0 => Err(e.context(
             "reading stopped early; the alerts above cover the packets read before the error",
@@ -431,23 +656,24 @@ pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
             escape(&what),
             st.packets
         ),
-        None => Ok(ExitCode::SUCCESS),
+        None => Ok(code),
     }
 }
 
-fn run_live(
-    args: &DetectArgs,
-    ifname: &str,
-    det: &mut Detector,
-    out: &mut Printer,
-) -> Result<ExitCode> {
+fn run_live(args: &DetectArgs, ifname: &str, det: &mut Detector, out: &mut Printer) -> Result<()> {
     let filter = match &args.filter {
         Some(f) => Some(source::live::compile_filter(f, ifname).map_err(escaped)?),
         None => None,
     };
-    let stop = source::live::install_stop_on_signal();
+    // SIGINT and SIGTERM stop the capture (the summary is still printed): they set a flag
+    // the capture loop checks at least every 100 ms.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("cannot install the SIGINT/SIGTERM handler")?;
+    }
     let mut cap = source::live::LiveCapture::open(ifname, filter.as_deref())
-        .with_context(|| format!("live capture on {ifname}"))?;
+        .map_err(|e| escaped(format!("live capture on {ifname}: {e}")))?;
     eprintln!(
         "portolan: capturing on {} ({}); Ctrl-C to stop",
         escape(ifname),
@@ -456,35 +682,27 @@ fn run_live(
             None => "no filter".to_string(),
         }
     );
-    let deadline = args
-        .duration
-        .map(|d| std::time::Instant::now() + std::time::Duration::from_secs_f64(d.max(0.0)));
-    let mut n = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        if let Some(dl) = deadline {
-            if std::time::Instant::now() >= dl {
-                break;
-            }
+    let deadline = match args.duration {
+        Some(d) => Some(
+            std::time::Duration::try_from_secs_f64(d)
+                .ok()
+                .and_then(|d| std::time::Instant::now().checked_add(d))
+                .with_context(|| {
+                    format!("--duration {d}: give a number of seconds, at least 0 and finite")
+                })?,
+        ),
+        None => None,
+    };
+    let limits = source::live::LiveLimits {
+        count: args.count,
+        deadline,
+    };
+    source::live::watch(&mut cap, det, &stop, limits, |alerts| -> Result<()> {
+        for a in alerts {
+            out.alert(a)?;
         }
-        if args.count.is_some_and(|c| n >= c) {
-            break;
-        }
-        let got = cap.poll_batch(100, |p| {
-            n += 1;
-            det.process_raw(p);
-        })?;
-        if got == 0 {
-            det.tick(source::live::now_ns());
-        } else {
-            // process what the batch holds now: live alerts should not wait for more traffic
-            det.flush();
-        }
-        if det.has_alerts() {
-            drain(det, out)?;
-        }
-    }
-    det.finish();
-    drain(det, out)?;
+        Ok(())
+    })?;
     let st = cap.stats();
     out.summary(
         det,
@@ -493,5 +711,5 @@ fn run_live(
             st.0, st.1
         ),
     )?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

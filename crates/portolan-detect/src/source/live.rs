@@ -151,23 +151,58 @@ pub fn link_of(ifname: &str) -> Result<(u32, bool), CaptureError> {
     }
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
+/// When a live capture stops (besides the caller's stop flag).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LiveLimits {
+    /// After this many packets.
+    pub count: Option<u64>,
+    /// At this instant.
+    pub deadline: Option<std::time::Instant>,
+}
 
-/// Make SIGINT and SIGTERM set a flag (checked between batches) instead of killing the process,
-/// so the summary is printed. Returns the flag.
-pub fn install_stop_on_signal() -> &'static AtomicBool {
-    #[cfg(target_os = "linux")]
-    {
-        extern "C" fn on_signal(_: libc::c_int) {
-            STOP.store(true, Ordering::Relaxed);
+/// Feed `det` from `cap` until `stop` is set, or a limit is reached, handing every batch of
+/// alerts to `on_alerts` as soon as they are raised; then settle what is pending
+/// ([`crate::detect::Detector::finish`]) and hand over the last alerts.
+///
+/// The library installs no signal handler: the caller owns `stop` and decides what sets it
+/// (the `portolan` binary registers SIGINT and SIGTERM onto it). The flag is checked at least
+/// every 100 ms.
+#[cfg(target_os = "linux")]
+pub fn watch<E>(
+    cap: &mut LiveCapture,
+    det: &mut crate::detect::Detector,
+    stop: &AtomicBool,
+    limits: LiveLimits,
+    mut on_alerts: impl FnMut(Vec<crate::alert::Alert>) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<CaptureError>,
+{
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        if limits
+            .deadline
+            .is_some_and(|dl| std::time::Instant::now() >= dl)
+            || limits.count.is_some_and(|c| n >= c)
+        {
+            break;
         }
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-            libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        let got = cap.poll_batch(100, |p| {
+            n += 1;
+            det.process_raw(p);
+        })?;
+        if got == 0 {
+            det.tick(now_ns());
+        } else {
+            // process what the batch holds now: live alerts should not wait for more traffic
+            det.flush();
+        }
+        if det.has_alerts() {
+            on_alerts(det.take_alerts())?;
         }
     }
-    &STOP
+    det.finish();
+    on_alerts(det.take_alerts())
 }
 
 /// Wall-clock time in nanoseconds since the epoch.
