@@ -566,3 +566,28 @@ fn a_fixed_rate_cap_holds_on_the_simulated_wire() {
     let fast = scan(&["10.0.0.1"], "1-2000", rules, false, None);
     assert!(fast.took < o.took / 4, "{:?} vs {:?}", fast.took, o.took);
 }
+
+#[test]
+fn without_a_cap_a_silent_range_stays_at_the_floor() {
+    // 4,096 addresses that never answer, one port each, no --max-rate: nothing proves more than
+    // 100,000 probes a second, so the 3 tries of 4,096 probes take at least 12,288 / 100,000 s
+    // (less the first burst).
+    let rules = Rules {
+        silent: (0..4096u32)
+            .map(|i| IpAddr::from((0x0a01_0000u32 + i).to_be_bytes()))
+            .collect(),
+        ..Default::default()
+    };
+    let o = scan(&["10.1.0.0/20"], "443", rules, false, None);
+    assert_eq!(o.stats.scan.sent, 3 * 4096);
+    let floor = Duration::from_secs_f64((3.0 * 4096.0 - 64.0) / 100_000.0);
+    assert!(o.took >= floor, "{:?} < {floor:?}", o.took);
+    // The same range answering: one try each, and the answers lift the pace above the floor.
+    let rules = Rules {
+        rtt: Duration::from_millis(1),
+        ..Default::default()
+    };
+    let answering = scan(&["10.1.0.0/20"], "443", rules, false, None);
+    assert_eq!(answering.stats.scan.sent, 4096);
+    assert!(answering.took < o.took / 3, "{:?}", answering.took);
+}

@@ -119,7 +119,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
 
-    /// Never start more than this many connection attempts per second.
+    /// Never send more than this many probes per second (a hard cap, retransmissions
+    /// included). Without it there is no fixed cap: connect scans are paced by their window;
+    /// raw scans start at 100,000 packets/s and go faster only as fast as replies come back.
     #[arg(long, value_name = "PPS")]
     pub max_rate: Option<f64>,
 
