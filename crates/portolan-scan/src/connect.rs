@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::limits;
-use crate::model::{PortEvent, PortState, Proto, Reason, ScanStats};
+use crate::model::{PortEvent, PortState, Protocol, Reason, ScanStats};
 use crate::plan::{Plan, Progress};
 use crate::ports::PortSet;
 use crate::rate::TokenBucket;
@@ -554,7 +554,7 @@ fn handle(
     sink.port(PortEvent {
         addr: d.addr,
         port: d.port,
-        proto: Proto::Tcp,
+        proto: Protocol::Tcp,
         state,
         reason,
         rtt,

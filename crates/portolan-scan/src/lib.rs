@@ -13,7 +13,8 @@
 //! - [`rate::TokenBucket`]: the hard `--max-rate` cap.
 //! - [`connect`]: the unprivileged TCP connect scan engine (tokio), with an adaptive window driven by
 //!   measured RTT and proven loss, kept under the file-descriptor limit ([`limits`]).
-//! - [`model`]: the result model shared by every probe kind — [`model::PortEvent`] (one probed
+//! - [`model`]: the result model, re-exported from `portolan-model` (which renderers and other
+//!   readers of results use without linking this engine) — [`model::PortEvent`] (one probed
 //!   port), [`model::Service`] (filled by service detection), [`model::ScanReport`] (what renderers
 //!   print), built incrementally by [`model::ReportBuilder`].
 //! - [`raw`] and [`rawio`]: the raw SYN/UDP engine and its sockets (an IP raw socket, or
@@ -43,4 +44,8 @@ pub mod rawio;
 pub mod target;
 mod toplist;
 
-pub use model::{Exposure, PortEvent, PortState, Proto, Reason, ScanReport, Service};
+#[doc(hidden)]
+pub use model::Proto;
+pub use model::{
+    Cpe, Exposure, PortEvent, PortState, Protocol, Reason, ScanReport, Service, Severity,
+};

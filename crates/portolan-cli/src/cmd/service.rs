@@ -170,6 +170,7 @@ fn severity(style: Style, s: Severity) -> String {
         Severity::High => style.red("HIGH"),
         Severity::Medium => style.yellow("MEDIUM"),
         Severity::Low => style.dim("LOW"),
+        Severity::Info => style.dim("INFO"),
     }
 }
 

@@ -23,7 +23,7 @@ use portolan_scan::ports::{self, PortSet, RankingSource};
 use portolan_scan::raw::{self, RawConfig, RawKind};
 use portolan_scan::rawio;
 use portolan_scan::target::{self, Resolve, TargetOptions, TargetSet};
-use portolan_scan::{PortEvent, PortState, Proto};
+use portolan_scan::{PortEvent, PortState};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -246,10 +246,10 @@ impl Engine {
             Engine::Udp => "udp",
         }
     }
-    fn proto(self) -> Proto {
+    fn proto(self) -> Protocol {
         match self {
-            Engine::Udp => Proto::Udp,
-            _ => Proto::Tcp,
+            Engine::Udp => Protocol::Udp,
+            _ => Protocol::Tcp,
         }
     }
 }
@@ -357,12 +357,8 @@ fn job_fingerprint(targets: &TargetSet, ports: &PortSet, shard: Shard) -> String
 }
 
 /// The IANA service name of `port` for `proto`, as a table guess (nmap's "table" method).
-fn table_service(reg: &Registry, port: u16, proto: Proto) -> Option<Service> {
-    let want = match proto {
-        Proto::Tcp => Protocol::Tcp,
-        Proto::Udp => Protocol::Udp,
-        Proto::Sctp => Protocol::Sctp,
-    };
+fn table_service(reg: &Registry, port: u16, proto: Protocol) -> Option<Service> {
+    let want = proto;
     reg.by_port(port)
         .find(|e| e.protocol() == Some(want) && e.kind() == EntryKind::Assigned)
         .map(|e| Service {
@@ -748,7 +744,7 @@ pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
         quiet,
         ..
     } = sink;
-    let mut services: HashMap<(IpAddr, u16, Proto), Service> = HashMap::new();
+    let mut services: HashMap<(IpAddr, u16, Protocol), Service> = HashMap::new();
     if let Some(open) = defer_open {
         services = sv::detect(&open, &args, quiet)?;
         let now = SystemTime::now();

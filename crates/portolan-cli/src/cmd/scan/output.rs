@@ -217,7 +217,7 @@ fn xml_service(o: &mut String, s: &Service) {
     } else {
         o.push('>');
         for c in &s.cpe {
-            let _ = write!(o, "<cpe>{}</cpe>", xml_escape(c));
+            let _ = write!(o, "<cpe>{}</cpe>", xml_escape(c.as_str()));
         }
         o.push_str("</service>");
     }
@@ -498,7 +498,16 @@ pub fn csv(r: &ScanReport) -> String {
                 opt(|s| &s.product),
                 opt(|s| &s.version),
                 opt(|s| &s.extrainfo),
-                csv_field(&s.map(|s| s.cpe.join(" ")).unwrap_or_default()),
+                csv_field(
+                    &s.map(|s| {
+                        s.cpe
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_default(),
+                ),
                 opt(|s| &s.tunnel),
                 s.map(|s| match s.method {
                     portolan_scan::model::ServiceMethod::Table => "table",
@@ -596,7 +605,7 @@ pub fn table(r: &ScanReport, style: Style, only_open: bool) -> String {
                 p.reason.as_str()
             );
             for e in p.service.iter().flat_map(|s| s.exposures.iter()) {
-                let sev = e.severity.to_uppercase();
+                let sev = e.severity.as_str().to_uppercase();
                 let sev = if sev == "HIGH" || sev == "CRITICAL" {
                     style.red(&sev)
                 } else {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use portolan_fingerprint::{detect_many, Confidence, Options, ServiceReport, Target};
-use portolan_scan::model::ServiceMethod;
-use portolan_scan::{Exposure, PortEvent, Proto, Service};
+use portolan_scan::model::{Cpe, ServiceMethod};
+use portolan_scan::{Exposure, PortEvent, Protocol, Service};
 use serde_json::json;
 
 use super::ScanArgs;
@@ -44,7 +44,7 @@ pub fn to_service(r: &ServiceReport) -> Service {
         product: r.product.clone(),
         version: r.version.clone(),
         extrainfo: r.extrainfo.clone(),
-        cpe: r.cpe.clone(),
+        cpe: r.cpe.iter().filter_map(|c| Cpe::parse(c).ok()).collect(),
         tunnel: r.tunnel.clone(),
         method,
         conf,
@@ -53,7 +53,7 @@ pub fn to_service(r: &ServiceReport) -> Service {
             .iter()
             .map(|f| Exposure {
                 id: f.id.clone(),
-                severity: format!("{:?}", f.severity).to_lowercase(),
+                severity: f.severity,
                 title: f.title.clone(),
                 evidence: f.evidence.clone(),
             })
@@ -74,7 +74,7 @@ pub fn detect(
     open: &[PortEvent],
     args: &ScanArgs,
     quiet: bool,
-) -> Result<HashMap<(IpAddr, u16, Proto), Service>> {
+) -> Result<HashMap<(IpAddr, u16, Protocol), Service>> {
     let mut out = HashMap::new();
     if open.is_empty() {
         return Ok(out);
@@ -85,9 +85,9 @@ pub fn detect(
         .filter_map(|e| {
             let a = SocketAddr::new(e.addr, e.port);
             match e.proto {
-                Proto::Tcp => Some(Target::tcp(a)),
-                Proto::Udp => Some(Target::udp(a)),
-                Proto::Sctp => None,
+                Protocol::Tcp => Some(Target::tcp(a)),
+                Protocol::Udp => Some(Target::udp(a)),
+                Protocol::Sctp | Protocol::Dccp => None,
             }
         })
         .collect();
@@ -105,8 +105,8 @@ pub fn detect(
     let reports = rt.block_on(detect_many(targets, &opts));
     for r in &reports {
         let proto = match r.transport {
-            portolan_fingerprint::Transport::Udp => Proto::Udp,
-            _ => Proto::Tcp,
+            portolan_fingerprint::Transport::Udp => Protocol::Udp,
+            _ => Protocol::Tcp,
         };
         out.insert((r.addr.ip(), r.addr.port(), proto), to_service(r));
     }
