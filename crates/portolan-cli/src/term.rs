@@ -59,20 +59,26 @@ impl Style {
     }
 }
 
-/// Make text from an untrusted source safe to print on a terminal: control characters
-/// (including ESC, so no cursor movement or title change) become visible escapes.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' | '\t' => out.push(c),
-            c if c.is_control() || ('\u{80}'..='\u{9f}').contains(&c) => {
-                out.push_str(&c.escape_unicode().to_string())
-            }
-            c => out.push(c),
-        }
+/// The one escaping function for text from outside (banners, hostnames, file names): it
+/// lives in `portolan-report`, whose renderers use it too.
+pub use portolan_report::escape;
+
+impl portolan_report::Paint for Style {
+    fn bold(&self, s: &str) -> String {
+        Style::bold(self, s)
     }
-    out
+    fn dim(&self, s: &str) -> String {
+        Style::dim(self, s)
+    }
+    fn red(&self, s: &str) -> String {
+        Style::red(self, s)
+    }
+    fn yellow(&self, s: &str) -> String {
+        Style::yellow(self, s)
+    }
+    fn green(&self, s: &str) -> String {
+        Style::green(self, s)
+    }
 }
 
 #[cfg(test)]
