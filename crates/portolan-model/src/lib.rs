@@ -16,6 +16,9 @@
 //!   `Result<Flow, SinkError>`: a sink can fail (a full disk) and can ask the scan to stop, as
 //!   ripgrep's `Sink` does.
 //!
+//! - [`Stop`] — how a user's interruption reaches long work: the first request stops
+//!   gracefully (finish what is in hand, save), the second stops at once (save what was found).
+//!
 //! The serde form of these types *is* the JSON schema (docs/schema/scan-jsonl.md).
 #![forbid(unsafe_code)]
 
@@ -23,13 +26,15 @@ mod cpe;
 pub mod diff;
 mod report;
 mod sink;
+mod stop;
 
 pub use cpe::{Cpe, CpeError};
 pub use diff::{diff, Change, PortDiff};
 pub use portolan_registry::risk::Severity;
 pub use portolan_registry::Protocol;
 pub use report::*;
-pub use sink::{EventSink, Flow, ScanStart, SinkError};
+pub use sink::{epoch_secs, EventSink, Flow, ScanStart, SinkError};
+pub use stop::Stop;
 
 /// The former name of [`Protocol`] in `portolan-scan` (the same type; new code says `Protocol`).
 #[doc(hidden)]

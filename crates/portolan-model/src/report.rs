@@ -280,7 +280,7 @@ impl ScanReport {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct HostAccum {
     up_reason: Option<Reason>,
     listed: HashMap<PortState, Vec<PortEvent>>,
@@ -288,8 +288,9 @@ struct HostAccum {
     srtt_us: Option<f64>,
 }
 
-/// Folds [`PortEvent`]s into a [`ScanReport`].
-#[derive(Debug)]
+/// Folds [`PortEvent`]s into a [`ScanReport`]. Serialisable, so that a resumable scan can save
+/// what it found beside its resume state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportBuilder {
     hosts: HashMap<IpAddr, HostAccum>,
     /// Whether hosts that never answered still get an entry (small scans only).
@@ -340,6 +341,20 @@ impl ReportBuilder {
         if ev.state == PortState::Open || self.list_all || list.len() <= Self::LIST_LIMIT {
             list.push(ev);
         }
+    }
+
+    /// Every listed event (open ports always; every port with `list_all`).
+    pub fn listed(&self) -> impl Iterator<Item = &PortEvent> {
+        self.hosts
+            .values()
+            .flat_map(|h| h.listed.values().flat_map(|l| l.iter()))
+    }
+
+    /// Every listed event, to update in place (service detection's results).
+    pub fn listed_mut(&mut self) -> impl Iterator<Item = &mut PortEvent> {
+        self.hosts
+            .values_mut()
+            .flat_map(|h| h.listed.values_mut().flat_map(|l| l.iter_mut()))
     }
 
     /// Number of probes on silent hosts that were not tracked.
@@ -436,6 +451,17 @@ mod tests {
         b.add(ev(1, PortState::Filtered, Reason::NoResponse));
         assert_eq!(b.silent_filtered(), 1);
         assert!(b.finish(|_| None).is_empty());
+    }
+
+    #[test]
+    fn builder_survives_a_json_roundtrip() {
+        let mut b = ReportBuilder::new(true, false);
+        b.add(ev(22, PortState::Open, Reason::SynAck));
+        b.add(ev(23, PortState::Closed, Reason::ConnRefused));
+        let text = serde_json::to_string(&b).unwrap();
+        let back: ReportBuilder = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.listed().count(), 2);
+        assert_eq!(back.finish(|_| None), b.finish(|_| None));
     }
 
     #[test]

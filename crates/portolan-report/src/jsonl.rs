@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use portolan_model::{HostReport, PortEvent, Protocol, Reason, ScanReport, ScanStart, Service};
+use portolan_model::{
+    HostReport, PortEvent, PortKey, Protocol, Reason, ScanReport, ScanStart, Service,
+};
 use serde::{Deserialize, Serialize};
 
 /// The JSON Lines schema version.
@@ -227,4 +229,42 @@ pub fn finish_lines(r: &ScanReport) -> String {
     out.push_str(&line(&EndRecord::new(r)));
     out.push('\n');
     out
+}
+
+/// The ports an existing JSON Lines file already holds (a resumed scan appends to it and must
+/// not write them again). Lines that are not port records are skipped; a missing file holds
+/// none.
+pub fn existing_ports(
+    path: &std::path::Path,
+) -> std::io::Result<std::collections::HashSet<PortKey>> {
+    use std::io::BufRead;
+    #[derive(Deserialize)]
+    struct Key {
+        #[serde(rename = "type")]
+        kind: String,
+        addr: Option<IpAddr>,
+        proto: Option<Protocol>,
+        port: Option<u16>,
+    }
+    let mut out = std::collections::HashSet::new();
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for line in std::io::BufReader::new(f).lines() {
+        let line = line?;
+        if let Ok(Key {
+            kind,
+            addr: Some(addr),
+            proto: Some(proto),
+            port: Some(port),
+        }) = serde_json::from_str::<Key>(&line)
+        {
+            if kind == "port" {
+                out.insert(PortKey { addr, proto, port });
+            }
+        }
+    }
+    Ok(out)
 }

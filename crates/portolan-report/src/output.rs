@@ -2,6 +2,7 @@
 //! atomically.
 
 use std::collections::HashSet;
+use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,7 @@ use crate::Format;
 pub enum OutputError {
     #[error("-o {spec:?}: {why}")]
     Spec { spec: String, why: String },
-    #[error("output {path}: {why}")]
+    #[error("cannot write output file {path}: {why}")]
     Path { path: String, why: String },
     #[error("output {path}: {source}")]
     Io {
@@ -70,6 +71,7 @@ impl OutputSpec {
                 stdout = true;
                 continue;
             };
+            check_dir(p)?;
             let key = identity(p);
             if !seen.insert(key) {
                 return Err(OutputError::Path {
@@ -80,6 +82,25 @@ impl OutputSpec {
         }
         Ok(())
     }
+}
+
+/// The output's directory exists and the path is not a directory.
+fn check_dir(path: &Path) -> Result<(), OutputError> {
+    let err = |why: String| OutputError::Path {
+        path: path.display().to_string(),
+        why,
+    };
+    if path.is_dir() {
+        return Err(err("it is a directory: give a file name".into()));
+    }
+    let dir = parent(path);
+    if !dir.is_dir() {
+        return Err(err(format!(
+            "the directory {} does not exist: create it first",
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A path's identity for duplicate checks: the canonical directory plus the file name.
@@ -111,20 +132,12 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Create the temporary file now (proving the directory is writable).
     pub fn create(path: &Path) -> Result<AtomicFile, OutputError> {
+        check_dir(path)?;
         let dir = parent(path);
         let err = |why: String| OutputError::Path {
             path: path.display().to_string(),
             why,
         };
-        if path.is_dir() {
-            return Err(err("is a directory: give a file name".into()));
-        }
-        if !dir.is_dir() {
-            return Err(err(format!(
-                "the directory {} does not exist: create it first",
-                dir.display()
-            )));
-        }
         let tmp = tempfile::Builder::new()
             .prefix(".portolan-")
             .suffix(".tmp")
@@ -178,7 +191,10 @@ impl Write for AtomicFile {
 #[derive(Debug)]
 pub enum Dest {
     Stdout,
+    /// Written whole through a temporary file, renamed on success.
     File(AtomicFile),
+    /// Written in place as it is produced (a JSON Lines stream that readers follow).
+    Stream(PathBuf, BufWriter<File>),
 }
 
 impl Dest {
@@ -189,11 +205,35 @@ impl Dest {
             Some(p) => Dest::File(AtomicFile::create(p)?),
         })
     }
+    /// A file written in place as it is produced, created or truncated — or appended to when
+    /// `append` (a resumed scan) — and never through a symlink planted at `path`. Open these
+    /// after every other output: opening truncates.
+    pub fn stream(path: &Path, append: bool) -> Result<Dest, OutputError> {
+        check_dir(path)?;
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true);
+        if append {
+            o.append(true);
+        } else {
+            o.truncate(true);
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.custom_flags(libc::O_NOFOLLOW);
+        }
+        let f = o.open(path).map_err(|e| OutputError::Path {
+            path: path.display().to_string(),
+            why: format!("{e} (check the directory is writable and the path is not a symlink)"),
+        })?;
+        Ok(Dest::Stream(path.to_path_buf(), BufWriter::new(f)))
+    }
     /// For error messages.
     pub fn name(&self) -> String {
         match self {
             Dest::Stdout => "standard output".into(),
             Dest::File(f) => f.path().display().to_string(),
+            Dest::Stream(p, _) => p.display().to_string(),
         }
     }
     /// Make what was written durable (a file's temporary copy is synced to disk).
@@ -201,6 +241,10 @@ impl Dest {
         match self {
             Dest::Stdout => io::stdout().flush(),
             Dest::File(f) => f.sync(),
+            Dest::Stream(_, w) => {
+                w.flush()?;
+                w.get_ref().sync_data()
+            }
         }
     }
     /// Done: flush standard output, or rename the file over its target.
@@ -211,6 +255,10 @@ impl Dest {
                 source,
             }),
             Dest::File(f) => f.commit(),
+            Dest::Stream(p, mut w) => w.flush().map_err(|source| OutputError::Io {
+                path: p.display().to_string(),
+                source,
+            }),
         }
     }
 }
@@ -220,12 +268,14 @@ impl Write for Dest {
         match self {
             Dest::Stdout => io::stdout().lock().write(buf),
             Dest::File(f) => f.write(buf),
+            Dest::Stream(_, w) => w.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Dest::Stdout => io::stdout().flush(),
             Dest::File(f) => f.flush(),
+            Dest::Stream(_, w) => w.flush(),
         }
     }
 }

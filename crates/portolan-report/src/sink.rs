@@ -1,9 +1,12 @@
 //! Each format as an [`EventSink`].
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::time::SystemTime;
 
-use portolan_model::{EventSink, Flow, PortEvent, PortState, ScanReport, ScanStart, SinkError};
+use portolan_model::{
+    EventSink, Flow, PortEvent, PortKey, PortState, ScanReport, ScanStart, SinkError,
+};
 
 use crate::jsonl::{self, NoticeRecord, PortRecord, StartRecord};
 use crate::{Dest, Format, Paint};
@@ -18,6 +21,8 @@ pub struct JsonlSink {
     dest: Option<Dest>,
     name: String,
     all_ports: bool,
+    /// Ports the file already holds (appending to a resumed scan's file).
+    skip: HashSet<PortKey>,
 }
 
 impl JsonlSink {
@@ -26,6 +31,15 @@ impl JsonlSink {
             name: format!("jsonl output {}", dest.name()),
             dest: Some(dest),
             all_ports,
+            skip: HashSet::new(),
+        }
+    }
+    /// Appending to a file that already holds `skip` (a resumed scan): those are not written
+    /// again.
+    pub fn appending(dest: Dest, all_ports: bool, skip: HashSet<PortKey>) -> JsonlSink {
+        JsonlSink {
+            skip,
+            ..JsonlSink::new(dest, all_ports)
         }
     }
     fn write(&mut self, line: &str) -> Result<Flow, SinkError> {
@@ -44,7 +58,7 @@ impl EventSink for JsonlSink {
         self.write(&jsonl::line(&StartRecord::new(start)))
     }
     fn port(&mut self, ev: &PortEvent, time: SystemTime) -> Result<Flow, SinkError> {
-        if ev.state == PortState::Open || self.all_ports {
+        if (ev.state == PortState::Open || self.all_ports) && !self.skip.contains(&ev.key()) {
             self.write(&jsonl::line(&PortRecord::new(ev, time)))?;
         }
         Ok(Flow::Continue)

@@ -21,6 +21,11 @@
 //!   `AF_PACKET` frames to the next hop's MAC); [`netlink`] asks the kernel for the route,
 //!   source address, neighbour (next-hop MAC) and link of a destination.
 //!
+//! - [`session`]: the scan session — [`session::prepare`] checks a [`session::ScanRequest`]
+//!   before any packet leaves, [`session::run`] runs engine → sinks → service detection → report,
+//!   with failable sinks ([`model::EventSink`]) and resume state that never moves past what is
+//!   saved.
+//!
 //! ```
 //! use portolan_scan::{plan::Plan, ports::PortSet, target::TargetSet};
 //! let targets = TargetSet::parse(&["192.0.2.0/30"], &[] as &[&str], Default::default()).unwrap();
@@ -41,6 +46,7 @@ pub mod ports;
 pub mod rate;
 pub mod raw;
 pub mod rawio;
+pub mod session;
 pub mod target;
 mod toplist;
 

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use portolan_fingerprint::{
-    detect_many, Options, ProbeDb, ServiceReport, Severity, Target, Transport,
-};
+use portolan_fingerprint::{Options, ProbeDb, ServiceReport, Severity, Target, Transport};
+
+use portolan_model::Stop;
 
 use crate::term::{escape, Style};
 
@@ -263,7 +263,50 @@ fn print_text(r: &ServiceReport, style: Style) {
     }
 }
 
-pub fn run(args: ServiceArgs, style: Style) -> Result<ExitCode> {
+/// Identify `targets`, in their order, until done or until `stop` asks to stop at once (a
+/// second Ctrl-C / SIGTERM): then the reports finished so far are returned, with `true`.
+pub fn detect_until_stopped(
+    targets: Vec<Target>,
+    opts: &Options,
+    stop: &Stop,
+) -> Result<(Vec<ServiceReport>, bool)> {
+    let order: std::collections::HashMap<(std::net::SocketAddr, bool), usize> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ((t.addr, t.transport == Transport::Udp), i))
+        .collect();
+    let n = targets.len();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime for service detection")?;
+    let (mut reports, stopped) = rt.block_on(async {
+        let mut rx = portolan_fingerprint::detect_stream(targets, opts);
+        let mut got = Vec::with_capacity(n);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
+        loop {
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Some(r) => got.push(r),
+                    None => return (got, false),
+                },
+                _ = tick.tick() => if stop.now() { return (got, true) },
+            }
+        }
+    });
+    // Abandon whatever is still running.
+    rt.shutdown_background();
+    reports.sort_by_key(|r| {
+        order
+            .get(&(r.addr, r.transport == Transport::Udp))
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
+    Ok((reports, stopped))
+}
+
+pub fn run(args: ServiceArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
     let targets = args
         .targets
         .iter()
@@ -273,17 +316,21 @@ pub fn run(args: ServiceArgs, style: Style) -> Result<ExitCode> {
     for n in &notes {
         eprintln!("portolan: note: {}", escape(n));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let reports = rt.block_on(detect_many(targets, &opts));
+    let (reports, stopped) = detect_until_stopped(targets, &opts, stop)?;
     for r in &reports {
         if args.json {
             println!("{}", json_line(r)?);
         } else {
             print_text(r, style);
         }
+    }
+    if stopped || stop.graceful() {
+        eprintln!(
+            "portolan: interrupted: {} of {} target(s) identified",
+            reports.len(),
+            args.targets.len()
+        );
+        return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
 }
