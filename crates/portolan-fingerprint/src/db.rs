@@ -22,11 +22,9 @@ const REGEX_SIZE_LIMIT: usize = 2 << 20;
 /// An error loading a probe database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    /// The I/O error is in the message, not also a `source` (an error chain would say it twice).
+    #[error("cannot read {path}: {err}")]
+    Io { path: String, err: std::io::Error },
     #[error("probe database is not valid TOML: {0}")]
     Toml(#[from] toml::de::Error),
     #[error("probe {probe:?}: {what}")]
@@ -329,9 +327,9 @@ impl ProbeDb {
     /// `/usr/share/nmap/nmap-service-probes`). Rules the regex engine cannot compile are
     /// skipped with a note.
     pub fn from_nmap_file(path: &Path) -> Result<ProbeDb, DbError> {
-        let bytes = std::fs::read(path).map_err(|source| DbError::Io {
+        let bytes = std::fs::read(path).map_err(|err| DbError::Io {
             path: path.display().to_string(),
-            source,
+            err,
         })?;
         let text = String::from_utf8_lossy(&bytes);
         crate::nmap::parse(&text, &path.display().to_string())

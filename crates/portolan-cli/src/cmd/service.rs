@@ -131,12 +131,11 @@ pub fn load_probe_db(
         None => ProbeDb::embedded().context("the built-in probe database is broken")?,
     };
     if let Some(p) = probes_file {
-        let extra = ProbeDb::from_nmap_file(p).with_context(|| {
-            format!(
-                "cannot load {} (give an nmap-service-probes file, e.g. /usr/share/nmap/nmap-service-probes)",
-                p.display()
-            )
-        })?;
+        // The database's error names the file; the context says what it should be.
+        let extra = ProbeDb::from_nmap_file(p).context(
+            "cannot load --probes-file (give an nmap-service-probes file, e.g. \
+             /usr/share/nmap/nmap-service-probes)",
+        )?;
         db.merge(extra);
     }
     let notes = std::mem::take(&mut db.notes);
