@@ -80,7 +80,6 @@ pub struct RawConfig {
     pub ttl: u8,
     pub seed_key: Option<(u64, u64)>,
     pub checkpoint_every: Duration,
-    pub handle_signals: bool,
     /// Extra threads that hand batches to the kernel beside the engine thread (`None`: one per
     /// spare CPU, at most 3, when `max_rate` is above 50,000/s). Sending is where the time goes:
     /// the kernel does each probe's routing, queueing and (on a local or virtual link) the
@@ -120,7 +119,6 @@ impl Default for RawConfig {
             ttl: 64,
             seed_key: None,
             checkpoint_every: Duration::from_secs(5),
-            handle_signals: true,
             send_threads: None,
             send_via: SendVia::Ip,
             router_mac: None,
@@ -285,9 +283,6 @@ pub fn run(
             })
             .map_err(RawError::Socket)?
     };
-    if cfg.handle_signals {
-        let _ = install_signal_flag(&stop);
-    }
     let mut lanes = Lanes::spawn(lane_senders, &rx_stop)?;
 
     let proto = match cfg.kind {
@@ -1244,44 +1239,6 @@ fn build_probe(
             build::udp(buf, src, dst, sport, port, payload, f).ok()
         }
     }
-}
-
-fn install_signal_flag(stop: &Arc<AtomicBool>) -> std::io::Result<()> {
-    // The connect engine uses tokio's signal handling; here a plain thread waits for SIGINT /
-    // SIGTERM through a self-pipe-free approach: a small tokio current-thread runtime.
-    let s = stop.clone();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    std::thread::Builder::new()
-        .name("portolan-sig".into())
-        .spawn(move || {
-            rt.block_on(async {
-                #[cfg(unix)]
-                {
-                    let mut term = match tokio::signal::unix::signal(
-                        tokio::signal::unix::SignalKind::terminate(),
-                    ) {
-                        Ok(t) => t,
-                        Err(_) => {
-                            let _ = tokio::signal::ctrl_c().await;
-                            s.store(true, Ordering::SeqCst);
-                            return;
-                        }
-                    };
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                #[cfg(not(unix))]
-                {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-                s.store(true, Ordering::SeqCst);
-            });
-        })?;
-    Ok(())
 }
 
 #[cfg(test)]

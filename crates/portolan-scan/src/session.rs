@@ -812,7 +812,6 @@ pub fn run(
                     send_via: req.send_via,
                     router_mac: req.router_mac,
                     seed_key: Some((prep.seed, prep.seed.rotate_left(32) ^ 0x706f_7274_6f6c_616e)),
-                    handle_signals: false,
                     ..Default::default()
                 };
                 let r = raw::run(job, &rcfg, &mut fan, engine_stop)?;
