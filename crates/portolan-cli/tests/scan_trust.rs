@@ -366,3 +366,41 @@ fn udp_scan_start_record_says_udp() {
     assert_eq!(first["type"], "start");
     assert_eq!(first["proto"], "udp");
 }
+
+#[test]
+fn csv_defuses_formulas_from_banners() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(
+                    b"HTTP/1.0 200 OK\r\nServer: =HYPERLINK(\"http://evil/\",\"x\")\r\n\
+                      Content-Length: 0\r\n\r\n",
+                );
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("o.csv");
+    let o = portolan()
+        .args(["scan", "127.0.0.1", "-p", &port.to_string(), "-sV", "-q"])
+        .arg("-o")
+        .arg(format!("csv={}", csv.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let row = text.lines().nth(1).expect("a row for the open port");
+    assert!(row.contains("HYPERLINK"), "the banner is in the row: {row}");
+    assert!(
+        !row.contains(",\"=") && !row.contains(",="),
+        "a live formula: {row}"
+    );
+    assert!(row.contains("\"'=HYPERLINK"), "{row}");
+}
