@@ -18,10 +18,17 @@ pub enum Flow {
 /// Why a sink failed. The scan stops, saves its state and names the sink.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
+    /// Shown as the I/O error's own message (no `source` chain: it would say it twice).
     #[error("{0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("{0}")]
     Other(String),
+}
+
+impl From<std::io::Error> for SinkError {
+    fn from(e: std::io::Error) -> SinkError {
+        SinkError::Io(e)
+    }
 }
 
 /// What a scan is about to do: the first record of a stream.

@@ -15,12 +15,9 @@ pub enum OutputError {
     Spec { spec: String, why: String },
     #[error("cannot write output file {path}: {why}")]
     Path { path: String, why: String },
-    #[error("output {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
+    /// The I/O error is in the message, not also a `source` (a chain would say it twice).
+    #[error("cannot write output file {path}: {err}")]
+    Io { path: String, err: io::Error },
 }
 
 /// One `-o` argument: `FMT=PATH`, or `PATH` alone (JSON Lines, the command's JSON).
@@ -138,16 +135,25 @@ impl AtomicFile {
             path: path.display().to_string(),
             why,
         };
-        let tmp = tempfile::Builder::new()
-            .prefix(".portolan-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(|e| {
-                err(format!(
-                    "cannot create a file in {} ({e}): check it is writable",
-                    dir.display()
-                ))
-            })?;
+        // The file keeps the permissions of the one it replaces; a new one gets 0644 (what
+        // File::create gives under the usual umask), not the temporary file's 0600.
+        #[cfg(unix)]
+        let perms = {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(path)
+                .map(|m| m.permissions())
+                .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o644))
+        };
+        let mut b = tempfile::Builder::new();
+        b.prefix(".portolan-").suffix(".tmp");
+        #[cfg(unix)]
+        b.permissions(perms);
+        let tmp = b.tempfile_in(&dir).map_err(|e| {
+            err(format!(
+                "cannot create a file in {} ({e}): check it is writable",
+                dir.display()
+            ))
+        })?;
         Ok(AtomicFile {
             path: path.to_path_buf(),
             w: BufWriter::new(tmp),
@@ -167,9 +173,9 @@ impl AtomicFile {
     /// Flush, sync and rename over the target.
     pub fn commit(self) -> Result<(), OutputError> {
         let path = self.path.display().to_string();
-        let io = |source: io::Error| OutputError::Io {
+        let io = |err: io::Error| OutputError::Io {
             path: path.clone(),
-            source,
+            err,
         };
         let tmp = self.w.into_inner().map_err(|e| io(e.into_error()))?;
         tmp.as_file().sync_data().map_err(io)?;
@@ -199,15 +205,26 @@ pub enum Dest {
 
 impl Dest {
     /// Standard output, or a new [`AtomicFile`] for `path`.
+    /// A path that names a symlink, a device or a FIFO (`/dev/stdout`, a named pipe) is written
+    /// through, as given: renaming over it would replace the link or the device node.
     pub fn open(path: Option<&Path>) -> Result<Dest, OutputError> {
-        Ok(match path {
-            None => Dest::Stdout,
-            Some(p) => Dest::File(AtomicFile::create(p)?),
-        })
+        let Some(p) = path else {
+            return Ok(Dest::Stdout);
+        };
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if !m.file_type().is_file() => {
+                check_dir(p)?;
+                let f = File::create(p).map_err(|e| OutputError::Path {
+                    path: p.display().to_string(),
+                    why: e.to_string(),
+                })?;
+                Ok(Dest::Stream(p.to_path_buf(), BufWriter::new(f)))
+            }
+            _ => Ok(Dest::File(AtomicFile::create(p)?)),
+        }
     }
     /// A file written in place as it is produced, created or truncated — or appended to when
-    /// `append` (a resumed scan) — and never through a symlink planted at `path`. Open these
-    /// after every other output: opening truncates.
+    /// `append` (a resumed scan). Open these after every other output: opening truncates.
     pub fn stream(path: &Path, append: bool) -> Result<Dest, OutputError> {
         check_dir(path)?;
         let mut o = std::fs::OpenOptions::new();
@@ -217,14 +234,9 @@ impl Dest {
         } else {
             o.truncate(true);
         }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.custom_flags(libc::O_NOFOLLOW);
-        }
         let f = o.open(path).map_err(|e| OutputError::Path {
             path: path.display().to_string(),
-            why: format!("{e} (check the directory is writable and the path is not a symlink)"),
+            why: format!("{e} (check the directory is writable)"),
         })?;
         Ok(Dest::Stream(path.to_path_buf(), BufWriter::new(f)))
     }
@@ -250,14 +262,14 @@ impl Dest {
     /// Done: flush standard output, or rename the file over its target.
     pub fn commit(self) -> Result<(), OutputError> {
         match self {
-            Dest::Stdout => io::stdout().flush().map_err(|source| OutputError::Io {
+            Dest::Stdout => io::stdout().flush().map_err(|err| OutputError::Io {
                 path: "standard output".into(),
-                source,
+                err,
             }),
             Dest::File(f) => f.commit(),
-            Dest::Stream(p, mut w) => w.flush().map_err(|source| OutputError::Io {
+            Dest::Stream(p, mut w) => w.flush().map_err(|err| OutputError::Io {
                 path: p.display().to_string(),
-                source,
+                err,
             }),
         }
     }
@@ -299,6 +311,30 @@ mod tests {
     }
 
     #[test]
+    fn devices_and_links_are_written_through_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.txt");
+        std::fs::write(&real, "old").unwrap();
+        let link = dir.path().join("link.txt");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut d = Dest::open(Some(&link)).unwrap();
+        d.write_all(b"new").unwrap();
+        d.commit().unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        let mut d = Dest::open(Some(Path::new("/dev/null"))).unwrap();
+        d.write_all(b"x").unwrap();
+        d.commit().unwrap();
+        assert!(!std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_file());
+    }
+
+    #[test]
     fn duplicates_and_two_stdouts_are_refused() {
         let a = OutputSpec::parse("xml=./a.out").unwrap();
         let b = OutputSpec::parse("csv=a.out").unwrap();
@@ -329,6 +365,10 @@ mod tests {
         f.write_all(b"new").unwrap();
         f.commit().unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&target).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o644, "{mode:o}");
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
         let missing = dir.path().join("nope/out.xml");
         let e = AtomicFile::create(&missing).unwrap_err().to_string();

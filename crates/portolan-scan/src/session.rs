@@ -162,10 +162,11 @@ pub enum ScanError {
     Raw(#[from] crate::rawio::RawError),
     #[error("cannot save what the scan found to {path}: {why}")]
     Snapshot { path: String, why: String },
-    #[error("{name}: {source}{}", saved_note(.saved))]
+    /// An output failed (the message says which; the cause is in it, not also a `source`).
+    #[error("{name}: {error}{}", saved_note(.saved))]
     Sink {
         name: String,
-        source: SinkError,
+        error: SinkError,
         saved: Option<PathBuf>,
     },
 }
@@ -910,7 +911,7 @@ pub fn run(
     if let Some((name, source)) = fan.failure.take() {
         return Err(ScanError::Sink {
             name,
-            source,
+            error: source,
             saved,
         });
     }
