@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+mod signals;
 mod term;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -64,12 +65,19 @@ fn main() -> ExitCode {
     term::exit_quietly_on_closed_stdout();
     let cli = Cli::parse_from(cmd::scan::nmap_style_args(std::env::args_os()));
     let style = term::Style::for_stdout(cli.color);
+    let stop = portolan_model::Stop::new();
+    if matches!(cli.command, Command::Scan(_) | Command::Service(_)) {
+        if let Err(e) = signals::catch(stop.clone()) {
+            eprintln!("portolan: error: {e:#}");
+            return ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Port(args) => cmd::port::run(args, style),
         Command::Local(args) => cmd::local::run(args, style),
         Command::Registry(c) => cmd::registry::run(c, style),
-        Command::Scan(args) => cmd::scan::run(*args, style),
-        Command::Service(args) => cmd::service::run(args, style),
+        Command::Scan(args) => cmd::scan::run(*args, style, &stop),
+        Command::Service(args) => cmd::service::run(args, style, &stop),
         Command::Detect(args) => cmd::detect::run(args, style),
         Command::Completions { shell } => {
             let mut c = Cli::command();

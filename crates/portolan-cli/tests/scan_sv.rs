@@ -200,3 +200,26 @@ fn syn_scan_with_sv_identifies_too() {
     assert_eq!(p["service"]["name"], "redis");
     assert_eq!(p["service"]["exposures"][0]["id"], "redis-no-auth");
 }
+
+#[test]
+fn fail_on_gates_on_exposures_found_by_sv() {
+    let port = free_port();
+    let Some(_d) = redis(port) else { return };
+    let run = |sev: &str| {
+        Command::new(cargo_bin("portolan"))
+            .args(["scan", "127.0.0.1", "-p", &port.to_string(), "-sV", "-q"])
+            .args(["--fail-on", sev, "--format", "json"])
+            .output()
+            .unwrap()
+    };
+    // redis without a password is a critical exposure: at or above every threshold.
+    let o = run("critical");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run("HIGH");
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -22,11 +22,9 @@ const REGEX_SIZE_LIMIT: usize = 2 << 20;
 /// An error loading a probe database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    /// The I/O error is in the message, not also a `source` (an error chain would say it twice).
+    #[error("cannot read {path}: {err}")]
+    Io { path: String, err: std::io::Error },
     #[error("probe database is not valid TOML: {0}")]
     Toml(#[from] toml::de::Error),
     #[error("probe {probe:?}: {what}")]

@@ -24,15 +24,8 @@ pub enum Confidence {
     Unknown,
 }
 
-/// Severity of an exposure finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
+/// Severity of an exposure finding: Portolan's one severity type (info … critical).
+pub use portolan_registry::risk::Severity;
 
 /// A security fact proved by a harmless request (no write, no guess of a password).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

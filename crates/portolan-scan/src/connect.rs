@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 use crate::limits;
-use crate::model::{PortEvent, PortState, Proto, Reason, ScanStats};
+use crate::model::{PortEvent, PortState, Protocol, Reason, ScanStats};
 use crate::plan::{Plan, Progress};
 use crate::ports::PortSet;
 use crate::rate::TokenBucket;
@@ -60,8 +60,6 @@ pub struct ConnectConfig {
     pub retries: u32,
     /// How often [`EventSink::checkpoint`] is called.
     pub checkpoint_every: Duration,
-    /// Stop on SIGINT / SIGTERM (and let the caller write its resume file).
-    pub handle_signals: bool,
 }
 
 impl Default for ConnectConfig {
@@ -76,7 +74,6 @@ impl Default for ConnectConfig {
             min_timeout: Duration::from_millis(100),
             retries: 2,
             checkpoint_every: Duration::from_secs(5),
-            handle_signals: true,
         }
     }
 }
@@ -313,9 +310,8 @@ struct Done {
     outcome: Outcome,
 }
 
-/// Run a connect scan to completion (or until interrupted), delivering results to `sink`.
-/// `stop` can be set from elsewhere to end the scan early; it is also set on SIGINT/SIGTERM
-/// when `cfg.handle_signals`.
+/// Run a connect scan to completion (or until `stop` is set), delivering results to `sink`.
+/// Signals are the caller's business: the binary catches them once and sets `stop`.
 pub fn run(
     job: Job<'_>,
     cfg: &ConnectConfig,
@@ -340,26 +336,6 @@ async fn drive(
     sink: &mut dyn EventSink,
     stop: Arc<AtomicBool>,
 ) -> ScanStats {
-    if cfg.handle_signals {
-        let s = stop.clone();
-        tokio::spawn(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            s.store(true, Ordering::SeqCst);
-        });
-        #[cfg(unix)]
-        {
-            let s = stop.clone();
-            if let Ok(mut term) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            {
-                tokio::spawn(async move {
-                    term.recv().await;
-                    s.store(true, Ordering::SeqCst);
-                });
-            }
-        }
-    }
-
     let fd_cap = limits::window_cap(limits::raise_nofile());
     let max_window = cfg.max_window.min(fd_cap).max(1);
     if max_window < cfg.max_window {
@@ -567,7 +543,7 @@ fn handle(
     sink.port(PortEvent {
         addr: d.addr,
         port: d.port,
-        proto: Proto::Tcp,
+        proto: Protocol::Tcp,
         state,
         reason,
         rtt,

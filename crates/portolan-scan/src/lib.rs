@@ -13,12 +13,18 @@
 //! - [`rate::TokenBucket`]: the hard `--max-rate` cap.
 //! - [`connect`]: the unprivileged TCP connect scan engine (tokio), with an adaptive window driven by
 //!   measured RTT and proven loss, kept under the file-descriptor limit ([`limits`]).
-//! - [`model`]: the result model shared by every probe kind — [`model::PortEvent`] (one probed
+//! - [`model`]: the result model, re-exported from `portolan-model` (which renderers and other
+//!   readers of results use without linking this engine) — [`model::PortEvent`] (one probed
 //!   port), [`model::Service`] (filled by service detection), [`model::ScanReport`] (what renderers
 //!   print), built incrementally by [`model::ReportBuilder`].
 //! - [`raw`] and [`rawio`]: the raw SYN/UDP engine and its sockets (an IP raw socket, or
 //!   `AF_PACKET` frames to the next hop's MAC); [`netlink`] asks the kernel for the route,
 //!   source address, neighbour (next-hop MAC) and link of a destination.
+//!
+//! - [`session`]: the scan session — [`session::prepare`] checks a [`session::ScanRequest`]
+//!   before any packet leaves, [`session::run`] runs engine → sinks → service detection → report,
+//!   with failable sinks ([`model::EventSink`]) and resume state that never moves past what is
+//!   saved.
 //!
 //! ```
 //! use portolan_scan::{plan::Plan, ports::PortSet, target::TargetSet};
@@ -40,7 +46,12 @@ pub mod ports;
 pub mod rate;
 pub mod raw;
 pub mod rawio;
+pub mod session;
 pub mod target;
 mod toplist;
 
-pub use model::{Exposure, PortEvent, PortState, Proto, Reason, ScanReport, Service};
+#[doc(hidden)]
+pub use model::Proto;
+pub use model::{
+    Cpe, Exposure, PortEvent, PortState, Protocol, Reason, ScanReport, Service, Severity,
+};

@@ -102,7 +102,6 @@ pub struct RawConfig {
     pub ttl: u8,
     pub seed_key: Option<(u64, u64)>,
     pub checkpoint_every: Duration,
-    pub handle_signals: bool,
     /// Extra threads that hand batches to the kernel beside the engine thread (`None`: one per
     /// spare CPU, at most 3, when `max_rate` is above 50,000/s). Sending is where the time goes:
     /// the kernel does each probe's routing, queueing and (on a local or virtual link) the
@@ -142,7 +141,6 @@ impl Default for RawConfig {
             ttl: 64,
             seed_key: None,
             checkpoint_every: Duration::from_secs(5),
-            handle_signals: true,
             send_threads: None,
             send_via: SendVia::Ip,
             router_mac: None,
@@ -214,9 +212,6 @@ pub fn run(
     let counters = Arc::new(RxCounters::default());
     let rx_stop = Arc::new(AtomicBool::new(false));
     let (rx, rx_thread) = spawn_receiver(receiver, key, counters.clone(), rx_stop.clone())?;
-    if cfg.handle_signals {
-        let _ = install_signal_flag(&stop);
-    }
     let lanes = Lanes::spawn(lane_senders, &rx_stop)?;
     let tx = KernelTx {
         sender,
@@ -276,42 +271,4 @@ pub fn run(
         }
     });
     Ok(stats)
-}
-
-fn install_signal_flag(stop: &Arc<AtomicBool>) -> std::io::Result<()> {
-    // The connect engine uses tokio's signal handling; here a plain thread waits for SIGINT /
-    // SIGTERM through a self-pipe-free approach: a small tokio current-thread runtime.
-    let s = stop.clone();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    std::thread::Builder::new()
-        .name("portolan-sig".into())
-        .spawn(move || {
-            rt.block_on(async {
-                #[cfg(unix)]
-                {
-                    let mut term = match tokio::signal::unix::signal(
-                        tokio::signal::unix::SignalKind::terminate(),
-                    ) {
-                        Ok(t) => t,
-                        Err(_) => {
-                            let _ = tokio::signal::ctrl_c().await;
-                            s.store(true, Ordering::SeqCst);
-                            return;
-                        }
-                    };
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                #[cfg(not(unix))]
-                {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-                s.store(true, Ordering::SeqCst);
-            });
-        })?;
-    Ok(())
 }

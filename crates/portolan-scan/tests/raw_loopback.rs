@@ -78,7 +78,6 @@ fn scan_targets(
     let mut cfg = RawConfig {
         kind,
         max_rate: 10_000.0,
-        handle_signals: false,
         ..Default::default()
     };
     tune(&mut cfg);

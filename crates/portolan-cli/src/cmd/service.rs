@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use portolan_fingerprint::{
-    detect_many, Options, ProbeDb, ServiceReport, Severity, Target, Transport,
-};
+use portolan_fingerprint::{Options, ProbeDb, ServiceReport, Severity, Target, Transport};
+
+use portolan_model::Stop;
 
 use super::outfile::{self, OutputSpec};
 use crate::term::{escape, Style};
@@ -69,7 +69,7 @@ pub struct ServiceArgs {
     /// Exit with status 1 when an exposure has this severity or a higher one: info, low,
     /// medium, high, critical.
     #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
-    pub fail_on: Option<portolan_registry::risk::Severity>,
+    pub fail_on: Option<Severity>,
 
     /// Also load an nmap-service-probes file (e.g. /usr/share/nmap/nmap-service-probes);
     /// its rules are tried after portolan's own. Rules the regex engine cannot compile are
@@ -162,12 +162,11 @@ pub fn load_probe_db(
         None => ProbeDb::embedded().context("the built-in probe database is broken")?,
     };
     if let Some(p) = probes_file {
-        let extra = ProbeDb::from_nmap_file(p).with_context(|| {
-            format!(
-                "cannot load {} (give an nmap-service-probes file, e.g. /usr/share/nmap/nmap-service-probes)",
-                p.display()
-            )
-        })?;
+        // The database's error names the file; the context says what it should be.
+        let extra = ProbeDb::from_nmap_file(p).context(
+            "cannot load --probes-file (give an nmap-service-probes file, e.g. \
+             /usr/share/nmap/nmap-service-probes)",
+        )?;
         db.merge(extra);
     }
     let notes = std::mem::take(&mut db.notes);
@@ -192,19 +191,8 @@ pub fn json_line(r: &ServiceReport) -> Result<String> {
     Ok(serde_json::to_string(&v)?)
 }
 
-fn parse_severity(s: &str) -> Result<portolan_registry::risk::Severity, String> {
+fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
-}
-
-/// An exposure's severity on the scale of --fail-on.
-fn common_severity(s: Severity) -> portolan_registry::risk::Severity {
-    use portolan_registry::risk::Severity as S;
-    match s {
-        Severity::Low => S::Low,
-        Severity::Medium => S::Medium,
-        Severity::High => S::High,
-        Severity::Critical => S::Critical,
-    }
 }
 
 fn severity(style: Style, s: Severity) -> String {
@@ -213,6 +201,7 @@ fn severity(style: Style, s: Severity) -> String {
         Severity::High => style.red("HIGH"),
         Severity::Medium => style.yellow("MEDIUM"),
         Severity::Low => style.dim("LOW"),
+        Severity::Info => style.dim("INFO"),
     }
 }
 
@@ -310,7 +299,50 @@ pub fn render_text(r: &ServiceReport, style: Style, out: &mut String) {
     }
 }
 
-pub fn run(args: ServiceArgs, style: Style) -> Result<ExitCode> {
+/// Identify `targets`, in their order, until done or until `stop` asks to stop at once (a
+/// second Ctrl-C / SIGTERM): then the reports finished so far are returned, with `true`.
+pub fn detect_until_stopped(
+    targets: Vec<Target>,
+    opts: &Options,
+    stop: &Stop,
+) -> Result<(Vec<ServiceReport>, bool)> {
+    let order: std::collections::HashMap<(std::net::SocketAddr, bool), usize> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| ((t.addr, t.transport == Transport::Udp), i))
+        .collect();
+    let n = targets.len();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime for service detection")?;
+    let (mut reports, stopped) = rt.block_on(async {
+        let mut rx = portolan_fingerprint::detect_stream(targets, opts);
+        let mut got = Vec::with_capacity(n);
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
+        loop {
+            tokio::select! {
+                r = rx.recv() => match r {
+                    Some(r) => got.push(r),
+                    None => return (got, false),
+                },
+                _ = tick.tick() => if stop.now() { return (got, true) },
+            }
+        }
+    });
+    // Abandon whatever is still running.
+    rt.shutdown_background();
+    reports.sort_by_key(|r| {
+        order
+            .get(&(r.addr, r.transport == Transport::Udp))
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
+    Ok((reports, stopped))
+}
+
+pub fn run(args: ServiceArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
     let targets = args
         .targets
         .iter()
@@ -321,11 +353,7 @@ pub fn run(args: ServiceArgs, style: Style) -> Result<ExitCode> {
     for n in &notes {
         eprintln!("portolan: note: {}", escape(n));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let reports = rt.block_on(detect_many(targets, &opts));
+    let (reports, stopped) = detect_until_stopped(targets, &opts, stop)?;
     let render = |format: Format, style: Style| -> Result<String> {
         let mut out = String::new();
         for r in &reports {
@@ -345,11 +373,19 @@ pub fn run(args: ServiceArgs, style: Style) -> Result<ExitCode> {
     }
     let format = if args.json { Format::Json } else { args.format };
     crate::term::print_out_unless_closed(&render(format, style)?)?;
+    if stopped || stop.graceful() {
+        eprintln!(
+            "portolan: interrupted: {} of {} target(s) identified",
+            reports.len(),
+            args.targets.len()
+        );
+        return Ok(ExitCode::from(130));
+    }
     let failed = args.fail_on.is_some_and(|limit| {
         reports
             .iter()
             .flat_map(|r| &r.findings)
-            .any(|f| common_severity(f.severity) >= limit)
+            .any(|f| f.severity >= limit)
     });
     Ok(if failed {
         ExitCode::from(1)

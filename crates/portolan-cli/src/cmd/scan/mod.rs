@@ -1,34 +1,20 @@
 //! `portolan scan`: find what is exposed (TCP connect scan).
 
-pub mod output;
+mod outputs;
 mod sv;
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use portolan_registry::{EntryKind, Protocol, Registry};
-use portolan_scan::connect::{self, ConnectConfig, EventSink, Job, Status};
-use portolan_scan::model::{ReportBuilder, ScanReport, Service, ServiceMethod};
-use portolan_scan::plan::{Plan, Progress, ResumeState, Shard};
-use portolan_scan::ports::{self, PortSet, RankingSource};
-use portolan_scan::raw::{self, RawConfig, RawKind};
-use portolan_scan::rawio;
-use portolan_scan::target::{self, Resolve, TargetOptions, TargetSet};
-use portolan_scan::{PortEvent, PortState, Proto};
-use serde_json::json;
-use std::collections::HashMap;
+use anyhow::Result;
+use portolan_model::{Severity, Stop};
+use portolan_report::{Format, OutputSpec};
+use portolan_scan::plan::Shard;
+use portolan_scan::session::{self, EngineKind, PortsRequest, ScanRequest};
+use portolan_scan::target::Resolve;
 
-use crate::term::{escape, Style};
-use output::Format;
+use crate::term::Style;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -44,8 +30,12 @@ Examples:
 Targets: 192.0.2.7, 2001:db8::1, 192.0.2.0/24, 192.0.2.1-192.0.2.50, 192.0.2.1-50, host.example.
 Ports: 22 | 1000-2000 | -1024 | 60000- | - (all) | names from the IANA registry (ssh,http).
 States: open (syn-ack), closed (conn-refused), filtered (no-response after retries, host-unreach).
-Outputs: table (default, stdout), jsonl (docs/schema/scan-jsonl.md), xml (nmap's DTD: ndiff and
-nmap parsers read it), grep (nmap's grepable), csv (docs/schema/scan-csv.md).";
+Outputs: --format FMT for stdout, -o FMT=PATH for files (repeatable; -o PATH alone is JSON Lines):
+table (default), json (= jsonl, docs/schema/scan-jsonl.md), xml (nmap's DTD: ndiff and nmap
+parsers read it), grep (nmap's grepable), csv (docs/schema/scan-csv.md). Files are written through
+a temporary file renamed on success (JSON Lines streams in place; a resumed scan appends).
+Exit status: 0 done, 1 an exposure at or above --fail-on, 2 error, 130 interrupted.
+  portolan scan -sV 10.0.0.0/24 --top-ports 100 --fail-on high -o report.jsonl";
 
 /// How hostnames resolve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -67,6 +57,14 @@ pub enum SendViaArg {
 
 fn parse_router_mac(s: &str) -> Result<[u8; 6], String> {
     portolan_scan::rawio::parse_mac(s)
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
 }
 
 /// Arguments of `portolan scan`.
@@ -141,14 +139,23 @@ pub struct ScanArgs {
     #[arg(long, default_value_t = 2, value_name = "N")]
     pub retries: u32,
 
-    /// Write results as FMT to PATH (table, jsonl, xml, grep, csv; PATH '-' is stdout).
-    /// Repeat for several.
+    /// Write results as FMT to PATH (table, json = jsonl, xml, grep, csv; PATH '-' is stdout;
+    /// PATH alone means json). Repeat for several. Every output is checked before the scan.
+    ///
+    /// Example: -o xml=out.xml -o out.jsonl
     #[arg(short = 'o', long = "output", value_name = "FMT=PATH")]
     pub outputs: Vec<String>,
 
-    /// Format of standard output when no -o writes to it.
-    #[arg(long, value_enum, default_value = "table")]
+    /// Format of standard output when no -o writes to it: table, json (= jsonl), xml, grep, csv.
+    #[arg(long, default_value = "table", value_parser = parse_format)]
     pub format: Format,
+
+    /// Exit with status 1 when -sV proves an exposure at or above SEVERITY (info, low, medium,
+    /// high, critical); 0 when none, 2 on error.
+    ///
+    /// Example: portolan scan -sV 10.0.0.0/24 --fail-on high
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
 
     /// List every port in every output, whatever its state (no 'not shown: N closed').
     #[arg(long)]
@@ -232,30 +239,6 @@ pub struct ScanArgs {
     pub router_mac: Option<[u8; 6]>,
 }
 
-/// Which engine runs the scan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Engine {
-    Connect,
-    Syn,
-    Udp,
-}
-
-impl Engine {
-    fn name(self) -> &'static str {
-        match self {
-            Engine::Connect => "connect",
-            Engine::Syn => "syn",
-            Engine::Udp => "udp",
-        }
-    }
-    fn proto(self) -> Proto {
-        match self {
-            Engine::Udp => Proto::Udp,
-            _ => Proto::Tcp,
-        }
-    }
-}
-
 /// Rewrite nmap-style multi-letter options (`-iL FILE`) into ours before clap sees them.
 pub fn nmap_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     args.into_iter()
@@ -277,558 +260,95 @@ pub fn nmap_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString
         .collect()
 }
 
-enum Dest {
-    Stdout,
-    File(PathBuf, BufWriter<File>),
-}
-
-struct Output {
-    format: Format,
-    dest: Dest,
-}
-
-impl Output {
-    fn writer(&mut self) -> Box<dyn Write + '_> {
-        match &mut self.dest {
-            Dest::Stdout => Box::new(std::io::stdout().lock()),
-            Dest::File(_, w) => Box::new(w),
-        }
-    }
-    fn name(&self) -> String {
-        match &self.dest {
-            Dest::Stdout => "standard output".into(),
-            Dest::File(p, _) => p.display().to_string(),
-        }
-    }
-}
-
-fn open_outputs(args: &ScanArgs) -> Result<Vec<Output>> {
-    let mut outs = Vec::new();
-    let mut stdout_used = false;
-    for spec in &args.outputs {
-        let Some((fmt, path)) = spec.split_once('=') else {
-            bail!("-o {spec:?}: write it as FORMAT=PATH, e.g. -o xml=out.xml (formats: table, jsonl, xml, grep, csv)");
-        };
-        let format: Format = fmt.parse().map_err(anyhow::Error::msg)?;
-        if path.is_empty() {
-            bail!("-o {spec:?}: the path is empty");
-        }
-        let dest = if path == "-" {
-            if stdout_used {
-                bail!("-o {spec:?}: only one output can go to standard output");
-            }
-            stdout_used = true;
-            Dest::Stdout
-        } else {
-            let p = PathBuf::from(path);
-            let f = File::create(&p).with_context(|| {
-                format!(
-                    "cannot write output file {path} (check the directory exists and is writable)"
-                )
-            })?;
-            Dest::File(p, BufWriter::new(f))
-        };
-        outs.push(Output { format, dest });
-    }
-    if !stdout_used {
-        outs.push(Output {
-            format: args.format,
-            dest: Dest::Stdout,
-        });
-    }
-    Ok(outs)
-}
-
-/// A stable fingerprint of the job (targets, ports, shard) for resume files.
-fn job_fingerprint(targets: &TargetSet, ports: &PortSet, shard: Shard) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |s: &str| {
-        for b in s.bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100_0000_01b3);
-        }
-        h ^= 0xff;
-        h = h.wrapping_mul(0x100_0000_01b3);
-    };
-    for iv in targets.intervals() {
-        feed(&iv.to_string());
-    }
-    feed(&ports.to_spec());
-    feed(&shard.to_string());
-    format!("{h:016x}")
-}
-
-/// The IANA service name of `port` for `proto`, as a table guess (nmap's "table" method).
-fn table_service(reg: &Registry, port: u16, proto: Proto) -> Option<Service> {
-    let want = match proto {
-        Proto::Tcp => Protocol::Tcp,
-        Proto::Udp => Protocol::Udp,
-        Proto::Sctp => Protocol::Sctp,
-    };
-    reg.by_port(port)
-        .find(|e| e.protocol() == Some(want) && e.kind() == EntryKind::Assigned)
-        .map(|e| Service {
-            name: e.service().to_string(),
-            method: ServiceMethod::Table,
-            conf: 3,
-            ..Default::default()
-        })
-}
-
-struct Sink {
-    builder: ReportBuilder,
-    streams: Vec<Box<dyn Write>>,
-    stream_all: bool,
-    bar: Option<ProgressBar>,
-    quiet: bool,
-    reg: &'static Registry,
-    resume: Option<(PathBuf, ResumeState)>,
-    errors: Vec<String>,
-    /// With -sV, open ports are streamed only after detection: kept here meanwhile.
-    defer_open: Option<Vec<PortEvent>>,
-}
-
-impl EventSink for Sink {
-    fn port(&mut self, mut ev: PortEvent) {
-        // Named now only where it is shown now (open ports, streams of every port); the ports
-        // the report lists get theirs when it is built. Most of a scan's ports are neither.
-        if ev.service.is_none() && (ev.state == PortState::Open || self.stream_all) {
-            ev.service = table_service(self.reg, ev.port, ev.proto);
-        }
-        if ev.state == PortState::Open {
-            if let Some(b) = &self.bar {
-                b.println(format!(
-                    "open {}/{} on {} {}",
-                    ev.port,
-                    ev.proto,
-                    ev.addr,
-                    ev.service
-                        .as_ref()
-                        .map(|s| escape(&s.name))
-                        .unwrap_or_default()
-                ));
-            }
-        }
-        if let (Some(d), PortState::Open) = (self.defer_open.as_mut(), ev.state) {
-            d.push(ev.clone());
-        } else if ev.state == PortState::Open || self.stream_all {
-            let line = output::jsonl_port(&ev, SystemTime::now());
-            for w in &mut self.streams {
-                if let Err(e) = writeln!(w, "{line}") {
-                    self.errors.push(e.to_string());
-                }
-            }
-        }
-        self.builder.add(ev);
-    }
-    fn status(&mut self, st: &Status) {
-        if let Some(b) = &self.bar {
-            b.set_length(st.planned);
-            b.set_position(st.completed);
-            b.set_message(format!(
-                "{} open · window {} · timeout {}ms",
-                st.open,
-                st.window,
-                st.timeout.as_millis()
-            ));
-        }
-    }
-    fn notice(&mut self, msg: &str) {
-        let line = output::jsonl_notice(msg, SystemTime::now());
-        for w in &mut self.streams {
-            let _ = writeln!(w, "{line}");
-        }
-        if !self.quiet {
-            match &self.bar {
-                Some(b) => b.println(format!("portolan: {msg}")),
-                None => eprintln!("portolan: {msg}"),
-            }
-        }
-    }
-    fn checkpoint(&mut self, p: &Progress) {
-        for w in &mut self.streams {
-            let _ = w.flush();
-        }
-        if let Some((path, st)) = &mut self.resume {
-            st.next = p.next();
-            st.done_above = p.done_above();
-            if let Err(e) = st.save(path) {
-                self.errors.push(e.to_string());
-            }
-        }
-    }
-}
-
-/// Run `portolan scan`.
-pub fn run(args: ScanArgs, style: Style) -> Result<ExitCode> {
+/// The session request the flags describe.
+fn request(args: &ScanArgs) -> ScanRequest {
     let command_line = std::env::args()
         .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
         .collect::<Vec<_>>()
         .join(" ");
-
-    // 1. Everything the user gave is checked before any packet leaves.
-    let engine = if args.udp {
-        Engine::Udp
-    } else if args.syn {
-        Engine::Syn
-    } else {
-        Engine::Connect
-    };
-    if engine == Engine::Connect && (args.router_mac.is_some() || args.send_via == SendViaArg::Link)
-    {
-        bail!(
-            "--router-mac and --send-via link choose how raw probes are sent: add --syn or --udp \
-             (the connect scan leaves it to the kernel)"
-        );
-    }
-    let engine = if engine != Engine::Connect && !rawio::can_open_raw() {
-        if engine == Engine::Udp || args.no_fallback {
-            bail!(
-                "--{} needs raw sockets, which need root or CAP_NET_RAW: run as root, or grant it with \
-                 `setcap cap_net_raw+ep $(command -v portolan)`",
-                engine.name()
-            );
-        }
-        eprintln!(
-            "portolan: --syn needs root or CAP_NET_RAW: falling back to a connect scan \
-             (--no-fallback makes this an error)"
-        );
-        Engine::Connect
-    } else {
-        engine
-    };
-    let mut specs = args.targets.clone();
-    for f in &args.input_list {
-        specs.extend(target::read_list(f)?);
-    }
-    let mut excludes = args.exclude.clone();
-    for f in &args.exclude_file {
-        excludes.extend(target::read_list(f)?);
-    }
-    if specs.is_empty() {
-        bail!("no targets: give addresses, blocks, ranges or hostnames (e.g. portolan scan 192.0.2.0/24 -p 22), or -iL FILE");
-    }
-    let opts = TargetOptions {
+    ScanRequest {
+        engine: if args.udp {
+            EngineKind::Udp
+        } else if args.syn {
+            EngineKind::Syn
+        } else {
+            EngineKind::Connect
+        },
+        no_fallback: args.no_fallback,
+        targets: args.targets.clone(),
+        input_lists: args.input_list.clone(),
+        excludes: args.exclude.clone(),
+        exclude_files: args.exclude_file.clone(),
         resolve: match args.resolve {
             ResolveArg::First => Resolve::First,
             ResolveArg::All => Resolve::All,
         },
-    };
-    let targets = TargetSet::parse(&specs, &excludes, opts)?;
-    let (ports, ranking) = match (&args.ports, args.top_ports) {
-        (Some(p), _) => (PortSet::parse(p)?, None),
-        (None, n) => {
-            let (set, src) =
-                ports::top_ports(n.unwrap_or(1000), Some(Path::new(ports::NMAP_SERVICES)))?;
-            (set, Some(src))
-        }
-    };
-    if let Some(r) = args.max_rate {
-        if !(r.is_finite() && r > 0.0) {
-            bail!("--max-rate must be a positive number of attempts per second, not {r}");
-        }
-    }
-    if args.concurrency == 0 {
-        bail!("--concurrency must be at least 1");
-    }
-    if args.timeout == 0 || args.min_timeout == 0 {
-        bail!("--timeout and --min-timeout must be at least 1 ms");
-    }
-    let shard = args.shard.unwrap_or_default();
-    if args.shard.is_some() && args.seed.is_none() {
-        bail!("--shard needs --seed: every scanner of the job must walk the same order (e.g. --seed 7 on all of them)");
-    }
-    let total = targets
-        .len()
-        .checked_mul(ports.len() as u64)
-        .ok_or_else(|| {
-            anyhow::anyhow!("the scan is too large: scan fewer targets or ports at once")
-        })?;
-    let job_id = job_fingerprint(&targets, &ports, shard);
-    let resumed = match &args.resume {
-        Some(p) => ResumeState::load(p, &job_id, total, shard)?,
-        None => None,
-    };
-    if let (Some(r), Some(s)) = (&resumed, args.seed) {
-        if r.seed != s {
-            bail!(
-                "--seed {s} differs from the seed {} in the resume file: drop --seed or the file",
-                r.seed
-            );
-        }
-    }
-    let seed = resumed
-        .as_ref()
-        .map(|r| r.seed)
-        .or(args.seed)
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0)
-                ^ ((std::process::id() as u64) << 32)
-        });
-    let plan = Plan::new(total, seed)?;
-    let mut outs = open_outputs(&args)?;
-    if let Some(p) = &args.resume {
-        // Prove the resume file is writable now, not at the first checkpoint.
-        let probe = ResumeState {
-            version: ResumeState::VERSION,
-            job: job_id.clone(),
-            seed,
-            shard,
-            total,
-            next: resumed.as_ref().map(|r| r.next).unwrap_or(0),
-            done_above: resumed
-                .as_ref()
-                .map(|r| r.done_above.clone())
-                .unwrap_or_default(),
-        };
-        probe.save(p)?;
-    }
-
-    // 2. Set up sinks and progress.
-    let start = SystemTime::now();
-    let positions = shard.positions(total);
-    let progress = match &resumed {
-        Some(r) => Progress::new(r.next.max(positions.start), &r.done_above),
-        None => Progress::new(positions.start, &[]),
-    };
-    let stream_all = args.all_ports;
-    let meta = json!({
-        "time": start.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
-        "scanner": "portolan",
-        "version": env!("CARGO_PKG_VERSION"),
-        "scan_type": engine.name(),
-        "proto": "tcp",
-        "args": command_line,
-        "targets": targets.len(),
-        "ports": ports.to_spec(),
-        "num_ports": ports.len(),
-        "seed": seed,
-        "shard": shard.to_string(),
-        "resumed_from": resumed.as_ref().map(|r| r.next),
-    });
-    let mut streams: Vec<Box<dyn Write>> = Vec::new();
-    let mut rest = Vec::new();
-    for o in outs.drain(..) {
-        if o.format == Format::Jsonl {
-            let mut w: Box<dyn Write> = match o.dest {
-                Dest::Stdout => Box::new(std::io::stdout()),
-                Dest::File(_, f) => Box::new(f),
-            };
-            writeln!(w, "{}", output::jsonl_start(&meta))?;
-            streams.push(w);
-        } else {
-            rest.push(o);
-        }
-    }
-    let show_bar = !args.quiet && std::io::stderr().is_terminal();
-    let bar = show_bar.then(|| {
-        let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(10));
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {elapsed_precise} [{bar:30}] {human_pos}/{human_len} {per_sec} · {msg} · ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b
-    });
-    if !args.quiet {
-        if let Some(RankingSource::Builtin) = &ranking {
-            eprintln!(
-                "portolan: {} not found: using Portolan's built-in top-ports ranking",
-                ports::NMAP_SERVICES
-            );
-        }
-    }
-    let mut sink = Sink {
-        builder: ReportBuilder::new(targets.len() <= 4096, args.all_ports),
-        streams,
-        stream_all,
-        bar,
-        quiet: args.quiet,
-        reg: Registry::embedded(),
-        resume: args.resume.clone().map(|p| {
-            (
-                p,
-                ResumeState {
-                    version: ResumeState::VERSION,
-                    job: job_id.clone(),
-                    seed,
-                    shard,
-                    total,
-                    next: 0,
-                    done_above: Vec::new(),
-                },
-            )
-        }),
-        errors: Vec::new(),
-        defer_open: args.service_version.then(Vec::new),
-    };
-
-    // 3. Scan.
-    let cfg = ConnectConfig {
+        ports: match (&args.ports, args.top_ports) {
+            (Some(p), _) => PortsRequest::Spec(p.clone()),
+            (None, n) => PortsRequest::Top(n.unwrap_or(1000)),
+        },
+        seed: args.seed,
+        shard: args.shard,
+        resume: args.resume.clone(),
         max_rate: args.max_rate,
-        max_window: args.concurrency,
-        min_window: 256.min(args.concurrency),
-        initial_window: 1024.min(args.concurrency),
-        max_timeout: Duration::from_millis(args.timeout.max(args.min_timeout)),
-        min_timeout: Duration::from_millis(args.min_timeout),
+        concurrency: args.concurrency,
+        timeout_ms: args.timeout,
+        min_timeout_ms: args.min_timeout,
         retries: args.retries,
-        ..Default::default()
-    };
-    let job = Job {
-        targets: &targets,
-        ports: &ports,
-        plan: &plan,
-        positions,
-        progress,
-    };
-    let stats = match engine {
-        Engine::Connect => connect::run(job, &cfg, &mut sink, Arc::new(AtomicBool::new(false)))?,
-        Engine::Syn | Engine::Udp => {
-            let rcfg = RawConfig {
-                kind: if engine == Engine::Udp {
-                    RawKind::Udp
-                } else {
-                    RawKind::Syn
-                },
-                max_rate: args.max_rate.unwrap_or(RawConfig::default().max_rate),
-                max_timeout: Duration::from_millis(args.timeout.max(args.min_timeout)),
-                min_timeout: Duration::from_millis(args.min_timeout),
-                retries: args.retries,
-                interface: args.interface.clone(),
-                source_ip: args.source_ip,
-                send_threads: args.send_threads.map(usize::from),
-                send_via: match args.send_via {
-                    SendViaArg::Ip => raw::SendVia::Ip,
-                    SendViaArg::Link => raw::SendVia::Link,
-                },
-                router_mac: args.router_mac,
-                seed_key: Some((seed, seed.rotate_left(32) ^ 0x706f_7274_6f6c_616e)),
-                ..Default::default()
-            };
-            let r = raw::run(job, &rcfg, &mut sink, Arc::new(AtomicBool::new(false)))?;
-            if !args.quiet {
-                if r.udp_unconfirmed > 0 {
-                    eprintln!(
-                        "portolan: {} UDP ports sent no reply and no ICMP port-unreachable (Linux rate-limits \
-                         ICMP): reported open|filtered, not confirmed closed",
-                        r.udp_unconfirmed
-                    );
-                }
-                if r.host_holds > 0 {
-                    eprintln!(
-                        "portolan: {} probes waited for their host's own window (a host that lost \
-                         probes was slowed down alone)",
-                        r.host_holds
-                    );
-                }
-                if r.rx_invalid > 0 {
-                    eprintln!(
-                        "portolan: ignored {} packets that looked like replies but failed validation",
-                        r.rx_invalid
-                    );
-                }
-            }
-            r.scan
-        }
-    };
-    if let Some(b) = &sink.bar {
-        b.finish_and_clear();
+        all_ports: args.all_ports,
+        service_detection: args.service_version,
+        interface: args.interface.clone(),
+        source_ip: args.source_ip,
+        send_threads: args.send_threads.map(usize::from),
+        send_via: match args.send_via {
+            SendViaArg::Ip => portolan_scan::raw::SendVia::Ip,
+            SendViaArg::Link => portolan_scan::raw::SendVia::Link,
+        },
+        router_mac: args.router_mac,
+        command_line,
     }
+}
 
-    // 4. Service detection on the open ports (-sV).
-    let Sink {
-        builder,
-        mut streams,
-        resume,
-        mut errors,
-        defer_open,
-        quiet,
-        ..
-    } = sink;
-    let mut services: HashMap<(IpAddr, u16, Proto), Service> = HashMap::new();
-    if let Some(open) = defer_open {
-        services = sv::detect(&open, &args, quiet)?;
-        let now = SystemTime::now();
-        for mut ev in open {
-            if let Some(s) = services.get(&(ev.addr, ev.port, ev.proto)) {
-                ev.service = Some(s.clone());
-            }
-            let line = output::jsonl_port(&ev, now);
-            for w in &mut streams {
-                if let Err(e) = writeln!(w, "{line}") {
-                    errors.push(e.to_string());
-                }
-            }
-        }
-    }
-
-    // 5. Report.
-    let end = SystemTime::now();
-    let mut hosts = builder.finish(|ip: IpAddr| targets.hostname(ip).map(str::to_string));
-    let reg = Registry::embedded();
-    for h in &mut hosts {
-        for p in &mut h.ports {
-            if let Some(s) = services.get(&(p.addr, p.port, p.proto)) {
-                p.service = Some(s.clone());
-            } else if p.service.is_none() {
-                p.service = table_service(reg, p.port, p.proto);
-            }
-        }
-    }
-    let report = ScanReport {
-        scan_type: engine.name().into(),
-        proto: engine.proto(),
-        args: command_line,
-        ports_spec: ports.to_spec(),
-        num_ports: ports.len() as u64,
-        start,
-        end,
-        hosts,
-        targets_total: targets.len(),
-        stats,
+/// Run `portolan scan`: flags → checked session → sinks → run → exit status.
+pub fn run(args: ScanArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
+    // Everything is checked before the first packet: outputs, the -sV probe file, the request.
+    let specs = args
+        .outputs
+        .iter()
+        .map(|s| OutputSpec::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    OutputSpec::check_all(&specs)?;
+    let mut detector = match args.service_version {
+        true => Some(sv::Detector::new(&args)?),
+        false => None,
     };
-    let mut failures = errors;
-    let tail = output::jsonl_finish(&report);
-    for w in &mut streams {
-        if let Err(e) = w.write_all(tail.as_bytes()).and_then(|_| w.flush()) {
-            failures.push(e.to_string());
-        }
-    }
-    for mut o in rest {
-        let text = match o.format {
-            Format::Table => output::table(&report, style, args.open),
-            Format::Xml => output::xml(&report),
-            Format::Grep => output::grep(&report),
-            Format::Csv => output::csv(&report),
-            Format::Jsonl => continue,
-        };
-        let name = o.name();
-        if let Err(e) = output::write_all(&mut o.writer(), &text) {
-            failures.push(format!("{name}: {e}"));
-        }
-    }
-    if let Some((path, _)) = &resume {
-        if report.stats.interrupted {
-            if !args.quiet {
-                eprintln!(
-                    "portolan: interrupted; progress saved to {} — run the same command to continue",
-                    path.display()
-                );
-            }
-        } else {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-    if let Some(e) = failures.first() {
-        bail!("writing results failed: {e}");
-    }
-    Ok(if report.stats.interrupted {
+    let prep = session::prepare(request(&args))?;
+    let mut ui = outputs::Ui::new(args.quiet);
+    ui.preamble(&prep);
+    let mut sinks = outputs::open(&specs, &args, style, prep.is_resumed())?;
+    let mut refs: Vec<&mut dyn portolan_model::EventSink> =
+        sinks.iter_mut().map(|s| &mut **s as _).collect();
+    let outcome = session::run(
+        prep,
+        &mut refs,
+        detector.as_mut().map(|d| d as _),
+        &mut ui,
+        stop,
+    )?;
+    ui.summary(&outcome);
+    let worst = outcome
+        .report
+        .hosts
+        .iter()
+        .flat_map(|h| &h.ports)
+        .filter_map(|p| p.service.as_ref())
+        .flat_map(|s| &s.exposures)
+        .map(|e| e.severity)
+        .max();
+    Ok(if outcome.report.stats.interrupted {
         ExitCode::from(130)
+    } else if matches!((args.fail_on, worst), (Some(t), Some(w)) if w >= t) {
+        ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })

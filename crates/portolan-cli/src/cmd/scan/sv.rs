@@ -1,14 +1,15 @@
 //! `portolan scan -sV`: service and version detection on the ports the scan found open, with
 //! the `portolan-fingerprint` engine, folded into the scan's result model.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
-use portolan_fingerprint::{detect_many, Confidence, Options, ServiceReport, Target};
-use portolan_scan::model::ServiceMethod;
-use portolan_scan::{Exposure, PortEvent, Proto, Service};
+use anyhow::Result;
+use portolan_fingerprint::{Confidence, Options, ServiceReport, Target};
+use portolan_model::{PortKey, Stop};
+use portolan_scan::model::{Cpe, ServiceMethod};
+use portolan_scan::session::ServiceDetector;
+use portolan_scan::{Exposure, PortEvent, Protocol, Service};
 use serde_json::json;
 
 use super::ScanArgs;
@@ -44,7 +45,7 @@ pub fn to_service(r: &ServiceReport) -> Service {
         product: r.product.clone(),
         version: r.version.clone(),
         extrainfo: r.extrainfo.clone(),
-        cpe: r.cpe.clone(),
+        cpe: r.cpe.iter().filter_map(|c| Cpe::parse(c).ok()).collect(),
         tunnel: r.tunnel.clone(),
         method,
         conf,
@@ -53,7 +54,7 @@ pub fn to_service(r: &ServiceReport) -> Service {
             .iter()
             .map(|f| Exposure {
                 id: f.id.clone(),
-                severity: format!("{:?}", f.severity).to_lowercase(),
+                severity: f.severity,
                 title: f.title.clone(),
                 evidence: f.evidence.clone(),
             })
@@ -69,46 +70,69 @@ pub fn to_service(r: &ServiceReport) -> Service {
     }
 }
 
-/// Identify every open port in `open`; the result is keyed by (address, port, protocol).
-pub fn detect(
-    open: &[PortEvent],
-    args: &ScanArgs,
+/// `-sV` for the scan session: built (and the probe file read) before the scan starts.
+pub struct Detector {
+    opts: Options,
     quiet: bool,
-) -> Result<HashMap<(IpAddr, u16, Proto), Service>> {
-    let mut out = HashMap::new();
-    if open.is_empty() {
-        return Ok(out);
-    }
-    let opts = options(args, quiet)?;
-    let targets: Vec<Target> = open
-        .iter()
-        .filter_map(|e| {
-            let a = SocketAddr::new(e.addr, e.port);
-            match e.proto {
-                Proto::Tcp => Some(Target::tcp(a)),
-                Proto::Udp => Some(Target::udp(a)),
-                Proto::Sctp => None,
-            }
+}
+
+impl Detector {
+    pub fn new(args: &ScanArgs) -> Result<Detector> {
+        Ok(Detector {
+            opts: options(args, args.quiet)?,
+            quiet: args.quiet,
         })
-        .collect();
-    if !quiet {
-        eprintln!(
-            "portolan: service detection on {} open port(s)",
-            targets.len()
-        );
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the runtime for service detection")?;
-    let reports = rt.block_on(detect_many(targets, &opts));
-    for r in &reports {
-        let proto = match r.transport {
-            portolan_fingerprint::Transport::Udp => Proto::Udp,
-            _ => Proto::Tcp,
-        };
-        out.insert((r.addr.ip(), r.addr.port(), proto), to_service(r));
+}
+
+impl ServiceDetector for Detector {
+    fn detect(&mut self, open: &[PortEvent], stop: &Stop) -> Vec<(PortKey, Service)> {
+        let targets: Vec<Target> = open
+            .iter()
+            .filter_map(|e| {
+                let a = SocketAddr::new(e.addr, e.port);
+                match e.proto {
+                    Protocol::Tcp => Some(Target::tcp(a)),
+                    Protocol::Udp => Some(Target::udp(a)),
+                    Protocol::Sctp | Protocol::Dccp => None,
+                }
+            })
+            .collect();
+        if !self.quiet {
+            eprintln!(
+                "portolan: service detection on {} open port(s)",
+                targets.len()
+            );
+        }
+        let (reports, stopped) =
+            match crate::cmd::service::detect_until_stopped(targets, &self.opts, stop) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("portolan: service detection failed: {e:#}");
+                    return Vec::new();
+                }
+            };
+        if stopped && !self.quiet {
+            eprintln!(
+                "portolan: service detection stopped: {} of {} port(s) identified",
+                reports.len(),
+                open.len()
+            );
+        }
+        reports
+            .iter()
+            .map(|r| {
+                let proto = match r.transport {
+                    portolan_fingerprint::Transport::Udp => Protocol::Udp,
+                    _ => Protocol::Tcp,
+                };
+                let key = PortKey {
+                    addr: r.addr.ip(),
+                    proto,
+                    port: r.addr.port(),
+                };
+                (key, to_service(r))
+            })
+            .collect()
     }
-    Ok(out)
 }

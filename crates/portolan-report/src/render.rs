@@ -1,61 +1,57 @@
-//! Renderers for scan results: table, JSON Lines, nmap-compatible XML, grepable, CSV.
-//!
-//! Every renderer takes a [`ScanReport`] (the result model of `portolan-scan`), whatever probe
-//! kind produced it, and prints a port's [`Service`] when present. JSON Lines also streams: one
-//! line per port event as it is found ([`jsonl_port`]). Schemas: docs/schema/scan-jsonl.md,
-//! docs/schema/scan-csv.md; the XML follows nmap's DTD (nmap.dtd, `xmloutputversion` 1.05).
+//! The whole-report renderers: the human table, nmap-compatible XML (nmap.dtd,
+//! `xmloutputversion` 1.05), nmap's grepable format and CSV (docs/schema/scan-csv.md).
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use portolan_scan::model::{HostReport, PortEvent, ScanReport, Service};
-use serde_json::{json, Value};
+use portolan_model::{HostReport, PortEvent, PortState, ScanReport, Service, ServiceMethod};
 
-use crate::term::{escape, Style};
+use crate::escape;
 
-/// The JSON Lines schema version (`"v"` in every line).
-pub const JSONL_VERSION: u32 = 1;
-/// The CSV schema version (in the header comment-free first row's name: see docs).
+/// The CSV header row.
 pub const CSV_HEADER: &str =
     "host,hostname,port,protocol,state,reason,rtt_us,ttl,service,product,version,extrainfo,cpe,tunnel,method,conf";
 
-/// Output formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Jsonl,
-    Xml,
-    Grep,
-    Csv,
+/// Terminal styling for the table (the CLI's colour choice implements it).
+pub trait Paint {
+    fn bold(&self, s: &str) -> String;
+    fn dim(&self, s: &str) -> String;
+    fn red(&self, s: &str) -> String;
+    fn yellow(&self, s: &str) -> String;
+    fn green(&self, s: &str) -> String;
 }
 
-impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "table" | "normal" | "txt" => Ok(Format::Table),
-            "jsonl" | "json" | "ndjson" => Ok(Format::Jsonl),
-            "xml" => Ok(Format::Xml),
-            "grep" | "grepable" | "gnmap" => Ok(Format::Grep),
-            "csv" => Ok(Format::Csv),
-            _ => Err(format!(
-                "unknown output format {s:?}: use table, jsonl, xml, grep or csv"
-            )),
-        }
+/// No styling.
+impl Paint for () {
+    fn bold(&self, s: &str) -> String {
+        s.into()
+    }
+    fn dim(&self, s: &str) -> String {
+        s.into()
+    }
+    fn red(&self, s: &str) -> String {
+        s.into()
+    }
+    fn yellow(&self, s: &str) -> String {
+        s.into()
+    }
+    fn green(&self, s: &str) -> String {
+        s.into()
     }
 }
 
+fn method_str(m: ServiceMethod) -> &'static str {
+    match m {
+        ServiceMethod::Table => "table",
+        ServiceMethod::Probed => "probed",
+    }
+}
+
+/// Seconds since the Unix epoch.
 pub fn epoch(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-fn epoch_f(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// ctime-style UTC time, as nmap's `startstr`: `Tue Nov 25 09:13:00 2025`.
@@ -78,97 +74,6 @@ pub fn ctime(t: SystemTime) -> String {
         d.second(),
         d.year()
     )
-}
-
-// ---------------------------------------------------------------- JSON Lines
-
-fn service_json(s: &Service) -> Value {
-    serde_json::to_value(s).unwrap_or(Value::Null)
-}
-
-/// One streamed port event.
-pub fn jsonl_port(ev: &PortEvent, now: SystemTime) -> String {
-    let mut v = json!({
-        "v": JSONL_VERSION,
-        "type": "port",
-        "time": epoch_f(now),
-        "addr": ev.addr.to_string(),
-        "port": ev.port,
-        "proto": ev.proto.as_str(),
-        "state": ev.state.as_str(),
-        "reason": ev.reason.as_str(),
-        "rtt_us": ev.rtt.map(|d| d.as_micros() as u64),
-        "ttl": ev.ttl,
-    });
-    if let (Some(s), Some(o)) = (&ev.service, v.as_object_mut()) {
-        o.insert("service".into(), service_json(s));
-    }
-    v.to_string()
-}
-
-/// The line that opens a JSONL stream.
-pub fn jsonl_start(meta: &Value) -> String {
-    let mut v = json!({"v": JSONL_VERSION, "type": "start"});
-    if let (Some(o), Some(m)) = (v.as_object_mut(), meta.as_object()) {
-        for (k, x) in m {
-            o.insert(k.clone(), x.clone());
-        }
-    }
-    v.to_string()
-}
-
-/// A notice line.
-pub fn jsonl_notice(msg: &str, now: SystemTime) -> String {
-    json!({"v": JSONL_VERSION, "type": "notice", "time": epoch_f(now), "message": msg}).to_string()
-}
-
-/// The closing lines of a JSONL stream: one `host` line per reported host, then `end`.
-pub fn jsonl_finish(r: &ScanReport) -> String {
-    let mut out = String::new();
-    for h in &r.hosts {
-        let mut counts = serde_json::Map::new();
-        for p in &h.ports {
-            let e = counts.entry(p.state.as_str()).or_insert(json!(0));
-            *e = json!(e.as_u64().unwrap_or(0) + 1);
-        }
-        for x in &h.extra {
-            let e = counts.entry(x.state.as_str()).or_insert(json!(0));
-            *e = json!(e.as_u64().unwrap_or(0) + x.count);
-        }
-        let v = json!({
-            "v": JSONL_VERSION,
-            "type": "host",
-            "addr": h.addr.to_string(),
-            "hostname": h.hostname,
-            "up": h.up,
-            "up_reason": h.up_reason.map(|x| x.as_str()),
-            "open": h.open_ports().map(|p| p.port).collect::<Vec<_>>(),
-            "counts": counts,
-            "srtt_us": h.srtt_us,
-        });
-        out.push_str(&v.to_string());
-        out.push('\n');
-    }
-    let s = &r.stats;
-    let v = json!({
-        "v": JSONL_VERSION,
-        "type": "end",
-        "time": epoch_f(r.end),
-        "elapsed_s": r.elapsed().as_secs_f64(),
-        "interrupted": s.interrupted,
-        "targets": r.targets_total,
-        "hosts_up": r.hosts_up(),
-        "planned": s.planned,
-        "completed": s.completed,
-        "sent": s.sent,
-        "retries": s.retries,
-        "open": s.open,
-        "closed": s.closed,
-        "filtered": s.filtered,
-    });
-    out.push_str(&v.to_string());
-    out.push('\n');
-    out
 }
 
 // ---------------------------------------------------------------- XML
@@ -207,17 +112,14 @@ fn xml_service(o: &mut String, s: &Service) {
             let _ = write!(o, " {k}=\"{}\"", xml_escape(v));
         }
     }
-    let method = match s.method {
-        portolan_scan::model::ServiceMethod::Table => "table",
-        portolan_scan::model::ServiceMethod::Probed => "probed",
-    };
+    let method = method_str(s.method);
     let _ = write!(o, " method=\"{method}\" conf=\"{}\"", s.conf.min(10));
     if s.cpe.is_empty() {
         o.push_str("/>");
     } else {
         o.push('>');
         for c in &s.cpe {
-            let _ = write!(o, "<cpe>{}</cpe>", xml_escape(c));
+            let _ = write!(o, "<cpe>{}</cpe>", xml_escape(c.as_str()));
         }
         o.push_str("</service>");
     }
@@ -465,7 +367,17 @@ pub fn grep(r: &ScanReport) -> String {
 
 // ---------------------------------------------------------------- CSV
 
-fn csv_field(s: &str) -> String {
+/// One CSV cell (RFC 4180 quoting) of text that may come from outside: a cell that a
+/// spreadsheet would read as a formula (starting with `=`, `+`, `-`, `@`, tab or CR) gets a
+/// leading `'` first (OWASP's CSV-injection defence), so `=HYPERLINK(...)` stays text.
+pub fn csv_cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        return csv_quote(&format!("'{s}"));
+    }
+    csv_quote(s)
+}
+
+fn csv_quote(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -482,30 +394,34 @@ pub fn csv(r: &ScanReport) -> String {
             let s = p.service.as_ref();
             let opt = |f: fn(&Service) -> &Option<String>| {
                 s.and_then(|s| f(s).as_deref())
-                    .map(csv_field)
+                    .map(csv_cell)
                     .unwrap_or_default()
             };
             let row = [
                 h.addr.to_string(),
-                csv_field(h.hostname.as_deref().unwrap_or("")),
+                csv_cell(h.hostname.as_deref().unwrap_or("")),
                 p.port.to_string(),
                 p.proto.to_string(),
                 p.state.to_string(),
                 p.reason.to_string(),
                 p.rtt.map(|d| d.as_micros().to_string()).unwrap_or_default(),
                 p.ttl.map(|t| t.to_string()).unwrap_or_default(),
-                csv_field(s.map(|s| s.name.as_str()).unwrap_or("")),
+                csv_cell(s.map(|s| s.name.as_str()).unwrap_or("")),
                 opt(|s| &s.product),
                 opt(|s| &s.version),
                 opt(|s| &s.extrainfo),
-                csv_field(&s.map(|s| s.cpe.join(" ")).unwrap_or_default()),
+                csv_cell(
+                    &s.map(|s| {
+                        s.cpe
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_default(),
+                ),
                 opt(|s| &s.tunnel),
-                s.map(|s| match s.method {
-                    portolan_scan::model::ServiceMethod::Table => "table",
-                    portolan_scan::model::ServiceMethod::Probed => "probed",
-                })
-                .unwrap_or("")
-                .to_string(),
+                s.map(|s| method_str(s.method)).unwrap_or("").to_string(),
                 s.map(|s| s.conf.to_string()).unwrap_or_default(),
             ];
             o.push_str(&row.join(","));
@@ -518,7 +434,7 @@ pub fn csv(r: &ScanReport) -> String {
 // ---------------------------------------------------------------- table
 
 /// The human table (escaped: hostnames and service text may come from the network).
-pub fn table(r: &ScanReport, style: Style, only_open: bool) -> String {
+pub fn table(r: &ScanReport, style: &dyn Paint, only_open: bool) -> String {
     let mut o = String::new();
     for h in &r.hosts {
         if only_open && h.open_ports().next().is_none() {
@@ -556,7 +472,7 @@ pub fn table(r: &ScanReport, style: Style, only_open: bool) -> String {
         let rows: Vec<&PortEvent> = h
             .ports
             .iter()
-            .filter(|p| !only_open || p.state == portolan_scan::PortState::Open)
+            .filter(|p| !only_open || p.state == PortState::Open)
             .collect();
         if !rows.is_empty() {
             let _ = writeln!(
@@ -571,8 +487,8 @@ pub fn table(r: &ScanReport, style: Style, only_open: bool) -> String {
         for p in rows {
             let state = format!("{:<14}", p.state.as_str());
             let state = match p.state {
-                portolan_scan::PortState::Open => style.green(&state),
-                portolan_scan::PortState::Closed => style.dim(&state),
+                PortState::Open => style.green(&state),
+                PortState::Closed => style.dim(&state),
                 _ => style.yellow(&state),
             };
             let (svc, ver) = match &p.service {
@@ -596,7 +512,7 @@ pub fn table(r: &ScanReport, style: Style, only_open: bool) -> String {
                 p.reason.as_str()
             );
             for e in p.service.iter().flat_map(|s| s.exposures.iter()) {
-                let sev = e.severity.to_uppercase();
+                let sev = e.severity.as_str().to_uppercase();
                 let sev = if sev == "HIGH" || sev == "CRITICAL" {
                     style.red(&sev)
                 } else {
@@ -632,12 +548,6 @@ pub fn table(r: &ScanReport, style: Style, only_open: bool) -> String {
     o
 }
 
-/// Write `text` to `w`.
-pub fn write_all(w: &mut dyn Write, text: &str) -> io::Result<()> {
-    w.write_all(text.as_bytes())?;
-    w.flush()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,7 +562,31 @@ mod tests {
     #[test]
     fn escapes() {
         assert_eq!(xml_escape("a<\"b\x01"), "a&lt;&quot;b\\x01");
-        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+        assert_eq!(csv_cell("a,\"b\""), "\"a,\"\"b\"\"\"");
         assert_eq!(grep_field("a/b,c"), "a|b;c");
+    }
+}
+
+#[cfg(test)]
+mod csv_injection {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_defused() {
+        for bad in [
+            "=HYPERLINK(\"http://x\",\"y\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+        ] {
+            let c = csv_cell(bad);
+            let inner = c.trim_start_matches('"');
+            assert!(inner.starts_with('\''), "{bad:?} -> {c:?}");
+        }
+        assert_eq!(csv_cell("=1+1"), "'=1+1");
+        assert_eq!(csv_cell("=a,b"), "\"'=a,b\"");
+        assert_eq!(csv_cell("OpenSSH"), "OpenSSH");
     }
 }

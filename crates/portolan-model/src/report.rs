@@ -1,0 +1,476 @@
+//! Port events, services, exposures and the scan report every probe kind produces and every
+//! renderer consumes.
+//!
+//! - [`PortEvent`]: one probed port's outcome — address, port, protocol, [`PortState`],
+//!   [`Reason`], RTT, the reply's TTL when the probe kind sees it (raw SYN/UDP; `None` for
+//!   connect) and an optional [`Service`] that service detection fills in.
+//! - [`ReportBuilder`] folds events into a [`ScanReport`] with bounded memory: every open port is
+//!   kept; for other states a host keeps at most [`ReportBuilder::LIST_LIMIT`] entries and counts
+//!   the rest (nmap's `extraports`).
+//!
+//! The names of states and reasons are nmap's (`open`, `closed`, `filtered`, `open|filtered`;
+//! `syn-ack`, `conn-refused`, `no-response`, `host-unreach`, `reset`, `udp-response`,
+//! `port-unreach`), so the XML is what nmap tools expect.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use crate::{Cpe, Protocol, Severity};
+
+/// What a port is, as far as the probe could tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum PortState {
+    #[serde(rename = "open")]
+    Open,
+    #[serde(rename = "closed")]
+    Closed,
+    #[serde(rename = "filtered")]
+    Filtered,
+    #[serde(rename = "unfiltered")]
+    Unfiltered,
+    #[serde(rename = "open|filtered")]
+    OpenFiltered,
+    #[serde(rename = "closed|filtered")]
+    ClosedFiltered,
+}
+
+impl PortState {
+    pub const ALL: [PortState; 6] = [
+        PortState::Open,
+        PortState::Closed,
+        PortState::Filtered,
+        PortState::Unfiltered,
+        PortState::OpenFiltered,
+        PortState::ClosedFiltered,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Closed => "closed",
+            PortState::Filtered => "filtered",
+            PortState::Unfiltered => "unfiltered",
+            PortState::OpenFiltered => "open|filtered",
+            PortState::ClosedFiltered => "closed|filtered",
+        }
+    }
+    /// Whether the host answered (the probe proves the host is up).
+    pub fn proves_host_up(self) -> bool {
+        matches!(
+            self,
+            PortState::Open | PortState::Closed | PortState::Unfiltered
+        )
+    }
+}
+
+impl fmt::Display for PortState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a port got its state (nmap's reason names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// The handshake completed (connect) or a SYN-ACK came back (SYN scan).
+    SynAck,
+    /// connect() was refused: the target sent a RST.
+    ConnRefused,
+    /// A RST came back (raw scans).
+    Reset,
+    /// Nothing came back after every retry.
+    NoResponse,
+    /// An ICMP host/network unreachable (or the local stack said so).
+    HostUnreach,
+    /// ICMP port unreachable (UDP).
+    PortUnreach,
+    /// ICMP administratively prohibited.
+    AdminProhibited,
+    /// A UDP reply.
+    UdpResponse,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SynAck => "syn-ack",
+            Reason::ConnRefused => "conn-refused",
+            Reason::Reset => "reset",
+            Reason::NoResponse => "no-response",
+            Reason::HostUnreach => "host-unreach",
+            Reason::PortUnreach => "port-unreach",
+            Reason::AdminProhibited => "admin-prohibited",
+            Reason::UdpResponse => "udp-response",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a service was identified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceMethod {
+    /// Looked up from the port number (IANA registry / nmap-services).
+    #[default]
+    Table,
+    /// Identified by probing (service detection).
+    Probed,
+}
+
+/// What runs on a port. Connect scans fill only `name` (from the port table); service detection
+/// fills the rest. Text here may come from the network: escape it before printing to a terminal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Service {
+    // Fields in alphabetical order: the JSON Lines records have always listed them so.
+    /// Confidence 0-10 (nmap: 3 for a table lookup, 10 for a hard match).
+    pub conf: u8,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpe: Vec<Cpe>,
+    /// Everything service detection learnt (TLS certificate, SSH algorithms, HTTP title,
+    /// banner), as the detector reported it. Untrusted text: escape before printing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+    /// What a harmless request proved (unauthenticated access, an open proxy, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposures: Vec<Exposure>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extrainfo: Option<String>,
+    pub method: ServiceMethod,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// `ssl` when the service was found inside TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// A security fact about a service, proved without exploiting anything.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exposure {
+    // Fields in alphabetical order, as the JSON Lines records have always listed them.
+    /// What the server answered (untrusted, length-capped).
+    pub evidence: String,
+    /// Stable identifier, e.g. `redis-no-auth`.
+    pub id: String,
+    /// How bad it is (serialised lowercase: `low`, `medium`, `high`, `critical`).
+    pub severity: Severity,
+    pub title: String,
+}
+
+/// One probed port's outcome.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PortEvent {
+    pub addr: IpAddr,
+    pub port: u16,
+    pub proto: Protocol,
+    pub state: PortState,
+    pub reason: Reason,
+    /// Round-trip time of the answering probe.
+    #[serde(with = "opt_micros", rename = "rtt_us")]
+    pub rtt: Option<Duration>,
+    /// TTL of the reply, when the probe kind sees the reply's IP header.
+    pub ttl: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<Service>,
+}
+
+mod opt_micros {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&(d.as_micros() as u64)),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(Duration::from_micros))
+    }
+}
+
+/// How many ports of one state a host had beyond those listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraPorts {
+    pub state: PortState,
+    pub count: u64,
+    /// Counts by reason.
+    pub reasons: Vec<(Reason, u64)>,
+}
+
+/// Everything found about one host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostReport {
+    pub addr: IpAddr,
+    pub hostname: Option<String>,
+    /// Up when any probe got an answer.
+    pub up: bool,
+    /// The reason of the first answer that proved it up.
+    pub up_reason: Option<Reason>,
+    /// Listed ports, sorted by (proto, port).
+    pub ports: Vec<PortEvent>,
+    /// States too numerous to list.
+    pub extra: Vec<ExtraPorts>,
+    /// Smoothed RTT of the answers, microseconds.
+    pub srtt_us: Option<u64>,
+}
+
+impl HostReport {
+    pub fn open_ports(&self) -> impl Iterator<Item = &PortEvent> {
+        self.ports.iter().filter(|p| p.state == PortState::Open)
+    }
+    /// Total ports probed on this host (listed + counted).
+    pub fn probed(&self) -> u64 {
+        self.ports.len() as u64 + self.extra.iter().map(|e| e.count).sum::<u64>()
+    }
+}
+
+/// Overall statistics of a scan.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScanStats {
+    /// Probes planned for this run (after shard and resume).
+    pub planned: u64,
+    /// Probes that reached a final state.
+    pub completed: u64,
+    /// Attempts sent (first tries + retries).
+    pub sent: u64,
+    pub retries: u64,
+    pub open: u64,
+    pub closed: u64,
+    pub filtered: u64,
+    /// Whether the scan stopped early (Ctrl-C).
+    pub interrupted: bool,
+}
+
+/// What a scan found: the input of every renderer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScanReport {
+    /// `connect`, `syn`, `udp`, ...
+    pub scan_type: String,
+    pub proto: Protocol,
+    /// The command line, for the record.
+    pub args: String,
+    /// The scanned ports in compact form (`1-1024,8080`).
+    pub ports_spec: String,
+    pub num_ports: u64,
+    pub start: SystemTime,
+    pub end: SystemTime,
+    /// Hosts with something to report (answered, or had ports listed), sorted by address.
+    pub hosts: Vec<HostReport>,
+    /// Targets scanned in total (including silent ones).
+    pub targets_total: u64,
+    pub stats: ScanStats,
+}
+
+impl ScanReport {
+    pub fn hosts_up(&self) -> u64 {
+        self.hosts.iter().filter(|h| h.up).count() as u64
+    }
+    pub fn elapsed(&self) -> Duration {
+        self.end.duration_since(self.start).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct HostAccum {
+    up_reason: Option<Reason>,
+    listed: HashMap<PortState, Vec<PortEvent>>,
+    counts: HashMap<PortState, HashMap<Reason, u64>>,
+    srtt_us: Option<f64>,
+}
+
+/// Folds [`PortEvent`]s into a [`ScanReport`]. Serialisable, so that a resumable scan can save
+/// what it found beside its resume state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportBuilder {
+    hosts: HashMap<IpAddr, HostAccum>,
+    /// Whether hosts that never answered still get an entry (small scans only).
+    track_silent: bool,
+    silent_filtered: u64,
+    list_all: bool,
+}
+
+impl ReportBuilder {
+    /// Per host and non-open state, at most this many ports are listed; more are counted.
+    pub const LIST_LIMIT: usize = 25;
+
+    /// `track_silent`: keep a record for hosts that never answered (costs memory per host: use it
+    /// when the target set is small). `list_all`: never fold ports into counts.
+    pub fn new(track_silent: bool, list_all: bool) -> ReportBuilder {
+        ReportBuilder {
+            hosts: HashMap::new(),
+            track_silent,
+            silent_filtered: 0,
+            list_all,
+        }
+    }
+
+    /// Add one final port outcome.
+    pub fn add(&mut self, ev: PortEvent) {
+        let answered = ev.state.proves_host_up();
+        if !answered && !self.track_silent && !self.hosts.contains_key(&ev.addr) {
+            self.silent_filtered += 1;
+            return;
+        }
+        let h = self.hosts.entry(ev.addr).or_default();
+        if answered && h.up_reason.is_none() {
+            h.up_reason = Some(ev.reason);
+        }
+        if let Some(rtt) = ev.rtt {
+            let r = rtt.as_micros() as f64;
+            h.srtt_us = Some(match h.srtt_us {
+                None => r,
+                Some(s) => s + (r - s) / 8.0,
+            });
+        }
+        *h.counts
+            .entry(ev.state)
+            .or_default()
+            .entry(ev.reason)
+            .or_default() += 1;
+        let list = h.listed.entry(ev.state).or_default();
+        if ev.state == PortState::Open || self.list_all || list.len() <= Self::LIST_LIMIT {
+            list.push(ev);
+        }
+    }
+
+    /// Every listed event (open ports always; every port with `list_all`).
+    pub fn listed(&self) -> impl Iterator<Item = &PortEvent> {
+        self.hosts
+            .values()
+            .flat_map(|h| h.listed.values().flat_map(|l| l.iter()))
+    }
+
+    /// Every listed event, to update in place (service detection's results).
+    pub fn listed_mut(&mut self) -> impl Iterator<Item = &mut PortEvent> {
+        self.hosts
+            .values_mut()
+            .flat_map(|h| h.listed.values_mut().flat_map(|l| l.iter_mut()))
+    }
+
+    /// Number of probes on silent hosts that were not tracked.
+    pub fn silent_filtered(&self) -> u64 {
+        self.silent_filtered
+    }
+
+    /// Finish: sorted hosts, each state either listed (all of it) or folded into a count.
+    pub fn finish(self, hostname: impl Fn(IpAddr) -> Option<String>) -> Vec<HostReport> {
+        let mut hosts: Vec<HostReport> = self
+            .hosts
+            .into_iter()
+            .map(|(addr, acc)| {
+                let mut ports = Vec::new();
+                let mut extra = Vec::new();
+                let mut listed = acc.listed;
+                for st in PortState::ALL {
+                    let Some(counts) = acc.counts.get(&st) else {
+                        continue;
+                    };
+                    let total: u64 = counts.values().sum();
+                    let l = listed.remove(&st).unwrap_or_default();
+                    if st == PortState::Open || self.list_all || total <= Self::LIST_LIMIT as u64 {
+                        ports.extend(l);
+                    } else {
+                        let mut reasons: Vec<(Reason, u64)> =
+                            counts.iter().map(|(r, c)| (*r, *c)).collect();
+                        reasons.sort();
+                        extra.push(ExtraPorts {
+                            state: st,
+                            count: total,
+                            reasons,
+                        });
+                    }
+                }
+                ports.sort_by_key(|p| (p.proto, p.port));
+                HostReport {
+                    addr,
+                    hostname: hostname(addr),
+                    up: acc.up_reason.is_some(),
+                    up_reason: acc.up_reason,
+                    ports,
+                    extra,
+                    srtt_us: acc.srtt_us.map(|s| s as u64),
+                }
+            })
+            .collect();
+        hosts.sort_by_key(|h| h.addr);
+        hosts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(port: u16, state: PortState, reason: Reason) -> PortEvent {
+        PortEvent {
+            addr: "192.0.2.1".parse().unwrap(),
+            port,
+            proto: Protocol::Tcp,
+            state,
+            reason,
+            rtt: Some(Duration::from_micros(100)),
+            ttl: None,
+            service: None,
+        }
+    }
+
+    #[test]
+    fn folds_numerous_states() {
+        let mut b = ReportBuilder::new(false, false);
+        for p in 1..=100 {
+            b.add(ev(p, PortState::Closed, Reason::ConnRefused));
+        }
+        b.add(ev(22, PortState::Open, Reason::SynAck));
+        for p in 200..210 {
+            b.add(ev(p, PortState::Filtered, Reason::NoResponse));
+        }
+        let hosts = b.finish(|_| None);
+        assert_eq!(hosts.len(), 1);
+        let h = &hosts[0];
+        assert!(h.up);
+        assert_eq!(h.open_ports().count(), 1);
+        assert_eq!(h.ports.len(), 11);
+        assert_eq!(h.extra.len(), 1);
+        assert_eq!(h.extra[0].count, 100);
+        assert_eq!(h.probed(), 111);
+    }
+
+    #[test]
+    fn silent_hosts_untracked() {
+        let mut b = ReportBuilder::new(false, false);
+        b.add(ev(1, PortState::Filtered, Reason::NoResponse));
+        assert_eq!(b.silent_filtered(), 1);
+        assert!(b.finish(|_| None).is_empty());
+    }
+
+    #[test]
+    fn builder_survives_a_json_roundtrip() {
+        let mut b = ReportBuilder::new(true, false);
+        b.add(ev(22, PortState::Open, Reason::SynAck));
+        b.add(ev(23, PortState::Closed, Reason::ConnRefused));
+        let text = serde_json::to_string(&b).unwrap();
+        let back: ReportBuilder = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.listed().count(), 2);
+        assert_eq!(back.finish(|_| None), b.finish(|_| None));
+    }
+
+    #[test]
+    fn event_json_roundtrip() {
+        let e = ev(22, PortState::OpenFiltered, Reason::NoResponse);
+        let s = serde_json::to_string(&e).unwrap();
+        assert!(s.contains("\"open|filtered\""), "{s}");
+        assert!(s.contains("\"rtt_us\":100"), "{s}");
+        let back: PortEvent = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, e);
+    }
+}
