@@ -58,6 +58,8 @@ struct Net {
     seq: u64,
     /// Every probe that reached the wire: (host, port, try).
     sent: Vec<(IpAddr, u16, u32)>,
+    /// When each went.
+    sent_at: Vec<Instant>,
     /// Probes whose answer reached us: (host, port).
     answered: HashSet<(IpAddr, u16)>,
     lane_back: Vec<Batch>,
@@ -77,6 +79,7 @@ fn lost(addr: IpAddr, port: u16, tries: u32, dir: u64, pct: u64) -> bool {
 impl Net {
     fn wire(&mut self, addr: IpAddr, port: u16, tries: u32) {
         self.sent.push((addr, port, tries));
+        self.sent_at.push(self.now);
         let r = &self.rules;
         if r.silent.contains(&addr) {
             return;
@@ -251,11 +254,11 @@ fn ip(last: u8) -> IpAddr {
     IpAddr::from([10, 0, 0, last])
 }
 
-fn tuning() -> Tuning {
+fn tuning(initial_window: usize) -> Tuning {
     Tuning {
-        initial_window: 256,
+        initial_window,
         min_window: 8,
-        max_window: 4096,
+        max_window: 65_536,
         min_timeout: Duration::from_millis(20),
         max_timeout: Duration::from_millis(500),
         initial_timeout: Duration::from_millis(100),
@@ -283,6 +286,7 @@ fn scan(targets: &[&str], ports: &str, rules: Rules, udp: bool, pacer: Option<f6
         air: BTreeMap::new(),
         seq: 0,
         sent: Vec::new(),
+        sent_at: Vec::new(),
         answered: HashSet::new(),
         lane_back: Vec::new(),
         flip: false,
@@ -299,13 +303,15 @@ fn scan(targets: &[&str], ports: &str, rules: Rules, udp: bool, pacer: Option<f6
     let kind: &dyn ProbeKind = if udp { &udpk } else { &syn };
     let pacer = match pacer {
         Some(r) => Pacer::fixed(r, 64, t0),
-        None => Pacer::proven(100_000.0, 20_000_000.0, t0),
+        // What `raw::run` uses without `--max-rate`.
+        None => Pacer::proven(crate::rate::PROVEN_FLOOR, crate::rate::PROVEN_CEILING, t0),
     };
     let mut rec = Rec::default();
     let mut engine = Engine::new(
         job,
         kind,
-        tuning(),
+        // The default window for ranges (a /20 fits at once), a smaller one for one host.
+        tuning(if targets.len() > 2 { 16_384 } else { 256 }),
         pacer,
         SimTx(net.clone()),
         SimRx(net.clone()),
@@ -567,11 +573,28 @@ fn a_fixed_rate_cap_holds_on_the_simulated_wire() {
     assert!(fast.took < o.took / 4, "{:?} vs {:?}", fast.took, o.took);
 }
 
+/// The most probes on the wire within any `span`.
+fn peak(at: &[Instant], span: Duration) -> usize {
+    let mut best = 0;
+    let mut lo = 0;
+    for hi in 0..at.len() {
+        while at[hi].duration_since(at[lo]) >= span {
+            lo += 1;
+        }
+        best = best.max(hi - lo + 1);
+    }
+    best
+}
+
 #[test]
 fn without_a_cap_a_silent_range_stays_at_the_floor() {
-    // 4,096 addresses that never answer, one port each, no --max-rate: nothing proves more than
-    // 100,000 probes a second, so the 3 tries of 4,096 probes take at least 12,288 / 100,000 s
-    // (less the first burst).
+    assert!(
+        super::RawConfig::default().max_rate.is_infinite(),
+        "no fixed cap by default"
+    );
+    // 4,096 addresses that never answer, one port each, no --max-rate: the whole range fits
+    // in the window, and nothing proves more than 100,000 probes a second: within any 10 ms,
+    // at most 1,000 probes plus one burst of 64.
     let rules = Rules {
         silent: (0..4096u32)
             .map(|i| IpAddr::from((0x0a01_0000u32 + i).to_be_bytes()))
@@ -580,14 +603,15 @@ fn without_a_cap_a_silent_range_stays_at_the_floor() {
     };
     let o = scan(&["10.1.0.0/20"], "443", rules, false, None);
     assert_eq!(o.stats.scan.sent, 3 * 4096);
-    let floor = Duration::from_secs_f64((3.0 * 4096.0 - 64.0) / 100_000.0);
-    assert!(o.took >= floor, "{:?} < {floor:?}", o.took);
-    // The same range answering: one try each, and the answers lift the pace above the floor.
+    let most = peak(&o.net.sent_at, Duration::from_millis(10));
+    assert!(most <= 1000 + 64, "{most} probes within 10 ms");
+    // The same range answering lifts the pace above the floor.
     let rules = Rules {
         rtt: Duration::from_millis(1),
         ..Default::default()
     };
     let answering = scan(&["10.1.0.0/20"], "443", rules, false, None);
     assert_eq!(answering.stats.scan.sent, 4096);
-    assert!(answering.took < o.took / 3, "{:?}", answering.took);
+    let most = peak(&answering.net.sent_at, Duration::from_millis(10));
+    assert!(most > 1064, "{most} probes within 10 ms");
 }
