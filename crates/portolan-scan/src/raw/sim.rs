@@ -204,6 +204,10 @@ impl Clock for SimClock {
 #[derive(Default)]
 struct Rec {
     ports: Vec<PortEvent>,
+    /// For each port event, how many probes had reached the wire when it was reported.
+    wire_then: Vec<usize>,
+    /// The network, to read that from.
+    net: Option<Shared>,
     windows: Vec<usize>,
     notices: Vec<String>,
     checkpoint: Option<u64>,
@@ -211,6 +215,8 @@ struct Rec {
 
 impl EventSink for Rec {
     fn port(&mut self, ev: PortEvent) {
+        let wire = self.net.as_ref().map_or(0, |n| n.borrow().sent.len());
+        self.wire_then.push(wire);
         self.ports.push(ev);
     }
     fn status(&mut self, st: &Status) {
@@ -306,7 +312,10 @@ fn scan(targets: &[&str], ports: &str, rules: Rules, udp: bool, pacer: Option<f6
         // What `raw::run` uses without `--max-rate`.
         None => Pacer::proven(crate::rate::PROVEN_FLOOR, crate::rate::PROVEN_CEILING, t0),
     };
-    let mut rec = Rec::default();
+    let mut rec = Rec {
+        net: Some(net.clone()),
+        ..Default::default()
+    };
     let mut engine = Engine::new(
         job,
         kind,
@@ -320,6 +329,7 @@ fn scan(targets: &[&str], ports: &str, rules: Rules, udp: bool, pacer: Option<f6
     );
     engine.run(&AtomicBool::new(false));
     let stats = engine.close(|_, _, _| {});
+    rec.net = None;
     let took = net.borrow().now.duration_since(t0);
     let net = Rc::try_unwrap(net).ok().unwrap().into_inner();
     let mut by_port: HashMap<_, Vec<_>> = HashMap::new();
@@ -461,6 +471,51 @@ fn late_answers_are_counted_once_and_never_reported_twice() {
     }
     assert!(o.stats.scan.retries >= 300, "{}", o.stats.scan.retries);
     assert!(o.stats.late_replies >= 50, "{}", o.stats.late_replies);
+}
+
+#[test]
+fn an_answer_that_comes_while_its_retransmission_waits_ends_the_port_once() {
+    // Regression (raw_lab's "65,496 closed of 65,495" under load): a retransmission picked when
+    // its timer fired but held back by the pace (or a full kernel queue) waits in the deferred
+    // queue; the first try's late answer arrives meanwhile and makes the port final. The
+    // retransmission must then be dropped: sent anyway, it drew a second answer that was
+    // reported, and counted, a second time. At 100 probes a second the retransmissions of the
+    // first burst (64 probes) queue behind the pace for 640 ms; the answers to first tries come
+    // 150 ms late, while one of them waits.
+    let rules = Rules {
+        open: open_every(10, ip(1), 200),
+        rtt: Duration::from_millis(1),
+        late_first: Duration::from_millis(150),
+        ..Default::default()
+    };
+    let o = scan(&["10.0.0.1"], "1-200", rules, false, Some(100.0));
+    for p in 1..=200u16 {
+        let want = if p % 10 == 0 {
+            (PortState::Open, Reason::SynAck)
+        } else {
+            (PortState::Closed, Reason::Reset)
+        };
+        assert_eq!(o.state(ip(1), p), want, "port {p}");
+    }
+    assert_eq!(o.rec.ports.len(), 200);
+    assert_eq!(o.stats.scan.completed, 200);
+    assert_eq!((o.stats.scan.open, o.stats.scan.closed), (20, 180));
+    assert!(
+        o.stats.scan.retries > 0,
+        "the scenario needs retransmissions"
+    );
+    // No probe went out for a port once it was reported.
+    let mut reported: HashMap<(IpAddr, u16), usize> = HashMap::new();
+    for (e, &wire) in o.rec.ports.iter().zip(&o.rec.wire_then) {
+        reported.insert((e.addr, e.port), wire);
+    }
+    for (i, &(a, p, tries)) in o.net.sent.iter().enumerate() {
+        let then = reported[&(a, p)];
+        assert!(
+            i < then,
+            "{a}:{p} try {tries} sent after the port was reported"
+        );
+    }
 }
 
 #[test]
