@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use portolan_wire::cookie::CookieKey;
-use portolan_wire::reply::{Reply, ReplyKind, Transport};
+use portolan_wire::reply::{Protocol, Reply, ReplyKind};
 
 use super::engine::{Engine, Tuning};
 use super::lanes::Batch;
@@ -107,9 +107,9 @@ impl Net {
                 target: addr,
                 port,
                 transport: if self.udp {
-                    Transport::Udp
+                    Protocol::Udp
                 } else {
-                    Transport::Tcp
+                    Protocol::Tcp
                 },
                 kind,
                 ttl: 64,
