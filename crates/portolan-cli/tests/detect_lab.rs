@@ -112,6 +112,30 @@ struct Lab {
 }
 
 impl Lab {
+    /// `portolan detect ARGS` live in the target namespace, its stdout piped; returned once its
+    /// first line on stderr says it is capturing (asserted).
+    fn live_detect(&self, args: &[&str]) -> Child {
+        let mut live = Command::new("ip")
+            .args(["netns", "exec", &self.tgt_ns])
+            .arg(assert_cmd::cargo::cargo_bin("portolan"))
+            .arg("detect")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start live capture");
+        let err = live.stderr.take().expect("stderr");
+        let mut line = String::new();
+        BufReader::new(err)
+            .read_line(&mut line)
+            .expect("read stderr");
+        assert!(
+            line.contains("capturing on"),
+            "live capture {args:?} did not start: {line}"
+        );
+        live
+    }
+
     fn new(tag: &str) -> Lab {
         let n = LAB_SEQ.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id() % 100_000;
@@ -666,28 +690,18 @@ fn lab_live_capture_with_filter() {
         return;
     }
     let lab = Lab::new("live");
-    let bin = assert_cmd::cargo::cargo_bin("portolan");
     // One capture on the veth (SOCK_RAW, Ethernet frames), one on "any" (SOCK_DGRAM, IP packets).
     let start = |iface: &str| {
-        let mut live = Command::new("ip")
-            .args(["netns", "exec", &lab.tgt_ns])
-            .arg(&bin)
-            .args(["detect", "-i", iface, "--filter", "tcp", "--duration", "8"])
-            .args(["--format", "eve"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start live capture");
-        let err = live.stderr.take().expect("stderr");
-        let mut line = String::new();
-        BufReader::new(err)
-            .read_line(&mut line)
-            .expect("read stderr");
-        assert!(
-            line.contains("capturing on"),
-            "live capture on {iface} did not start: {line}"
-        );
-        live
+        lab.live_detect(&[
+            "-i",
+            iface,
+            "--filter",
+            "tcp",
+            "--duration",
+            "8",
+            "--format",
+            "eve",
+        ])
     };
     let on_veth = start(&lab.tgt_if);
     let on_any = start("any");
@@ -1068,22 +1082,8 @@ fn lab_live_capture_stops_on_sigint_and_sigterm() {
         return;
     }
     let lab = Lab::new("sig");
-    let bin = assert_cmd::cargo::cargo_bin("portolan");
     for sig in ["-INT", "-TERM"] {
-        let mut live = Command::new("ip")
-            .args(["netns", "exec", &lab.tgt_ns])
-            .arg(&bin)
-            .args(["detect", "-i", &lab.tgt_if, "--format", "json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start live capture");
-        let err = live.stderr.take().expect("stderr");
-        let mut line = String::new();
-        BufReader::new(err)
-            .read_line(&mut line)
-            .expect("read stderr");
-        assert!(line.contains("capturing on"), "{line}");
+        let live = lab.live_detect(&["-i", &lab.tgt_if, "--format", "json"]);
         let out = Command::new("ip")
             .args(["netns", "exec", &lab.scan_ns])
             .args(nmap(&[], "-sS", "1-40", TARGET))
