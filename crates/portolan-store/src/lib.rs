@@ -4,18 +4,22 @@
 //! queries and diffs need no files to keep around:
 //!
 //! - [`Store`] — a result store, opened by [`Store::open`] from a spec: a path to an SQLite
-//!   file, or nothing for the default one under the user data directory
-//!   (`$PORTOLAN_DATA_DIR`, else `$XDG_DATA_HOME/portolan`, else `~/.local/share/portolan`:
-//!   [`default_path`]). SQLite is compiled in (no server to install), in WAL mode so readers
-//!   never block the writer and several scans can write to one store at once. The schema is
-//!   versioned ([`schema::VERSION`]); migrations run when a store is opened, and a store
-//!   written by a newer Portolan is refused ([`StoreError::TooNew`]).
+//!   file, a `postgres://` URL (a store shared by a team), or nothing for the default one
+//!   under the user data directory (`$PORTOLAN_DATA_DIR`, else `$XDG_DATA_HOME/portolan`,
+//!   else `~/.local/share/portolan`: [`default_path`]). SQLite is compiled in (no server to
+//!   install), in WAL mode so readers never block the writer and several scans can write to
+//!   one store at once (writers queue on `BEGIN IMMEDIATE`). PostgreSQL has the same tables
+//!   and columns and answers the same queries (one SQL text, two DDL dialects: [`schema`]);
+//!   its client runs on a thread of its own, so the store can be used from inside a Tokio
+//!   runtime (the scan engines). The schema is versioned ([`schema::VERSION`]); migrations run
+//!   when a store is opened, and a store written by a newer Portolan is refused
+//!   ([`StoreError::TooNew`]).
 //! - [`StoreSink`] — a `portolan_model::EventSink` that writes a scan *while it runs*: the scan
 //!   row at the start, then every port that is not closed, in batched transactions (every
 //!   [`StoreSink::BATCH_ROWS`] ports or [`StoreSink::BATCH_INTERVAL`], and whenever the scan
 //!   makes its results durable), then the summary. A crash loses at most the batch in hand;
-//!   SQLite's journal means it never corrupts what was committed. A scan that never finished
-//!   stays `running` in the list.
+//!   each batch is one transaction, so what was committed is never corrupted. A scan that
+//!   never finished stays `running` in the list.
 //! - Reading: [`Store::scans`], [`Store::scan_info`], [`Store::scan`] (a stored scan as a
 //!   `portolan_model::ScanReport`, the input of every renderer and of
 //!   `portolan_model::diff`), [`Store::latest_scan`], [`Store::previous_scan`] (the scan of
@@ -28,11 +32,12 @@
 //! ports are not stored (a host's closed ports are counted in its summary), so a port that
 //! went from open to closed shows in a diff as gone.
 //!
-//! Not built yet: PostgreSQL stores (`postgres://` specs are refused with a message saying
-//! so), importing nmap XML / masscan / ZMap / JSON Lines files, and `local` audits or
-//! `detect` alerts in the store.
+//! Not built yet: importing nmap XML / masscan / ZMap / JSON Lines files, diffs of files
+//! (only stored scans are compared), `local` audits and `detect` alerts in the store, TLS to
+//! PostgreSQL.
 #![forbid(unsafe_code)]
 
+mod db;
 pub mod schema;
 mod sink;
 pub mod when;
@@ -47,8 +52,9 @@ use portolan_model::{
     Exposure, ExtraPorts, HostReport, PortEvent, PortState, Protocol, Reason, ScanReport,
     ScanStats, Service,
 };
-use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+
+use db::{Conn, DbError, Row, Val};
 
 pub use sink::{StoreSink, Targets};
 
@@ -59,12 +65,8 @@ pub const FILE_NAME: &str = "portolan.db";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database said no.
-    #[error("store {path}: {source}")]
-    Db {
-        path: String,
-        #[source]
-        source: rusqlite::Error,
-    },
+    #[error("store {path}: {msg}")]
+    Db { path: String, msg: String },
     /// Written by a newer Portolan.
     #[error(
         "store {path} has schema version {found}, newer than this portolan understands ({supported}): \
@@ -94,7 +96,7 @@ pub enum StoreError {
 pub enum StoreSpec {
     /// An SQLite file.
     Sqlite(PathBuf),
-    /// A PostgreSQL URL (not supported by this build yet).
+    /// A PostgreSQL URL.
     Postgres(String),
 }
 
@@ -130,13 +132,16 @@ pub fn default_path() -> Option<PathBuf> {
 
 /// A result store.
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    conn: Conn,
+    /// The file, or the URL without its password: for messages.
+    location: String,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store")
+            .field("location", &self.location)
+            .finish()
     }
 }
 
@@ -344,24 +349,24 @@ const SCAN_COLUMNS: &str = "id, kind, proto, status, args, targets, targets_coun
     (SELECT COUNT(*) FROM ports p WHERE p.scan_id = scans.id), \
     (SELECT COUNT(DISTINCT addr_key) FROM ports p WHERE p.scan_id = scans.id)";
 
-fn scan_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScanInfo> {
-    let u = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
-    let status: String = r.get(3)?;
+fn scan_row(r: &Row) -> Result<ScanInfo, DbError> {
+    let u = |i: usize| -> Result<u64, DbError> { Ok(r.int(i)?.max(0) as u64) };
+    let status = r.text(3)?;
     Ok(ScanInfo {
-        id: r.get(0)?,
-        kind: r.get(1)?,
-        proto: r.get(2)?,
-        args: r.get(4)?,
-        targets: r.get(5)?,
+        id: r.int(0)?,
+        kind: r.text(1)?,
+        proto: r.text(2)?,
+        args: r.text(4)?,
+        targets: r.text(5)?,
         targets_count: u(6)?,
-        ports: r.get(7)?,
+        ports: r.text(7)?,
         num_ports: u(8)?,
-        seed: r.get::<_, i64>(9)? as u64,
-        shard: r.get(10)?,
-        scanner: r.get(11)?,
-        version: r.get(12)?,
-        started: r.get(13)?,
-        ended: r.get(14)?,
+        seed: r.int(9)? as u64,
+        shard: r.text(10)?,
+        scanner: r.text(11)?,
+        version: r.text(12)?,
+        started: r.real(13)?,
+        ended: r.opt_real(14)?,
         stats: ScanStats {
             planned: u(15)?,
             completed: u(16)?,
@@ -388,18 +393,28 @@ struct PortRow {
 const PORT_COLUMNS: &str = "p.scan_id, s.started, p.addr, p.proto, p.port, p.state, p.reason, \
     p.rtt_us, p.ttl, p.service, p.product, p.version, p.extrainfo, p.service_json";
 
+/// `s` for a `LIKE ... ESCAPE '\'` pattern that matches it as a substring.
+fn like_substring(s: &str) -> String {
+    let mut p = String::from("%");
+    for c in s.to_lowercase().chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
 impl Store {
-    /// Open (creating it if needed) the store `spec` names; `None` is the default store.
+    /// Open (creating it if needed) the store `spec` names: an SQLite file's path (or
+    /// `sqlite://PATH`), a `postgres://` URL, or `None` for the default store.
     pub fn open(spec: Option<&str>) -> Result<Store, StoreError> {
         match spec {
             None => Store::open_default(),
             Some(s) => match StoreSpec::parse(s)? {
                 StoreSpec::Sqlite(p) => Store::open_path(&p),
-                StoreSpec::Postgres(url) => Err(StoreError::Unavailable(format!(
-                    "--store {}: PostgreSQL stores are not supported by this build yet: use an \
-                     SQLite file (--store PATH), or the default store",
-                    redact(&url)
-                ))),
+                StoreSpec::Postgres(url) => Store::open_postgres(&url),
             },
         }
     }
@@ -436,9 +451,9 @@ impl Store {
     /// Open (creating it if needed) the SQLite store at `path`; its directory must exist.
     pub fn open_path(path: &Path) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
-        let db = |source| StoreError::Db {
+        let db = |e: DbError| StoreError::Db {
             path: shown.clone(),
-            source,
+            msg: e.0,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.is_dir() {
@@ -449,73 +464,133 @@ impl Store {
                 )));
             }
         }
-        let conn = Connection::open(path).map_err(db)?;
-        conn.busy_timeout(Duration::from_secs(60)).map_err(db)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(db)?;
+        let mut conn = Conn::open_sqlite(path).map_err(db)?;
+        let mode = conn
+            .query("PRAGMA journal_mode = WAL", &[])
+            .and_then(|r| r.first().map(|r| r.text(0)).transpose())
+            .map_err(db)?
+            .unwrap_or_default();
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Unavailable(format!(
-                "store {shown}: cannot switch it to WAL mode (got {mode}): put the store on a \
+                "store {shown}: cannot switch it to WAL mode (got {mode:?}): put the store on a \
                  local file system"
             )));
         }
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        conn.batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
             .map_err(db)?;
         let mut store = Store {
             conn,
-            path: path.to_path_buf(),
+            location: shown,
         };
         store.migrate()?;
         Ok(store)
     }
 
-    /// The file this store lives in.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Open a PostgreSQL store (`postgres://user@host:port/db`; TLS is not supported: reach
+    /// the server over a Unix socket, loopback or a tunnel), creating the tables if needed.
+    pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let shown = redact(url);
+        let conn = Conn::open_pg(url).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "store {shown}: cannot connect: {}: check the URL, that the server runs and \
+                 accepts this user, or choose another store with --store",
+                e.0
+            ))
+        })?;
+        let mut store = Store {
+            conn,
+            location: shown,
+        };
+        store.migrate()?;
+        Ok(store)
     }
 
-    fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        |source| StoreError::Db {
-            path: self.path.display().to_string(),
-            source,
+    /// Where this store lives: the SQLite file, or the PostgreSQL URL without its password.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Whether this is a PostgreSQL store.
+    pub fn is_postgres(&self) -> bool {
+        self.conn.is_pg()
+    }
+
+    fn err(&self, e: DbError) -> StoreError {
+        StoreError::Db {
+            path: self.location.clone(),
+            msg: e.0,
         }
+    }
+
+    fn query(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, StoreError> {
+        let r = self.conn.query(sql, args);
+        r.map_err(|e| self.err(e))
+    }
+
+    fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, StoreError> {
+        let r = self.conn.exec(sql, args);
+        r.map_err(|e| self.err(e))
+    }
+
+    fn rows<T>(
+        &mut self,
+        sql: &str,
+        args: &[Val],
+        f: impl Fn(&Row) -> Result<T, DbError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = self.query(sql, args)?;
+        rows.iter().map(|r| f(r).map_err(|e| self.err(e))).collect()
     }
 
     /// The schema version of this store.
-    pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(self.db())
+    pub fn schema_version(&mut self) -> Result<i64, StoreError> {
+        let r = version(&mut self.conn);
+        r.map_err(|e| self.err(e))
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let path = self.path.display().to_string();
-        let db = |source| StoreError::Db {
-            path: path.clone(),
-            source,
-        };
-        // One writer at a time: two processes opening a new store do not both migrate it.
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let found: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(db)?;
-        if found > schema::VERSION {
-            return Err(StoreError::TooNew {
-                path,
+        let location = self.location.clone();
+        let mut too_new = None;
+        let r = self.conn.tx(|c| {
+            if c.is_pg() {
+                // One migrator at a time (a transaction-scoped advisory lock).
+                c.batch(
+                    "SELECT pg_advisory_xact_lock(7037546474); \
+                     CREATE TABLE IF NOT EXISTS portolan_schema (version BIGINT NOT NULL); \
+                     INSERT INTO portolan_schema (version) SELECT 0 \
+                     WHERE NOT EXISTS (SELECT 1 FROM portolan_schema);",
+                )?;
+            }
+            let found = version(c)?;
+            if found > schema::VERSION {
+                too_new = Some(found);
+                return Ok(());
+            }
+            let list = if c.is_pg() {
+                schema::PG_MIGRATIONS
+            } else {
+                schema::MIGRATIONS
+            };
+            for (i, m) in list.iter().enumerate().skip(found.max(0) as usize) {
+                c.batch(m)?;
+                let v = i as i64 + 1;
+                if c.is_pg() {
+                    c.exec("UPDATE portolan_schema SET version = $1", &[v.into()])?;
+                } else {
+                    c.batch(&format!("PRAGMA user_version = {v}"))?;
+                }
+            }
+            Ok(())
+        });
+        r.map_err(|e| self.err(e))?;
+        match too_new {
+            Some(found) => Err(StoreError::TooNew {
+                path: location,
                 found,
                 supported: schema::VERSION,
-            });
+            }),
+            None => Ok(()),
         }
-        for (i, m) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
-            tx.execute_batch(m).map_err(db)?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
-                .map_err(db)?;
-        }
-        tx.commit().map_err(db)
     }
 
     /// A sink that writes a scan of `targets` into this store while it runs.
@@ -524,109 +599,103 @@ impl Store {
     }
 
     /// Every stored scan, oldest first.
-    pub fn scans(&self) -> Result<Vec<ScanInfo>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare(&format!("SELECT {SCAN_COLUMNS} FROM scans ORDER BY id"))
-            .map_err(self.db())?;
-        let rows = st.query_map([], scan_row).map_err(self.db())?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(self.db())
+    pub fn scans(&mut self) -> Result<Vec<ScanInfo>, StoreError> {
+        self.rows(
+            &format!("SELECT {SCAN_COLUMNS} FROM scans ORDER BY id"),
+            &[],
+            scan_row,
+        )
     }
 
     /// One scan's record.
-    pub fn scan_info(&self, id: i64) -> Result<ScanInfo, StoreError> {
-        self.conn
-            .query_row(
-                &format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?1"),
-                [id],
-                scan_row,
-            )
-            .optional()
-            .map_err(self.db())?
-            .ok_or(StoreError::NoScan(id))
+    pub fn scan_info(&mut self, id: i64) -> Result<ScanInfo, StoreError> {
+        self.rows(
+            &format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = $1"),
+            &[id.into()],
+            scan_row,
+        )?
+        .pop()
+        .ok_or(StoreError::NoScan(id))
     }
 
     /// The most recent scan (by id), if any.
-    pub fn latest_scan(&self) -> Result<Option<ScanInfo>, StoreError> {
-        self.conn
-            .query_row(
+    pub fn latest_scan(&mut self) -> Result<Option<ScanInfo>, StoreError> {
+        Ok(self
+            .rows(
                 &format!("SELECT {SCAN_COLUMNS} FROM scans ORDER BY id DESC LIMIT 1"),
-                [],
+                &[],
                 scan_row,
-            )
-            .optional()
-            .map_err(self.db())
+            )?
+            .pop())
     }
 
     /// The latest scan before `id` of the same targets, ports and kind.
-    pub fn previous_scan(&self, id: i64) -> Result<Option<ScanInfo>, StoreError> {
+    pub fn previous_scan(&mut self, id: i64) -> Result<Option<ScanInfo>, StoreError> {
         let s = self.scan_info(id)?;
-        self.conn
-            .query_row(
+        Ok(self
+            .rows(
                 &format!(
-                    "SELECT {SCAN_COLUMNS} FROM scans WHERE id < ?1 AND targets = ?2 AND \
-                     ports = ?3 AND kind = ?4 ORDER BY id DESC LIMIT 1"
+                    "SELECT {SCAN_COLUMNS} FROM scans WHERE id < $1 AND targets = $2 AND \
+                     ports = $3 AND kind = $4 ORDER BY id DESC LIMIT 1"
                 ),
-                params![id, s.targets, s.ports, s.kind],
+                &[id.into(), s.targets.into(), s.ports.into(), s.kind.into()],
                 scan_row,
-            )
-            .optional()
-            .map_err(self.db())
+            )?
+            .pop())
     }
 
     /// Delete one scan and everything stored with it. `false` if there was none.
-    pub fn delete_scan(&self, id: i64) -> Result<bool, StoreError> {
-        let n = self
-            .conn
-            .execute("DELETE FROM scans WHERE id = ?1", [id])
-            .map_err(self.db())?;
-        Ok(n > 0)
+    pub fn delete_scan(&mut self, id: i64) -> Result<bool, StoreError> {
+        Ok(self.exec("DELETE FROM scans WHERE id = $1", &[id.into()])? > 0)
     }
 
     /// Delete every scan started before `before`; returns how many.
-    pub fn prune(&self, before: SystemTime) -> Result<u64, StoreError> {
-        let n = self
-            .conn
-            .execute(
-                "DELETE FROM scans WHERE started < ?1",
-                [time_to_secs(before)],
-            )
-            .map_err(self.db())?;
-        Ok(n as u64)
+    pub fn prune(&mut self, before: SystemTime) -> Result<u64, StoreError> {
+        self.exec(
+            "DELETE FROM scans WHERE started < $1",
+            &[time_to_secs(before).into()],
+        )
     }
 
-    fn read_port(&self, r: &rusqlite::Row<'_>) -> Result<PortRow, StoreError> {
+    fn port_rows(
+        &mut self,
+        where_: &str,
+        args: &[Val],
+        order: &str,
+    ) -> Result<Vec<PortRow>, StoreError> {
+        let sql = format!(
+            "SELECT {PORT_COLUMNS} FROM ports p JOIN scans s ON s.id = p.scan_id \
+             WHERE {where_} ORDER BY {order}"
+        );
+        let rows = self.query(&sql, args)?;
+        rows.iter().map(|r| self.read_port(r)).collect()
+    }
+
+    fn read_port(&self, r: &Row) -> Result<PortRow, StoreError> {
         let corrupt = |what: String| StoreError::Corrupt {
-            path: self.path.display().to_string(),
+            path: self.location.clone(),
             what,
         };
-        let g = |e: rusqlite::Error| StoreError::Db {
-            path: self.path.display().to_string(),
-            source: e,
-        };
-        let addr: String = r.get(2).map_err(g)?;
-        let proto: String = r.get(3).map_err(g)?;
-        let state: String = r.get(5).map_err(g)?;
-        let reason: String = r.get(6).map_err(g)?;
-        let service_json: Option<String> = r.get(13).map_err(g)?;
-        let service = match service_json {
+        let g = |e: DbError| self.err(e);
+        let addr = r.text(2).map_err(g)?;
+        let proto = r.text(3).map_err(g)?;
+        let state = r.text(5).map_err(g)?;
+        let reason = r.text(6).map_err(g)?;
+        let service = match r.opt_text(13).map_err(g)? {
             Some(j) => Some(
                 serde_json::from_str::<Service>(&j)
                     .map_err(|e| corrupt(format!("a stored service does not read back: {e}")))?,
             ),
-            None => r
-                .get::<_, Option<String>>(9)
-                .map_err(g)?
-                .map(|name| Service {
-                    name,
-                    ..Default::default()
-                }),
+            None => r.opt_text(9).map_err(g)?.map(|name| Service {
+                name,
+                ..Default::default()
+            }),
         };
         let ev = PortEvent {
             addr: addr
                 .parse()
                 .map_err(|_| corrupt(format!("{addr:?} is not an address")))?,
-            port: u16::try_from(r.get::<_, i64>(4).map_err(g)?)
+            port: u16::try_from(r.int(4).map_err(g)?)
                 .map_err(|_| corrupt("a port number out of range".into()))?,
             proto: proto
                 .parse()
@@ -634,84 +703,54 @@ impl Store {
             state: parse_state(&state).ok_or_else(|| corrupt(format!("state {state:?}")))?,
             reason: parse_reason(&reason).ok_or_else(|| corrupt(format!("reason {reason:?}")))?,
             rtt: r
-                .get::<_, Option<i64>>(7)
+                .opt_int(7)
                 .map_err(g)?
                 .map(|us| Duration::from_micros(us.max(0) as u64)),
-            ttl: r
-                .get::<_, Option<i64>>(8)
-                .map_err(g)?
-                .and_then(|t| u8::try_from(t).ok()),
+            ttl: r.opt_int(8).map_err(g)?.and_then(|t| u8::try_from(t).ok()),
             service,
         };
         Ok(PortRow {
-            scan_id: r.get(0).map_err(g)?,
-            started: r.get(1).map_err(g)?,
+            scan_id: r.int(0).map_err(g)?,
+            started: r.real(1).map_err(g)?,
             ev,
         })
-    }
-
-    fn port_rows(
-        &self,
-        where_: &str,
-        args: &[&dyn rusqlite::ToSql],
-        order: &str,
-    ) -> Result<Vec<PortRow>, StoreError> {
-        let sql = format!(
-            "SELECT {PORT_COLUMNS} FROM ports p JOIN scans s ON s.id = p.scan_id \
-             WHERE {where_} ORDER BY {order}"
-        );
-        let mut st = self.conn.prepare(&sql).map_err(self.db())?;
-        let mut rows = st.query(args).map_err(self.db())?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(self.db())? {
-            out.push(self.read_port(r)?);
-        }
-        Ok(out)
     }
 
     /// A stored scan as a report: its hosts and every stored port, sorted. Closed ports were
     /// not stored; a host's numerous non-open ports are in its `extra` counts as the scan
     /// reported them.
-    pub fn scan(&self, id: i64) -> Result<ScanReport, StoreError> {
+    pub fn scan(&mut self, id: i64) -> Result<ScanReport, StoreError> {
         let info = self.scan_info(id)?;
-        let ports = self.port_rows("p.scan_id = ?1", &[&id], "p.addr_key, p.proto, p.port")?;
+        let ports = self.port_rows(
+            "p.scan_id = $1",
+            &[id.into()],
+            "p.addr_key, p.proto, p.port",
+        )?;
         let mut hosts: BTreeMap<IpAddr, HostReport> = BTreeMap::new();
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT addr, hostname, up, up_reason, srtt_us, extra FROM hosts \
-                 WHERE scan_id = ?1",
-            )
-            .map_err(self.db())?;
-        let mut rows = st.query([id]).map_err(self.db())?;
-        while let Some(r) = rows.next().map_err(self.db())? {
-            let g = self.db();
-            let addr: String = r.get(0).map_err(&g)?;
-            let Ok(addr) = addr.parse::<IpAddr>() else {
+        let rows = self.query(
+            "SELECT addr, hostname, up, up_reason, srtt_us, extra FROM hosts WHERE scan_id = $1",
+            &[id.into()],
+        )?;
+        for r in &rows {
+            let g = |e: DbError| self.err(e);
+            let Ok(addr) = r.text(0).map_err(g)?.parse::<IpAddr>() else {
                 continue;
             };
-            let extra: String = r.get(5).map_err(&g)?;
             let extra: Vec<ExtraPorts> =
-                serde_json::from_str(&extra).map_err(|e| StoreError::Corrupt {
-                    path: self.path.display().to_string(),
+                serde_json::from_str(&r.text(5).map_err(g)?).map_err(|e| StoreError::Corrupt {
+                    path: self.location.clone(),
                     what: format!("a host's port counts do not read back: {e}"),
                 })?;
             hosts.insert(
                 addr,
                 HostReport {
                     addr,
-                    hostname: r.get(1).map_err(&g)?,
-                    up: r.get::<_, i64>(2).map_err(&g)? != 0,
-                    up_reason: r
-                        .get::<_, Option<String>>(3)
-                        .map_err(&g)?
-                        .and_then(|s| parse_reason(&s)),
+                    hostname: r.opt_text(1).map_err(g)?,
+                    up: r.int(2).map_err(g)? != 0,
+                    up_reason: r.opt_text(3).map_err(g)?.and_then(|s| parse_reason(&s)),
                     ports: Vec::new(),
                     extra,
-                    srtt_us: r
-                        .get::<_, Option<i64>>(4)
-                        .map_err(&g)?
-                        .map(|v| v.max(0) as u64),
+                    srtt_us: r.opt_int(4).map_err(g)?.map(|v| v.max(0) as u64),
                 },
             );
         }
@@ -748,23 +787,19 @@ impl Store {
     }
 
     /// Every scan that stored something about `addr`, oldest first, with its ports.
-    pub fn history(&self, addr: IpAddr) -> Result<Vec<HostScan>, StoreError> {
+    pub fn history(&mut self, addr: IpAddr) -> Result<Vec<HostScan>, StoreError> {
         let key = addr_key(addr);
-        let rows = self.port_rows("p.addr_key = ?1", &[&key], "p.scan_id, p.proto, p.port")?;
-        let mut ids: Vec<i64> = {
-            let mut st = self
-                .conn
-                .prepare(
-                    "SELECT scan_id FROM hosts WHERE addr_key = ?1 \
-                     UNION SELECT scan_id FROM ports WHERE addr_key = ?1",
-                )
-                .map_err(self.db())?;
-            let ids = st
-                .query_map([&key], |r| r.get::<_, i64>(0))
-                .map_err(self.db())?;
-            ids.collect::<Result<_, _>>().map_err(self.db())?
-        };
-        ids.sort_unstable();
+        let rows = self.port_rows(
+            "p.addr_key = $1",
+            &[key.clone().into()],
+            "p.scan_id, p.proto, p.port",
+        )?;
+        let ids = self.rows(
+            "SELECT scan_id FROM hosts WHERE addr_key = $1 \
+             UNION SELECT scan_id FROM ports WHERE addr_key = $1",
+            &[key.into()],
+            |r| r.int(0),
+        )?;
         let mut by_scan: BTreeMap<i64, Vec<PortEvent>> =
             ids.iter().map(|id| (*id, Vec::new())).collect();
         for r in rows {
@@ -781,58 +816,53 @@ impl Store {
             .collect()
     }
 
-    fn filtered_rows(&self, f: &Filter) -> Result<Vec<PortRow>, StoreError> {
+    fn filtered_rows(&mut self, f: &Filter) -> Result<Vec<PortRow>, StoreError> {
         let mut conds: Vec<String> = vec!["1 = 1".into()];
-        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-        let mut arg = |conds: &mut Vec<String>, sql: &str, v: Box<dyn rusqlite::ToSql>| {
+        let mut args: Vec<Val> = Vec::new();
+        let mut arg = |conds: &mut Vec<String>, sql: &str, v: Val| {
             args.push(v);
-            conds.push(sql.replace('?', &format!("?{}", args.len())));
+            conds.push(sql.replace('?', &format!("${}", args.len())));
         };
         if let Some(n) = &f.net {
             let (lo, hi) = n.key_range();
-            arg(&mut conds, "p.addr_key >= ?", Box::new(lo));
-            arg(&mut conds, "p.addr_key <= ?", Box::new(hi));
+            arg(&mut conds, "p.addr_key >= ?", lo.into());
+            arg(&mut conds, "p.addr_key <= ?", hi.into());
         }
         if let Some(p) = f.port {
-            arg(&mut conds, "p.port = ?", Box::new(p as i64));
+            arg(&mut conds, "p.port = ?", (p as i64).into());
         }
         if let Some(p) = f.proto {
-            arg(&mut conds, "p.proto = ?", Box::new(p.as_str().to_string()));
+            arg(&mut conds, "p.proto = ?", p.as_str().into());
         }
         if let Some(s) = &f.service {
-            arg(
-                &mut conds,
-                "lower(p.service) = lower(?)",
-                Box::new(s.clone()),
-            );
+            arg(&mut conds, "lower(p.service) = ?", s.to_lowercase().into());
         }
         if let Some(s) = &f.product {
             arg(
                 &mut conds,
-                "instr(lower(p.product), lower(?)) > 0",
-                Box::new(s.clone()),
+                "lower(p.product) LIKE ? ESCAPE '\\'",
+                like_substring(s).into(),
             );
         }
         if let Some(s) = f.state {
-            arg(&mut conds, "p.state = ?", Box::new(s.as_str().to_string()));
+            arg(&mut conds, "p.state = ?", s.as_str().into());
         }
         if let Some(t) = f.since {
-            arg(&mut conds, "s.started >= ?", Box::new(time_to_secs(t)));
+            arg(&mut conds, "s.started >= ?", time_to_secs(t).into());
         }
         if let Some(t) = f.until {
-            arg(&mut conds, "s.started <= ?", Box::new(time_to_secs(t)));
+            arg(&mut conds, "s.started <= ?", time_to_secs(t).into());
         }
-        let refs: Vec<&dyn rusqlite::ToSql> = args.iter().map(|b| &**b).collect();
         self.port_rows(
             &conds.join(" AND "),
-            &refs,
+            &args,
             "p.addr_key, p.proto, p.port, p.scan_id",
         )
     }
 
     /// Every (address, protocol, port) the filter selects, with when it was first and last
     /// seen and how it was last.
-    pub fn ports(&self, f: &Filter) -> Result<Vec<PortSeen>, StoreError> {
+    pub fn ports(&mut self, f: &Filter) -> Result<Vec<PortSeen>, StoreError> {
         let mut out: Vec<PortSeen> = Vec::new();
         for r in self.filtered_rows(f)? {
             match out.last_mut() {
@@ -864,7 +894,7 @@ impl Store {
 
     /// Every host with a port the filter selects: when it was first and last seen, and the
     /// selected ports of its latest scan.
-    pub fn hosts(&self, f: &Filter) -> Result<Vec<HostSeen>, StoreError> {
+    pub fn hosts(&mut self, f: &Filter) -> Result<Vec<HostSeen>, StoreError> {
         let mut out: Vec<HostSeen> = Vec::new();
         for r in self.filtered_rows(f)? {
             let h = match out.last_mut() {
@@ -904,26 +934,41 @@ impl Store {
         Ok(out)
     }
 
-    /// Check the database file's integrity (`PRAGMA integrity_check`): `Ok(())` or what is
-    /// wrong.
-    pub fn check(&self) -> Result<(), StoreError> {
-        let r: String = self
-            .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .map_err(self.db())?;
-        if r == "ok" {
+    /// Check the store's integrity (SQLite: `PRAGMA integrity_check`; PostgreSQL: the server
+    /// keeps its own): `Ok(())` or what is wrong.
+    pub fn check(&mut self) -> Result<(), StoreError> {
+        if self.conn.is_pg() {
+            self.query("SELECT 1", &[])?;
+            return Ok(());
+        }
+        let r = self.rows("PRAGMA integrity_check", &[], |r| r.text(0))?;
+        if r.first().map(String::as_str) == Some("ok") {
             Ok(())
         } else {
             Err(StoreError::Corrupt {
-                path: self.path.display().to_string(),
-                what: r,
+                path: self.location.clone(),
+                what: r.join("; "),
             })
         }
     }
 
-    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+    pub(crate) fn conn_mut(&mut self) -> &mut Conn {
         &mut self.conn
     }
+}
+
+/// The schema version of the database behind `c`.
+fn version(c: &mut Conn) -> Result<i64, DbError> {
+    let sql = if c.is_pg() {
+        "SELECT version FROM portolan_schema LIMIT 1"
+    } else {
+        "PRAGMA user_version"
+    };
+    Ok(c.query(sql, &[])?
+        .first()
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0))
 }
 
 /// A URL with its password replaced by `***`, for messages.

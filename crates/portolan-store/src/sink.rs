@@ -2,10 +2,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use portolan_model::{EventSink, Flow, PortEvent, PortState, ScanReport, ScanStart, SinkError};
-use rusqlite::{params, Transaction};
-
+use crate::db::{Conn, DbError, Val};
 use crate::{addr_key, time_to_secs, Store};
+use portolan_model::{EventSink, Flow, PortEvent, PortState, ScanReport, ScanStart, SinkError};
 
 /// The targets of a scan as the user gave them (addresses, blocks, ranges, names, target
 /// files, excludes), in one line: the key by which later scans of the same targets are found.
@@ -26,16 +25,11 @@ pub struct StoreSink {
 }
 
 fn sink_err(store: &Store, e: impl std::fmt::Display) -> SinkError {
-    SinkError::Other(format!("store {}: {e}", store.path().display()))
+    SinkError::Other(format!("store {}: {e}", store.location()))
 }
 
 /// Insert or replace one port (and its exposures) of scan `id`.
-fn put_port(
-    tx: &Transaction<'_>,
-    id: i64,
-    ev: &PortEvent,
-    seen: SystemTime,
-) -> rusqlite::Result<()> {
+fn put_port(c: &mut Conn, id: i64, ev: &PortEvent, seen: SystemTime) -> Result<(), DbError> {
     let key = addr_key(ev.addr);
     let svc = ev.service.as_ref();
     let cpe = svc
@@ -48,53 +42,56 @@ fn put_port(
         })
         .filter(|c| !c.is_empty());
     let json = svc.and_then(|s| serde_json::to_string(s).ok());
-    tx.prepare_cached(
+    let (proto, port) = (ev.proto.as_str(), ev.port as i64);
+    c.exec(
         "INSERT INTO ports (scan_id, addr, addr_key, proto, port, state, reason, rtt_us, ttl, \
          service, product, version, extrainfo, cpe, service_json, seen) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
          ON CONFLICT (scan_id, addr_key, proto, port) DO UPDATE SET state = excluded.state, \
          reason = excluded.reason, rtt_us = excluded.rtt_us, ttl = excluded.ttl, \
          service = excluded.service, product = excluded.product, version = excluded.version, \
          extrainfo = excluded.extrainfo, cpe = excluded.cpe, \
          service_json = excluded.service_json, seen = excluded.seen",
-    )?
-    .execute(params![
-        id,
-        ev.addr.to_string(),
-        key,
-        ev.proto.as_str(),
-        ev.port as i64,
-        ev.state.as_str(),
-        ev.reason.as_str(),
-        ev.rtt.map(|d| d.as_micros() as i64),
-        ev.ttl.map(i64::from),
-        svc.map(|s| s.name.as_str()),
-        svc.and_then(|s| s.product.as_deref()),
-        svc.and_then(|s| s.version.as_deref()),
-        svc.and_then(|s| s.extrainfo.as_deref()),
-        cpe,
-        json,
-        time_to_secs(seen),
-    ])?;
-    tx.prepare_cached(
-        "DELETE FROM exposures WHERE scan_id = ?1 AND addr_key = ?2 AND proto = ?3 AND port = ?4",
-    )?
-    .execute(params![id, key, ev.proto.as_str(), ev.port as i64])?;
+        &[
+            id.into(),
+            ev.addr.to_string().into(),
+            key.clone().into(),
+            proto.into(),
+            port.into(),
+            ev.state.as_str().into(),
+            ev.reason.as_str().into(),
+            ev.rtt.map(|d| d.as_micros() as i64).into(),
+            ev.ttl.map(i64::from).into(),
+            svc.map(|s| s.name.as_str()).into(),
+            svc.and_then(|s| s.product.as_deref()).into(),
+            svc.and_then(|s| s.version.as_deref()).into(),
+            svc.and_then(|s| s.extrainfo.as_deref()).into(),
+            cpe.into(),
+            json.into(),
+            time_to_secs(seen).into(),
+        ],
+    )?;
+    c.exec(
+        "DELETE FROM exposures WHERE scan_id = $1 AND addr_key = $2 AND proto = $3 AND port = $4",
+        &[id.into(), key.clone().into(), proto.into(), port.into()],
+    )?;
     for x in svc.map(|s| s.exposures.as_slice()).unwrap_or(&[]) {
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO exposures (scan_id, addr_key, proto, port, id, severity, \
-             title, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            id,
-            key,
-            ev.proto.as_str(),
-            ev.port as i64,
-            x.id,
-            x.severity.as_str(),
-            x.title,
-            x.evidence
-        ])?;
+        c.exec(
+            "INSERT INTO exposures (scan_id, addr_key, proto, port, id, severity, title, \
+             evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (scan_id, addr_key, proto, port, id) DO UPDATE SET \
+             severity = excluded.severity, title = excluded.title, evidence = excluded.evidence",
+            &[
+                id.into(),
+                key.clone().into(),
+                proto.into(),
+                port.into(),
+                x.id.as_str().into(),
+                x.severity.as_str().into(),
+                x.title.as_str().into(),
+                x.evidence.as_str().into(),
+            ],
+        )?;
     }
     Ok(())
 }
@@ -152,18 +149,13 @@ impl StoreSink {
             return Ok(());
         };
         let pending = std::mem::take(&mut self.pending);
-        let path = self.store.path().display().to_string();
-        let r = (|| -> rusqlite::Result<()> {
-            let tx = self
-                .store
-                .conn_mut()
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let r = self.store.conn_mut().tx(|c| {
             for (ev, t) in &pending {
-                put_port(&tx, id, ev, *t)?;
+                put_port(c, id, ev, *t)?;
             }
-            tx.commit()
-        })();
-        r.map_err(|e| SinkError::Other(format!("store {path}: {e}")))?;
+            Ok(())
+        });
+        r.map_err(|e| sink_err(&self.store, e.0))?;
         self.committed += pending.len() as u64;
         Ok(())
     }
@@ -171,35 +163,35 @@ impl StoreSink {
 
 impl EventSink for StoreSink {
     fn name(&self) -> String {
-        format!("store {}", self.store.path().display())
+        format!("store {}", self.store.location())
     }
 
     fn start(&mut self, s: &ScanStart) -> Result<Flow, SinkError> {
-        let id = self
-            .store
-            .conn_mut()
-            .query_row(
-                "INSERT INTO scans (kind, proto, status, args, targets, targets_count, ports, \
-                 num_ports, seed, shard, resumed_from, scanner, version, started) VALUES \
-                 (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id",
-                params![
-                    s.scan_type,
-                    s.proto.as_str(),
-                    s.args,
-                    self.targets.0,
-                    s.targets as i64,
-                    s.ports,
-                    s.num_ports as i64,
-                    s.seed as i64,
-                    s.shard,
-                    s.resumed_from.map(|v| v as i64),
-                    s.scanner,
-                    s.version,
-                    time_to_secs(s.time),
-                ],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(|e| sink_err(&self.store, e))?;
+        let args: Vec<Val> = vec![
+            s.scan_type.as_str().into(),
+            s.proto.as_str().into(),
+            s.args.as_str().into(),
+            self.targets.0.as_str().into(),
+            (s.targets as i64).into(),
+            s.ports.as_str().into(),
+            (s.num_ports as i64).into(),
+            (s.seed as i64).into(),
+            s.shard.as_str().into(),
+            s.resumed_from.map(|v| v as i64).into(),
+            s.scanner.as_str().into(),
+            s.version.as_str().into(),
+            time_to_secs(s.time).into(),
+        ];
+        let rows = self.store.conn_mut().query(
+            "INSERT INTO scans (kind, proto, status, args, targets, targets_count, ports, \
+             num_ports, seed, shard, resumed_from, scanner, version, started) VALUES \
+             ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+            &args,
+        );
+        let id = rows
+            .and_then(|r| r.first().map(|r| r.int(0)).transpose())
+            .map_err(|e| sink_err(&self.store, e.0))?
+            .ok_or_else(|| sink_err(&self.store, "the new scan got no id"))?;
         self.scan_id = Some(id);
         self.last_commit = Instant::now();
         Ok(Flow::Continue)
@@ -226,61 +218,57 @@ impl EventSink for StoreSink {
         let Some(id) = self.scan_id else {
             return Ok(());
         };
-        let path = self.store.path().display().to_string();
-        let r = (|| -> rusqlite::Result<()> {
-            let tx = self
-                .store
-                .conn_mut()
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let r = self.store.conn_mut().tx(|c| {
             let end = report.end;
             for h in &report.hosts {
                 // What the report lists that is not closed (a resumed scan's earlier legs
                 // included), with the services the report settled on.
                 for p in h.ports.iter().filter(|p| p.state != PortState::Closed) {
-                    put_port(&tx, id, p, end)?;
+                    put_port(c, id, p, end)?;
                 }
                 let extra = serde_json::to_string(&h.extra).unwrap_or_else(|_| "[]".into());
-                tx.prepare_cached(
+                c.exec(
                     "INSERT INTO hosts (scan_id, addr, addr_key, hostname, up, up_reason, \
-                     srtt_us, extra) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                     srtt_us, extra) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                      ON CONFLICT (scan_id, addr_key) DO UPDATE SET hostname = excluded.hostname, \
                      up = excluded.up, up_reason = excluded.up_reason, \
                      srtt_us = excluded.srtt_us, extra = excluded.extra",
-                )?
-                .execute(params![
-                    id,
-                    h.addr.to_string(),
-                    addr_key(h.addr),
-                    h.hostname,
-                    h.up as i64,
-                    h.up_reason.map(|r| r.as_str()),
-                    h.srtt_us.map(|v| v as i64),
-                    extra,
-                ])?;
+                    &[
+                        id.into(),
+                        h.addr.to_string().into(),
+                        addr_key(h.addr).into(),
+                        h.hostname.as_deref().into(),
+                        (h.up as i64).into(),
+                        h.up_reason.map(|r| r.as_str()).into(),
+                        h.srtt_us.map(|v| v as i64).into(),
+                        extra.into(),
+                    ],
+                )?;
             }
             let st = &report.stats;
-            tx.execute(
-                "UPDATE scans SET status = ?2, ended = ?3, planned = ?4, completed = ?5, \
-                 sent = ?6, retries = ?7, open = ?8, closed = ?9, filtered = ?10 WHERE id = ?1",
-                params![
-                    id,
-                    if st.interrupted {
+            c.exec(
+                "UPDATE scans SET status = $2, ended = $3, planned = $4, completed = $5, \
+                 sent = $6, retries = $7, open = $8, closed = $9, filtered = $10 WHERE id = $1",
+                &[
+                    id.into(),
+                    (if st.interrupted {
                         "interrupted"
                     } else {
                         "done"
-                    },
-                    time_to_secs(report.end),
-                    st.planned as i64,
-                    st.completed as i64,
-                    st.sent as i64,
-                    st.retries as i64,
-                    st.open as i64,
-                    st.closed as i64,
-                    st.filtered as i64,
+                    })
+                    .into(),
+                    time_to_secs(report.end).into(),
+                    (st.planned as i64).into(),
+                    (st.completed as i64).into(),
+                    (st.sent as i64).into(),
+                    (st.retries as i64).into(),
+                    (st.open as i64).into(),
+                    (st.closed as i64).into(),
+                    (st.filtered as i64).into(),
                 ],
             )?;
-            tx.commit()
-        })();
-        r.map_err(|e| SinkError::Other(format!("store {path}: {e}")))
+            Ok(())
+        });
+        r.map_err(|e| sink_err(&self.store, e.0))
     }
 }

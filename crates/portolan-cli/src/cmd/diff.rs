@@ -43,8 +43,9 @@ pub struct DiffArgs {
     /// Exit with status 1 when something changed (0 when nothing did).
     #[arg(long)]
     pub fail_on_change: bool,
-    /// The result store (an SQLite file); default: portolan.db in the user data directory.
-    #[arg(long, value_name = "PATH")]
+    /// The result store: an SQLite file or a postgres:// URL; default: portolan.db in the
+    /// user data directory.
+    #[arg(long, value_name = "PATH|URL")]
     pub store: Option<String>,
     /// table (default), json or ndiff.
     #[arg(long, value_enum, default_value = "table")]
@@ -189,8 +190,8 @@ pub fn run(args: DiffArgs, style: Style) -> Result<ExitCode> {
         format: crate::cmd::store::OutFormat::Table,
         json: false,
     };
-    let store = opts.open()?;
-    let previous_of = |id: i64| -> Result<ScanInfo> {
+    let mut store = opts.open()?;
+    let previous_of = |store: &mut portolan_store::Store, id: i64| -> Result<ScanInfo> {
         match store.previous_scan(id)? {
             Some(p) => Ok(p),
             None => bail!(
@@ -204,11 +205,11 @@ pub fn run(args: DiffArgs, style: Style) -> Result<ExitCode> {
             let Some(b) = store.latest_scan()? else {
                 bail!("the store holds no scan yet: run `portolan scan` first");
             };
-            (previous_of(b.id)?, b)
+            (previous_of(&mut store, b.id)?, b)
         }
         [b] => {
             let b = store.scan_info(*b)?;
-            (previous_of(b.id)?, b)
+            (previous_of(&mut store, b.id)?, b)
         }
         [a, b, ..] => (store.scan_info(*a)?, store.scan_info(*b)?),
     };

@@ -28,9 +28,9 @@ pub enum OutFormat {
 /// Which store to read, and how to print.
 #[derive(clap::Args, Debug, Clone)]
 pub struct StoreOpts {
-    /// The result store (an SQLite file); default: portolan.db in $PORTOLAN_DATA_DIR, else
-    /// $XDG_DATA_HOME/portolan, else ~/.local/share/portolan.
-    #[arg(long, value_name = "PATH", global = true)]
+    /// The result store: an SQLite file or a postgres:// URL; default: portolan.db in
+    /// $PORTOLAN_DATA_DIR, else $XDG_DATA_HOME/portolan, else ~/.local/share/portolan.
+    #[arg(long, value_name = "PATH|URL", global = true)]
     pub store: Option<String>,
     /// table (default) or json.
     #[arg(long, value_enum, default_value = "table", global = true)]
@@ -73,7 +73,8 @@ Examples:
   portolan scans show 12                  one scan: its hosts and ports
   portolan scans delete 12
   portolan scans prune --older-than 30d   forget scans started more than 30 days ago
-  portolan scans --store /srv/portolan/nightly.db --format json";
+  portolan scans --store /srv/portolan/nightly.db --format json
+  portolan scans --store postgres://scanner@db.internal/portolan";
 
 /// `portolan scans`.
 #[derive(clap::Args, Debug)]
@@ -160,7 +161,7 @@ fn scan_line(s: &ScanInfo) -> String {
 }
 
 pub fn run_scans(args: ScansArgs, style: Style) -> Result<ExitCode> {
-    let store = args.opts.open()?;
+    let mut store = args.opts.open()?;
     let fmt = args.opts.format();
     match args.cmd.unwrap_or(ScansCmd::List) {
         ScansCmd::List => {
@@ -295,7 +296,7 @@ pub struct HistoryArgs {
 }
 
 pub fn run_history(args: HistoryArgs, style: Style) -> Result<ExitCode> {
-    let store = args.opts.open()?;
+    let mut store = args.opts.open()?;
     let h = store.history(args.addr)?;
     let out = match args.opts.format() {
         OutFormat::Json => doc(
@@ -420,7 +421,7 @@ impl QueryArgs {
 }
 
 pub fn run_hosts(args: QueryArgs, style: Style) -> Result<ExitCode> {
-    let store = args.opts.open()?;
+    let mut store = args.opts.open()?;
     let hosts = store.hosts(&args.filter()?)?;
     let out = match args.opts.format() {
         OutFormat::Json => doc("hosts", json!({"hosts": hosts})),
@@ -460,7 +461,7 @@ pub fn run_hosts(args: QueryArgs, style: Style) -> Result<ExitCode> {
 }
 
 pub fn run_ports(args: QueryArgs, style: Style) -> Result<ExitCode> {
-    let store = args.opts.open()?;
+    let mut store = args.opts.open()?;
     let ports = store.ports(&args.filter()?)?;
     let out = match args.opts.format() {
         OutFormat::Json => doc("ports", json!({"ports": ports})),

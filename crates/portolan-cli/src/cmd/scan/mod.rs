@@ -36,7 +36,8 @@ parsers read it), grep (nmap's grepable), csv (docs/schema/scan-csv.md). Files a
 a temporary file renamed on success (JSON Lines streams in place; a resumed scan appends).
 Store: every scan is saved to the local result store (SQLite, under $PORTOLAN_DATA_DIR, else
 $XDG_DATA_HOME/portolan, else ~/.local/share/portolan) while it runs: `portolan scans`,
-`portolan history ADDR`, `portolan diff`. --store PATH chooses another file, --no-store saves nothing.
+`portolan history ADDR`, `portolan diff`. --store PATH|URL chooses another SQLite file or a
+PostgreSQL database (postgres://user@host/db), --no-store saves nothing.
 Exit status: 0 done, 1 an exposure at or above --fail-on, 2 error, 130 interrupted.
   portolan scan -sV 10.0.0.0/24 --top-ports 100 --fail-on high -o report.jsonl";
 
@@ -172,12 +173,13 @@ pub struct ScanArgs {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Save the scan to this result store (an SQLite file) instead of the default one
-    /// (portolan.db in $PORTOLAN_DATA_DIR, else $XDG_DATA_HOME/portolan, else
-    /// ~/.local/share/portolan). PostgreSQL URLs are not supported yet.
+    /// Save the scan to this result store instead of the default one (portolan.db in
+    /// $PORTOLAN_DATA_DIR, else $XDG_DATA_HOME/portolan, else ~/.local/share/portolan): an
+    /// SQLite file, or a PostgreSQL URL shared by a team (postgres://user@host/db; no TLS:
+    /// use a Unix socket, loopback or a tunnel). Checked before the first packet.
     ///
-    /// Example: portolan scan 10.0.0.0/24 --store /srv/portolan/nightly.db
-    #[arg(long, value_name = "PATH", conflicts_with = "no_store")]
+    /// Example: portolan scan 10.0.0.0/24 --store postgres://scanner@%2Frun%2Fpostgresql/portolan
+    #[arg(long, value_name = "PATH|URL", conflicts_with = "no_store")]
     pub store: Option<String>,
 
     /// Do not save this scan to the result store.
