@@ -12,14 +12,13 @@ portolan_store_pg() {
     echo "ci: store.sh: PostgreSQL already running at $PORTOLAN_TEST_PG"
     return 0
   fi
-  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1) || true
   if [ -z "$bin" ] || [ ! -x "$bin/initdb" ] || ! id postgres >/dev/null 2>&1; then
     echo "ci: store.sh: no PostgreSQL server installed (package postgresql); the PostgreSQL tests will fail under CI" >&2
     return 0
   fi
   dir=$(mktemp -d /tmp/portolan-store-pg.XXXXXX) || return 0
-  chown postgres: "$dir"
-  chmod 700 "$dir"
+  chown postgres: "$dir" && chmod 700 "$dir" || return 0
   # The socket's name carries the port number; the directory is ours, so 5432 is free there.
   port=5432
   if ! runuser -u postgres -- "$bin/initdb" -D "$dir/data" -U postgres --auth=trust \
