@@ -67,6 +67,8 @@ pub enum Command {
     Hosts(cmd::store::QueryArgs),
     /// Ports in the store, filtered by network, port, service, product, state and time.
     Ports(cmd::store::QueryArgs),
+    /// Bring existing results into the store: nmap XML, Portolan JSON Lines.
+    Import(cmd::store::ImportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -97,6 +99,7 @@ fn main() -> ExitCode {
         Command::History(args) => cmd::store::run_history(args, style),
         Command::Hosts(args) => cmd::store::run_hosts(args, style),
         Command::Ports(args) => cmd::store::run_ports(args, style),
+        Command::Import(args) => cmd::store::run_import(args),
         Command::Completions { shell } => {
             let mut c = Cli::command();
             let mut script = Vec::new();

@@ -490,3 +490,68 @@ fn two_scans_writing_to_one_store_at_once_both_land_whole() {
         }
     });
 }
+
+#[test]
+fn nmap_xml_of_a_loopback_host_imports_to_the_open_ports_portolan_finds() {
+    if std::process::Command::new("nmap")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        assert!(
+            !common::in_ci(),
+            "nmap is missing under CI (.ci/apt/scan.txt installs it)"
+        );
+        eprintln!("skipping: nmap is not installed");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let (mut ls, ports) = listeners(6);
+    drop(ls.pop()); // one closed port among them
+    let xml = data.path().join("nmap.xml");
+    // A connect scan: no privilege needed, and loopback only.
+    let o = Command::new("nmap")
+        .args(["-sT", "-Pn", "-n", "-p", &spec(&ports), "-oX"])
+        .arg(&xml)
+        .arg("127.0.0.1")
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut c = portolan(data.path());
+    c.arg("import").arg(&xml).arg("--json");
+    let j: Value = serde_json::from_str(&ok(c)).unwrap();
+    assert_eq!(j["schema_version"], 1);
+    let imported = j["imported"][0]["scan"]["scan_id"].as_i64().unwrap();
+    scan_with(data.path(), &ports, &[]);
+    let mut s = Store::open_path(&data.path().join("portolan.db")).unwrap();
+    let ours = s.latest_scan().unwrap().unwrap().id;
+    assert_ne!(ours, imported);
+    let want: BTreeSet<u16> = ports[..5].iter().copied().collect();
+    assert_eq!(stored_open(&mut s, imported), want);
+    assert_eq!(stored_open(&mut s, ours), want);
+    assert_eq!(s.scan_info(imported).unwrap().scanner, "nmap");
+    // Portolan's own JSON Lines imports too, to the same open ports.
+    let jl = data.path().join("p.jsonl");
+    scan_with(
+        data.path(),
+        &ports,
+        &["--no-store", "-o", &format!("jsonl={}", jl.display())],
+    );
+    let mut c = portolan(data.path());
+    c.arg("import").arg(&jl);
+    let out = ok(c);
+    assert!(out.contains("5 ports stored (5 open)"), "{out}");
+    let mut s = Store::open_path(&data.path().join("portolan.db")).unwrap();
+    let last = s.latest_scan().unwrap().unwrap().id;
+    assert_eq!(stored_open(&mut s, last), want);
+    // Not a results file: an error that says what is accepted.
+    let junk = data.path().join("junk.bin");
+    std::fs::write(&junk, b"PK\x03\x04").unwrap();
+    let mut c = portolan(data.path());
+    c.arg("import").arg(&junk);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a format portolan imports"), "{err}");
+}

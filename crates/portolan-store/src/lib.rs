@@ -38,6 +38,7 @@
 #![forbid(unsafe_code)]
 
 mod db;
+pub mod import;
 pub mod schema;
 mod sink;
 pub mod when;
@@ -470,7 +471,9 @@ impl Store {
             .and_then(|r| r.first().map(|r| r.text(0)).transpose())
             .map_err(db)?
             .unwrap_or_default();
-        if !mode.eq_ignore_ascii_case("wal") {
+        // An in-memory database (":memory:", for tests and fuzzing) has no journal file.
+        let memory = path.as_os_str() == ":memory:" && mode.eq_ignore_ascii_case("memory");
+        if !mode.eq_ignore_ascii_case("wal") && !memory {
             return Err(StoreError::Unavailable(format!(
                 "store {shown}: cannot switch it to WAL mode (got {mode:?}): put the store on a \
                  local file system"

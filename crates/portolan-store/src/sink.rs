@@ -4,7 +4,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::db::{Conn, DbError, Val};
 use crate::{addr_key, time_to_secs, Store};
-use portolan_model::{EventSink, Flow, PortEvent, PortState, ScanReport, ScanStart, SinkError};
+use portolan_model::{
+    EventSink, Flow, HostReport, PortEvent, PortState, ScanReport, ScanStart, SinkError,
+};
 
 /// The targets of a scan as the user gave them (addresses, blocks, ranges, names, target
 /// files, excludes), in one line: the key by which later scans of the same targets are found.
@@ -17,6 +19,8 @@ pub struct StoreSink {
     targets: Targets,
     scan_id: Option<i64>,
     pending: Vec<(PortEvent, SystemTime)>,
+    /// Host records to write with the next batch ([`StoreSink::host`]).
+    pending_hosts: Vec<HostReport>,
     last_commit: Instant,
     batch_rows: usize,
     batch_interval: Duration,
@@ -96,6 +100,29 @@ fn put_port(c: &mut Conn, id: i64, ev: &PortEvent, seen: SystemTime) -> Result<(
     Ok(())
 }
 
+/// Insert or replace one host record (not its ports) of scan `id`.
+fn put_host(c: &mut Conn, id: i64, h: &HostReport) -> Result<(), DbError> {
+    let extra = serde_json::to_string(&h.extra).unwrap_or_else(|_| "[]".into());
+    c.exec(
+        "INSERT INTO hosts (scan_id, addr, addr_key, hostname, up, up_reason, \
+         srtt_us, extra) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (scan_id, addr_key) DO UPDATE SET hostname = excluded.hostname, \
+         up = excluded.up, up_reason = excluded.up_reason, \
+         srtt_us = excluded.srtt_us, extra = excluded.extra",
+        &[
+            id.into(),
+            h.addr.to_string().into(),
+            addr_key(h.addr).into(),
+            h.hostname.as_deref().into(),
+            (h.up as i64).into(),
+            h.up_reason.map(|r| r.as_str()).into(),
+            h.srtt_us.map(|v| v as i64).into(),
+            extra.into(),
+        ],
+    )?;
+    Ok(())
+}
+
 impl StoreSink {
     /// Commit at least every this many ports...
     pub const BATCH_ROWS: usize = 512;
@@ -108,6 +135,7 @@ impl StoreSink {
             targets,
             scan_id: None,
             pending: Vec::new(),
+            pending_hosts: Vec::new(),
             last_commit: Instant::now(),
             batch_rows: Self::BATCH_ROWS,
             batch_interval: Self::BATCH_INTERVAL,
@@ -120,6 +148,11 @@ impl StoreSink {
         self.batch_rows = rows.max(1);
         self.batch_interval = interval;
         self
+    }
+
+    /// Change the targets recorded for the scan (before [`EventSink::start`]).
+    pub fn set_targets(&mut self, targets: Targets) {
+        self.targets = targets;
     }
 
     /// The stored scan's id, once the scan started.
@@ -142,16 +175,38 @@ impl StoreSink {
         self.store
     }
 
+    /// A host's record (address, name, whether it is up, its counts of ports too numerous to
+    /// list), written with the next batch. Its ports go through [`EventSink::port`]. For
+    /// writers that know their hosts one at a time (an import), so that nothing waits for
+    /// [`EventSink::finish`]'s report; a scan's hosts come with its report instead.
+    pub fn host(&mut self, h: &HostReport) -> Result<(), SinkError> {
+        self.pending_hosts.push(HostReport {
+            ports: Vec::new(),
+            ..h.clone()
+        });
+        if self.pending_hosts.len() + self.pending.len() >= self.batch_rows {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
     /// Commit the ports in hand in one transaction.
     fn commit(&mut self) -> Result<(), SinkError> {
         self.last_commit = Instant::now();
-        let (Some(id), false) = (self.scan_id, self.pending.is_empty()) else {
+        let Some(id) = self.scan_id else {
             return Ok(());
         };
+        if self.pending.is_empty() && self.pending_hosts.is_empty() {
+            return Ok(());
+        }
         let pending = std::mem::take(&mut self.pending);
+        let hosts = std::mem::take(&mut self.pending_hosts);
         let r = self.store.conn_mut().tx(|c| {
             for (ev, t) in &pending {
                 put_port(c, id, ev, *t)?;
+            }
+            for h in &hosts {
+                put_host(c, id, h)?;
             }
             Ok(())
         });
@@ -226,24 +281,7 @@ impl EventSink for StoreSink {
                 for p in h.ports.iter().filter(|p| p.state != PortState::Closed) {
                     put_port(c, id, p, end)?;
                 }
-                let extra = serde_json::to_string(&h.extra).unwrap_or_else(|_| "[]".into());
-                c.exec(
-                    "INSERT INTO hosts (scan_id, addr, addr_key, hostname, up, up_reason, \
-                     srtt_us, extra) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT (scan_id, addr_key) DO UPDATE SET hostname = excluded.hostname, \
-                     up = excluded.up, up_reason = excluded.up_reason, \
-                     srtt_us = excluded.srtt_us, extra = excluded.extra",
-                    &[
-                        id.into(),
-                        h.addr.to_string().into(),
-                        addr_key(h.addr).into(),
-                        h.hostname.as_deref().into(),
-                        (h.up as i64).into(),
-                        h.up_reason.map(|r| r.as_str()).into(),
-                        h.srtt_us.map(|v| v as i64).into(),
-                        extra.into(),
-                    ],
-                )?;
+                put_host(c, id, h)?;
             }
             let st = &report.stats;
             c.exec(

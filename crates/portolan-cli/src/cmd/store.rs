@@ -495,3 +495,76 @@ pub fn run_ports(args: QueryArgs, style: Style) -> Result<ExitCode> {
     print_out(&out)?;
     Ok(ExitCode::SUCCESS)
 }
+
+const IMPORT_EXAMPLES: &str = "\
+Examples:
+  portolan import nmap.xml                 nmap -oX output (with -sV services, CPEs, scripts)
+  portolan import scan.jsonl               portolan scan -o jsonl=scan.jsonl
+  portolan import a.xml b.xml --store postgres://scanner@db.internal/portolan
+
+Each file becomes one stored scan; files stream (a file of any size is never read whole). The
+format is recognised from the first byte (< is nmap XML, { Portolan JSON Lines). masscan and
+ZMap formats are not supported yet.";
+
+/// `portolan import`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = IMPORT_EXAMPLES)]
+pub struct ImportArgs {
+    /// Files to import (nmap XML, Portolan JSON Lines).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// The result store (created if needed): an SQLite file or a postgres:// URL; default:
+    /// portolan.db in the user data directory.
+    #[arg(long, value_name = "PATH|URL")]
+    pub store: Option<String>,
+    /// table (default) or json.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutFormat,
+    /// The same as --format json.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
+    use portolan_store::import::{import_jsonl, import_nmap_xml, ImportFormat};
+    use std::io::BufRead;
+    let mut done = Vec::new();
+    let mut text = String::new();
+    for f in &args.files {
+        let shown = escape(&f.display().to_string());
+        let file = std::fs::File::open(f)
+            .with_context(|| format!("cannot open {shown}: check the path"))?;
+        let mut r = std::io::BufReader::with_capacity(1 << 16, file);
+        let head = r
+            .fill_buf()
+            .with_context(|| format!("cannot read {shown}"))?;
+        let fmt = ImportFormat::sniff(head).with_context(|| {
+            format!(
+                "{shown}: not a format portolan imports (nmap XML from nmap -oX, or Portolan \
+                 JSON Lines from portolan scan -o jsonl=FILE)"
+            )
+        })?;
+        let store = Store::open(args.store.as_deref())?;
+        let got = match fmt {
+            ImportFormat::NmapXml => import_nmap_xml(store, r, &shown)?,
+            ImportFormat::PortolanJsonl => import_jsonl(store, r, &shown)?,
+        };
+        text.push_str(&format!(
+            "imported {shown}: scan {}, {} host{}, {} port{} stored ({} open)\n",
+            got.scan_id,
+            got.hosts,
+            if got.hosts == 1 { "" } else { "s" },
+            got.ports,
+            if got.ports == 1 { "" } else { "s" },
+            got.open
+        ));
+        done.push(json!({"file": f.display().to_string(), "scan": got}));
+    }
+    let out = if args.json || args.format == OutFormat::Json {
+        doc("import", json!({ "imported": done }))
+    } else {
+        text
+    };
+    print_out(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
