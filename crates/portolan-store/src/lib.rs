@@ -26,15 +26,16 @@
 //!   the same targets before another), [`Store::history`], [`Store::ports`] and
 //!   [`Store::hosts`] with a [`Filter`] (network, port, service, product, state, since/until).
 //! - Housekeeping: [`Store::delete_scan`], [`Store::prune`].
+//! - [`import`] — nmap XML (streamed, one host at a time) and Portolan JSON Lines into the
+//!   store, one stored scan per file.
 //!
 //! What is stored per port: address, protocol, port, state, reason, RTT, TTL, and the service
 //! (name, product, version, extra info, CPEs, exposures, and the whole record as JSON). Closed
 //! ports are not stored (a host's closed ports are counted in its summary), so a port that
 //! went from open to closed shows in a diff as gone.
 //!
-//! Not built yet: importing nmap XML / masscan / ZMap / JSON Lines files, diffs of files
-//! (only stored scans are compared), `local` audits and `detect` alerts in the store, TLS to
-//! PostgreSQL.
+//! Not built yet: masscan and ZMap imports, diffs of files (only stored scans are compared),
+//! `local` audits and `detect` alerts in the store, TLS to PostgreSQL. See `docs/store.md`.
 #![forbid(unsafe_code)]
 
 mod db;
