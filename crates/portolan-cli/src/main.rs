@@ -21,6 +21,9 @@ Examples:
   portolan local --format sarif --fail-on high
   portolan service 127.0.0.1:2222 127.0.0.1:8443   what listens there, which version
   portolan detect capture.pcapng   who scanned or flooded whom, from a capture
+  portolan scans                  every scan saved in the result store
+  portolan diff --fail-on-change  what changed since the previous scan of the same targets
+  portolan history 10.0.0.5       every stored scan of a host, port by port
   portolan registry update --from service-names-port-numbers.csv
   portolan completions bash > /etc/bash_completion.d/portolan";
 
@@ -54,6 +57,18 @@ pub enum Command {
     /// See who is scanning or flooding you: port scans, sweeps and SYN floods from captures or
     /// live traffic.
     Detect(cmd::detect::DetectArgs),
+    /// Stored scans: list, show, delete, prune (the result store every scan is saved to).
+    Scans(cmd::store::ScansArgs),
+    /// What changed between two stored scans (ndiff's semantics), as text, JSON or ndiff.
+    Diff(cmd::diff::DiffArgs),
+    /// Every stored scan of one host, port by port over time.
+    History(cmd::store::HistoryArgs),
+    /// Hosts in the store, filtered by network, port, service, product, state and time.
+    Hosts(cmd::store::QueryArgs),
+    /// Ports in the store, filtered by network, port, service, product, state and time.
+    Ports(cmd::store::QueryArgs),
+    /// Bring existing results into the store: nmap XML, Portolan JSON Lines.
+    Import(cmd::store::ImportArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -87,6 +102,12 @@ fn main() -> ExitCode {
         Command::Scan(args) => cmd::scan::run(*args, style, &stop),
         Command::Service(args) => cmd::service::run(args, style, &stop),
         Command::Detect(args) => cmd::detect::run(args, style, &stop),
+        Command::Scans(args) => cmd::store::run_scans(args, style),
+        Command::Diff(args) => cmd::diff::run(args, style),
+        Command::History(args) => cmd::store::run_history(args, style),
+        Command::Hosts(args) => cmd::store::run_hosts(args, style),
+        Command::Ports(args) => cmd::store::run_ports(args, style),
+        Command::Import(args) => cmd::store::run_import(args),
         Command::Completions { shell } => {
             let mut c = Cli::command();
             let mut script = Vec::new();

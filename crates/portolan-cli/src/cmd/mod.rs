@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
 pub mod detect;
+pub mod diff;
 pub mod local;
 pub mod outfile;
 pub mod port;
 pub mod registry;
 pub mod scan;
 pub mod service;
+pub mod store;

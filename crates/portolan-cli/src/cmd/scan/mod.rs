@@ -34,6 +34,10 @@ Outputs: --format FMT for stdout, -o FMT=PATH for files (repeatable; -o PATH alo
 table (default), json (= jsonl, docs/schema/scan-jsonl.md), xml (nmap's DTD: ndiff and nmap
 parsers read it), grep (nmap's grepable), csv (docs/schema/scan-csv.md). Files are written through
 a temporary file renamed on success (JSON Lines streams in place; a resumed scan appends).
+Store: every scan is saved to the local result store (SQLite, under $PORTOLAN_DATA_DIR, else
+$XDG_DATA_HOME/portolan, else ~/.local/share/portolan) while it runs: `portolan scans`,
+`portolan history ADDR`, `portolan diff`. --store PATH|URL chooses another SQLite file or a
+PostgreSQL database (postgres://user@host/db), --no-store saves nothing.
 Exit status: 0 done, 1 an exposure at or above --fail-on, 2 error, 130 interrupted.
   portolan scan -sV 10.0.0.0/24 --top-ports 100 --fail-on high -o report.jsonl";
 
@@ -168,6 +172,19 @@ pub struct ScanArgs {
     /// No progress bar and no notices on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Save the scan to this result store instead of the default one (portolan.db in
+    /// $PORTOLAN_DATA_DIR, else $XDG_DATA_HOME/portolan, else ~/.local/share/portolan): an
+    /// SQLite file, or a PostgreSQL URL shared by a team (postgres://user@host/db; no TLS:
+    /// use a Unix socket, loopback or a tunnel). Checked before the first packet.
+    ///
+    /// Example: portolan scan 10.0.0.0/24 --store postgres://scanner@%2Frun%2Fpostgresql/portolan
+    #[arg(long, value_name = "PATH|URL", conflicts_with = "no_store")]
+    pub store: Option<String>,
+
+    /// Do not save this scan to the result store.
+    #[arg(long)]
+    pub no_store: bool,
 
     /// TCP SYN scan with raw packets (also -sS): needs root or CAP_NET_RAW; without it, falls
     /// back to a connect scan and says so (see --no-fallback).
@@ -309,6 +326,43 @@ fn request(args: &ScanArgs) -> ScanRequest {
     }
 }
 
+/// The result store this scan writes to: `--store PATH` (an error if it cannot be opened),
+/// none with `--no-store`, else the default store — which, when it cannot be created (no
+/// writable data directory), is skipped with a note rather than failing the scan.
+fn open_store(args: &ScanArgs) -> Result<Option<portolan_store::Store>> {
+    if args.no_store {
+        return Ok(None);
+    }
+    match &args.store {
+        Some(spec) => Ok(Some(portolan_store::Store::open(Some(spec))?)),
+        None => match portolan_store::Store::open_default() {
+            Ok(s) => Ok(Some(s)),
+            Err(e) => {
+                eprintln!(
+                    "portolan: note: this scan is not saved to the result store: {} \
+                     (--no-store silences this)",
+                    crate::term::escape_lines(&e.to_string())
+                );
+                Ok(None)
+            }
+        },
+    }
+}
+
+/// The targets as given, in one line: the key by which `portolan diff` finds the previous
+/// scan of the same targets.
+fn store_targets(args: &ScanArgs) -> portolan_store::Targets {
+    let mut parts: Vec<String> = args.targets.clone();
+    parts.extend(args.input_list.iter().map(|f| format!("-iL {f}")));
+    parts.extend(args.exclude.iter().map(|x| format!("--exclude {x}")));
+    parts.extend(
+        args.exclude_file
+            .iter()
+            .map(|f| format!("--exclude-file {f}")),
+    );
+    portolan_store::Targets(parts.join(" "))
+}
+
 /// Run `portolan scan`: flags → checked session → sinks → run → exit status.
 pub fn run(args: ScanArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
     // Everything is checked before the first packet: outputs, the -sV probe file, the request.
@@ -325,7 +379,11 @@ pub fn run(args: ScanArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
     let prep = session::prepare(request(&args))?;
     let mut ui = outputs::Ui::new(args.quiet);
     ui.preamble(&prep);
+    let store = open_store(&args)?;
     let mut sinks = outputs::open(&specs, &args, style, prep.is_resumed())?;
+    if let Some(s) = store {
+        sinks.push(Box::new(s.sink(store_targets(&args))));
+    }
     let mut refs: Vec<&mut dyn portolan_model::EventSink> =
         sinks.iter_mut().map(|s| &mut **s as _).collect();
     let outcome = session::run(

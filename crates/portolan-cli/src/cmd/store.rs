@@ -1,0 +1,570 @@
+//! `portolan scans`, `portolan history`, `portolan hosts`, `portolan ports`: what the result
+//! store kept (crate `portolan-store`).
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use portolan_model::{PortEvent, Protocol, Service};
+use portolan_store::when::{format_utc, parse_age, parse_when};
+use portolan_store::{Filter, ScanInfo, Store};
+use serde_json::json;
+
+use crate::term::{escape, print_out, Style};
+
+/// The JSON documents' schema version (docs/store.md).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Output formats of the store commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutFormat {
+    /// For people.
+    Table,
+    /// One JSON document (`schema_version` 1).
+    Json,
+}
+
+/// Which store to read, and how to print.
+#[derive(clap::Args, Debug, Clone)]
+pub struct StoreOpts {
+    /// The result store: an SQLite file or a postgres:// URL; default: portolan.db in
+    /// $PORTOLAN_DATA_DIR, else $XDG_DATA_HOME/portolan, else ~/.local/share/portolan.
+    #[arg(long, value_name = "PATH|URL", global = true)]
+    pub store: Option<String>,
+    /// table (default) or json.
+    #[arg(long, value_enum, default_value = "table", global = true)]
+    pub format: OutFormat,
+    /// The same as --format json.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl StoreOpts {
+    pub fn format(&self) -> OutFormat {
+        if self.json {
+            OutFormat::Json
+        } else {
+            self.format
+        }
+    }
+    /// Open the store; the default one must already exist (reading creates nothing).
+    pub fn open(&self) -> Result<Store> {
+        if self.store.is_none() {
+            let path = portolan_store::default_path().context(
+                "no data directory for the result store: set PORTOLAN_DATA_DIR or HOME, or pass \
+                 --store PATH",
+            )?;
+            if !path.exists() {
+                anyhow::bail!(
+                    "no result store at {} yet: run `portolan scan` first (it saves every scan \
+                     there), or pass --store PATH",
+                    path.display()
+                );
+            }
+        }
+        Ok(Store::open(self.store.as_deref())?)
+    }
+}
+
+const SCANS_EXAMPLES: &str = "\
+Examples:
+  portolan scans                          every stored scan
+  portolan scans show 12                  one scan: its hosts and ports
+  portolan scans delete 12
+  portolan scans prune --older-than 30d   forget scans started more than 30 days ago
+  portolan scans --store /srv/portolan/nightly.db --format json
+  portolan scans --store postgres://scanner@db.internal/portolan";
+
+/// `portolan scans`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = SCANS_EXAMPLES)]
+pub struct ScansArgs {
+    #[command(subcommand)]
+    pub cmd: Option<ScansCmd>,
+    #[command(flatten)]
+    pub opts: StoreOpts,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ScansCmd {
+    /// List every stored scan (the default).
+    List,
+    /// One scan: its record, hosts and stored ports.
+    Show { id: i64 },
+    /// Delete one scan and everything stored with it.
+    Delete { id: i64 },
+    /// Delete every scan started longer ago than AGE.
+    Prune {
+        /// An age: 30d, 12h, 2w.
+        #[arg(long, value_name = "AGE")]
+        older_than: String,
+    },
+}
+
+fn scan_json(s: &ScanInfo) -> serde_json::Value {
+    json!({
+        "id": s.id, "kind": s.kind, "proto": s.proto, "status": s.status, "args": s.args,
+        "targets": s.targets, "targets_count": s.targets_count, "ports": s.ports,
+        "num_ports": s.num_ports, "seed": s.seed, "shard": s.shard, "scanner": s.scanner,
+        "version": s.version, "started": s.started, "ended": s.ended, "stats": s.stats,
+        "ports_stored": s.ports_stored, "hosts_stored": s.hosts_stored,
+    })
+}
+
+fn doc(kind: &str, body: serde_json::Value) -> String {
+    let mut v = json!({"schema_version": SCHEMA_VERSION, "kind": kind});
+    if let (Some(o), serde_json::Value::Object(b)) = (v.as_object_mut(), body) {
+        o.extend(b);
+    }
+    format!("{v}\n")
+}
+
+fn svc_cols(s: Option<&Service>) -> (String, String) {
+    match s {
+        None => (String::new(), String::new()),
+        Some(s) => {
+            let ver = [
+                s.product.as_deref(),
+                s.version.as_deref(),
+                s.extrainfo.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+            (escape(&s.name), escape(&ver))
+        }
+    }
+}
+
+fn port_line(p: &PortEvent) -> String {
+    let (svc, ver) = svc_cols(p.service.as_ref());
+    let pp = format!("{}/{}", p.port, p.proto);
+    format!("  {pp:<11} {:<14} {svc:<16} {ver}", p.state.as_str())
+        .trim_end()
+        .to_string()
+        + "\n"
+}
+
+fn scan_line(s: &ScanInfo) -> String {
+    format!(
+        "{:>5}  {}  {:<11} {:<7} {:>6}  {}  -p {}\n",
+        s.id,
+        format_utc(s.started_at()),
+        s.status,
+        s.kind,
+        s.ports_stored,
+        escape(&s.targets),
+        escape(&s.ports)
+    )
+}
+
+pub fn run_scans(args: ScansArgs, style: Style) -> Result<ExitCode> {
+    let mut store = args.opts.open()?;
+    let fmt = args.opts.format();
+    match args.cmd.unwrap_or(ScansCmd::List) {
+        ScansCmd::List => {
+            let scans = store.scans()?;
+            let out = match fmt {
+                OutFormat::Json => doc(
+                    "scans",
+                    json!({"scans": scans.iter().map(scan_json).collect::<Vec<_>>()}),
+                ),
+                OutFormat::Table => {
+                    let mut o = style.bold(
+                        "   ID  STARTED (UTC)        STATUS      KIND    STORED  TARGETS  PORTS\n",
+                    );
+                    if scans.is_empty() {
+                        o.push_str("(no scans stored yet)\n");
+                    }
+                    for s in &scans {
+                        o.push_str(&scan_line(s));
+                    }
+                    o
+                }
+            };
+            print_out(&out)?;
+        }
+        ScansCmd::Show { id } => {
+            let info = store.scan_info(id)?;
+            let report = store.scan(id)?;
+            let out = match fmt {
+                OutFormat::Json => doc(
+                    "scan",
+                    json!({"scan": scan_json(&info), "hosts": report.hosts}),
+                ),
+                OutFormat::Table => {
+                    let mut o = format!(
+                        "scan {} ({}, {}): {}\n  started {} UTC{}\n  targets {} ({} addresses), ports {}\n  \
+                         seed {}, shard {}, {}/{} probes, {} open, {} closed, {} filtered\n",
+                        info.id,
+                        info.kind,
+                        info.status,
+                        escape(&info.args),
+                        format_utc(info.started_at()),
+                        info.ended
+                            .map(|e| format!(", ended {} UTC", format_utc(portolan_store_time(e))))
+                            .unwrap_or_default(),
+                        escape(&info.targets),
+                        info.targets_count,
+                        escape(&info.ports),
+                        info.seed,
+                        info.shard,
+                        info.stats.completed,
+                        info.stats.planned,
+                        info.stats.open,
+                        info.stats.closed,
+                        info.stats.filtered
+                    );
+                    for h in &report.hosts {
+                        o.push('\n');
+                        let name = h
+                            .hostname
+                            .as_deref()
+                            .map(|n| format!(" ({})", escape(n)))
+                            .unwrap_or_default();
+                        o.push_str(&style.bold(&format!("{}{name}\n", h.addr)));
+                        for p in &h.ports {
+                            o.push_str(&port_line(p));
+                        }
+                        for x in &h.extra {
+                            o.push_str(&format!("  not shown: {} {}\n", x.count, x.state));
+                        }
+                    }
+                    o
+                }
+            };
+            print_out(&out)?;
+        }
+        ScansCmd::Delete { id } => {
+            if !store.delete_scan(id)? {
+                return Err(portolan_store::StoreError::NoScan(id).into());
+            }
+            let out = match fmt {
+                OutFormat::Json => doc("deleted", json!({"deleted": [id]})),
+                OutFormat::Table => format!("deleted scan {id}\n"),
+            };
+            print_out(&out)?;
+        }
+        ScansCmd::Prune { older_than } => {
+            let age = parse_age(&older_than)?;
+            let before = SystemTime::now()
+                .checked_sub(age)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            let n = store.prune(before)?;
+            let out = match fmt {
+                OutFormat::Json => doc(
+                    "pruned",
+                    json!({"pruned": n, "before": portolan_model_secs(before)}),
+                ),
+                OutFormat::Table => format!(
+                    "deleted {n} scan{} started before {} UTC\n",
+                    if n == 1 { "" } else { "s" },
+                    format_utc(before)
+                ),
+            };
+            print_out(&out)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn portolan_store_time(secs: f64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::try_from_secs_f64(secs).unwrap_or_default()
+}
+
+fn portolan_model_secs(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+const HISTORY_EXAMPLES: &str = "\
+Examples:
+  portolan history 10.0.0.5               every stored scan of that host, port by port
+  portolan history 10.0.0.5 --format json";
+
+/// `portolan history ADDR`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = HISTORY_EXAMPLES)]
+pub struct HistoryArgs {
+    /// The host's address.
+    pub addr: IpAddr,
+    #[command(flatten)]
+    pub opts: StoreOpts,
+}
+
+pub fn run_history(args: HistoryArgs, style: Style) -> Result<ExitCode> {
+    let mut store = args.opts.open()?;
+    let h = store.history(args.addr)?;
+    let out = match args.opts.format() {
+        OutFormat::Json => doc(
+            "history",
+            json!({
+                "addr": args.addr,
+                "scans": h.iter().map(|x| json!({"scan": scan_json(&x.scan), "ports": x.ports}))
+                    .collect::<Vec<_>>(),
+            }),
+        ),
+        OutFormat::Table => {
+            let mut o = String::new();
+            if h.is_empty() {
+                o.push_str(&format!("{}: in no stored scan\n", args.addr));
+            }
+            let mut prev: Option<&Vec<PortEvent>> = None;
+            for x in &h {
+                o.push_str(&style.bold(&format!(
+                    "scan {} — {} UTC — {} {}\n",
+                    x.scan.id,
+                    format_utc(x.scan.started_at()),
+                    x.scan.kind,
+                    x.scan.status
+                )));
+                if x.ports.is_empty() {
+                    o.push_str("  nothing but closed ports (or not reached)\n");
+                }
+                for p in &x.ports {
+                    let mark = match prev {
+                        Some(pv) => match pv.iter().find(|q| q.key() == p.key()) {
+                            None => "+",
+                            Some(q) if q.state != p.state || q.service != p.service => "~",
+                            Some(_) => " ",
+                        },
+                        None => " ",
+                    };
+                    o.push_str(&format!("{mark}{}", &port_line(p)[1..]));
+                }
+                if let Some(pv) = prev {
+                    for q in pv
+                        .iter()
+                        .filter(|q| !x.ports.iter().any(|p| p.key() == q.key()))
+                    {
+                        let pp = format!("{}/{}", q.port, q.proto);
+                        o.push_str(&format!("- {pp:<11} {:<14} (was {})\n", "gone", q.state));
+                    }
+                }
+                prev = Some(&x.ports);
+            }
+            o
+        }
+    };
+    print_out(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+const QUERY_EXAMPLES: &str = "\
+Examples:
+  portolan hosts --service redis --since 7d     hosts where redis was seen this week
+  portolan hosts 10.0.0.0/24 --port 22
+  portolan ports --product openssh --format json
+  portolan ports 10.0.0.5 --state open --since 2026-11-01 --until 2026-11-15";
+
+/// Filters of `portolan hosts` and `portolan ports`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = QUERY_EXAMPLES)]
+pub struct QueryArgs {
+    /// An address or a network (192.0.2.7, 192.0.2.0/24, 2001:db8::/64).
+    #[arg(value_name = "ADDR|CIDR")]
+    pub net: Option<String>,
+    /// A port number.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// tcp or udp.
+    #[arg(long)]
+    pub proto: Option<Protocol>,
+    /// A service name (redis, ssh, http), exactly.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// A product, as a case-insensitive substring (openssh, nginx).
+    #[arg(long)]
+    pub product: Option<String>,
+    /// A state: open, filtered, unfiltered, open|filtered, closed|filtered.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Scans started since: an age (7d, 12h) or a UTC date (2026-11-01, 2026-11-01T08:00:00Z).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Scans started until (same forms as --since).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    #[command(flatten)]
+    pub opts: StoreOpts,
+}
+
+impl QueryArgs {
+    fn filter(&self) -> Result<Filter> {
+        let now = SystemTime::now();
+        Ok(Filter {
+            net: self.net.as_deref().map(str::parse).transpose()?,
+            port: self.port,
+            proto: self.proto,
+            service: self.service.clone(),
+            product: self.product.clone(),
+            state: self
+                .state
+                .as_deref()
+                .map(portolan_store::state_from_str)
+                .transpose()?,
+            since: self
+                .since
+                .as_deref()
+                .map(|s| parse_when(s, now))
+                .transpose()?,
+            until: self
+                .until
+                .as_deref()
+                .map(|s| parse_when(s, now))
+                .transpose()?,
+        })
+    }
+}
+
+pub fn run_hosts(args: QueryArgs, style: Style) -> Result<ExitCode> {
+    let mut store = args.opts.open()?;
+    let hosts = store.hosts(&args.filter()?)?;
+    let out = match args.opts.format() {
+        OutFormat::Json => doc("hosts", json!({"hosts": hosts})),
+        OutFormat::Table => {
+            let mut o = style.bold(&format!(
+                "{:<40} {:<20} {:<20} {:>5}  OPEN PORTS (latest scan)\n",
+                "ADDRESS", "FIRST SEEN (UTC)", "LAST SEEN (UTC)", "SCAN"
+            ));
+            if hosts.is_empty() {
+                o.push_str("(no host matches)\n");
+            }
+            for h in &hosts {
+                let open = h
+                    .open_ports
+                    .iter()
+                    .map(|(pr, p)| format!("{p}/{pr}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let other = if h.other_ports > 0 {
+                    format!(" (+{} not open)", h.other_ports)
+                } else {
+                    String::new()
+                };
+                o.push_str(&format!(
+                    "{:<40} {:<20} {:<20} {:>5}  {open}{other}\n",
+                    h.addr.to_string(),
+                    format_utc(portolan_store_time(h.first_seen)),
+                    format_utc(portolan_store_time(h.last_seen)),
+                    h.last_scan
+                ));
+            }
+            o
+        }
+    };
+    print_out(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_ports(args: QueryArgs, style: Style) -> Result<ExitCode> {
+    let mut store = args.opts.open()?;
+    let ports = store.ports(&args.filter()?)?;
+    let out = match args.opts.format() {
+        OutFormat::Json => doc("ports", json!({"ports": ports})),
+        OutFormat::Table => {
+            let mut o = style.bold(&format!(
+                "{:<40} {:<11} {:<14} {:<16} {:<20} {:>5} {:>5}  VERSION\n",
+                "ADDRESS", "PORT", "STATE", "SERVICE", "LAST SEEN (UTC)", "SCANS", "LAST"
+            ));
+            if ports.is_empty() {
+                o.push_str("(no port matches)\n");
+            }
+            for p in &ports {
+                let (svc, ver) = svc_cols(p.service.as_ref());
+                o.push_str(
+                    format!(
+                        "{:<40} {:<11} {:<14} {svc:<16} {:<20} {:>5} {:>5}  {ver}",
+                        p.addr.to_string(),
+                        format!("{}/{}", p.port, p.proto),
+                        p.state.as_str(),
+                        format_utc(portolan_store_time(p.last_seen)),
+                        p.scans,
+                        p.last_scan
+                    )
+                    .trim_end(),
+                );
+                o.push('\n');
+            }
+            o
+        }
+    };
+    print_out(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+const IMPORT_EXAMPLES: &str = "\
+Examples:
+  portolan import nmap.xml                 nmap -oX output (with -sV services, CPEs, scripts)
+  portolan import scan.jsonl               portolan scan -o jsonl=scan.jsonl
+  portolan import a.xml b.xml --store postgres://scanner@db.internal/portolan
+
+Each file becomes one stored scan; files stream (a file of any size is never read whole). The
+format is recognised from the first byte (< is nmap XML, { Portolan JSON Lines). masscan and
+ZMap formats are not supported yet.";
+
+/// `portolan import`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = IMPORT_EXAMPLES)]
+pub struct ImportArgs {
+    /// Files to import (nmap XML, Portolan JSON Lines).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// The result store (created if needed): an SQLite file or a postgres:// URL; default:
+    /// portolan.db in the user data directory.
+    #[arg(long, value_name = "PATH|URL")]
+    pub store: Option<String>,
+    /// table (default) or json.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutFormat,
+    /// The same as --format json.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
+    use portolan_store::import::{import_jsonl, import_nmap_xml, ImportFormat};
+    use std::io::BufRead;
+    let mut done = Vec::new();
+    let mut text = String::new();
+    for f in &args.files {
+        let shown = escape(&f.display().to_string());
+        let file = std::fs::File::open(f)
+            .with_context(|| format!("cannot open {shown}: check the path"))?;
+        let mut r = std::io::BufReader::with_capacity(1 << 16, file);
+        let head = r
+            .fill_buf()
+            .with_context(|| format!("cannot read {shown}"))?;
+        let fmt = ImportFormat::sniff(head).with_context(|| {
+            format!(
+                "{shown}: not a format portolan imports (nmap XML from nmap -oX, or Portolan \
+                 JSON Lines from portolan scan -o jsonl=FILE)"
+            )
+        })?;
+        let store = Store::open(args.store.as_deref())?;
+        let got = match fmt {
+            ImportFormat::NmapXml => import_nmap_xml(store, r, &shown)?,
+            ImportFormat::PortolanJsonl => import_jsonl(store, r, &shown)?,
+        };
+        text.push_str(&format!(
+            "imported {shown}: scan {}, {} host{}, {} port{} stored ({} open)\n",
+            got.scan_id,
+            got.hosts,
+            if got.hosts == 1 { "" } else { "s" },
+            got.ports,
+            if got.ports == 1 { "" } else { "s" },
+            got.open
+        ));
+        done.push(json!({"file": f.display().to_string(), "scan": got}));
+    }
+    let out = if args.json || args.format == OutFormat::Json {
+        doc("import", json!({ "imported": done }))
+    } else {
+        text
+    };
+    print_out(&out)?;
+    Ok(ExitCode::SUCCESS)
+}

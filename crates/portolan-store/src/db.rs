@@ -1,0 +1,408 @@
+//! The two database backends behind one small interface: SQLite (embedded) and PostgreSQL.
+//!
+//! Statements are written once, in the SQL both understand, with `$1`, `$2`… placeholders
+//! (rewritten to SQLite's `?1`, `?2`…); values travel as [`Val`] (null, integer, real, text,
+//! bytes) and come back as rows of them. Only the schema (its DDL) is written per backend.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use postgres::types::{IsNull, ToSql, Type};
+
+/// A value bound to a statement or read from a row.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Val {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::Int(v)
+    }
+}
+impl From<f64> for Val {
+    fn from(v: f64) -> Val {
+        Val::Real(v)
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Val {
+        Val::Text(v)
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Val {
+        Val::Text(v.to_string())
+    }
+}
+impl From<Vec<u8>> for Val {
+    fn from(v: Vec<u8>) -> Val {
+        Val::Blob(v)
+    }
+}
+impl<T: Into<Val>> From<Option<T>> for Val {
+    fn from(v: Option<T>) -> Val {
+        v.map_or(Val::Null, Into::into)
+    }
+}
+
+/// A database error, as text (the backends' error types differ).
+#[derive(Debug)]
+pub(crate) struct DbError(pub String);
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> DbError {
+        DbError(e.to_string())
+    }
+}
+
+impl From<postgres::Error> for DbError {
+    fn from(e: postgres::Error) -> DbError {
+        // The server's own message (with its detail) says more than the client's summary.
+        match e.as_db_error() {
+            Some(d) => DbError(format!("{}: {}", d.severity(), d.message())),
+            None => DbError(e.to_string()),
+        }
+    }
+}
+
+/// One row of a result.
+pub(crate) struct Row(pub Vec<Val>);
+
+impl Row {
+    fn at(&self, i: usize) -> Result<&Val, DbError> {
+        self.0
+            .get(i)
+            .ok_or_else(|| DbError(format!("column {i} missing")))
+    }
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        match self.at(i)? {
+            Val::Null => Ok(None),
+            Val::Int(v) => Ok(Some(*v)),
+            Val::Real(v) => Ok(Some(*v as i64)),
+            v => Err(DbError(format!(
+                "column {i}: expected an integer, found {v:?}"
+            ))),
+        }
+    }
+    pub fn int(&self, i: usize) -> Result<i64, DbError> {
+        self.opt_int(i)?
+            .ok_or_else(|| DbError(format!("column {i}: expected an integer, found null")))
+    }
+    pub fn opt_real(&self, i: usize) -> Result<Option<f64>, DbError> {
+        match self.at(i)? {
+            Val::Null => Ok(None),
+            Val::Int(v) => Ok(Some(*v as f64)),
+            Val::Real(v) => Ok(Some(*v)),
+            v => Err(DbError(format!(
+                "column {i}: expected a number, found {v:?}"
+            ))),
+        }
+    }
+    pub fn real(&self, i: usize) -> Result<f64, DbError> {
+        self.opt_real(i)?
+            .ok_or_else(|| DbError(format!("column {i}: expected a number, found null")))
+    }
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>, DbError> {
+        match self.at(i)? {
+            Val::Null => Ok(None),
+            Val::Text(s) => Ok(Some(s.clone())),
+            v => Err(DbError(format!("column {i}: expected text, found {v:?}"))),
+        }
+    }
+    pub fn text(&self, i: usize) -> Result<String, DbError> {
+        self.opt_text(i)?
+            .ok_or_else(|| DbError(format!("column {i}: expected text, found null")))
+    }
+}
+
+/// `$N` placeholders to SQLite's `?N` (outside string literals).
+fn sqlite_sql(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut in_str = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            in_str = !in_str;
+        }
+        if c == '$' && !in_str && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl rusqlite::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Val::Null => ValueRef::Null,
+            Val::Int(v) => ValueRef::Integer(*v),
+            Val::Real(v) => ValueRef::Real(*v),
+            Val::Text(s) => ValueRef::Text(s.as_bytes()),
+            Val::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+impl ToSql for Val {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Val::Null => Ok(IsNull::Yes),
+            Val::Int(v) => match *ty {
+                Type::INT2 => i16::try_from(*v)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+                Type::FLOAT8 => (*v as f64).to_sql(ty, out),
+                _ => v.to_sql(ty, out),
+            },
+            Val::Real(v) => match *ty {
+                Type::INT8 => (*v as i64).to_sql(ty, out),
+                _ => v.to_sql(ty, out),
+            },
+            Val::Text(s) => s.as_str().to_sql(ty, out),
+            Val::Blob(b) => b.as_slice().to_sql(ty, out),
+        }
+    }
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+    postgres::types::to_sql_checked!();
+}
+
+fn pg_val(row: &postgres::Row, i: usize) -> Result<Val, DbError> {
+    let ty = row.columns()[i].type_().clone();
+    let v = match ty {
+        Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Val::Int),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)?
+            .map(|v| Val::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)?
+            .map(|v| Val::Int(v.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)?
+            .map(|v| Val::Int(v.into())),
+        Type::FLOAT8 => row.try_get::<_, Option<f64>>(i)?.map(Val::Real),
+        Type::FLOAT4 => row
+            .try_get::<_, Option<f32>>(i)?
+            .map(|v| Val::Real(v.into())),
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Val::Blob),
+        Type::NUMERIC => {
+            return Err(DbError(format!(
+                "column {i}: NUMERIC is not read (cast it to BIGINT or DOUBLE PRECISION)"
+            )))
+        }
+        _ => row.try_get::<_, Option<String>>(i)?.map(Val::Text),
+    };
+    Ok(v.unwrap_or(Val::Null))
+}
+
+/// A request to the PostgreSQL worker thread.
+enum PgReq {
+    Batch(String, mpsc::Sender<Result<(), DbError>>),
+    Exec(String, Vec<Val>, mpsc::Sender<Result<u64, DbError>>),
+    Query(String, Vec<Val>, mpsc::Sender<Result<Vec<Row>, DbError>>),
+}
+
+/// The synchronous `postgres` client drives a Tokio runtime of its own, which must not run
+/// inside another one (the scan engines are Tokio tasks, and call their sinks from there). So
+/// the client lives on a thread of its own and is asked through a channel.
+pub(crate) struct PgWorker {
+    tx: Option<mpsc::Sender<PgReq>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PgWorker {
+    fn connect(url: &str) -> Result<PgWorker, DbError> {
+        let (tx, rx) = mpsc::channel::<PgReq>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), DbError>>();
+        let url = url.to_string();
+        let thread = std::thread::Builder::new()
+            .name("portolan-store-pg".into())
+            .spawn(move || {
+                let mut c = match postgres::Client::connect(&url, postgres::NoTls) {
+                    Ok(c) => {
+                        let _ = ready_tx.send(Ok(()));
+                        c
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                for req in rx {
+                    match req {
+                        PgReq::Batch(sql, r) => {
+                            let _ = r.send(c.batch_execute(&sql).map_err(Into::into));
+                        }
+                        PgReq::Exec(sql, args, r) => {
+                            let refs: Vec<&(dyn ToSql + Sync)> =
+                                args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+                            let _ = r.send(c.execute(sql.as_str(), &refs).map_err(Into::into));
+                        }
+                        PgReq::Query(sql, args, r) => {
+                            let refs: Vec<&(dyn ToSql + Sync)> =
+                                args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+                            let rows = c.query(sql.as_str(), &refs).map_err(DbError::from);
+                            let _ = r.send(rows.and_then(|rows| {
+                                rows.iter()
+                                    .map(|r| {
+                                        (0..r.len())
+                                            .map(|i| pg_val(r, i))
+                                            .collect::<Result<Vec<Val>, DbError>>()
+                                            .map(Row)
+                                    })
+                                    .collect()
+                            }));
+                        }
+                    }
+                }
+            })
+            .map_err(|e| DbError(format!("cannot start the PostgreSQL client thread: {e}")))?;
+        ready_rx
+            .recv()
+            .map_err(|_| DbError("the PostgreSQL client thread ended".into()))??;
+        Ok(PgWorker {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    fn ask<T>(
+        &self,
+        make: impl FnOnce(mpsc::Sender<Result<T, DbError>>) -> PgReq,
+    ) -> Result<T, DbError> {
+        let gone = || DbError("the PostgreSQL connection is gone".into());
+        let (rtx, rrx) = mpsc::channel();
+        self.tx
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(make(rtx))
+            .map_err(|_| gone())?;
+        rrx.recv().map_err(|_| gone())?
+    }
+}
+
+impl Drop for PgWorker {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop, which closes the connection.
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A connection to either backend.
+pub(crate) enum Conn {
+    Sqlite(rusqlite::Connection),
+    Pg(PgWorker),
+}
+
+impl Conn {
+    pub fn open_sqlite(path: &std::path::Path) -> Result<Conn, DbError> {
+        let c = rusqlite::Connection::open(path)?;
+        c.busy_timeout(Duration::from_secs(60))?;
+        Ok(Conn::Sqlite(c))
+    }
+
+    pub fn open_pg(url: &str) -> Result<Conn, DbError> {
+        Ok(Conn::Pg(PgWorker::connect(url)?))
+    }
+
+    /// Run several statements without parameters (DDL, pragmas).
+    pub fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        match self {
+            Conn::Sqlite(c) => c.execute_batch(sql)?,
+            Conn::Pg(w) => w.ask(|r| PgReq::Batch(sql.to_string(), r))?,
+        }
+        Ok(())
+    }
+
+    /// Run one statement; the number of rows it changed.
+    pub fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
+        match self {
+            Conn::Sqlite(c) => {
+                let mut st = c.prepare_cached(&sqlite_sql(sql))?;
+                Ok(st.execute(rusqlite::params_from_iter(args.iter()))? as u64)
+            }
+            Conn::Pg(w) => w.ask(|r| PgReq::Exec(sql.to_string(), args.to_vec(), r)),
+        }
+    }
+
+    /// Run one query; every row.
+    pub fn query(&mut self, sql: &str, args: &[Val]) -> Result<Vec<Row>, DbError> {
+        match self {
+            Conn::Sqlite(c) => {
+                let mut st = c.prepare_cached(&sqlite_sql(sql))?;
+                let n = st.column_count();
+                let mut rows = st.query(rusqlite::params_from_iter(args.iter()))?;
+                let mut out = Vec::new();
+                while let Some(r) = rows.next()? {
+                    let mut vals = Vec::with_capacity(n);
+                    for i in 0..n {
+                        use rusqlite::types::ValueRef;
+                        vals.push(match r.get_ref(i)? {
+                            ValueRef::Null => Val::Null,
+                            ValueRef::Integer(v) => Val::Int(v),
+                            ValueRef::Real(v) => Val::Real(v),
+                            ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into()),
+                            ValueRef::Blob(b) => Val::Blob(b.to_vec()),
+                        });
+                    }
+                    out.push(Row(vals));
+                }
+                Ok(out)
+            }
+            Conn::Pg(w) => w.ask(|r| PgReq::Query(sql.to_string(), args.to_vec(), r)),
+        }
+    }
+
+    /// Run `f` in one transaction that takes the write lock at once (SQLite: `BEGIN
+    /// IMMEDIATE`, so two writers queue instead of failing to upgrade a read lock): committed
+    /// when `f` succeeds, rolled back when it fails.
+    pub fn tx<T>(&mut self, f: impl FnOnce(&mut Conn) -> Result<T, DbError>) -> Result<T, DbError> {
+        self.batch(match self {
+            Conn::Sqlite(_) => "BEGIN IMMEDIATE",
+            Conn::Pg(_) => "BEGIN",
+        })?;
+        match f(self) {
+            Ok(v) => {
+                self.batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    pub fn is_pg(&self) -> bool {
+        matches!(self, Conn::Pg(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders() {
+        assert_eq!(
+            sqlite_sql("SELECT $1, '$2', $10 WHERE a = $2"),
+            "SELECT ?1, '$2', ?10 WHERE a = ?2"
+        );
+    }
+}

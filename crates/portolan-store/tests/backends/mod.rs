@@ -1,0 +1,114 @@
+//! The two backends every store test runs on: an SQLite file in a temporary directory, and a
+//! fresh database on the PostgreSQL server `PORTOLAN_TEST_PG` names (dropped afterwards).
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use portolan_store::Store;
+
+/// Where one test's store lives.
+pub struct Backend {
+    /// What `Store::open` takes.
+    pub spec: String,
+    pub name: &'static str,
+    _dir: Option<tempfile::TempDir>,
+    /// The admin URL and the database to drop at the end (PostgreSQL).
+    pg: Option<(String, String)>,
+}
+
+impl Backend {
+    pub fn open(&self) -> Store {
+        Store::open(Some(&self.spec))
+            .unwrap_or_else(|e| panic!("{}: cannot open {}: {e}", self.name, self.spec))
+    }
+    pub fn is_pg(&self) -> bool {
+        self.pg.is_some()
+    }
+    /// Set the store's schema version behind the library's back, as a newer Portolan would.
+    pub fn set_schema_version(&self, v: i64) {
+        match &self.pg {
+            Some(_) => {
+                let mut c = postgres::Client::connect(&self.spec, postgres::NoTls).unwrap();
+                c.execute("UPDATE portolan_schema SET version = $1", &[&v])
+                    .unwrap();
+            }
+            None => {
+                // user_version: offset 60 of the SQLite header, big-endian.
+                let mut bytes = std::fs::read(&self.spec).unwrap();
+                bytes[60..64].copy_from_slice(&(v as u32).to_be_bytes());
+                std::fs::write(&self.spec, bytes).unwrap();
+            }
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Some((admin, db)) = &self.pg {
+            if let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+static N: AtomicU32 = AtomicU32::new(0);
+
+fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    Backend {
+        spec: dir.path().join("store.db").display().to_string(),
+        name: "sqlite",
+        _dir: Some(dir),
+        pg: None,
+    }
+}
+
+/// A fresh database on the test server, or `None` (skipped outside CI; a failure under CI).
+pub fn postgres() -> Option<Backend> {
+    let Some(admin) = std::env::var("PORTOLAN_TEST_PG")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        assert!(
+            !in_ci(),
+            "PORTOLAN_TEST_PG is not set: under CI the store's tests must run on PostgreSQL too \
+             (.ci/services/store.sh starts a server and sets it)"
+        );
+        eprintln!(
+            "skipping the PostgreSQL half of this test: set PORTOLAN_TEST_PG (source \
+             .ci/services/store.sh as root to start a throw-away server)"
+        );
+        return None;
+    };
+    let db = format!(
+        "portolan_test_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("PORTOLAN_TEST_PG={admin}: cannot connect: {e}"));
+    c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("PORTOLAN_TEST_PG ends with /DBNAME");
+    Some(Backend {
+        spec: format!("{base}/{db}"),
+        name: "postgres",
+        _dir: None,
+        pg: Some((admin, db)),
+    })
+}
+
+/// Run `f` on each backend in turn.
+pub fn each_backend(f: impl Fn(&Backend)) {
+    let b = sqlite();
+    f(&b);
+    if let Some(b) = postgres() {
+        f(&b);
+    }
+}
