@@ -21,6 +21,7 @@ Examples:
   portolan local --format sarif --fail-on high
   portolan service 127.0.0.1:2222 127.0.0.1:8443   what listens there, which version
   portolan detect capture.pcapng   who scanned or flooded whom, from a capture
+  portolan vulns import nvd/ kev.json epss.csv.gz; portolan vulns scan.jsonl --kev
   portolan registry update --from service-names-port-numbers.csv
   portolan completions bash > /etc/bash_completion.d/portolan";
 
@@ -54,6 +55,9 @@ pub enum Command {
     /// See who is scanning or flooding you: port scans, sweeps and SYN floods from captures or
     /// live traffic.
     Detect(cmd::detect::DetectArgs),
+    /// Known vulnerabilities of detected services, offline: import NVD, CISA KEV and EPSS
+    /// files, then match a scan's -sV results or a CPE, with a stated confidence.
+    Vulns(cmd::vulns::VulnsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => cmd::scan::run(*args, style, &stop),
         Command::Service(args) => cmd::service::run(args, style, &stop),
         Command::Detect(args) => cmd::detect::run(args, style),
+        Command::Vulns(args) => cmd::vulns::run(args, style),
         Command::Completions { shell } => {
             let mut c = Cli::command();
             let mut script = Vec::new();

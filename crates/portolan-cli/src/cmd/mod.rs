@@ -7,3 +7,4 @@ pub mod port;
 pub mod registry;
 pub mod scan;
 pub mod service;
+pub mod vulns;
