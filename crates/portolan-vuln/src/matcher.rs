@@ -402,139 +402,236 @@ pub fn describe_range(m: &CpeMatch, c: &CpeName) -> String {
     format!("{}:{} {s}", c.vendor, c.product)
 }
 
-/// Whether a `vulnerable: true` criterion matches `names` at `version`.
-fn criterion_matches(
-    m: &CpeMatch,
-    c: &CpeName,
-    names: &[(String, String)],
-    detected: &CpeName,
-    version: &Version,
-) -> bool {
-    if c.part != detected.part && detected.part != ANY {
-        return false;
-    }
-    if !names.iter().any(|(v, p)| *v == c.vendor && *p == c.product) {
-        return false;
-    }
-    for (pat, val) in [
-        (&c.edition, &detected.edition),
-        (&c.language, &detected.language),
-        (&c.sw_edition, &detected.sw_edition),
-        (&c.target_sw, &detected.target_sw),
-        (&c.target_hw, &detected.target_hw),
-        (&c.other, &detected.other),
-    ] {
-        if !attr_matches(pat, val) {
-            return false;
-        }
-    }
-    if c.version == NA {
-        return false;
-    }
-    if c.version != ANY {
-        // An exact version; with update `*`, any update of it.
-        let exact = if c.update == ANY {
-            let cv = Version::parse(&c.version);
-            cv.same_scheme(version)
-                && (cv == *version || cv == Version::parse(base_version(version.as_str())))
-        } else {
-            let cv = Version::parse(&crate::cpe::join_update(&c.version, &c.update));
-            cv.same_scheme(version) && cv == *version
-        };
-        return exact;
-    }
-    let bound = |b: &Option<String>, ok: &dyn Fn(&Version) -> bool| match b {
-        None => true,
-        Some(b) => {
-            let b = Version::parse(b);
-            b.same_scheme(version) && ok(&b)
-        }
-    };
-    bound(&m.start_including, &|b| version >= b)
-        && bound(&m.start_excluding, &|b| version > b)
-        && bound(&m.end_including, &|b| version <= b)
-        && bound(&m.end_excluding, &|b| version < b)
+/// A criterion prepared for matching: its CPE and versions parsed once.
+#[derive(Clone, Debug)]
+struct CMatch {
+    vulnerable: bool,
+    criteria: String,
+    cpe: Option<CpeName>,
+    /// The exact version (with its update when that is not `*`), when the criterion has one.
+    exact: Option<Version>,
+    /// The exact criterion's update is `*`: any update of that version matches.
+    any_update: bool,
+    bounds: [Option<Version>; 4],
+    text: String,
 }
 
-struct Eval<'a> {
+impl CMatch {
+    fn new(m: &CpeMatch) -> CMatch {
+        let cpe = CpeName::parse(&m.criteria);
+        let (exact, any_update, text) = match &cpe {
+            Some(c) if c.version != ANY && c.version != NA => {
+                let any_update = c.update == ANY;
+                let v = if any_update {
+                    Version::parse(&c.version)
+                } else {
+                    Version::parse(&crate::cpe::join_update(&c.version, &c.update))
+                };
+                (Some(v), any_update, describe_range(m, c))
+            }
+            Some(c) => (None, false, describe_range(m, c)),
+            None => (None, false, m.criteria.clone()),
+        };
+        let p = |b: &Option<String>| b.as_deref().map(Version::parse);
+        CMatch {
+            vulnerable: m.vulnerable,
+            criteria: m.criteria.clone(),
+            cpe,
+            exact,
+            any_update,
+            bounds: [
+                p(&m.start_including),
+                p(&m.start_excluding),
+                p(&m.end_including),
+                p(&m.end_excluding),
+            ],
+            text,
+        }
+    }
+
+    /// Whether this `vulnerable: true` criterion matches `names` at `version`.
+    fn matches(&self, t: &Target<'_>) -> bool {
+        let Some(c) = &self.cpe else { return false };
+        let detected = t.detected;
+        if c.part != detected.part && detected.part != ANY {
+            return false;
+        }
+        if !t
+            .names
+            .iter()
+            .any(|(v, p)| *v == c.vendor && *p == c.product)
+        {
+            return false;
+        }
+        for (pat, val) in [
+            (&c.edition, &detected.edition),
+            (&c.language, &detected.language),
+            (&c.sw_edition, &detected.sw_edition),
+            (&c.target_sw, &detected.target_sw),
+            (&c.target_hw, &detected.target_hw),
+            (&c.other, &detected.other),
+        ] {
+            if !attr_matches(pat, val) {
+                return false;
+            }
+        }
+        if c.version == NA {
+            return false;
+        }
+        let version = t.version;
+        if let Some(cv) = &self.exact {
+            // An exact version; with update `*`, any update of it.
+            return cv.same_scheme(version)
+                && (*cv == *version || (self.any_update && *cv == t.base));
+        }
+        let [si, se, ei, ee] = &self.bounds;
+        let ok = |b: &Option<Version>, f: fn(&Version, &Version) -> bool| match b {
+            None => true,
+            Some(b) => b.same_scheme(version) && f(version, b),
+        };
+        ok(si, |v, b| v >= b)
+            && ok(se, |v, b| v > b)
+            && ok(ei, |v, b| v <= b)
+            && ok(ee, |v, b| v < b)
+    }
+}
+
+/// A node, configuration and record prepared for matching.
+#[derive(Clone, Debug)]
+struct CNode {
+    operator: Operator,
+    negate: bool,
+    matches: Vec<CMatch>,
+}
+
+#[derive(Clone, Debug)]
+struct CConfig {
+    operator: Operator,
+    negate: bool,
+    nodes: Vec<CNode>,
+}
+
+/// A record with its configurations prepared for matching, and its KEV and EPSS data.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub record: CveRecord,
+    pub kev: Option<KevEntry>,
+    pub epss: Option<EpssScore>,
+    configs: Vec<CConfig>,
+}
+
+impl Prepared {
+    pub fn new(record: CveRecord, kev: Option<KevEntry>, epss: Option<EpssScore>) -> Prepared {
+        let configs = record
+            .configurations
+            .iter()
+            .map(|c: &Configuration| CConfig {
+                operator: c.operator,
+                negate: c.negate,
+                nodes: c
+                    .nodes
+                    .iter()
+                    .map(|n: &Node| CNode {
+                        operator: n.operator,
+                        negate: n.negate,
+                        matches: n.cpe_match.iter().map(CMatch::new).collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Prepared {
+            record,
+            kev,
+            epss,
+            configs,
+        }
+    }
+}
+
+/// What is matched: the product's names, its CPE, its version and that version's base.
+struct Target<'a> {
     names: &'a [(String, String)],
     detected: &'a CpeName,
     version: &'a Version,
-    matched: Vec<String>,
-    platforms: Vec<String>,
+    base: Version,
 }
 
-impl Eval<'_> {
-    fn node(&mut self, n: &Node) -> Tri {
-        let results: Vec<Tri> = n
-            .cpe_match
+/// An outcome: (applicability, the matching ranges, the platforms it is conditional on).
+pub type Outcome = (Applicability, Vec<String>, Vec<String>);
+
+fn eval_node<'p>(
+    n: &'p CNode,
+    t: &Target<'_>,
+    matched: &mut Vec<&'p str>,
+    platforms: &mut Vec<&'p str>,
+) -> Tri {
+    let mut results = Vec::with_capacity(n.matches.len());
+    for m in &n.matches {
+        if !m.vulnerable {
+            platforms.push(&m.criteria);
+            results.push(Tri::Unknown);
+        } else if m.matches(t) {
+            matched.push(&m.text);
+            results.push(Tri::True);
+        } else {
+            results.push(Tri::False);
+        }
+    }
+    let r = Tri::combine(n.operator, results.into_iter());
+    if n.negate {
+        r.not()
+    } else {
+        r
+    }
+}
+
+fn evaluate_prepared(p: &Prepared, t: &Target<'_>) -> Option<Outcome> {
+    let mut best: Option<(Applicability, Vec<&str>, Vec<&str>)> = None;
+    for c in &p.configs {
+        let (mut matched, mut platforms) = (Vec::new(), Vec::new());
+        let results: Vec<Tri> = c
+            .nodes
             .iter()
-            .map(|m| {
-                if !m.vulnerable {
-                    self.platforms.push(m.criteria.clone());
-                    return Tri::Unknown;
-                }
-                match CpeName::parse(&m.criteria) {
-                    Some(c)
-                        if criterion_matches(m, &c, self.names, self.detected, self.version) =>
-                    {
-                        self.matched.push(describe_range(m, &c));
-                        Tri::True
-                    }
-                    _ => Tri::False,
-                }
-            })
+            .map(|n| eval_node(n, t, &mut matched, &mut platforms))
             .collect();
-        let r = Tri::combine(n.operator, results.into_iter());
-        if n.negate {
-            r.not()
-        } else {
-            r
-        }
-    }
-
-    fn configuration(&mut self, c: &Configuration) -> Tri {
-        let results: Vec<Tri> = c.nodes.iter().map(|n| self.node(n)).collect();
         let r = Tri::combine(c.operator, results.into_iter());
-        if c.negate {
-            r.not()
-        } else {
-            r
+        let r = if c.negate { r.not() } else { r };
+        let a = match r {
+            Tri::True if !matched.is_empty() => Applicability::Affected,
+            Tri::Unknown if !matched.is_empty() => Applicability::Conditional,
+            _ => continue,
+        };
+        if best.as_ref().is_none_or(|(b, _, _)| a > *b) {
+            best = Some((a, matched, platforms));
         }
     }
+    best.map(|(a, m, p)| {
+        (
+            a,
+            m.into_iter().map(str::to_string).collect(),
+            p.into_iter().map(str::to_string).collect(),
+        )
+    })
 }
 
-/// The outcome of one record for one product: (applicability, the matching ranges, the
-/// platforms it is conditional on). `None` when it does not apply.
+/// The outcome of one record for one product: `None` when it does not apply.
 pub fn evaluate(
     rec: &CveRecord,
     names: &[(String, String)],
     detected: &CpeName,
     version: &Version,
-) -> Option<(Applicability, Vec<String>, Vec<String>)> {
-    let mut best: Option<(Applicability, Vec<String>, Vec<String>)> = None;
-    for c in &rec.configurations {
-        let mut e = Eval {
-            names,
-            detected,
-            version,
-            matched: Vec::new(),
-            platforms: Vec::new(),
-        };
-        let r = e.configuration(c);
-        let a = match r {
-            Tri::True if !e.matched.is_empty() => Applicability::Affected,
-            Tri::Unknown if !e.matched.is_empty() => Applicability::Conditional,
-            _ => continue,
-        };
-        if best.as_ref().is_none_or(|(b, _, _)| a > *b) {
-            best = Some((a, e.matched, e.platforms));
-        }
-    }
-    best
+) -> Option<Outcome> {
+    let p = Prepared::new(rec.clone(), None, None);
+    let t = Target {
+        names,
+        detected,
+        version,
+        base: Version::parse(base_version(version.as_str())),
+    };
+    evaluate_prepared(&p, &t)
 }
 
-type Enriched = Rc<Vec<(CveRecord, Option<KevEntry>, Option<EpssScore>)>>;
+type Enriched = Rc<Vec<Prepared>>;
 
 /// Matches detected products against a [`VulnStore`], caching each product's records.
 pub struct Matcher<'s> {
@@ -569,7 +666,7 @@ impl<'s> Matcher<'s> {
         for r in recs {
             let kev = self.store.kev(&r.id)?;
             let epss = self.store.epss(&r.id)?;
-            out.push((r, kev, epss));
+            out.push(Prepared::new(r, kev, epss));
         }
         Ok(Rc::new(out))
     }
@@ -600,25 +697,31 @@ impl<'s> Matcher<'s> {
             return Ok(Vec::new());
         };
         let version = Version::parse(&vtext);
+        let base = Version::parse(base_version(&vtext));
         let distro = detect_distro(&d.hints);
         let mut out: Vec<Finding> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for cpe in &d.cpes {
             if cpe.vendor == ANY || cpe.product == ANY {
                 continue;
             }
             let names = self.aliases.expand(&cpe.vendor, &cpe.product);
+            let target = Target {
+                names: &names,
+                detected: cpe,
+                version: &version,
+                base: base.clone(),
+            };
             for (v, p) in &names {
-                for (rec, kev, epss) in self.product(v, p)?.iter() {
-                    if out.iter().any(|f| f.cve == rec.id) {
+                for prep in self.product(v, p)?.iter() {
+                    if seen.contains(&prep.record.id) {
                         continue;
                     }
-                    let Some((app, ranges, platforms)) = evaluate(rec, &names, cpe, &version)
-                    else {
+                    let Some((app, ranges, platforms)) = evaluate_prepared(prep, &target) else {
                         continue;
                     };
-                    out.push(self.finding(
-                        d, rec, kev, epss, app, &ranges, &platforms, &vtext, &distro, p,
-                    ));
+                    seen.insert(prep.record.id.clone());
+                    out.push(self.finding(d, prep, app, &ranges, &platforms, &vtext, &distro, p));
                 }
             }
             // Records NVD has not analysed yet, found by the product's name in their text.
@@ -626,15 +729,13 @@ impl<'s> Matcher<'s> {
             words.sort();
             words.dedup();
             for w in words {
-                for (rec, kev, epss) in self.word(&w)?.iter() {
-                    if out.iter().any(|f| f.cve == rec.id) {
+                for prep in self.word(&w)?.iter() {
+                    if !seen.insert(prep.record.id.clone()) {
                         continue;
                     }
                     out.push(self.finding(
                         d,
-                        rec,
-                        kev,
-                        epss,
+                        prep,
                         Applicability::Unknown,
                         &[],
                         &[],
@@ -663,9 +764,7 @@ impl<'s> Matcher<'s> {
     fn finding(
         &self,
         d: &Detected,
-        rec: &CveRecord,
-        kev: &Option<KevEntry>,
-        epss: &Option<EpssScore>,
+        prep: &Prepared,
         app: Applicability,
         ranges: &[String],
         platforms: &[String],
@@ -673,6 +772,7 @@ impl<'s> Matcher<'s> {
         distro: &Option<Distro>,
         product: &str,
     ) -> Finding {
+        let (rec, kev, epss) = (&prep.record, &prep.kev, &prep.epss);
         let mut reasons = Vec::new();
         let mut conf: i32 = match &d.source {
             VersionSource::Given => {
