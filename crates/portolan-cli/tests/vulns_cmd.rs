@@ -181,3 +181,43 @@ fn errors_say_what_to_do() {
         .code(2)
         .stderr(predicates::str::contains("no CVE record"));
 }
+
+#[test]
+fn sarif_has_one_rule_per_cve_and_a_result_per_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = imported(&dir);
+    let out = portolan()
+        .args([
+            "vulns",
+            "cpe",
+            "cpe:/a:f5:nginx:1.22.1",
+            "cpe:/a:vsftpd_project:vsftpd:3.0.3",
+            "--format",
+            "sarif",
+            "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let run = &v["runs"][0];
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(
+        results.len(),
+        3,
+        "CVE-2024-7347, CVE-2021-3618, CVE-2021-30047"
+    );
+    assert_eq!(run["tool"]["driver"]["rules"].as_array().unwrap().len(), 3);
+    let unknown = results
+        .iter()
+        .find(|r| r["ruleId"] == "CVE-2021-30047")
+        .unwrap();
+    assert_eq!(unknown["level"], "note");
+    let high = results
+        .iter()
+        .find(|r| r["ruleId"] == "CVE-2021-3618")
+        .unwrap();
+    assert_eq!(high["level"], "error");
+}

@@ -406,6 +406,8 @@ pub fn describe_range(m: &CpeMatch, c: &CpeName) -> String {
 #[derive(Clone, Debug)]
 struct CMatch {
     vulnerable: bool,
+    /// Hash of `vendor:product`, checked before the strings (keeps the hot loop in cache).
+    key: u64,
     criteria: String,
     cpe: Option<CpeName>,
     /// The exact version (with its update when that is not `*`), when the criterion has one.
@@ -413,6 +415,10 @@ struct CMatch {
     /// The exact criterion's update is `*`: any update of that version matches.
     any_update: bool,
     bounds: [Option<Version>; 4],
+    /// Edition, language, sw_edition, target_sw, target_hw and other are all `*`.
+    attrs_any: bool,
+    /// The version is `-` (not applicable): never matches a detected version.
+    version_na: bool,
     text: String,
 }
 
@@ -433,7 +439,22 @@ impl CMatch {
             None => (None, false, m.criteria.clone()),
         };
         let p = |b: &Option<String>| b.as_deref().map(Version::parse);
+        let attrs_any = cpe.as_ref().is_some_and(|c| {
+            [
+                &c.edition,
+                &c.language,
+                &c.sw_edition,
+                &c.target_sw,
+                &c.target_hw,
+                &c.other,
+            ]
+            .iter()
+            .all(|a| a.as_str() == ANY)
+        });
         CMatch {
+            key: cpe.as_ref().map_or(0, |c| name_key(&c.vendor, &c.product)),
+            attrs_any,
+            version_na: cpe.as_ref().is_some_and(|c| c.version == NA),
             vulnerable: m.vulnerable,
             criteria: m.criteria.clone(),
             cpe,
@@ -451,6 +472,9 @@ impl CMatch {
 
     /// Whether this `vulnerable: true` criterion matches `names` at `version`.
     fn matches(&self, t: &Target<'_>) -> bool {
+        if !t.keys.contains(&self.key) {
+            return false;
+        }
         let Some(c) = &self.cpe else { return false };
         let detected = t.detected;
         if c.part != detected.part && detected.part != ANY {
@@ -463,19 +487,21 @@ impl CMatch {
         {
             return false;
         }
-        for (pat, val) in [
-            (&c.edition, &detected.edition),
-            (&c.language, &detected.language),
-            (&c.sw_edition, &detected.sw_edition),
-            (&c.target_sw, &detected.target_sw),
-            (&c.target_hw, &detected.target_hw),
-            (&c.other, &detected.other),
-        ] {
-            if !attr_matches(pat, val) {
-                return false;
+        if !self.attrs_any {
+            for (pat, val) in [
+                (&c.edition, &detected.edition),
+                (&c.language, &detected.language),
+                (&c.sw_edition, &detected.sw_edition),
+                (&c.target_sw, &detected.target_sw),
+                (&c.target_hw, &detected.target_hw),
+                (&c.other, &detected.other),
+            ] {
+                if !attr_matches(pat, val) {
+                    return false;
+                }
             }
         }
-        if c.version == NA {
+        if self.version_na {
             return false;
         }
         let version = t.version;
@@ -551,9 +577,20 @@ impl Prepared {
 /// What is matched: the product's names, its CPE, its version and that version's base.
 struct Target<'a> {
     names: &'a [(String, String)],
+    /// [`name_key`] of each name.
+    keys: Vec<u64>,
     detected: &'a CpeName,
     version: &'a Version,
     base: Version,
+}
+
+/// A hash of `vendor:product` (fixed keys: the same in every run).
+fn name_key(vendor: &str, product: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    vendor.hash(&mut h);
+    product.hash(&mut h);
+    h.finish()
 }
 
 /// An outcome: (applicability, the matching ranges, the platforms it is conditional on).
@@ -565,19 +602,18 @@ fn eval_node<'p>(
     matched: &mut Vec<&'p str>,
     platforms: &mut Vec<&'p str>,
 ) -> Tri {
-    let mut results = Vec::with_capacity(n.matches.len());
-    for m in &n.matches {
+    let results = n.matches.iter().map(|m| {
         if !m.vulnerable {
             platforms.push(&m.criteria);
-            results.push(Tri::Unknown);
+            Tri::Unknown
         } else if m.matches(t) {
             matched.push(&m.text);
-            results.push(Tri::True);
+            Tri::True
         } else {
-            results.push(Tri::False);
+            Tri::False
         }
-    }
-    let r = Tri::combine(n.operator, results.into_iter());
+    });
+    let r = Tri::combine(n.operator, results);
     if n.negate {
         r.not()
     } else {
@@ -589,12 +625,11 @@ fn evaluate_prepared(p: &Prepared, t: &Target<'_>) -> Option<Outcome> {
     let mut best: Option<(Applicability, Vec<&str>, Vec<&str>)> = None;
     for c in &p.configs {
         let (mut matched, mut platforms) = (Vec::new(), Vec::new());
-        let results: Vec<Tri> = c
+        let results = c
             .nodes
             .iter()
-            .map(|n| eval_node(n, t, &mut matched, &mut platforms))
-            .collect();
-        let r = Tri::combine(c.operator, results.into_iter());
+            .map(|n| eval_node(n, t, &mut matched, &mut platforms));
+        let r = Tri::combine(c.operator, results);
         let r = if c.negate { r.not() } else { r };
         let a = match r {
             Tri::True if !matched.is_empty() => Applicability::Affected,
@@ -624,6 +659,7 @@ pub fn evaluate(
     let p = Prepared::new(rec.clone(), None, None);
     let t = Target {
         names,
+        keys: names.iter().map(|(v, p)| name_key(v, p)).collect(),
         detected,
         version,
         base: Version::parse(base_version(version.as_str())),
@@ -639,6 +675,9 @@ pub struct Matcher<'s> {
     aliases: Aliases,
     by_product: RefCell<HashMap<(String, String), Enriched>>,
     by_word: RefCell<HashMap<String, Enriched>>,
+    /// Findings per distinct detected product (names, version, source, hints): a scan sees
+    /// the same OpenSSH build on many hosts.
+    memo: RefCell<HashMap<String, Rc<Vec<Finding>>>>,
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -658,6 +697,7 @@ impl<'s> Matcher<'s> {
             aliases,
             by_product: RefCell::new(HashMap::new()),
             by_word: RefCell::new(HashMap::new()),
+            memo: RefCell::new(HashMap::new()),
         }
     }
 
@@ -693,6 +733,22 @@ impl<'s> Matcher<'s> {
     /// Every CVE that applies or may apply to `d`, most severe first. Nothing when `d` has no
     /// version.
     pub fn match_detected(&self, d: &Detected) -> Result<Vec<Finding>, StoreError> {
+        if d.version.is_none() {
+            return Ok(Vec::new());
+        }
+        let key = format!(
+            "{:?}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}",
+            d.cpes, d.version, d.source, d.soft, d.hints
+        );
+        if let Some(f) = self.memo.borrow().get(&key) {
+            return Ok(f.as_ref().clone());
+        }
+        let f = self.match_uncached(d)?;
+        self.memo.borrow_mut().insert(key, Rc::new(f.clone()));
+        Ok(f)
+    }
+
+    fn match_uncached(&self, d: &Detected) -> Result<Vec<Finding>, StoreError> {
         let Some(vtext) = d.version.clone() else {
             return Ok(Vec::new());
         };
@@ -708,6 +764,7 @@ impl<'s> Matcher<'s> {
             let names = self.aliases.expand(&cpe.vendor, &cpe.product);
             let target = Target {
                 names: &names,
+                keys: names.iter().map(|(v, p)| name_key(v, p)).collect(),
                 detected: cpe,
                 version: &version,
                 base: base.clone(),

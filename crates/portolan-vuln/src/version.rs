@@ -18,6 +18,9 @@
 //! `Eq` (both are defined on the same canonical token list: trailing ends and zeros dropped),
 //! which the property tests check.
 //!
+//! Tokens are packed into integers for speed: words keep their first 12 letters, numbers
+//! saturate at 2^62 (no real version is that long).
+//!
 //! Versions of different schemes (`r27` for NGINX Plus, `1.22.1` for nginx) are ordered but
 //! not comparable in meaning: [`Version::same_scheme`] tells the matcher to refuse such a range.
 
@@ -27,40 +30,42 @@ use std::fmt;
 /// Words that mark a version *before* the release they are attached to.
 const PRE_RELEASE: &[&str] = &["alpha", "beta", "rc", "pre", "preview", "dev", "snapshot"];
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Token {
-    // Variant order is the rank order (derived `Ord`).
-    Pre(String),
-    /// End of the version, or the number zero.
-    End,
-    Word(String),
-    /// A number > 0 without leading zeros: compared by length, then by digits.
-    Num(NumStr),
-}
+/// Token classes, in rank order, in the top two bits of a packed token.
+const PRE: u64 = 0;
+const END: u64 = 1 << 62;
+const WORD: u64 = 2 << 62;
+const NUM: u64 = 3 << 62;
+/// The largest value a packed token holds (62 bits).
+const MAX_VALUE: u64 = (1 << 62) - 1;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct NumStr(String);
-
-impl Ord for NumStr {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0
-            .len()
-            .cmp(&other.0.len())
-            .then_with(|| self.0.cmp(&other.0))
+/// A word packed as base-27 digits (`a` = 1 … `z` = 26, other letters 26), its first 12 letters,
+/// padded with 0: the numeric order of the packed words is their lexicographic order.
+fn pack_word(w: &str) -> u64 {
+    let mut v: u64 = 0;
+    let mut n = 0;
+    for c in w.chars().take(12) {
+        let d = if c.is_ascii_lowercase() {
+            u64::from(c as u8 - b'a') + 1
+        } else {
+            26
+        };
+        v = v * 27 + d;
+        n += 1;
     }
-}
-
-impl PartialOrd for NumStr {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+    for _ in n..12 {
+        v *= 27;
     }
+    v
 }
 
 /// A parsed version string; see the module documentation for its order.
 #[derive(Clone, Debug)]
 pub struct Version {
     text: String,
-    tokens: Vec<Token>,
+    /// Packed tokens (class in the top two bits, value below): compared as integers.
+    tokens: Vec<u64>,
+    /// Whether the text starts with a digit (its numbering scheme, for [`Version::same_scheme`]).
+    numeric: bool,
 }
 
 impl Version {
@@ -80,9 +85,12 @@ impl Version {
                 }
                 let trimmed = n.trim_start_matches('0');
                 tokens.push(if trimmed.is_empty() {
-                    Token::End
+                    END
                 } else {
-                    Token::Num(NumStr(trimmed.to_string()))
+                    // Numbers beyond 62 bits (no real version has them) saturate.
+                    NUM | trimmed
+                        .parse::<u64>()
+                        .map_or(MAX_VALUE, |v| v.min(MAX_VALUE))
                 });
             } else if c.is_alphabetic() {
                 let mut w = String::new();
@@ -94,21 +102,22 @@ impl Version {
                     chars.next();
                 }
                 tokens.push(if PRE_RELEASE.contains(&w.as_str()) {
-                    Token::Pre(w)
+                    PRE | pack_word(&w)
                 } else {
-                    Token::Word(w)
+                    WORD | pack_word(&w)
                 });
             } else {
                 // A separator, or a character that carries no order (`*`, `(`, ...).
                 chars.next();
             }
         }
-        while tokens.last() == Some(&Token::End) {
+        while tokens.last() == Some(&END) {
             tokens.pop();
         }
         Version {
             text: s.to_string(),
             tokens,
+            numeric: s.trim_start().starts_with(|c: char| c.is_ascii_digit()),
         }
     }
 
@@ -121,8 +130,7 @@ impl Version {
     /// `1.22.1` (nginx) are different numbering schemes, and a range in one says nothing about
     /// a version in the other.
     pub fn same_scheme(&self, other: &Version) -> bool {
-        let starts_with_digit = |s: &str| s.trim_start().starts_with(|c: char| c.is_ascii_digit());
-        starts_with_digit(&self.text) == starts_with_digit(&other.text)
+        self.numeric == other.numeric
     }
 }
 
@@ -138,8 +146,8 @@ impl Ord for Version {
     fn cmp(&self, other: &Self) -> Ordering {
         let n = self.tokens.len().max(other.tokens.len());
         for i in 0..n {
-            let a = self.tokens.get(i).unwrap_or(&Token::End);
-            let b = other.tokens.get(i).unwrap_or(&Token::End);
+            let a = self.tokens.get(i).unwrap_or(&END);
+            let b = other.tokens.get(i).unwrap_or(&END);
             match a.cmp(b) {
                 Ordering::Equal => {}
                 o => return o,
@@ -196,6 +204,9 @@ mod tests {
             ("1.22.0", "1.22.1"),
             ("1.9", "1.10"),
             ("1.20.1", "1.22.1"),
+            ("1.0alpha", "1.0beta"),
+            ("1.0rc1", "1.0rc2"),
+            ("9.2p", "9.2pa"),
         ];
         for (lo, hi) in ascending {
             assert!(v(lo) < v(hi), "{lo} < {hi}");

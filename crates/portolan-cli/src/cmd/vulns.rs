@@ -46,6 +46,8 @@ pub enum Format {
     Json,
     /// Same as json.
     Jsonl,
+    /// SARIF 2.1.0 (one rule per CVE, one result per finding), for code-scanning dashboards.
+    Sarif,
 }
 
 /// Options shared by the commands that report findings.
@@ -59,7 +61,7 @@ pub struct ReportArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// Also write FMT (table or json) to PATH, replacing it only once complete; repeatable.
+    /// Also write FMT (table, json or sarif) to PATH, replacing it only once complete; repeatable.
     /// A PATH alone is written as json.
     #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
     pub output: Vec<OutputSpec<Format>>,
@@ -415,6 +417,7 @@ fn report_cmd(targets: Vec<Target>, args: &ReportArgs, style: Style) -> Result<E
                 out
             }
             Format::Table => table(&rows, &summary, style),
+            Format::Sarif => serde_json::to_string_pretty(&sarif(&rows))? + "\n",
         })
     };
     for o in outputs {
@@ -524,4 +527,91 @@ fn table(rows: &[(&Target, Finding)], s: &Summary, style: Style) -> String {
     }
     out.push('\n');
     out
+}
+
+/// A SARIF 2.1.0 log of the findings: one rule per CVE (with its NVD page and CVSS as
+/// `security-severity`), one result per finding located at `host:port/proto` (a logical
+/// location) with a stable fingerprint; unknown applicability is a `note`.
+fn sarif(rows: &[(&Target, Finding)]) -> serde_json::Value {
+    use serde_json::json;
+    let mut rule_ids: Vec<&str> = Vec::new();
+    let mut rules = Vec::new();
+    for (_, f) in rows {
+        if rule_ids.contains(&f.cve.as_str()) {
+            continue;
+        }
+        rule_ids.push(&f.cve);
+        rules.push(json!({
+            "id": f.cve,
+            "shortDescription": { "text": f.cve },
+            "fullDescription": { "text": f.description },
+            "helpUri": format!("https://nvd.nist.gov/vuln/detail/{}", f.cve),
+            "properties": {
+                "tags": ["security", "vulnerability"],
+                "security-severity": format!("{:.1}", f.score.unwrap_or(0.0)),
+            }
+        }));
+    }
+    let results: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(t, f)| {
+            let place = match (t.host, t.port, t.proto) {
+                (Some(h), Some(p), Some(pr)) => format!("{h}:{p}/{pr}"),
+                _ => t.shown.clone(),
+            };
+            let level = match (f.applicability, f.severity) {
+                (Applicability::Unknown, _) => "note",
+                (_, Severity::Critical | Severity::High) => "error",
+                (_, Severity::Medium) => "warning",
+                _ => "note",
+            };
+            json!({
+                "ruleId": f.cve,
+                "ruleIndex": rule_ids.iter().position(|r| *r == f.cve),
+                "level": level,
+                "message": { "text": format!(
+                    "{} {} on {place}: {} ({}), confidence {}%: {}",
+                    t.shown, f.cve, f.range,
+                    match f.applicability {
+                        Applicability::Affected => "affected",
+                        Applicability::Conditional => "conditional",
+                        Applicability::Unknown => "unknown applicability",
+                    },
+                    f.confidence,
+                    f.reasons.join("; ")
+                ) },
+                "locations": [{
+                    "logicalLocations": [{ "name": place, "kind": "resource" }]
+                }],
+                "partialFingerprints": {
+                    "portolanVuln/v1": format!("{}|{place}|{}", f.cve, f.product)
+                },
+                "properties": {
+                    "applicability": f.applicability,
+                    "confidence": f.confidence,
+                    "score": f.score,
+                    "kev": f.kev.is_some(),
+                    "kev_due_date": f.kev.as_ref().map(|k| k.due_date.clone()),
+                    "epss": f.epss.as_ref().map(|e| e.score),
+                    "epss_percentile": f.epss.as_ref().map(|e| e.percentile),
+                    "detected": t.shown,
+                }
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "portolan",
+                "fullName": "portolan vulns",
+                "version": env!("CARGO_PKG_VERSION"),
+                "semanticVersion": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://example.invalid/portolan",
+                "rules": rules,
+            }},
+            "results": results,
+        }]
+    })
 }
