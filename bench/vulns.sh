@@ -8,8 +8,10 @@
 # 2. imports them into a new SQLite file, timed, with peak memory (/usr/bin/time -v when
 #    installed): through the release `portolan vulns import` when PORTOLAN (or
 #    target/release/portolan) exists, else through the same library call in the example;
-# 3. matches SERVICES services (drawn from 500 of those products) against it: the first pass
-#    loads each product's records from SQLite, the second is served from the matcher's cache.
+# 3. matches SERVICES services drawn from 500 of those products, twice: every service with a
+#    different version (worst case), and each product in at most 5 versions (a fleet of a few
+#    builds); each reports loading the products' records from SQLite, matching, and the same
+#    services again (memoized per distinct product and version).
 # Goals (issue 16): import < 60 s and < 500 MiB; 10,000 services < 100 ms.
 # Everything is written to a temporary directory, removed on exit. No network.
 set -euo pipefail

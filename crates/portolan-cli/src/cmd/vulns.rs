@@ -26,6 +26,7 @@ Examples:
   portolan vulns cpe cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*   what applies to one CPE
   portolan vulns cpe cpe:/a:f5:nginx:1.22.1 --format json
   portolan vulns scan.jsonl --fail-on high            exit 1 on a high or critical CVE (CI)
+  portolan vulns scan.jsonl -o sarif=vulns.sarif      SARIF 2.1.0 for code-scanning dashboards
   portolan vulns status                               what the database holds
 
 The data lives in vulns.sqlite3 in $PORTOLAN_DATA_DIR (else $XDG_DATA_HOME/portolan, else
