@@ -2,15 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use assert_cmd::Command;
 use std::path::{Path, PathBuf};
+
+mod common;
+use common::portolan;
 
 fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../portolan-vuln/tests/data")
-}
-
-fn portolan() -> Command {
-    Command::cargo_bin("portolan").unwrap()
 }
 
 fn imported(dir: &tempfile::TempDir) -> PathBuf {
