@@ -3,16 +3,18 @@
 //! hanging.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn portolan() -> Command {
-    let mut c = Command::cargo_bin("portolan").unwrap();
-    c.env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
-        .env("PORTOLAN_INPUT_TIMEOUT", "1")
+mod common;
+
+/// The shared `portolan()` with a short input timeout and a guard against hangs.
+fn limited() -> Command {
+    let mut c = common::portolan();
+    c.env("PORTOLAN_INPUT_TIMEOUT", "1")
         // A hang is a failure, never a stuck CI job.
         .timeout(Duration::from_secs(120));
     c
@@ -47,10 +49,21 @@ fn args(cmd: &[&str], file: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A new FIFO `name` in `dir`.
+fn mkfifo(dir: &Path, name: &str) -> PathBuf {
+    let fifo = dir.join(name);
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    fifo
+}
+
 #[test]
 fn dev_zero_stops_at_a_named_limit() {
     for cmd in INPUTS {
-        let out = portolan()
+        let out = limited()
             .args(args(cmd, Path::new("/dev/zero")))
             .output()
             .unwrap();
@@ -67,14 +80,9 @@ fn dev_zero_stops_at_a_named_limit() {
 #[test]
 fn a_fifo_nobody_writes_to_is_given_up_on() {
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("fifo");
-    let st = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let fifo = mkfifo(dir.path(), "fifo");
     for cmd in INPUTS {
-        portolan()
+        limited()
             .args(args(cmd, &fifo))
             .assert()
             .code(2)
@@ -85,17 +93,12 @@ fn a_fifo_nobody_writes_to_is_given_up_on() {
 #[test]
 fn a_fifo_with_data_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("targets");
-    let st = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let fifo = mkfifo(dir.path(), "targets");
     let writer = {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::write(fifo, "127.0.0.1\n"))
     };
-    portolan()
+    limited()
         .args(["scan", "-iL"])
         .arg(&fifo)
         .args(["-p", "1", "--format", "jsonl"])
@@ -110,21 +113,12 @@ fn hostile_file_names_in_errors_are_escaped() {
     let name = dir.path().join("t\x1b]0;pwned\x07\u{202e}gnp.txt");
     std::fs::write(&name, vec![b'a'; 1]).unwrap();
     let missing = name.with_extension("missing");
-    for args in [
-        vec![
-            "scan".to_string(),
-            "-iL".into(),
-            missing.display().to_string(),
-            "-p".into(),
-            "1".into(),
-        ],
-        vec![
-            "local".into(),
-            "--baseline".into(),
-            name.display().to_string(),
-        ],
-    ] {
-        let out = portolan().args(&args).output().unwrap();
+    let cases: [(&[&str], &Path); 2] = [
+        (&["scan", "-iL", "{}", "-p", "1"], &missing),
+        (&["local", "--baseline", "{}"], &name),
+    ];
+    for (cmd, file) in cases {
+        let out = limited().args(args(cmd, file)).output().unwrap();
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(

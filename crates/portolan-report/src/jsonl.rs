@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
+use portolan_model::epoch_secs::secs;
 use portolan_model::{
     HostReport, PortEvent, PortKey, Protocol, Reason, ScanReport, ScanStart, Service,
 };
@@ -16,12 +17,6 @@ use serde::{Deserialize, Serialize};
 
 /// The JSON Lines schema version.
 pub const SCHEMA_VERSION: u32 = 1;
-
-fn secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
 
 /// The first record: what the scan is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -267,4 +262,39 @@ pub fn existing_ports(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A resumed scan reads back whatever is in the file it appends to: any bytes, no panic,
+        /// and only well-formed port records count.
+        #[test]
+        fn existing_ports_reads_any_file(lines in proptest::collection::vec("\\PC{0,60}", 0..20)) {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("o.jsonl");
+            let mut text = lines.join("\n");
+            text.push_str("\n{\"type\":\"port\",\"addr\":\"192.0.2.1\",\"proto\":\"tcp\",\"port\":22}\n");
+            std::fs::write(&p, text).unwrap();
+            let got = existing_ports(&p).unwrap();
+            let want = PortKey {
+                addr: "192.0.2.1".parse().unwrap(),
+                proto: Protocol::Tcp,
+                port: 22,
+            };
+            prop_assert!(got.contains(&want));
+        }
+    }
+
+    #[test]
+    fn records_carry_both_version_fields() {
+        let r = NoticeRecord::new("x", std::time::UNIX_EPOCH);
+        let v: serde_json::Value = serde_json::from_str(&line(&r)).unwrap();
+        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["v"], 1);
+        assert_eq!(v["type"], "notice");
+    }
 }
