@@ -24,6 +24,7 @@ Examples:
   portolan scans                  every scan saved in the result store
   portolan diff --fail-on-change  what changed since the previous scan of the same targets
   portolan history 10.0.0.5       every stored scan of a host, port by port
+  portolan vulns import nvd/ kev.json epss.csv.gz; portolan vulns scan.jsonl --kev
   portolan registry update --from service-names-port-numbers.csv
   portolan completions bash > /etc/bash_completion.d/portolan";
 
@@ -69,6 +70,9 @@ pub enum Command {
     Ports(cmd::store::QueryArgs),
     /// Bring existing results into the store: nmap XML, Portolan JSON Lines.
     Import(cmd::store::ImportArgs),
+    /// Known vulnerabilities of detected services, offline: import NVD, CISA KEV and EPSS
+    /// files, then match a scan's -sV results or a CPE, with a stated confidence.
+    Vulns(cmd::vulns::VulnsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
         Command::Hosts(args) => cmd::store::run_hosts(args, style),
         Command::Ports(args) => cmd::store::run_ports(args, style),
         Command::Import(args) => cmd::store::run_import(args),
+        Command::Vulns(args) => cmd::vulns::run(args, style),
         Command::Completions { shell } => {
             let mut c = Cli::command();
             let mut script = Vec::new();

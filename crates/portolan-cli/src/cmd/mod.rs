@@ -9,3 +9,4 @@ pub mod registry;
 pub mod scan;
 pub mod service;
 pub mod store;
+pub mod vulns;

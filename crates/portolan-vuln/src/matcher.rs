@@ -1,0 +1,957 @@
+//! Matching a detected product and version against stored CVE records, with a stated
+//! confidence.
+//!
+//! Rules (each has a test on real NVD records in `tests/nvd_outcomes.rs`):
+//! - no version detected → no match claimed;
+//! - only `vulnerable: true` criteria can match the product; `vulnerable: false` criteria are
+//!   platforms ("running on"), never the product: a configuration `product AND platform` is
+//!   reported as *conditional* (the platform is not observed by a network scan), with lower
+//!   confidence;
+//! - `versionStart/End Including/Excluding` and exact versions with [`Version`] ordering; an
+//!   exact criterion whose update is `*` matches every update of that version (`9.1` matches
+//!   `9.1p1`); a range in another numbering scheme (`r27` for NGINX Plus) never matches;
+//! - configurations and nodes combine with `AND`/`OR` and `negate`, in three-valued logic
+//!   (true, false, unknown for unobserved platforms);
+//! - vendor/product renames come from the alias table (`data/aliases.toml`);
+//! - records without any CPE configuration (`Awaiting Analysis`) whose description names the
+//!   product are reported with *unknown applicability*, not dropped.
+
+use crate::cpe::{attr_matches, CpeName, ANY, NA};
+use crate::db::{StoreError, VulnStore};
+use crate::feeds::{EpssScore, KevEntry};
+use crate::nvd::{Configuration, CpeMatch, CveRecord, Cvss, Node, Operator};
+use crate::version::Version;
+use portolan_model::{Service, ServiceMethod, Severity};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// The alias groups compiled in (`data/aliases.toml`).
+const ALIASES_TOML: &str = include_str!("../data/aliases.toml");
+
+/// Vendor:product names that NVD uses for one product.
+#[derive(Clone, Debug, Default)]
+pub struct Aliases {
+    groups: Vec<Vec<(String, String)>>,
+}
+
+#[derive(Deserialize)]
+struct AliasFile {
+    group: Vec<AliasGroup>,
+}
+
+#[derive(Deserialize)]
+struct AliasGroup {
+    names: Vec<String>,
+    #[allow(dead_code)]
+    #[serde(default)]
+    note: String,
+    #[allow(dead_code)]
+    sources: Vec<String>,
+}
+
+impl Aliases {
+    /// The compiled-in table.
+    pub fn builtin() -> Aliases {
+        // The file is part of the source and checked by a test; an error here is a build defect,
+        // and matching without aliases is still correct, only less complete.
+        Aliases::parse(ALIASES_TOML).unwrap_or_default()
+    }
+
+    /// Parse an alias file (`[[group]] names = ["vendor:product", ...]`).
+    pub fn parse(text: &str) -> Result<Aliases, String> {
+        let f: AliasFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut groups = Vec::new();
+        for g in f.group {
+            let mut names = Vec::new();
+            for n in g.names {
+                let (v, p) = n
+                    .split_once(':')
+                    .ok_or_else(|| format!("{n:?} is not vendor:product"))?;
+                names.push((v.to_lowercase(), p.to_lowercase()));
+            }
+            groups.push(names);
+        }
+        Ok(Aliases { groups })
+    }
+
+    /// Every name of the product (itself first).
+    pub fn expand(&self, vendor: &str, product: &str) -> Vec<(String, String)> {
+        let mut out = vec![(vendor.to_string(), product.to_string())];
+        for g in &self.groups {
+            if g.iter().any(|(v, p)| v == vendor && p == product) {
+                for n in g {
+                    if !out.contains(n) {
+                        out.push(n.clone());
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Where the detected version came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum VersionSource {
+    /// Given by the user (a CPE on the command line).
+    Given,
+    /// Announced by the service in its greeting (SSH, FTP, SMTP banners).
+    Banner,
+    /// Read from the reply to a probe (an HTTP `Server` header, ...).
+    Probe { probe: String },
+}
+
+/// A product as detected, ready to match.
+#[derive(Clone, Debug)]
+pub struct Detected {
+    /// CPE names (vendor and product are what is matched).
+    pub cpes: Vec<CpeName>,
+    /// The upstream version; `None` means nothing is claimed.
+    pub version: Option<String>,
+    pub source: VersionSource,
+    /// A soft match (a generic rule) rather than a product-specific one.
+    pub soft: bool,
+    /// Texts that may name a distribution build (extra info, SSH comments, banner, HTTP
+    /// `Server`): `OpenSSH_9.2p1 Debian-2+deb12u3`, `nginx/1.22.1 (Ubuntu)`.
+    pub hints: Vec<String>,
+}
+
+impl Detected {
+    /// From one CPE given by the user: its version (with its update: `9.2` + `p1`).
+    pub fn from_cpe(cpe: &CpeName) -> Detected {
+        Detected {
+            cpes: vec![cpe.clone()],
+            version: cpe.full_version(),
+            source: VersionSource::Given,
+            soft: false,
+            hints: Vec::new(),
+        }
+    }
+
+    /// From a service found by `-sV` (the model's [`Service`]). A service named only from the
+    /// port table has no version: nothing will match.
+    pub fn from_service(s: &Service) -> Detected {
+        let details = s.details.as_ref();
+        let probe = details
+            .and_then(|d| d.get("probe"))
+            .and_then(|p| p.as_str())
+            .map(str::to_string);
+        let source = match probe.as_deref() {
+            None | Some("null") | Some("NULL") => VersionSource::Banner,
+            Some(p) => VersionSource::Probe {
+                probe: p.to_string(),
+            },
+        };
+        let mut hints: Vec<String> = s.extrainfo.iter().cloned().collect();
+        if let Some(d) = details {
+            for ptr in ["/ssh/comments", "/ssh/software", "/http/server", "/banner"] {
+                if let Some(t) = d.pointer(ptr).and_then(|v| v.as_str()) {
+                    hints.push(t.chars().take(512).collect());
+                }
+            }
+        }
+        let cpes: Vec<CpeName> = s.cpe.iter().filter_map(CpeName::from_model).collect();
+        // The version: the service's own, else the first CPE's.
+        let version = s
+            .version
+            .clone()
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| cpes.iter().find_map(CpeName::full_version));
+        let version = if s.method == ServiceMethod::Table {
+            None
+        } else {
+            version
+        };
+        Detected {
+            cpes,
+            version,
+            source,
+            soft: s.conf < 10,
+            hints,
+        }
+    }
+}
+
+/// How sure it is that the CVE applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Applicability {
+    /// NVD has no CPE configuration for it yet: it may or may not apply.
+    Unknown,
+    /// The product and version match, but the configuration also needs a platform a network
+    /// scan does not see.
+    Conditional,
+    /// The product and version match a configuration.
+    Affected,
+}
+
+/// A distribution build recognised in the detected texts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Distro {
+    pub name: String,
+    /// The text it was recognised in (`Debian-2+deb12u3`).
+    pub evidence: String,
+    /// Where that distribution says whether a CVE is fixed (`{cve}` replaced).
+    pub tracker: String,
+}
+
+/// One CVE that applies (or may apply) to one detected product.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub cve: String,
+    pub applicability: Applicability,
+    /// `vendor:product` of the criterion that matched.
+    pub product: String,
+    /// The detected version it was matched with.
+    pub version: String,
+    /// The criterion and its range: `openbsd:openssh >= 8.6, < 9.8`.
+    pub range: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cvss_v40: Option<Cvss>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cvss_v31: Option<Cvss>,
+    /// Highest base score of any CVSS version NVD gives (v4.0, v3.1, v3.0, v2).
+    pub score: Option<f64>,
+    pub severity: Severity,
+    pub kev: Option<KevEntry>,
+    pub epss: Option<EpssScore>,
+    /// 0-100, Greenbone-style quality of detection.
+    pub confidence: u8,
+    /// Why that confidence, in words.
+    pub reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distro: Option<Distro>,
+    /// NVD status of the record.
+    pub status: String,
+    pub description: String,
+}
+
+/// Severity from a CVSS base score (the v3/v4 bands).
+pub fn severity_of(score: Option<f64>) -> Severity {
+    match score {
+        Some(s) if s >= 9.0 => Severity::Critical,
+        Some(s) if s >= 7.0 => Severity::High,
+        Some(s) if s >= 4.0 => Severity::Medium,
+        Some(s) if s > 0.0 => Severity::Low,
+        _ => Severity::Info,
+    }
+}
+
+/// Recognise a distribution build in `hints`.
+pub fn detect_distro(hints: &[String]) -> Option<Distro> {
+    const TRACKERS: &[(&str, &str)] = &[
+        (
+            "Debian",
+            "https://security-tracker.debian.org/tracker/{cve}",
+        ),
+        ("Ubuntu", "https://ubuntu.com/security/{cve}"),
+        ("Red Hat", "https://access.redhat.com/security/cve/{cve}"),
+        (
+            "Fedora",
+            "https://bodhi.fedoraproject.org/updates/?search={cve}",
+        ),
+        ("SUSE", "https://www.suse.com/security/cve/{cve}/"),
+        ("Alpine", "https://security.alpinelinux.org/vuln/{cve}"),
+    ];
+    for h in hints {
+        let lower = h.to_lowercase();
+        let tokens: Vec<&str> = lower
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|t| !t.is_empty())
+            .collect();
+        let digits_after = |t: &str, p: &str| {
+            t.strip_prefix(p)
+                .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let name = if tokens.iter().any(|t| {
+            *t == "debian"
+                || *t == "raspbian"
+                || (t.starts_with("deb")
+                    && t.contains('u')
+                    && t[3..].starts_with(|c: char| c.is_ascii_digit()))
+        }) {
+            "Debian"
+        } else if tokens
+            .iter()
+            .any(|t| *t == "ubuntu" || t.starts_with("ubuntu"))
+        {
+            "Ubuntu"
+        } else if tokens.iter().any(|t| {
+            matches!(*t, "rhel" | "centos" | "rocky" | "almalinux" | "redhat")
+                || digits_after(t, "el")
+        }) {
+            "Red Hat"
+        } else if tokens
+            .iter()
+            .any(|t| *t == "fedora" || digits_after(t, "fc"))
+        {
+            "Fedora"
+        } else if tokens.iter().any(|t| t.starts_with("suse")) {
+            "SUSE"
+        } else if tokens.contains(&"alpine") {
+            "Alpine"
+        } else {
+            continue;
+        };
+        let tracker = TRACKERS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.to_string())
+            .unwrap_or_default();
+        return Some(Distro {
+            name: name.into(),
+            evidence: h.chars().take(120).collect(),
+            tracker,
+        });
+    }
+    None
+}
+
+/// `9.2p1` → `9.2`; `2.3.19.1` → `2.3.19.1`; `9.16.1-S1` → `9.16.1`: the leading dotted
+/// numbers.
+fn base_version(v: &str) -> &str {
+    let mut end = 0;
+    let b = v.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_digit() {
+            i += 1;
+            end = i;
+        } else if b[i] == b'.' && i + 1 < b.len() && b[i + 1].is_ascii_digit() && end == i {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    &v[..end]
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tri {
+    True,
+    False,
+    Unknown,
+}
+
+impl Tri {
+    fn not(self) -> Tri {
+        match self {
+            Tri::True => Tri::False,
+            Tri::False => Tri::True,
+            Tri::Unknown => Tri::Unknown,
+        }
+    }
+    fn combine(op: Operator, xs: impl Iterator<Item = Tri>) -> Tri {
+        let mut any_true = false;
+        let mut any_false = false;
+        let mut any_unknown = false;
+        let mut empty = true;
+        for x in xs {
+            empty = false;
+            match x {
+                Tri::True => any_true = true,
+                Tri::False => any_false = true,
+                Tri::Unknown => any_unknown = true,
+            }
+        }
+        if empty {
+            return Tri::False;
+        }
+        match op {
+            Operator::Or if any_true => Tri::True,
+            Operator::Or if any_unknown => Tri::Unknown,
+            Operator::Or => Tri::False,
+            Operator::And if any_false => Tri::False,
+            Operator::And if any_unknown => Tri::Unknown,
+            Operator::And => Tri::True,
+        }
+    }
+}
+
+/// The range of a criterion in words: `>= 8.6, < 9.8`, `= 9.1`, `all versions`.
+pub fn describe_range(m: &CpeMatch, c: &CpeName) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = &m.start_including {
+        parts.push(format!(">= {v}"));
+    }
+    if let Some(v) = &m.start_excluding {
+        parts.push(format!("> {v}"));
+    }
+    if let Some(v) = &m.end_including {
+        parts.push(format!("<= {v}"));
+    }
+    if let Some(v) = &m.end_excluding {
+        parts.push(format!("< {v}"));
+    }
+    let mut s = if c.version != ANY {
+        format!(
+            "= {}",
+            c.full_version().unwrap_or_else(|| c.version.clone())
+        )
+    } else if parts.is_empty() {
+        "all versions".to_string()
+    } else {
+        parts.join(", ")
+    };
+    if c.sw_edition != ANY {
+        s.push_str(&format!(" ({})", c.sw_edition));
+    }
+    format!("{}:{} {s}", c.vendor, c.product)
+}
+
+/// A criterion prepared for matching: its CPE and versions parsed once.
+#[derive(Clone, Debug)]
+struct CMatch {
+    vulnerable: bool,
+    /// Hash of `vendor:product`, checked before the strings (keeps the hot loop in cache).
+    key: u64,
+    criteria: String,
+    cpe: Option<CpeName>,
+    /// The exact version (with its update when that is not `*`), when the criterion has one.
+    exact: Option<Version>,
+    /// The exact criterion's update is `*`: any update of that version matches.
+    any_update: bool,
+    bounds: [Option<Version>; 4],
+    /// Edition, language, sw_edition, target_sw, target_hw and other are all `*`.
+    attrs_any: bool,
+    /// The version is `-` (not applicable): never matches a detected version.
+    version_na: bool,
+    text: String,
+}
+
+impl CMatch {
+    fn new(m: &CpeMatch) -> CMatch {
+        let cpe = CpeName::parse(&m.criteria);
+        let (exact, any_update, text) = match &cpe {
+            Some(c) if c.version != ANY && c.version != NA => {
+                let any_update = c.update == ANY;
+                let v = if any_update {
+                    Version::parse(&c.version)
+                } else {
+                    Version::parse(&crate::cpe::join_update(&c.version, &c.update))
+                };
+                (Some(v), any_update, describe_range(m, c))
+            }
+            Some(c) => (None, false, describe_range(m, c)),
+            None => (None, false, m.criteria.clone()),
+        };
+        let p = |b: &Option<String>| b.as_deref().map(Version::parse);
+        let attrs_any = cpe.as_ref().is_some_and(|c| {
+            [
+                &c.edition,
+                &c.language,
+                &c.sw_edition,
+                &c.target_sw,
+                &c.target_hw,
+                &c.other,
+            ]
+            .iter()
+            .all(|a| a.as_str() == ANY)
+        });
+        CMatch {
+            key: cpe.as_ref().map_or(0, |c| name_key(&c.vendor, &c.product)),
+            attrs_any,
+            version_na: cpe.as_ref().is_some_and(|c| c.version == NA),
+            vulnerable: m.vulnerable,
+            criteria: m.criteria.clone(),
+            cpe,
+            exact,
+            any_update,
+            bounds: [
+                p(&m.start_including),
+                p(&m.start_excluding),
+                p(&m.end_including),
+                p(&m.end_excluding),
+            ],
+            text,
+        }
+    }
+
+    /// Whether this `vulnerable: true` criterion matches `names` at `version`.
+    fn matches(&self, t: &Target<'_>) -> bool {
+        if !t.keys.contains(&self.key) {
+            return false;
+        }
+        let Some(c) = &self.cpe else { return false };
+        let detected = t.detected;
+        if c.part != detected.part && detected.part != ANY {
+            return false;
+        }
+        if !t
+            .names
+            .iter()
+            .any(|(v, p)| *v == c.vendor && *p == c.product)
+        {
+            return false;
+        }
+        if !self.attrs_any {
+            for (pat, val) in [
+                (&c.edition, &detected.edition),
+                (&c.language, &detected.language),
+                (&c.sw_edition, &detected.sw_edition),
+                (&c.target_sw, &detected.target_sw),
+                (&c.target_hw, &detected.target_hw),
+                (&c.other, &detected.other),
+            ] {
+                if !attr_matches(pat, val) {
+                    return false;
+                }
+            }
+        }
+        if self.version_na {
+            return false;
+        }
+        let version = t.version;
+        if let Some(cv) = &self.exact {
+            // An exact version; with update `*`, any update of it.
+            return cv.same_scheme(version)
+                && (*cv == *version || (self.any_update && *cv == t.base));
+        }
+        let [si, se, ei, ee] = &self.bounds;
+        let ok = |b: &Option<Version>, f: fn(&Version, &Version) -> bool| match b {
+            None => true,
+            Some(b) => b.same_scheme(version) && f(version, b),
+        };
+        ok(si, |v, b| v >= b)
+            && ok(se, |v, b| v > b)
+            && ok(ei, |v, b| v <= b)
+            && ok(ee, |v, b| v < b)
+    }
+}
+
+/// A node, configuration and record prepared for matching.
+#[derive(Clone, Debug)]
+struct CNode {
+    operator: Operator,
+    negate: bool,
+    matches: Vec<CMatch>,
+}
+
+#[derive(Clone, Debug)]
+struct CConfig {
+    operator: Operator,
+    negate: bool,
+    nodes: Vec<CNode>,
+}
+
+/// A record with its configurations prepared for matching, and its KEV and EPSS data.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub record: CveRecord,
+    pub kev: Option<KevEntry>,
+    pub epss: Option<EpssScore>,
+    configs: Vec<CConfig>,
+}
+
+impl Prepared {
+    pub fn new(record: CveRecord, kev: Option<KevEntry>, epss: Option<EpssScore>) -> Prepared {
+        let configs = record
+            .configurations
+            .iter()
+            .map(|c: &Configuration| CConfig {
+                operator: c.operator,
+                negate: c.negate,
+                nodes: c
+                    .nodes
+                    .iter()
+                    .map(|n: &Node| CNode {
+                        operator: n.operator,
+                        negate: n.negate,
+                        matches: n.cpe_match.iter().map(CMatch::new).collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Prepared {
+            record,
+            kev,
+            epss,
+            configs,
+        }
+    }
+}
+
+/// What is matched: the product's names, its CPE, its version and that version's base.
+struct Target<'a> {
+    names: &'a [(String, String)],
+    /// [`name_key`] of each name.
+    keys: Vec<u64>,
+    detected: &'a CpeName,
+    version: &'a Version,
+    base: Version,
+}
+
+/// A hash of `vendor:product` (fixed keys: the same in every run).
+fn name_key(vendor: &str, product: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    vendor.hash(&mut h);
+    product.hash(&mut h);
+    h.finish()
+}
+
+/// An outcome: (applicability, the matching ranges, the platforms it is conditional on).
+pub type Outcome = (Applicability, Vec<String>, Vec<String>);
+
+fn eval_node<'p>(
+    n: &'p CNode,
+    t: &Target<'_>,
+    matched: &mut Vec<&'p str>,
+    platforms: &mut Vec<&'p str>,
+) -> Tri {
+    let results = n.matches.iter().map(|m| {
+        if !m.vulnerable {
+            platforms.push(&m.criteria);
+            Tri::Unknown
+        } else if m.matches(t) {
+            matched.push(&m.text);
+            Tri::True
+        } else {
+            Tri::False
+        }
+    });
+    let r = Tri::combine(n.operator, results);
+    if n.negate {
+        r.not()
+    } else {
+        r
+    }
+}
+
+fn evaluate_prepared(p: &Prepared, t: &Target<'_>) -> Option<Outcome> {
+    let mut best: Option<(Applicability, Vec<&str>, Vec<&str>)> = None;
+    for c in &p.configs {
+        let (mut matched, mut platforms) = (Vec::new(), Vec::new());
+        let results = c
+            .nodes
+            .iter()
+            .map(|n| eval_node(n, t, &mut matched, &mut platforms));
+        let r = Tri::combine(c.operator, results);
+        let r = if c.negate { r.not() } else { r };
+        let a = match r {
+            Tri::True if !matched.is_empty() => Applicability::Affected,
+            Tri::Unknown if !matched.is_empty() => Applicability::Conditional,
+            _ => continue,
+        };
+        if best.as_ref().is_none_or(|(b, _, _)| a > *b) {
+            best = Some((a, matched, platforms));
+        }
+    }
+    best.map(|(a, m, p)| {
+        (
+            a,
+            m.into_iter().map(str::to_string).collect(),
+            p.into_iter().map(str::to_string).collect(),
+        )
+    })
+}
+
+/// The outcome of one record for one product: `None` when it does not apply.
+pub fn evaluate(
+    rec: &CveRecord,
+    names: &[(String, String)],
+    detected: &CpeName,
+    version: &Version,
+) -> Option<Outcome> {
+    let p = Prepared::new(rec.clone(), None, None);
+    let t = Target {
+        names,
+        keys: names.iter().map(|(v, p)| name_key(v, p)).collect(),
+        detected,
+        version,
+        base: Version::parse(base_version(version.as_str())),
+    };
+    evaluate_prepared(&p, &t)
+}
+
+type Enriched = Rc<Vec<Prepared>>;
+
+/// Matches detected products against a [`VulnStore`], caching each product's records.
+pub struct Matcher<'s> {
+    store: &'s dyn VulnStore,
+    aliases: Aliases,
+    by_product: RefCell<HashMap<(String, String), Enriched>>,
+    by_word: RefCell<HashMap<String, Enriched>>,
+    /// Findings per distinct detected product (names, version, source, hints): a scan sees
+    /// the same OpenSSH build on many hosts.
+    memo: RefCell<HashMap<String, Rc<Vec<Finding>>>>,
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n).collect();
+        t.push('…');
+        t
+    }
+}
+
+impl<'s> Matcher<'s> {
+    pub fn new(store: &'s dyn VulnStore, aliases: Aliases) -> Matcher<'s> {
+        Matcher {
+            store,
+            aliases,
+            by_product: RefCell::new(HashMap::new()),
+            by_word: RefCell::new(HashMap::new()),
+            memo: RefCell::new(HashMap::new()),
+        }
+    }
+
+    fn enrich(&self, recs: Vec<CveRecord>) -> Result<Enriched, StoreError> {
+        let mut out = Vec::with_capacity(recs.len());
+        for r in recs {
+            let kev = self.store.kev(&r.id)?;
+            let epss = self.store.epss(&r.id)?;
+            out.push(Prepared::new(r, kev, epss));
+        }
+        Ok(Rc::new(out))
+    }
+
+    fn product(&self, vendor: &str, product: &str) -> Result<Enriched, StoreError> {
+        let key = (vendor.to_string(), product.to_string());
+        if let Some(e) = self.by_product.borrow().get(&key) {
+            return Ok(e.clone());
+        }
+        let e = self.enrich(self.store.cves_for_product(vendor, product)?)?;
+        self.by_product.borrow_mut().insert(key, e.clone());
+        Ok(e)
+    }
+
+    fn word(&self, w: &str) -> Result<Enriched, StoreError> {
+        if let Some(e) = self.by_word.borrow().get(w) {
+            return Ok(e.clone());
+        }
+        let e = self.enrich(self.store.unanalysed_naming(w)?)?;
+        self.by_word.borrow_mut().insert(w.to_string(), e.clone());
+        Ok(e)
+    }
+
+    /// Every CVE that applies or may apply to `d`, most severe first. Nothing when `d` has no
+    /// version.
+    pub fn match_detected(&self, d: &Detected) -> Result<Vec<Finding>, StoreError> {
+        if d.version.is_none() {
+            return Ok(Vec::new());
+        }
+        let key = format!(
+            "{:?}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}",
+            d.cpes, d.version, d.source, d.soft, d.hints
+        );
+        if let Some(f) = self.memo.borrow().get(&key) {
+            return Ok(f.as_ref().clone());
+        }
+        let f = self.match_uncached(d)?;
+        self.memo.borrow_mut().insert(key, Rc::new(f.clone()));
+        Ok(f)
+    }
+
+    fn match_uncached(&self, d: &Detected) -> Result<Vec<Finding>, StoreError> {
+        let Some(vtext) = d.version.clone() else {
+            return Ok(Vec::new());
+        };
+        let version = Version::parse(&vtext);
+        let base = Version::parse(base_version(&vtext));
+        let distro = detect_distro(&d.hints);
+        let mut out: Vec<Finding> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for cpe in &d.cpes {
+            if cpe.vendor == ANY || cpe.product == ANY {
+                continue;
+            }
+            let names = self.aliases.expand(&cpe.vendor, &cpe.product);
+            let target = Target {
+                names: &names,
+                keys: names.iter().map(|(v, p)| name_key(v, p)).collect(),
+                detected: cpe,
+                version: &version,
+                base: base.clone(),
+            };
+            for (v, p) in &names {
+                for prep in self.product(v, p)?.iter() {
+                    if seen.contains(&prep.record.id) {
+                        continue;
+                    }
+                    let Some((app, ranges, platforms)) = evaluate_prepared(prep, &target) else {
+                        continue;
+                    };
+                    seen.insert(prep.record.id.clone());
+                    out.push(self.finding(d, prep, app, &ranges, &platforms, &vtext, &distro, p));
+                }
+            }
+            // Records NVD has not analysed yet, found by the product's name in their text.
+            let mut words: Vec<String> = names.iter().map(|(_, p)| p.clone()).collect();
+            words.sort();
+            words.dedup();
+            for w in words {
+                for prep in self.word(&w)?.iter() {
+                    if !seen.insert(prep.record.id.clone()) {
+                        continue;
+                    }
+                    out.push(self.finding(
+                        d,
+                        prep,
+                        Applicability::Unknown,
+                        &[],
+                        &[],
+                        &vtext,
+                        &distro,
+                        &w,
+                    ));
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            b.applicability
+                .cmp(&a.applicability)
+                .then(b.kev.is_some().cmp(&a.kev.is_some()))
+                .then(
+                    b.score
+                        .partial_cmp(&a.score)
+                        .unwrap_or(std::cmp::Ordering::Equal),
+                )
+                .then(a.cve.cmp(&b.cve))
+        });
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finding(
+        &self,
+        d: &Detected,
+        prep: &Prepared,
+        app: Applicability,
+        ranges: &[String],
+        platforms: &[String],
+        version: &str,
+        distro: &Option<Distro>,
+        product: &str,
+    ) -> Finding {
+        let (rec, kev, epss) = (&prep.record, &prep.kev, &prep.epss);
+        let mut reasons = Vec::new();
+        let mut conf: i32 = match &d.source {
+            VersionSource::Given => {
+                reasons.push("version as given".to_string());
+                100
+            }
+            VersionSource::Banner => {
+                reasons.push("version announced in the service's own banner".to_string());
+                80
+            }
+            VersionSource::Probe { probe } => {
+                reasons.push(format!("version read from the reply to the {probe} probe"));
+                70
+            }
+        };
+        if d.soft {
+            conf -= 10;
+            reasons.push("soft match: a generic detection rule, not a product-specific one".into());
+        }
+        match app {
+            Applicability::Affected => {}
+            Applicability::Conditional => {
+                conf -= 20;
+                reasons.push(format!(
+                    "applies only together with a platform a scan does not see: {}",
+                    platforms
+                        .iter()
+                        .take(3)
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            Applicability::Unknown => {
+                let named = rec.description.contains(version);
+                conf = if named { 20 } else { 10 };
+                reasons.push(format!(
+                    "NVD has no CPE configuration for it yet (status {}): applicability unknown; its description names {product}{}",
+                    if rec.status.is_empty() { "unknown" } else { rec.status.as_str() },
+                    if named {
+                        format!(" and version {version}")
+                    } else {
+                        " but not this version".to_string()
+                    }
+                ));
+            }
+        }
+        let distro = distro.as_ref().map(|dd| Distro {
+            tracker: dd.tracker.replace("{cve}", &rec.id),
+            ..dd.clone()
+        });
+        if let Some(dd) = &distro {
+            conf = conf.min(30);
+            reasons.push(format!(
+                "{} build ({}): distributions backport security fixes without changing the upstream version, so this may be fixed; check {}",
+                dd.name,
+                truncate(&dd.evidence, 60),
+                dd.tracker
+            ));
+        }
+        let score = rec.max_score();
+        Finding {
+            cve: rec.id.clone(),
+            applicability: app,
+            product: ranges
+                .first()
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or(product)
+                .to_string(),
+            version: version.to_string(),
+            range: if ranges.is_empty() {
+                "no CPE configuration in NVD".into()
+            } else {
+                ranges.join("; ")
+            },
+            cvss_v40: rec.cvss_v40.clone(),
+            cvss_v31: rec.cvss_v31.clone().or_else(|| rec.cvss_v30.clone()),
+            score,
+            severity: severity_of(score),
+            kev: kev.clone(),
+            epss: epss.clone(),
+            confidence: conf.clamp(0, 100) as u8,
+            reasons,
+            distro,
+            status: rec.status.clone(),
+            description: truncate(&rec.description, 300),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_aliases_parse_and_expand() {
+        let a = Aliases::parse(ALIASES_TOML).unwrap();
+        let names = a.expand("f5", "nginx");
+        assert!(names.contains(&("f5".into(), "nginx_open_source".into())));
+        assert_eq!(a.expand("x", "y"), vec![("x".into(), "y".into())]);
+    }
+
+    #[test]
+    fn base_versions() {
+        assert_eq!(base_version("9.2p1"), "9.2");
+        assert_eq!(base_version("2.3.19.1"), "2.3.19.1");
+        assert_eq!(base_version("9.16.1-S1"), "9.16.1");
+        assert_eq!(base_version("1."), "1");
+        assert_eq!(base_version("r27"), "");
+    }
+
+    #[test]
+    fn distros_are_recognised() {
+        let d = |s: &str| detect_distro(&[s.to_string()]).map(|d| d.name);
+        assert_eq!(d("Debian-2+deb12u3").as_deref(), Some("Debian"));
+        assert_eq!(
+            d("OpenSSH_8.9p1 Ubuntu-3ubuntu0.6").as_deref(),
+            Some("Ubuntu")
+        );
+        assert_eq!(d("OpenSSH_8.0p1 el8").as_deref(), Some("Red Hat"));
+        assert_eq!(d("nginx/1.22.1").as_deref(), None);
+        assert_eq!(d("protocol 2.0").as_deref(), None);
+        assert_eq!(d("develop").as_deref(), None);
+    }
+}
