@@ -21,6 +21,8 @@ Examples:
   portolan local --format sarif --fail-on high
   portolan service 127.0.0.1:2222 127.0.0.1:8443   what listens there, which version
   portolan detect capture.pcapng   who scanned or flooded whom, from a capture
+  portolan policy lint policy.yaml  mistakes in a port policy (shadowed rules, any-any, ...)
+  portolan firewall generate policy.yaml --gateway --nft   nftables rules from the policy
   portolan registry update --from service-names-port-numbers.csv
   portolan completions bash > /etc/bash_completion.d/portolan";
 
@@ -54,6 +56,13 @@ pub enum Command {
     /// See who is scanning or flooding you: port scans, sweeps and SYN floods from captures or
     /// live traffic.
     Detect(cmd::detect::DetectArgs),
+    /// Least privilege: lint a port policy (zones, hosts, services, rules).
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCmd),
+    /// Firewall rules generated from a port policy: nftables or iptables, for a gateway or a
+    /// host.
+    #[command(subcommand)]
+    Firewall(cmd::firewall::FirewallCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -79,6 +88,8 @@ fn main() -> ExitCode {
         Command::Scan(args) => cmd::scan::run(*args, style, &stop),
         Command::Service(args) => cmd::service::run(args, style, &stop),
         Command::Detect(args) => cmd::detect::run(args, style),
+        Command::Policy(c) => cmd::policy::run(c, style),
+        Command::Firewall(c) => cmd::firewall::run(c),
         Command::Completions { shell } => {
             let mut c = Cli::command();
             let mut script = Vec::new();
