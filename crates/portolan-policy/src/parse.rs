@@ -235,9 +235,9 @@ struct RawNames {
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
     #[serde(default)]
-    zones: BTreeMap<String, RawZone>,
+    zones: BTreeMap<Name, RawZone>,
     #[serde(default)]
-    hosts: BTreeMap<String, RawHost>,
+    hosts: BTreeMap<Name, RawHost>,
     #[serde(default)]
     rules: Vec<RawRule>,
     default: RawDefault,
@@ -347,18 +347,55 @@ impl Tag for EndpointTag {
     const KIND: Kind = Kind::Endpoint;
 }
 
-/// A name (of a zone or host): a non-empty string, checked against pass 3's marker.
+/// The longest zone or host name.
+pub const MAX_NAME: usize = 64;
+
+/// Is `s` a valid zone or host name: 1 to [`MAX_NAME`] letters, digits, `-`, `_` or `.`,
+/// starting with a letter or digit? Names reach generated firewall rules and terminals, so
+/// nothing else is allowed in them.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_NAME
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn checked_name<E: de::Error>(s: String) -> Result<String, E> {
+    if valid_name(&s) {
+        Ok(s)
+    } else {
+        let shown: String = s
+            .chars()
+            .take(MAX_NAME)
+            .flat_map(char::escape_default)
+            .collect();
+        Err(bad(
+            &s,
+            format_args!(
+                "\"{shown}\" is not a usable name: zone and host names are 1 to {MAX_NAME} letters, \
+                 digits, '-', '_' or '.', starting with a letter or digit (e.g. dmz, web-1)"
+            ),
+        ))
+    }
+}
+
+/// A zone or host name as a map key.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Name(String);
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked_name(String::deserialize(d)?).map(Name)
+    }
+}
+
+/// A name a rule or host refers to, checked against pass 3's marker.
 struct Named<T>(String, std::marker::PhantomData<T>);
 
 impl<'de, T: Tag> Deserialize<'de> for Named<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let s = s.trim().to_string();
-        if s.is_empty() {
-            return Err(de::Error::custom(
-                "an empty name: write a zone or host name, or `any`",
-            ));
-        }
+        let s = checked_name(String::deserialize(d)?)?;
         check_marked(T::KIND, &s)?;
         Ok(Named(s, std::marker::PhantomData))
     }
@@ -423,7 +460,7 @@ fn resolve(
         .into_iter()
         .map(|(n, z)| {
             (
-                n,
+                n.0,
                 Zone {
                     networks: z.networks.into_iter().map(|n| n.0).collect(),
                 },
@@ -441,7 +478,7 @@ fn resolve(
             });
         }
         hosts.insert(
-            name,
+            name.0,
             Host {
                 address: h.address.0,
                 zone,
