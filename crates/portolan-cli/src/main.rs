@@ -56,7 +56,8 @@ pub enum Command {
     /// See who is scanning or flooding you: port scans, sweeps and SYN floods from captures or
     /// live traffic.
     Detect(cmd::detect::DetectArgs),
-    /// Least privilege: lint a port policy (zones, hosts, services, rules).
+    /// Least privilege: lint a port policy (zones, hosts, services, rules) and check scans and
+    /// this host's sockets against it.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCmd),
     /// Firewall rules generated from a port policy: nftables or iptables, for a gateway or a

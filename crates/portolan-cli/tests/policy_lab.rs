@@ -11,7 +11,7 @@
 //!
 //! | zone | namespace | hosts | gateway side |
 //! |---|---|---|---|
-//! | internet (0.0.0.0/0) | `pol…i` | 198.51.100.7 | 198.51.100.1/24 |
+//! | internet (0.0.0.0/0) | `pol…i` (gateway `pol…g`) | 198.51.100.7 | 198.51.100.1/24 |
 //! | dmz (10.20.0.0/24) | `pol…d` | web1 10.20.0.10, and 10.20.0.20 | 10.20.0.1/24 |
 //! | office (10.30.0.0/16) | `pol…o` | 10.30.0.7 | 10.30.0.1/16 |
 //! | db (10.40.0.0/24) | `pol…b` | pg1 10.40.0.5 | 10.40.0.1/24 |
@@ -90,9 +90,10 @@ impl GatewayLab {
             .unwrap()
     }
 
-    fn up() -> GatewayLab {
+    /// `tag` keeps the namespaces of tests running in parallel apart.
+    fn up(tag: &str) -> GatewayLab {
         let mut lab = GatewayLab {
-            base: format!("pol{}", std::process::id() % 100_000),
+            base: format!("pol{tag}{}", std::process::id() % 100_000),
             made: Vec::new(),
             children: Vec::new(),
         };
@@ -164,14 +165,31 @@ impl GatewayLab {
             .filter(|z| z.suffix != from.suffix)
             .flat_map(|z| z.hosts.iter().copied())
             .collect();
+        self.scan(from.suffix, &targets, PORTS, None)
+    }
+
+    /// Open (address, port) found by a connect scan from namespace `suffix`; the scan is also
+    /// written to `file` as JSON Lines.
+    fn scan(
+        &self,
+        suffix: &str,
+        targets: &[&str],
+        ports: &str,
+        file: Option<&Path>,
+    ) -> BTreeSet<(String, u16)> {
         let bin = assert_cmd::cargo::cargo_bin("portolan");
+        let mut extra = Vec::new();
+        if let Some(f) = file {
+            extra.push("-o".to_string());
+            extra.push(format!("jsonl={}", f.display()));
+        }
         let out = Command::new("ip")
-            .args(["netns", "exec", &self.ns(from.suffix)])
+            .args(["netns", "exec", &self.ns(suffix)])
             .arg(&bin)
             .args([
                 "scan",
                 "-p",
-                PORTS,
+                ports,
                 "--format",
                 "json",
                 "--timeout",
@@ -179,14 +197,15 @@ impl GatewayLab {
                 "--retries",
                 "1",
             ])
-            .args(&targets)
+            .args(&extra)
+            .args(targets)
             .env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
             .output()
             .unwrap();
         assert!(
             out.status.success(),
             "scan from {}: {}",
-            from.suffix,
+            suffix,
             String::from_utf8_lossy(&out.stderr)
         );
         let mut open = BTreeSet::new();
@@ -238,7 +257,7 @@ fn gateway_rules_allow_exactly_the_policy_flows() {
     if !can_run() {
         return;
     }
-    let lab = GatewayLab::up();
+    let lab = GatewayLab::up("r");
     let policy = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../portolan-firewall/tests/policies/example.yaml");
 
@@ -341,4 +360,104 @@ fn gateway_rules_allow_exactly_the_policy_flows() {
         let got = lab.scan_from(z);
         assert_eq!(&got, want, "open flows from zone {suffix} (iptables)");
     }
+}
+
+fn check(policy: &Path, scan: &Path, from: &str) -> serde_json::Value {
+    let out = common::portolan()
+        .args(["policy", "check"])
+        .arg(policy)
+        .arg("--scan")
+        .arg(scan)
+        .args(["--from", from, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn policy_check_finds_no_violation_behind_the_rules_and_exactly_the_rogue_listener() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = GatewayLab::up("c");
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../portolan-firewall/tests/policies/example.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<&str> = ZONES
+        .iter()
+        .filter(|z| z.suffix != "i")
+        .flat_map(|z| z.hosts.iter().copied())
+        .collect();
+
+    // --from gives the scanner's own address: a zone would mean "some address of the zone",
+    // and internet (0.0.0.0/0) holds office and dmz, whose rules would then count too.
+    // No firewall yet: from the internet every listener is open, and every one that the
+    // policy does not allow is a violation (web1's http and https are allowed).
+    let before = dir.path().join("before.jsonl");
+    lab.scan("i", &all, PORTS, Some(&before));
+    let v = check(&policy, &before, "198.51.100.7");
+    assert_eq!(v["open"], 20, "{v}");
+    assert_eq!(v["violations"], 18, "{v}");
+    assert_eq!(v["stale"], 0, "{v}");
+
+    // The generated rules on the gateway: nothing open but what is allowed, nothing stale.
+    let rules = dir.path().join("gw.nft");
+    common::portolan()
+        .args(["firewall", "generate"])
+        .arg(&policy)
+        .args(["--gateway", "-o"])
+        .arg(&rules)
+        .assert()
+        .success();
+    let out = lab.exec("g", &["nft", "-f", rules.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let after = dir.path().join("after.jsonl");
+    lab.scan("i", &all, PORTS, Some(&after));
+    let v = check(&policy, &after, "198.51.100.7");
+    assert_eq!(
+        (
+            v["open"].clone(),
+            v["violations"].clone(),
+            v["stale"].clone()
+        ),
+        (2.into(), 0.into(), 0.into()),
+        "{v}"
+    );
+
+    // A rogue listener on web1 (port 9999), seen from its own zone: exactly one violation.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/listeners.py");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &lab.ns("d"), "python3"])
+        .arg(&script)
+        .arg("9999")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    lab.children.push(child);
+    assert_eq!(line.trim(), "ready");
+    let rogue = dir.path().join("rogue.jsonl");
+    let open = lab.scan("d", &["10.20.0.10"], "80,443,9999", Some(&rogue));
+    assert_eq!(open.len(), 3, "{open:?}");
+    let v = check(&policy, &rogue, "dmz");
+    assert_eq!(v["violations"], 1, "{v}");
+    let f = &v["findings"][0];
+    assert_eq!(
+        (f["code"].as_str(), f["port"].as_u64(), f["host"].as_str()),
+        (Some("violation"), Some(9999), Some("web1")),
+        "{v}"
+    );
 }

@@ -14,6 +14,8 @@
 //!   `portolan-firewall` build their sets and verdict maps from it.
 //! - [`lint()`]: shadowed and overlapping rules, any-any rules, empty zones, hosts outside their
 //!   zone.
+//! - [`check::check`]: ports seen open (by a scan, or listening on this host) against the
+//!   policy: violations (open, not allowed) and stale rules (allowed, never seen open).
 //!
 //! ```
 //! let yaml = "
@@ -30,11 +32,11 @@
 //! assert!(portolan_policy::lint(&policy).is_empty());
 //! ```
 //!
-//! Not built yet (see docs/policy.md): `policy check` against scans and local sockets.
 
 #![forbid(unsafe_code)]
 
 pub mod addr;
+pub mod check;
 pub mod compile;
 pub mod lint;
 pub mod model;
