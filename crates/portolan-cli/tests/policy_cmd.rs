@@ -193,3 +193,96 @@ fn generate_needs_a_target_and_a_known_host() {
         .stderr(predicate::str::contains("unknown host \"web9\""))
         .stderr(predicate::str::contains("pg1, web1"));
 }
+
+#[test]
+fn check_reads_a_scan_file_and_reports_violations_and_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let scan = dir.path().join("s.jsonl");
+    std::fs::write(
+        &scan,
+        concat!(
+            r#"{"type":"start","schema_version":1,"v":1,"time":1.0,"scanner":"portolan","version":"0","scan_type":"connect","proto":"tcp","args":"","targets":1,"ports":"22,80,443","num_ports":3,"seed":1,"shard":"0/1","resumed_from":null}"#,
+            "\n",
+            r#"{"type":"port","schema_version":1,"v":1,"time":1.0,"addr":"10.20.0.10","port":80,"proto":"tcp","state":"open","reason":"syn-ack","rtt_us":10,"ttl":null}"#,
+            "\n",
+            r#"{"type":"port","schema_version":1,"v":1,"time":1.0,"addr":"10.20.0.10","port":22,"proto":"tcp","state":"open","reason":"syn-ack","rtt_us":10,"ttl":null}"#,
+            "\n",
+            r#"{"type":"end","schema_version":1,"v":1}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    // From anywhere, ssh to web1 is allowed (office -> dmz); https is stale.
+    portolan()
+        .args([
+            "policy",
+            "check",
+            &fixture("policies/example.yaml"),
+            "--scan",
+        ])
+        .arg(&scan)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("2 open, 0 violations, 1 stale"))
+        .stdout(predicate::str::contains("rule 5 allows 443/tcp to web1"));
+    // From db, ssh is a violation: exit 1 with --fail-on high.
+    portolan()
+        .args([
+            "policy",
+            "check",
+            &fixture("policies/example.yaml"),
+            "--from",
+            "db",
+            "--fail-on",
+            "high",
+            "--scan",
+        ])
+        .arg(&scan)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "10.20.0.10:22/tcp is open (host web1) but no rule allows it",
+        ));
+}
+
+#[test]
+fn check_refuses_files_that_are_not_scans() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"type\":\"start\"}\nnot json\n").unwrap();
+    portolan()
+        .args([
+            "policy",
+            "check",
+            &fixture("policies/example.yaml"),
+            "--scan",
+        ])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.jsonl line 1"));
+    std::fs::write(&bad, "{\"type\":\"end\"}\n").unwrap();
+    portolan()
+        .args([
+            "policy",
+            "check",
+            &fixture("policies/example.yaml"),
+            "--scan",
+        ])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no scan start record"));
+    portolan()
+        .args([
+            "policy",
+            "check",
+            &fixture("policies/example.yaml"),
+            "--local",
+            "--host",
+            "web7",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a host of the policy"));
+}

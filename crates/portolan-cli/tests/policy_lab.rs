@@ -461,3 +461,81 @@ fn policy_check_finds_no_violation_behind_the_rules_and_exactly_the_rogue_listen
         "{v}"
     );
 }
+
+#[test]
+fn policy_check_local_sees_this_hosts_listeners() {
+    if !can_run() {
+        return;
+    }
+    // One namespace standing for web1: listeners on 80 (allowed), 9999 (not allowed), and
+    // nothing on 443 (allowed by rule 5: stale).
+    let ns = format!("poll{}", std::process::id() % 100_000);
+    let lab = GatewayLab {
+        base: ns.clone(),
+        made: Vec::new(),
+        children: Vec::new(),
+    };
+    let mut lab = lab;
+    let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+    lab.sh(&["ip", "netns", "add", &ns]);
+    lab.made.push(ns.clone());
+    lab.sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/listeners.py");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &ns, "python3"])
+        .arg(&script)
+        .arg("80,9999")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    lab.children.push(child);
+    assert_eq!(line.trim(), "ready");
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../portolan-firewall/tests/policies/example.yaml");
+    let bin = assert_cmd::cargo::cargo_bin("portolan");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .arg(&bin)
+        .args(["policy", "check"])
+        .arg(&policy)
+        .args([
+            "--local",
+            "--host",
+            "web1",
+            "--format",
+            "json",
+            "--fail-on",
+            "high",
+        ])
+        .env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a violation is high: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<(String, u64)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![("violation".to_string(), 9999), ("stale".to_string(), 443)],
+        "{v}"
+    );
+}
