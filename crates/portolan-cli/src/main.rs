@@ -60,8 +60,8 @@ pub enum Command {
     /// this host's sockets against it.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCmd),
-    /// Firewall rules generated from a port policy: nftables or iptables, for a gateway or a
-    /// host.
+    /// Firewall rules generated from a port policy (nftables or iptables, for a gateway or a
+    /// host), and audits of the live nftables ruleset.
     #[command(subcommand)]
     Firewall(cmd::firewall::FirewallCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -90,7 +90,7 @@ fn main() -> ExitCode {
         Command::Service(args) => cmd::service::run(args, style, &stop),
         Command::Detect(args) => cmd::detect::run(args, style),
         Command::Policy(c) => cmd::policy::run(c, style),
-        Command::Firewall(c) => cmd::firewall::run(c),
+        Command::Firewall(c) => cmd::firewall::run(c, style),
         Command::Completions { shell } => {
             let mut c = Cli::command();
             let mut script = Vec::new();

@@ -286,3 +286,48 @@ fn check_refuses_files_that_are_not_scans() {
         .code(2)
         .stderr(predicate::str::contains("not a host of the policy"));
 }
+
+#[test]
+fn firewall_audit_of_a_saved_ruleset() {
+    let out = portolan()
+        .args([
+            "firewall",
+            "audit",
+            "--ruleset",
+            &fixture("rulesets/seeded.json"),
+            "--format",
+            "json",
+            "--fail-on",
+            "high",
+        ])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["default-accept", "any-any", "shadowed"], "{v}");
+    assert!(
+        v["findings"][2]["evidence"]
+            .as_str()
+            .unwrap()
+            .ends_with("handle 5"),
+        "{v}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("r.json");
+    std::fs::write(&bad, "table inet x {}").unwrap();
+    portolan()
+        .args(["firewall", "audit", "--ruleset"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("nft -j list ruleset"));
+}

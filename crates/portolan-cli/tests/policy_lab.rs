@@ -539,3 +539,62 @@ fn policy_check_local_sees_this_hosts_listeners() {
         "{v}"
     );
 }
+
+#[test]
+fn firewall_audit_reads_the_live_ruleset_and_sockets() {
+    if !can_run() {
+        return;
+    }
+    let ns = format!("pola{}", std::process::id() % 100_000);
+    let mut lab = GatewayLab {
+        base: ns.clone(),
+        made: Vec::new(),
+        children: Vec::new(),
+    };
+    let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+    lab.sh(&["ip", "netns", "add", &ns]);
+    lab.made.push(ns.clone());
+    lab.sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+    let rules = "table inet t {\n chain input {\n type filter hook input priority 0; policy drop;\n tcp dport { 22, 8081 } accept\n }\n}\n";
+    let out = lab.exec("", &["nft", rules]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/listeners.py");
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &ns, "python3"])
+        .arg(&script)
+        .arg("22")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    lab.children.push(child);
+    assert_eq!(line.trim(), "ready");
+    let bin = assert_cmd::cargo::cargo_bin("portolan");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .arg(&bin)
+        .args(["firewall", "audit", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = v["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 1, "{v}");
+    assert_eq!(f[0]["code"], "port-not-listening");
+    assert_eq!(
+        f[0]["message"],
+        "accepts 8081/tcp but nothing listens there"
+    );
+}

@@ -19,11 +19,15 @@
 //! `default: deny`). Text taken from the policy (names, comments) reaches the output only
 //! through [`sanitize`], so a hostile name cannot inject a rule.
 //!
-//! Not built yet (see docs/policy.md): reading and auditing live rulesets, and `apply` with
-//! rollback.
+//! - [`audit::audit`]: a live nftables ruleset (`nft -j list ruleset`) checked for default
+//!   accept, accept-everything rules, shadowed rules and ports accepted with nothing listening.
+//!
+//! Not built yet (see docs/policy.md): reading `iptables-save`, drift against a policy, and
+//! `apply` with rollback.
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod iptables;
 pub mod nft;
 

@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 use portolan_firewall::Target;
 
 use super::outfile;
+use crate::term::{escape, Style};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -16,6 +17,9 @@ Examples:
   portolan firewall generate policy.yaml --gateway --iptables --part v4 > rules.v4
   portolan firewall generate policy.yaml --host web1 --nft -o web1.nft
   nft -c -f web1.nft && nft -f web1.nft                           check, then apply (one transaction)
+
+  portolan firewall audit                                          the live nftables ruleset (nft -j list ruleset)
+  portolan firewall audit --ruleset saved.json --format json --fail-on high
 
 Nothing is applied: the rules are printed (--show, the default) or written with -o.
 nftables rules live in table `inet portolan`, replaced whole by each run; iptables-restore
@@ -28,6 +32,50 @@ pub enum FirewallCmd {
     /// for one of its hosts. Prints them; never touches this host's firewall.
     #[command(after_help = EXAMPLES)]
     Generate(GenerateArgs),
+    /// Audit the live nftables ruleset (read-only, `nft -j list ruleset`) or a saved one:
+    /// default accept, accept-everything rules, shadowed rules, ports accepted with nothing
+    /// listening.
+    #[command(after_help = EXAMPLES)]
+    Audit(AuditArgs),
+}
+
+/// What `firewall audit` can print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Text for people (the default).
+    Table,
+    /// One JSON document (see docs/policy.md).
+    Json,
+}
+
+/// Arguments of `portolan firewall audit`.
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    /// A saved ruleset (`nft -j list ruleset > FILE`) instead of the live one. The
+    /// nothing-listening check needs the live host and is skipped then.
+    #[arg(long, value_name = "FILE")]
+    pub ruleset: Option<PathBuf>,
+
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Also write FMT (table or json) to PATH, replacing it only once complete; repeatable.
+    /// A PATH alone is written as json.
+    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
+    pub output: Vec<outfile::OutputSpec<Format>>,
+
+    /// Exit with status 1 when a finding has this severity or a higher one.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<portolan_registry::risk::Severity>,
+}
+
+fn parse_severity(s: &str) -> Result<portolan_registry::risk::Severity, String> {
+    s.parse()
 }
 
 /// Which part of the iptables output to print.
@@ -77,9 +125,10 @@ pub struct GenerateArgs {
     pub output: Option<PathBuf>,
 }
 
-pub fn run(cmd: FirewallCmd) -> Result<ExitCode> {
+pub fn run(cmd: FirewallCmd, style: Style) -> Result<ExitCode> {
     match cmd {
         FirewallCmd::Generate(a) => generate(a),
+        FirewallCmd::Audit(a) => audit(a, style),
     }
 }
 
@@ -110,4 +159,105 @@ fn generate(args: GenerateArgs) -> Result<ExitCode> {
     }
     crate::term::print_out_unless_closed(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The most bytes of a saved ruleset read.
+const RULESET_LIMIT: portolan_registry::input::Limit = portolan_registry::input::Limit {
+    what: "an nftables ruleset (JSON)",
+    max_bytes: 512 * portolan_registry::input::MIB,
+    hint: "give the output of `nft -j list ruleset`",
+};
+
+fn audit(args: AuditArgs, style: Style) -> Result<ExitCode> {
+    use std::fmt::Write as _;
+    let format = if args.json { Format::Json } else { args.format };
+    let outputs = outfile::prepare(&args.output)?;
+    let (json, source, listening) = match &args.ruleset {
+        Some(path) => (
+            portolan_registry::input::read_bounded_string(path, RULESET_LIMIT)?,
+            path.display().to_string(),
+            None,
+        ),
+        None => {
+            let out = std::process::Command::new("nft")
+                .args(["-j", "list", "ruleset"])
+                .output()
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot run `nft -j list ruleset` ({e}): install nftables, or give a saved ruleset with --ruleset FILE"
+                    )
+                })?;
+            if !out.status.success() {
+                bail!(
+                    "`nft -j list ruleset` failed: {} (reading the ruleset needs root or CAP_NET_ADMIN)",
+                    escape(String::from_utf8_lossy(&out.stderr).trim())
+                );
+            }
+            let listing = portolan_audit::list_sockets(&portolan_audit::Options::default())?;
+            let ports: Vec<(portolan_registry::Protocol, u16)> = listing
+                .sockets
+                .iter()
+                .filter(|s| {
+                    portolan_audit::Exposure::of(s.address) != portolan_audit::Exposure::Loopback
+                })
+                .map(|s| (s.protocol, s.port))
+                .collect();
+            (
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                "live ruleset (nft -j list ruleset)".to_string(),
+                Some(ports),
+            )
+        }
+    };
+    let findings = portolan_firewall::audit::audit(&json, listening.as_deref())?;
+    let render = |f: Format, style: Style| -> Result<String> {
+        Ok(match f {
+            Format::Json => {
+                let v = outfile::with_schema_version(serde_json::json!({
+                    "source": source,
+                    "findings": findings,
+                }));
+                serde_json::to_string_pretty(&v)? + "\n"
+            }
+            Format::Table => {
+                let mut out = String::new();
+                let _ = writeln!(
+                    out,
+                    "{}  {} findings",
+                    style.bold(&escape(&source)),
+                    findings.len()
+                );
+                if findings.is_empty() {
+                    let _ = writeln!(out, "  {}", style.green("no findings"));
+                }
+                for f in &findings {
+                    let sev = format!("{:<8}", f.severity.as_str().to_uppercase());
+                    let sev = match f.severity {
+                        portolan_registry::risk::Severity::Critical
+                        | portolan_registry::risk::Severity::High => style.red(&sev),
+                        portolan_registry::risk::Severity::Medium => style.yellow(&sev),
+                        _ => style.cyan(&sev),
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  {sev} {:<18} {}: {}",
+                        f.code,
+                        escape(&f.evidence),
+                        escape(&f.message)
+                    );
+                    let _ = writeln!(out, "  {:<8} {:<18} fix: {}", "", "", escape(&f.fix));
+                }
+                out
+            }
+        })
+    };
+    for o in outputs {
+        let text = render(o.format, Style { enabled: false })?;
+        o.commit(text.as_bytes())?;
+    }
+    crate::term::print_out_unless_closed(&render(format, style)?)?;
+    Ok(super::policy::fail_on(
+        args.fail_on,
+        findings.iter().map(|f| f.severity),
+    ))
 }
