@@ -598,3 +598,140 @@ fn firewall_audit_reads_the_live_ruleset_and_sockets() {
         "accepts 8081/tcp but nothing listens there"
     );
 }
+
+/// `nft list ruleset` of a namespace.
+fn ruleset(ns: &str) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "list", "ruleset"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn firewall_apply_rolls_back_unless_confirmed() {
+    if !can_run() {
+        return;
+    }
+    let ns = format!("polp{}", std::process::id() % 100_000);
+    let mut lab = GatewayLab {
+        base: ns.clone(),
+        made: Vec::new(),
+        children: Vec::new(),
+    };
+    let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+    lab.sh(&["ip", "netns", "add", &ns]);
+    lab.made.push(ns.clone());
+    let before = "table inet keep {\n chain c {\n type filter hook input priority 0; policy accept;\n tcp dport 2222 accept\n }\n}\n";
+    let out = lab.exec("", &["nft", before]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let original = ruleset(&ns);
+    assert!(original.contains("table inet keep"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("web1.nft");
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../portolan-firewall/tests/policies/example.yaml");
+    common::portolan()
+        .args(["firewall", "generate"])
+        .arg(&policy)
+        .args(["--host", "web1", "-o"])
+        .arg(&rules)
+        .assert()
+        .success();
+    let snap = dir.path().join("snap.nft");
+    let bin = assert_cmd::cargo::cargo_bin("portolan");
+    let apply = |stdin: Stdio, confirm: &str| -> Child {
+        Command::new("ip")
+            .args(["netns", "exec", &ns])
+            .arg(&bin)
+            .args(["firewall", "apply"])
+            .arg(&rules)
+            .args(["--confirm", confirm, "--snapshot"])
+            .arg(&snap)
+            .stdin(stdin)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    // End of input: not confirmed, restored at once.
+    let out = apply(Stdio::null(), "60").wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("previous ruleset is restored"));
+    assert_eq!(ruleset(&ns), original);
+
+    // Nothing typed within the time: restored.
+    let mut c = apply(Stdio::piped(), "1");
+    let stdin_held = c.stdin.take();
+    let out = c.wait_with_output().unwrap();
+    drop(stdin_held);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ruleset(&ns), original);
+
+    // A hang-up while waiting (the SSH session died): restored.
+    let mut c = apply(Stdio::piped(), "600");
+    let stdin_held = c.stdin.take();
+    let mut err = BufReader::new(c.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("Type yes"), "{line}");
+    assert!(
+        ruleset(&ns).contains("table inet portolan"),
+        "applied while waiting"
+    );
+    let _ = Command::new("kill")
+        .args(["-HUP", &c.id().to_string()])
+        .status();
+    let st = c.wait().unwrap();
+    drop(stdin_held);
+    assert_eq!(st.code(), Some(1));
+    assert_eq!(ruleset(&ns), original);
+
+    // Confirmed: kept, and the other table is untouched.
+    let mut c = apply(Stdio::piped(), "60");
+    {
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(b"yes\n").unwrap();
+    }
+    let out = c.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let now = ruleset(&ns);
+    assert!(
+        now.contains("table inet portolan") && now.contains("table inet keep"),
+        "{now}"
+    );
+
+    // A script that does not load changes nothing.
+    let bad = dir.path().join("bad.nft");
+    std::fs::write(&bad, "table inet portolan { chain x { nonsense } }\n").unwrap();
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .arg(&bin)
+        .args(["firewall", "apply"])
+        .arg(&bad)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(ruleset(&ns), now);
+}

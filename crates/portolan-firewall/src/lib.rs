@@ -22,11 +22,14 @@
 //! - [`audit::audit`]: a live nftables ruleset (`nft -j list ruleset`) checked for default
 //!   accept, accept-everything rules, shadowed rules and ports accepted with nothing listening.
 //!
-//! Not built yet (see docs/policy.md): reading `iptables-save`, drift against a policy, and
-//! `apply` with rollback.
+//! - [`apply`]: snapshot, atomic load and rollback of nftables scripts (the confirmation
+//!   timeout is `portolan firewall apply`'s).
+//!
+//! Not built yet (see docs/policy.md): reading `iptables-save`, drift against a policy.
 
 #![forbid(unsafe_code)]
 
+pub mod apply;
 pub mod audit;
 pub mod iptables;
 pub mod nft;

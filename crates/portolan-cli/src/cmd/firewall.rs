@@ -18,6 +18,7 @@ Examples:
   portolan firewall generate policy.yaml --host web1 --nft -o web1.nft
   nft -c -f web1.nft && nft -f web1.nft                           check, then apply (one transaction)
 
+  portolan firewall apply web1.nft --confirm 60                   apply; rolled back unless you type yes within 60 s
   portolan firewall audit                                          the live nftables ruleset (nft -j list ruleset)
   portolan firewall audit --ruleset saved.json --format json --fail-on high
 
@@ -37,6 +38,28 @@ pub enum FirewallCmd {
     /// listening.
     #[command(after_help = EXAMPLES)]
     Audit(AuditArgs),
+    /// Apply an nftables script without locking yourself out: snapshot the current ruleset,
+    /// apply the script atomically, and restore the snapshot unless you type `yes` within
+    /// --confirm seconds (a hang-up, Ctrl-C or end of input restores it too).
+    #[command(after_help = EXAMPLES)]
+    Apply(ApplyArgs),
+}
+
+/// Arguments of `portolan firewall apply`.
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    /// The nftables script (e.g. from `portolan firewall generate --nft -o FILE`).
+    #[arg(value_name = "RULES")]
+    pub rules: PathBuf,
+
+    /// Seconds to wait for `yes` on standard input before restoring the previous ruleset.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub confirm: u64,
+
+    /// Where to keep the snapshot of the previous ruleset (a script for `nft -f`); by default
+    /// a file in the temporary directory, named in the messages.
+    #[arg(long, value_name = "PATH")]
+    pub snapshot: Option<PathBuf>,
 }
 
 /// What `firewall audit` can print.
@@ -129,6 +152,7 @@ pub fn run(cmd: FirewallCmd, style: Style) -> Result<ExitCode> {
     match cmd {
         FirewallCmd::Generate(a) => generate(a),
         FirewallCmd::Audit(a) => audit(a, style),
+        FirewallCmd::Apply(a) => apply(a),
     }
 }
 
@@ -260,4 +284,69 @@ fn audit(args: AuditArgs, style: Style) -> Result<ExitCode> {
         args.fail_on,
         findings.iter().map(|f| f.severity),
     ))
+}
+
+fn apply(args: ApplyArgs) -> Result<ExitCode> {
+    use portolan_firewall::apply;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    // A hang-up (the SSH session died), Ctrl-C or SIGTERM while waiting means "not confirmed":
+    // the handlers only raise a flag, so the rollback below still runs.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [
+        signal_hook::consts::SIGHUP,
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ] {
+        signal_hook::flag::register(sig, Arc::clone(&interrupted))?;
+    }
+    apply::check(&args.rules)?;
+    let snapshot = args.snapshot.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("portolan-rollback-{}.nft", std::process::id()))
+    });
+    apply::snapshot(&snapshot)?;
+    let shown = escape(&snapshot.display().to_string());
+    apply::load(&args.rules)?;
+    eprintln!(
+        "portolan: applied {}. Type yes within {} s to keep it; anything else, end of input or a \
+         hang-up restores the previous ruleset (saved in {shown}).",
+        escape(&args.rules.display().to_string()),
+        args.confirm
+    );
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    // The reader thread is left behind if nothing is typed; the process ends soon after.
+    let _ = std::thread::Builder::new()
+        .name("portolan-confirm".into())
+        .spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::stdin().read_line(&mut line);
+            let _ = tx.send(line);
+        });
+    let deadline = Instant::now() + Duration::from_secs(args.confirm);
+    let answer = loop {
+        if interrupted.load(Ordering::SeqCst) {
+            break None;
+        }
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => break Some(line),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break None,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
+                break None
+            }
+            Err(_) => {}
+        }
+    };
+    if answer.as_deref().map(str::trim) == Some("yes") {
+        eprintln!("portolan: kept. The previous ruleset stays in {shown}.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    apply::load(&snapshot).map_err(|e| {
+        anyhow::anyhow!(
+            "the change was not confirmed and restoring the previous ruleset failed ({e}): restore it by hand with `nft -f {shown}`"
+        )
+    })?;
+    eprintln!("portolan: not confirmed: the previous ruleset is restored (from {shown}).");
+    Ok(ExitCode::from(1))
 }
