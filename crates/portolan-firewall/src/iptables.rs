@@ -130,18 +130,19 @@ fn table(p: &Policy, family: Family, dst_only: Option<IpAddr>, ipset: &mut Strin
             );
         }
     }
+    let cache = portolan_policy::model::RangeCache::new(p);
     for r in &p.rules {
-        let src = side(p.ranges(&r.from), family);
+        let src = side(cache.get(&r.from), family);
         let dst = match dst_only {
             Some(a) => {
-                if p.ranges(&r.to).iter().any(|x| x.contains(a)) && Range::addr(a).family == family
+                if cache.get(&r.to).iter().any(|x| x.contains(a)) && Range::addr(a).family == family
                 {
                     Some(Vec::new()) // implied: traffic to this host
                 } else {
                     None
                 }
             }
-            None => side(p.ranges(&r.to), family),
+            None => side(cache.get(&r.to), family),
         };
         let (Some(src), Some(dst)) = (src, dst) else {
             continue;

@@ -1,8 +1,22 @@
 //! nftables output: one `nft -f` transaction, verdict maps over the disjoint flows.
+//!
+//! Two lookups keep the per-packet cost independent of the number of allowed pairs:
+//!
+//! - flows to **one address and one port** (a host's service: the common case) go into an
+//!   exact-match map `exact4`/`exact6` keyed `daddr . l4proto . dport` (a hash: no intervals),
+//!   whose verdict jumps to a small *source class* chain `src4_K` holding the sources allowed
+//!   for that (host, service), as an inline verdict map on `saddr`. Pairs that allow the same
+//!   sources share one class chain; a pair open to every source gets its verdict directly.
+//! - the rest (destination ranges or port ranges: zone-to-zone rules) go into interval maps
+//!   `flows4`/`flows6` keyed `saddr . daddr . l4proto . dport`.
+//!
+//! The flows are disjoint ([`portolan_policy::compile`]), so at most one element anywhere
+//! matches a packet and the order of the lookups does not change the result.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use portolan_policy::addr::Family;
+use portolan_policy::addr::{Family, Range};
 use portolan_policy::compile::{self, Compiled, Element, Verdict};
 use portolan_policy::{Policy, Service};
 
@@ -10,6 +24,9 @@ use crate::{describe, host_addr, sanitize, Error, Target};
 
 /// The table every generated script owns (and replaces whole).
 pub const TABLE: &str = "inet portolan";
+
+/// Sources → verdicts for one exact (destination, service).
+type Class = Vec<(Range, Verdict)>;
 
 /// The nftables script for `target`. `source` names the policy file in the header comment.
 pub fn nft(p: &Policy, target: &Target, source: &str) -> Result<String, Error> {
@@ -47,34 +64,132 @@ pub fn nft(p: &Policy, target: &Target, source: &str) -> Result<String, Error> {
     let _ = writeln!(o, "table {TABLE} {{}}");
     let _ = writeln!(o, "delete table {TABLE}");
     let _ = writeln!(o, "table {TABLE} {{");
-    // Maps.
+    let mut base_rules: Vec<String> = Vec::new();
     for family in Family::BOTH {
-        let (addr, n) = match family {
-            Family::V4 => ("ipv4_addr", "4"),
-            Family::V6 => ("ipv6_addr", "6"),
+        let (addr, n, ip, icmp) = match family {
+            Family::V4 => ("ipv4_addr", "4", "ip", "icmp"),
+            Family::V6 => ("ipv6_addr", "6", "ip6", "icmpv6"),
         };
-        let key = if host {
+        let mine: Vec<&Element> = compiled
+            .elements
+            .iter()
+            .filter(|e| e.family == family)
+            .collect();
+        // Split exact (one address, one port) from wide flows; group the exact ones by key.
+        let mut exact: BTreeMap<(Range, Service), Class> = BTreeMap::new();
+        let mut wide_ports: Vec<&Element> = Vec::new();
+        let mut wide_echo: Vec<&Element> = Vec::new();
+        for e in &mine {
+            let single_port = match e.service {
+                Service::Ports { lo, hi, .. } => lo == hi,
+                Service::IcmpEcho => true,
+            };
+            if e.dst.lo == e.dst.hi && single_port {
+                exact
+                    .entry((e.dst, e.service))
+                    .or_default()
+                    .push((e.src, e.verdict));
+            } else if e.service == Service::IcmpEcho {
+                wide_echo.push(e);
+            } else {
+                wide_ports.push(e);
+            }
+        }
+        // Source classes, numbered in order of first use.
+        let mut classes: BTreeMap<Class, usize> = BTreeMap::new();
+        let mut class_order: Vec<Class> = Vec::new();
+        let mut exact_ports: Vec<String> = Vec::new();
+        let mut exact_echo: Vec<String> = Vec::new();
+        for ((dst, svc), class) in &exact {
+            // Every source, one verdict: no class chain needed.
+            let target = match class.as_slice() {
+                [(src, v)] if src.is_everything() => verdict(*v, p),
+                _ => {
+                    let id = *classes.entry(class.clone()).or_insert_with(|| {
+                        class_order.push(class.clone());
+                        class_order.len()
+                    });
+                    format!("jump src{n}_{id}")
+                }
+            };
+            match svc {
+                Service::Ports { proto, lo, .. } => {
+                    let key = if host {
+                        format!("{} . {lo}", proto.as_str())
+                    } else {
+                        format!("{dst} . {} . {lo}", proto.as_str())
+                    };
+                    exact_ports.push(format!("{key} : {target}"));
+                }
+                Service::IcmpEcho => exact_echo.push(format!("{dst} : {target}")),
+            }
+        }
+        let exact_key = if host {
+            "inet_proto . inet_service".to_string()
+        } else {
+            format!("{addr} . inet_proto . inet_service")
+        };
+        map(
+            &mut o,
+            &format!("exact{n}"),
+            &exact_key,
+            false,
+            &exact_ports,
+        );
+        let wide_key = if host {
             format!("{addr} . inet_proto . inet_service")
         } else {
             format!("{addr} . {addr} . inet_proto . inet_service")
         };
-        let ports: Vec<&Element> = compiled
-            .elements
-            .iter()
-            .filter(|e| e.family == family && matches!(e.service, Service::Ports { .. }))
-            .collect();
-        map(&mut o, &format!("flows{n}"), &key, &ports, host, p);
-        let echo_key = if host {
-            addr.to_string()
+        let wide: Vec<String> = wide_ports.iter().map(|e| element(e, host, p)).collect();
+        map(&mut o, &format!("flows{n}"), &wide_key, true, &wide);
+        if !host {
+            map(&mut o, &format!("echo_exact{n}"), addr, false, &exact_echo);
+            let we: Vec<String> = wide_echo.iter().map(|e| element(e, host, p)).collect();
+            map(
+                &mut o,
+                &format!("echo{n}"),
+                &format!("{addr} . {addr}"),
+                true,
+                &we,
+            );
+        }
+        for (i, class) in class_order.iter().enumerate() {
+            let _ = writeln!(o, "\tchain src{n}_{} {{", i + 1);
+            let vm: Vec<String> = class
+                .iter()
+                .map(|(src, v)| format!("{src} : {}", verdict(*v, p)))
+                .collect();
+            let _ = writeln!(o, "\t\t{ip} saddr vmap {{ {} }}", vm.join(", "));
+            let _ = writeln!(o, "\t}}");
+        }
+        // The base chain's lookups for this family.
+        if host {
+            base_rules.push(format!(
+                "meta nfproto {} meta l4proto . th dport vmap @exact{n}",
+                if family == Family::V4 { "ipv4" } else { "ipv6" }
+            ));
+            base_rules.push(format!(
+                "{ip} saddr . meta l4proto . th dport vmap @flows{n}"
+            ));
+            // A host's echo flows all have its address: one exact entry at most.
+            if let Some((_, t)) = exact_echo.first().and_then(|e| e.split_once(" : ")) {
+                base_rules.push(format!("{icmp} type echo-request {t}"));
+            }
         } else {
-            format!("{addr} . {addr}")
-        };
-        let echo: Vec<&Element> = compiled
-            .elements
-            .iter()
-            .filter(|e| e.family == family && e.service == Service::IcmpEcho)
-            .collect();
-        map(&mut o, &format!("echo{n}"), &echo_key, &echo, host, p);
+            base_rules.push(format!(
+                "{ip} daddr . meta l4proto . th dport vmap @exact{n}"
+            ));
+            base_rules.push(format!(
+                "{ip} saddr . {ip} daddr . meta l4proto . th dport vmap @flows{n}"
+            ));
+            base_rules.push(format!(
+                "{icmp} type echo-request {ip} daddr vmap @echo_exact{n}"
+            ));
+            base_rules.push(format!(
+                "{icmp} type echo-request {ip} saddr . {ip} daddr vmap @echo{n}"
+            ));
+        }
     }
     // One chain per rule that logs or rate-limits.
     for (i, r) in p.rules.iter().enumerate() {
@@ -113,27 +228,9 @@ pub fn nft(p: &Policy, target: &Target, source: &str) -> Result<String, Error> {
     if host {
         let _ = writeln!(o, "\t\ticmpv6 type {{ nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }} ip6 hoplimit 255 accept");
         let _ = writeln!(o, "\t\ticmpv6 type {{ mld-listener-query, mld-listener-report, mld-listener-done, mld2-listener-report }} ip6 saddr fe80::/10 accept");
-        let _ = writeln!(o, "\t\tip saddr . meta l4proto . th dport vmap @flows4");
-        let _ = writeln!(o, "\t\tip6 saddr . meta l4proto . th dport vmap @flows6");
-        let _ = writeln!(o, "\t\ticmp type echo-request ip saddr vmap @echo4");
-        let _ = writeln!(o, "\t\ticmpv6 type echo-request ip6 saddr vmap @echo6");
-    } else {
-        let _ = writeln!(
-            o,
-            "\t\tip saddr . ip daddr . meta l4proto . th dport vmap @flows4"
-        );
-        let _ = writeln!(
-            o,
-            "\t\tip6 saddr . ip6 daddr . meta l4proto . th dport vmap @flows6"
-        );
-        let _ = writeln!(
-            o,
-            "\t\ticmp type echo-request ip saddr . ip daddr vmap @echo4"
-        );
-        let _ = writeln!(
-            o,
-            "\t\ticmpv6 type echo-request ip6 saddr . ip6 daddr vmap @echo6"
-        );
+    }
+    for r in base_rules {
+        let _ = writeln!(o, "\t\t{r}");
     }
     let _ = writeln!(o, "\t}}");
     let _ = writeln!(o, "}}");
@@ -144,33 +241,40 @@ fn uses(c: &Compiled, rule: usize) -> bool {
     c.elements.iter().any(|e| e.verdict == Verdict::Rule(rule))
 }
 
-fn map(o: &mut String, name: &str, key: &str, elems: &[&Element], host: bool, p: &Policy) {
+fn verdict(v: Verdict, p: &Policy) -> String {
+    match v {
+        Verdict::Accept => "accept".to_string(),
+        Verdict::Rule(i) => format!("jump rule{}", p.rules.get(i).map_or(i + 1, |r| r.number)),
+    }
+}
+
+fn element(e: &Element, host: bool, p: &Policy) -> String {
+    let mut parts = vec![e.src.to_string()];
+    if !host {
+        parts.push(e.dst.to_string());
+    }
+    if let Service::Ports { proto, lo, hi } = e.service {
+        parts.push(proto.as_str().to_string());
+        parts.push(if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}-{hi}")
+        });
+    }
+    format!("{} : {}", parts.join(" . "), verdict(e.verdict, p))
+}
+
+fn map(o: &mut String, name: &str, key: &str, interval: bool, elems: &[String]) {
     let _ = writeln!(o, "\tmap {name} {{");
     let _ = writeln!(o, "\t\ttype {key} : verdict");
-    let _ = writeln!(o, "\t\tflags interval");
+    if interval {
+        let _ = writeln!(o, "\t\tflags interval");
+    }
     if !elems.is_empty() {
         let _ = writeln!(o, "\t\telements = {{");
         for (k, e) in elems.iter().enumerate() {
-            let mut parts = vec![e.src.to_string()];
-            if !host {
-                parts.push(e.dst.to_string());
-            }
-            if let Service::Ports { proto, lo, hi } = e.service {
-                parts.push(proto.as_str().to_string());
-                parts.push(if lo == hi {
-                    lo.to_string()
-                } else {
-                    format!("{lo}-{hi}")
-                });
-            }
-            let verdict = match e.verdict {
-                Verdict::Accept => "accept".to_string(),
-                Verdict::Rule(i) => {
-                    format!("jump rule{}", p.rules.get(i).map_or(i + 1, |r| r.number))
-                }
-            };
             let sep = if k + 1 == elems.len() { "" } else { "," };
-            let _ = writeln!(o, "\t\t\t{} : {verdict}{sep}", parts.join(" . "));
+            let _ = writeln!(o, "\t\t\t{e}{sep}");
         }
         let _ = writeln!(o, "\t\t}}");
     }

@@ -113,6 +113,7 @@ pub fn check(p: &Policy, open: &[Observed], scope: &Scope, vantage: &Vantage) ->
             .find(|(_, h)| h.address == a)
             .map(|(n, _)| n.clone())
     };
+    let cache = crate::model::RangeCache::new(p);
     let mut out = Vec::new();
     let mut seen: Vec<Observed> = open.to_vec();
     seen.sort();
@@ -153,7 +154,7 @@ pub fn check(p: &Policy, open: &[Observed], scope: &Scope, vantage: &Vantage) ->
             continue;
         };
         if let Vantage::From(_) = vantage {
-            if !p.ranges(&r.from).iter().any(|s| vantage.overlaps(s)) {
+            if !cache.get(&r.from).iter().any(|s| vantage.overlaps(s)) {
                 continue;
             }
         }

@@ -130,6 +130,7 @@ fn build(p: &Policy, dst_only: Option<IpAddr>, by_rule: bool) -> Compiled {
         overlaps: BTreeSet::new(),
     };
     let services: Vec<Vec<Service>> = p.rules.iter().map(|r| r.services()).collect();
+    let cache = crate::model::RangeCache::new(p);
     // Port atoms per protocol.
     let mut port_ranges: BTreeMap<Protocol, Vec<(u128, u128)>> = BTreeMap::new();
     for s in services.iter().flatten() {
@@ -170,7 +171,8 @@ fn build(p: &Policy, dst_only: Option<IpAddr>, by_rule: bool) -> Compiled {
             .rules
             .iter()
             .map(|r| {
-                p.ranges(&r.from)
+                cache
+                    .get(&r.from)
                     .into_iter()
                     .filter(|x| x.family == family)
                     .collect()
@@ -180,7 +182,7 @@ fn build(p: &Policy, dst_only: Option<IpAddr>, by_rule: bool) -> Compiled {
             .rules
             .iter()
             .map(|r| {
-                let to = p.ranges(&r.to);
+                let to = cache.get(&r.to);
                 match dst_only {
                     Some(a) => {
                         if to.iter().any(|x| x.contains(a)) && Range::addr(a).family == family {

@@ -98,9 +98,10 @@ pub fn lint(p: &Policy) -> Vec<Finding> {
         }
     }
     let compiled = compile::by_rule(p);
+    let cache = crate::model::RangeCache::new(p);
     for (i, r) in p.rules.iter().enumerate() {
-        let src = p.ranges(&r.from);
-        let dst = p.ranges(&r.to);
+        let src = cache.get(&r.from);
+        let dst = cache.get(&r.to);
         let everything = |v: &[crate::addr::Range]| v.iter().any(|x| x.is_everything());
         if everything(&src) && everything(&dst) {
             f.push(Finding {

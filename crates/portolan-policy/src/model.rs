@@ -218,3 +218,29 @@ impl Policy {
         self.hosts.get(name)
     }
 }
+
+/// [`Policy::ranges`] computed once per endpoint: a zone's ranges take a pass over all hosts,
+/// and 10,000 rules naming one zone must not take 10,000 passes.
+pub struct RangeCache<'p> {
+    policy: &'p Policy,
+    memo: std::cell::RefCell<std::collections::HashMap<Endpoint, Vec<Range>>>,
+}
+
+impl<'p> RangeCache<'p> {
+    pub fn new(policy: &'p Policy) -> RangeCache<'p> {
+        RangeCache {
+            policy,
+            memo: std::default::Default::default(),
+        }
+    }
+
+    /// The ranges of `e` (see [`Policy::ranges`]).
+    pub fn get(&self, e: &Endpoint) -> Vec<Range> {
+        if let Some(v) = self.memo.borrow().get(e) {
+            return v.clone();
+        }
+        let v = self.policy.ranges(e);
+        self.memo.borrow_mut().insert(e.clone(), v.clone());
+        v
+    }
+}
