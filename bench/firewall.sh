@@ -11,7 +11,8 @@
 # the server counts what arrives (rx_packets of its interface) and drops it.
 #
 # Needs root, iproute2, nftables, iptables, hping3, python3, and a build of portolan
-# (`cargo build --release -p portolan-cli`; BIN=PATH to choose). Usage: bench/firewall.sh [SECONDS=3]
+# (`cargo build --release -p portolan-cli`; BIN=PATH to choose).
+# Usage: [ROUNDS=3] bench/firewall.sh [SECONDS=3]   (median of ROUNDS interleaved measurements)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-3}
@@ -28,7 +29,7 @@ ns_del() { for n in $C $G $S; do ip netns del "$n" 2>/dev/null || true; done; }
 ns_del
 WORK=$(mktemp -d)
 trap 'ns_del; rm -rf "$WORK"' EXIT
-declare -A PPS GEN APPLY
+declare -A PPS GEN APPLY RAW
 
 for n in $C $G $S; do ip netns add $n; ip -n $n link set lo up; done
 ip -n $G link add vc type veth peer name eth0 netns $C
@@ -94,8 +95,8 @@ flood() { # HOST PORT -> packets per second that reached the server
 
 for n in 10 10000; do
   policy $n > "$WORK/p$n.yaml"
-  read -r host port < <(last $n)
-  # Portolan: generate + apply (timed for 10,000).
+  naive $n > "$WORK/n$n.rules"
+  # Portolan: generate + apply, timed.
   reset_gateway
   t0=$(date +%s.%N)
   "$BIN" firewall generate "$WORK/p$n.yaml" --gateway --nft -o "$WORK/p$n.nft" >/dev/null
@@ -103,14 +104,26 @@ for n in 10 10000; do
   ip netns exec $G nft -f "$WORK/p$n.nft"
   t2=$(date +%s.%N)
   GEN[$n]=$(python3 -c "print(f'{$t1-$t0:.3f}')"); APPLY[$n]=$(python3 -c "print(f'{$t2-$t1:.3f}')")
-  PPS[portolan-$n]=$(flood "$host" "$port")
-  # Naive iptables.
-  reset_gateway
-  naive $n > "$WORK/n$n.rules"
-  ip netns exec $G iptables-restore "$WORK/n$n.rules"
-  PPS[naive-$n]=$(flood "$host" "$port")
-  ip netns exec $G iptables -F; ip netns exec $G iptables -P FORWARD ACCEPT
 done
+load() { # CONFIG N
+  reset_gateway
+  ip netns exec $G iptables -F 2>/dev/null || true
+  if [ "$1" = portolan ]; then ip netns exec $G nft -f "$WORK/p$2.nft"
+  else ip netns exec $G iptables-restore "$WORK/n$2.rules"; fi
+}
+# Interleaved rounds (a busy machine drifts): the median of ROUNDS measurements per case.
+ROUNDS=${ROUNDS:-3}
+for r in $(seq "$ROUNDS"); do
+  for cfg in portolan naive; do
+    for n in 10 10000; do
+      read -r host port < <(last $n)
+      load $cfg $n
+      PPS[$cfg-$n]="${PPS[$cfg-$n]:-} $(flood "$host" "$port")"
+    done
+  done
+done
+median() { python3 -c "import statistics,sys; print(int(statistics.median(map(int, sys.argv[1:]))))" $1; }
+for k in "${!PPS[@]}"; do RAW[$k]=${PPS[$k]}; PPS[$k]=$(median "${PPS[$k]}"); done
 
 echo
 printf '%-38s %14s %14s %10s\n' "ruleset (UDP flood through the gateway)" "10 pairs pps" "10000 pairs" "change"
@@ -121,4 +134,5 @@ for r in portolan naive; do
 done
 echo
 echo "10,000 pairs: generate ${GEN[10000]} s, apply (nft -f, one transaction) ${APPLY[10000]} s"
-echo "(binary: $BIN; ${SECS} s per measurement; kernel $(uname -r))"
+for k in portolan-10 portolan-10000 naive-10 naive-10000; do echo "  $k:${RAW[$k]}"; done
+echo "(median of $ROUNDS interleaved ${SECS} s measurements; binary: $BIN; kernel $(uname -r); load $(cut -d' ' -f1 /proc/loadavg))"
