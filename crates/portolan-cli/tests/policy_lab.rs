@@ -684,24 +684,34 @@ fn firewall_apply_rolls_back_unless_confirmed() {
     );
     assert_eq!(ruleset(&ns), original);
 
-    // A hang-up while waiting (the SSH session died): restored.
-    let mut c = apply(Stdio::piped(), "600");
-    let stdin_held = c.stdin.take();
-    let mut err = BufReader::new(c.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    assert!(line.contains("Type yes"), "{line}");
-    assert!(
-        ruleset(&ns).contains("table inet portolan"),
-        "applied while waiting"
-    );
-    let _ = Command::new("kill")
-        .args(["-HUP", &c.id().to_string()])
-        .status();
-    let st = c.wait().unwrap();
-    drop(stdin_held);
-    assert_eq!(st.code(), Some(1));
-    assert_eq!(ruleset(&ns), original);
+    // The apply process dies while waiting (a hang-up when the SSH session is lost, or a
+    // SIGKILL): its watchdog, in a process group of its own, restores the snapshot.
+    for sig in ["-HUP", "-KILL"] {
+        let mut c = apply(Stdio::piped(), "1");
+        let stdin_held = c.stdin.take();
+        let mut err = BufReader::new(c.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        assert!(line.contains("Type yes"), "{line}");
+        assert!(
+            ruleset(&ns).contains("table inet portolan"),
+            "applied while waiting"
+        );
+        let _ = Command::new("kill")
+            .args([sig, &c.id().to_string()])
+            .status();
+        let st = c.wait().unwrap();
+        drop(stdin_held);
+        assert_eq!(st.code(), None, "{sig} ended the apply process");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while ruleset(&ns) != original {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{sig}: the watchdog never restored"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
 
     // Confirmed: kept, and the other table is untouched.
     let mut c = apply(Stdio::piped(), "60");

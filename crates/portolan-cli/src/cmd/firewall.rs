@@ -40,9 +40,24 @@ pub enum FirewallCmd {
     Audit(AuditArgs),
     /// Apply an nftables script without locking yourself out: snapshot the current ruleset,
     /// apply the script atomically, and restore the snapshot unless you type `yes` within
-    /// --confirm seconds (a hang-up, Ctrl-C or end of input restores it too).
+    /// --confirm seconds (end of input, a lost session, or this process being killed restore
+    /// it too: a watchdog in its own process group does).
     #[command(after_help = EXAMPLES)]
     Apply(ApplyArgs),
+    /// (internal) Restore SNAPSHOT after SECONDS unless `apply` was confirmed; started by
+    /// `apply` in a process group of its own.
+    #[command(hide = true)]
+    Watchdog(WatchdogArgs),
+}
+
+/// Arguments of the internal `firewall watchdog`.
+#[derive(clap::Args, Debug)]
+pub struct WatchdogArgs {
+    /// Seconds to wait.
+    #[arg(long)]
+    pub after: u64,
+    /// The rollback script.
+    pub snapshot: PathBuf,
 }
 
 /// Arguments of `portolan firewall apply`.
@@ -153,6 +168,7 @@ pub fn run(cmd: FirewallCmd, style: Style) -> Result<ExitCode> {
         FirewallCmd::Generate(a) => generate(a),
         FirewallCmd::Audit(a) => audit(a, style),
         FirewallCmd::Apply(a) => apply(a),
+        FirewallCmd::Watchdog(a) => watchdog(a),
     }
 }
 
@@ -286,32 +302,46 @@ fn audit(args: AuditArgs, style: Style) -> Result<ExitCode> {
     ))
 }
 
+/// Extra time the watchdog gives `apply` to restore by itself before it does.
+const WATCHDOG_GRACE: u64 = 2;
+
 fn apply(args: ApplyArgs) -> Result<ExitCode> {
     use portolan_firewall::apply;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    use std::time::{Duration, Instant};
+    use std::os::unix::process::CommandExt;
+    use std::time::Duration;
 
-    // A hang-up (the SSH session died), Ctrl-C or SIGTERM while waiting means "not confirmed":
-    // the handlers only raise a flag, so the rollback below still runs.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for sig in [
-        signal_hook::consts::SIGHUP,
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ] {
-        signal_hook::flag::register(sig, Arc::clone(&interrupted))?;
-    }
     apply::check(&args.rules)?;
     let snapshot = args.snapshot.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("portolan-rollback-{}.nft", std::process::id()))
     });
     apply::snapshot(&snapshot)?;
+    let token = token_path(&snapshot);
+    let _ = std::fs::remove_file(&token);
     let shown = escape(&snapshot.display().to_string());
-    apply::load(&args.rules)?;
+    // The watchdog restores the snapshot at the deadline unless the token exists by then. It
+    // runs in a process group of its own, so that neither a hang-up of the terminal (the SSH
+    // session died), Ctrl-C, nor a SIGKILL of this process stops it.
+    let exe = std::env::current_exe()?;
+    let mut watchdog = std::process::Command::new(exe)
+        .args(["firewall", "watchdog", "--after"])
+        .arg((args.confirm + WATCHDOG_GRACE).to_string())
+        .arg(&snapshot)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| {
+            anyhow::anyhow!("cannot start the rollback watchdog ({e}): nothing was applied")
+        })?;
+    if let Err(e) = apply::load(&args.rules) {
+        let _ = std::fs::write(&token, "not applied\n");
+        let _ = watchdog.wait();
+        return Err(e.into());
+    }
     eprintln!(
-        "portolan: applied {}. Type yes within {} s to keep it; anything else, end of input or a \
-         hang-up restores the previous ruleset (saved in {shown}).",
+        "portolan: applied {}. Type yes within {} s to keep it; anything else, end of input, or \
+         no answer (a lost session) restores the previous ruleset (saved in {shown}).",
         escape(&args.rules.display().to_string()),
         args.confirm
     );
@@ -324,29 +354,50 @@ fn apply(args: ApplyArgs) -> Result<ExitCode> {
             let _ = std::io::stdin().read_line(&mut line);
             let _ = tx.send(line);
         });
-    let deadline = Instant::now() + Duration::from_secs(args.confirm);
-    let answer = loop {
-        if interrupted.load(Ordering::SeqCst) {
-            break None;
-        }
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(line) => break Some(line),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break None,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
-                break None
-            }
-            Err(_) => {}
-        }
-    };
-    if answer.as_deref().map(str::trim) == Some("yes") {
+    let answer = rx
+        .recv_timeout(Duration::from_secs(args.confirm))
+        .ok()
+        .filter(|l| l.trim() == "yes");
+    if answer.is_some() {
+        std::fs::write(&token, "kept\n").map_err(|e| {
+            anyhow::anyhow!(
+                "confirmed, but cannot tell the watchdog ({e}): the previous ruleset will be restored from {shown}"
+            )
+        })?;
+        let _ = watchdog.wait();
         eprintln!("portolan: kept. The previous ruleset stays in {shown}.");
         return Ok(ExitCode::SUCCESS);
     }
-    apply::load(&snapshot).map_err(|e| {
+    let restored = apply::load(&snapshot);
+    let _ = std::fs::write(&token, "restored\n");
+    let _ = watchdog.wait();
+    restored.map_err(|e| {
         anyhow::anyhow!(
             "the change was not confirmed and restoring the previous ruleset failed ({e}): restore it by hand with `nft -f {shown}`"
         )
     })?;
     eprintln!("portolan: not confirmed: the previous ruleset is restored (from {shown}).");
+    Ok(ExitCode::from(1))
+}
+
+/// The file whose existence tells the watchdog to stand down.
+fn token_path(snapshot: &std::path::Path) -> PathBuf {
+    let mut t = snapshot.as_os_str().to_owned();
+    t.push(".done");
+    PathBuf::from(t)
+}
+
+fn watchdog(args: WatchdogArgs) -> Result<ExitCode> {
+    use std::time::{Duration, Instant};
+    let token = token_path(&args.snapshot);
+    let deadline = Instant::now() + Duration::from_secs(args.after);
+    while Instant::now() < deadline {
+        if token.exists() {
+            let _ = std::fs::remove_file(&token);
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    portolan_firewall::apply::load(&args.snapshot)?;
     Ok(ExitCode::from(1))
 }
