@@ -76,7 +76,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(cmd::scan::nmap_style_args(std::env::args_os()));
     let style = term::Style::for_stdout(cli.color);
     let stop = portolan_model::Stop::new();
-    if matches!(cli.command, Command::Scan(_) | Command::Service(_)) {
+    // The one place the binary installs signal handlers: for the long work that stops on
+    // request. A capture file is read to its end (Ctrl-C ends the process as usual); a live
+    // capture stops on the first signal and still prints its summary.
+    let catch = match &cli.command {
+        Command::Scan(_) | Command::Service(_) => true,
+        Command::Detect(a) => a.interface.is_some(),
+        _ => false,
+    };
+    if catch {
         if let Err(e) = signals::catch(stop.clone()) {
             eprintln!("portolan: error: {e:#}");
             return ExitCode::from(2);
@@ -88,7 +96,7 @@ fn main() -> ExitCode {
         Command::Registry(c) => cmd::registry::run(c, style),
         Command::Scan(args) => cmd::scan::run(*args, style, &stop),
         Command::Service(args) => cmd::service::run(args, style, &stop),
-        Command::Detect(args) => cmd::detect::run(args, style),
+        Command::Detect(args) => cmd::detect::run(args, style, &stop),
         Command::Policy(c) => cmd::policy::run(c, style),
         Command::Firewall(c) => cmd::firewall::run(c, style),
         Command::Completions { shell } => {

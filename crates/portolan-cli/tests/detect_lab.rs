@@ -12,7 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -1078,11 +1078,9 @@ fn lab_live_capture_stops_on_sigint_and_sigterm() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start live capture");
-        let err = live.stderr.take().expect("stderr");
+        let mut err = BufReader::new(live.stderr.take().expect("stderr"));
         let mut line = String::new();
-        BufReader::new(err)
-            .read_line(&mut line)
-            .expect("read stderr");
+        err.read_line(&mut line).expect("read stderr");
         assert!(line.contains("capturing on"), "{line}");
         let out = Command::new("ip")
             .args(["netns", "exec", &lab.scan_ns])
@@ -1097,6 +1095,10 @@ fn lab_live_capture_stops_on_sigint_and_sigterm() {
             .status();
         let out = live.wait_with_output().expect("live capture");
         assert!(out.status.success(), "{sig}: {:?}", out.status);
+        // The binary's one signal handler (as for scan and service) caught it and said so.
+        let mut rest = String::new();
+        err.read_to_string(&mut rest).expect("read stderr");
+        assert!(rest.contains("portolan: stopping"), "{sig}: {rest}");
         let alerts: Vec<Value> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| serde_json::from_str(l).expect("JSON line"))

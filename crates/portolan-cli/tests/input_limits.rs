@@ -9,10 +9,12 @@ use std::time::Duration;
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn portolan() -> Command {
-    let mut c = Command::cargo_bin("portolan").unwrap();
-    c.env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
-        .env("PORTOLAN_INPUT_TIMEOUT", "1")
+mod common;
+
+/// The shared `portolan()` with a short input timeout and a guard against hangs.
+fn limited() -> Command {
+    let mut c = common::portolan();
+    c.env("PORTOLAN_INPUT_TIMEOUT", "1")
         // A hang is a failure, never a stuck CI job.
         .timeout(Duration::from_secs(120));
     c
@@ -50,7 +52,7 @@ fn args(cmd: &[&str], file: &Path) -> Vec<String> {
 #[test]
 fn dev_zero_stops_at_a_named_limit() {
     for cmd in INPUTS {
-        let out = portolan()
+        let out = limited()
             .args(args(cmd, Path::new("/dev/zero")))
             .output()
             .unwrap();
@@ -74,7 +76,7 @@ fn a_fifo_nobody_writes_to_is_given_up_on() {
         .unwrap();
     assert!(st.success());
     for cmd in INPUTS {
-        portolan()
+        limited()
             .args(args(cmd, &fifo))
             .assert()
             .code(2)
@@ -95,7 +97,7 @@ fn a_fifo_with_data_is_read() {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::write(fifo, "127.0.0.1\n"))
     };
-    portolan()
+    limited()
         .args(["scan", "-iL"])
         .arg(&fifo)
         .args(["-p", "1", "--format", "jsonl"])
@@ -124,7 +126,7 @@ fn hostile_file_names_in_errors_are_escaped() {
             name.display().to_string(),
         ],
     ] {
-        let out = portolan().args(&args).output().unwrap();
+        let out = limited().args(&args).output().unwrap();
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(

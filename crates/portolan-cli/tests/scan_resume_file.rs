@@ -5,10 +5,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn portolan() -> Command {
-    Command::new(assert_cmd::cargo::cargo_bin("portolan"))
-}
-
 const ARGS: &[&str] = &[
     "scan",
     "127.0.0.1",
@@ -22,7 +18,7 @@ const ARGS: &[&str] = &[
 
 /// A resume file of a real scan: started at one probe a second, killed once its file exists.
 fn resume_file(path: &Path) -> serde_json::Value {
-    let mut child = portolan()
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("portolan"))
         .args(ARGS)
         .args(["--max-rate", "1", "--resume"])
         .arg(path)
@@ -41,7 +37,7 @@ fn resume_file(path: &Path) -> serde_json::Value {
 }
 
 fn rerun(path: &Path) -> (i32, String) {
-    let out = portolan()
+    let out = Command::new(assert_cmd::cargo::cargo_bin("portolan"))
         .args(ARGS)
         .arg("--resume")
         .arg(path)

@@ -13,11 +13,8 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::cargo_bin;
-
-fn portolan() -> Command {
-    Command::new(cargo_bin("portolan"))
-}
+mod common;
+use common::portolan_command as portolan;
 
 /// A TCP server on loopback that accepts and says nothing (service detection waits on it)
 /// until `banner` is set; then it greets new connections as an SSH server.

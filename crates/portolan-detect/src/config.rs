@@ -197,7 +197,7 @@ pub struct Timeouts {
 pub struct Limits {
     /// Connections tracked at once (64 bytes each).
     pub max_flows: usize,
-    /// Sources tracked at once (about 800 bytes each).
+    /// Sources tracked at once (about 900 bytes each).
     pub max_sources: usize,
     /// Destination services tracked for SYN floods.
     pub max_services: usize,

@@ -1048,3 +1048,20 @@ impl Detector {
         self.out.push(a);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-entry sizes the documentation quotes for `[limits]` (memory is fixed by them).
+    #[test]
+    fn table_entries_stay_small() {
+        let (s, t) = (
+            std::mem::size_of::<SourceState>(),
+            std::mem::size_of::<TargetState>(),
+        );
+        eprintln!("SourceState {s} bytes, TargetState {t} bytes");
+        assert!(s <= 1024, "SourceState is {s} bytes");
+        assert!(t <= 512, "TargetState is {t} bytes");
+    }
+}

@@ -12,6 +12,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use serde::Deserialize;
 
 use crate::escape::{decode_escapes, EscapeError};
+use portolan_registry::Protocol;
 
 /// The built-in database text.
 pub const EMBEDDED_TOML: &str = include_str!("../data/probes.toml");
@@ -53,14 +54,6 @@ pub const PROBE_FILE_LIMIT: portolan_registry::input::Limit = portolan_registry:
     hint: "give nmap's nmap-service-probes (about 2.5 MiB) or a portolan probe database",
 };
 
-/// Transport of a probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Transport {
-    Tcp,
-    Udp,
-}
-
 /// What a probe does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -75,7 +68,7 @@ pub enum ProbeKind {
 #[derive(Debug, Clone)]
 pub struct Probe {
     pub name: String,
-    pub transport: Transport,
+    pub transport: Protocol,
     pub kind: ProbeKind,
     pub payload: Vec<u8>,
     /// Ports where this probe is tried first.
@@ -155,7 +148,7 @@ struct FileToml {
 struct ProbeToml {
     name: String,
     #[serde(default = "default_transport")]
-    transport: Transport,
+    transport: Protocol,
     #[serde(default = "default_kind")]
     kind: ProbeKind,
     #[serde(default)]
@@ -191,8 +184,8 @@ struct RuleToml {
     cpe: Vec<String>,
 }
 
-fn default_transport() -> Transport {
-    Transport::Tcp
+fn default_transport() -> Protocol {
+    Protocol::Tcp
 }
 fn default_kind() -> ProbeKind {
     ProbeKind::Send
@@ -289,6 +282,12 @@ impl ProbeDb {
             if !(1..=9).contains(&p.rarity) && p.name != "null" {
                 return Err(err(format!("rarity {} is outside 1-9", p.rarity)));
             }
+            if !matches!(p.transport, Protocol::Tcp | Protocol::Udp) {
+                return Err(err(format!(
+                    "transport {:?} is not supported for service probes: use \"tcp\" or \"udp\"",
+                    p.transport.as_str()
+                )));
+            }
             probes.push(Probe {
                 ports: parse_ports(&p.ports).map_err(|e| err(format!("ports: {e}")))?,
                 tls_ports: parse_ports(&p.tls_ports).map_err(|e| err(format!("tls_ports: {e}")))?,
@@ -362,7 +361,7 @@ impl ProbeDb {
 
     /// The probes to try on `port`, in order: those that list the port first, then the rest by
     /// rarity; only probes with rarity `<= intensity`, except those that list the port.
-    pub fn plan(&self, port: u16, transport: Transport, tls: bool, intensity: u8) -> Vec<&Probe> {
+    pub fn plan(&self, port: u16, transport: Protocol, tls: bool, intensity: u8) -> Vec<&Probe> {
         let mut v: Vec<(bool, u8, usize, &Probe)> = self
             .probes
             .iter()
@@ -568,13 +567,13 @@ mod tests {
     #[test]
     fn plan_puts_likely_probes_first() {
         let db = ProbeDb::embedded().unwrap();
-        let plan = db.plan(6379, Transport::Tcp, false, 9);
+        let plan = db.plan(6379, Protocol::Tcp, false, 9);
         assert_eq!(plan[0].name, "redis-ping");
-        let plan = db.plan(11211, Transport::Tcp, false, 9);
+        let plan = db.plan(11211, Protocol::Tcp, false, 9);
         assert_eq!(plan[0].name, "memcached-version");
-        let plan = db.plan(12345, Transport::Tcp, false, 9);
+        let plan = db.plan(12345, Protocol::Tcp, false, 9);
         assert_eq!(plan[0].name, "tls");
-        assert!(plan.iter().all(|p| p.transport == Transport::Tcp));
+        assert!(plan.iter().all(|p| p.transport == Protocol::Tcp));
     }
 
     #[test]
@@ -586,5 +585,24 @@ mod tests {
         assert!(e.to_string().contains("unknown probe"), "{e}");
         let e = ProbeDb::from_toml("[[match]]\nservice='x'\npattern='(a'\n").unwrap_err();
         assert!(e.to_string().contains("does not compile"), "{e}");
+    }
+
+    #[test]
+    fn probe_transports_are_the_registry_protocols_tcp_and_udp_only() {
+        let db = ProbeDb::from_toml("[[probe]]\nname='x'\ntransport='udp'\nrarity=1\n").unwrap();
+        assert_eq!(db.probes[0].transport, Protocol::Udp);
+        let db = ProbeDb::from_toml("[[probe]]\nname='x'\nrarity=1\n").unwrap();
+        assert_eq!(db.probes[0].transport, Protocol::Tcp, "tcp by default");
+        // The registry knows SCTP and DCCP; probes over them are refused by name.
+        for t in ["sctp", "dccp"] {
+            let e =
+                ProbeDb::from_toml(&format!("[[probe]]\nname='x'\ntransport='{t}'\n")).unwrap_err();
+            assert!(matches!(e, DbError::Probe { .. }), "{e}");
+            let msg = e.to_string();
+            assert!(msg.contains(t) && msg.contains("not supported"), "{msg}");
+            assert!(msg.contains("\"tcp\" or \"udp\""), "{msg}");
+        }
+        let e = ProbeDb::from_toml("[[probe]]\nname='x'\ntransport='icmp'\n").unwrap_err();
+        assert!(e.to_string().contains("icmp"), "{e}");
     }
 }

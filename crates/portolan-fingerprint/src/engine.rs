@@ -10,7 +10,9 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::db::{Match, Probe, ProbeDb, ProbeKind, Transport};
+use portolan_registry::Protocol;
+
+use crate::db::{Match, Probe, ProbeDb, ProbeKind};
 use crate::report::{capped_text, Confidence, ServiceReport, BANNER_CAP};
 use crate::tls::{self, Attempt};
 
@@ -78,7 +80,7 @@ impl Options {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub addr: SocketAddr,
-    pub transport: Transport,
+    pub transport: Protocol,
     /// Name to send as TLS SNI (when the user gave a host name).
     pub sni: Option<String>,
 }
@@ -87,14 +89,14 @@ impl Target {
     pub fn tcp(addr: SocketAddr) -> Target {
         Target {
             addr,
-            transport: Transport::Tcp,
+            transport: Protocol::Tcp,
             sni: None,
         }
     }
     pub fn udp(addr: SocketAddr) -> Target {
         Target {
             addr,
-            transport: Transport::Udp,
+            transport: Protocol::Udp,
             sni: None,
         }
     }
@@ -245,8 +247,16 @@ where
 /// Identify one target.
 pub async fn detect_target(t: &Target, opts: &Options) -> ServiceReport {
     let mut r = match t.transport {
-        Transport::Tcp => detect_tcp(t, opts).await,
-        Transport::Udp => detect_udp(t, opts).await,
+        Protocol::Tcp => detect_tcp(t, opts).await,
+        Protocol::Udp => detect_udp(t, opts).await,
+        other @ (Protocol::Sctp | Protocol::Dccp) => {
+            let mut r = ServiceReport::new(t.addr, other);
+            r.state = "error".into();
+            r.notes.push(format!(
+                "service detection over {other} is not supported (only tcp and udp)"
+            ));
+            return r;
+        }
     };
     if r.name.is_none() && (r.state == "open" || r.state == "open|filtered") {
         port_table_guess(&mut r);
@@ -255,10 +265,7 @@ pub async fn detect_target(t: &Target, opts: &Options) -> ServiceReport {
 }
 
 fn port_table_guess(r: &mut ServiceReport) {
-    let proto = match r.transport {
-        Transport::Tcp => portolan_registry::Protocol::Tcp,
-        Transport::Udp => portolan_registry::Protocol::Udp,
-    };
+    let proto = r.transport;
     let reg = portolan_registry::Registry::embedded();
     if let Some(e) = reg
         .by_port(r.addr.port())
@@ -365,7 +372,7 @@ fn consider(
 async fn detect_tcp(t: &Target, opts: &Options) -> ServiceReport {
     let addr = t.addr;
     let db = opts.db.clone();
-    let mut r = ServiceReport::new(addr, Transport::Tcp);
+    let mut r = ServiceReport::new(addr, Protocol::Tcp);
     let mut seen = Seen::default();
     let port = addr.port();
 
@@ -382,7 +389,7 @@ async fn detect_tcp(t: &Target, opts: &Options) -> ServiceReport {
         }
     };
 
-    let plan = db.plan(port, Transport::Tcp, false, opts.intensity);
+    let plan = db.plan(port, Protocol::Tcp, false, opts.intensity);
     let likely = plan.first().is_some_and(|p| p.likely_on(port, false));
     let null_wait = if likely {
         opts.banner_wait_likely
@@ -467,7 +474,7 @@ async fn detect_in_tls<S: AsyncRead + AsyncWrite + Unpin>(
 ) {
     let db = opts.db.clone();
     let port = t.addr.port();
-    let plan = db.plan(port, Transport::Tcp, true, opts.intensity);
+    let plan = db.plan(port, Protocol::Tcp, true, opts.intensity);
     let likely = plan.first().is_some_and(|p| p.likely_on(port, true));
     let wait = if likely {
         opts.banner_wait_likely
@@ -576,7 +583,7 @@ pub fn hygiene_notes(r: &ServiceReport) -> Vec<String> {
 async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     let addr = t.addr;
     let db = opts.db.clone();
-    let mut r = ServiceReport::new(addr, Transport::Udp);
+    let mut r = ServiceReport::new(addr, Protocol::Udp);
     let bind: SocketAddr = if addr.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -595,7 +602,7 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
         r.notes.push(format!("udp connect: {e}"));
         return r;
     }
-    let plan = db.plan(addr.port(), Transport::Udp, false, opts.intensity);
+    let plan = db.plan(addr.port(), Protocol::Udp, false, opts.intensity);
     let mut answered = false;
     let mut buf = vec![0u8; opts.max_reply.clamp(512, 65_535)];
     'probes: for p in plan {
@@ -662,6 +669,28 @@ mod tests {
         o.probe_wait = Duration::from_millis(300);
         o.idle_gap = Duration::from_millis(100);
         o
+    }
+
+    #[tokio::test]
+    async fn a_target_over_sctp_or_dccp_is_an_error_that_says_why() {
+        for proto in [Protocol::Sctp, Protocol::Dccp] {
+            let t = Target {
+                addr: "127.0.0.1:9".parse().unwrap(),
+                transport: proto,
+                sni: None,
+            };
+            let r = detect_target(&t, &fast()).await;
+            assert_eq!(r.state, "error");
+            assert_eq!(r.transport, proto);
+            assert!(r.name.is_none(), "no port-table guess for an error");
+            assert!(
+                r.notes
+                    .iter()
+                    .any(|n| n.contains(proto.as_str()) && n.contains("not supported")),
+                "{:?}",
+                r.notes
+            );
+        }
     }
 
     #[tokio::test]
@@ -822,7 +851,7 @@ mod tests {
 
     #[test]
     fn hygiene() {
-        let mut r = ServiceReport::new("127.0.0.1:22".parse().unwrap(), Transport::Tcp);
+        let mut r = ServiceReport::new("127.0.0.1:22".parse().unwrap(), Protocol::Tcp);
         assert!(hygiene_notes(&r).is_empty());
         r.ssh = Some(crate::report::SshInfo {
             kex: vec![

@@ -41,8 +41,10 @@ pub mod ssh;
 pub mod starttls;
 pub mod tls;
 
-pub use db::{DbError, Match, Probe, ProbeDb, Rule, Transport};
+pub use db::{DbError, Match, Probe, ProbeDb, Rule};
 pub use engine::{detect, detect_many, detect_stream, detect_target, Options, Target};
+/// The transport protocol of a probe, target and report: the registry's one type.
+pub use portolan_registry::Protocol;
 pub use report::{
     CertInfo, Confidence, ExposureFinding, HttpInfo, ServiceReport, Severity, SshInfo, TlsInfo,
 };

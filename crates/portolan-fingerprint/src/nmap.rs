@@ -6,10 +6,9 @@
 //! regex the `regex` crate cannot compile (back-references, look-around, possessive
 //! quantifiers) is skipped and counted in [`ProbeDb::notes`].
 
-use crate::db::{
-    compile_pattern_with, parse_ports, DbError, Probe, ProbeDb, ProbeKind, Rule, Transport,
-};
+use crate::db::{compile_pattern_with, parse_ports, DbError, Probe, ProbeDb, ProbeKind, Rule};
 use crate::escape::decode_escapes;
+use portolan_registry::Protocol;
 
 /// Split `X<delim>body<delim>rest` → (body, rest). `s` starts at the delimiter.
 fn delimited(s: &str) -> Option<(&str, &str)> {
@@ -169,8 +168,8 @@ pub fn parse(text: &str, path: &str) -> Result<ProbeDb, DbError> {
                 let name = it.next().unwrap_or("");
                 let q = it.next().unwrap_or("").trim();
                 let transport = match proto {
-                    "TCP" => Transport::Tcp,
-                    "UDP" => Transport::Udp,
+                    "TCP" => Protocol::Tcp,
+                    "UDP" => Protocol::Udp,
                     other => return Err(err(n, format!("unknown probe protocol {other:?}"))),
                 };
                 let q = q

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::Transport;
+use portolan_registry::Protocol;
 
 /// Longest banner kept, in bytes (the rest is dropped).
 pub const BANNER_CAP: usize = 512;
@@ -98,7 +98,7 @@ pub struct HttpInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceReport {
     pub addr: SocketAddr,
-    pub transport: Transport,
+    pub transport: Protocol,
     /// `open`, `closed`, `filtered` (no answer to connect / UDP probes), `error`.
     pub state: String,
     /// Service name (nmap-style: `ssh`, `http`, `mysql`, ...).
@@ -125,7 +125,7 @@ pub struct ServiceReport {
 
 impl ServiceReport {
     /// An empty report for `addr`.
-    pub fn new(addr: SocketAddr, transport: Transport) -> ServiceReport {
+    pub fn new(addr: SocketAddr, transport: Protocol) -> ServiceReport {
         ServiceReport {
             addr,
             transport,
@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn report_round_trips_through_json() {
-        let mut r = ServiceReport::new("127.0.0.1:22".parse().unwrap(), Transport::Tcp);
+        let mut r = ServiceReport::new("127.0.0.1:22".parse().unwrap(), Protocol::Tcp);
         r.name = Some("ssh".into());
         r.confidence = Confidence::Matched;
         r.findings.push(ExposureFinding {

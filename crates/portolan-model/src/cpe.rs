@@ -121,4 +121,19 @@ mod tests {
         assert_eq!(back, c);
         assert!(serde_json::from_str::<Cpe>("\"nginx\"").is_err());
     }
+
+    proptest::proptest! {
+        /// Untrusted text (a probe file's CPE template, a stored report) never panics the
+        /// parser, and whatever parses serialises back to itself.
+        #[test]
+        fn parse_never_panics_and_round_trips(s in "(cpe:/|cpe:2\\.3:)?[aoh]?(:[a-z0-9_.*-]{0,8}){0,12}|\\PC{0,40}") {
+            if let Ok(c) = Cpe::parse(&s) {
+                proptest::prop_assert_eq!(c.as_str(), s.as_str());
+                let json = serde_json::to_string(&c).unwrap();
+                let back: Cpe = serde_json::from_str(&json).unwrap();
+                proptest::prop_assert_eq!(back, c.clone());
+                let _ = (c.part(), c.vendor(), c.product(), c.version());
+            }
+        }
+    }
 }

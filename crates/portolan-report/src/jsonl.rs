@@ -268,3 +268,38 @@ pub fn existing_ports(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A resumed scan reads back whatever is in the file it appends to: any bytes, no panic,
+        /// and only well-formed port records count.
+        #[test]
+        fn existing_ports_reads_any_file(lines in proptest::collection::vec("\\PC{0,60}", 0..20)) {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("o.jsonl");
+            let mut text = lines.join("\n");
+            text.push_str("\n{\"type\":\"port\",\"addr\":\"192.0.2.1\",\"proto\":\"tcp\",\"port\":22}\n");
+            std::fs::write(&p, text).unwrap();
+            let got = existing_ports(&p).unwrap();
+            let want = PortKey {
+                addr: "192.0.2.1".parse().unwrap(),
+                proto: Protocol::Tcp,
+                port: 22,
+            };
+            prop_assert!(got.contains(&want));
+        }
+    }
+
+    #[test]
+    fn records_carry_both_version_fields() {
+        let r = NoticeRecord::new("x", UNIX_EPOCH);
+        let v: serde_json::Value = serde_json::from_str(&line(&r)).unwrap();
+        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["v"], 1);
+        assert_eq!(v["type"], "notice");
+    }
+}

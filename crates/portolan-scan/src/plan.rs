@@ -591,6 +591,34 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any bytes, or a real state with any numbers: loading never panics, and what it
+        /// accepts lies within the shard.
+        #[test]
+        fn resume_load_never_panics_and_accepts_only_the_shard(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            next in proptest::prelude::any::<u64>(),
+            above in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..5),
+            total in 0u64..200,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("r");
+            let shard = Shard { index: 1, count: 2 };
+            std::fs::write(&path, &bytes).unwrap();
+            let _ = ResumeState::load(&path, "j", 100, shard);
+            let mut st = state(next);
+            st.total = total;
+            st.done_above = above;
+            st.save(&path).unwrap();
+            if let Ok(Some(got)) = ResumeState::load(&path, "j", 100, shard) {
+                let end = shard.positions(100).end;
+                proptest::prop_assert!(got.next <= end);
+                proptest::prop_assert!(got.done_above.iter().all(|&p| p < end));
+                proptest::prop_assert_eq!(got.total, 100);
+            }
+        }
+    }
+
     #[test]
     fn progress_watermark() {
         let mut p = Progress::new(0, &[]);

@@ -32,7 +32,9 @@
 //!   sequence number or the UDP source port, as masscan and ZMap do, so the receiver needs no
 //!   per-probe table;
 //! - [`reply::classify`]: turn one received IP packet into what it says about a probe (SYN-ACK,
-//!   RST, UDP reply, ICMP unreachable quoting our probe), validated against the cookie;
+//!   RST, UDP reply, ICMP unreachable quoting our probe), validated against the cookie; the
+//!   reply's transport is `portolan_registry::Protocol`, the workspace's one protocol type (the
+//!   registry is the only crate of ours this one depends on);
 //! - [`payloads`]: protocol-correct UDP probes (DNS, NTP, SNMP, NetBIOS-NS, SSDP, mDNS, memcached,
 //!   RPCbind, IKE, TFTP, CLDAP, WS-Discovery, ...) written from the RFCs and public specifications.
 //!

@@ -6,15 +6,11 @@
 
 use std::net::IpAddr;
 
+/// The transport protocol a reply answers: the registry's one type, re-exported here.
+pub use portolan_registry::Protocol;
+
 use crate::cookie::CookieKey;
 use crate::{ip, ipproto, tcp, IcmpPacket, Ipv4Packet, Ipv6Packet, TcpFlags, TcpPacket, UdpPacket};
-
-/// Transport protocol of a probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    Tcp,
-    Udp,
-}
 
 /// What a validated reply says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +35,8 @@ pub struct Reply {
     pub target: IpAddr,
     /// The probed port.
     pub port: u16,
-    pub transport: Transport,
+    /// The probe's transport protocol (only `Tcp` and `Udp` are classified).
+    pub transport: Protocol,
     pub kind: ReplyKind,
     /// TTL / hop limit of the packet that carried the reply.
     pub ttl: u8,
@@ -140,7 +137,7 @@ pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
             Verdict::Reply(Reply {
                 target: ip.src,
                 port: t.src_port(),
-                transport: Transport::Tcp,
+                transport: Protocol::Tcp,
                 kind,
                 ttl: ip.ttl,
                 icmp_from: None,
@@ -160,7 +157,7 @@ pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
             Verdict::Reply(Reply {
                 target: ip.src,
                 port: u.src_port(),
-                transport: Transport::Udp,
+                transport: Protocol::Udp,
                 kind: ReplyKind::Udp,
                 ttl: ip.ttl,
                 icmp_from: None,
@@ -181,7 +178,7 @@ pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
             let (transport, port, valid) = match q.proto {
                 ipproto::TCP => match tcp::quoted(q.payload) {
                     Ok((sport, dport, seq)) => (
-                        Transport::Tcp,
+                        Protocol::Tcp,
                         dport,
                         key.tcp_seq(q.src, q.dst, sport, dport) == seq,
                     ),
@@ -192,7 +189,7 @@ pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
                         return Verdict::Invalid;
                     };
                     (
-                        Transport::Udp,
+                        Protocol::Udp,
                         dport,
                         key.udp_sport(q.src, q.dst, dport) == sport,
                     )
@@ -202,7 +199,7 @@ pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
             if !valid {
                 return Verdict::Invalid;
             }
-            let kind = if icmp.is_port_unreachable() && transport == Transport::Udp {
+            let kind = if icmp.is_port_unreachable() && transport == Protocol::Udp {
                 ReplyKind::PortUnreachable
             } else {
                 ReplyKind::Unreachable {

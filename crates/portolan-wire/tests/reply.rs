@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use portolan_wire::build::{self, IpFields};
 use portolan_wire::cookie::CookieKey;
-use portolan_wire::reply::{classify, ReplyKind, Transport, Verdict};
+use portolan_wire::reply::{classify, Protocol, ReplyKind, Verdict};
 use portolan_wire::{icmp, ipproto, tcpflags, IcmpRepr, Ipv4Repr, Ipv6Repr, TcpFlags, TcpRepr};
 use proptest::prelude::*;
 
@@ -93,7 +93,7 @@ fn syn_ack_and_rst_validate() {
         (r.target, r.port, r.kind, r.ttl),
         (IpAddr::V4(THEM), 22, ReplyKind::SynAck, 61)
     );
-    assert_eq!(r.transport, Transport::Tcp);
+    assert_eq!(r.transport, Protocol::Tcp);
     let v = classify(
         &tcp_reply(
             22,
@@ -137,7 +137,7 @@ fn icmp_errors_quote_our_probe() {
     };
     assert_eq!(
         (r.port, r.kind, r.transport),
-        (161, ReplyKind::PortUnreachable, Transport::Udp)
+        (161, ReplyKind::PortUnreachable, Protocol::Udp)
     );
     assert_eq!(r.icmp_from, Some(IpAddr::V4(THEM)));
     // Admin-prohibited from a router, for a TCP SYN.

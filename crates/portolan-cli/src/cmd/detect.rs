@@ -5,14 +5,13 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use portolan_detect::alert::{format_timestamp, Alert};
 use portolan_detect::config::{Config, Sensitivity};
 use portolan_detect::detect::Detector;
 use portolan_detect::source;
+use portolan_model::Stop;
 use portolan_registry::risk::Severity;
 
 use crate::term::{escape, Style};
@@ -581,7 +580,9 @@ fn drain(det: &mut Detector, out: &mut Printer) -> Result<()> {
 }
 
 /// Run `portolan detect`.
-pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
+/// Run `detect`. `stop` is the binary's (`signals::catch` sets it for a live capture): its
+/// first request ends the capture, which still prints its summary.
+pub fn run(args: DetectArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
     check_live_only_flags(&args)?;
     let cfg = load_config(&args)?;
     if args.print_config {
@@ -593,7 +594,7 @@ pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
     let mut det = Detector::new(cfg);
 
     if let Some(ifname) = &args.interface {
-        let r = run_live(&args, ifname, &mut det, &mut out);
+        let r = run_live(&args, ifname, &mut det, &mut out, stop);
         let code = out.exit_code(args.fail_on);
         out.finish(r.is_ok())?;
         return r.map(|()| code);
@@ -660,18 +661,21 @@ pub fn run(args: DetectArgs, style: Style) -> Result<ExitCode> {
     }
 }
 
-fn run_live(args: &DetectArgs, ifname: &str, det: &mut Detector, out: &mut Printer) -> Result<()> {
+fn run_live(
+    args: &DetectArgs,
+    ifname: &str,
+    det: &mut Detector,
+    out: &mut Printer,
+    stop: &Stop,
+) -> Result<()> {
     let filter = match &args.filter {
         Some(f) => Some(source::live::compile_filter(f, ifname).map_err(escaped)?),
         None => None,
     };
-    // SIGINT and SIGTERM stop the capture (the summary is still printed): they set a flag
-    // the capture loop checks at least every 100 ms.
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))
-            .context("cannot install the SIGINT/SIGTERM handler")?;
-    }
+    // SIGINT and SIGTERM stop the capture (the summary is still printed): the binary's one
+    // handler sets the stop's graceful flag, which the capture loop checks at least every
+    // 100 ms.
+    let stop = stop.graceful_flag();
     let mut cap = source::live::LiveCapture::open(ifname, filter.as_deref())
         .map_err(|e| escaped(format!("live capture on {ifname}: {e}")))?;
     eprintln!(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use portolan_fingerprint::{Options, ProbeDb, ServiceReport, Severity, Target, Transport};
+use portolan_fingerprint::{Options, ProbeDb, Protocol, ServiceReport, Severity, Target};
 
 use portolan_model::Stop;
 
@@ -111,10 +111,10 @@ pub struct ServiceArgs {
 /// first is used).
 pub fn parse_target(s: &str) -> Result<Target> {
     let (body, transport) = match s.rsplit_once('/') {
-        Some((b, "udp")) => (b, Transport::Udp),
-        Some((b, "tcp")) => (b, Transport::Tcp),
+        Some((b, "udp")) => (b, Protocol::Udp),
+        Some((b, "tcp")) => (b, Protocol::Tcp),
         Some((_, p)) => bail!("{s:?}: unknown protocol {p:?} (use /tcp or /udp)"),
-        None => (s, Transport::Tcp),
+        None => (s, Protocol::Tcp),
     };
     let Some((host, port)) = body.rsplit_once(':') else {
         bail!("{s:?} has no port: write HOST:PORT, e.g. 127.0.0.1:22 or [::1]:22");
@@ -208,10 +208,7 @@ fn severity(style: Style, s: Severity) -> String {
 /// The table (text) form of one report.
 pub fn render_text(r: &ServiceReport, style: Style, out: &mut String) {
     use std::fmt::Write;
-    let proto = match r.transport {
-        Transport::Tcp => "tcp",
-        Transport::Udp => "udp",
-    };
+    let proto = r.transport.as_str();
     let _ = writeln!(
         out,
         "{}  {}  {}  {}",
@@ -306,10 +303,10 @@ pub fn detect_until_stopped(
     opts: &Options,
     stop: &Stop,
 ) -> Result<(Vec<ServiceReport>, bool)> {
-    let order: std::collections::HashMap<(std::net::SocketAddr, bool), usize> = targets
+    let order: std::collections::HashMap<(std::net::SocketAddr, Protocol), usize> = targets
         .iter()
         .enumerate()
-        .map(|(i, t)| ((t.addr, t.transport == Transport::Udp), i))
+        .map(|(i, t)| ((t.addr, t.transport), i))
         .collect();
     let n = targets.len();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -335,7 +332,7 @@ pub fn detect_until_stopped(
     rt.shutdown_background();
     reports.sort_by_key(|r| {
         order
-            .get(&(r.addr, r.transport == Transport::Udp))
+            .get(&(r.addr, r.transport))
             .copied()
             .unwrap_or(usize::MAX)
     });
@@ -402,11 +399,11 @@ mod tests {
     fn targets_parse() {
         let t = parse_target("127.0.0.1:22").unwrap();
         assert_eq!(t.addr, "127.0.0.1:22".parse().unwrap());
-        assert_eq!(t.transport, Transport::Tcp);
+        assert_eq!(t.transport, Protocol::Tcp);
         assert!(t.sni.is_none());
         let t = parse_target("[::1]:161/udp").unwrap();
         assert_eq!(t.addr, "[::1]:161".parse().unwrap());
-        assert_eq!(t.transport, Transport::Udp);
+        assert_eq!(t.transport, Protocol::Udp);
         let t = parse_target("localhost:443").unwrap();
         assert_eq!(t.sni.as_deref(), Some("localhost"));
         for bad in [

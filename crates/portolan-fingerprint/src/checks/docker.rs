@@ -40,7 +40,7 @@ pub async fn check(addr: SocketAddr, opts: &Options, r: &mut ServiceReport) {
 mod tests {
     use super::*;
     use crate::checks::testutil::{fake, opts};
-    use crate::db::Transport;
+    use portolan_registry::Protocol;
 
     #[tokio::test]
     async fn open_docker_api_is_flagged() {
@@ -56,7 +56,7 @@ mod tests {
             )
         })
         .await;
-        let mut r = ServiceReport::new(addr, Transport::Tcp);
+        let mut r = ServiceReport::new(addr, Protocol::Tcp);
         check(addr, &opts(), &mut r).await;
         assert_eq!(r.findings.len(), 1);
         assert_eq!(r.findings[0].id, "docker-api-no-auth");
@@ -69,7 +69,7 @@ mod tests {
             Some(b"HTTP/1.1 404 Not Found\r\n\r\nnope".to_vec())
         })
         .await;
-        let mut r = ServiceReport::new(addr, Transport::Tcp);
+        let mut r = ServiceReport::new(addr, Protocol::Tcp);
         check(addr, &opts(), &mut r).await;
         assert!(r.findings.is_empty());
     }

@@ -35,7 +35,7 @@ pub async fn check(addr: SocketAddr, opts: &Options, r: &mut ServiceReport) {
 mod tests {
     use super::*;
     use crate::checks::testutil::{fake, opts};
-    use crate::db::Transport;
+    use portolan_registry::Protocol;
 
     #[tokio::test]
     async fn open_cluster_is_flagged_and_secured_one_is_not() {
@@ -44,7 +44,7 @@ mod tests {
             Some(format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len()).into_bytes())
         })
         .await;
-        let mut r = ServiceReport::new(open, Transport::Tcp);
+        let mut r = ServiceReport::new(open, Protocol::Tcp);
         check(open, &opts(), &mut r).await;
         assert_eq!(r.findings.len(), 1);
         assert!(r.findings[0].evidence.contains("8.11.1"));
@@ -54,7 +54,7 @@ mod tests {
             Some(format!("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"security\"\r\n\r\n{body}").into_bytes())
         })
         .await;
-        let mut r = ServiceReport::new(secured, Transport::Tcp);
+        let mut r = ServiceReport::new(secured, Protocol::Tcp);
         check(secured, &opts(), &mut r).await;
         assert!(r.findings.is_empty());
     }

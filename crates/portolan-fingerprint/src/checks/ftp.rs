@@ -71,7 +71,7 @@ pub async fn check(addr: SocketAddr, opts: &Options, r: &mut ServiceReport) {
 mod tests {
     use super::*;
     use crate::checks::testutil::{fake, opts};
-    use crate::db::Transport;
+    use portolan_registry::Protocol;
 
     fn ftp(anon: bool) -> impl Fn(&[u8]) -> Option<Vec<u8>> {
         move |req| {
@@ -93,7 +93,7 @@ mod tests {
     #[tokio::test]
     async fn anonymous_ftp_is_flagged() {
         let addr = fake(b"220 (vsFTPd 3.0.3)\r\n", ftp(true)).await;
-        let mut r = ServiceReport::new(addr, Transport::Tcp);
+        let mut r = ServiceReport::new(addr, Protocol::Tcp);
         check(addr, &opts(), &mut r).await;
         assert_eq!(r.findings.len(), 1);
         assert_eq!(r.findings[0].id, "ftp-anonymous");
@@ -103,7 +103,7 @@ mod tests {
     #[tokio::test]
     async fn ftp_refusing_anonymous_is_not_flagged() {
         let addr = fake(b"220-hello\r\n220 ready\r\n", ftp(false)).await;
-        let mut r = ServiceReport::new(addr, Transport::Tcp);
+        let mut r = ServiceReport::new(addr, Protocol::Tcp);
         check(addr, &opts(), &mut r).await;
         assert!(r.findings.is_empty());
     }

@@ -37,7 +37,7 @@ pub async fn check(addr: SocketAddr, target: SocketAddr, opts: &Options, r: &mut
 mod tests {
     use super::*;
     use crate::checks::testutil::{fake, opts};
-    use crate::db::Transport;
+    use portolan_registry::Protocol;
 
     #[tokio::test]
     async fn open_proxy_is_flagged_and_closed_one_is_not() {
@@ -47,7 +47,7 @@ mod tests {
                 .then(|| b"HTTP/1.1 200 Connection established\r\n\r\n".to_vec())
         })
         .await;
-        let mut r = ServiceReport::new(open, Transport::Tcp);
+        let mut r = ServiceReport::new(open, Protocol::Tcp);
         check(open, target, &opts(), &mut r).await;
         assert_eq!(r.findings.len(), 1);
         assert_eq!(r.findings[0].id, "http-open-proxy");
@@ -56,7 +56,7 @@ mod tests {
             Some(b"HTTP/1.1 403 Forbidden\r\nServer: squid/5.7\r\n\r\n".to_vec())
         })
         .await;
-        let mut r = ServiceReport::new(closed, Transport::Tcp);
+        let mut r = ServiceReport::new(closed, Protocol::Tcp);
         check(closed, target, &opts(), &mut r).await;
         assert!(r.findings.is_empty());
     }

@@ -41,7 +41,7 @@ pub async fn check(addr: SocketAddr, opts: &Options, r: &mut ServiceReport) {
 mod tests {
     use super::*;
     use crate::checks::testutil::{fake, opts};
-    use crate::db::Transport;
+    use portolan_registry::Protocol;
 
     #[tokio::test]
     async fn open_memcached_is_flagged() {
@@ -51,7 +51,7 @@ mod tests {
             })
         })
         .await;
-        let mut r = ServiceReport::new(addr, Transport::Tcp);
+        let mut r = ServiceReport::new(addr, Protocol::Tcp);
         check(addr, &opts(), &mut r).await;
         assert_eq!(r.findings.len(), 1);
         assert_eq!(r.findings[0].id, "memcached-no-auth");
@@ -62,7 +62,7 @@ mod tests {
     #[tokio::test]
     async fn refusing_memcached_is_not_flagged() {
         let addr = fake(b"", |_| Some(b"CLIENT_ERROR unauthenticated\r\n".to_vec())).await;
-        let mut r = ServiceReport::new(addr, Transport::Tcp);
+        let mut r = ServiceReport::new(addr, Protocol::Tcp);
         check(addr, &opts(), &mut r).await;
         assert!(r.findings.is_empty());
     }

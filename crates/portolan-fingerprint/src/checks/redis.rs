@@ -69,7 +69,7 @@ pub async fn check(addr: SocketAddr, opts: &Options, r: &mut ServiceReport) {
 mod tests {
     use super::*;
     use crate::checks::testutil::{fake, opts};
-    use crate::db::Transport;
+    use portolan_registry::Protocol;
 
     fn fake_redis(password: bool) -> impl Fn(&[u8]) -> Option<Vec<u8>> {
         move |req| {
@@ -90,7 +90,7 @@ mod tests {
     #[tokio::test]
     async fn open_redis_is_flagged_with_its_version() {
         let addr = fake(b"", fake_redis(false)).await;
-        let mut r = ServiceReport::new(addr, Transport::Tcp);
+        let mut r = ServiceReport::new(addr, Protocol::Tcp);
         check(addr, &opts(), &mut r).await;
         assert_eq!(r.findings.len(), 1);
         assert_eq!(r.findings[0].id, "redis-no-auth");
@@ -100,7 +100,7 @@ mod tests {
     #[tokio::test]
     async fn redis_with_a_password_is_not_flagged() {
         let addr = fake(b"", fake_redis(true)).await;
-        let mut r = ServiceReport::new(addr, Transport::Tcp);
+        let mut r = ServiceReport::new(addr, Protocol::Tcp);
         check(addr, &opts(), &mut r).await;
         assert!(r.findings.is_empty());
         assert!(r.version.is_none());

@@ -44,12 +44,12 @@ pub fn from_reply(reply: &[u8], r: &mut ServiceReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::Transport;
     use crate::engine::{detect_target, Target};
+    use portolan_registry::Protocol;
 
     #[test]
     fn public_answer_is_flagged() {
-        let mut r = ServiceReport::new("127.0.0.1:161".parse().unwrap(), Transport::Udp);
+        let mut r = ServiceReport::new("127.0.0.1:161".parse().unwrap(), Protocol::Udp);
         from_reply(
             &crate::snmp::tests::sample_response("Linux lab", "5.9.3"),
             &mut r,
@@ -57,7 +57,7 @@ mod tests {
         assert_eq!(r.findings.len(), 1);
         assert_eq!(r.findings[0].id, "snmp-public");
         assert_eq!(r.version.as_deref(), Some("5.9.3"));
-        let mut r2 = ServiceReport::new("127.0.0.1:161".parse().unwrap(), Transport::Udp);
+        let mut r2 = ServiceReport::new("127.0.0.1:161".parse().unwrap(), Protocol::Udp);
         from_reply(b"\x30\x00", &mut r2);
         assert!(r2.findings.is_empty());
     }

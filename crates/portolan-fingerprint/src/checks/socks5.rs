@@ -86,7 +86,7 @@ pub async fn check(
 mod tests {
     use super::*;
     use crate::checks::testutil::{fake, opts};
-    use crate::db::Transport;
+    use portolan_registry::Protocol;
 
     #[tokio::test]
     async fn no_auth_socks_is_flagged() {
@@ -96,7 +96,7 @@ mod tests {
             _ => None,
         })
         .await;
-        let mut r = ServiceReport::new(addr, Transport::Tcp);
+        let mut r = ServiceReport::new(addr, Protocol::Tcp);
         check(addr, Some("127.0.0.1:9".parse().unwrap()), &opts(), &mut r).await;
         let ids: Vec<_> = r.findings.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(ids, vec!["socks5-no-auth", "socks5-open-proxy"]);
@@ -105,7 +105,7 @@ mod tests {
     #[tokio::test]
     async fn socks_demanding_a_password_is_not_flagged() {
         let addr = fake(b"", |_| Some(vec![5, 0xff])).await;
-        let mut r = ServiceReport::new(addr, Transport::Tcp);
+        let mut r = ServiceReport::new(addr, Protocol::Tcp);
         check(addr, None, &opts(), &mut r).await;
         assert!(r.findings.is_empty());
     }

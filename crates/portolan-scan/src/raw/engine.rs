@@ -225,6 +225,10 @@ impl<'a, T: Transmit, R: Receive, C: Clock> Engine<'a, T, R, C> {
         rtt: Option<Duration>,
         ttl: Option<u8>,
     ) {
+        if self.progress.is_done(pos) {
+            // Final already: a port is reported, counted and released exactly once.
+            return;
+        }
         self.hosts.release(addr);
         self.progress.done(pos);
         self.stats.scan.completed += 1;
@@ -356,6 +360,12 @@ impl<'a, T: Transmit, R: Receive, C: Clock> Engine<'a, T, R, C> {
     fn pick(&mut self) -> Option<Pick> {
         loop {
             if let Some(d) = self.deferred.pop_front() {
+                // A retransmission waits here with its earlier try still in flight; when that
+                // try's answer (or its last timeout, or a refused send) made the port final
+                // meanwhile, sending it again would only draw a second answer, reported twice.
+                if d.3 > 1 && !self.inflight.contains_key(&(d.1, d.2)) {
+                    continue;
+                }
                 return Some(d);
             }
             if let Some((addr, port)) = self.retry.pop_front() {

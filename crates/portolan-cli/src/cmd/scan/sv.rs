@@ -122,10 +122,7 @@ impl ServiceDetector for Detector {
         reports
             .iter()
             .map(|r| {
-                let proto = match r.transport {
-                    portolan_fingerprint::Transport::Udp => Protocol::Udp,
-                    _ => Protocol::Tcp,
-                };
+                let proto = r.transport;
                 let key = PortKey {
                     addr: r.addr.ip(),
                     proto,
