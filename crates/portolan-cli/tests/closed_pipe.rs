@@ -2,13 +2,16 @@
 //! ends quietly: no panic, no message, status 0.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use portolan_detect::source::pcap::PcapWriter;
 use portolan_detect::synth::{self, Tcp};
+
+mod common;
+use common::greeter;
 
 /// Run portolan with `args`, its standard output a stream whose reading end is already
 /// closed (a socket pair: writes fail with EPIPE exactly as on a pipe).
@@ -45,22 +48,6 @@ fn run_to_closed_pipe(args: &[String]) -> (Option<i32>, String) {
     (status.code(), err)
 }
 
-fn greeter() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            std::thread::spawn(move || {
-                let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2p1\r\n");
-                let mut b = [0u8; 256];
-                let _ = s.read(&mut b);
-            });
-        }
-    });
-    port
-}
-
 #[test]
 fn every_command_ends_quietly_on_a_closed_pipe() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,7 +70,7 @@ fn every_command_ends_quietly_on_a_closed_pipe() {
     );
     w.write(1_700_000_000_000_000_000, &frame).unwrap();
     std::fs::write(&pcap, w.into_inner()).unwrap();
-    let ssh = format!("127.0.0.1:{}", greeter());
+    let ssh = format!("127.0.0.1:{}", greeter(b"SSH-2.0-OpenSSH_9.2p1\r\n"));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let open = listener.local_addr().unwrap().port().to_string();
     let cases: Vec<Vec<String>> = [

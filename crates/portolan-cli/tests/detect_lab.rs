@@ -14,7 +14,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -112,6 +112,30 @@ struct Lab {
 }
 
 impl Lab {
+    /// `portolan detect ARGS` live in the target namespace, its stdout piped; returned once its
+    /// first line on stderr says it is capturing (asserted).
+    /// Start a live capture in the target namespace; returns once it says it is capturing, with
+    /// the rest of its standard error still open for the caller to read.
+    fn live_detect(&self, args: &[&str]) -> (Child, BufReader<ChildStderr>) {
+        let mut live = Command::new("ip")
+            .args(["netns", "exec", &self.tgt_ns])
+            .arg(assert_cmd::cargo::cargo_bin("portolan"))
+            .arg("detect")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start live capture");
+        let mut err = BufReader::new(live.stderr.take().expect("stderr"));
+        let mut line = String::new();
+        err.read_line(&mut line).expect("read stderr");
+        assert!(
+            line.contains("capturing on"),
+            "live capture {args:?} did not start: {line}"
+        );
+        (live, err)
+    }
+
     fn new(tag: &str) -> Lab {
         let n = LAB_SEQ.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id() % 100_000;
@@ -666,28 +690,18 @@ fn lab_live_capture_with_filter() {
         return;
     }
     let lab = Lab::new("live");
-    let bin = assert_cmd::cargo::cargo_bin("portolan");
     // One capture on the veth (SOCK_RAW, Ethernet frames), one on "any" (SOCK_DGRAM, IP packets).
     let start = |iface: &str| {
-        let mut live = Command::new("ip")
-            .args(["netns", "exec", &lab.tgt_ns])
-            .arg(&bin)
-            .args(["detect", "-i", iface, "--filter", "tcp", "--duration", "8"])
-            .args(["--format", "eve"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start live capture");
-        let err = live.stderr.take().expect("stderr");
-        let mut line = String::new();
-        BufReader::new(err)
-            .read_line(&mut line)
-            .expect("read stderr");
-        assert!(
-            line.contains("capturing on"),
-            "live capture on {iface} did not start: {line}"
-        );
-        live
+        lab.live_detect(&[
+            "-i",
+            iface,
+            "--filter",
+            "tcp",
+            "--duration",
+            "8",
+            "--format",
+            "eve",
+        ])
     };
     let on_veth = start(&lab.tgt_if);
     let on_any = start("any");
@@ -702,7 +716,7 @@ fn lab_live_capture_with_filter() {
     assert!(out.status.success());
     // a UDP probe the filter must keep out
     let _ = nmap_plain("-sU", "1-20");
-    for (what, live) in [("veth", on_veth), ("any", on_any)] {
+    for (what, (live, _err)) in [("veth", on_veth), ("any", on_any)] {
         let out = live.wait_with_output().expect("live capture");
         assert!(out.status.success(), "live capture on {what} failed");
         let alerts: Vec<Value> = String::from_utf8_lossy(&out.stdout)
@@ -1068,20 +1082,8 @@ fn lab_live_capture_stops_on_sigint_and_sigterm() {
         return;
     }
     let lab = Lab::new("sig");
-    let bin = assert_cmd::cargo::cargo_bin("portolan");
     for sig in ["-INT", "-TERM"] {
-        let mut live = Command::new("ip")
-            .args(["netns", "exec", &lab.tgt_ns])
-            .arg(&bin)
-            .args(["detect", "-i", &lab.tgt_if, "--format", "json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start live capture");
-        let mut err = BufReader::new(live.stderr.take().expect("stderr"));
-        let mut line = String::new();
-        err.read_line(&mut line).expect("read stderr");
-        assert!(line.contains("capturing on"), "{line}");
+        let (live, mut err) = lab.live_detect(&["-i", &lab.tgt_if, "--format", "json"]);
         let out = Command::new("ip")
             .args(["netns", "exec", &lab.scan_ns])
             .args(nmap(&[], "-sS", "1-40", TARGET))

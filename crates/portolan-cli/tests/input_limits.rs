@@ -3,7 +3,7 @@
 //! hanging.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
@@ -49,6 +49,17 @@ fn args(cmd: &[&str], file: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A new FIFO `name` in `dir`.
+fn mkfifo(dir: &Path, name: &str) -> PathBuf {
+    let fifo = dir.join(name);
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    fifo
+}
+
 #[test]
 fn dev_zero_stops_at_a_named_limit() {
     for cmd in INPUTS {
@@ -69,12 +80,7 @@ fn dev_zero_stops_at_a_named_limit() {
 #[test]
 fn a_fifo_nobody_writes_to_is_given_up_on() {
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("fifo");
-    let st = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let fifo = mkfifo(dir.path(), "fifo");
     for cmd in INPUTS {
         limited()
             .args(args(cmd, &fifo))
@@ -87,12 +93,7 @@ fn a_fifo_nobody_writes_to_is_given_up_on() {
 #[test]
 fn a_fifo_with_data_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("targets");
-    let st = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    let fifo = mkfifo(dir.path(), "targets");
     let writer = {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::write(fifo, "127.0.0.1\n"))
@@ -112,21 +113,12 @@ fn hostile_file_names_in_errors_are_escaped() {
     let name = dir.path().join("t\x1b]0;pwned\x07\u{202e}gnp.txt");
     std::fs::write(&name, vec![b'a'; 1]).unwrap();
     let missing = name.with_extension("missing");
-    for args in [
-        vec![
-            "scan".to_string(),
-            "-iL".into(),
-            missing.display().to_string(),
-            "-p".into(),
-            "1".into(),
-        ],
-        vec![
-            "local".into(),
-            "--baseline".into(),
-            name.display().to_string(),
-        ],
-    ] {
-        let out = limited().args(&args).output().unwrap();
+    let cases: [(&[&str], &Path); 2] = [
+        (&["scan", "-iL", "{}", "-p", "1"], &missing),
+        (&["local", "--baseline", "{}"], &name),
+    ];
+    for (cmd, file) in cases {
+        let out = limited().args(args(cmd, file)).output().unwrap();
         let err = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(

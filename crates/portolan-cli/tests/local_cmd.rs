@@ -6,7 +6,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 mod common;
-use common::portolan;
+use common::{assert_terminal_safe, output_to, portolan, read_json, OutputOk};
 
 #[test]
 fn help_has_examples() {
@@ -41,13 +41,7 @@ fn json_shape_on_this_host() {
 fn proc_source_works_on_this_host() {
     let out = portolan()
         .args(["local", "--json", "--source", "proc", "--tcp"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .output_ok();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["source"], "proc");
     assert!(v["sockets"]
@@ -100,20 +94,9 @@ fn saved_baseline_reads_back() {
         .arg(&p)
         .assert()
         .success();
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let v: Value = read_json(&p);
     assert_eq!(v["schema"], "portolan.local/1");
     assert!(v.get("baseline").is_none());
-}
-
-/// What no terminal must receive from outside text.
-fn assert_terminal_safe(s: &str) {
-    for c in s.chars() {
-        let bad = matches!(c,
-            '\u{0}'..='\u{9}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
-            | '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
-            | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
-        assert!(!bad, "{c:?} reached the terminal: {s:?}");
-    }
 }
 
 #[test]
@@ -151,30 +134,21 @@ fn output_convention_format_files_and_baseline() {
     let out = portolan()
         .args(["local", "--format", "json", "--save-baseline"])
         .arg(&base)
-        .arg("-o")
-        .arg(format!("json={}", j.display()))
-        .arg("-o")
-        .arg(format!("sarif={}", s.display()))
-        .arg("-o")
-        .arg(format!("table={}", t.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .args(output_to("json", &j))
+        .args(output_to("sarif", &s))
+        .args(output_to("table", &t))
+        .output_ok();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["schema"], "portolan.local/1");
-    let file: Value = serde_json::from_slice(&std::fs::read(&j).unwrap()).unwrap();
+    let file: Value = read_json(&j);
     assert_eq!(file["schema_version"], 1);
-    let sarif: Value = serde_json::from_slice(&std::fs::read(&s).unwrap()).unwrap();
+    let sarif: Value = read_json(&s);
     assert_eq!(sarif["version"], "2.1.0");
     assert!(std::fs::read_to_string(&t)
         .unwrap()
         .contains("sockets, read via"));
-    let b: Value = serde_json::from_slice(&std::fs::read(&base).unwrap()).unwrap();
+    let b: Value = read_json(&base);
     assert_eq!(b["schema_version"], 1);
     // The saved baseline reads back.
     portolan()

@@ -5,7 +5,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 mod common;
-use common::portolan;
+use common::{assert_terminal_safe, output_to, portolan, read_json, OutputOk};
 
 fn json(args: &[&str]) -> Value {
     let out = portolan().args(args).arg("--json").output().unwrap();
@@ -237,17 +237,6 @@ fn registry_update_from_a_file() {
     assert!(!data.join("service-names-port-numbers.csv").exists());
 }
 
-/// What no terminal must receive from outside text.
-fn assert_terminal_safe(s: &str) {
-    for c in s.chars() {
-        let bad = matches!(c,
-            '\u{0}'..='\u{9}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
-            | '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
-            | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
-        assert!(!bad, "{c:?} reached the terminal: {s:?}");
-    }
-}
-
 fn iana_csv() -> String {
     std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -333,23 +322,16 @@ fn output_convention_format_and_files() {
     let out = portolan()
         .args(["port", "22", "--format", "json", "-o"])
         .arg(format!("json={}", j.display()))
-        .arg("-o")
-        .arg(format!("table={}", t.display()))
+        .args(output_to("table", &t))
         .arg("--output")
         .arg(&plain)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .output_ok();
     let stdout: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(stdout["schema_version"], 1);
     assert_eq!(stdout["schema"], "portolan.port/1");
-    let file: Value = serde_json::from_slice(&std::fs::read(&j).unwrap()).unwrap();
+    let file: Value = read_json(&j);
     assert_eq!(file, stdout);
-    let plain: Value = serde_json::from_slice(&std::fs::read(&plain).unwrap()).unwrap();
+    let plain: Value = read_json(&plain);
     assert_eq!(plain, stdout);
     let table = std::fs::read_to_string(&t).unwrap();
     assert!(
@@ -377,8 +359,7 @@ fn output_convention_format_and_files() {
     portolan()
         .args(["port", "22", "-o"])
         .arg(&j)
-        .arg("-o")
-        .arg(format!("table={}", j.display()))
+        .args(output_to("table", &j))
         .assert()
         .code(2)
         .stderr(predicate::str::contains("two outputs"));
@@ -404,7 +385,7 @@ fn registry_show_follows_the_output_convention() {
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["source"], "built-in");
     assert!(v["by_protocol"]["tcp"].as_u64().unwrap() > 6000);
-    let file: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+    let file: Value = read_json(&f);
     assert_eq!(file, v);
     let alias: Value = serde_json::from_slice(
         &portolan()

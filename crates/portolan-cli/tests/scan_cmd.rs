@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{in_ci, portolan_command as portolan};
+use common::{in_ci, output_to, portolan_command as portolan, slow_resumable_scan, OutputOk};
 
 /// Skip (print why) outside CI, fail under CI.
 fn need(ok: bool, what: &str) -> bool {
@@ -72,21 +72,11 @@ fn outputs_parse_back_with_independent_parsers() {
     );
     let out = portolan()
         .args(["scan", "127.0.0.1", "-p", &spec, "-q", "--all-ports"])
-        .arg("-o")
-        .arg(format!("xml={}", xml.display()))
-        .arg("-o")
-        .arg(format!("jsonl={}", jsonl.display()))
-        .arg("-o")
-        .arg(format!("csv={}", csv.display()))
-        .arg("-o")
-        .arg(format!("grep={}", gnmap.display()))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .args(output_to("xml", &xml))
+        .args(output_to("jsonl", &jsonl))
+        .args(output_to("csv", &csv))
+        .args(output_to("grep", &gnmap))
+        .output_ok();
     let table = String::from_utf8_lossy(&out.stdout);
     for p in &open {
         assert!(table.contains(&format!("{p}/tcp")), "{table}");
@@ -128,9 +118,7 @@ print(",".join(map(str, opened)))
             .args(["-c", py])
             .arg(&jsonl)
             .arg(&csv)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            .output_ok();
         let printed = String::from_utf8_lossy(&o.stdout);
         for p in &want {
             assert!(printed.contains(&p.to_string()));
@@ -153,9 +141,7 @@ print(",".join(str(p) for p, proto in h.get_open_ports()))
         let o = Command::new("python3")
             .args(["-c", py])
             .arg(&xml)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            .output_ok();
         let printed = String::from_utf8_lossy(&o.stdout);
         for p in &want {
             assert!(
@@ -170,8 +156,7 @@ print(",".join(str(p) for p, proto in h.get_open_ports()))
         let xml2 = dir.path().join("b.xml");
         let o = portolan()
             .args(["scan", "127.0.0.1", "-p", &spec, "-q"])
-            .arg("-o")
-            .arg(format!("xml={}", xml2.display()))
+            .args(output_to("xml", &xml2))
             .output()
             .unwrap();
         assert!(o.status.success());
@@ -186,8 +171,7 @@ print(",".join(str(p) for p, proto in h.get_open_ports()))
         let xml3 = dir.path().join("c.xml");
         let o = portolan()
             .args(["scan", "127.0.0.1", "-p", &spec, "-q"])
-            .arg("-o")
-            .arg(format!("xml={}", xml3.display()))
+            .args(output_to("xml", &xml3))
             .output()
             .unwrap();
         assert!(o.status.success());
@@ -286,17 +270,14 @@ fn exclude_and_input_list() {
     let ex = dir.path().join("exclude.txt");
     std::fs::write(&ex, "127.0.0.3\n").unwrap();
     let jsonl = dir.path().join("x.jsonl");
-    let o = portolan()
+    portolan()
         .args(["scan", "-iL"])
         .arg(&list)
         .args(["--exclude", "127.0.0.2", "--exclude-file"])
         .arg(&ex)
         .args(["-p", &format!("1,{}", open[0]), "-q", "--all-ports"])
-        .arg("-o")
-        .arg(format!("jsonl={}", jsonl.display()))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        .args(output_to("jsonl", &jsonl))
+        .output_ok();
     let text = std::fs::read_to_string(&jsonl).unwrap();
     let addrs: BTreeSet<String> = text
         .lines()
@@ -321,7 +302,7 @@ fn shards_partition_a_scan() {
     let mut all = Vec::new();
     for i in 0..3 {
         let j = dir.path().join(format!("s{i}.jsonl"));
-        let o = portolan()
+        portolan()
             .args([
                 "scan",
                 "127.0.0.1",
@@ -333,11 +314,8 @@ fn shards_partition_a_scan() {
                 "99",
             ])
             .args(["--shard", &format!("{i}/3")])
-            .arg("-o")
-            .arg(format!("jsonl={}", j.display()))
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            .args(output_to("jsonl", &j))
+            .output_ok();
         let text = std::fs::read_to_string(&j).unwrap();
         for v in text
             .lines()
@@ -361,21 +339,8 @@ fn resume_after_interrupt_scans_the_rest() {
     let resume = dir.path().join("scan.resume");
     let j1 = dir.path().join("1.jsonl");
     let args = |j: &Path| {
-        let mut c = portolan();
-        c.args([
-            "scan",
-            "127.0.0.1",
-            "-p",
-            "1-20000",
-            "-q",
-            "--all-ports",
-            "--max-rate",
-            "4000",
-        ])
-        .arg("--resume")
-        .arg(&resume)
-        .arg("-o")
-        .arg(format!("jsonl={}", j.display()));
+        let mut c = slow_resumable_scan(&resume);
+        c.args(output_to("jsonl", j));
         c
     };
     let mut child = args(&j1)
@@ -400,8 +365,7 @@ fn resume_after_interrupt_scans_the_rest() {
         "the resume file is kept after an interrupt"
     );
     let j2 = dir.path().join("2.jsonl");
-    let o = args(&j2).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    args(&j2).output_ok();
     assert!(!resume.exists(), "a finished scan removes its resume file");
     let ports = |p: &Path| -> Vec<u64> {
         std::fs::read_to_string(p)

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use assert_cmd::cargo::cargo_bin;
 
 mod common;
+use common::{output_to, OutputOk};
 
 struct Daemon(Child);
 impl Drop for Daemon {
@@ -90,19 +91,11 @@ fn scan_sv_names_redis_its_version_and_no_auth() {
             "-sV",
             "-q",
         ])
-        .arg("-o")
-        .arg(format!("jsonl={}", jsonl.display()))
-        .arg("-o")
-        .arg(format!("xml={}", xml.display()))
+        .args(output_to("jsonl", &jsonl))
+        .args(output_to("xml", &xml))
         .arg("--color")
         .arg("never")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .output_ok();
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("redis"), "{table}");
     assert!(table.contains("without authentication"), "{table}");
@@ -139,8 +132,7 @@ fn scan_sv_names_redis_its_version_and_no_auth() {
          print(s.get('name'), s.get('version'), s.get('method'), p.find('script').get('id'))",
         xml.display()
     );
-    let o = Command::new("python3").args(["-c", &py]).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new("python3").args(["-c", &py]).output_ok();
     assert_eq!(
         String::from_utf8_lossy(&o.stdout).trim(),
         format!("redis {want} probed portolan-redis-no-auth")
@@ -178,13 +170,7 @@ fn syn_scan_with_sv_identifies_too() {
                 "jsonl",
                 "--all-ports",
             ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .output_ok();
         last = String::from_utf8_lossy(&out.stdout).to_string();
         found = last
             .lines()

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::portolan_command as portolan;
+use common::{output_to, portolan_command as portolan, slow_resumable_scan, OutputOk};
 
 /// A TCP server on loopback that accepts and says nothing (service detection waits on it)
 /// until `banner` is set; then it greets new connections as an SSH server.
@@ -110,8 +110,7 @@ fn kill_during_service_detection_loses_no_open_port() {
         c.args(["scan", "127.0.0.1", "-p", &srv.port.to_string(), "-sV"])
             .arg("--resume")
             .arg(&state)
-            .arg("-o")
-            .arg(format!("jsonl={}", out.display()));
+            .args(output_to("jsonl", &out));
         c
     };
     let (mut child, rx) = spawn_watching(cmd());
@@ -120,8 +119,7 @@ fn kill_during_service_detection_loses_no_open_port() {
     let _ = child.wait();
     // The rerun finds the port's service (the server answers now).
     srv.banner.store(true, Ordering::SeqCst);
-    let o = cmd().output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cmd().output_ok();
     let recs = records(&out);
     let ports: Vec<&serde_json::Value> = recs.iter().filter(|r| r["type"] == "port").collect();
     assert_eq!(ports.len(), 1, "the open port is reported once: {recs:?}");
@@ -137,8 +135,7 @@ fn second_signal_stops_service_detection_at_once() {
     let out = dir.path().join("o.jsonl");
     let mut c = portolan();
     c.args(["scan", "127.0.0.1", "-p", &srv.port.to_string(), "-sV"])
-        .arg("-o")
-        .arg(format!("jsonl={}", out.display()));
+        .args(output_to("jsonl", &out));
     let (mut child, rx) = spawn_watching(c);
     wait_for_line(&rx, "service detection on");
     signal(&child, "-INT");
@@ -180,23 +177,8 @@ fn resumed_outputs_hold_the_whole_scan_once() {
     let j = dir.path().join("o.jsonl");
     let csv = dir.path().join("o.csv");
     let cmd = || {
-        let mut c = portolan();
-        c.args([
-            "scan",
-            "127.0.0.1",
-            "-p",
-            "1-20000",
-            "-q",
-            "--all-ports",
-            "--max-rate",
-            "4000",
-        ])
-        .arg("--resume")
-        .arg(&state)
-        .arg("-o")
-        .arg(format!("jsonl={}", j.display()))
-        .arg("-o")
-        .arg(format!("csv={}", csv.display()));
+        let mut c = slow_resumable_scan(&state);
+        c.args(output_to("jsonl", &j)).args(output_to("csv", &csv));
         c
     };
     let mut child = cmd().stdout(Stdio::null()).spawn().unwrap();
@@ -208,8 +190,7 @@ fn resumed_outputs_hold_the_whole_scan_once() {
     }
     signal(&child, "-INT");
     assert_eq!(child.wait().unwrap().code(), Some(130));
-    let o = cmd().output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cmd().output_ok();
     let ports: Vec<u64> = records(&j)
         .iter()
         .filter(|r| r["type"] == "port")
@@ -355,9 +336,7 @@ fn udp_scan_start_record_says_udp() {
             "json",
         ])
         .args(["--timeout", "200", "--retries", "0"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        .output_ok();
     let first: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
     assert_eq!(first["type"], "start");
@@ -385,13 +364,10 @@ fn csv_defuses_formulas_from_banners() {
     });
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("o.csv");
-    let o = portolan()
+    portolan()
         .args(["scan", "127.0.0.1", "-p", &port.to_string(), "-sV", "-q"])
-        .arg("-o")
-        .arg(format!("csv={}", csv.display()))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        .args(output_to("csv", &csv))
+        .output_ok();
     let text = std::fs::read_to_string(&csv).unwrap();
     let row = text.lines().nth(1).expect("a row for the open port");
     assert!(row.contains("HYPERLINK"), "the banner is in the row: {row}");

@@ -8,24 +8,7 @@ use predicates::prelude::*;
 use serde_json::Value;
 
 mod common;
-use common::portolan;
-
-/// A loopback server that greets every connection with `greeting`.
-fn greeter(greeting: &'static [u8]) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            std::thread::spawn(move || {
-                let _ = s.write_all(greeting);
-                let mut b = [0u8; 256];
-                let _ = s.read(&mut b);
-            });
-        }
-    });
-    port
-}
+use common::{assert_terminal_safe, greeter, output_to, portolan, read_json};
 
 #[test]
 fn help_has_examples() {
@@ -141,17 +124,6 @@ fn ssh_greeting(lists: &[&str]) -> Vec<u8> {
     p
 }
 
-/// What no terminal must receive from a hostile peer.
-fn assert_terminal_safe(s: &str) {
-    for c in s.chars() {
-        let bad = matches!(c,
-            '\u{0}'..='\u{9}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
-            | '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
-            | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
-        assert!(!bad, "{c:?} reached the terminal: {s:?}");
-    }
-}
-
 #[test]
 fn hostile_kexinit_and_ftp_evidence_are_escaped_end_to_end() {
     let ssh = scripted(
@@ -231,8 +203,7 @@ fn output_convention_and_fail_on() {
     let out = portolan()
         .args(["service", "--format", "json", "--fail-on", "medium", "-o"])
         .arg(format!("json={}", j.display()))
-        .arg("-o")
-        .arg(format!("table={}", t.display()))
+        .args(output_to("table", &t))
         .arg(&target)
         .output()
         .unwrap();
@@ -245,7 +216,7 @@ fn output_convention_and_fail_on() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["schema_version"], 1);
     assert_eq!(v["findings"][0]["id"], "ftp-anonymous");
-    let file: Value = serde_json::from_slice(&std::fs::read(&j).unwrap()).unwrap();
+    let file: Value = read_json(&j);
     assert_eq!(file, v);
     assert!(std::fs::read_to_string(&t)
         .unwrap()

@@ -14,7 +14,7 @@ use std::process::Command;
 use serde_json::Value;
 
 mod common;
-use common::{in_ci, is_root};
+use common::{in_ci, is_root, OutputOk};
 
 /// Skip (print why) or, under CI, fail.
 fn cannot_run(why: &str) {
@@ -162,13 +162,7 @@ fn real_daemons_are_named_versioned_and_flagged() {
         ])
         .args(["--proxy-target", "127.0.0.1:8081"])
         .args(&targets)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .output_ok();
     let stdout = String::from_utf8(out.stdout).unwrap();
     let reports: Vec<Value> = stdout
         .lines()

@@ -49,6 +49,26 @@ impl Feed {
             self.tcp4(dst, src, rst(port, 40000));
         }
     }
+    /// A normal conversation of `client` (from `sport`) with `VICTIM`'s open `port`: a Linux
+    /// SYN, then [`CONVERSATION`].
+    fn converse(&mut self, client: [u8; 4], sport: u16, port: u16) {
+        self.tcp4(client, VICTIM, linux_syn(sport, port));
+        for (from_client, flags, payload_len) in CONVERSATION {
+            let (src, dst, sp, dp) = if from_client {
+                (client, VICTIM, sport, port)
+            } else {
+                (VICTIM, client, port, sport)
+            };
+            self.tcp4(
+                src,
+                dst,
+                Tcp {
+                    payload_len,
+                    ..seg(sp, dp, flags)
+                },
+            );
+        }
+    }
     fn finish(mut self) -> Vec<Alert> {
         self.det.finish();
         self.alerts.extend(self.det.take_alerts());
@@ -155,27 +175,23 @@ fn unanswered_syns_fail_at_timeout_or_end_of_capture() {
 fn completed_connections_are_no_scan_but_half_open_ones_are() {
     // Completed connections to an open service on 40 hosts: no scanning evidence (issue 12;
     // TRW and Zeek's scan policy count failed first contacts only).
-    let mut f = Feed::new(Config::default());
-    for h in 1..=40u8 {
-        let dst = [10, 9, 0, h];
-        let s = linux_syn(50000 + u16::from(h), 443);
-        f.tcp4(ATTACKER, dst, s);
-        f.tcp4(dst, ATTACKER, seg(443, s.sport, 0x12));
-        f.tcp4(ATTACKER, dst, seg(s.sport, 443, 0x10));
-    }
-    let alerts = f.finish();
+    // SYN, SYN-ACK, then the client's `third` segment, to 443 on each host.
+    let sweep = |third: u8| {
+        let mut f = Feed::new(Config::default());
+        for h in 1..=40u8 {
+            let dst = [10, 9, 0, h];
+            let s = linux_syn(50000 + u16::from(h), 443);
+            f.tcp4(ATTACKER, dst, s);
+            f.tcp4(dst, ATTACKER, seg(443, s.sport, 0x12));
+            f.tcp4(ATTACKER, dst, seg(s.sport, 443, third));
+        }
+        f.finish()
+    };
+    let alerts = sweep(0x10); // ACK
     assert!(alerts.is_empty(), "{alerts:#?}");
     // The same sweep, each accepted connection reset by the client (a SYN scanner's kernel):
     // failed first contacts, a horizontal scan.
-    let mut f = Feed::new(Config::default());
-    for h in 1..=40u8 {
-        let dst = [10, 9, 0, h];
-        let s = linux_syn(50000 + u16::from(h), 443);
-        f.tcp4(ATTACKER, dst, s);
-        f.tcp4(dst, ATTACKER, seg(443, s.sport, 0x12));
-        f.tcp4(ATTACKER, dst, seg(s.sport, 443, 0x04));
-    }
-    let alerts = f.finish();
+    let alerts = sweep(0x04); // RST
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let a = &alerts[0];
     assert_eq!(
@@ -199,22 +215,7 @@ fn monitoring_client_polling_many_open_services_is_no_scan() {
         for _minute in 0..10 {
             for port in 8000..8040u16 {
                 sport = sport.wrapping_add(1).max(32768);
-                f.tcp4(monitor, VICTIM, linux_syn(sport, port));
-                for (from_client, flags, payload_len) in CONVERSATION {
-                    let (src, dst, sp, dp) = if from_client {
-                        (monitor, VICTIM, sport, port)
-                    } else {
-                        (VICTIM, monitor, port, sport)
-                    };
-                    f.tcp4(
-                        src,
-                        dst,
-                        Tcp {
-                            payload_len,
-                            ..seg(sp, dp, flags)
-                        },
-                    );
-                }
+                f.converse(monitor, sport, port);
             }
             f.ts += 60_000_000_000;
         }
@@ -240,22 +241,7 @@ fn benign_clients_raise_nothing() {
         let client = [10, 1, (i % 7) as u8, 1];
         let port = [80u16, 443, 22][usize::from(i % 3)];
         let sport = 30000 + i;
-        f.tcp4(client, VICTIM, linux_syn(sport, port));
-        for (from_client, flags, payload_len) in CONVERSATION {
-            let (src, dst, sp, dp) = if from_client {
-                (client, VICTIM, sport, port)
-            } else {
-                (VICTIM, client, port, sport)
-            };
-            f.tcp4(
-                src,
-                dst,
-                Tcp {
-                    payload_len,
-                    ..seg(sp, dp, flags)
-                },
-            );
-        }
+        f.converse(client, sport, port);
     }
     // two failed attempts
     for port in [81u16, 82] {

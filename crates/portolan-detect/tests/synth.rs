@@ -99,16 +99,7 @@ fn frames() -> Vec<(String, Vec<u8>)> {
     let v6 = [([0xfd; 16], [0x20; 16])];
     let segs = [
         Tcp::default(),
-        Tcp {
-            sport: 443,
-            dport: 51000,
-            flags: 0x12,
-            seq: 0xdead_beef,
-            ack: u32::MAX,
-            window: 0,
-            options: &LINUX_SYN_OPTIONS,
-            payload_len: 0,
-        },
+        frames_segment(),
         Tcp {
             flags: 0x18,
             options: &[1, 1, 8],
@@ -202,7 +193,7 @@ fn synthesised_frames_are_the_recorded_bytes_with_checksums() {
     assert_eq!(checked, got.len());
 }
 
-/// The segment of the first frame of "appended".
+/// The segment of the first frame of "appended" (the second of [`frames`]' segments).
 fn frames_segment() -> Tcp<'static> {
     Tcp {
         sport: 443,

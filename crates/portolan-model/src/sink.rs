@@ -59,12 +59,14 @@ pub struct ScanStart {
 pub mod epoch_secs {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    /// `t` as fractional seconds since the Unix epoch (0 for a time before it).
+    pub fn secs(t: SystemTime) -> f64 {
+        t.duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    }
     pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(
-            t.duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0),
-        )
+        s.serialize_f64(secs(*t))
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         let f = f64::deserialize(d)?;

@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
+use portolan_model::epoch_secs::secs;
 use portolan_model::{
     HostReport, PortEvent, PortKey, Protocol, Reason, ScanReport, ScanStart, Service,
 };
@@ -16,12 +17,6 @@ use serde::{Deserialize, Serialize};
 
 /// The JSON Lines schema version.
 pub const SCHEMA_VERSION: u32 = 1;
-
-fn secs(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
 
 /// The first record: what the scan is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -296,7 +291,7 @@ mod tests {
 
     #[test]
     fn records_carry_both_version_fields() {
-        let r = NoticeRecord::new("x", UNIX_EPOCH);
+        let r = NoticeRecord::new("x", std::time::UNIX_EPOCH);
         let v: serde_json::Value = serde_json::from_str(&line(&r)).unwrap();
         assert_eq!(v["schema_version"], 1);
         assert_eq!(v["v"], 1);

@@ -60,7 +60,7 @@ use crate::netlink;
 use crate::rate::{Pacer, TokenBucket};
 use crate::rawio::{self, RawError, Receiver, Sender};
 
-use engine::{Engine, Tuning};
+use engine::Engine;
 use lanes::Lanes;
 use probe::ProbeKind;
 use transport::{spawn_receiver, KernelTx, RxCounters, SystemClock};
@@ -255,7 +255,7 @@ pub fn run(
         )
     };
 
-    let mut engine = Engine::new(job, kind, Tuning::of(cfg), pacer, tx, rx, SystemClock, sink);
+    let mut engine = Engine::new(job, kind, cfg, pacer, tx, rx, SystemClock, sink);
     engine.run(&stop);
     let stats = engine.close(|tx, stats, sink| {
         rx_stop.store(true, Ordering::SeqCst);

@@ -40,3 +40,95 @@ pub fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// A loopback server that greets every connection with `greeting` and then reads what the
+/// client says; its port.
+pub fn greeter(greeting: &'static [u8]) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let _ = s.write_all(greeting);
+                let mut b = [0u8; 256];
+                let _ = s.read(&mut b);
+            });
+        }
+    });
+    port
+}
+
+/// Asserts that `s` holds nothing a terminal must not receive from outside text: C0 and C1
+/// controls (but newline), bidi marks, overrides and isolates, zero-width characters, line
+/// and paragraph separators, the byte-order mark.
+pub fn assert_terminal_safe(s: &str) {
+    for c in s.chars() {
+        let bad = matches!(c,
+            '\u{0}'..='\u{9}' | '\u{b}'..='\u{1f}' | '\u{7f}'..='\u{9f}'
+            | '\u{61c}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        assert!(!bad, "{c:?} reached the terminal: {s:?}");
+    }
+}
+
+/// `-o FMT=PATH` (one output file) as arguments: `.args(output_to("xml", &path))`.
+pub fn output_to(format: &str, path: &std::path::Path) -> [String; 2] {
+    ["-o".to_string(), format!("{format}={}", path.display())]
+}
+
+/// A loopback scan slow enough to interrupt (ports 1-20000 at 4000/s, every port listed,
+/// quiet) that saves its state to `resume`; add its outputs.
+pub fn slow_resumable_scan(resume: &std::path::Path) -> std::process::Command {
+    let mut c = portolan_command();
+    c.args([
+        "scan",
+        "127.0.0.1",
+        "-p",
+        "1-20000",
+        "-q",
+        "--all-ports",
+        "--max-rate",
+        "4000",
+    ])
+    .arg("--resume")
+    .arg(resume);
+    c
+}
+
+/// The JSON document in the file `path`.
+pub fn read_json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Running a command to its end and asserting that it succeeded.
+pub trait OutputOk {
+    /// Runs the command to its end and asserts that it exited with success (the failure shows
+    /// its stderr); its output.
+    fn output_ok(&mut self) -> std::process::Output;
+}
+
+impl OutputOk for assert_cmd::Command {
+    #[track_caller]
+    fn output_ok(&mut self) -> std::process::Output {
+        succeeded(self.output().unwrap())
+    }
+}
+
+impl OutputOk for std::process::Command {
+    #[track_caller]
+    fn output_ok(&mut self) -> std::process::Output {
+        succeeded(self.output().unwrap())
+    }
+}
+
+#[track_caller]
+fn succeeded(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

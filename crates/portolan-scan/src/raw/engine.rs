@@ -32,31 +32,6 @@ struct InFlight {
 /// A probe picked to go out: (plan position, target, port, try number from 1).
 type Pick = (u64, IpAddr, u16, u32);
 
-/// The engine's tunables, from [`RawConfig`].
-pub(crate) struct Tuning {
-    pub initial_window: usize,
-    pub min_window: usize,
-    pub max_window: usize,
-    pub min_timeout: Duration,
-    pub max_timeout: Duration,
-    pub initial_timeout: Duration,
-    pub checkpoint_every: Duration,
-}
-
-impl Tuning {
-    pub fn of(cfg: &RawConfig) -> Tuning {
-        Tuning {
-            initial_window: cfg.initial_window,
-            min_window: cfg.min_window,
-            max_window: cfg.max_window,
-            min_timeout: cfg.min_timeout,
-            max_timeout: cfg.max_timeout,
-            initial_timeout: cfg.initial_timeout,
-            checkpoint_every: cfg.checkpoint_every,
-        }
-    }
-}
-
 /// One raw scan in progress.
 pub(crate) struct Engine<'a, T: Transmit, R: Receive, C: Clock> {
     targets: &'a crate::target::TargetSet,
@@ -67,7 +42,8 @@ pub(crate) struct Engine<'a, T: Transmit, R: Receive, C: Clock> {
     rx: R,
     clock: C,
     sink: &'a mut dyn EventSink,
-    tuning: Tuning,
+    /// The windows, timeouts and checkpoint interval come from here.
+    tuning: &'a RawConfig,
     nports: u64,
     cursor: u64,
     end: u64,
@@ -97,7 +73,7 @@ impl<'a, T: Transmit, R: Receive, C: Clock> Engine<'a, T, R, C> {
     pub fn new(
         job: Job<'a>,
         kind: &'a dyn ProbeKind,
-        tuning: Tuning,
+        tuning: &'a RawConfig,
         pacer: Pacer,
         tx: T,
         rx: R,

@@ -17,8 +17,8 @@ use crate::model::{PortState, Proto, Reason};
 
 /// One kind of raw probe.
 pub(crate) trait ProbeKind {
-    /// The transport protocol the results are reported under.
-    fn proto(&self) -> Proto;
+    /// What this kind's replies and silence mean.
+    fn meaning(&self) -> &'static Meaning;
     /// Tries per probe (the first and the retransmissions).
     fn max_tries(&self) -> u32;
     /// Build the probe to `dst:port` from `src` into `buf`; its length, or `None` when no probe
@@ -32,13 +32,43 @@ pub(crate) trait ProbeKind {
         port: u16,
         attempt: usize,
     ) -> Option<usize>;
+    /// The transport protocol the results are reported under.
+    fn proto(&self) -> Proto {
+        self.meaning().proto
+    }
     /// What a validated reply says about the port; `None` when it cannot answer this kind of
     /// probe (a TCP reply to a UDP probe), which is then ignored.
-    fn interpret(&self, reply: ReplyKind) -> Option<(PortState, Reason)>;
+    fn interpret(&self, reply: ReplyKind) -> Option<(PortState, Reason)> {
+        let m = self.meaning();
+        match reply {
+            ReplyKind::Unreachable { code } => Some(unreachable(code)),
+            r if r == m.open.0 => Some((PortState::Open, m.open.1)),
+            r if r == m.closed.0 => Some((PortState::Closed, m.closed.1)),
+            _ => None,
+        }
+    }
     /// What a port that never answered any try is.
-    fn silent(&self) -> (PortState, Reason);
+    fn silent(&self) -> (PortState, Reason) {
+        (self.meaning().silent, Reason::NoResponse)
+    }
     /// What a probe that could not be sent at all is reported as (with `host-unreach`).
-    fn unsent(&self) -> PortState;
+    fn unsent(&self) -> PortState {
+        self.meaning().silent
+    }
+}
+
+/// What the replies to one kind of probe, and its silence, say about the port. Any other ICMP
+/// destination-unreachable says filtered ([`unreachable`]); every other reply is ignored.
+pub(crate) struct Meaning {
+    /// The transport protocol the results are reported under.
+    proto: Proto,
+    /// The reply that says open, and its reason.
+    open: (ReplyKind, Reason),
+    /// The reply that says closed, and its reason.
+    closed: (ReplyKind, Reason),
+    /// What a port that never answered is (reason `no-response`), and what a probe that could
+    /// not be sent is reported as.
+    silent: PortState,
 }
 
 /// What an ICMP destination-unreachable (not port-unreachable) says: filtered, and why.
@@ -62,8 +92,13 @@ pub(crate) struct Syn {
 }
 
 impl ProbeKind for Syn {
-    fn proto(&self) -> Proto {
-        Proto::Tcp
+    fn meaning(&self) -> &'static Meaning {
+        &Meaning {
+            proto: Proto::Tcp,
+            open: (ReplyKind::SynAck, Reason::SynAck),
+            closed: (ReplyKind::Rst, Reason::Reset),
+            silent: PortState::Filtered,
+        }
     }
     fn max_tries(&self) -> u32 {
         self.tries
@@ -84,20 +119,6 @@ impl ProbeKind for Syn {
             ident: (seq >> 16) as u16,
         };
         build::syn(buf, src, dst, self.source_port, port, seq, f).ok()
-    }
-    fn interpret(&self, reply: ReplyKind) -> Option<(PortState, Reason)> {
-        match reply {
-            ReplyKind::SynAck => Some((PortState::Open, Reason::SynAck)),
-            ReplyKind::Rst => Some((PortState::Closed, Reason::Reset)),
-            ReplyKind::Unreachable { code } => Some(unreachable(code)),
-            ReplyKind::Udp | ReplyKind::PortUnreachable => None,
-        }
-    }
-    fn silent(&self) -> (PortState, Reason) {
-        (PortState::Filtered, Reason::NoResponse)
-    }
-    fn unsent(&self) -> PortState {
-        PortState::Filtered
     }
 }
 
@@ -131,8 +152,13 @@ impl Udp {
 }
 
 impl ProbeKind for Udp {
-    fn proto(&self) -> Proto {
-        Proto::Udp
+    fn meaning(&self) -> &'static Meaning {
+        &Meaning {
+            proto: Proto::Udp,
+            open: (ReplyKind::Udp, Reason::UdpResponse),
+            closed: (ReplyKind::PortUnreachable, Reason::PortUnreach),
+            silent: PortState::OpenFiltered,
+        }
     }
     fn max_tries(&self) -> u32 {
         self.tries
@@ -156,20 +182,6 @@ impl ProbeKind for Udp {
             .and_then(|v| v.get(attempt % v.len().max(1)))
             .map_or(&[], |p| p.as_slice());
         build::udp(buf, src, dst, sport, port, payload, f).ok()
-    }
-    fn interpret(&self, reply: ReplyKind) -> Option<(PortState, Reason)> {
-        match reply {
-            ReplyKind::Udp => Some((PortState::Open, Reason::UdpResponse)),
-            ReplyKind::PortUnreachable => Some((PortState::Closed, Reason::PortUnreach)),
-            ReplyKind::Unreachable { code } => Some(unreachable(code)),
-            ReplyKind::SynAck | ReplyKind::Rst => None,
-        }
-    }
-    fn silent(&self) -> (PortState, Reason) {
-        (PortState::OpenFiltered, Reason::NoResponse)
-    }
-    fn unsent(&self) -> PortState {
-        PortState::OpenFiltered
     }
 }
 
@@ -208,6 +220,38 @@ mod tests {
                 Some((PortState::Filtered, Reason::HostUnreach))
             );
         }
+        // Every reply kind, for both kinds: open, closed, filtered or ignored.
+        let replies = [
+            ReplyKind::SynAck,
+            ReplyKind::Rst,
+            ReplyKind::Udp,
+            ReplyKind::PortUnreachable,
+            ReplyKind::Unreachable { code: 9 },
+        ];
+        let filtered = Some((PortState::Filtered, Reason::AdminProhibited));
+        let syn_says = [
+            Some((PortState::Open, Reason::SynAck)),
+            Some((PortState::Closed, Reason::Reset)),
+            None,
+            None,
+            filtered,
+        ];
+        let udp_says = [
+            None,
+            None,
+            Some((PortState::Open, Reason::UdpResponse)),
+            Some((PortState::Closed, Reason::PortUnreach)),
+            filtered,
+        ];
+        for (r, (s, u)) in replies.into_iter().zip(syn_says.into_iter().zip(udp_says)) {
+            assert_eq!(syn.interpret(r), s, "SYN probe, reply {r:?}");
+            assert_eq!(udp.interpret(r), u, "UDP probe, reply {r:?}");
+        }
+        assert_eq!((syn.proto(), udp.proto()), (Proto::Tcp, Proto::Udp));
+        assert_eq!(syn.silent(), (PortState::Filtered, Reason::NoResponse));
+        assert_eq!(udp.silent(), (PortState::OpenFiltered, Reason::NoResponse));
+        assert_eq!(syn.unsent(), PortState::Filtered);
+        assert_eq!(udp.unsent(), PortState::OpenFiltered);
         assert_eq!(syn.silent().0, PortState::Filtered);
         assert_eq!(udp.silent().0, PortState::OpenFiltered);
         // DNS on 53 gets its payload; a retransmission cycles through the port's payloads.

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use portolan_wire::cookie::CookieKey;
 use portolan_wire::reply::{Protocol, Reply, ReplyKind};
 
-use super::engine::{Engine, Tuning};
+use super::engine::Engine;
 use super::lanes::Batch;
 use super::probe::{ProbeKind, Syn, Udp};
 use super::transport::{Clock, Receive, Sent, Transmit};
-use super::RawStats;
+use super::{RawConfig, RawStats};
 use crate::connect::{EventSink, Job, Status};
 use crate::model::{PortEvent, PortState, Reason};
 use crate::plan::{Plan, Progress};
@@ -260,8 +260,8 @@ fn ip(last: u8) -> IpAddr {
     IpAddr::from([10, 0, 0, last])
 }
 
-fn tuning(initial_window: usize) -> Tuning {
-    Tuning {
+fn tuning(initial_window: usize) -> RawConfig {
+    RawConfig {
         initial_window,
         min_window: 8,
         max_window: 65_536,
@@ -269,6 +269,7 @@ fn tuning(initial_window: usize) -> Tuning {
         max_timeout: Duration::from_millis(500),
         initial_timeout: Duration::from_millis(100),
         checkpoint_every: Duration::from_secs(5),
+        ..RawConfig::default()
     }
 }
 
@@ -316,11 +317,12 @@ fn scan(targets: &[&str], ports: &str, rules: Rules, udp: bool, pacer: Option<f6
         net: Some(net.clone()),
         ..Default::default()
     };
+    // The default window for ranges (a /20 fits at once), a smaller one for one host.
+    let tuning = tuning(if targets.len() > 2 { 16_384 } else { 256 });
     let mut engine = Engine::new(
         job,
         kind,
-        // The default window for ranges (a /20 fits at once), a smaller one for one host.
-        tuning(if targets.len() > 2 { 16_384 } else { 256 }),
+        &tuning,
         pacer,
         SimTx(net.clone()),
         SimRx(net.clone()),
