@@ -25,6 +25,8 @@ Examples:
   portolan diff --fail-on-change  what changed since the previous scan of the same targets
   portolan history 10.0.0.5       every stored scan of a host, port by port
   portolan vulns import nvd/ kev.json epss.csv.gz; portolan vulns scan.jsonl --kev
+  portolan policy lint policy.yaml  mistakes in a port policy (shadowed rules, any-any, ...)
+  portolan firewall generate policy.yaml --gateway --nft   nftables rules from the policy
   portolan registry update --from service-names-port-numbers.csv
   portolan completions bash > /etc/bash_completion.d/portolan";
 
@@ -73,6 +75,14 @@ pub enum Command {
     /// Known vulnerabilities of detected services, offline: import NVD, CISA KEV and EPSS
     /// files, then match a scan's -sV results or a CPE, with a stated confidence.
     Vulns(cmd::vulns::VulnsArgs),
+    /// Least privilege: lint a port policy (zones, hosts, services, rules) and check scans and
+    /// this host's sockets against it.
+    #[command(subcommand)]
+    Policy(cmd::policy::PolicyCmd),
+    /// Firewall rules generated from a port policy (nftables or iptables, for a gateway or a
+    /// host), and audits of the live nftables ruleset.
+    #[command(subcommand)]
+    Firewall(cmd::firewall::FirewallCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -113,6 +123,8 @@ fn main() -> ExitCode {
         Command::Ports(args) => cmd::store::run_ports(args, style),
         Command::Import(args) => cmd::store::run_import(args),
         Command::Vulns(args) => cmd::vulns::run(args, style),
+        Command::Policy(c) => cmd::policy::run(c, style),
+        Command::Firewall(c) => cmd::firewall::run(c, style),
         Command::Completions { shell } => {
             let mut c = Cli::command();
             let mut script = Vec::new();

@@ -2,8 +2,10 @@
 
 pub mod detect;
 pub mod diff;
+pub mod firewall;
 pub mod local;
 pub mod outfile;
+pub mod policy;
 pub mod port;
 pub mod registry;
 pub mod scan;

@@ -1,0 +1,411 @@
+//! `portolan policy`: lint a port policy, and check scans and this host's sockets against it
+//! (crate `portolan-policy`).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use portolan_model::{PortEvent, PortState};
+use portolan_policy::check::{Observed, Scope, Vantage};
+use portolan_policy::{Finding, Policy};
+use portolan_registry::risk::Severity;
+use portolan_registry::Protocol;
+
+use super::outfile::{self, OutputSpec};
+use crate::term::{escape, Style};
+
+const EXAMPLES: &str = "\
+Examples:
+  portolan policy lint policy.yaml                  shadowed and overlapping rules, any-any, empty zones
+  portolan policy lint policy.yaml --fail-on medium exit 1 when a finding is medium or worse (CI)
+  portolan policy lint policy.yaml --format json    machine-readable findings
+  portolan policy check policy.yaml --scan scan.jsonl --from office   open but not allowed, allowed but never open
+  portolan policy check policy.yaml --local --host web1 --fail-on high  this host's listening sockets
+  portolan firewall generate policy.yaml --gateway --nft   rules generated from the policy
+
+The policy format (YAML) is described in docs/policy.md.";
+
+/// `portolan policy ...`
+#[derive(clap::Subcommand, Debug)]
+pub enum PolicyCmd {
+    /// Check a policy for mistakes: unknown names (with line and column), shadowed and
+    /// overlapping rules, any-any rules, rules allowing every port, empty zones, hosts outside
+    /// their zone.
+    #[command(after_help = EXAMPLES)]
+    Lint(LintArgs),
+    /// Check what is open against the policy: ports open that no rule allows (violations,
+    /// high) and services a rule allows to a host that were never seen open (stale, low).
+    /// From a scan (`portolan scan --format json` output) or this host's listening sockets.
+    #[command(after_help = EXAMPLES)]
+    Check(CheckArgs),
+}
+
+/// Arguments of `portolan policy check`.
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// The policy file (YAML; see docs/policy.md).
+    #[arg(value_name = "POLICY")]
+    pub policy: PathBuf,
+
+    /// A scan to check: JSON Lines written by `portolan scan --format json` or
+    /// `-o jsonl=FILE`.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "local",
+        conflicts_with = "local"
+    )]
+    pub scan: Option<PathBuf>,
+
+    /// Where the scan ran from: a zone or host of the policy, or an address. Without it, a
+    /// port is allowed when any rule allows it from anywhere.
+    #[arg(long, value_name = "ZONE|HOST|ADDR", requires = "scan")]
+    pub from: Option<String>,
+
+    /// Check this host's listening TCP and bound UDP sockets (loopback-only ones excluded).
+    #[arg(long, requires = "host")]
+    pub local: bool,
+
+    /// With --local: which host of the policy this machine is.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Also write FMT (table or json) to PATH, replacing it only once complete; repeatable.
+    /// A PATH alone is written as json.
+    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
+    pub output: Vec<OutputSpec<Format>>,
+
+    /// Exit with status 1 when a finding has this severity or a higher one (violations are
+    /// high, stale rules low).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+}
+
+/// What `policy lint` can print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Text for people (the default).
+    Table,
+    /// One JSON document (see docs/policy.md).
+    Json,
+}
+
+/// Arguments of `portolan policy lint`.
+#[derive(clap::Args, Debug)]
+pub struct LintArgs {
+    /// The policy file (YAML; see docs/policy.md).
+    #[arg(value_name = "POLICY")]
+    pub policy: PathBuf,
+
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Also write FMT (table or json) to PATH, replacing it only once complete; repeatable.
+    /// A PATH alone is written as json.
+    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
+    pub output: Vec<OutputSpec<Format>>,
+
+    /// Exit with status 1 when a finding has this severity or a higher one: info, low,
+    /// medium, high, critical.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse()
+}
+
+pub fn run(cmd: PolicyCmd, style: Style) -> Result<ExitCode> {
+    match cmd {
+        PolicyCmd::Lint(a) => lint(a, style),
+        PolicyCmd::Check(a) => check(a, style),
+    }
+}
+
+/// Load a policy with the registry in use (the refreshed one when there is one).
+pub fn load(path: &Path) -> Result<Policy> {
+    let reg = super::port::load_registry()?;
+    Ok(Policy::from_file(path, &reg)?)
+}
+
+fn lint(args: LintArgs, style: Style) -> Result<ExitCode> {
+    let format = if args.json { Format::Json } else { args.format };
+    let outputs = outfile::prepare(&args.output)?;
+    let policy = load(&args.policy)?;
+    let findings = portolan_policy::lint(&policy);
+    let render = |f: Format, style: Style| -> Result<String> {
+        Ok(match f {
+            Format::Json => {
+                let v = outfile::with_schema_version(serde_json::json!({
+                    "policy": args.policy.display().to_string(),
+                    "rules": policy.rules.len(),
+                    "findings": findings,
+                }));
+                serde_json::to_string_pretty(&v)? + "\n"
+            }
+            Format::Table => table(&args.policy, &policy, &findings, style),
+        })
+    };
+    for o in outputs {
+        let text = render(o.format, Style { enabled: false })?;
+        o.commit(text.as_bytes())?;
+    }
+    crate::term::print_out_unless_closed(&render(format, style)?)?;
+    Ok(fail_on(args.fail_on, findings.iter().map(|f| f.severity)))
+}
+
+/// Exit 1 when a severity reaches `limit`.
+pub fn fail_on(limit: Option<Severity>, found: impl Iterator<Item = Severity>) -> ExitCode {
+    match (limit, found.max()) {
+        (Some(limit), Some(worst)) if worst >= limit => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn table(path: &Path, p: &Policy, findings: &[Finding], style: Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}  {} zones, {} hosts, {} rules, default deny",
+        style.bold(&escape(&path.display().to_string())),
+        p.zones.len(),
+        p.hosts.len(),
+        p.rules.len()
+    );
+    if findings.is_empty() {
+        let _ = writeln!(out, "  {}", style.green("no findings"));
+        return out;
+    }
+    for f in findings {
+        let rule = f.rule.map_or(String::new(), |r| format!("rule {r}  "));
+        let _ = writeln!(
+            out,
+            "  {} {:<18} {}{}",
+            sev_styled(style, f.severity),
+            f.code,
+            rule,
+            escape(&f.message)
+        );
+        let _ = writeln!(out, "  {:<8} {:<18} fix: {}", "", "", escape(&f.fix));
+    }
+    out
+}
+
+fn sev_styled(style: Style, s: Severity) -> String {
+    let t = format!("{:<8}", s.as_str().to_uppercase());
+    match s {
+        Severity::Critical | Severity::High => style.red(&t),
+        Severity::Medium => style.yellow(&t),
+        Severity::Low | Severity::Info => style.cyan(&t),
+    }
+}
+
+/// The most bytes of a scan file `policy check` reads.
+const SCAN_LIMIT: portolan_registry::input::Limit = portolan_registry::input::Limit {
+    what: "a scan (JSON Lines)",
+    max_bytes: 1024 * portolan_registry::input::MIB,
+    hint: "check the scan in parts, or scan with --open",
+};
+
+/// Read a `portolan scan` JSON Lines file: the open ports, and what the scan covered.
+pub fn read_scan(path: &Path) -> Result<(Vec<Observed>, Scope)> {
+    let text = portolan_registry::input::read_bounded_string(path, SCAN_LIMIT)?;
+    let mut open = Vec::new();
+    let mut scope = Scope::default();
+    let mut starts = 0;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |what: &str| {
+            anyhow::anyhow!(
+                "{} line {}: {what}; give a file written by `portolan scan --format json` or -o jsonl=FILE",
+                path.display(),
+                i + 1
+            )
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(&format!("not JSON ({e})")))?;
+        match v.get("type").and_then(|t| t.as_str()) {
+            Some("start") => {
+                starts += 1;
+                #[derive(serde::Deserialize)]
+                struct Start {
+                    proto: Protocol,
+                    ports: String,
+                }
+                let s: Start = serde_json::from_value(v)
+                    .map_err(|e| bad(&format!("a start record without proto and ports ({e})")))?;
+                let set = portolan_scan::ports::PortSet::parse(&s.ports).map_err(|e| {
+                    bad(&format!("its port set {:?} does not parse ({e})", s.ports))
+                })?;
+                for &p in set.as_slice() {
+                    match scope.ports.last_mut() {
+                        Some((pr, _, hi)) if *pr == s.proto && hi.checked_add(1) == Some(p) => {
+                            *hi = p
+                        }
+                        _ => scope.ports.push((s.proto, p, p)),
+                    }
+                }
+            }
+            Some("port") => {
+                let e: PortEvent = serde_json::from_value(v)
+                    .map_err(|e| bad(&format!("a port record that does not parse ({e})")))?;
+                if !scope.hosts.contains(&e.addr) {
+                    scope.hosts.push(e.addr);
+                }
+                if e.state == PortState::Open {
+                    open.push(Observed {
+                        addr: e.addr,
+                        proto: e.proto,
+                        port: e.port,
+                    });
+                }
+            }
+            Some("host") => {
+                if let Some(a) = v
+                    .get("addr")
+                    .and_then(|a| a.as_str())
+                    .and_then(|a| a.parse().ok())
+                {
+                    if !scope.hosts.contains(&a) {
+                        scope.hosts.push(a);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if starts == 0 {
+        anyhow::bail!(
+            "{} has no scan start record: give a file written by `portolan scan --format json` or -o jsonl=FILE",
+            path.display()
+        );
+    }
+    Ok((open, scope))
+}
+
+/// This host's listening sockets as observations at `addr` (loopback-only sockets excluded).
+fn local_sockets(addr: std::net::IpAddr) -> Result<(Vec<Observed>, Scope)> {
+    let listing = portolan_audit::list_sockets(&portolan_audit::Options::default())?;
+    let mut open = Vec::new();
+    for s in &listing.sockets {
+        let at = match portolan_audit::Exposure::of(s.address) {
+            portolan_audit::Exposure::Loopback => continue,
+            portolan_audit::Exposure::All => addr,
+            portolan_audit::Exposure::Specific => s.address,
+        };
+        open.push(Observed {
+            addr: at,
+            proto: s.protocol,
+            port: s.port,
+        });
+    }
+    let scope = Scope {
+        hosts: vec![addr],
+        ports: vec![(Protocol::Tcp, 1, u16::MAX), (Protocol::Udp, 1, u16::MAX)],
+    };
+    Ok((open, scope))
+}
+
+fn check(args: CheckArgs, style: Style) -> Result<ExitCode> {
+    let format = if args.json { Format::Json } else { args.format };
+    let outputs = outfile::prepare(&args.output)?;
+    let policy = load(&args.policy)?;
+    let (open, scope, vantage, source) = if args.local {
+        let name = args.host.clone().unwrap_or_default();
+        let Some(h) = policy.host(&name) else {
+            let known: Vec<&str> = policy.hosts.keys().map(|k| k.as_str()).collect();
+            anyhow::bail!(
+                "--host {:?} is not a host of the policy (it has: {}); name the host this machine is",
+                escape(&name),
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            );
+        };
+        let (o, s) = local_sockets(h.address)?;
+        (
+            o,
+            s,
+            Vantage::Anywhere,
+            format!("local sockets of {name} ({})", h.address),
+        )
+    } else {
+        let path = args.scan.clone().unwrap_or_default();
+        let (o, s) = read_scan(&path)?;
+        let v = match &args.from {
+            Some(f) => Vantage::parse(&policy, f).map_err(|e| anyhow::anyhow!(e))?,
+            None => Vantage::Anywhere,
+        };
+        (o, s, v, format!("scan {}", path.display()))
+    };
+    let findings = portolan_policy::check::check(&policy, &open, &scope, &vantage);
+    let violations = findings.iter().filter(|f| f.code == "violation").count();
+    let stale = findings.len() - violations;
+    let render = |f: Format, style: Style| -> Result<String> {
+        Ok(match f {
+            Format::Json => {
+                let v = outfile::with_schema_version(serde_json::json!({
+                    "policy": args.policy.display().to_string(),
+                    "source": source,
+                    "open": open.len(),
+                    "violations": violations,
+                    "stale": stale,
+                    "findings": findings,
+                }));
+                serde_json::to_string_pretty(&v)? + "\n"
+            }
+            Format::Table => {
+                let mut out = String::new();
+                let _ = writeln!(
+                    out,
+                    "{}  against {}: {} open, {} violations, {} stale",
+                    style.bold(&escape(&args.policy.display().to_string())),
+                    escape(&source),
+                    open.len(),
+                    violations,
+                    stale
+                );
+                if findings.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "  {}",
+                        style.green(
+                            "everything open is allowed, and everything allowed was seen open"
+                        )
+                    );
+                }
+                for f in &findings {
+                    let _ = writeln!(
+                        out,
+                        "  {} {:<10} {}",
+                        sev_styled(style, f.severity),
+                        f.code,
+                        escape(&f.message)
+                    );
+                    let _ = writeln!(out, "  {:<8} {:<10} fix: {}", "", "", escape(&f.fix));
+                }
+                out
+            }
+        })
+    };
+    for o in outputs {
+        let text = render(o.format, Style { enabled: false })?;
+        o.commit(text.as_bytes())?;
+    }
+    crate::term::print_out_unless_closed(&render(format, style)?)?;
+    Ok(fail_on(args.fail_on, findings.iter().map(|f| f.severity)))
+}
