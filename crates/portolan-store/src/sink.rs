@@ -26,6 +26,10 @@ pub struct StoreSink {
     batch_interval: Duration,
     /// Ports committed so far.
     committed: u64,
+    /// Stream only open ports while the scan runs ([`StoreSink::open_ports_while_running`]).
+    open_only: bool,
+    /// Open ports streamed without a service: [`EventSink::finish`] need not write them again.
+    streamed: std::collections::HashSet<(std::net::IpAddr, portolan_model::Protocol, u16)>,
 }
 
 fn sink_err(store: &Store, e: impl std::fmt::Display) -> SinkError {
@@ -75,10 +79,15 @@ fn put_port(c: &mut Conn, id: i64, ev: &PortEvent, seen: SystemTime) -> Result<(
             time_to_secs(seen).into(),
         ],
     )?;
-    c.exec(
-        "DELETE FROM exposures WHERE scan_id = $1 AND addr_key = $2 AND proto = $3 AND port = $4",
-        &[id.into(), key.clone().into(), proto.into(), port.into()],
-    )?;
+    // A port written again with its service replaces the exposures it had (a port without a
+    // service has none to replace: the statement is skipped on the hot path of a scan).
+    if svc.is_some() {
+        c.exec(
+            "DELETE FROM exposures WHERE scan_id = $1 AND addr_key = $2 AND proto = $3 AND \
+             port = $4",
+            &[id.into(), key.clone().into(), proto.into(), port.into()],
+        )?;
+    }
     for x in svc.map(|s| s.exposures.as_slice()).unwrap_or(&[]) {
         c.exec(
             "INSERT INTO exposures (scan_id, addr_key, proto, port, id, severity, title, \
@@ -136,6 +145,8 @@ impl StoreSink {
             scan_id: None,
             pending: Vec::new(),
             pending_hosts: Vec::new(),
+            open_only: false,
+            streamed: Default::default(),
             last_commit: Instant::now(),
             batch_rows: Self::BATCH_ROWS,
             batch_interval: Self::BATCH_INTERVAL,
@@ -147,6 +158,16 @@ impl StoreSink {
     pub fn with_batch(mut self, rows: usize, interval: Duration) -> StoreSink {
         self.batch_rows = rows.max(1);
         self.batch_interval = interval;
+        self
+    }
+
+    /// Stream only *open* ports while a scan runs; the other ports that are not closed
+    /// (filtered, open|filtered, ...) are written at the end from the scan's report, which
+    /// lists them up to its per-host limit and counts the rest, as nmap's `extraports` does.
+    /// A scan of a filtered range then costs the store a few rows, not one per probe; open
+    /// ports stay durable batch by batch.
+    pub fn open_ports_while_running(mut self) -> Self {
+        self.open_only = true;
         self
     }
 
@@ -253,7 +274,15 @@ impl EventSink for StoreSink {
     }
 
     fn port(&mut self, ev: &PortEvent, time: SystemTime) -> Result<Flow, SinkError> {
-        if ev.state != PortState::Closed {
+        let keep = if self.open_only {
+            ev.state == PortState::Open
+        } else {
+            ev.state != PortState::Closed
+        };
+        if keep {
+            if self.open_only && ev.service.is_none() {
+                self.streamed.insert((ev.addr, ev.proto, ev.port));
+            }
             self.pending.push((ev.clone(), time));
         }
         if self.pending.len() >= self.batch_rows
@@ -273,12 +302,17 @@ impl EventSink for StoreSink {
         let Some(id) = self.scan_id else {
             return Ok(());
         };
+        let streamed = std::mem::take(&mut self.streamed);
         let r = self.store.conn_mut().tx(|c| {
             let end = report.end;
             for h in &report.hosts {
                 // What the report lists that is not closed (a resumed scan's earlier legs
                 // included), with the services the report settled on.
                 for p in h.ports.iter().filter(|p| p.state != PortState::Closed) {
+                    // Already written as it is while the scan ran.
+                    if p.service.is_none() && streamed.contains(&(p.addr, p.proto, p.port)) {
+                        continue;
+                    }
                     put_port(c, id, p, end)?;
                 }
                 put_host(c, id, h)?;

@@ -382,3 +382,45 @@ fn history_queries_and_housekeeping() {
         s.check().unwrap();
     });
 }
+
+/// A scan's sink streams only open ports while it runs; a filtered range is stored as its
+/// report keeps it (a bounded list per host and the count of the rest, as nmap's
+/// `extraports`), not as one row per probe. Open ports are durable before the scan ends.
+#[test]
+fn a_scan_of_a_filtered_range_stores_what_its_report_keeps() {
+    each_backend(|db| {
+        let mut events = vec![ev("192.0.2.7", 22, PortState::Open)];
+        for p in 1000..3000 {
+            events.push(ev("192.0.2.7", p, PortState::Filtered));
+        }
+        let mut sink = db
+            .open()
+            .sink(Targets("192.0.2.7".into()))
+            .with_batch(1, Duration::from_secs(3600))
+            .open_ports_while_running();
+        sink.start(&start(2_000)).unwrap();
+        for e in &events {
+            sink.port(e, UNIX_EPOCH + Duration::from_secs(2_001))
+                .unwrap();
+        }
+        // Before the end: the open port is committed, the filtered ones are not written.
+        assert_eq!(sink.committed(), 1);
+        let id = sink.scan_id().unwrap();
+        let want = report(&events, 2_000);
+        sink.finish(&want).unwrap();
+        let mut store = db.open();
+        let back = store.scan(id).unwrap();
+        let listed = |r: &ScanReport| -> Vec<PortEvent> {
+            r.hosts.iter().flat_map(|h| h.ports.clone()).collect()
+        };
+        assert_eq!(listed(&back), listed(&want));
+        assert!(listed(&back).len() < 2001, "one row per filtered probe");
+        let h = &back.hosts[0];
+        let counted: u64 = h.extra.iter().map(|x| x.count).sum();
+        assert_eq!(
+            counted + h.ports.len() as u64,
+            2001,
+            "every probed port is listed or counted"
+        );
+    });
+}

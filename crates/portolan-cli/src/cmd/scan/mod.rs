@@ -382,7 +382,9 @@ pub fn run(args: ScanArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
     let store = open_store(&args)?;
     let mut sinks = outputs::open(&specs, &args, style, prep.is_resumed())?;
     if let Some(s) = store {
-        sinks.push(Box::new(s.sink(store_targets(&args))));
+        sinks.push(Box::new(
+            s.sink(store_targets(&args)).open_ports_while_running(),
+        ));
     }
     let mut refs: Vec<&mut dyn portolan_model::EventSink> =
         sinks.iter_mut().map(|s| &mut **s as _).collect();
