@@ -90,13 +90,15 @@ pub fn escape_lines(s: &str) -> String {
 }
 
 /// Whether an error is standard output closed under us (`portolan port 1-65535 | head -1`).
-/// Recognised by the `io::Error` in its chain, or, for an error that was turned into text on the
-/// way, by "standard output: Broken pipe" in its message.
+/// Recognised by the `io::Error` in its chain, or the one a scan's output failed with.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
+            .or_else(|| {
+                c.downcast_ref::<portolan_scan::session::ScanError>()
+                    .and_then(|s| s.io_error())
+            })
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            || c.to_string().contains("standard output: Broken pipe")
     })
 }
 

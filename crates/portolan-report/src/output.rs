@@ -20,6 +20,17 @@ pub enum OutputError {
     Io { path: String, err: io::Error },
 }
 
+/// An output error as a sink's error: an I/O failure stays an `io::Error` (its kind is what a
+/// caller tells a closed pipe by), the rest keeps its message.
+impl From<OutputError> for portolan_model::SinkError {
+    fn from(e: OutputError) -> Self {
+        match e {
+            OutputError::Io { err, .. } => portolan_model::SinkError::Io(err),
+            e => portolan_model::SinkError::Other(e.to_string()),
+        }
+    }
+}
+
 /// One `-o` argument: `FMT=PATH`, or `PATH` alone (JSON Lines, the command's JSON).
 /// `PATH` `-` is standard output.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -78,7 +78,7 @@ impl EventSink for JsonlSink {
         let mut d = self.dest.take().ok_or_else(|| closed(&self.name))?;
         d.write_all(jsonl::finish_lines(report).as_bytes())?;
         d.flush()?;
-        d.commit().map_err(|e| SinkError::Other(e.to_string()))
+        d.commit().map_err(SinkError::from)
     }
 }
 
@@ -119,6 +119,6 @@ impl EventSink for ReportSink {
         let mut d = self.dest.take().ok_or_else(|| closed(&self.name))?;
         d.write_all((self.render)(report).as_bytes())?;
         d.flush()?;
-        d.commit().map_err(|e| SinkError::Other(e.to_string()))
+        d.commit().map_err(SinkError::from)
     }
 }

@@ -171,6 +171,20 @@ pub enum ScanError {
     },
 }
 
+impl ScanError {
+    /// The I/O error an output failed with, if that is what ended the scan (a closed standard
+    /// output is told by its kind).
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            ScanError::Sink {
+                error: SinkError::Io(e),
+                ..
+            } => Some(e),
+            _ => None,
+        }
+    }
+}
+
 fn saved_note(saved: &Option<PathBuf>) -> String {
     match saved {
         Some(p) => format!(
