@@ -36,10 +36,6 @@ pub use report::*;
 pub use sink::{epoch_secs, EventSink, Flow, ScanStart, SinkError};
 pub use stop::Stop;
 
-/// The former name of [`Protocol`] in `portolan-scan` (the same type; new code says `Protocol`).
-#[doc(hidden)]
-pub use portolan_registry::Protocol as Proto;
-
 /// A port's identity across scans: (address, protocol, port).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortKey {

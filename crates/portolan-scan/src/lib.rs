@@ -50,8 +50,6 @@ pub mod session;
 pub mod target;
 mod toplist;
 
-#[doc(hidden)]
-pub use model::Proto;
 pub use model::{
     Cpe, Exposure, PortEvent, PortState, Protocol, Reason, ScanReport, Service, Severity,
 };

@@ -13,7 +13,7 @@ use portolan_wire::cookie::CookieKey;
 use portolan_wire::payloads;
 use portolan_wire::reply::ReplyKind;
 
-use crate::model::{PortState, Proto, Reason};
+use crate::model::{PortState, Protocol, Reason};
 
 /// One kind of raw probe.
 pub(crate) trait ProbeKind {
@@ -33,7 +33,7 @@ pub(crate) trait ProbeKind {
         attempt: usize,
     ) -> Option<usize>;
     /// The transport protocol the results are reported under.
-    fn proto(&self) -> Proto {
+    fn proto(&self) -> Protocol {
         self.meaning().proto
     }
     /// What a validated reply says about the port; `None` when it cannot answer this kind of
@@ -61,7 +61,7 @@ pub(crate) trait ProbeKind {
 /// destination-unreachable says filtered ([`unreachable`]); every other reply is ignored.
 pub(crate) struct Meaning {
     /// The transport protocol the results are reported under.
-    proto: Proto,
+    proto: Protocol,
     /// The reply that says open, and its reason.
     open: (ReplyKind, Reason),
     /// The reply that says closed, and its reason.
@@ -94,7 +94,7 @@ pub(crate) struct Syn {
 impl ProbeKind for Syn {
     fn meaning(&self) -> &'static Meaning {
         &Meaning {
-            proto: Proto::Tcp,
+            proto: Protocol::Tcp,
             open: (ReplyKind::SynAck, Reason::SynAck),
             closed: (ReplyKind::Rst, Reason::Reset),
             silent: PortState::Filtered,
@@ -154,7 +154,7 @@ impl Udp {
 impl ProbeKind for Udp {
     fn meaning(&self) -> &'static Meaning {
         &Meaning {
-            proto: Proto::Udp,
+            proto: Protocol::Udp,
             open: (ReplyKind::Udp, Reason::UdpResponse),
             closed: (ReplyKind::PortUnreachable, Reason::PortUnreach),
             silent: PortState::OpenFiltered,
@@ -247,7 +247,7 @@ mod tests {
             assert_eq!(syn.interpret(r), s, "SYN probe, reply {r:?}");
             assert_eq!(udp.interpret(r), u, "UDP probe, reply {r:?}");
         }
-        assert_eq!((syn.proto(), udp.proto()), (Proto::Tcp, Proto::Udp));
+        assert_eq!((syn.proto(), udp.proto()), (Protocol::Tcp, Protocol::Udp));
         assert_eq!(syn.silent(), (PortState::Filtered, Reason::NoResponse));
         assert_eq!(udp.silent(), (PortState::OpenFiltered, Reason::NoResponse));
         assert_eq!(syn.unsent(), PortState::Filtered);
