@@ -94,10 +94,6 @@ fn parse_output(s: &str) -> Result<OutputSpec, String> {
     Ok(OutputSpec::AppendEve(PathBuf::from(s)))
 }
 
-fn parse_severity(s: &str) -> Result<Severity, String> {
-    s.parse()
-}
-
 /// The severity of an alert on portolan's scale (what --fail-on compares).
 fn alert_severity(a: &Alert) -> Severity {
     match a.severity_name() {
@@ -169,7 +165,7 @@ pub struct DetectArgs {
 
     /// Exit with status 1 when an alert has this severity or a higher one: info, low, medium,
     /// high, critical (floods and distributed scans are high, scans medium).
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    #[arg(long, value_name = "SEVERITY", value_parser = crate::cmd::outfile::parse_severity)]
     pub fail_on: Option<Severity>,
 
     /// Print the effective configuration as TOML and exit.

@@ -108,12 +108,8 @@ pub struct AuditArgs {
     pub output: Vec<outfile::OutputSpec<Format>>,
 
     /// Exit with status 1 when a finding has this severity or a higher one.
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    #[arg(long, value_name = "SEVERITY", value_parser = crate::cmd::outfile::parse_severity)]
     pub fail_on: Option<portolan_registry::risk::Severity>,
-}
-
-fn parse_severity(s: &str) -> Result<portolan_registry::risk::Severity, String> {
-    s.parse()
 }
 
 /// Which part of the iptables output to print.

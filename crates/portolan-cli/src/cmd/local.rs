@@ -66,7 +66,7 @@ pub struct LocalArgs {
 
     /// Exit with status 1 when a finding (a new one, with --baseline) has this severity or
     /// a higher one: info, low, medium, high, critical.
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    #[arg(long, value_name = "SEVERITY", value_parser = crate::cmd::outfile::parse_severity)]
     pub fail_on: Option<Severity>,
 
     /// Report only what changed since this saved report (from --save-baseline or --json).
@@ -88,10 +88,6 @@ pub struct LocalArgs {
     /// Bound UDP sockets only.
     #[arg(long)]
     pub udp: bool,
-}
-
-fn parse_severity(s: &str) -> Result<Severity, String> {
-    s.parse()
 }
 
 /// The most bytes of a baseline read (a report of 10,000 sockets is about 10 MiB).

@@ -125,6 +125,11 @@ pub fn write_file(path: &Path, content: &[u8]) -> Result<()> {
     .commit(content)
 }
 
+/// `--fail-on SEVERITY` (info, low, medium, high, critical): one parser for every command.
+pub fn parse_severity(s: &str) -> Result<portolan_registry::risk::Severity, String> {
+    s.parse()
+}
+
 /// `value` with `"schema_version"` added (for a JSON object).
 pub fn with_schema_version(mut value: serde_json::Value) -> serde_json::Value {
     if let Some(m) = value.as_object_mut() {

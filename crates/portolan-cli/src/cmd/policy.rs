@@ -86,7 +86,7 @@ pub struct CheckArgs {
 
     /// Exit with status 1 when a finding has this severity or a higher one (violations are
     /// high, stale rules low).
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    #[arg(long, value_name = "SEVERITY", value_parser = crate::cmd::outfile::parse_severity)]
     pub fail_on: Option<Severity>,
 }
 
@@ -121,12 +121,8 @@ pub struct LintArgs {
 
     /// Exit with status 1 when a finding has this severity or a higher one: info, low,
     /// medium, high, critical.
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    #[arg(long, value_name = "SEVERITY", value_parser = crate::cmd::outfile::parse_severity)]
     pub fail_on: Option<Severity>,
-}
-
-fn parse_severity(s: &str) -> Result<Severity, String> {
-    s.parse()
 }
 
 pub fn run(cmd: PolicyCmd, style: Style) -> Result<ExitCode> {

@@ -68,7 +68,7 @@ pub struct ServiceArgs {
 
     /// Exit with status 1 when an exposure has this severity or a higher one: info, low,
     /// medium, high, critical.
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    #[arg(long, value_name = "SEVERITY", value_parser = crate::cmd::outfile::parse_severity)]
     pub fail_on: Option<Severity>,
 
     /// Also load an nmap-service-probes file (e.g. /usr/share/nmap/nmap-service-probes);
@@ -189,10 +189,6 @@ fn build_options(args: &ServiceArgs) -> Result<(Options, Vec<String>)> {
 pub fn json_line(r: &ServiceReport) -> Result<String> {
     let v = outfile::with_schema_version(serde_json::to_value(r)?);
     Ok(serde_json::to_string(&v)?)
-}
-
-fn parse_severity(s: &str) -> Result<Severity, String> {
-    s.parse()
 }
 
 fn severity(style: Style, s: Severity) -> String {

@@ -85,16 +85,12 @@ pub struct ReportArgs {
 
     /// Exit with status 1 when an affected or conditional finding shown has this severity (from
     /// its CVSS score) or a higher one: info, low, medium, high, critical.
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    #[arg(long, value_name = "SEVERITY", value_parser = crate::cmd::outfile::parse_severity)]
     pub fail_on: Option<Severity>,
 
     /// The vulnerability database (default: vulns.sqlite3 in the data directory).
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
-}
-
-fn parse_severity(s: &str) -> Result<Severity, String> {
-    s.parse()
 }
 
 /// Arguments of `portolan vulns`.

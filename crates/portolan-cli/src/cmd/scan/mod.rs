@@ -67,10 +67,6 @@ fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
 
-fn parse_severity(s: &str) -> Result<Severity, String> {
-    s.parse()
-}
-
 /// Arguments of `portolan scan`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
@@ -158,7 +154,7 @@ pub struct ScanArgs {
     /// high, critical); 0 when none, 2 on error.
     ///
     /// Example: portolan scan -sV 10.0.0.0/24 --fail-on high
-    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    #[arg(long, value_name = "SEVERITY", value_parser = crate::cmd::outfile::parse_severity)]
     pub fail_on: Option<Severity>,
 
     /// List every port in every output, whatever its state (no 'not shown: N closed').
