@@ -249,30 +249,23 @@ fn check_reads_a_scan_file_and_reports_violations_and_stale() {
 fn check_refuses_files_that_are_not_scans() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.jsonl");
-    std::fs::write(&bad, "{\"type\":\"start\"}\nnot json\n").unwrap();
-    portolan()
-        .args([
-            "policy",
-            "check",
-            &fixture("policies/example.yaml"),
-            "--scan",
-        ])
-        .arg(&bad)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("bad.jsonl line 1"));
-    std::fs::write(&bad, "{\"type\":\"end\"}\n").unwrap();
-    portolan()
-        .args([
-            "policy",
-            "check",
-            &fixture("policies/example.yaml"),
-            "--scan",
-        ])
-        .arg(&bad)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("no scan start record"));
+    for (content, why) in [
+        ("{\"type\":\"start\"}\nnot json\n", "bad.jsonl line 1"),
+        ("{\"type\":\"end\"}\n", "no scan start record"),
+    ] {
+        std::fs::write(&bad, content).unwrap();
+        portolan()
+            .args([
+                "policy",
+                "check",
+                &fixture("policies/example.yaml"),
+                "--scan",
+            ])
+            .arg(&bad)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(why));
+    }
     portolan()
         .args([
             "policy",

@@ -90,6 +90,46 @@ impl GatewayLab {
             .unwrap()
     }
 
+    /// Start `tests/lab/listeners.py` on `ports` in namespace `ns` and wait until it is ready;
+    /// it is stopped (by PID) when the lab is dropped.
+    fn listen(&mut self, ns: &str, ports: &str) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/listeners.py");
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, "python3"])
+            .arg(&script)
+            .arg(ports)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        self.children.push(child);
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "listeners on {ports} in {ns} did not start"
+        );
+    }
+
+    /// One namespace of its own, `prefix` + PID, with loopback up (no gateway, no zones).
+    fn single(prefix: &str) -> GatewayLab {
+        let ns = format!("{prefix}{}", std::process::id() % 100_000);
+        let mut lab = GatewayLab {
+            base: ns.clone(),
+            made: Vec::new(),
+            children: Vec::new(),
+        };
+        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
+        lab.sh(&["ip", "netns", "add", &ns]);
+        lab.made.push(ns.clone());
+        lab.sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+        lab
+    }
+
     /// `tag` keeps the namespaces of tests running in parallel apart.
     fn up(tag: &str) -> GatewayLab {
         let mut lab = GatewayLab {
@@ -131,28 +171,9 @@ impl GatewayLab {
             "-qw",
             "net.ipv4.ip_forward=1",
         ]);
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/listeners.py");
         for z in ZONES {
-            let mut child = Command::new("ip")
-                .args(["netns", "exec", &lab.ns(z.suffix), "python3"])
-                .arg(&script)
-                .arg(PORTS)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            if let Some(out) = child.stdout.take() {
-                let _ = BufReader::new(out).read_line(&mut line);
-            }
-            lab.children.push(child);
-            assert_eq!(
-                line.trim(),
-                "ready",
-                "listeners in zone {} did not start",
-                z.suffix
-            );
+            let zn = lab.ns(z.suffix);
+            lab.listen(&zn, PORTS);
         }
         lab
     }
@@ -434,21 +455,8 @@ fn policy_check_finds_no_violation_behind_the_rules_and_exactly_the_rogue_listen
     );
 
     // A rogue listener on web1 (port 9999), seen from its own zone: exactly one violation.
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/listeners.py");
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &lab.ns("d"), "python3"])
-        .arg(&script)
-        .arg("9999")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut line);
-    }
-    lab.children.push(child);
-    assert_eq!(line.trim(), "ready");
+    let dmz = lab.ns("d");
+    lab.listen(&dmz, "9999");
     let rogue = dir.path().join("rogue.jsonl");
     let open = lab.scan("d", &["10.20.0.10"], "80,443,9999", Some(&rogue));
     assert_eq!(open.len(), 3, "{open:?}");
@@ -469,32 +477,9 @@ fn policy_check_local_sees_this_hosts_listeners() {
     }
     // One namespace standing for web1: listeners on 80 (allowed), 9999 (not allowed), and
     // nothing on 443 (allowed by rule 5: stale).
-    let ns = format!("poll{}", std::process::id() % 100_000);
-    let lab = GatewayLab {
-        base: ns.clone(),
-        made: Vec::new(),
-        children: Vec::new(),
-    };
-    let mut lab = lab;
-    let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-    lab.sh(&["ip", "netns", "add", &ns]);
-    lab.made.push(ns.clone());
-    lab.sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/listeners.py");
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns, "python3"])
-        .arg(&script)
-        .arg("80,9999")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut line);
-    }
-    lab.children.push(child);
-    assert_eq!(line.trim(), "ready");
+    let mut lab = GatewayLab::single("poll");
+    let ns = lab.base.clone();
+    lab.listen(&ns, "80,9999");
     let policy = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../portolan-firewall/tests/policies/example.yaml");
     let bin = assert_cmd::cargo::cargo_bin("portolan");
@@ -545,16 +530,8 @@ fn firewall_audit_reads_the_live_ruleset_and_sockets() {
     if !can_run() {
         return;
     }
-    let ns = format!("pola{}", std::process::id() % 100_000);
-    let mut lab = GatewayLab {
-        base: ns.clone(),
-        made: Vec::new(),
-        children: Vec::new(),
-    };
-    let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-    lab.sh(&["ip", "netns", "add", &ns]);
-    lab.made.push(ns.clone());
-    lab.sh(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+    let mut lab = GatewayLab::single("pola");
+    let ns = lab.base.clone();
     let rules = "table inet t {\n chain input {\n type filter hook input priority 0; policy drop;\n tcp dport { 22, 8081 } accept\n }\n}\n";
     let out = lab.exec("", &["nft", rules]);
     assert!(
@@ -562,21 +539,7 @@ fn firewall_audit_reads_the_live_ruleset_and_sockets() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/listeners.py");
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns, "python3"])
-        .arg(&script)
-        .arg("22")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = BufReader::new(out).read_line(&mut line);
-    }
-    lab.children.push(child);
-    assert_eq!(line.trim(), "ready");
+    lab.listen(&ns, "22");
     let bin = assert_cmd::cargo::cargo_bin("portolan");
     let out = Command::new("ip")
         .args(["netns", "exec", &ns])
