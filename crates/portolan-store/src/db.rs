@@ -314,6 +314,8 @@ impl Conn {
     pub fn open_sqlite(path: &std::path::Path) -> Result<Conn, DbError> {
         let c = rusqlite::Connection::open(path)?;
         c.busy_timeout(Duration::from_secs(60))?;
+        // The multi-row statements of the writer (one per chunk size) beside the queries.
+        c.set_prepared_statement_cache_capacity(64);
         Ok(Conn::Sqlite(c))
     }
 

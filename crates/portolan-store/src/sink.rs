@@ -1,11 +1,24 @@
 //! [`StoreSink`]: a scan written into the store while it runs.
+//!
+//! Ports are gathered into batches; each batch is one transaction of multi-row `INSERT`s (a
+//! few statements per batch, not a few per port: one round trip per statement to PostgreSQL).
+//! With [`StoreSink::in_background`] the batches are written by a thread of their own that owns
+//! the store, fed through a bounded channel: the scan hands a batch over and goes on, and waits
+//! only when the writer is several batches behind (memory stays bounded) or when it asks for
+//! durability ([`EventSink::flush`] returns once every batch handed over is committed, or with
+//! the writer's error). A crash loses at most the batches not yet committed.
 
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::db::{Conn, DbError, Val};
 use crate::{addr_key, time_to_secs, Store};
 use portolan_model::{
-    EventSink, Flow, HostReport, PortEvent, PortState, ScanReport, ScanStart, SinkError,
+    EventSink, Flow, HostReport, PortEvent, PortState, Protocol, Reason, ScanReport, ScanStart,
+    SinkError,
 };
 
 /// The targets of a scan as the user gave them (addresses, blocks, ranges, names, target
@@ -13,9 +26,122 @@ use portolan_model::{
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Targets(pub String);
 
+/// A batch: ports (with when they were seen) and host records.
+type Batch = (Vec<(PortEvent, SystemTime)>, Vec<HostReport>);
+
+/// What the writer thread is asked.
+enum Job {
+    Write(i64, Batch),
+    /// Answer once everything before is committed.
+    Sync(mpsc::Sender<()>),
+}
+
+/// What the scan and the writer thread share.
+#[derive(Default)]
+struct Shared {
+    committed: AtomicU64,
+    /// The first error of the writer; it writes nothing after it.
+    error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+}
+
+/// The writer thread of a sink [`StoreSink::in_background`].
+struct Writer {
+    tx: Option<mpsc::SyncSender<Job>>,
+    thread: Option<std::thread::JoinHandle<Store>>,
+}
+
+impl Writer {
+    /// Batches in the channel at most: the scan waits when the writer is this far behind.
+    const QUEUE: usize = 8;
+
+    fn spawn(mut store: Store, shared: Arc<Shared>) -> Result<Writer, String> {
+        let (tx, rx) = mpsc::sync_channel::<Job>(Self::QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("portolan-store-writer".into())
+            .spawn(move || {
+                for job in rx {
+                    match job {
+                        Job::Write(id, (ports, hosts)) => {
+                            if shared.error().is_some() {
+                                continue;
+                            }
+                            let n = ports.len() as u64;
+                            match write_batch(store.conn_mut(), id, &ports, &hosts) {
+                                Ok(()) => {
+                                    shared.committed.fetch_add(n, Ordering::SeqCst);
+                                }
+                                Err(e) => {
+                                    if let Ok(mut slot) = shared.error.lock() {
+                                        slot.get_or_insert(e.0);
+                                    }
+                                }
+                            }
+                        }
+                        Job::Sync(ack) => {
+                            let _ = ack.send(());
+                        }
+                    }
+                }
+                store
+            })
+            .map_err(|e| format!("cannot start the store's writer thread: {e}"))?;
+        Ok(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Hand a batch over (waits while the queue is full). `false`: the writer is gone.
+    fn send(&self, job: Job) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok())
+    }
+
+    /// Wait until everything handed over is committed (or failed).
+    fn sync(&self) -> bool {
+        let (ack, done) = mpsc::channel();
+        self.send(Job::Sync(ack)) && done.recv().is_ok()
+    }
+
+    /// Close the channel, let the writer finish what it has, and take the store back.
+    fn join(mut self) -> Option<Store> {
+        drop(self.tx.take());
+        self.thread.take().and_then(|t| t.join().ok())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // A sink dropped without finish (another sink failed, the scan was stopped): what was
+        // handed over is still committed before the thread ends.
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A host record as written while the scan ran (see [`StoreSink::port`]): what
+/// [`EventSink::finish`] compares with the report to rewrite only the hosts that differ.
+#[derive(Clone, Copy, PartialEq)]
+struct HostWritten {
+    up_reason: Option<Reason>,
+    srtt_us: Option<u64>,
+}
+
 /// Writes a scan into a [`Store`] while it runs. See the crate documentation.
 pub struct StoreSink {
-    store: Store,
+    /// `None` while the writer thread has it.
+    store: Option<Store>,
+    location: String,
+    writer: Option<Writer>,
+    background: bool,
+    shared: Arc<Shared>,
     targets: Targets,
     scan_id: Option<i64>,
     pending: Vec<(PortEvent, SystemTime)>,
@@ -24,112 +150,196 @@ pub struct StoreSink {
     last_commit: Instant,
     batch_rows: usize,
     batch_interval: Duration,
-    /// Ports committed so far.
-    committed: u64,
     /// Stream only open ports while the scan runs ([`StoreSink::open_ports_while_running`]).
     open_only: bool,
     /// Open ports streamed without a service: [`EventSink::finish`] need not write them again.
-    streamed: std::collections::HashSet<(std::net::IpAddr, portolan_model::Protocol, u16)>,
+    streamed: HashSet<(IpAddr, Protocol, u16)>,
+    /// Hosts of streamed ports, as their records were written.
+    streamed_hosts: HashMap<IpAddr, HostWritten>,
 }
 
-fn sink_err(store: &Store, e: impl std::fmt::Display) -> SinkError {
-    SinkError::Other(format!("store {}: {e}", store.location()))
+fn sink_err(location: &str, e: impl std::fmt::Display) -> SinkError {
+    SinkError::Other(format!("store {location}: {e}"))
 }
 
-/// Insert or replace one port (and its exposures) of scan `id`.
-fn put_port(c: &mut Conn, id: i64, ev: &PortEvent, seen: SystemTime) -> Result<(), DbError> {
-    let key = addr_key(ev.addr);
-    let svc = ev.service.as_ref();
-    let cpe = svc
-        .map(|s| {
-            s.cpe
-                .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .filter(|c| !c.is_empty());
-    let json = svc.and_then(|s| serde_json::to_string(s).ok());
-    let (proto, port) = (ev.proto.as_str(), ev.port as i64);
-    c.exec(
-        "INSERT INTO ports (scan_id, addr, addr_key, proto, port, state, reason, rtt_us, ttl, \
-         service, product, version, extrainfo, cpe, service_json, seen) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-         ON CONFLICT (scan_id, addr_key, proto, port) DO UPDATE SET state = excluded.state, \
-         reason = excluded.reason, rtt_us = excluded.rtt_us, ttl = excluded.ttl, \
-         service = excluded.service, product = excluded.product, version = excluded.version, \
-         extrainfo = excluded.extrainfo, cpe = excluded.cpe, \
-         service_json = excluded.service_json, seen = excluded.seen",
-        &[
-            id.into(),
-            ev.addr.to_string().into(),
-            key.clone().into(),
-            proto.into(),
-            port.into(),
-            ev.state.as_str().into(),
-            ev.reason.as_str().into(),
-            ev.rtt.map(|d| d.as_micros() as i64).into(),
-            ev.ttl.map(i64::from).into(),
-            svc.map(|s| s.name.as_str()).into(),
-            svc.and_then(|s| s.product.as_deref()).into(),
-            svc.and_then(|s| s.version.as_deref()).into(),
-            svc.and_then(|s| s.extrainfo.as_deref()).into(),
-            cpe.into(),
-            json.into(),
-            time_to_secs(seen).into(),
-        ],
-    )?;
+/// Rows per multi-row statement: 256 ports × 16 values stays far below SQLite's and
+/// PostgreSQL's limits on bound parameters (32766, 65535).
+const CHUNK: usize = 256;
+
+/// `($1, $2, …), ($k+1, …), …`: `rows` groups of `cols` placeholders.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// The last of the items with the same key, in their order (what one upsert after another
+/// would leave). One multi-row `INSERT … ON CONFLICT DO UPDATE` must not name a row twice.
+fn last_of_each<'a, T, K: std::hash::Hash + Eq>(
+    items: impl DoubleEndedIterator<Item = &'a T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<&'a T>
+where
+    T: 'a,
+{
+    let mut seen = HashSet::new();
+    let mut out: Vec<&T> = items.rev().filter(|t| seen.insert(key(t))).collect();
+    out.reverse();
+    out
+}
+
+const PORT_COLS: usize = 16;
+const PORT_INSERT: &str = "INSERT INTO ports (scan_id, addr, addr_key, proto, port, state, \
+    reason, rtt_us, ttl, service, product, version, extrainfo, cpe, service_json, seen) VALUES ";
+const PORT_UPSERT: &str = " ON CONFLICT (scan_id, addr_key, proto, port) DO UPDATE SET \
+    state = excluded.state, reason = excluded.reason, rtt_us = excluded.rtt_us, \
+    ttl = excluded.ttl, service = excluded.service, product = excluded.product, \
+    version = excluded.version, extrainfo = excluded.extrainfo, cpe = excluded.cpe, \
+    service_json = excluded.service_json, seen = excluded.seen";
+
+const HOST_COLS: usize = 8;
+const HOST_INSERT: &str = "INSERT INTO hosts (scan_id, addr, addr_key, hostname, up, up_reason, \
+    srtt_us, extra) VALUES ";
+const HOST_UPSERT: &str = " ON CONFLICT (scan_id, addr_key) DO UPDATE SET \
+    hostname = excluded.hostname, up = excluded.up, up_reason = excluded.up_reason, \
+    srtt_us = excluded.srtt_us, extra = excluded.extra";
+
+/// Insert or replace ports (and their exposures) of scan `id`, a chunk per statement.
+fn put_ports(c: &mut Conn, id: i64, ports: &[(&PortEvent, SystemTime)]) -> Result<(), DbError> {
+    let ports = last_of_each(ports.iter(), |(ev, _)| (ev.addr, ev.proto, ev.port));
+    for chunk in ports.chunks(CHUNK) {
+        let mut args: Vec<Val> = Vec::with_capacity(chunk.len() * PORT_COLS);
+        for (ev, seen) in chunk {
+            let svc = ev.service.as_ref();
+            let cpe = svc
+                .map(|s| {
+                    s.cpe
+                        .iter()
+                        .map(|c| c.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .filter(|c| !c.is_empty());
+            let json = svc.and_then(|s| serde_json::to_string(s).ok());
+            args.extend([
+                id.into(),
+                ev.addr.to_string().into(),
+                addr_key(ev.addr).into(),
+                ev.proto.as_str().into(),
+                (ev.port as i64).into(),
+                ev.state.as_str().into(),
+                ev.reason.as_str().into(),
+                ev.rtt.map(|d| d.as_micros() as i64).into(),
+                ev.ttl.map(i64::from).into(),
+                svc.map(|s| s.name.as_str()).into(),
+                svc.and_then(|s| s.product.as_deref()).into(),
+                svc.and_then(|s| s.version.as_deref()).into(),
+                svc.and_then(|s| s.extrainfo.as_deref()).into(),
+                cpe.into(),
+                json.into(),
+                time_to_secs(*seen).into(),
+            ]);
+        }
+        let sql = format!(
+            "{PORT_INSERT}{}{PORT_UPSERT}",
+            placeholders(chunk.len(), PORT_COLS)
+        );
+        c.exec(&sql, &args)?;
+    }
     // A port written again with its service replaces the exposures it had (a port without a
     // service has none to replace: the statement is skipped on the hot path of a scan).
-    if svc.is_some() {
+    for (ev, _) in ports.iter().filter(|(ev, _)| ev.service.is_some()) {
+        let key = addr_key(ev.addr);
+        let (proto, port) = (ev.proto.as_str(), ev.port as i64);
         c.exec(
             "DELETE FROM exposures WHERE scan_id = $1 AND addr_key = $2 AND proto = $3 AND \
              port = $4",
             &[id.into(), key.clone().into(), proto.into(), port.into()],
         )?;
-    }
-    for x in svc.map(|s| s.exposures.as_slice()).unwrap_or(&[]) {
-        c.exec(
-            "INSERT INTO exposures (scan_id, addr_key, proto, port, id, severity, title, \
-             evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (scan_id, addr_key, proto, port, id) DO UPDATE SET \
-             severity = excluded.severity, title = excluded.title, evidence = excluded.evidence",
-            &[
-                id.into(),
-                key.clone().into(),
-                proto.into(),
-                port.into(),
-                x.id.as_str().into(),
-                x.severity.as_str().into(),
-                x.title.as_str().into(),
-                x.evidence.as_str().into(),
-            ],
-        )?;
+        for x in ev
+            .service
+            .as_ref()
+            .map(|s| s.exposures.as_slice())
+            .unwrap_or(&[])
+        {
+            c.exec(
+                "INSERT INTO exposures (scan_id, addr_key, proto, port, id, severity, title, \
+                 evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (scan_id, addr_key, proto, port, id) DO UPDATE SET \
+                 severity = excluded.severity, title = excluded.title, \
+                 evidence = excluded.evidence",
+                &[
+                    id.into(),
+                    key.clone().into(),
+                    proto.into(),
+                    port.into(),
+                    x.id.as_str().into(),
+                    x.severity.as_str().into(),
+                    x.title.as_str().into(),
+                    x.evidence.as_str().into(),
+                ],
+            )?;
+        }
     }
     Ok(())
 }
 
-/// Insert or replace one host record (not its ports) of scan `id`.
-fn put_host(c: &mut Conn, id: i64, h: &HostReport) -> Result<(), DbError> {
-    let extra = serde_json::to_string(&h.extra).unwrap_or_else(|_| "[]".into());
-    c.exec(
-        "INSERT INTO hosts (scan_id, addr, addr_key, hostname, up, up_reason, \
-         srtt_us, extra) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (scan_id, addr_key) DO UPDATE SET hostname = excluded.hostname, \
-         up = excluded.up, up_reason = excluded.up_reason, \
-         srtt_us = excluded.srtt_us, extra = excluded.extra",
-        &[
-            id.into(),
-            h.addr.to_string().into(),
-            addr_key(h.addr).into(),
-            h.hostname.as_deref().into(),
-            (h.up as i64).into(),
-            h.up_reason.map(|r| r.as_str()).into(),
-            h.srtt_us.map(|v| v as i64).into(),
-            extra.into(),
-        ],
-    )?;
+/// Insert or replace host records (not their ports) of scan `id`, a chunk per statement.
+fn put_hosts(c: &mut Conn, id: i64, hosts: &[&HostReport]) -> Result<(), DbError> {
+    let hosts = last_of_each(hosts.iter().copied(), |h| h.addr);
+    for chunk in hosts.chunks(CHUNK) {
+        let mut args: Vec<Val> = Vec::with_capacity(chunk.len() * HOST_COLS);
+        for h in chunk {
+            let extra = if h.extra.is_empty() {
+                "[]".to_string()
+            } else {
+                serde_json::to_string(&h.extra).unwrap_or_else(|_| "[]".into())
+            };
+            args.extend([
+                id.into(),
+                h.addr.to_string().into(),
+                addr_key(h.addr).into(),
+                h.hostname.as_deref().into(),
+                (h.up as i64).into(),
+                h.up_reason.map(|r| r.as_str()).into(),
+                h.srtt_us.map(|v| v as i64).into(),
+                extra.into(),
+            ]);
+        }
+        let sql = format!(
+            "{HOST_INSERT}{}{HOST_UPSERT}",
+            placeholders(chunk.len(), HOST_COLS)
+        );
+        c.exec(&sql, &args)?;
+    }
     Ok(())
+}
+
+/// One batch in one transaction.
+fn write_batch(
+    c: &mut Conn,
+    id: i64,
+    ports: &[(PortEvent, SystemTime)],
+    hosts: &[HostReport],
+) -> Result<(), DbError> {
+    c.tx(|c| {
+        let ports: Vec<(&PortEvent, SystemTime)> = ports.iter().map(|(e, t)| (e, *t)).collect();
+        put_ports(c, id, &ports)?;
+        put_hosts(c, id, &hosts.iter().collect::<Vec<_>>())
+    })
 }
 
 impl StoreSink {
@@ -140,17 +350,21 @@ impl StoreSink {
 
     pub fn new(store: Store, targets: Targets) -> StoreSink {
         StoreSink {
-            store,
+            location: store.location().to_string(),
+            store: Some(store),
+            writer: None,
+            background: false,
+            shared: Arc::default(),
             targets,
             scan_id: None,
             pending: Vec::new(),
             pending_hosts: Vec::new(),
             open_only: false,
-            streamed: Default::default(),
+            streamed: HashSet::new(),
+            streamed_hosts: HashMap::new(),
             last_commit: Instant::now(),
             batch_rows: Self::BATCH_ROWS,
             batch_interval: Self::BATCH_INTERVAL,
-            committed: 0,
         }
     }
 
@@ -165,9 +379,20 @@ impl StoreSink {
     /// (filtered, open|filtered, ...) are written at the end from the scan's report, which
     /// lists them up to its per-host limit and counts the rest, as nmap's `extraports` does.
     /// A scan of a filtered range then costs the store a few rows, not one per probe; open
-    /// ports stay durable batch by batch.
+    /// ports stay durable batch by batch. The host of an open port is written with it (up, the
+    /// reason and RTT of that answer); at the end only the hosts whose report differs are
+    /// written again.
     pub fn open_ports_while_running(mut self) -> Self {
         self.open_only = true;
+        self
+    }
+
+    /// Write the batches on a thread of their own (started with the scan), so that the scan
+    /// never waits on the database except to make its results durable
+    /// ([`EventSink::flush`]) or when the writer is [`Writer::QUEUE`] batches behind. Without
+    /// it every batch is written by the caller, as it comes.
+    pub fn in_background(mut self) -> Self {
+        self.background = true;
         self
     }
 
@@ -181,19 +406,23 @@ impl StoreSink {
         self.scan_id
     }
 
-    /// Ports committed so far.
+    /// Ports committed so far (in the background: by the writer thread, so far).
     pub fn committed(&self) -> u64 {
-        self.committed
+        self.shared.committed.load(Ordering::SeqCst)
     }
 
-    /// The store this sink writes to.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Where the store is: its file, or its URL without the password.
+    pub fn location(&self) -> &str {
+        &self.location
     }
 
-    /// Give the store back (after [`EventSink::finish`]).
-    pub fn into_store(self) -> Store {
-        self.store
+    /// Give the store back (after [`EventSink::finish`]; before, it waits for the writer
+    /// thread to commit what it was handed). `None` if the writer thread died.
+    pub fn into_store(mut self) -> Option<Store> {
+        if let Some(w) = self.writer.take() {
+            self.store = w.join();
+        }
+        self.store.take()
     }
 
     /// A host's record (address, name, whether it is up, its counts of ports too numerous to
@@ -211,35 +440,67 @@ impl StoreSink {
         Ok(())
     }
 
-    /// Commit the ports in hand in one transaction.
+    fn writer_error(&self) -> Result<(), SinkError> {
+        match self.shared.error() {
+            Some(e) => Err(sink_err(&self.location, e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Commit the ports in hand in one transaction (in the background: hand them over).
     fn commit(&mut self) -> Result<(), SinkError> {
         self.last_commit = Instant::now();
         let Some(id) = self.scan_id else {
             return Ok(());
         };
+        self.writer_error()?;
         if self.pending.is_empty() && self.pending_hosts.is_empty() {
             return Ok(());
         }
-        let pending = std::mem::take(&mut self.pending);
-        let hosts = std::mem::take(&mut self.pending_hosts);
-        let r = self.store.conn_mut().tx(|c| {
-            for (ev, t) in &pending {
-                put_port(c, id, ev, *t)?;
+        let batch = (
+            std::mem::take(&mut self.pending),
+            std::mem::take(&mut self.pending_hosts),
+        );
+        if let Some(w) = &self.writer {
+            if !w.send(Job::Write(id, batch)) {
+                return Err(self.writer_gone());
             }
-            for h in &hosts {
-                put_host(c, id, h)?;
-            }
-            Ok(())
-        });
-        r.map_err(|e| sink_err(&self.store, e.0))?;
-        self.committed += pending.len() as u64;
+            return Ok(());
+        }
+        let Some(store) = self.store.as_mut() else {
+            return Err(self.writer_gone());
+        };
+        write_batch(store.conn_mut(), id, &batch.0, &batch.1)
+            .map_err(|e| sink_err(&self.location, e.0))?;
+        self.shared
+            .committed
+            .fetch_add(batch.0.len() as u64, Ordering::SeqCst);
         Ok(())
+    }
+
+    fn writer_gone(&self) -> SinkError {
+        match self.shared.error() {
+            Some(e) => sink_err(&self.location, e),
+            None => sink_err(&self.location, "the store's writer thread ended"),
+        }
+    }
+
+    /// Stop the writer thread (after it committed everything) and take the store back.
+    fn stop_writer(&mut self) -> Result<&mut Store, SinkError> {
+        if let Some(w) = self.writer.take() {
+            self.store = w.join();
+        }
+        self.writer_error()?;
+        let location = self.location.clone();
+        self.store
+            .as_mut()
+            .ok_or_else(|| sink_err(&location, "the store's writer thread ended"))
     }
 }
 
 impl EventSink for StoreSink {
     fn name(&self) -> String {
-        format!("store {}", self.store.location())
+        format!("store {}", self.location)
     }
 
     fn start(&mut self, s: &ScanStart) -> Result<Flow, SinkError> {
@@ -258,7 +519,9 @@ impl EventSink for StoreSink {
             s.version.as_str().into(),
             time_to_secs(s.time).into(),
         ];
-        let rows = self.store.conn_mut().query(
+        let location = self.location.clone();
+        let store = self.stop_writer()?;
+        let rows = store.conn_mut().query(
             "INSERT INTO scans (kind, proto, status, args, targets, targets_count, ports, \
              num_ports, seed, shard, resumed_from, scanner, version, started) VALUES \
              ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
@@ -266,10 +529,16 @@ impl EventSink for StoreSink {
         );
         let id = rows
             .and_then(|r| r.first().map(|r| r.int(0)).transpose())
-            .map_err(|e| sink_err(&self.store, e.0))?
-            .ok_or_else(|| sink_err(&self.store, "the new scan got no id"))?;
+            .map_err(|e| sink_err(&location, e.0))?
+            .ok_or_else(|| sink_err(&location, "the new scan got no id"))?;
         self.scan_id = Some(id);
         self.last_commit = Instant::now();
+        if self.background {
+            if let Some(store) = self.store.take() {
+                let w = Writer::spawn(store, Arc::clone(&self.shared));
+                self.writer = Some(w.map_err(|e| sink_err(&location, e))?);
+            }
+        }
         Ok(Flow::Continue)
     }
 
@@ -280,8 +549,31 @@ impl EventSink for StoreSink {
             ev.state != PortState::Closed
         };
         if keep {
-            if self.open_only && ev.service.is_none() {
-                self.streamed.insert((ev.addr, ev.proto, ev.port));
+            if self.open_only {
+                if ev.service.is_none() {
+                    self.streamed.insert((ev.addr, ev.proto, ev.port));
+                }
+                if let std::collections::hash_map::Entry::Vacant(v) =
+                    self.streamed_hosts.entry(ev.addr)
+                {
+                    // The host as this answer shows it (as the report will, if it is the
+                    // host's only answer): written with its port, so that the end of a scan
+                    // of many hosts has few host records left to write.
+                    let h = HostWritten {
+                        up_reason: Some(ev.reason),
+                        srtt_us: ev.rtt.map(|d| d.as_micros() as u64),
+                    };
+                    v.insert(h);
+                    self.pending_hosts.push(HostReport {
+                        addr: ev.addr,
+                        hostname: None,
+                        up: true,
+                        up_reason: h.up_reason,
+                        ports: Vec::new(),
+                        extra: Vec::new(),
+                        srtt_us: h.srtt_us,
+                    });
+                }
             }
             self.pending.push((ev.clone(), time));
         }
@@ -294,7 +586,13 @@ impl EventSink for StoreSink {
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.commit()
+        self.commit()?;
+        if let Some(w) = &self.writer {
+            if !w.sync() {
+                return Err(self.writer_gone());
+            }
+        }
+        self.writer_error()
     }
 
     fn finish(&mut self, report: &ScanReport) -> Result<(), SinkError> {
@@ -303,8 +601,13 @@ impl EventSink for StoreSink {
             return Ok(());
         };
         let streamed = std::mem::take(&mut self.streamed);
-        let r = self.store.conn_mut().tx(|c| {
+        let streamed_hosts = std::mem::take(&mut self.streamed_hosts);
+        let location = self.location.clone();
+        let store = self.stop_writer()?;
+        let r = store.conn_mut().tx(|c| {
             let end = report.end;
+            let mut ports: Vec<(&PortEvent, SystemTime)> = Vec::new();
+            let mut hosts: Vec<&HostReport> = Vec::new();
             for h in &report.hosts {
                 // What the report lists that is not closed (a resumed scan's earlier legs
                 // included), with the services the report settled on.
@@ -313,10 +616,24 @@ impl EventSink for StoreSink {
                     if p.service.is_none() && streamed.contains(&(p.addr, p.proto, p.port)) {
                         continue;
                     }
-                    put_port(c, id, p, end)?;
+                    ports.push((p, end));
                 }
-                put_host(c, id, h)?;
+                // Already written as it is while the scan ran.
+                let written = streamed_hosts.get(&h.addr).is_some_and(|w| {
+                    h.up && h.hostname.is_none()
+                        && h.extra.is_empty()
+                        && *w
+                            == HostWritten {
+                                up_reason: h.up_reason,
+                                srtt_us: h.srtt_us,
+                            }
+                });
+                if !written {
+                    hosts.push(h);
+                }
             }
+            put_ports(c, id, &ports)?;
+            put_hosts(c, id, &hosts)?;
             let st = &report.stats;
             c.exec(
                 "UPDATE scans SET status = $2, ended = $3, planned = $4, completed = $5, \
@@ -341,6 +658,27 @@ impl EventSink for StoreSink {
             )?;
             Ok(())
         });
-        r.map_err(|e| sink_err(&self.store, e.0))
+        r.map_err(|e| sink_err(&location, e.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_row_by_row() {
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(1, 1), "($1)");
+    }
+
+    #[test]
+    fn the_last_of_each_key_is_kept_in_order() {
+        let v = [(1, 'a'), (2, 'b'), (1, 'c'), (3, 'd'), (2, 'e')];
+        let kept: Vec<char> = last_of_each(v.iter(), |x| x.0)
+            .into_iter()
+            .map(|x| x.1)
+            .collect();
+        assert_eq!(kept, vec!['c', 'd', 'e']);
     }
 }

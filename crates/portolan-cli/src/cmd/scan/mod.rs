@@ -379,7 +379,9 @@ pub fn run(args: ScanArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
     let mut sinks = outputs::open(&specs, &args, style, prep.is_resumed())?;
     if let Some(s) = store {
         sinks.push(Box::new(
-            s.sink(store_targets(&args)).open_ports_while_running(),
+            s.sink(store_targets(&args))
+                .open_ports_while_running()
+                .in_background(),
         ));
     }
     let mut refs: Vec<&mut dyn portolan_model::EventSink> =

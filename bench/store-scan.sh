@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# What the result store costs a scan, side by side in one run (issue 14's goal: <= 5% of wall
+# time). The same SYN scan of one port over a /17 of AnyIP addresses where every address answers
+# (32768 open ports, 32768 hosts up; tests/lab/lab.sh), REPS times each, interleaved:
+#   1. --no-store
+#   2. a fresh SQLite store (a new file each run)
+#   3. an SQLite store already holding 10 such scans (a copy of one made before the timed runs)
+#   4. a fresh PostgreSQL database, when PORTOLAN_TEST_PG names a server or one can be started
+#      as .ci/services/store.sh does (package postgresql); skipped with a message otherwise
+# Prints for each the median wall time, its ratio to --no-store, and the open ports found (in the
+# scan's JSON Lines output) and stored (`portolan scans --format json`).
+#
+# Needs root, iproute2, python3, bc and a release build (`cargo build --release -p portolan-cli`).
+# Packets stay inside the lab's two namespaces (no route out).
+# Usage: [REPS=3] [RATE=] bench/store-scan.sh      (RATE: a --max-rate for every run; none by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS=${REPS:-3}
+RATE=${RATE:-}
+LIMIT=${LIMIT:-300}
+. bench/lib.sh
+lab_begin pss
+listen_tcp 80
+SCAN=(scan 10.77.0.0/17 -p 80 --syn -q)
+[ -z "$RATE" ] || SCAN+=(--max-rate "$RATE")
+export PORTOLAN_DATA_DIR="$WORK/data"   # never the user's own store
+mkdir -p "$PORTOLAN_DATA_DIR"
+
+# PostgreSQL: the given server, or a throw-away cluster of our own (stopped on exit).
+PG_ADMIN=${PORTOLAN_TEST_PG:-}
+PG_STARTED=
+if [ -z "$PG_ADMIN" ] && [ -f .ci/services/store.sh ]; then
+  # shellcheck disable=SC1091
+  . .ci/services/store.sh >/dev/null 2>&1 || true
+  PG_ADMIN=${PORTOLAN_TEST_PG:-}
+  [ -z "$PG_ADMIN" ] || PG_STARTED=${PORTOLAN_TEST_PG_DIR:-}
+fi
+PSQL=$(ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1 || true)
+[ -n "$PSQL" ] || PSQL=$(command -v psql || true)
+pg_end() {
+  if [ -n "$PG_ADMIN" ] && [ -n "$PSQL" ]; then
+    for i in $(seq "$REPS"); do
+      "$PSQL" -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS portolan_bench_$$_$i WITH (FORCE)" >/dev/null 2>&1 || true
+    done
+  fi
+  if [ -n "$PG_STARTED" ]; then
+    runuser -u postgres -- "$(dirname "$PSQL")/pg_ctl" -D "$PG_STARTED" stop -m fast >/dev/null 2>&1 || true
+  fi
+}
+trap 'pg_end; lab_end' EXIT
+pg_url() { echo "${PG_ADMIN%/*}/portolan_bench_$$_$1"; }
+if [ -n "$PG_ADMIN" ] && [ -z "$PSQL" ]; then
+  echo "no psql: the PostgreSQL case is skipped" >&2; PG_ADMIN=
+fi
+[ -n "$PG_ADMIN" ] || echo "no PostgreSQL server (PORTOLAN_TEST_PG, or package postgresql): that case is skipped" >&2
+
+open_jsonl() { grep -c '"state":"open"' "$1" || true; }
+# Ports stored by the latest scan of store $1.
+stored() {
+  "$BIN" scans --store "$1" --format json 2>/dev/null \
+    | python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["scans"] if isinstance(d,dict) else d; print(s[-1]["ports_stored"] if s else 0)' 2>/dev/null || echo "?"
+}
+
+# The store holding 10 scans, made once.
+echo "making a store of 10 scans ..." >&2
+for i in $(seq 10); do
+  timed "$WORK/prep" "$BIN" "${SCAN[@]}" --store "$WORK/ten.db" >/dev/null
+done
+
+T_NO=(); T_FRESH=(); T_TEN=(); T_PG=()
+F_NO=; F_FRESH=; F_TEN=; F_PG=; S_FRESH=; S_TEN=; S_PG=
+for i in $(seq "$REPS"); do
+  T_NO+=("$(timed "$WORK/no" "$BIN" "${SCAN[@]}" --no-store -o "jsonl=$WORK/no.jsonl")")
+  F_NO=$(open_jsonl "$WORK/no.jsonl")
+
+  rm -f "$WORK/fresh.db"*
+  T_FRESH+=("$(timed "$WORK/fresh" "$BIN" "${SCAN[@]}" --store "$WORK/fresh.db" -o "jsonl=$WORK/fresh.jsonl")")
+  F_FRESH=$(open_jsonl "$WORK/fresh.jsonl"); S_FRESH=$(stored "$WORK/fresh.db")
+
+  rm -f "$WORK/ten-copy.db"*
+  cp "$WORK/ten.db" "$WORK/ten-copy.db"
+  T_TEN+=("$(timed "$WORK/ten" "$BIN" "${SCAN[@]}" --store "$WORK/ten-copy.db" -o "jsonl=$WORK/ten.jsonl")")
+  F_TEN=$(open_jsonl "$WORK/ten.jsonl"); S_TEN=$(stored "$WORK/ten-copy.db")
+
+  if [ -n "$PG_ADMIN" ]; then
+    "$PSQL" -q "$PG_ADMIN" -c "CREATE DATABASE portolan_bench_$$_$i" >/dev/null
+    # The schema is created before the timed run (as a store in use already has it).
+    "$BIN" scans --store "$(pg_url "$i")" >/dev/null
+    T_PG+=("$(timed "$WORK/pg" "$BIN" "${SCAN[@]}" --store "$(pg_url "$i")" -o "jsonl=$WORK/pg.jsonl")")
+    F_PG=$(open_jsonl "$WORK/pg.jsonl"); S_PG=$(stored "$(pg_url "$i")")
+  fi
+done
+
+NO=$(median "${T_NO[@]}")
+row() { # CASE SECONDS FOUND STORED
+  local ratio="-"
+  [ "$2" = timeout ] || ratio=$(echo "scale=3; $2 / $NO" | bc)
+  printf '%-44s %9s %7s %7s %7s\n' "$1" "$2" "$ratio" "$3" "$4"
+}
+echo
+echo "SYN scan of 10.77.0.0/17 port 80, every address answering; median of $REPS (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '%-44s %9s %7s %7s %7s\n' case seconds ratio open stored
+row "--no-store" "$NO" "$F_NO" -
+row "SQLite, fresh store" "$(median "${T_FRESH[@]}")" "$F_FRESH" "$S_FRESH"
+row "SQLite, store holding 10 such scans" "$(median "${T_TEN[@]}")" "$F_TEN" "$S_TEN"
+if [ -n "$PG_ADMIN" ]; then
+  row "PostgreSQL, fresh database" "$(median "${T_PG[@]}")" "$F_PG" "$S_PG"
+fi
+echo "raw: no-store ${T_NO[*]} | fresh ${T_FRESH[*]} | ten ${T_TEN[*]} | pg ${T_PG[*]:-}"

@@ -1,0 +1,260 @@
+//! The write path of a scan ([`StoreSink::in_background`] with
+//! [`StoreSink::open_ports_while_running`], as `portolan scan` uses it), on both backends: the
+//! scan does not wait on a busy database, `flush` means committed, a writer's error stops the
+//! scan with the database's message, and what streamed reads back as the scan's report.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on bad fixtures
+
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use portolan_model::{
+    EventSink, PortEvent, PortState, Protocol, Reason, ReportBuilder, ScanReport, ScanStart,
+    ScanStats,
+};
+use portolan_store::{StoreSink, Targets};
+
+mod backends;
+use backends::{each_backend, Backend};
+
+fn ev(addr: &str, port: u16, state: PortState, rtt_us: u64) -> PortEvent {
+    PortEvent {
+        addr: addr.parse().unwrap(),
+        port,
+        proto: Protocol::Tcp,
+        state,
+        reason: match state {
+            PortState::Open => Reason::SynAck,
+            PortState::Closed => Reason::Reset,
+            _ => Reason::NoResponse,
+        },
+        rtt: Some(Duration::from_micros(rtt_us)),
+        ttl: Some(64),
+        service: None,
+    }
+}
+
+fn start() -> ScanStart {
+    ScanStart {
+        args: "portolan scan 10.77.0.0/17 -p 1-100 --syn".into(),
+        num_ports: 100,
+        ports: "1-100".into(),
+        proto: Protocol::Tcp,
+        resumed_from: None,
+        scan_type: "syn".into(),
+        scanner: "portolan".into(),
+        seed: 7,
+        shard: "0/1".into(),
+        targets: 32768,
+        time: UNIX_EPOCH + Duration::from_secs(1000),
+        version: "0.1.0".into(),
+    }
+}
+
+/// The report the session builds from `events` (large-scan settings: silent hosts untracked).
+fn report(
+    events: &[PortEvent],
+    hostname: impl Fn(std::net::IpAddr) -> Option<String>,
+) -> ScanReport {
+    let mut b = ReportBuilder::new(false, false);
+    for e in events {
+        b.add(e.clone());
+    }
+    ScanReport {
+        scan_type: "syn".into(),
+        proto: Protocol::Tcp,
+        args: "portolan scan 10.77.0.0/17 -p 1-100 --syn".into(),
+        ports_spec: "1-100".into(),
+        num_ports: 100,
+        start: UNIX_EPOCH + Duration::from_secs(1000),
+        end: UNIX_EPOCH + Duration::from_secs(1005),
+        hosts: b.finish(hostname),
+        targets_total: 32768,
+        stats: ScanStats {
+            planned: events.len() as u64,
+            completed: events.len() as u64,
+            ..Default::default()
+        },
+    }
+}
+
+/// The sink `portolan scan` uses.
+fn scan_sink(db: &Backend, batch: usize) -> StoreSink {
+    db.open()
+        .sink(Targets("10.77.0.0/17".into()))
+        .with_batch(batch, Duration::from_secs(3600))
+        .open_ports_while_running()
+        .in_background()
+}
+
+/// Another client holding the write lock on the ports until dropped.
+enum Lock {
+    Sqlite(rusqlite::Connection),
+    Pg(postgres::Client),
+}
+
+fn lock_ports(db: &Backend) -> Lock {
+    if db.is_pg() {
+        let mut c = postgres::Client::connect(&db.spec, postgres::NoTls).unwrap();
+        c.batch_execute("BEGIN; LOCK TABLE ports IN EXCLUSIVE MODE")
+            .unwrap();
+        Lock::Pg(c)
+    } else {
+        let c = rusqlite::Connection::open(&db.spec).unwrap();
+        c.execute_batch("BEGIN IMMEDIATE").unwrap();
+        Lock::Sqlite(c)
+    }
+}
+
+fn unlock(l: Lock) {
+    match l {
+        Lock::Sqlite(c) => c.execute_batch("ROLLBACK").unwrap(),
+        Lock::Pg(mut c) => c.batch_execute("ROLLBACK").unwrap(),
+    }
+}
+
+#[test]
+fn the_scan_does_not_wait_on_a_busy_database() {
+    each_backend(|db| {
+        let mut sink = scan_sink(db, 10);
+        sink.start(&start()).unwrap();
+        let lock = lock_ports(db);
+        // Three batches while another client holds the lock: handed over, not written yet.
+        let (done_tx, done) = mpsc::channel();
+        let scan = std::thread::spawn(move || {
+            for i in 0..30u16 {
+                let e = ev(&format!("10.77.0.{}", i + 1), 80, PortState::Open, 100);
+                sink.port(&e, SystemTime::now()).unwrap();
+            }
+            done_tx.send(()).unwrap();
+            sink
+        });
+        // A scan that waited on the lock would wait for the busy timeout (60 s) and fail.
+        let waited = done.recv_timeout(Duration::from_secs(30));
+        assert!(
+            waited.is_ok(),
+            "{}: the scan waited on the database's lock",
+            db.name
+        );
+        unlock(lock);
+        let mut sink = scan.join().unwrap();
+        sink.flush().unwrap();
+        assert_eq!(sink.committed(), 30, "{}", db.name);
+    });
+}
+
+#[test]
+fn flush_returns_once_everything_handed_over_is_committed() {
+    each_backend(|db| {
+        let mut sink = scan_sink(db, 10);
+        sink.start(&start()).unwrap();
+        for p in 1..=25u16 {
+            sink.port(&ev("10.77.0.9", p, PortState::Open, 100), SystemTime::now())
+                .unwrap();
+        }
+        sink.flush().unwrap();
+        assert_eq!(sink.committed(), 25, "{}", db.name);
+        // The process dies here (kill -9): no finish.
+        std::mem::forget(sink);
+        let mut s = db.open();
+        s.check().unwrap();
+        let info = &s.scans().unwrap()[0];
+        assert_eq!(info.status, "running", "{}", db.name);
+        assert_eq!(info.ports_stored, 25, "{}", db.name);
+        assert_eq!(info.hosts_stored, 1, "{}", db.name);
+    });
+}
+
+#[test]
+fn a_failing_writer_stops_the_scan_with_the_databases_message() {
+    each_backend(|db| {
+        drop(db.open());
+        if db.is_pg() {
+            let mut c = postgres::Client::connect(&db.spec, postgres::NoTls).unwrap();
+            c.batch_execute(
+                "CREATE FUNCTION full_disk() RETURNS trigger AS $$ BEGIN \
+                 RAISE EXCEPTION 'the disk is full (test)'; END $$ LANGUAGE plpgsql; \
+                 CREATE TRIGGER full_disk BEFORE INSERT ON ports FOR EACH ROW \
+                 EXECUTE FUNCTION full_disk();",
+            )
+            .unwrap();
+        } else {
+            let c = rusqlite::Connection::open(&db.spec).unwrap();
+            c.execute_batch(
+                "CREATE TRIGGER full_disk BEFORE INSERT ON ports BEGIN \
+                 SELECT RAISE(ABORT, 'the disk is full (test)'); END;",
+            )
+            .unwrap();
+        }
+        let mut sink = scan_sink(db, 5);
+        sink.start(&start()).unwrap();
+        for p in 1..=12u16 {
+            // The writer's error may already show here; it must show by the flush.
+            if sink
+                .port(&ev("10.77.0.3", p, PortState::Open, 100), SystemTime::now())
+                .is_err()
+            {
+                break;
+            }
+        }
+        let e = sink.flush().unwrap_err().to_string();
+        assert!(e.contains("the disk is full (test)"), "{}: {e}", db.name);
+        assert!(e.contains("store "), "{}: {e}", db.name);
+        let e = sink.finish(&report(&[], |_| None)).unwrap_err().to_string();
+        assert!(e.contains("the disk is full (test)"), "{}: {e}", db.name);
+        assert_eq!(sink.committed(), 0, "{}", db.name);
+    });
+}
+
+#[test]
+fn a_streamed_scan_reads_back_as_its_report() {
+    each_backend(|db| {
+        let mut events = Vec::new();
+        // 300 hosts with one open port each, their RTTs all different.
+        for i in 0..300u32 {
+            let a = format!("10.77.{}.{}", i / 200, i % 200 + 1);
+            events.push(ev(&a, 80, PortState::Open, 50 + u64::from(i)));
+        }
+        // A host that answered with a RST before its open port (up for another reason than
+        // its first stored port says), and with several RTTs.
+        events.push(ev("10.77.5.1", 22, PortState::Closed, 300));
+        events.push(ev("10.77.5.1", 80, PortState::Open, 100));
+        events.push(ev("10.77.5.1", 443, PortState::Open, 900));
+        // A host with too many filtered ports to list (counted), and one open.
+        for p in 1..=40u16 {
+            events.push(ev("10.77.6.1", p + 1000, PortState::Filtered, 0));
+        }
+        events.push(ev("10.77.6.1", 80, PortState::Open, 70));
+        // A host with a name.
+        events.push(ev("10.77.7.1", 80, PortState::Open, 80));
+        let named: std::net::IpAddr = "10.77.7.1".parse().unwrap();
+
+        let mut sink = scan_sink(db, 64);
+        sink.start(&start()).unwrap();
+        for e in &events {
+            sink.port(e, UNIX_EPOCH + Duration::from_secs(1001))
+                .unwrap();
+        }
+        let rep = report(&events, |a| {
+            (a == named).then(|| "www.lab.test".to_string())
+        });
+        sink.finish(&rep).unwrap();
+        let id = sink.scan_id().unwrap();
+        drop(sink);
+
+        let mut s = db.open();
+        let got = s.scan(id).unwrap();
+        let mut want = rep.hosts.clone();
+        for h in &mut want {
+            // Closed ports are not stored.
+            h.ports.retain(|p| p.state != PortState::Closed);
+        }
+        assert_eq!(got.hosts.len(), want.len(), "{}", db.name);
+        for (g, w) in got.hosts.iter().zip(&want) {
+            assert_eq!(g, w, "{}", db.name);
+        }
+        let info = s.scan_info(id).unwrap();
+        assert_eq!(info.status, "done");
+        assert_eq!(info.hosts_stored, 303, "{}", db.name);
+    });
+}
