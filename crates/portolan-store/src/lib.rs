@@ -38,6 +38,8 @@
 //! `local` audits and `detect` alerts in the store, TLS to PostgreSQL. See `docs/store.md`.
 #![forbid(unsafe_code)]
 
+mod alerts;
+mod audits;
 mod db;
 pub mod import;
 pub mod schema;
@@ -58,6 +60,8 @@ use serde::Serialize;
 
 use db::{Conn, DbError, Row, Val};
 
+pub use alerts::{AlertFilter, AlertWriter, DetectRunInfo, NewAlert, StoredAlert};
+pub use audits::{AuditInfo, NewAudit};
 pub use sink::{StoreSink, Targets};
 
 /// The store file's name inside the data directory.

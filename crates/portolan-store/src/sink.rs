@@ -167,7 +167,7 @@ fn sink_err(location: &str, e: impl std::fmt::Display) -> SinkError {
 const CHUNK: usize = 256;
 
 /// `($1, $2, …), ($k+1, …), …`: `rows` groups of `cols` placeholders.
-fn placeholders(rows: usize, cols: usize) -> String {
+pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
