@@ -70,6 +70,10 @@ pub enum Command {
     Hosts(cmd::store::QueryArgs),
     /// Ports in the store, filtered by network, port, service, product, state and time.
     Ports(cmd::store::QueryArgs),
+    /// Stored `portolan local` audits: list them, or show one's report.
+    Audits(cmd::records::AuditsArgs),
+    /// Stored `portolan detect` alerts and runs, filtered by run, source and time.
+    Alerts(cmd::records::AlertsArgs),
     /// Bring existing results into the store: nmap XML, Portolan JSON Lines.
     Import(cmd::store::ImportArgs),
     /// Known vulnerabilities of detected services, offline: import NVD, CISA KEV and EPSS
@@ -122,6 +126,8 @@ fn main() -> ExitCode {
         Command::Hosts(args) => cmd::store::run_hosts(args, style),
         Command::Ports(args) => cmd::store::run_ports(args, style),
         Command::Import(args) => cmd::store::run_import(args),
+        Command::Audits(args) => cmd::records::run_audits(args, style),
+        Command::Alerts(args) => cmd::records::run_alerts(args, style),
         Command::Vulns(args) => cmd::vulns::run(args, style),
         Command::Policy(c) => cmd::policy::run(c, style),
         Command::Firewall(c) => cmd::firewall::run(c, style),

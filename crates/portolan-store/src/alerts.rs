@@ -112,7 +112,7 @@ pub struct AlertWriter {
     committed: u64,
 }
 
-const ALERT_COLS: usize = 9;
+const ALERT_COLS: usize = 10;
 
 impl AlertWriter {
     /// Commit at least every this many alerts...
@@ -152,6 +152,7 @@ impl AlertWriter {
         }
         let pending = std::mem::take(&mut self.pending);
         let (run, first) = (self.run_id, self.seq);
+        let stored = time_to_secs(SystemTime::now());
         let r = self.store.conn_mut().tx(|c| {
             for (n, chunk) in pending.chunks(64).enumerate() {
                 let mut args: Vec<Val> = Vec::with_capacity(chunk.len() * ALERT_COLS);
@@ -161,6 +162,7 @@ impl AlertWriter {
                         run.into(),
                         (seq as i64).into(),
                         time_to_secs(a.time).into(),
+                        stored.into(),
                         a.signature.as_str().into(),
                         a.severity.as_str().into(),
                         a.src.to_string().into(),
@@ -171,7 +173,7 @@ impl AlertWriter {
                 }
                 c.exec(
                     &format!(
-                        "INSERT INTO alerts (run_id, seq, ts, signature, severity, src, dst, \
+                        "INSERT INTO alerts (run_id, seq, ts, stored, signature, severity, src, dst, \
                          dst_port, eve) VALUES {}",
                         crate::sink::placeholders(chunk.len(), ALERT_COLS)
                     ),
@@ -281,14 +283,16 @@ impl Store {
         )
     }
 
-    /// The sources alerted on at or after `since` (by any run), each with its latest alert's
-    /// time: what `portolan detect --new-sources-since` leaves out.
+    /// The sources of the alerts stored at or after `since` (by any run; the time they were
+    /// stored, not their capture time: a capture of last year read today counts as today),
+    /// each with when its latest alert was stored: what `portolan detect --new-sources-since`
+    /// leaves out.
     pub fn alerted_sources(
         &mut self,
         since: SystemTime,
     ) -> Result<Vec<(IpAddr, SystemTime)>, StoreError> {
         let rows = self.rows(
-            "SELECT src, MAX(ts) FROM alerts WHERE ts >= $1 GROUP BY src ORDER BY src",
+            "SELECT src, MAX(stored) FROM alerts WHERE stored >= $1 GROUP BY src ORDER BY src",
             &[time_to_secs(since).into()],
             |r| Ok((r.text(0)?, r.real(1)?)),
         )?;

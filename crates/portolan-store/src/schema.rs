@@ -119,6 +119,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
         run_id    BIGINT NOT NULL REFERENCES detect_runs (id) ON DELETE CASCADE,
         seq       BIGINT NOT NULL,
         ts        DOUBLE PRECISION NOT NULL,
+        stored    DOUBLE PRECISION NOT NULL,
         signature TEXT NOT NULL,
         severity  TEXT NOT NULL,
         src       TEXT NOT NULL,
@@ -128,6 +129,7 @@ pub const PG_MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, seq)
     );
     CREATE INDEX alerts_src ON alerts (src, ts);
+    CREATE INDEX alerts_stored ON alerts (stored);
     CREATE INDEX alerts_ts ON alerts (ts);
     ",
 ];
@@ -260,6 +262,8 @@ pub const MIGRATIONS: &[&str] = &[
         seq       INTEGER NOT NULL,
         -- capture time, seconds since the Unix epoch
         ts        REAL NOT NULL,
+        -- when it was stored (what --new-sources-since looks back on)
+        stored    REAL NOT NULL,
         signature TEXT NOT NULL,
         severity  TEXT NOT NULL,
         src       TEXT NOT NULL,
@@ -270,6 +274,7 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, seq)
     );
     CREATE INDEX alerts_src ON alerts (src, ts);
+    CREATE INDEX alerts_stored ON alerts (stored);
     CREATE INDEX alerts_ts ON alerts (ts);
     ",
 ];

@@ -171,6 +171,22 @@ pub struct DetectArgs {
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
+
+    /// Save the alerts to this result store instead of the default one (portolan.db in
+    /// $PORTOLAN_DATA_DIR, else $XDG_DATA_HOME/portolan, else ~/.local/share/portolan): an
+    /// SQLite file or a postgres:// URL. `portolan alerts` lists what was saved.
+    #[arg(long, value_name = "PATH|URL", conflicts_with = "no_store")]
+    pub store: Option<String>,
+
+    /// Do not save the alerts to the result store.
+    #[arg(long)]
+    pub no_store: bool,
+
+    /// Alert only on sources that no run alerted on in this long (an age: 30m, 12h, 7d), by
+    /// the alerts kept in the store: a scanner already reported stays quiet. The alerts left
+    /// out are counted on standard error.
+    #[arg(long, value_name = "AGE", conflicts_with = "no_store")]
+    pub new_sources_since: Option<String>,
 }
 
 /// Largest configuration file read (`--config`).
@@ -264,6 +280,8 @@ struct Printer {
     eve_log: Vec<(PathBuf, BufWriter<File>)>,
     alerts: Vec<Alert>,
     worst: Option<Severity>,
+    /// The result store the alerts are saved to (`--store`, `--no-store`).
+    store: Option<super::records::AlertStore>,
 }
 
 /// Alerts kept for the summary (the rest are only counted).
@@ -353,10 +371,17 @@ impl Printer {
             eve_log,
             alerts: Vec::new(),
             worst: None,
+            store: None,
         })
     }
 
     fn alert(&mut self, a: Alert) -> Result<()> {
+        if let Some(store) = self.store.as_mut() {
+            if store.leave_out(a.src.to_ip()) {
+                return Ok(());
+            }
+            store.save(&a)?;
+        }
         let sev = alert_severity(&a);
         self.worst = self.worst.max(Some(sev));
         let needs_json =
@@ -421,6 +446,9 @@ impl Printer {
 
     /// Flush every output; rename the `-o FMT=PATH` files into place when `ok`.
     fn finish(mut self, ok: bool) -> Result<()> {
+        if let Some(store) = self.store.as_mut() {
+            store.finish(ok)?;
+        }
         for sink in &mut self.sinks {
             sink.w.flush()?;
         }
@@ -575,6 +603,25 @@ fn drain(det: &mut Detector, out: &mut Printer) -> Result<()> {
     Ok(())
 }
 
+/// The result store this run's alerts go to (none with `--no-store`).
+fn open_alert_store(args: &DetectArgs) -> Result<Option<super::records::AlertStore>> {
+    let source = match &args.interface {
+        Some(i) => format!("live {i}"),
+        None => args
+            .inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    super::records::AlertStore::open(
+        args.store.as_deref(),
+        args.no_store,
+        args.new_sources_since.as_deref(),
+        &source,
+    )
+}
+
 /// Run `portolan detect`.
 /// Run `detect`. `stop` is the binary's (`signals::catch` sets it for a live capture): its
 /// first request ends the capture, which still prints its summary.
@@ -587,6 +634,9 @@ pub fn run(args: DetectArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
     }
     let format = if args.json { Format::Json } else { args.format };
     let mut out = Printer::new(format, style, &args.output)?;
+    if args.interface.is_some() || !args.inputs.is_empty() {
+        out.store = open_alert_store(&args)?;
+    }
     let mut det = Detector::new(cfg);
 
     if let Some(ifname) = &args.interface {

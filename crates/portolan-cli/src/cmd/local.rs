@@ -21,7 +21,15 @@ Examples:
   portolan local --fail-on high           exit 1 when a finding is high or critical (CI)
   portolan local --save-baseline base.json        remember today's state
   portolan local --baseline base.json --fail-on medium   only what changed since then
+  portolan local --baseline-from-store --fail-on medium  only what changed since the last
+                                          audit of this host saved in the result store
+  portolan audits                         the audits saved in the result store
   sudo ip netns exec lab portolan local   inside a network namespace
+
+Store: every audit is saved to the result store (SQLite, under $PORTOLAN_DATA_DIR, else
+$XDG_DATA_HOME/portolan, else ~/.local/share/portolan), whole, keyed by the host's name:
+`portolan audits` lists them. --store PATH|URL chooses another SQLite file or a PostgreSQL
+database, --no-store saves nothing.
 
 Exit status: 0 no finding at or above --fail-on, 1 some, 2 error.";
 
@@ -80,6 +88,21 @@ pub struct LocalArgs {
     /// Where to read sockets from.
     #[arg(long, value_enum, default_value = "auto")]
     pub source: Source,
+
+    /// Report only what changed since the last audit of this host (by its name) saved in the
+    /// result store; this audit is then saved too. The first time, everything is new.
+    #[arg(long, conflicts_with_all = ["baseline", "no_store"])]
+    pub baseline_from_store: bool,
+
+    /// Save this audit to this result store instead of the default one (portolan.db in
+    /// $PORTOLAN_DATA_DIR, else $XDG_DATA_HOME/portolan, else ~/.local/share/portolan): an
+    /// SQLite file or a postgres:// URL.
+    #[arg(long, value_name = "PATH|URL", conflicts_with = "no_store")]
+    pub store: Option<String>,
+
+    /// Do not save this audit to the result store.
+    #[arg(long)]
+    pub no_store: bool,
 
     /// TCP listeners only.
     #[arg(long)]
@@ -144,12 +167,24 @@ pub fn run(args: LocalArgs, style: Style) -> Result<ExitCode> {
         ..Options::default()
     };
     let rules = Rules::builtin()?;
+    let mut store = open_store(&args)?;
     let mut report = portolan_audit::audit_with(&opts, &rules)?;
     if let Some(path) = &args.save_baseline {
         save(path, &report)?;
     }
+    // The last stored audit of this host is read before this one is saved.
+    let stored_base = match store.as_mut() {
+        Some(s) if args.baseline_from_store => Some(stored_baseline(s, &report)?),
+        _ => None,
+    };
+    if let Some(s) = store.as_mut() {
+        save_to_store(s, &report)?;
+    }
     if let (Some(base), Some(path)) = (&baseline, &args.baseline) {
         report.diff_against(base, &path.display().to_string());
+    }
+    if let Some((base, name)) = &stored_base {
+        report.diff_against(base, name);
     }
     let render = |format: Format, style: Style| -> Result<String> {
         Ok(match format {
@@ -182,6 +217,75 @@ pub fn run(args: LocalArgs, style: Style) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The store this audit is saved to (none with `--no-store`); `--baseline-from-store` needs
+/// one.
+fn open_store(args: &LocalArgs) -> Result<Option<portolan_store::Store>> {
+    let store =
+        super::records::open_for_write(args.store.as_deref(), args.no_store, "this audit is")?;
+    if store.is_none() && args.baseline_from_store {
+        bail!(
+            "--baseline-from-store needs the result store: pass --store PATH|URL, or set \
+             PORTOLAN_DATA_DIR to a writable directory"
+        );
+    }
+    Ok(store)
+}
+
+/// The last stored audit of this report's host, and how to name it; an empty one (everything
+/// is new) when there is none.
+fn stored_baseline(store: &mut portolan_store::Store, now: &Report) -> Result<(Report, String)> {
+    match store.latest_audit(&now.host)? {
+        Some((info, text)) => {
+            let what = format!("audit {} in the store {}", info.id, store.location());
+            let r = Report::from_json(&text).with_context(|| {
+                format!("{what} does not read back as a `portolan local` report")
+            })?;
+            if r.schema != SCHEMA {
+                bail!(
+                    "{what} has schema {:?}, this portolan reads {SCHEMA}: compare with a newer \
+                     audit (`portolan audits --host {}`), or with a file (--baseline)",
+                    r.schema,
+                    escape(&now.host)
+                );
+            }
+            Ok((r, what))
+        }
+        None => {
+            eprintln!(
+                "portolan: note: no earlier audit of {} in the store {}: everything is new",
+                escape(&now.host),
+                store.location()
+            );
+            let mut empty = now.clone();
+            empty.sockets.clear();
+            empty.findings.clear();
+            Ok((
+                empty,
+                format!("the store {} (no earlier audit)", store.location()),
+            ))
+        }
+    }
+}
+
+/// Save the whole report (before any baseline comparison) to the store.
+fn save_to_store(store: &mut portolan_store::Store, report: &Report) -> Result<()> {
+    let text = json(report)?;
+    let args = super::records::command_line();
+    store
+        .save_audit(&portolan_store::NewAudit {
+            host: &report.host,
+            time: std::time::SystemTime::now(),
+            version: env!("CARGO_PKG_VERSION"),
+            args: &args,
+            sockets: report.sockets.len() as u64,
+            findings: report.findings.len() as u64,
+            worst: report.worst().map(|s| s.as_str()),
+            report: &text,
+        })
+        .with_context(|| format!("cannot save this audit to the store {}", store.location()))?;
+    Ok(())
 }
 
 fn sev_styled(style: Style, s: Severity) -> String {

@@ -7,6 +7,7 @@ pub mod local;
 pub mod outfile;
 pub mod policy;
 pub mod port;
+pub mod records;
 pub mod registry;
 pub mod scan;
 pub mod service;
