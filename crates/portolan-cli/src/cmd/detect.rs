@@ -29,11 +29,17 @@ Examples:
   portolan detect cap.pcap --fail-on high        exit 1 on a flood or a distributed scan
   portolan detect cap.pcap --sensitivity high --allow 192.0.2.10/32
   portolan detect --print-config > detect.toml   the defaults, to edit; then --config detect.toml
+  portolan detect -i eth0 --new-sources-since 1d alert only on sources no run alerted on in a day
+  portolan alerts --since 7d                     the alerts saved in the result store
 
 Outputs: --format table (default; alias text) or json (alias eve: one EVE JSON object per line,
 each with \"schema_version\"). -o FMT=PATH writes that format to PATH through a temporary file
 renamed when the run succeeds (an error never truncates an earlier file); repeatable. -o PATH
 without FMT= appends EVE lines to PATH as alerts happen: a log, as Suricata's eve.json.
+
+Store: alerts are saved as they come to the result store (SQLite, under $PORTOLAN_DATA_DIR, else
+$XDG_DATA_HOME/portolan, else ~/.local/share/portolan); --store PATH|URL chooses another SQLite
+file or a PostgreSQL database, --no-store saves nothing. `portolan alerts` lists them.
 
 Severity of alerts: SYN floods and distributed scans are high, port scans and sweeps medium.
 
