@@ -677,6 +677,13 @@ fn render(
 
 pub fn run(args: DiffArgs, style: Style) -> Result<ExitCode> {
     let ops: Vec<Operand> = args.operands.iter().map(|s| operand(s)).collect();
+    if let [Operand::File(f)] = ops.as_slice() {
+        let f = escape(&f.display().to_string());
+        bail!(
+            "one file alone: give what to compare {f} with, e.g. `portolan diff latest {f}` or \
+             `portolan diff old.xml {f}`"
+        );
+    }
     let outputs = outfile::prepare(&args.output)?;
     let opts = ReadOptions { port: args.port };
     let needs_store = ops.len() < 2 || ops.iter().any(|o| !matches!(o, Operand::File(_)));
@@ -686,7 +693,20 @@ pub fn run(args: DiffArgs, style: Style) -> Result<ExitCode> {
             format: crate::cmd::store::OutFormat::Table,
             json: false,
         };
-        Some(o.open()?)
+        let opened = o.open();
+        let numbered_file = ops.iter().find_map(|op| match op {
+            Operand::Id(id) if Path::new(&id.to_string()).exists() => Some(*id),
+            _ => None,
+        });
+        Some(match (opened, numbered_file) {
+            (Ok(s), _) => s,
+            (Err(e), Some(id)) => {
+                return Err(e.context(format!(
+                    "{id} is read as a scan id; to compare the file of that name, write ./{id}"
+                )))
+            }
+            (Err(e), None) => return Err(e),
+        })
     } else {
         None
     };
@@ -722,13 +742,6 @@ pub fn run(args: DiffArgs, style: Style) -> Result<ExitCode> {
             let a = previous_of(s, b.id)?;
             (stored_side(s, &a)?, stored_side(s, &b)?)
         }
-        ([Operand::File(f)], _) => bail!(
-            "one file alone: give what to compare {} with, e.g. `portolan diff latest {}` or \
-             `portolan diff old.xml {}`",
-            escape(&f.display().to_string()),
-            escape(&f.display().to_string()),
-            escape(&f.display().to_string())
-        ),
         ([one], Some(s)) => {
             let b = match one {
                 Operand::Latest => latest(s)?,
