@@ -1,6 +1,7 @@
 //! The nmap XML (`-oX`) reader: a pull parser (`quick-xml`) over a reused buffer, one `<host>`
 //! at a time.
 
+use std::borrow::Cow;
 use std::io::BufRead;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,24 +44,26 @@ fn reason_of(s: &str, state: PortState, proto: Protocol) -> Reason {
     }
 }
 
-/// The attributes of a tag, unescaped (a malformed attribute is an error).
-fn attrs(e: &BytesStart<'_>, name: &str) -> Result<Vec<(String, String)>, StoreError> {
-    let mut out = Vec::new();
+/// The attributes of a tag: names and values borrowed from the reader's buffer (a value is
+/// copied only when it holds an entity to unescape). A malformed attribute is an error.
+type Attrs<'a> = Vec<(&'a [u8], Cow<'a, str>)>;
+
+fn attrs<'a>(e: &'a BytesStart<'_>, name: &str) -> Result<Attrs<'a>, StoreError> {
+    let mut out = Vec::with_capacity(8);
     for a in e.attributes() {
         let a = a.map_err(|err| bad(name, format!("malformed XML attribute: {err}")))?;
         let v = a
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|err| bad(name, format!("malformed XML attribute value: {err}")))?;
-        out.push((
-            String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned(),
-            v.into_owned(),
-        ));
+        out.push((a.key.local_name().into_inner(), v));
     }
     Ok(out)
 }
 
-fn get<'a>(a: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    a.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+fn get<'a>(a: &'a [(&[u8], Cow<'_, str>)], k: &str) -> Option<&'a str> {
+    a.iter()
+        .find(|(n, _)| *n == k.as_bytes())
+        .map(|(_, v)| v.as_ref())
 }
 
 /// A host being read.
