@@ -1,7 +1,13 @@
 //! What changed between two scans, as ndiff reports it: ports keyed by (address, protocol,
-//! port); a port whose state, service or version changed is *one* change.
+//! port); a port whose state, service or version changed is *one* change; a host that came
+//! up, went down, appeared or vanished is one host change.
+//!
+//! [`diff`] compares two reports; [`diff_ports`] and [`diff_hosts`] compare indexes built by
+//! a caller that streams its input (`portolan diff` reads two files record by record into
+//! them, holding the listed ports, never the files).
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use crate::{PortEvent, PortKey, ScanReport};
 
@@ -53,14 +59,64 @@ fn differs(a: &PortEvent, b: &PortEvent) -> bool {
 /// Every port listed in `a` or `b` whose state or service differs, sorted by (address,
 /// protocol, port). Pure: the same two reports give the same list.
 pub fn diff(a: &ScanReport, b: &ScanReport) -> Vec<PortDiff> {
-    let index = |r: &ScanReport| -> BTreeMap<PortKey, PortEvent> {
-        r.hosts
-            .iter()
-            .flat_map(|h| h.ports.iter())
-            .map(|p| (p.key(), p.clone()))
-            .collect()
-    };
-    let (mut ia, ib) = (index(a), index(b));
+    diff_ports(port_index(a), port_index(b))
+}
+
+/// The ports of a report by key.
+pub fn port_index(r: &ScanReport) -> BTreeMap<PortKey, PortEvent> {
+    r.hosts
+        .iter()
+        .flat_map(|h| h.ports.iter())
+        .map(|p| (p.key(), p.clone()))
+        .collect()
+}
+
+/// Whether each host of a report was up.
+pub fn host_index(r: &ScanReport) -> BTreeMap<IpAddr, bool> {
+    r.hosts.iter().map(|h| (h.addr, h.up)).collect()
+}
+
+/// A host whose status differs between scan `a` and scan `b`: `None` when the scan does not
+/// list it, else whether it was up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostDiff {
+    pub addr: IpAddr,
+    pub before: Option<bool>,
+    pub after: Option<bool>,
+}
+
+/// Every host whose status differs (listed in one scan only, or up in one and down in the
+/// other), sorted by address.
+pub fn diff_hosts(a: &BTreeMap<IpAddr, bool>, b: &BTreeMap<IpAddr, bool>) -> Vec<HostDiff> {
+    let mut out: Vec<HostDiff> = Vec::new();
+    for (addr, up) in a {
+        let after = b.get(addr).copied();
+        if after != Some(*up) {
+            out.push(HostDiff {
+                addr: *addr,
+                before: Some(*up),
+                after,
+            });
+        }
+    }
+    for (addr, up) in b {
+        if !a.contains_key(addr) {
+            out.push(HostDiff {
+                addr: *addr,
+                before: None,
+                after: Some(*up),
+            });
+        }
+    }
+    out.sort_by_key(|h| h.addr);
+    out
+}
+
+/// [`diff`] over two port indexes (see [`port_index`]).
+pub fn diff_ports(
+    mut ia: BTreeMap<PortKey, PortEvent>,
+    ib: BTreeMap<PortKey, PortEvent>,
+) -> Vec<PortDiff> {
     let mut out = Vec::new();
     for (key, after) in ib {
         let change = match ia.remove(&key) {
@@ -195,7 +251,54 @@ mod tests {
         })
     }
 
+    #[test]
+    fn hosts_that_came_up_went_down_appeared_or_vanished() {
+        let ip = |n: u8| IpAddr::from([192, 0, 2, n]);
+        let a: BTreeMap<IpAddr, bool> =
+            [(ip(1), true), (ip(2), true), (ip(3), false), (ip(4), true)]
+                .into_iter()
+                .collect();
+        let b: BTreeMap<IpAddr, bool> =
+            [(ip(1), true), (ip(2), false), (ip(3), true), (ip(5), true)]
+                .into_iter()
+                .collect();
+        let d = diff_hosts(&a, &b);
+        let got: Vec<(u8, Option<bool>, Option<bool>)> = d
+            .iter()
+            .map(|h| {
+                let IpAddr::V4(v4) = h.addr else { panic!() };
+                (v4.octets()[3], h.before, h.after)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, Some(true), Some(false)),
+                (3, Some(false), Some(true)),
+                (4, Some(true), None),
+                (5, None, Some(true))
+            ]
+        );
+        assert!(diff_hosts(&a, &a).is_empty());
+    }
+
     proptest! {
+        #[test]
+        fn host_diff_is_symmetric(
+            a in proptest::collection::btree_map(0u8..8, any::<bool>(), 0..8),
+            b in proptest::collection::btree_map(0u8..8, any::<bool>(), 0..8),
+        ) {
+            let ip = |n: u8| IpAddr::from([192, 0, 2, n]);
+            let a: BTreeMap<IpAddr, bool> = a.into_iter().map(|(k, v)| (ip(k), v)).collect();
+            let b: BTreeMap<IpAddr, bool> = b.into_iter().map(|(k, v)| (ip(k), v)).collect();
+            let ab = diff_hosts(&a, &b);
+            let ba = diff_hosts(&b, &a);
+            prop_assert_eq!(ab.len(), ba.len());
+            for (x, y) in ab.iter().zip(&ba) {
+                prop_assert_eq!((x.addr, x.before, x.after), (y.addr, y.after, y.before));
+            }
+        }
+
         #[test]
         fn diff_is_symmetric_and_sorted(a in arb_ports(), b in arb_ports()) {
             let (ra, rb) = (report(a), report(b));

@@ -500,19 +500,28 @@ const IMPORT_EXAMPLES: &str = "\
 Examples:
   portolan import nmap.xml                 nmap -oX output (with -sV services, CPEs, scripts)
   portolan import scan.jsonl               portolan scan -o jsonl=scan.jsonl
+  portolan import masscan.json masscan.lst masscan -oJ and -oL output
+  portolan import zmap.csv                 ZMap output written with -f saddr,sport,...
+  portolan import --port 443 zmap.txt      ZMap's default output (addresses only): give the port
   portolan import a.xml b.xml --store postgres://scanner@db.internal/portolan
 
 Each file becomes one stored scan; files stream (a file of any size is never read whole). The
-format is recognised from the first byte (< is nmap XML, { Portolan JSON Lines). masscan and
-ZMap formats are not supported yet.";
+format is recognised from the content: < is nmap XML; [ or an object whose first key is \"ip\"
+masscan JSON; another object Portolan JSON Lines; #masscan or open/closed lines masscan's list;
+a saddr header or IP addresses ZMap's CSV. Closed ports are counted, not stored. masscan and
+ZMap files carry no command line: their stored targets are the tool and the file's name.";
 
 /// `portolan import`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = IMPORT_EXAMPLES)]
 pub struct ImportArgs {
-    /// Files to import (nmap XML, Portolan JSON Lines).
+    /// Files to import (nmap XML, Portolan JSON Lines, masscan JSON or list, ZMap CSV).
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<std::path::PathBuf>,
+    /// The port a ZMap file was scanned on, when its fields do not include sport (ZMap's
+    /// default output lists the responding addresses only).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
     /// The result store (created if needed): an SQLite file or a postgres:// URL; default:
     /// portolan.db in the user data directory.
     #[arg(long, value_name = "PATH|URL")]
@@ -525,32 +534,45 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
-pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
-    use portolan_store::import::{import_jsonl, import_nmap_xml, ImportFormat};
+/// A results file opened for reading, its format recognised from its first bytes. `shown` is
+/// its name as messages show it.
+pub fn open_results(
+    f: &std::path::Path,
+    shown: &str,
+) -> Result<(
+    portolan_store::import::ImportFormat,
+    std::io::BufReader<std::fs::File>,
+)> {
+    use portolan_store::import::ImportFormat;
     use std::io::BufRead;
+    let file =
+        std::fs::File::open(f).with_context(|| format!("cannot open {shown}: check the path"))?;
+    let mut r = std::io::BufReader::with_capacity(1 << 16, file);
+    let head = r
+        .fill_buf()
+        .with_context(|| format!("cannot read {shown}"))?;
+    let fmt = ImportFormat::sniff(head).with_context(|| {
+        format!(
+            "{shown}: not a format portolan imports or compares (nmap XML from nmap -oX, Portolan \
+             JSON Lines from portolan scan -o jsonl=FILE, masscan -oJ or -oL, ZMap CSV)"
+        )
+    })?;
+    Ok((fmt, r))
+}
+
+pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
+    use portolan_store::import::{import, ReadOptions};
     let mut done = Vec::new();
     let mut text = String::new();
+    let opts = ReadOptions { port: args.port };
     for f in &args.files {
         let shown = escape(&f.display().to_string());
-        let file = std::fs::File::open(f)
-            .with_context(|| format!("cannot open {shown}: check the path"))?;
-        let mut r = std::io::BufReader::with_capacity(1 << 16, file);
-        let head = r
-            .fill_buf()
-            .with_context(|| format!("cannot read {shown}"))?;
-        let fmt = ImportFormat::sniff(head).with_context(|| {
-            format!(
-                "{shown}: not a format portolan imports (nmap XML from nmap -oX, or Portolan \
-                 JSON Lines from portolan scan -o jsonl=FILE)"
-            )
-        })?;
+        let (fmt, r) = open_results(f, &shown)?;
         let store = Store::open(args.store.as_deref())?;
-        let got = match fmt {
-            ImportFormat::NmapXml => import_nmap_xml(store, r, &shown)?,
-            ImportFormat::PortolanJsonl => import_jsonl(store, r, &shown)?,
-        };
+        let got = import(store, fmt, r, &shown, &opts)?;
         text.push_str(&format!(
-            "imported {shown}: scan {}, {} host{}, {} port{} stored ({} open)\n",
+            "imported {shown} ({}): scan {}, {} host{}, {} port{} stored ({} open)\n",
+            fmt.describe(),
             got.scan_id,
             got.hosts,
             if got.hosts == 1 { "" } else { "s" },
@@ -558,7 +580,7 @@ pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
             if got.ports == 1 { "" } else { "s" },
             got.open
         ));
-        done.push(json!({"file": f.display().to_string(), "scan": got}));
+        done.push(json!({"file": f.display().to_string(), "format": fmt.describe(), "scan": got}));
     }
     let out = if args.json || args.format == OutFormat::Json {
         doc("import", json!({ "imported": done }))

@@ -1,70 +1,19 @@
-//! Bringing existing results into the store: nmap XML (`-oX`) and Portolan's own JSON Lines.
-//!
-//! Both stream: nmap XML through a pull parser (`quick-xml`), one `<host>` at a time, so a file
-//! of 100,000 hosts costs the memory of one host; JSON Lines one line at a time. Each file
-//! becomes one stored scan, written through a [`StoreSink`] in batched transactions as it is
-//! read, like a scan that runs.
-//!
-//! nmap's names map onto Portolan's model: states are the same six; reasons that Portolan
-//! does not know (`echo-reply`, `user-set`, ...) become the closest one for the state (open:
-//! `syn-ack`, or `udp-response` for UDP; closed: `reset`; others: `no-response`); `<service>`
-//! gives name, product, version, extra info, tunnel, method, confidence and its `<cpe>`s;
-//! `<script>` outputs are kept in the service's `details` (`{"scripts": [{"id", "output"}]}`).
-//! The stored scan's `targets` is nmap's command line (`args`), so two imports of the same
-//! command are "the same targets" for `portolan diff`.
+//! The nmap XML (`-oX`) reader: a pull parser (`quick-xml`) over a reused buffer, one `<host>`
+//! at a time.
 
+use std::borrow::Cow;
 use std::io::BufRead;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use portolan_model::{
-    Cpe, EventSink, ExtraPorts, HostReport, PortEvent, PortState, Protocol, Reason, ScanReport,
-    ScanStart, ScanStats, Service, ServiceMethod,
+    Cpe, ExtraPorts, HostReport, PortEvent, PortState, Protocol, Reason, ScanStart, ScanStats,
+    Service, ServiceMethod,
 };
 use quick_xml::events::{BytesStart, Event};
 
-use crate::{Store, StoreError, StoreSink, Targets};
-
-/// What an import stored.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Imported {
-    pub scan_id: i64,
-    pub hosts: u64,
-    /// Ports stored (not closed).
-    pub ports: u64,
-    pub open: u64,
-}
-
-/// The format of a results file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ImportFormat {
-    NmapXml,
-    PortolanJsonl,
-}
-
-impl ImportFormat {
-    /// Guess from the first bytes: `<` is XML, `{` JSON Lines.
-    pub fn sniff(head: &[u8]) -> Option<ImportFormat> {
-        let t = head
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .map(|i| &head[i..])?;
-        let t = t.strip_prefix(b"\xef\xbb\xbf").unwrap_or(t);
-        match t.first() {
-            Some(b'<') => Some(ImportFormat::NmapXml),
-            Some(b'{') => Some(ImportFormat::PortolanJsonl),
-            _ => None,
-        }
-    }
-}
-
-fn bad(name: &str, what: impl std::fmt::Display) -> StoreError {
-    StoreError::Input(format!("{name}: {what}"))
-}
-
-fn sink_err(name: &str, e: portolan_model::SinkError) -> StoreError {
-    StoreError::Unavailable(format!("{name}: cannot store it: {e}"))
-}
+use super::{bad, Emit, Record};
+use crate::StoreError;
 
 fn secs(s: &str) -> Option<SystemTime> {
     let v: f64 = s.trim().parse().ok()?;
@@ -95,31 +44,33 @@ fn reason_of(s: &str, state: PortState, proto: Protocol) -> Reason {
     }
 }
 
-/// The attributes of a tag, unescaped (a malformed attribute is an error).
-fn attrs(e: &BytesStart<'_>, name: &str) -> Result<Vec<(String, String)>, StoreError> {
-    let mut out = Vec::new();
+/// The attributes of a tag: names and values borrowed from the reader's buffer (a value is
+/// copied only when it holds an entity to unescape). A malformed attribute is an error.
+type Attrs<'a> = Vec<(&'a [u8], Cow<'a, str>)>;
+
+fn attrs<'a>(e: &'a BytesStart<'_>, name: &str) -> Result<Attrs<'a>, StoreError> {
+    let mut out = Vec::with_capacity(8);
     for a in e.attributes() {
         let a = a.map_err(|err| bad(name, format!("malformed XML attribute: {err}")))?;
         let v = a
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .map_err(|err| bad(name, format!("malformed XML attribute value: {err}")))?;
-        out.push((
-            String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned(),
-            v.into_owned(),
-        ));
+        out.push((a.key.local_name().into_inner(), v));
     }
     Ok(out)
 }
 
-fn get<'a>(a: &'a [(String, String)], k: &str) -> Option<&'a str> {
-    a.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+fn get<'a>(a: &'a [(&[u8], Cow<'_, str>)], k: &str) -> Option<&'a str> {
+    a.iter()
+        .find(|(n, _)| *n == k.as_bytes())
+        .map(|(_, v)| v.as_ref())
 }
 
 /// A host being read.
 struct HostAcc {
     report: HostReport,
     addr_set: bool,
-    /// Ports of the host not closed, with their time.
+    /// The ports listed for the host.
     ports: Vec<PortEvent>,
 }
 
@@ -131,17 +82,17 @@ struct PortAcc {
     cpe_text: String,
 }
 
-/// Import an nmap XML file (`nmap -oX`), read from `input`, as one stored scan. `name` names
-/// the input in messages.
-pub fn import_nmap_xml(
-    store: Store,
+/// Read an nmap XML file (`nmap -oX`) from `input`: a [`Record::Start`] once the header
+/// (`<nmaprun>`, `<scaninfo>`) is read, a [`Record::Host`] per complete `<host>`, then a
+/// [`Record::End`]. `name` names the input in messages.
+pub fn read_nmap_xml(
     input: impl BufRead,
     name: &str,
-) -> Result<Imported, StoreError> {
+    emit: &mut Emit<'_>,
+) -> Result<(), StoreError> {
     let mut reader = quick_xml::Reader::from_reader(input);
     reader.config_mut().trim_text(false);
     let mut buf = Vec::new();
-    let mut sink: StoreSink = store.sink(Targets::default());
     let mut started = false;
     let mut args = String::new();
     let mut start_time = SystemTime::now();
@@ -152,18 +103,12 @@ pub fn import_nmap_xml(
     let mut host: Option<HostAcc> = None;
     let mut port: Option<PortAcc> = None;
     let mut seen_root = false;
-    let mut out = Imported {
-        scan_id: 0,
-        hosts: 0,
-        ports: 0,
-        open: 0,
-    };
     let mut stats = ScanStats::default();
     let mut host_count = 0u64;
 
-    // The scan row is written once the header (nmaprun and scaninfo) is read: at the first
-    // host, or at the end.
-    let begin = |sink: &mut StoreSink,
+    // The start record is emitted once the header (nmaprun and scaninfo) is read: at the
+    // first host, or at the end.
+    let begin = |emit: &mut Emit<'_>,
                  started: &mut bool,
                  args: &str,
                  start_time: SystemTime,
@@ -177,8 +122,7 @@ pub fn import_nmap_xml(
             return Ok(());
         }
         *started = true;
-        sink.set_targets(Targets(args.to_string()));
-        sink.start(&ScanStart {
+        emit(Record::Start(ScanStart {
             args: args.to_string(),
             num_ports,
             ports: ports_spec.to_string(),
@@ -191,9 +135,7 @@ pub fn import_nmap_xml(
             targets: 0,
             time: start_time,
             version: version.to_string(),
-        })
-        .map_err(|e| sink_err(name, e))?;
-        Ok(())
+        }))
     };
 
     loop {
@@ -237,7 +179,7 @@ pub fn import_nmap_xml(
                     }
                     b"host" => {
                         begin(
-                            &mut sink,
+                            emit,
                             &mut started,
                             &args,
                             start_time,
@@ -439,9 +381,7 @@ pub fn import_nmap_xml(
                             _ => stats.filtered += 1,
                         }
                         stats.completed += 1;
-                        if p.ev.state != PortState::Closed {
-                            h.ports.push(p.ev);
-                        }
+                        h.ports.push(p.ev);
                     }
                 }
                 b"host" => {
@@ -458,19 +398,11 @@ pub fn import_nmap_xml(
                                 _ => stats.filtered += e.count,
                             }
                         }
-                        let now = start_time;
-                        for mut ev in h.ports.drain(..) {
+                        for ev in &mut h.ports {
                             ev.addr = h.report.addr;
-                            out.ports += 1;
-                            if ev.state == PortState::Open {
-                                out.open += 1;
-                            }
-                            sink.port(&ev, now).map_err(|e| sink_err(name, e))?;
                         }
-                        if h.report.up || !h.report.extra.is_empty() {
-                            out.hosts += 1;
-                            sink.host(&h.report).map_err(|e| sink_err(name, e))?;
-                        }
+                        h.report.ports = std::mem::take(&mut h.ports);
+                        emit(Record::Host(h.report))?;
                     }
                 }
                 _ => {}
@@ -487,7 +419,7 @@ pub fn import_nmap_xml(
         stats.interrupted = true;
     }
     begin(
-        &mut sink,
+        emit,
         &mut started,
         &args,
         start_time,
@@ -502,121 +434,9 @@ pub fn import_nmap_xml(
     if end_time.is_none() {
         stats.interrupted = true;
     }
-    let report = ScanReport {
-        scan_type,
-        proto,
-        args,
-        ports_spec,
-        num_ports,
-        start: start_time,
-        end: end_time.unwrap_or(start_time),
-        hosts: Vec::new(),
-        targets_total: host_count,
+    emit(Record::End {
+        time: end_time.unwrap_or(start_time),
         stats,
-    };
-    sink.finish(&report).map_err(|e| sink_err(name, e))?;
-    out.scan_id = sink.scan_id().unwrap_or(0);
-    Ok(out)
-}
-
-/// Import a Portolan JSON Lines file (`portolan scan -o jsonl=FILE`) as one stored scan.
-pub fn import_jsonl(store: Store, input: impl BufRead, name: &str) -> Result<Imported, StoreError> {
-    let mut sink: StoreSink = store.sink(Targets::default());
-    let mut out = Imported {
-        scan_id: 0,
-        hosts: 0,
-        ports: 0,
-        open: 0,
-    };
-    let mut start: Option<ScanStart> = None;
-    let mut end: Option<(SystemTime, ScanStats)> = None;
-    let mut hosts = std::collections::BTreeSet::new();
-    for (i, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| bad(name, format!("cannot read it: {e}")))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let at = |e: serde_json::Error| bad(name, format!("line {}: {e}", i + 1));
-        let v: serde_json::Value = serde_json::from_str(&line).map_err(at)?;
-        match v.get("type").and_then(|t| t.as_str()) {
-            Some("start") if start.is_none() => {
-                let s: ScanStart = serde_json::from_value(v).map_err(at)?;
-                // The targets as given are not in the file: the command line stands for them.
-                sink.set_targets(Targets(s.args.clone()));
-                sink.start(&s).map_err(|e| sink_err(name, e))?;
-                start = Some(s);
-            }
-            Some("port") => {
-                let Some(s) = &start else {
-                    return Err(bad(
-                        name,
-                        format!("line {}: a port before the start record", i + 1),
-                    ));
-                };
-                let ev: PortEvent = serde_json::from_value(v).map_err(at)?;
-                if ev.state != PortState::Closed {
-                    out.ports += 1;
-                    if ev.state == PortState::Open {
-                        out.open += 1;
-                    }
-                    hosts.insert(ev.addr);
-                    sink.port(&ev, s.time).map_err(|e| sink_err(name, e))?;
-                }
-            }
-            Some("end") => {
-                let num = |k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
-                let stats = ScanStats {
-                    planned: num("planned"),
-                    completed: num("completed"),
-                    sent: num("sent"),
-                    retries: num("retries"),
-                    open: num("open"),
-                    closed: num("closed"),
-                    filtered: num("filtered"),
-                    interrupted: v
-                        .get("interrupted")
-                        .and_then(|x| x.as_bool())
-                        .unwrap_or(false),
-                };
-                let t = v
-                    .get("time")
-                    .and_then(|x| x.as_f64())
-                    .and_then(|f| Duration::try_from_secs_f64(f).ok())
-                    .map(|d| UNIX_EPOCH + d)
-                    .unwrap_or_else(SystemTime::now);
-                end = Some((t, stats));
-            }
-            // Host summaries, notices: not needed to rebuild the scan.
-            _ => {}
-        }
-    }
-    let Some(s) = start else {
-        return Err(bad(
-            name,
-            "no start record: not a Portolan JSON Lines file (portolan scan -o jsonl=FILE)",
-        ));
-    };
-    let (t, stats) = end.unwrap_or((
-        s.time,
-        ScanStats {
-            interrupted: true,
-            ..Default::default()
-        },
-    ));
-    out.hosts = hosts.len() as u64;
-    let report = ScanReport {
-        scan_type: s.scan_type.clone(),
-        proto: s.proto,
-        args: s.args.clone(),
-        ports_spec: s.ports.clone(),
-        num_ports: s.num_ports,
-        start: s.time,
-        end: t,
-        hosts: Vec::new(),
-        targets_total: s.targets,
-        stats,
-    };
-    sink.finish(&report).map_err(|e| sink_err(name, e))?;
-    out.scan_id = sink.scan_id().unwrap_or(0);
-    Ok(out)
+        targets: host_count,
+    })
 }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The result store's read side, side by side in one run (issue 14):
+#
+#   1. `portolan diff a.xml b.xml` against nmap's `ndiff --xml a.xml b.xml` on two nmap XML
+#      files of HOSTS hosts (default 50,000) written by bench/gen-nmap-xml.py with known
+#      changes: wall time and peak memory of each, the ratio (goal: portolan >= 50x faster),
+#      and a check that both find exactly the generator's changes (bench/diff-sets.py).
+#   2. `portolan import` of nmap XML at two sizes (SMALL and BIG hosts, default 20,000 and
+#      100,000): throughput in MB/s (goal >= 50) and peak RSS (goal: flat in the file's size).
+#   3. bench/store-scan.sh, if it is there (a scan with and without the store).
+#
+# Usage: bench/store.sh            (after cargo build --release -p portolan-cli)
+#        HOSTS=5000 SMALL=5000 BIG=20000 bench/store.sh     a short run
+# PORTOLAN=PATH picks the binary (default target/release/portolan). No packets are sent by
+# parts 1 and 2; part 3 runs in namespaces of its own (see that script).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${PORTOLAN:-target/release/portolan}
+HOSTS=${HOSTS:-50000}
+SMALL=${SMALL:-20000}
+BIG=${BIG:-100000}
+[ -x "$BIN" ] || { echo "build first: cargo build --release -p portolan-cli" >&2; exit 1; }
+command -v ndiff >/dev/null || { echo "ndiff is not installed (Debian: apt-get install ndiff)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time is not installed (Debian: apt-get install time)" >&2; exit 1; }
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export PORTOLAN_DATA_DIR="$WORK/data"
+
+# measure OUT CMD...: run CMD (stdout to OUT), print "SECONDS PEAK_KB".
+measure() {
+  local out=$1; shift
+  /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" > "$out" 2> "$WORK/err" || {
+    local rc=$?
+    # portolan diff exits 1 when something changed (--fail-on-change is not given here, but
+    # ndiff exits 1 when the scans differ).
+    [ "$rc" = 1 ] || { cat "$WORK/err" >&2; exit 1; }
+  }
+  tail -1 "$WORK/time"
+}
+
+mb() { echo "scale=1; $(stat -c %s "$1") / 1000000" | bc; }
+
+echo "== diff: $HOSTS hosts, portolan diff vs ndiff --xml"
+python3 bench/gen-nmap-xml.py "$HOSTS" a "$WORK/a.xml"
+python3 bench/gen-nmap-xml.py "$HOSTS" b "$WORK/b.xml" "$WORK/changes.txt"
+echo "files: a.xml $(mb "$WORK/a.xml") MB, b.xml $(mb "$WORK/b.xml") MB; $(wc -l < "$WORK/changes.txt") known changes"
+read -r pt pm < <(measure "$WORK/p.json" "$BIN" diff "$WORK/a.xml" "$WORK/b.xml" --format json \
+  -o "xml=$WORK/p.xml")
+read -r nt nm < <(measure "$WORK/n.xml" ndiff --xml "$WORK/a.xml" "$WORK/b.xml")
+python3 bench/diff-sets.py portolan-json "$WORK/p.json" > "$WORK/p.set"
+python3 bench/diff-sets.py ndiff-xml "$WORK/p.xml" > "$WORK/px.set"
+python3 bench/diff-sets.py ndiff-xml "$WORK/n.xml" > "$WORK/n.set"
+printf '%-28s %9s s  %9s MB peak\n' "portolan diff" "$pt" "$((pm / 1024))"
+printf '%-28s %9s s  %9s MB peak\n' "ndiff --xml" "$nt" "$((nm / 1024))"
+ratio=$(echo "scale=1; $nt / ($pt + 0.001)" | bc)
+echo "portolan is ${ratio}x faster (goal: >= 50x)"
+same=yes
+cmp -s "$WORK/p.set" "$WORK/changes.txt" || same=no
+cmp -s "$WORK/px.set" "$WORK/changes.txt" || same=no
+cmp -s "$WORK/n.set" "$WORK/changes.txt" || same=no
+echo "same changes found (portolan json, portolan xml, ndiff, generator): $same" \
+  "($(wc -l < "$WORK/p.set") / $(wc -l < "$WORK/px.set") / $(wc -l < "$WORK/n.set") / $(wc -l < "$WORK/changes.txt"))"
+[ "$same" = yes ] || { diff "$WORK/p.set" "$WORK/n.set" | head -20; exit 1; }
+
+echo
+echo "== import of nmap XML: throughput and peak memory at two sizes"
+printf '%-10s %10s %9s %10s %12s %10s\n' hosts MB seconds "MB/s" "peak RSS MB" ports
+for n in "$SMALL" "$BIG"; do
+  python3 bench/gen-nmap-xml.py "$n" a "$WORK/i$n.xml"
+  read -r it im < <(measure "$WORK/i$n.json" "$BIN" import --store "$WORK/i$n.db" --json "$WORK/i$n.xml")
+  ports=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["imported"][0]["scan"]["ports"])' "$WORK/i$n.json")
+  size=$(mb "$WORK/i$n.xml")
+  printf '%-10s %10s %9s %10s %12s %10s\n' "$n" "$size" "$it" \
+    "$(echo "scale=1; $size / ($it + 0.001)" | bc)" "$((im / 1024))" "$ports"
+  rm -f "$WORK/i$n.xml" "$WORK/i$n.db"*
+done
+
+if [ -f bench/store-scan.sh ]; then
+  echo
+  echo "== bench/store-scan.sh"
+  bash bench/store-scan.sh
+fi
