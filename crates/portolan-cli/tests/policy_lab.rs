@@ -198,12 +198,34 @@ impl GatewayLab {
         ports: &str,
         file: Option<&Path>,
     ) -> BTreeSet<(String, u16)> {
-        let bin = assert_cmd::cargo::cargo_bin("portolan");
         let mut extra = Vec::new();
         if let Some(f) = file {
             extra.push("-o".to_string());
             extra.push(format!("jsonl={}", f.display()));
         }
+        self.scan_with(suffix, targets, ports, &extra)
+    }
+
+    /// Like [`GatewayLab::scan`], also saving the scan to the result store `db`.
+    fn scan_stored(
+        &self,
+        suffix: &str,
+        targets: &[&str],
+        ports: &str,
+        db: &Path,
+    ) -> BTreeSet<(String, u16)> {
+        let extra = ["--store".to_string(), db.display().to_string()];
+        self.scan_with(suffix, targets, ports, &extra)
+    }
+
+    fn scan_with(
+        &self,
+        suffix: &str,
+        targets: &[&str],
+        ports: &str,
+        extra: &[String],
+    ) -> BTreeSet<(String, u16)> {
+        let bin = assert_cmd::cargo::cargo_bin("portolan");
         let out = Command::new("ip")
             .args(["netns", "exec", &self.ns(suffix)])
             .arg(&bin)
@@ -218,7 +240,7 @@ impl GatewayLab {
                 "--retries",
                 "1",
             ])
-            .args(&extra)
+            .args(extra)
             .args(targets)
             .env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
             .output()
@@ -383,12 +405,13 @@ fn gateway_rules_allow_exactly_the_policy_flows() {
     }
 }
 
-fn check(policy: &Path, scan: &Path, from: &str) -> serde_json::Value {
+/// `policy check POLICY --scan SCAN... --from FROM --format json`.
+fn check(policy: &Path, scan: &[&str], from: &str) -> serde_json::Value {
     let out = common::portolan()
         .args(["policy", "check"])
         .arg(policy)
         .arg("--scan")
-        .arg(scan)
+        .args(scan)
         .args(["--from", from, "--format", "json"])
         .output()
         .unwrap();
@@ -421,7 +444,7 @@ fn policy_check_finds_no_violation_behind_the_rules_and_exactly_the_rogue_listen
     // policy does not allow is a violation (web1's http and https are allowed).
     let before = dir.path().join("before.jsonl");
     lab.scan("i", &all, PORTS, Some(&before));
-    let v = check(&policy, &before, "198.51.100.7");
+    let v = check(&policy, &[before.to_str().unwrap()], "198.51.100.7");
     assert_eq!(v["open"], 20, "{v}");
     assert_eq!(v["violations"], 18, "{v}");
     assert_eq!(v["stale"], 0, "{v}");
@@ -441,9 +464,11 @@ fn policy_check_finds_no_violation_behind_the_rules_and_exactly_the_rogue_listen
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let after = dir.path().join("after.jsonl");
-    lab.scan("i", &all, PORTS, Some(&after));
-    let v = check(&policy, &after, "198.51.100.7");
+    // From here the scans are read back from the result store (`--scan latest`, `--scan ID`).
+    let db = dir.path().join("scans.db");
+    let db_arg = db.to_str().unwrap();
+    lab.scan_stored("i", &all, PORTS, &db);
+    let v = check(&policy, &["latest", "--store", db_arg], "198.51.100.7");
     assert_eq!(
         (
             v["open"].clone(),
@@ -457,17 +482,21 @@ fn policy_check_finds_no_violation_behind_the_rules_and_exactly_the_rogue_listen
     // A rogue listener on web1 (port 9999), seen from its own zone: exactly one violation.
     let dmz = lab.ns("d");
     lab.listen(&dmz, "9999");
-    let rogue = dir.path().join("rogue.jsonl");
-    let open = lab.scan("d", &["10.20.0.10"], "80,443,9999", Some(&rogue));
+    let open = lab.scan_stored("d", &["10.20.0.10"], "80,443,9999", &db);
     assert_eq!(open.len(), 3, "{open:?}");
-    let v = check(&policy, &rogue, "dmz");
-    assert_eq!(v["violations"], 1, "{v}");
-    let f = &v["findings"][0];
-    assert_eq!(
-        (f["code"].as_str(), f["port"].as_u64(), f["host"].as_str()),
-        (Some("violation"), Some(9999), Some("web1")),
-        "{v}"
-    );
+    for which in ["latest", "2"] {
+        let v = check(&policy, &[which, "--store", db_arg], "dmz");
+        assert_eq!(v["violations"], 1, "--scan {which}: {v}");
+        let f = &v["findings"][0];
+        assert_eq!(
+            (f["code"].as_str(), f["port"].as_u64(), f["host"].as_str()),
+            (Some("violation"), Some(9999), Some("web1")),
+            "--scan {which}: {v}"
+        );
+    }
+    // The earlier stored scan (from the internet, behind the rules) is still clean.
+    let v = check(&policy, &["1", "--store", db_arg], "198.51.100.7");
+    assert_eq!(v["violations"], 0, "{v}");
 }
 
 #[test]

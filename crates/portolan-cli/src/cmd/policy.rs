@@ -20,7 +20,9 @@ Examples:
   portolan policy lint policy.yaml                  shadowed and overlapping rules, any-any, empty zones
   portolan policy lint policy.yaml --fail-on medium exit 1 when a finding is medium or worse (CI)
   portolan policy lint policy.yaml --format json    machine-readable findings
-  portolan policy check policy.yaml --scan scan.jsonl --from office   open but not allowed, allowed but never open
+  portolan policy check policy.yaml --scan latest --from office   the newest stored scan: open but not allowed, allowed but never open
+  portolan policy check policy.yaml --scan 12 --store /srv/portolan/nightly.db   stored scan 12 of another store
+  portolan policy check policy.yaml --scan scan.jsonl --from 198.51.100.7   a scan file (portolan scan -o jsonl=scan.jsonl)
   portolan policy check policy.yaml --local --host web1 --fail-on high  this host's listening sockets
   portolan firewall generate policy.yaml --gateway --nft   rules generated from the policy
 
@@ -48,15 +50,23 @@ pub struct CheckArgs {
     #[arg(value_name = "POLICY")]
     pub policy: PathBuf,
 
-    /// A scan to check: JSON Lines written by `portolan scan --format json` or
-    /// `-o jsonl=FILE`.
+    /// The scan to check: `latest` (the newest scan of the result store), a stored scan's ID
+    /// (as `portolan scans` lists them), or a file of JSON Lines written by `portolan scan
+    /// --format json` or `-o jsonl=FILE`. A file named like an ID or `latest` is read when
+    /// it exists (write `./12` to be sure).
     #[arg(
         long,
-        value_name = "FILE",
+        value_name = "latest|ID|FILE",
         required_unless_present = "local",
         conflicts_with = "local"
     )]
-    pub scan: Option<PathBuf>,
+    pub scan: Option<String>,
+
+    /// With --scan latest|ID: the result store (an SQLite file or a postgres:// URL);
+    /// default: the store `portolan scan` saves to (portolan.db in $PORTOLAN_DATA_DIR, else
+    /// $XDG_DATA_HOME/portolan, else ~/.local/share/portolan).
+    #[arg(long, value_name = "PATH|URL", requires = "scan")]
+    pub store: Option<String>,
 
     /// Where the scan ran from: a zone or host of the policy, or an address. Without it, a
     /// port is allowed when any rule allows it from anywhere.
@@ -246,17 +256,7 @@ pub fn read_scan(path: &Path) -> Result<(Vec<Observed>, Scope)> {
                 }
                 let s: Start = serde_json::from_value(v)
                     .map_err(|e| bad(&format!("a start record without proto and ports ({e})")))?;
-                let set = portolan_scan::ports::PortSet::parse(&s.ports).map_err(|e| {
-                    bad(&format!("its port set {:?} does not parse ({e})", s.ports))
-                })?;
-                for &p in set.as_slice() {
-                    match scope.ports.last_mut() {
-                        Some((pr, _, hi)) if *pr == s.proto && hi.checked_add(1) == Some(p) => {
-                            *hi = p
-                        }
-                        _ => scope.ports.push((s.proto, p, p)),
-                    }
-                }
+                add_ports(&mut scope, s.proto, &s.ports).map_err(|e| bad(&e))?;
             }
             Some("port") => {
                 let e: PortEvent = serde_json::from_value(v)
@@ -293,6 +293,98 @@ pub fn read_scan(path: &Path) -> Result<(Vec<Observed>, Scope)> {
         );
     }
     Ok((open, scope))
+}
+
+/// Add the ports of a scan's port set (`1-1024,8080`) to what `scope` covers.
+fn add_ports(scope: &mut Scope, proto: Protocol, spec: &str) -> std::result::Result<(), String> {
+    let set = portolan_scan::ports::PortSet::parse(spec)
+        .map_err(|e| format!("its port set {spec:?} does not parse ({e})"))?;
+    for &p in set.as_slice() {
+        match scope.ports.last_mut() {
+            Some((pr, _, hi)) if *pr == proto && hi.checked_add(1) == Some(p) => *hi = p,
+            _ => scope.ports.push((proto, p, p)),
+        }
+    }
+    Ok(())
+}
+
+/// Where `--scan` points: the store (`latest`, an ID) or a file.
+#[derive(Debug, PartialEq, Eq)]
+enum ScanSource {
+    Latest,
+    Id(i64),
+    File(PathBuf),
+}
+
+impl ScanSource {
+    /// `latest` and numbers name stored scans, unless a file of that name exists.
+    fn parse(s: &str) -> ScanSource {
+        if Path::new(s).exists() {
+            return ScanSource::File(PathBuf::from(s));
+        }
+        if s == "latest" {
+            return ScanSource::Latest;
+        }
+        match s.parse::<i64>() {
+            Ok(id) if id > 0 => ScanSource::Id(id),
+            _ => ScanSource::File(PathBuf::from(s)),
+        }
+    }
+}
+
+/// A stored scan (`latest` or by ID) as observations: its open ports, and its hosts and port
+/// set as the scope. Also says which scan it was.
+fn read_stored_scan(
+    store: Option<&str>,
+    which: &ScanSource,
+) -> Result<(Vec<Observed>, Scope, String)> {
+    let opts = crate::cmd::store::StoreOpts {
+        store: store.map(str::to_string),
+        format: crate::cmd::store::OutFormat::Table,
+        json: false,
+    };
+    let mut st = opts.open()?;
+    let info = match which {
+        ScanSource::Id(id) => st.scan_info(*id)?,
+        _ => st.latest_scan()?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "the result store {} holds no scan yet: run `portolan scan` first, or give a scan file",
+                escape(st.location())
+            )
+        })?,
+    };
+    let report = st.scan(info.id)?;
+    let mut scope = Scope::default();
+    add_ports(&mut scope, report.proto, &report.ports_spec).map_err(|e| {
+        anyhow::anyhow!(
+            "stored scan {}: {e}; the store may be damaged (portolan scans show {})",
+            info.id,
+            info.id
+        )
+    })?;
+    let mut open = Vec::new();
+    for h in &report.hosts {
+        scope.hosts.push(h.addr);
+        open.extend(h.open_ports().map(|e| Observed {
+            addr: e.addr,
+            proto: e.proto,
+            port: e.port,
+        }));
+    }
+    let status = if info.status == "done" {
+        String::new()
+    } else {
+        format!(", {}", info.status)
+    };
+    let source = format!(
+        "stored scan {} ({} {}, {}{status}) in {}",
+        info.id,
+        info.kind,
+        info.targets,
+        portolan_store::when::format_utc(info.started_at()),
+        st.location()
+    );
+    Ok((open, scope, source))
 }
 
 /// This host's listening sockets as observations at `addr` (loopback-only sockets excluded).
@@ -340,13 +432,25 @@ fn check(args: CheckArgs, style: Style) -> Result<ExitCode> {
             format!("local sockets of {name} ({})", h.address),
         )
     } else {
-        let path = args.scan.clone().unwrap_or_default();
-        let (o, s) = read_scan(&path)?;
+        let which = ScanSource::parse(args.scan.as_deref().unwrap_or_default());
+        let (o, s, source) = match &which {
+            ScanSource::File(path) => {
+                if args.store.is_some() {
+                    anyhow::bail!(
+                        "--store is for --scan latest or --scan ID; {} is a file: drop --store, or name a stored scan",
+                        escape(&path.display().to_string())
+                    );
+                }
+                let (o, s) = read_scan(path)?;
+                (o, s, format!("scan {}", path.display()))
+            }
+            _ => read_stored_scan(args.store.as_deref(), &which)?,
+        };
         let v = match &args.from {
             Some(f) => Vantage::parse(&policy, f).map_err(|e| anyhow::anyhow!(e))?,
             None => Vantage::Anywhere,
         };
-        (o, s, v, format!("scan {}", path.display()))
+        (o, s, v, source)
     };
     let findings = portolan_policy::check::check(&policy, &open, &scope, &vantage);
     let violations = findings.iter().filter(|f| f.code == "violation").count();
