@@ -423,3 +423,49 @@ fn check_reads_the_latest_or_a_numbered_scan_from_the_store() {
         .code(2)
         .stderr(predicate::str::contains("no result store"));
 }
+
+#[test]
+fn firewall_audit_with_a_policy_reports_drift() {
+    // The gateway rules generated from the policy: no drift (the one finding is the router's
+    // own input hook, which the gateway rules leave alone).
+    let out = portolan()
+        .args(["firewall", "audit", "--ruleset"])
+        .arg(fixture("rulesets/example.gateway.json"))
+        .args(["--policy", &fixture("policies/example.yaml")])
+        .args(["--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["default-accept"], "{v}");
+    assert_eq!(v["drift"]["target"], "gateway", "{v}");
+    assert!(v["drift"]["flows_checked"].as_u64().unwrap() > 100, "{v}");
+    // web1's input rules on pg1: both ways, and --fail-on high fails.
+    portolan()
+        .args(["firewall", "audit", "--ruleset"])
+        .arg(fixture("rulesets/example.web1.json"))
+        .args(["--policy", &fixture("policies/example.yaml")])
+        .args(["--host", "pg1", "--fail-on", "high"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("drift against"))
+        .stdout(predicate::str::contains("drift-extra"))
+        .stdout(predicate::str::contains("drift-missing"))
+        .stdout(predicate::str::contains("inet portolan input policy drop"));
+    portolan()
+        .args(["firewall", "audit", "--ruleset"])
+        .arg(fixture("rulesets/example.web1.json"))
+        .args(["--policy", &fixture("policies/example.yaml")])
+        .args(["--host", "web9"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("web9"));
+}

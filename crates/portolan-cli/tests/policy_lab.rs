@@ -589,6 +589,52 @@ fn firewall_audit_reads_the_live_ruleset_and_sockets() {
         f[0]["message"],
         "accepts 8081/tcp but nothing listens there"
     );
+
+    // Against the policy, as host web1: the ruleset accepts 22 from everywhere (the policy:
+    // from the office only) and 8081 (not in the policy), and drops http, https and the
+    // office's ping.
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../portolan-firewall/tests/policies/example.yaml");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .arg(&bin)
+        .args(["firewall", "audit", "--format", "json", "--host", "web1"])
+        .arg("--policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<(&str, &str)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["evidence"].as_str().unwrap()))
+        .collect();
+    let extra: Vec<&(&str, &str)> = got.iter().filter(|(c, _)| *c == "drift-extra").collect();
+    assert_eq!(extra.len(), 1, "{v}");
+    assert!(extra[0].1.starts_with("inet t input handle "), "{v}");
+    let missing: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "drift-missing")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(missing.len(), 3, "{v}");
+    for (m, rule) in missing.iter().zip([1, 4, 5]) {
+        assert!(m.contains(&format!("policy rule {rule} allows")), "{v}");
+    }
+    assert!(
+        got.iter()
+            .filter(|(c, _)| *c == "drift-missing")
+            .all(|(_, e)| *e == "inet t input policy drop"),
+        "{v}"
+    );
 }
 
 /// `nft list ruleset` of a namespace.

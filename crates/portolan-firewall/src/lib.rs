@@ -22,15 +22,20 @@
 //! - [`audit::audit`]: a live nftables ruleset (`nft -j list ruleset`) checked for default
 //!   accept, accept-everything rules, shadowed rules and ports accepted with nothing listening.
 //!
+//! - [`drift::drift`]: the same ruleset against a policy: flows it accepts that the policy does
+//!   not allow, and flows the policy allows that it drops, each with the deciding rule's
+//!   handle; [`eval`] is the packet evaluator underneath.
+//!
 //! - [`apply`]: snapshot, atomic load and rollback of nftables scripts (the confirmation
 //!   timeout is `portolan firewall apply`'s).
 //!
-//! Not built yet (see docs/policy.md): reading `iptables-save`, drift against a policy.
 
 #![forbid(unsafe_code)]
 
 pub mod apply;
 pub mod audit;
+pub mod drift;
+pub mod eval;
 pub mod iptables;
 pub mod nft;
 

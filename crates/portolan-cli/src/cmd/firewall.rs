@@ -21,6 +21,8 @@ Examples:
   portolan firewall apply web1.nft --confirm 60                   apply; rolled back unless you type yes within 60 s
   portolan firewall audit                                          the live nftables ruleset (nft -j list ruleset)
   portolan firewall audit --ruleset saved.json --format json --fail-on high
+  portolan firewall audit --policy policy.yaml                    drift of the forward hook against the policy (a gateway)
+  portolan firewall audit --policy policy.yaml --host web1        drift of this host's input hook against what web1 may receive
 
 Nothing is applied: the rules are printed (--show, the default) or written with -o.
 nftables rules live in table `inet portolan`, replaced whole by each run; iptables-restore
@@ -35,7 +37,7 @@ pub enum FirewallCmd {
     Generate(GenerateArgs),
     /// Audit the live nftables ruleset (read-only, `nft -j list ruleset`) or a saved one:
     /// default accept, accept-everything rules, shadowed rules, ports accepted with nothing
-    /// listening.
+    /// listening, and with --policy the drift from what the policy allows.
     #[command(after_help = EXAMPLES)]
     Audit(AuditArgs),
     /// Apply an nftables script without locking yourself out: snapshot the current ruleset,
@@ -93,6 +95,18 @@ pub struct AuditArgs {
     /// nothing-listening check needs the live host and is skipped then.
     #[arg(long, value_name = "FILE")]
     pub ruleset: Option<PathBuf>,
+
+    /// Also compare the ruleset with this policy (drift): flows the ruleset accepts that the
+    /// policy does not allow (drift-extra, high) and flows the policy allows that the ruleset
+    /// drops (drift-missing, medium), with the handle of the rule that decided. The forward
+    /// hook is compared with the policy's gateway view, or with --host NAME the input hook with
+    /// what the policy allows to that host.
+    #[arg(long, value_name = "POLICY")]
+    pub policy: Option<PathBuf>,
+
+    /// With --policy: this machine is the policy's host NAME (compare the input hook).
+    #[arg(long, value_name = "NAME", requires = "policy")]
+    pub host: Option<String>,
 
     /// What to print on standard output.
     #[arg(long, value_enum, default_value = "table")]
@@ -245,14 +259,39 @@ fn audit(args: AuditArgs, style: Style) -> Result<ExitCode> {
             )
         }
     };
-    let findings = portolan_firewall::audit::audit(&json, listening.as_deref())?;
+    let mut findings = portolan_firewall::audit::audit(&json, listening.as_deref())?;
+    let mut drift_json = serde_json::Value::Null;
+    if let Some(path) = &args.policy {
+        let policy = super::policy::load(path)?;
+        let target = match &args.host {
+            Some(h) => Target::Host(h.clone()),
+            None => Target::Gateway,
+        };
+        let d = portolan_firewall::drift::drift(&json, &policy, &target)?;
+        drift_json = serde_json::json!({
+            "policy": path.display().to_string(),
+            "target": match &args.host { Some(h) => format!("host {h}"), None => "gateway".into() },
+            "flows_checked": d.packets,
+            "sampled": d.sampled,
+        });
+        findings.extend(d.findings);
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.evidence.cmp(&b.evidence))
+        });
+    }
     let render = |f: Format, style: Style| -> Result<String> {
         Ok(match f {
             Format::Json => {
-                let v = outfile::with_schema_version(serde_json::json!({
+                let mut v = serde_json::json!({
                     "source": source,
                     "findings": findings,
-                }));
+                });
+                if let (false, Some(o)) = (drift_json.is_null(), v.as_object_mut()) {
+                    o.insert("drift".into(), drift_json.clone());
+                }
+                let v = outfile::with_schema_version(v);
                 serde_json::to_string_pretty(&v)? + "\n"
             }
             Format::Table => {
@@ -263,6 +302,20 @@ fn audit(args: AuditArgs, style: Style) -> Result<ExitCode> {
                     style.bold(&escape(&source)),
                     findings.len()
                 );
+                if let Some(p) = &args.policy {
+                    let _ = writeln!(
+                        out,
+                        "  drift against {} ({}): {} flow classes checked{}",
+                        escape(&p.display().to_string()),
+                        escape(drift_json["target"].as_str().unwrap_or("")),
+                        drift_json["flows_checked"],
+                        if drift_json["sampled"] == true {
+                            " (sampled: the policy is large)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
                 if findings.is_empty() {
                     let _ = writeln!(out, "  {}", style.green("no findings"));
                 }
