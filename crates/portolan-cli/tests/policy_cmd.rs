@@ -469,3 +469,69 @@ fn firewall_audit_with_a_policy_reports_drift() {
         .code(2)
         .stderr(predicate::str::contains("web9"));
 }
+
+#[test]
+fn firewall_audit_of_saved_iptables_output() {
+    let out = portolan()
+        .args(["firewall", "audit", "--iptables-save"])
+        .arg(fixture("rulesets/seeded.iptables-save"))
+        .args(["--format", "json", "--fail-on", "high"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let got: Vec<(&str, &str)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap(),
+                f["evidence"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit_once(" line ")
+                    .unwrap()
+                    .1,
+            )
+        })
+        .collect();
+    let got: Vec<(&str, &str)> = got
+        .iter()
+        .map(|(c, e)| (*c, e.split_once(':').unwrap().0))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("default-accept", "3"),
+            ("any-any", "11"),
+            ("shadowed", "10"),
+            ("redundant", "8")
+        ],
+        "{v}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.rules");
+    std::fs::write(
+        &bad,
+        "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport\n",
+    )
+    .unwrap();
+    portolan()
+        .args(["firewall", "audit", "--iptables-save"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "bad.rules: line 3: --dport without a value",
+        ));
+    portolan()
+        .args(["firewall", "audit", "--iptables-save"])
+        .arg(&bad)
+        .args(["--policy", &fixture("policies/example.yaml")])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot be used with"));
+}

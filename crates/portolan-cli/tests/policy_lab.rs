@@ -637,6 +637,65 @@ fn firewall_audit_reads_the_live_ruleset_and_sockets() {
     );
 }
 
+#[test]
+fn firewall_audit_reads_the_live_iptables_rules_and_sockets() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = GatewayLab::single("polt");
+    let ns = lab.base.clone();
+    let seeded = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../portolan-firewall/tests/rulesets/seeded.iptables-save");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns, "iptables-restore"])
+        .arg(&seeded)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lab.listen(&ns, "22");
+    let bin = assert_cmd::cargo::cargo_bin("portolan");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .arg(&bin)
+        .args(["firewall", "audit", "--iptables", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = v["findings"].as_array().unwrap();
+    let codes: Vec<&str> = f.iter().map(|f| f["code"].as_str().unwrap()).collect();
+    // ip6tables has no filter table in the namespace: its INPUT accepts everything too.
+    assert_eq!(
+        codes,
+        [
+            "default-accept",
+            "any-any",
+            "default-accept",
+            "shadowed",
+            "redundant",
+            "port-not-listening"
+        ],
+        "{v}"
+    );
+    let last = f.last().unwrap();
+    assert_eq!(last["message"], "accepts 80/tcp but nothing listens there");
+    assert!(
+        last["evidence"]
+            .as_str()
+            .unwrap()
+            .starts_with("iptables-save line "),
+        "{v}"
+    );
+}
+
 /// `nft list ruleset` of a namespace.
 fn ruleset(ns: &str) -> String {
     let out = Command::new("ip")

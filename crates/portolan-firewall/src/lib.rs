@@ -22,6 +22,9 @@
 //! - [`audit::audit`]: a live nftables ruleset (`nft -j list ruleset`) checked for default
 //!   accept, accept-everything rules, shadowed rules and ports accepted with nothing listening.
 //!
+//! - [`iptables_save::audit`]: the same findings for `iptables-save` / `ip6tables-save`
+//!   output (bounded parser; evidence: the line number), and `redundant` beside `shadowed`.
+//!
 //! - [`drift::drift`]: the same ruleset against a policy: flows it accepts that the policy does
 //!   not allow, and flows the policy allows that it drops, each with the deciding rule's
 //!   handle; [`eval`] is the packet evaluator underneath.
@@ -37,6 +40,7 @@ pub mod audit;
 pub mod drift;
 pub mod eval;
 pub mod iptables;
+pub mod iptables_save;
 pub mod nft;
 
 pub use iptables::{iptables, Iptables};
