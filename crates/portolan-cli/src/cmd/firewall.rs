@@ -23,6 +23,7 @@ Examples:
   portolan firewall audit --ruleset saved.json --format json --fail-on high
   portolan firewall audit --iptables                               live iptables-save and ip6tables-save output
   portolan firewall audit --iptables-save v4.rules --iptables-save v6.rules
+  portolan firewall audit --format sarif -o json=audit.json > audit.sarif
   portolan firewall audit --policy policy.yaml                    drift of the forward hook against the policy (a gateway)
   portolan firewall audit --policy policy.yaml --host web1        drift of this host's input hook against what web1 may receive
 
@@ -89,6 +90,8 @@ pub enum Format {
     Table,
     /// One JSON document (see docs/policy.md).
     Json,
+    /// SARIF 2.1.0, for code-scanning dashboards (see docs/policy.md).
+    Sarif,
 }
 
 /// Arguments of `portolan firewall audit`.
@@ -129,8 +132,8 @@ pub struct AuditArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// Also write FMT (table or json) to PATH, replacing it only once complete; repeatable.
-    /// A PATH alone is written as json.
+    /// Also write FMT (table, json or sarif) to PATH, replacing it only once complete;
+    /// repeatable. A PATH alone is written as json.
     #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
     pub output: Vec<outfile::OutputSpec<Format>>,
 
@@ -323,6 +326,25 @@ fn finish_audit(
                 let v = outfile::with_schema_version(v);
                 serde_json::to_string_pretty(&v)? + "\n"
             }
+            Format::Sarif => {
+                use super::policy::sarif;
+                let items: Vec<sarif::Item> = findings
+                    .iter()
+                    .map(|f| sarif::Item {
+                        code: f.code.to_string(),
+                        severity: f.severity,
+                        message: f.message.clone(),
+                        fix: f.fix.clone(),
+                        location: sarif_location(&args.iptables_save, &f.evidence),
+                    })
+                    .collect();
+                let mut props = serde_json::json!({ "source": source });
+                if let (false, Some(o)) = (drift_json.is_null(), props.as_object_mut()) {
+                    o.insert("drift".into(), drift_json.clone());
+                }
+                let v = sarif::log("portolan firewall audit", sarif::AUDIT_RULES, &items, props);
+                serde_json::to_string_pretty(&v)? + "\n"
+            }
             Format::Table => {
                 let mut out = String::new();
                 let _ = writeln!(
@@ -378,6 +400,32 @@ fn finish_audit(
         args.fail_on,
         findings.iter().map(|f| f.severity),
     ))
+}
+
+/// A finding's SARIF location: the file and line for a saved iptables-save file (evidence
+/// `FILE line N: ...`), else the evidence itself as a logical location.
+fn sarif_location(files: &[PathBuf], evidence: &str) -> super::policy::sarif::Location {
+    use super::policy::sarif::Location;
+    for f in files {
+        let name = f.display().to_string();
+        if let Some(line) = evidence
+            .strip_prefix(&name)
+            .and_then(|r| r.strip_prefix(" line "))
+            .and_then(|r| r.split(':').next())
+            .and_then(|n| n.parse().ok())
+        {
+            return Location::Line { uri: name, line };
+        }
+    }
+    let name = evidence
+        .split(": -A ")
+        .next()
+        .unwrap_or(evidence)
+        .to_string();
+    Location::Logical {
+        name,
+        kind: "resource",
+    }
 }
 
 /// What listens on this host beyond loopback, for `port-not-listening`.

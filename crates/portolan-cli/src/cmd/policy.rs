@@ -20,10 +20,12 @@ Examples:
   portolan policy lint policy.yaml                  shadowed and overlapping rules, any-any, empty zones
   portolan policy lint policy.yaml --fail-on medium exit 1 when a finding is medium or worse (CI)
   portolan policy lint policy.yaml --format json    machine-readable findings
+  portolan policy lint policy.yaml -o sarif=lint.sarif   SARIF 2.1.0 for code-scanning dashboards
   portolan policy check policy.yaml --scan latest --from office   the newest stored scan: open but not allowed, allowed but never open
   portolan policy check policy.yaml --scan 12 --store /srv/portolan/nightly.db   stored scan 12 of another store
   portolan policy check policy.yaml --scan scan.jsonl --from 198.51.100.7   a scan file (portolan scan -o jsonl=scan.jsonl)
   portolan policy check policy.yaml --local --host web1 --fail-on high  this host's listening sockets
+  portolan policy check policy.yaml --scan latest --format sarif > check.sarif
   portolan firewall generate policy.yaml --gateway --nft   rules generated from the policy
 
 The policy format (YAML) is described in docs/policy.md.";
@@ -89,8 +91,8 @@ pub struct CheckArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// Also write FMT (table or json) to PATH, replacing it only once complete; repeatable.
-    /// A PATH alone is written as json.
+    /// Also write FMT (table, json or sarif) to PATH, replacing it only once complete;
+    /// repeatable. A PATH alone is written as json.
     #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
     pub output: Vec<OutputSpec<Format>>,
 
@@ -100,13 +102,15 @@ pub struct CheckArgs {
     pub fail_on: Option<Severity>,
 }
 
-/// What `policy lint` can print.
+/// What `policy lint` and `policy check` can print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// Text for people (the default).
     Table,
     /// One JSON document (see docs/policy.md).
     Json,
+    /// SARIF 2.1.0, for code-scanning dashboards (see docs/policy.md).
+    Sarif,
 }
 
 /// Arguments of `portolan policy lint`.
@@ -124,8 +128,8 @@ pub struct LintArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// Also write FMT (table or json) to PATH, replacing it only once complete; repeatable.
-    /// A PATH alone is written as json.
+    /// Also write FMT (table, json or sarif) to PATH, replacing it only once complete;
+    /// repeatable. A PATH alone is written as json.
     #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
     pub output: Vec<OutputSpec<Format>>,
 
@@ -164,6 +168,32 @@ fn lint(args: LintArgs, style: Style) -> Result<ExitCode> {
                 serde_json::to_string_pretty(&v)? + "\n"
             }
             Format::Table => table(&args.policy, &policy, &findings, style),
+            Format::Sarif => {
+                let uri = args.policy.display().to_string();
+                let items: Vec<sarif::Item> = findings
+                    .iter()
+                    .map(|f| sarif::Item {
+                        code: f.code.to_string(),
+                        severity: f.severity,
+                        message: f.message.clone(),
+                        fix: f.fix.clone(),
+                        location: sarif::Location::Logical {
+                            name: match f.rule {
+                                Some(r) => format!("{uri}#rule{r}"),
+                                None => uri.clone(),
+                            },
+                            kind: "member",
+                        },
+                    })
+                    .collect();
+                let v = sarif::log(
+                    "portolan policy lint",
+                    sarif::LINT_RULES,
+                    &items,
+                    serde_json::json!({ "policy": uri, "rules": policy.rules.len() }),
+                );
+                serde_json::to_string_pretty(&v)? + "\n"
+            }
         })
     };
     for o in outputs {
@@ -468,6 +498,35 @@ fn check(args: CheckArgs, style: Style) -> Result<ExitCode> {
                 }));
                 serde_json::to_string_pretty(&v)? + "\n"
             }
+            Format::Sarif => {
+                let items: Vec<sarif::Item> = findings
+                    .iter()
+                    .map(|f| sarif::Item {
+                        code: f.code.to_string(),
+                        severity: f.severity,
+                        message: f.message.clone(),
+                        fix: f.fix.clone(),
+                        location: sarif::Location::Logical {
+                            name: match f.addr {
+                                std::net::IpAddr::V6(a) => format!("[{a}]:{}/{}", f.port, f.proto),
+                                a => format!("{a}:{}/{}", f.port, f.proto),
+                            },
+                            kind: "resource",
+                        },
+                    })
+                    .collect();
+                let v = sarif::log(
+                    "portolan policy check",
+                    sarif::CHECK_RULES,
+                    &items,
+                    serde_json::json!({
+                        "policy": args.policy.display().to_string(),
+                        "source": source,
+                        "open": open.len(),
+                    }),
+                );
+                serde_json::to_string_pretty(&v)? + "\n"
+            }
             Format::Table => {
                 let mut out = String::new();
                 let _ = writeln!(
@@ -508,4 +567,233 @@ fn check(args: CheckArgs, style: Style) -> Result<ExitCode> {
     }
     crate::term::print_out_unless_closed(&render(format, style)?)?;
     Ok(fail_on(args.fail_on, findings.iter().map(|f| f.severity)))
+}
+
+/// SARIF 2.1.0 for `policy lint`, `policy check` and `firewall audit`, in the house style of
+/// `portolan local`'s (crate `portolan-audit`, module `sarif`, whose level and
+/// security-severity mappings and schema URI it reuses): one run, the command's rule set in
+/// `tool.driver.rules`, one result per finding with a stable `partialFingerprints` entry.
+pub mod sarif {
+    use portolan_audit::sarif::{level, security_severity, SCHEMA_URI};
+    use portolan_registry::risk::Severity;
+    use serde_json::{json, Value};
+
+    /// One rule of a command's rule set: (code, severity, what it means, what to do).
+    pub type RuleDef = (&'static str, Severity, &'static str, &'static str);
+
+    /// Where a finding is.
+    pub enum Location {
+        /// A line of a file (an iptables-save file).
+        Line { uri: String, line: usize },
+        /// Something that is not a file position: a policy rule, an address, a ruleset rule.
+        Logical { name: String, kind: &'static str },
+    }
+
+    /// One finding as a SARIF result.
+    pub struct Item {
+        pub code: String,
+        pub severity: Severity,
+        pub message: String,
+        pub fix: String,
+        pub location: Location,
+    }
+
+    /// The SARIF log of `command` (e.g. `portolan policy lint`) over `items`.
+    pub fn log(command: &str, rules: &[RuleDef], items: &[Item], properties: Value) -> Value {
+        let driver_rules: Vec<Value> = rules
+            .iter()
+            .map(|(id, sev, what, fix)| {
+                json!({
+                    "id": id,
+                    "name": id.split('-').map(|w| {
+                        let mut c = w.chars();
+                        c.next().map_or(String::new(), |f| f.to_uppercase().collect::<String>() + c.as_str())
+                    }).collect::<String>(),
+                    "shortDescription": { "text": what },
+                    "help": { "text": fix },
+                    "defaultConfiguration": { "level": level(*sev) },
+                    "properties": {
+                        "tags": ["security", "network", "firewall"],
+                        "security-severity": security_severity(*sev),
+                    },
+                })
+            })
+            .collect();
+        let results: Vec<Value> = items
+            .iter()
+            .map(|it| {
+                let (location, where_) = match &it.location {
+                    Location::Line { uri, line } => (
+                        json!({ "physicalLocation": {
+                            "artifactLocation": { "uri": uri },
+                            "region": { "startLine": line },
+                        }}),
+                        format!("{uri}:{line}"),
+                    ),
+                    Location::Logical { name, kind } => (
+                        json!({ "logicalLocations": [{
+                            "name": name,
+                            "fullyQualifiedName": name,
+                            "kind": kind,
+                        }]}),
+                        name.clone(),
+                    ),
+                };
+                let mut r = json!({
+                    "ruleId": it.code,
+                    "level": level(it.severity),
+                    "message": { "text": it.message },
+                    "locations": [location],
+                    "partialFingerprints": {
+                        "portolanFinding/v1": format!("{}|{where_}", it.code),
+                    },
+                    "properties": {
+                        "severity": it.severity.as_str(),
+                        "security-severity": security_severity(it.severity),
+                        "remediation": it.fix,
+                    },
+                });
+                if let (Some(i), Some(o)) = (
+                    rules.iter().position(|(id, ..)| *id == it.code),
+                    r.as_object_mut(),
+                ) {
+                    o.insert("ruleIndex".into(), json!(i));
+                }
+                r
+            })
+            .collect();
+        json!({
+            "$schema": SCHEMA_URI,
+            "version": "2.1.0",
+            "runs": [{
+                "tool": {
+                    "driver": {
+                        "name": "portolan",
+                        "fullName": command,
+                        "version": env!("CARGO_PKG_VERSION"),
+                        "semanticVersion": env!("CARGO_PKG_VERSION"),
+                        "informationUri": "https://example.invalid/portolan",
+                        "rules": driver_rules,
+                    }
+                },
+                "invocations": [{ "executionSuccessful": true }],
+                "results": results,
+                "properties": properties,
+            }]
+        })
+    }
+
+    /// The rule set of `policy lint` (crate `portolan-policy`, module `lint`).
+    pub const LINT_RULES: &[RuleDef] = &[
+        (
+            "any-any",
+            Severity::High,
+            "a rule from any address to any address",
+            "name the zones or hosts that need the service",
+        ),
+        (
+            "all-ports",
+            Severity::Medium,
+            "a service covering every port of a protocol",
+            "list the services that are needed",
+        ),
+        (
+            "shadowed",
+            Severity::Medium,
+            "a rule that never matches first: earlier rules allow all of it",
+            "remove the rule or move it above the rules that shadow it",
+        ),
+        (
+            "overlap",
+            Severity::Low,
+            "two rules match some of the same flows and differ in log or rate",
+            "narrow one of them, or order them as intended",
+        ),
+        (
+            "no-flows",
+            Severity::Medium,
+            "a rule whose source and destination share no address family, or are empty",
+            "give both sides addresses of one family, or remove the rule",
+        ),
+        (
+            "empty-zone",
+            Severity::Medium,
+            "a zone with no networks and no hosts",
+            "add networks or hosts to the zone, or remove it",
+        ),
+        (
+            "host-outside-zone",
+            Severity::High,
+            "a host whose address is outside its zone's networks",
+            "correct the address or the zone",
+        ),
+        (
+            "unused",
+            Severity::Info,
+            "a zone that no rule names",
+            "nothing, if intended; otherwise add rules for it",
+        ),
+    ];
+
+    /// The rule set of `policy check`.
+    pub const CHECK_RULES: &[RuleDef] = &[
+        (
+            "violation",
+            Severity::High,
+            "a port seen open that no policy rule allows",
+            "stop the service or bind it to loopback, block the port, or add a rule",
+        ),
+        (
+            "stale",
+            Severity::Low,
+            "a service a rule allows to a host that was never seen open",
+            "remove the service from the rule, or start it",
+        ),
+    ];
+
+    /// The rule set of `firewall audit`.
+    pub const AUDIT_RULES: &[RuleDef] = &[
+        (
+            "default-accept",
+            Severity::High,
+            "the input or forward hook accepts what no rule drops",
+            "drop by default and accept what is needed (portolan firewall generate)",
+        ),
+        (
+            "any-any",
+            Severity::High,
+            "an accept without any match in an input or forward chain",
+            "delete the rule or restrict it",
+        ),
+        (
+            "shadowed",
+            Severity::Medium,
+            "a rule an earlier rule always decides first",
+            "delete the rule or move it above the rule that shadows it",
+        ),
+        (
+            "redundant",
+            Severity::Low,
+            "a rule an earlier rule with the same verdict always decides first",
+            "delete the rule",
+        ),
+        (
+            "port-not-listening",
+            Severity::Low,
+            "a port accepted with nothing listening on it",
+            "remove the port from the rule, or start the service",
+        ),
+        (
+            "drift-extra",
+            Severity::High,
+            "the ruleset accepts flows the policy does not allow",
+            "delete or narrow the rule, or add a policy rule; regenerate",
+        ),
+        (
+            "drift-missing",
+            Severity::Medium,
+            "the ruleset drops flows the policy allows",
+            "apply the rules generated from the policy, or update the policy",
+        ),
+    ];
 }
