@@ -842,3 +842,146 @@ fn firewall_apply_rolls_back_unless_confirmed() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(ruleset(&ns), now);
 }
+
+/// A rate-limited rule with `default: reject`: the limit is per source address, and what it
+/// refuses is refused at once (TCP reset), not left to time out.
+const RATE_POLICY: &str = "
+zones:
+  internet: { networks: [0.0.0.0/0] }
+  dmz:      { networks: [10.20.0.0/24] }
+  office:   { networks: [10.30.0.0/16] }
+hosts:
+  web1: { address: 10.20.0.10, zone: dmz }
+rules:
+  - { from: internet, to: web1, allow: [https], rate: 3/minute }
+default: reject
+";
+
+/// `count` TCP connections from namespace `suffix` to `addr:port`, one after the other:
+/// `ok`, `refused` (a reset came back) or `timeout` each.
+fn connects(lab: &GatewayLab, suffix: &str, addr: &str, port: u16, count: u32) -> Vec<String> {
+    let script = "import socket, sys\n\
+        out = []\n\
+        for _ in range(int(sys.argv[3])):\n\
+        \x20   s = socket.socket(); s.settimeout(2)\n\
+        \x20   try:\n\
+        \x20       s.connect((sys.argv[1], int(sys.argv[2]))); out.append('ok')\n\
+        \x20   except ConnectionRefusedError:\n\
+        \x20       out.append('refused')\n\
+        \x20   except OSError:\n\
+        \x20       out.append('timeout')\n\
+        \x20   finally:\n\
+        \x20       s.close()\n\
+        print(' '.join(out))\n";
+    let out = lab.exec(
+        suffix,
+        &[
+            "python3",
+            "-c",
+            script,
+            addr,
+            &port.to_string(),
+            &count.to_string(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// One source's budget of 3 new connections a minute: used up, then refused; another source
+/// still gets its own.
+fn assert_per_source(lab: &GatewayLab, what: &str) {
+    let first = connects(lab, "i", "10.20.0.10", 443, 6);
+    assert_eq!(
+        first.iter().filter(|r| *r == "ok").count(),
+        3,
+        "{what}: the internet host's first 3 connections pass, then the limit: {first:?}"
+    );
+    assert_eq!(
+        &first[3..],
+        ["refused", "refused", "refused"],
+        "{what}: over the limit is rejected (reset), not dropped: {first:?}"
+    );
+    let other = connects(lab, "o", "10.20.0.10", 443, 1);
+    assert_eq!(
+        other,
+        ["ok"],
+        "{what}: another source has a budget of its own"
+    );
+    // Not allowed at all: refused at once as well.
+    assert_eq!(
+        connects(lab, "i", "10.20.0.10", 22, 1),
+        ["refused"],
+        "{what}"
+    );
+}
+
+#[test]
+fn rate_limits_are_per_source_and_the_default_rejects() {
+    if !can_run() {
+        return;
+    }
+    let lab = GatewayLab::up("r");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("rate.yaml");
+    std::fs::write(&policy, RATE_POLICY).unwrap();
+    let rules = dir.path().join("gw.nft");
+    common::portolan()
+        .args(["firewall", "generate"])
+        .arg(&policy)
+        .args(["--gateway", "-o"])
+        .arg(&rules)
+        .assert()
+        .success();
+    let out = lab.exec("g", &["nft", "-f", rules.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "nft -f: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_per_source(&lab, "nftables");
+
+    if !["ipset", "iptables-restore", "ip6tables-restore"]
+        .iter()
+        .all(|t| common::lab::have(t))
+    {
+        common::lab::skip_or_fail("rate lab, iptables half: ipset/iptables are not installed");
+        return;
+    }
+    let out = lab.exec("g", &["nft", "delete", "table", "inet", "portolan"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (part, tool) in [
+        ("ipset", vec!["ipset", "restore", "-f"]),
+        ("v4", vec!["iptables-restore"]),
+    ] {
+        let f = dir.path().join(part);
+        common::portolan()
+            .args(["firewall", "generate"])
+            .arg(&policy)
+            .args(["--gateway", "--iptables", "--part", part, "-o"])
+            .arg(&f)
+            .assert()
+            .success();
+        let mut args = tool.clone();
+        let fs = f.to_str().unwrap().to_string();
+        args.push(&fs);
+        let out = lab.exec("g", &args);
+        assert!(
+            out.status.success(),
+            "{tool:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_per_source(&lab, "iptables");
+}

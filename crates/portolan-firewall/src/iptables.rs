@@ -171,8 +171,19 @@ fn table(p: &Policy, family: Family, dst_only: Option<IpAddr>, ipset: &mut Strin
         } else {
             "ACCEPT".to_string()
         };
+        // Per source address: hashlimit keyed on the source, one table per rule and family
+        // (names are at most 15 characters).
         let limit = r.rate.map_or(String::new(), |rate| {
-            format!(" -m limit --limit {}/{}", rate.count, rate.unit.as_str())
+            let (unit, expire) = match rate.unit {
+                portolan_policy::RateUnit::Second => ("sec", 60_000u64),
+                portolan_policy::RateUnit::Minute => ("min", 600_000),
+                portolan_policy::RateUnit::Hour => ("hour", 7_200_000),
+                portolan_policy::RateUnit::Day => ("day", 172_800_000),
+            };
+            format!(
+                " -m hashlimit --hashlimit-upto {}/{unit} --hashlimit-burst {} --hashlimit-mode srcip --hashlimit-name pol-r{}-{n} --hashlimit-htable-expire {expire}",
+                rate.count, rate.count, r.number
+            )
         });
         for (proto, ports) in port_groups(&r.services()) {
             let dports = if ports.len() == 1 && ports[0].0 == ports[0].1 {
@@ -202,6 +213,17 @@ fn table(p: &Policy, family: Family, dst_only: Option<IpAddr>, ipset: &mut Strin
                 "-A {chain}{m} -p {icmp} {icmp_type} echo-request{limit} -j {target}"
             );
         }
+    }
+    if p.default == portolan_policy::model::Default::Reject {
+        let _ = writeln!(o, "-A {chain} -p tcp -j REJECT --reject-with tcp-reset");
+        let _ = writeln!(
+            o,
+            "-A {chain} -j REJECT --reject-with {}",
+            match family {
+                Family::V4 => "icmp-admin-prohibited",
+                Family::V6 => "icmp6-adm-prohibited",
+            }
+        );
     }
     for r in &option_rules {
         let _ = writeln!(

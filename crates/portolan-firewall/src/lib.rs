@@ -16,7 +16,9 @@
 //! Both accept established and related traffic first, drop invalid packets, keep the ICMP and
 //! ICMPv6 messages networks need (errors, packet-too-big, and on a host neighbour discovery
 //! and MLD), handle IPv4 and IPv6 together, and drop everything else (the policy's
-//! `default: deny`). Text taken from the policy (names, comments) reaches the output only
+//! `default: deny`) or refuse it (`default: reject`: TCP reset, ICMP administratively
+//! prohibited). Rate limits apply per source address (nftables dynamic sets, iptables
+//! `hashlimit`). Text taken from the policy (names, comments) reaches the output only
 //! through [`sanitize`], so a hostile name cannot inject a rule.
 //!
 //! - [`audit::audit`]: a live nftables ruleset (`nft -j list ruleset`) checked for default

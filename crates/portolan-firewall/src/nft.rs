@@ -191,22 +191,47 @@ pub fn nft(p: &Policy, target: &Target, source: &str) -> Result<String, Error> {
             ));
         }
     }
-    // One chain per rule that logs or rate-limits.
+    // One chain per rule that logs or rate-limits. A rate applies per source address: a
+    // dynamic set per family keyed on the source, each element with its own limit (what
+    // `meter` was), elements expiring when idle.
     for (i, r) in p.rules.iter().enumerate() {
         if !r.has_options() || !uses(&compiled, i) {
             continue;
         }
+        if let Some(rate) = r.rate {
+            for (n, ty) in [("4", "ipv4_addr"), ("6", "ipv6_addr")] {
+                let _ = writeln!(o, "\tset rate{}_{n} {{", r.number);
+                let _ = writeln!(o, "\t\ttype {ty}");
+                let _ = writeln!(o, "\t\tsize {RATE_SET_SIZE}");
+                let _ = writeln!(o, "\t\tflags dynamic,timeout");
+                let _ = writeln!(o, "\t\ttimeout {}", rate_timeout(rate.unit));
+                let _ = writeln!(o, "\t}}");
+            }
+        }
         let _ = writeln!(o, "\tchain rule{} {{", r.number);
         let _ = writeln!(o, "\t\t# {}", describe(r));
-        let mut line = String::from("\t\t");
-        if let Some(rate) = r.rate {
-            let _ = write!(line, "limit rate {}/{} ", rate.count, rate.unit.as_str());
+        let log = if r.log {
+            format!("log prefix \"portolan rule {}: \" ", r.number)
+        } else {
+            String::new()
+        };
+        match r.rate {
+            Some(rate) => {
+                for (n, ip) in [("4", "ip"), ("6", "ip6")] {
+                    let _ = writeln!(
+                        o,
+                        "\t\tupdate @rate{}_{n} {{ {ip} saddr limit rate {}/{} burst {} packets }} {log}accept",
+                        r.number,
+                        rate.count,
+                        rate.unit.as_str(),
+                        rate.count
+                    );
+                }
+            }
+            None => {
+                let _ = writeln!(o, "\t\t{log}accept");
+            }
         }
-        if r.log {
-            let _ = write!(line, "log prefix \"portolan rule {}: \" ", r.number);
-        }
-        line.push_str("accept");
-        let _ = writeln!(o, "{line}");
         let _ = writeln!(o, "\t}}");
     }
     // The base chain.
@@ -232,9 +257,28 @@ pub fn nft(p: &Policy, target: &Target, source: &str) -> Result<String, Error> {
     for r in base_rules {
         let _ = writeln!(o, "\t\t{r}");
     }
+    if p.default == portolan_policy::model::Default::Reject {
+        let _ = writeln!(o, "\t\tmeta l4proto tcp reject with tcp reset");
+        let _ = writeln!(o, "\t\treject with icmpx admin-prohibited");
+    }
     let _ = writeln!(o, "\t}}");
     let _ = writeln!(o, "}}");
     Ok(o)
+}
+
+/// The most source addresses a rate-limited rule tracks at once (per family).
+pub const RATE_SET_SIZE: u32 = 65535;
+
+/// How long a source's rate state is kept after its last new connection: long enough to span
+/// the rate's unit.
+fn rate_timeout(unit: portolan_policy::RateUnit) -> &'static str {
+    use portolan_policy::RateUnit;
+    match unit {
+        RateUnit::Second => "1m",
+        RateUnit::Minute => "10m",
+        RateUnit::Hour => "2h",
+        RateUnit::Day => "2d",
+    }
 }
 
 fn uses(c: &Compiled, rule: usize) -> bool {

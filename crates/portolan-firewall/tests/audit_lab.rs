@@ -159,6 +159,7 @@ fn the_generated_rules_of_every_policy_have_no_drift() {
         ("example", &["gateway", "web1", "pg1"][..]),
         ("dualstack", &["gateway", "mail", "ns1"][..]),
         ("overlap", &["gateway", "crm"][..]),
+        ("reject", &["gateway", "web1", "web1v6"][..]),
         ("empty", &["gateway"][..]),
     ] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -58,6 +58,7 @@ fn the_generated_rules_audit_clean() {
         ("example", &["web1", "pg1", "gateway"][..]),
         ("dualstack", &["mail", "ns1", "gateway"][..]),
         ("overlap", &["crm", "gateway"][..]),
+        ("reject", &["web1", "web1v6", "gateway"][..]),
     ] {
         let p = Policy::from_file(
             &fixture(&format!("policies/{name}.yaml")),

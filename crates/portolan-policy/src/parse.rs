@@ -282,18 +282,20 @@ fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Svc>, D::Error> {
     Ok(v)
 }
 
-struct RawDefault;
+struct RawDefault(DefaultAction);
 
 impl<'de> Deserialize<'de> for RawDefault {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         match s.trim().to_ascii_lowercase().as_str() {
-            "deny" | "drop" => Ok(RawDefault),
+            "deny" | "drop" => Ok(RawDefault(DefaultAction::Deny)),
+            "reject" => Ok(RawDefault(DefaultAction::Reject)),
             other => Err(bad(
                 &s,
                 format_args!(
                     "default: {other:?} is not supported: a least-privilege policy denies what no \
-                 rule allows; write `default: deny` and add rules for what must be reachable"
+                 rule allows; write `default: deny` (drop) or `default: reject` and add rules \
+                 for what must be reachable"
                 ),
             )),
         }
@@ -530,12 +532,12 @@ fn resolve(
             comment: r.comment,
         });
     }
-    let RawDefault = raw.default;
+    let RawDefault(default) = raw.default;
     Ok(Policy {
         zones,
         hosts,
         rules,
-        default: DefaultAction::Deny,
+        default,
     })
 }
 

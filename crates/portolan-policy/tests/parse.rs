@@ -111,6 +111,18 @@ fn syntax_errors_are_located() {
     let e = err("rules: []\ndefault: accept\n");
     assert_eq!(e.line, Some(2), "{e}");
     assert!(e.message.contains("default: deny"), "{e}");
+    assert!(e.message.contains("default: reject"), "{e}");
+    // deny, drop and reject are the defaults there are.
+    let reg = portolan_registry::Registry::embedded();
+    for (d, want) in [
+        ("deny", portolan_policy::model::Default::Deny),
+        ("drop", portolan_policy::model::Default::Deny),
+        ("reject", portolan_policy::model::Default::Reject),
+        ("Reject", portolan_policy::model::Default::Reject),
+    ] {
+        let p = portolan_policy::Policy::parse(&format!("rules: []\ndefault: {d}\n"), reg).unwrap();
+        assert_eq!(p.default, want, "{d}");
+    }
     // Missing default.
     let e = err("rules: []\n");
     assert!(e.message.contains("default"), "{e}");
