@@ -985,3 +985,36 @@ fn rate_limits_are_per_source_and_the_default_rejects() {
     }
     assert_per_source(&lab, "iptables");
 }
+
+#[test]
+fn egress_reject_lets_a_host_open_only_what_rules_from_it_allow() {
+    if !can_run() {
+        return;
+    }
+    let lab = GatewayLab::up("e");
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../portolan-firewall/tests/policies/egress.yaml");
+    // Before: web1 (namespace d) reaches everything it tries.
+    assert_eq!(connects(&lab, "d", "10.40.0.5", 22, 1), ["ok"]);
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("web1.nft");
+    common::portolan()
+        .args(["firewall", "generate"])
+        .arg(&policy)
+        .args(["--host", "web1", "-o"])
+        .arg(&rules)
+        .assert()
+        .success();
+    let out = lab.exec("d", &["nft", "-f", rules.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "nft -f: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Rule 2: postgresql to pg1; nothing else to pg1 or to the office, refused at once.
+    assert_eq!(connects(&lab, "d", "10.40.0.5", 5432, 1), ["ok"]);
+    assert_eq!(connects(&lab, "d", "10.40.0.5", 22, 1), ["refused"]);
+    assert_eq!(connects(&lab, "d", "10.30.0.7", 22, 1), ["refused"]);
+    // Incoming is still what the policy allows: ssh from the office.
+    assert_eq!(connects(&lab, "o", "10.20.0.10", 22, 1), ["ok"]);
+}

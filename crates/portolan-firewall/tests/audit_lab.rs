@@ -160,6 +160,7 @@ fn the_generated_rules_of_every_policy_have_no_drift() {
         ("dualstack", &["gateway", "mail", "ns1"][..]),
         ("overlap", &["gateway", "crm"][..]),
         ("reject", &["gateway", "web1", "web1v6"][..]),
+        ("egress", &["gateway", "web1", "pg1"][..]),
         ("empty", &["gateway"][..]),
     ] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

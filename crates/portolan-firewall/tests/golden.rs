@@ -24,6 +24,7 @@ const CASES: &[(&str, &[&str])] = &[
     ("dualstack", &["gateway", "mail", "ns1"]),
     ("overlap", &["gateway", "crm"]),
     ("reject", &["gateway", "web1", "web1v6"]),
+    ("egress", &["gateway", "web1", "pg1"]),
     ("empty", &["gateway"]),
 ];
 

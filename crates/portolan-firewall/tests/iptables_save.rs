@@ -59,6 +59,7 @@ fn the_generated_rules_audit_clean() {
         ("dualstack", &["mail", "ns1", "gateway"][..]),
         ("overlap", &["crm", "gateway"][..]),
         ("reject", &["web1", "web1v6", "gateway"][..]),
+        ("egress", &["web1", "pg1", "gateway"][..]),
     ] {
         let p = Policy::from_file(
             &fixture(&format!("policies/{name}.yaml")),

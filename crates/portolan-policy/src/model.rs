@@ -18,6 +18,11 @@ pub struct Policy {
     /// What happens to traffic no rule allows: `deny` (drop) or `reject`. There is no
     /// accept: a least-privilege policy that accepts by default is not one.
     pub default: Default,
+    /// What happens to connections a host of the policy *opens* that no rule allows (rules
+    /// whose `from` holds the host): `None` (`egress: allow`, the default) leaves a host's
+    /// outgoing traffic alone; `deny` or `reject` makes `firewall generate --host` filter the
+    /// output hook too.
+    pub egress: Option<Default>,
 }
 
 /// A zone: the networks it is made of. Hosts that name the zone belong to it too.

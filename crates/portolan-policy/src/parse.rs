@@ -241,6 +241,8 @@ struct RawPolicy {
     #[serde(default)]
     rules: Vec<RawRule>,
     default: RawDefault,
+    #[serde(default)]
+    egress: Option<RawEgress>,
 }
 
 #[derive(Deserialize)]
@@ -280,6 +282,27 @@ fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Svc>, D::Error> {
         ));
     }
     Ok(v)
+}
+
+struct RawEgress(Option<DefaultAction>);
+
+impl<'de> Deserialize<'de> for RawEgress {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.trim().to_ascii_lowercase().as_str() {
+            "allow" | "accept" => Ok(RawEgress(None)),
+            "deny" | "drop" => Ok(RawEgress(Some(DefaultAction::Deny))),
+            "reject" => Ok(RawEgress(Some(DefaultAction::Reject))),
+            other => Err(bad(
+                &s,
+                format_args!(
+                    "egress: {other:?} is not supported: write `egress: allow` (a host's outgoing \
+                 connections are not filtered, the default), `egress: deny` or `egress: reject` \
+                 (only those that rules from the host allow)"
+                ),
+            )),
+        }
+    }
 }
 
 struct RawDefault(DefaultAction);
@@ -538,6 +561,7 @@ fn resolve(
         hosts,
         rules,
         default,
+        egress: raw.egress.and_then(|e| e.0),
     })
 }
 
