@@ -324,3 +324,214 @@ fn firewall_audit_of_a_saved_ruleset() {
         .code(2)
         .stderr(predicate::str::contains("nft -j list ruleset"));
 }
+
+/// A policy for this machine's loopback: host `lo` at 127.0.0.1, rule 1 allows `allowed`.
+fn loopback_policy(dir: &std::path::Path, allowed: u16) -> std::path::PathBuf {
+    let p = dir.join("lo.yaml");
+    std::fs::write(
+        &p,
+        format!(
+            "zones:\n  local: {{ networks: [127.0.0.0/8] }}\nhosts:\n  lo: {{ address: 127.0.0.1, zone: local }}\nrules:\n  - {{ from: local, to: lo, allow: [{allowed}/tcp] }}\ndefault: deny\n"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn check_reads_the_latest_or_a_numbered_scan_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("scans.db");
+    // One port listening on loopback (a violation), one free port the policy allows (stale).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = listener.local_addr().unwrap().port();
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let policy = loopback_policy(dir.path(), free);
+    let db_arg = db.to_str().unwrap();
+    portolan()
+        .args(["scan", "127.0.0.1", "-p", &format!("{open},{free}")])
+        .args(["--store", db_arg, "--timeout", "300"])
+        .assert()
+        .success();
+    for which in ["latest", "1"] {
+        let out = portolan()
+            .args(["policy", "check"])
+            .arg(&policy)
+            .args(["--scan", which, "--store", db_arg, "--format", "json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let got: Vec<(&str, u64)> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["code"].as_str().unwrap(), f["port"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [("violation", u64::from(open)), ("stale", u64::from(free))],
+            "--scan {which}: {v}"
+        );
+        assert!(
+            v["source"].as_str().unwrap().starts_with("stored scan 1 "),
+            "{v}"
+        );
+    }
+    // The default store is the one `portolan scan` writes to.
+    portolan()
+        .args([
+            "scan",
+            "127.0.0.1",
+            "-p",
+            &open.to_string(),
+            "--timeout",
+            "300",
+        ])
+        .env("PORTOLAN_DATA_DIR", dir.path())
+        .assert()
+        .success();
+    portolan()
+        .args(["policy", "check"])
+        .arg(&policy)
+        .args(["--scan", "latest"])
+        .env("PORTOLAN_DATA_DIR", dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 open, 1 violations, 0 stale"));
+    drop(listener);
+    portolan()
+        .args(["policy", "check"])
+        .arg(&policy)
+        .args(["--scan", "7", "--store", db_arg])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("7"));
+    let empty = dir.path().join("none");
+    portolan()
+        .args(["policy", "check"])
+        .arg(&policy)
+        .args(["--scan", "latest"])
+        .env("PORTOLAN_DATA_DIR", &empty)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no result store"));
+}
+
+#[test]
+fn firewall_audit_with_a_policy_reports_drift() {
+    // The gateway rules generated from the policy: no drift (the one finding is the router's
+    // own input hook, which the gateway rules leave alone).
+    let out = portolan()
+        .args(["firewall", "audit", "--ruleset"])
+        .arg(fixture("rulesets/example.gateway.json"))
+        .args(["--policy", &fixture("policies/example.yaml")])
+        .args(["--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["default-accept"], "{v}");
+    assert_eq!(v["drift"]["target"], "gateway", "{v}");
+    assert!(v["drift"]["flows_checked"].as_u64().unwrap() > 100, "{v}");
+    // web1's input rules on pg1: both ways, and --fail-on high fails.
+    portolan()
+        .args(["firewall", "audit", "--ruleset"])
+        .arg(fixture("rulesets/example.web1.json"))
+        .args(["--policy", &fixture("policies/example.yaml")])
+        .args(["--host", "pg1", "--fail-on", "high"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("drift against"))
+        .stdout(predicate::str::contains("drift-extra"))
+        .stdout(predicate::str::contains("drift-missing"))
+        .stdout(predicate::str::contains("inet portolan input policy drop"));
+    portolan()
+        .args(["firewall", "audit", "--ruleset"])
+        .arg(fixture("rulesets/example.web1.json"))
+        .args(["--policy", &fixture("policies/example.yaml")])
+        .args(["--host", "web9"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("web9"));
+}
+
+#[test]
+fn firewall_audit_of_saved_iptables_output() {
+    let out = portolan()
+        .args(["firewall", "audit", "--iptables-save"])
+        .arg(fixture("rulesets/seeded.iptables-save"))
+        .args(["--format", "json", "--fail-on", "high"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let got: Vec<(&str, &str)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap(),
+                f["evidence"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit_once(" line ")
+                    .unwrap()
+                    .1,
+            )
+        })
+        .collect();
+    let got: Vec<(&str, &str)> = got
+        .iter()
+        .map(|(c, e)| (*c, e.split_once(':').unwrap().0))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("default-accept", "3"),
+            ("any-any", "11"),
+            ("shadowed", "10"),
+            ("redundant", "8")
+        ],
+        "{v}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.rules");
+    std::fs::write(
+        &bad,
+        "*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp --dport\n",
+    )
+    .unwrap();
+    portolan()
+        .args(["firewall", "audit", "--iptables-save"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "bad.rules: line 3: --dport without a value",
+        ));
+    portolan()
+        .args(["firewall", "audit", "--iptables-save"])
+        .arg(&bad)
+        .args(["--policy", &fixture("policies/example.yaml")])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot be used with"));
+}

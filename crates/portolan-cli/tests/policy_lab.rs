@@ -198,12 +198,34 @@ impl GatewayLab {
         ports: &str,
         file: Option<&Path>,
     ) -> BTreeSet<(String, u16)> {
-        let bin = assert_cmd::cargo::cargo_bin("portolan");
         let mut extra = Vec::new();
         if let Some(f) = file {
             extra.push("-o".to_string());
             extra.push(format!("jsonl={}", f.display()));
         }
+        self.scan_with(suffix, targets, ports, &extra)
+    }
+
+    /// Like [`GatewayLab::scan`], also saving the scan to the result store `db`.
+    fn scan_stored(
+        &self,
+        suffix: &str,
+        targets: &[&str],
+        ports: &str,
+        db: &Path,
+    ) -> BTreeSet<(String, u16)> {
+        let extra = ["--store".to_string(), db.display().to_string()];
+        self.scan_with(suffix, targets, ports, &extra)
+    }
+
+    fn scan_with(
+        &self,
+        suffix: &str,
+        targets: &[&str],
+        ports: &str,
+        extra: &[String],
+    ) -> BTreeSet<(String, u16)> {
+        let bin = assert_cmd::cargo::cargo_bin("portolan");
         let out = Command::new("ip")
             .args(["netns", "exec", &self.ns(suffix)])
             .arg(&bin)
@@ -218,7 +240,7 @@ impl GatewayLab {
                 "--retries",
                 "1",
             ])
-            .args(&extra)
+            .args(extra)
             .args(targets)
             .env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
             .output()
@@ -383,12 +405,13 @@ fn gateway_rules_allow_exactly_the_policy_flows() {
     }
 }
 
-fn check(policy: &Path, scan: &Path, from: &str) -> serde_json::Value {
+/// `policy check POLICY --scan SCAN... --from FROM --format json`.
+fn check(policy: &Path, scan: &[&str], from: &str) -> serde_json::Value {
     let out = common::portolan()
         .args(["policy", "check"])
         .arg(policy)
         .arg("--scan")
-        .arg(scan)
+        .args(scan)
         .args(["--from", from, "--format", "json"])
         .output()
         .unwrap();
@@ -421,7 +444,7 @@ fn policy_check_finds_no_violation_behind_the_rules_and_exactly_the_rogue_listen
     // policy does not allow is a violation (web1's http and https are allowed).
     let before = dir.path().join("before.jsonl");
     lab.scan("i", &all, PORTS, Some(&before));
-    let v = check(&policy, &before, "198.51.100.7");
+    let v = check(&policy, &[before.to_str().unwrap()], "198.51.100.7");
     assert_eq!(v["open"], 20, "{v}");
     assert_eq!(v["violations"], 18, "{v}");
     assert_eq!(v["stale"], 0, "{v}");
@@ -441,9 +464,11 @@ fn policy_check_finds_no_violation_behind_the_rules_and_exactly_the_rogue_listen
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let after = dir.path().join("after.jsonl");
-    lab.scan("i", &all, PORTS, Some(&after));
-    let v = check(&policy, &after, "198.51.100.7");
+    // From here the scans are read back from the result store (`--scan latest`, `--scan ID`).
+    let db = dir.path().join("scans.db");
+    let db_arg = db.to_str().unwrap();
+    lab.scan_stored("i", &all, PORTS, &db);
+    let v = check(&policy, &["latest", "--store", db_arg], "198.51.100.7");
     assert_eq!(
         (
             v["open"].clone(),
@@ -457,17 +482,21 @@ fn policy_check_finds_no_violation_behind_the_rules_and_exactly_the_rogue_listen
     // A rogue listener on web1 (port 9999), seen from its own zone: exactly one violation.
     let dmz = lab.ns("d");
     lab.listen(&dmz, "9999");
-    let rogue = dir.path().join("rogue.jsonl");
-    let open = lab.scan("d", &["10.20.0.10"], "80,443,9999", Some(&rogue));
+    let open = lab.scan_stored("d", &["10.20.0.10"], "80,443,9999", &db);
     assert_eq!(open.len(), 3, "{open:?}");
-    let v = check(&policy, &rogue, "dmz");
-    assert_eq!(v["violations"], 1, "{v}");
-    let f = &v["findings"][0];
-    assert_eq!(
-        (f["code"].as_str(), f["port"].as_u64(), f["host"].as_str()),
-        (Some("violation"), Some(9999), Some("web1")),
-        "{v}"
-    );
+    for which in ["latest", "2"] {
+        let v = check(&policy, &[which, "--store", db_arg], "dmz");
+        assert_eq!(v["violations"], 1, "--scan {which}: {v}");
+        let f = &v["findings"][0];
+        assert_eq!(
+            (f["code"].as_str(), f["port"].as_u64(), f["host"].as_str()),
+            (Some("violation"), Some(9999), Some("web1")),
+            "--scan {which}: {v}"
+        );
+    }
+    // The earlier stored scan (from the internet, behind the rules) is still clean.
+    let v = check(&policy, &["1", "--store", db_arg], "198.51.100.7");
+    assert_eq!(v["violations"], 0, "{v}");
 }
 
 #[test]
@@ -559,6 +588,111 @@ fn firewall_audit_reads_the_live_ruleset_and_sockets() {
     assert_eq!(
         f[0]["message"],
         "accepts 8081/tcp but nothing listens there"
+    );
+
+    // Against the policy, as host web1: the ruleset accepts 22 from everywhere (the policy:
+    // from the office only) and 8081 (not in the policy), and drops http, https and the
+    // office's ping.
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../portolan-firewall/tests/policies/example.yaml");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .arg(&bin)
+        .args(["firewall", "audit", "--format", "json", "--host", "web1"])
+        .arg("--policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<(&str, &str)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["evidence"].as_str().unwrap()))
+        .collect();
+    let extra: Vec<&(&str, &str)> = got.iter().filter(|(c, _)| *c == "drift-extra").collect();
+    assert_eq!(extra.len(), 1, "{v}");
+    assert!(extra[0].1.starts_with("inet t input handle "), "{v}");
+    let missing: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "drift-missing")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(missing.len(), 3, "{v}");
+    for (m, rule) in missing.iter().zip([1, 4, 5]) {
+        assert!(m.contains(&format!("policy rule {rule} allows")), "{v}");
+    }
+    assert!(
+        got.iter()
+            .filter(|(c, _)| *c == "drift-missing")
+            .all(|(_, e)| *e == "inet t input policy drop"),
+        "{v}"
+    );
+}
+
+#[test]
+fn firewall_audit_reads_the_live_iptables_rules_and_sockets() {
+    if !can_run() {
+        return;
+    }
+    let mut lab = GatewayLab::single("polt");
+    let ns = lab.base.clone();
+    let seeded = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../portolan-firewall/tests/rulesets/seeded.iptables-save");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns, "iptables-restore"])
+        .arg(&seeded)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lab.listen(&ns, "22");
+    let bin = assert_cmd::cargo::cargo_bin("portolan");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .arg(&bin)
+        .args(["firewall", "audit", "--iptables", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = v["findings"].as_array().unwrap();
+    let codes: Vec<&str> = f.iter().map(|f| f["code"].as_str().unwrap()).collect();
+    // ip6tables has no filter table in the namespace: its INPUT accepts everything too.
+    assert_eq!(
+        codes,
+        [
+            "default-accept",
+            "any-any",
+            "default-accept",
+            "shadowed",
+            "redundant",
+            "port-not-listening"
+        ],
+        "{v}"
+    );
+    let last = f.last().unwrap();
+    assert_eq!(last["message"], "accepts 80/tcp but nothing listens there");
+    assert!(
+        last["evidence"]
+            .as_str()
+            .unwrap()
+            .starts_with("iptables-save line "),
+        "{v}"
     );
 }
 
@@ -707,4 +841,180 @@ fn firewall_apply_rolls_back_unless_confirmed() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(ruleset(&ns), now);
+}
+
+/// A rate-limited rule with `default: reject`: the limit is per source address, and what it
+/// refuses is refused at once (TCP reset), not left to time out.
+const RATE_POLICY: &str = "
+zones:
+  internet: { networks: [0.0.0.0/0] }
+  dmz:      { networks: [10.20.0.0/24] }
+  office:   { networks: [10.30.0.0/16] }
+hosts:
+  web1: { address: 10.20.0.10, zone: dmz }
+rules:
+  - { from: internet, to: web1, allow: [https], rate: 3/minute }
+default: reject
+";
+
+/// `count` TCP connections from namespace `suffix` to `addr:port`, one after the other:
+/// `ok`, `refused` (a reset came back) or `timeout` each.
+fn connects(lab: &GatewayLab, suffix: &str, addr: &str, port: u16, count: u32) -> Vec<String> {
+    let script = "import socket, sys\n\
+        out = []\n\
+        for _ in range(int(sys.argv[3])):\n\
+        \x20   s = socket.socket(); s.settimeout(2)\n\
+        \x20   try:\n\
+        \x20       s.connect((sys.argv[1], int(sys.argv[2]))); out.append('ok')\n\
+        \x20   except ConnectionRefusedError:\n\
+        \x20       out.append('refused')\n\
+        \x20   except OSError:\n\
+        \x20       out.append('timeout')\n\
+        \x20   finally:\n\
+        \x20       s.close()\n\
+        print(' '.join(out))\n";
+    let out = lab.exec(
+        suffix,
+        &[
+            "python3",
+            "-c",
+            script,
+            addr,
+            &port.to_string(),
+            &count.to_string(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// One source's budget of 3 new connections a minute: used up, then refused; another source
+/// still gets its own.
+fn assert_per_source(lab: &GatewayLab, what: &str) {
+    let first = connects(lab, "i", "10.20.0.10", 443, 6);
+    assert_eq!(
+        first.iter().filter(|r| *r == "ok").count(),
+        3,
+        "{what}: the internet host's first 3 connections pass, then the limit: {first:?}"
+    );
+    assert_eq!(
+        &first[3..],
+        ["refused", "refused", "refused"],
+        "{what}: over the limit is rejected (reset), not dropped: {first:?}"
+    );
+    let other = connects(lab, "o", "10.20.0.10", 443, 1);
+    assert_eq!(
+        other,
+        ["ok"],
+        "{what}: another source has a budget of its own"
+    );
+    // Not allowed at all: refused at once as well.
+    assert_eq!(
+        connects(lab, "i", "10.20.0.10", 22, 1),
+        ["refused"],
+        "{what}"
+    );
+}
+
+#[test]
+fn rate_limits_are_per_source_and_the_default_rejects() {
+    if !can_run() {
+        return;
+    }
+    let lab = GatewayLab::up("r");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("rate.yaml");
+    std::fs::write(&policy, RATE_POLICY).unwrap();
+    let rules = dir.path().join("gw.nft");
+    common::portolan()
+        .args(["firewall", "generate"])
+        .arg(&policy)
+        .args(["--gateway", "-o"])
+        .arg(&rules)
+        .assert()
+        .success();
+    let out = lab.exec("g", &["nft", "-f", rules.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "nft -f: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_per_source(&lab, "nftables");
+
+    if !["ipset", "iptables-restore", "ip6tables-restore"]
+        .iter()
+        .all(|t| common::lab::have(t))
+    {
+        common::lab::skip_or_fail("rate lab, iptables half: ipset/iptables are not installed");
+        return;
+    }
+    let out = lab.exec("g", &["nft", "delete", "table", "inet", "portolan"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (part, tool) in [
+        ("ipset", vec!["ipset", "restore", "-f"]),
+        ("v4", vec!["iptables-restore"]),
+    ] {
+        let f = dir.path().join(part);
+        common::portolan()
+            .args(["firewall", "generate"])
+            .arg(&policy)
+            .args(["--gateway", "--iptables", "--part", part, "-o"])
+            .arg(&f)
+            .assert()
+            .success();
+        let mut args = tool.clone();
+        let fs = f.to_str().unwrap().to_string();
+        args.push(&fs);
+        let out = lab.exec("g", &args);
+        assert!(
+            out.status.success(),
+            "{tool:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_per_source(&lab, "iptables");
+}
+
+#[test]
+fn egress_reject_lets_a_host_open_only_what_rules_from_it_allow() {
+    if !can_run() {
+        return;
+    }
+    let lab = GatewayLab::up("e");
+    let policy = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../portolan-firewall/tests/policies/egress.yaml");
+    // Before: web1 (namespace d) reaches everything it tries.
+    assert_eq!(connects(&lab, "d", "10.40.0.5", 22, 1), ["ok"]);
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("web1.nft");
+    common::portolan()
+        .args(["firewall", "generate"])
+        .arg(&policy)
+        .args(["--host", "web1", "-o"])
+        .arg(&rules)
+        .assert()
+        .success();
+    let out = lab.exec("d", &["nft", "-f", rules.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "nft -f: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Rule 2: postgresql to pg1; nothing else to pg1 or to the office, refused at once.
+    assert_eq!(connects(&lab, "d", "10.40.0.5", 5432, 1), ["ok"]);
+    assert_eq!(connects(&lab, "d", "10.40.0.5", 22, 1), ["refused"]);
+    assert_eq!(connects(&lab, "d", "10.30.0.7", 22, 1), ["refused"]);
+    // Incoming is still what the policy allows: ssh from the office.
+    assert_eq!(connects(&lab, "o", "10.20.0.10", 22, 1), ["ok"]);
 }

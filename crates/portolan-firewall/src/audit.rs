@@ -11,7 +11,7 @@
 //! Each finding names the rule by table, chain and handle (`nft -a list ruleset` shows handles),
 //! so that `nft delete rule FAMILY TABLE CHAIN handle N` removes it.
 //!
-//! Not built yet: iptables-save input, and drift against a policy.
+//! Drift against a policy is [`crate::drift`]'s.
 
 use portolan_registry::risk::Severity;
 use portolan_registry::Protocol;
@@ -25,6 +25,8 @@ pub enum AuditError {
     NotJson(String),
     #[error("the ruleset has no \"nftables\" array: give the output of `nft -j list ruleset`")]
     NotNftables,
+    #[error("{0}")]
+    Policy(String),
 }
 
 /// One audit finding.

@@ -76,12 +76,21 @@ fn table(p: &Policy, family: Family, dst_only: Option<IpAddr>, ipset: &mut Strin
         Family::V4 => ("icmp", "--icmp-type"),
         Family::V6 => ("ipv6-icmp", "--icmpv6-type"),
     };
+    // With `egress: deny|reject`, a host's own connections are filtered too (OUTPUT).
+    let egress = dst_only.and(p.egress);
     let _ = writeln!(o, "*filter");
     for h in ["INPUT", "FORWARD", "OUTPUT"] {
-        let policy = if h == hook { "DROP" } else { "ACCEPT" };
+        let policy = if h == hook || (h == "OUTPUT" && egress.is_some()) {
+            "DROP"
+        } else {
+            "ACCEPT"
+        };
         let _ = writeln!(o, ":{h} {policy} [0:0]");
     }
     let _ = writeln!(o, ":{chain} - [0:0]");
+    if egress.is_some() {
+        let _ = writeln!(o, ":PORTOLAN-OUT - [0:0]");
+    }
     let option_rules: Vec<&Rule> = p.rules.iter().filter(|r| r.log).collect();
     for r in &option_rules {
         let _ = writeln!(o, ":PORTOLAN-R{} - [0:0]", r.number);
@@ -171,25 +180,9 @@ fn table(p: &Policy, family: Family, dst_only: Option<IpAddr>, ipset: &mut Strin
         } else {
             "ACCEPT".to_string()
         };
-        let limit = r.rate.map_or(String::new(), |rate| {
-            format!(" -m limit --limit {}/{}", rate.count, rate.unit.as_str())
-        });
+        let limit = limit(r, n);
         for (proto, ports) in port_groups(&r.services()) {
-            let dports = if ports.len() == 1 && ports[0].0 == ports[0].1 {
-                format!("--dport {}", ports[0].0)
-            } else {
-                let list: Vec<String> = ports
-                    .iter()
-                    .map(|&(lo, hi)| {
-                        if lo == hi {
-                            lo.to_string()
-                        } else {
-                            format!("{lo}:{hi}")
-                        }
-                    })
-                    .collect();
-                format!("-m multiport --dports {}", list.join(","))
-            };
+            let dports = dports(&ports);
             let _ = writeln!(
                 o,
                 "-A {chain}{m} -p {} {dports}{limit} -j {target}",
@@ -203,6 +196,11 @@ fn table(p: &Policy, family: Family, dst_only: Option<IpAddr>, ipset: &mut Strin
             );
         }
     }
+    reject(o, chain, family, p.default);
+    if let (Some(egress), Some(me)) = (egress, dst_only) {
+        output(o, p, family, me, ipset);
+        reject(o, "PORTOLAN-OUT", family, egress);
+    }
     for r in &option_rules {
         let _ = writeln!(
             o,
@@ -212,6 +210,165 @@ fn table(p: &Policy, family: Family, dst_only: Option<IpAddr>, ipset: &mut Strin
         let _ = writeln!(o, "-A PORTOLAN-R{} -j ACCEPT", r.number);
     }
     let _ = writeln!(o, "COMMIT");
+}
+
+/// A rule's rate limit, per source address: hashlimit keyed on the source, one table per rule
+/// and `tag` (the family; names are at most 15 characters).
+fn limit(r: &Rule, tag: &str) -> String {
+    r.rate.map_or(String::new(), |rate| {
+        let (unit, expire) = match rate.unit {
+            portolan_policy::RateUnit::Second => ("sec", 60_000u64),
+            portolan_policy::RateUnit::Minute => ("min", 600_000),
+            portolan_policy::RateUnit::Hour => ("hour", 7_200_000),
+            portolan_policy::RateUnit::Day => ("day", 172_800_000),
+        };
+        format!(
+            " -m hashlimit --hashlimit-upto {}/{unit} --hashlimit-burst {} --hashlimit-mode srcip --hashlimit-name pol-r{}-{tag} --hashlimit-htable-expire {expire}",
+            rate.count, rate.count, r.number
+        )
+    })
+}
+
+/// `--dport N` or `-m multiport --dports A,B:C` for one port group.
+fn dports(ports: &[(u16, u16)]) -> String {
+    if ports.len() == 1 && ports[0].0 == ports[0].1 {
+        format!("--dport {}", ports[0].0)
+    } else {
+        let list: Vec<String> = ports
+            .iter()
+            .map(|&(lo, hi)| {
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}:{hi}")
+                }
+            })
+            .collect();
+        format!("-m multiport --dports {}", list.join(","))
+    }
+}
+
+/// The end of a chain under `default: reject` / `egress: reject`.
+fn reject(o: &mut String, chain: &str, family: Family, default: portolan_policy::model::Default) {
+    if default == portolan_policy::model::Default::Reject {
+        let _ = writeln!(o, "-A {chain} -p tcp -j REJECT --reject-with tcp-reset");
+        let _ = writeln!(
+            o,
+            "-A {chain} -j REJECT --reject-with {}",
+            match family {
+                Family::V4 => "icmp-admin-prohibited",
+                Family::V6 => "icmp6-adm-prohibited",
+            }
+        );
+    }
+}
+
+/// The OUTPUT rules of host `me`: loopback, established/related, the ICMP a host must send,
+/// then one rule per policy rule whose `from` holds the host, protocol and port group.
+fn output(o: &mut String, p: &Policy, family: Family, me: IpAddr, ipset: &mut String) {
+    let _ = writeln!(o, "-A OUTPUT -o lo -j ACCEPT");
+    let _ = writeln!(o, "-A OUTPUT -j PORTOLAN-OUT");
+    out_essentials(o, family);
+    if Range::addr(me).family != family {
+        return; // the host has no address of this family: nothing of it is allowed out
+    }
+    let n = if family == Family::V4 { "4" } else { "6" };
+    let (icmp, icmp_type) = match family {
+        Family::V4 => ("icmp", "--icmp-type"),
+        Family::V6 => ("ipv6-icmp", "--icmpv6-type"),
+    };
+    let cache = portolan_policy::model::RangeCache::new(p);
+    for r in &p.rules {
+        if !cache.get(&r.from).iter().any(|x| x.contains(me)) {
+            continue;
+        }
+        let Some(dst) = side(cache.get(&r.to), family) else {
+            continue;
+        };
+        let _ = writeln!(o, "# egress: {}", describe(r));
+        let mut m = String::new();
+        if !dst.is_empty() {
+            let name = format!("portolan-r{}-o{n}", r.number);
+            let fam = if family == Family::V4 {
+                "inet"
+            } else {
+                "inet6"
+            };
+            let _ = writeln!(ipset, "create {name} hash:net family {fam} -exist");
+            let _ = writeln!(ipset, "flush {name}");
+            for x in &dst {
+                let _ = writeln!(ipset, "add {name} {x}");
+            }
+            let _ = write!(m, " -m set --match-set {name} dst");
+        }
+        let target = if r.log {
+            format!("PORTOLAN-R{}", r.number)
+        } else {
+            "ACCEPT".to_string()
+        };
+        for (proto, ports) in port_groups(&r.services()) {
+            let _ = writeln!(
+                o,
+                "-A PORTOLAN-OUT{m} -p {} {}{} -j {target}",
+                proto.as_str(),
+                dports(&ports),
+                limit(r, &format!("o{n}"))
+            );
+        }
+        if r.services().contains(&Service::IcmpEcho) {
+            let _ = writeln!(
+                o,
+                "-A PORTOLAN-OUT{m} -p {icmp} {icmp_type} echo-request{} -j {target}",
+                limit(r, &format!("o{n}"))
+            );
+        }
+    }
+}
+
+/// What a host must send whatever the policy: replies (established, related), ICMP errors,
+/// and on IPv6 neighbour discovery and MLD.
+fn out_essentials(o: &mut String, family: Family) {
+    let c = "PORTOLAN-OUT";
+    let _ = writeln!(
+        o,
+        "-A {c} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
+    );
+    let _ = writeln!(o, "-A {c} -m conntrack --ctstate INVALID -j DROP");
+    match family {
+        Family::V4 => {
+            for t in [
+                "destination-unreachable",
+                "time-exceeded",
+                "parameter-problem",
+            ] {
+                let _ = writeln!(o, "-A {c} -p icmp --icmp-type {t} -j ACCEPT");
+            }
+        }
+        Family::V6 => {
+            for t in [
+                "destination-unreachable",
+                "packet-too-big",
+                "time-exceeded",
+                "parameter-problem",
+            ] {
+                let _ = writeln!(o, "-A {c} -p ipv6-icmp --icmpv6-type {t} -j ACCEPT");
+            }
+            for t in [
+                "router-solicitation",
+                "router-advertisement",
+                "neighbour-solicitation",
+                "neighbour-advertisement",
+            ] {
+                let _ = writeln!(
+                    o,
+                    "-A {c} -p ipv6-icmp --icmpv6-type {t} -m hl --hl-eq 255 -j ACCEPT"
+                );
+            }
+            for t in ["130", "131", "132", "143"] {
+                let _ = writeln!(o, "-A {c} -p ipv6-icmp --icmpv6-type {t} -j ACCEPT");
+            }
+        }
+    }
 }
 
 /// The ranges of one family: `None` when there are none (the rule does not apply), an empty

@@ -16,22 +16,33 @@
 //! Both accept established and related traffic first, drop invalid packets, keep the ICMP and
 //! ICMPv6 messages networks need (errors, packet-too-big, and on a host neighbour discovery
 //! and MLD), handle IPv4 and IPv6 together, and drop everything else (the policy's
-//! `default: deny`). Text taken from the policy (names, comments) reaches the output only
+//! `default: deny`) or refuse it (`default: reject`: TCP reset, ICMP administratively
+//! prohibited). Rate limits apply per source address (nftables dynamic sets, iptables
+//! `hashlimit`). Text taken from the policy (names, comments) reaches the output only
 //! through [`sanitize`], so a hostile name cannot inject a rule.
 //!
 //! - [`audit::audit`]: a live nftables ruleset (`nft -j list ruleset`) checked for default
 //!   accept, accept-everything rules, shadowed rules and ports accepted with nothing listening.
 //!
+//! - [`iptables_save::audit`]: the same findings for `iptables-save` / `ip6tables-save`
+//!   output (bounded parser; evidence: the line number), and `redundant` beside `shadowed`.
+//!
+//! - [`drift::drift`]: the same ruleset against a policy: flows it accepts that the policy does
+//!   not allow, and flows the policy allows that it drops, each with the deciding rule's
+//!   handle; [`eval`] is the packet evaluator underneath.
+//!
 //! - [`apply`]: snapshot, atomic load and rollback of nftables scripts (the confirmation
 //!   timeout is `portolan firewall apply`'s).
 //!
-//! Not built yet (see docs/policy.md): reading `iptables-save`, drift against a policy.
 
 #![forbid(unsafe_code)]
 
 pub mod apply;
 pub mod audit;
+pub mod drift;
+pub mod eval;
 pub mod iptables;
+pub mod iptables_save;
 pub mod nft;
 
 pub use iptables::{iptables, Iptables};

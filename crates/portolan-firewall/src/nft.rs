@@ -46,6 +46,11 @@ pub fn nft(p: &Policy, target: &Target, source: &str) -> Result<String, Error> {
         }
     };
     let host = matches!(target, Target::Host(_));
+    // With `egress: deny|reject`, a host's own connections are filtered too.
+    let out = match (target, p.egress) {
+        (Target::Host(h), Some(_)) => Some(compile::host_out(p, host_addr(p, h)?)),
+        _ => None,
+    };
     let mut o = String::new();
     let _ = writeln!(o, "#!/usr/sbin/nft -f");
     let _ = writeln!(
@@ -191,22 +196,47 @@ pub fn nft(p: &Policy, target: &Target, source: &str) -> Result<String, Error> {
             ));
         }
     }
-    // One chain per rule that logs or rate-limits.
+    // One chain per rule that logs or rate-limits. A rate applies per source address: a
+    // dynamic set per family keyed on the source, each element with its own limit (what
+    // `meter` was), elements expiring when idle.
     for (i, r) in p.rules.iter().enumerate() {
-        if !r.has_options() || !uses(&compiled, i) {
+        if !r.has_options() || !(uses(&compiled, i) || out.as_ref().is_some_and(|c| uses(c, i))) {
             continue;
+        }
+        if let Some(rate) = r.rate {
+            for (n, ty) in [("4", "ipv4_addr"), ("6", "ipv6_addr")] {
+                let _ = writeln!(o, "\tset rate{}_{n} {{", r.number);
+                let _ = writeln!(o, "\t\ttype {ty}");
+                let _ = writeln!(o, "\t\tsize {RATE_SET_SIZE}");
+                let _ = writeln!(o, "\t\tflags dynamic,timeout");
+                let _ = writeln!(o, "\t\ttimeout {}", rate_timeout(rate.unit));
+                let _ = writeln!(o, "\t}}");
+            }
         }
         let _ = writeln!(o, "\tchain rule{} {{", r.number);
         let _ = writeln!(o, "\t\t# {}", describe(r));
-        let mut line = String::from("\t\t");
-        if let Some(rate) = r.rate {
-            let _ = write!(line, "limit rate {}/{} ", rate.count, rate.unit.as_str());
+        let log = if r.log {
+            format!("log prefix \"portolan rule {}: \" ", r.number)
+        } else {
+            String::new()
+        };
+        match r.rate {
+            Some(rate) => {
+                for (n, ip) in [("4", "ip"), ("6", "ip6")] {
+                    let _ = writeln!(
+                        o,
+                        "\t\tupdate @rate{}_{n} {{ {ip} saddr limit rate {}/{} burst {} packets }} {log}accept",
+                        r.number,
+                        rate.count,
+                        rate.unit.as_str(),
+                        rate.count
+                    );
+                }
+            }
+            None => {
+                let _ = writeln!(o, "\t\t{log}accept");
+            }
         }
-        if r.log {
-            let _ = write!(line, "log prefix \"portolan rule {}: \" ", r.number);
-        }
-        line.push_str("accept");
-        let _ = writeln!(o, "{line}");
         let _ = writeln!(o, "\t}}");
     }
     // The base chain.
@@ -232,9 +262,104 @@ pub fn nft(p: &Policy, target: &Target, source: &str) -> Result<String, Error> {
     for r in base_rules {
         let _ = writeln!(o, "\t\t{r}");
     }
+    if p.default == portolan_policy::model::Default::Reject {
+        let _ = writeln!(o, "\t\tmeta l4proto tcp reject with tcp reset");
+        let _ = writeln!(o, "\t\treject with icmpx admin-prohibited");
+    }
     let _ = writeln!(o, "\t}}");
+    if let (Some(out), Some(egress)) = (&out, p.egress) {
+        output_chain(&mut o, p, out, egress);
+    }
     let _ = writeln!(o, "}}");
     Ok(o)
+}
+
+/// A host's output hook (`egress: deny|reject`): the flows the policy's rules allow from the
+/// host, in interval maps keyed `daddr . l4proto . dport` (`out4`/`out6`) and `daddr`
+/// (`out_echo4`/`out_echo6`), after loopback, established/related, and the ICMP a host must
+/// send (errors, packet-too-big, neighbour discovery, MLD).
+fn output_chain(
+    o: &mut String,
+    p: &Policy,
+    out: &Compiled,
+    egress: portolan_policy::model::Default,
+) {
+    let mut rules: Vec<String> = Vec::new();
+    for family in Family::BOTH {
+        let (addr, n, ip, icmp) = match family {
+            Family::V4 => ("ipv4_addr", "4", "ip", "icmp"),
+            Family::V6 => ("ipv6_addr", "6", "ip6", "icmpv6"),
+        };
+        let mut ports: Vec<String> = Vec::new();
+        let mut echo: Vec<String> = Vec::new();
+        for e in out.elements.iter().filter(|e| e.family == family) {
+            let v = verdict(e.verdict, p);
+            match e.service {
+                Service::Ports { proto, lo, hi } => {
+                    let port = if lo == hi {
+                        lo.to_string()
+                    } else {
+                        format!("{lo}-{hi}")
+                    };
+                    ports.push(format!("{} . {} . {port} : {v}", e.dst, proto.as_str()));
+                }
+                Service::IcmpEcho => echo.push(format!("{} : {v}", e.dst)),
+            }
+        }
+        map(
+            o,
+            &format!("out{n}"),
+            &format!("{addr} . inet_proto . inet_service"),
+            true,
+            &ports,
+        );
+        map(o, &format!("out_echo{n}"), addr, true, &echo);
+        rules.push(format!(
+            "meta nfproto {} {ip} daddr . meta l4proto . th dport vmap @out{n}",
+            if family == Family::V4 { "ipv4" } else { "ipv6" }
+        ));
+        rules.push(format!(
+            "{icmp} type echo-request {ip} daddr vmap @out_echo{n}"
+        ));
+    }
+    let _ = writeln!(o, "\tchain output {{");
+    let _ = writeln!(
+        o,
+        "\t\ttype filter hook output priority filter; policy drop;"
+    );
+    let _ = writeln!(o, "\t\toif \"lo\" accept");
+    let _ = writeln!(o, "\t\tct state established,related accept");
+    let _ = writeln!(o, "\t\tct state invalid drop");
+    let _ = writeln!(
+        o,
+        "\t\ticmp type {{ destination-unreachable, time-exceeded, parameter-problem }} accept"
+    );
+    let _ = writeln!(o, "\t\ticmpv6 type {{ destination-unreachable, packet-too-big, time-exceeded, parameter-problem }} accept");
+    let _ = writeln!(o, "\t\ticmpv6 type {{ nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert }} ip6 hoplimit 255 accept");
+    let _ = writeln!(o, "\t\ticmpv6 type {{ mld-listener-query, mld-listener-report, mld-listener-done, mld2-listener-report }} accept");
+    for r in rules {
+        let _ = writeln!(o, "\t\t{r}");
+    }
+    if egress == portolan_policy::model::Default::Reject {
+        let _ = writeln!(o, "\t\tmeta l4proto tcp reject with tcp reset");
+        let _ = writeln!(o, "\t\treject with icmpx admin-prohibited");
+    }
+    let _ = writeln!(o, "\t}}");
+}
+
+/// The most source addresses a rate-limited rule tracks at once (per family).
+pub const RATE_SET_SIZE: u32 = 65535;
+
+/// How long a source's rate state is kept after its last new connection: long enough to span
+/// the rate's unit.
+fn rate_timeout(unit: portolan_policy::RateUnit) -> &'static str {
+    use portolan_policy::RateUnit;
+    match unit {
+        RateUnit::Second => "1m",
+        RateUnit::Minute => "10m",
+        RateUnit::Hour => "2h",
+        RateUnit::Day => "2d",
+    }
 }
 
 fn uses(c: &Compiled, rule: usize) -> bool {

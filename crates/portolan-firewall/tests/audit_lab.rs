@@ -35,7 +35,8 @@ impl Drop for Netns {
     }
 }
 
-fn netns() -> Option<Netns> {
+/// A namespace `pol-aud{tag}-PID` (tests run in parallel: one tag each).
+fn netns(tag: &str) -> Option<Netns> {
     let uid = Command::new("id").arg("-u").output().ok()?;
     let have_nft = Command::new("nft")
         .arg("-v")
@@ -47,7 +48,7 @@ fn netns() -> Option<Netns> {
         eprintln!("SKIPPED: needs root and nft to create a namespace");
         return None;
     }
-    let name = format!("pol-aud-{}", std::process::id());
+    let name = format!("pol-aud{tag}-{}", std::process::id());
     let _ = Command::new("ip").args(["netns", "del", &name]).output();
     assert!(Command::new("ip")
         .args(["netns", "add", &name])
@@ -76,7 +77,7 @@ fn load(ns: &Netns, rules: &str) -> String {
 
 #[test]
 fn finds_the_seeded_faults_and_nothing_on_the_generated_rules() {
-    let Some(ns) = netns() else {
+    let Some(ns) = netns("") else {
         return;
     };
     let json = load(&ns, SEEDED);
@@ -143,4 +144,55 @@ fn refuses_what_is_not_a_ruleset() {
         audit("{\"nftables\": []}", None).unwrap()[0].code,
         "default-accept"
     );
+}
+
+/// Every policy of `tests/policies` and each of its targets: the generated nft rules, loaded
+/// in a namespace and read back with `nft -j list ruleset`, show no drift against the policy;
+/// with one allowed flow removed from the policy they show exactly that flow as extra.
+#[test]
+fn the_generated_rules_of_every_policy_have_no_drift() {
+    use portolan_firewall::drift::drift;
+    let Some(ns) = netns("d") else {
+        return;
+    };
+    for (name, targets) in [
+        ("example", &["gateway", "web1", "pg1"][..]),
+        ("dualstack", &["gateway", "mail", "ns1"][..]),
+        ("overlap", &["gateway", "crm"][..]),
+        ("reject", &["gateway", "web1", "web1v6"][..]),
+        ("egress", &["gateway", "web1", "pg1"][..]),
+        ("empty", &["gateway"][..]),
+    ] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/policies")
+            .join(format!("{name}.yaml"));
+        let p = Policy::from_file(&path, Registry::embedded()).unwrap();
+        for t in targets {
+            let target = if *t == "gateway" {
+                Target::Gateway
+            } else {
+                Target::Host(t.to_string())
+            };
+            let _ = Command::new("ip")
+                .args(["netns", "exec", &ns.0, "nft", "flush", "ruleset"])
+                .status();
+            let json = load(&ns, &nft(&p, &target, "p.yaml").unwrap());
+            let d = drift(&json, &p, &target).unwrap();
+            assert_eq!(d.findings, vec![], "{name} {t}");
+            // Without its first rule, the policy allows less than the rules accept.
+            if p.rules.is_empty() {
+                continue;
+            }
+            let mut less = p.clone();
+            less.rules.remove(0);
+            let d = drift(&json, &less, &target).unwrap();
+            if !d.findings.is_empty() {
+                assert!(
+                    d.findings.iter().all(|f| f.code == "drift-extra"),
+                    "{name} {t}: {:?}",
+                    d.findings
+                );
+            }
+        }
+    }
 }

@@ -23,6 +23,8 @@ const CASES: &[(&str, &[&str])] = &[
     ("example", &["gateway", "web1", "pg1"]),
     ("dualstack", &["gateway", "mail", "ns1"]),
     ("overlap", &["gateway", "crm"]),
+    ("reject", &["gateway", "web1", "web1v6"]),
+    ("egress", &["gateway", "web1", "pg1"]),
     ("empty", &["gateway"]),
 ];
 

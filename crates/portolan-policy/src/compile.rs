@@ -69,6 +69,21 @@ pub fn host(p: &Policy, addr: IpAddr) -> Compiled {
     build(p, Some(addr), false)
 }
 
+/// The outgoing view of one host: the flows whose source is `addr` (rules whose `from` holds
+/// it), each with `addr` as its source. The forwarding partition restricted to one source, so
+/// still disjoint.
+pub fn host_out(p: &Policy, addr: IpAddr) -> Compiled {
+    let mut c = gateway(p);
+    let me = Range::addr(addr);
+    c.elements.retain(|e| e.src.contains(addr));
+    for e in &mut c.elements {
+        e.src = me;
+    }
+    c.elements.sort();
+    c.elements.dedup();
+    c
+}
+
 /// Like [`gateway`], but every element keeps the rule that decides it (for lint and checks).
 pub fn by_rule(p: &Policy) -> Compiled {
     build(p, None, true)

@@ -2,8 +2,9 @@
 //! read, and what follows from it.
 //!
 //! - [`Policy`] (in [`model`]): named **zones** (networks), **hosts** (one address in a zone),
-//!   ordered **rules** (`from` → `to`, `allow` services, optional `log` and `rate`) and
-//!   `default: deny`. Services are named from the IANA registry of `portolan-registry`
+//!   ordered **rules** (`from` → `to`, `allow` services, optional `log` and a per-source
+//!   `rate`), `default: deny` (drop) or `reject`, and optionally `egress: deny|reject` (a
+//!   host's own connections filtered too). Services are named from the IANA registry of `portolan-registry`
 //!   (`ssh`, `postgresql`, `domain/udp`), or written as ports and ranges (`53/udp`,
 //!   `8000-8100`), or `icmp-echo`.
 //! - [`Policy::parse`] / [`Policy::from_file`] (in [`parse`]): YAML through `serde_norway` (the

@@ -15,9 +15,14 @@ pub struct Policy {
     pub zones: BTreeMap<String, Zone>,
     pub hosts: BTreeMap<String, Host>,
     pub rules: Vec<Rule>,
-    /// What happens to traffic no rule allows. Only `deny` exists: a least-privilege policy
-    /// that accepts by default is not one.
+    /// What happens to traffic no rule allows: `deny` (drop) or `reject`. There is no
+    /// accept: a least-privilege policy that accepts by default is not one.
     pub default: Default,
+    /// What happens to connections a host of the policy *opens* that no rule allows (rules
+    /// whose `from` holds the host): `None` (`egress: allow`, the default) leaves a host's
+    /// outgoing traffic alone; `deny` or `reject` makes `firewall generate --host` filter the
+    /// output hook too.
+    pub egress: Option<Default>,
 }
 
 /// A zone: the networks it is made of. Hosts that name the zone belong to it too.
@@ -77,7 +82,7 @@ pub struct ServiceRef {
     pub resolved: Vec<Service>,
 }
 
-/// A rate limit on new connections (`200/second`).
+/// A rate limit on new connections from one source address (`200/second`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Rate {
     pub count: u32,
@@ -147,8 +152,8 @@ pub struct Rule {
     pub allow: Vec<ServiceRef>,
     /// Log every new connection the rule accepts.
     pub log: bool,
-    /// Accept at most this many new connections (the rest fall through to later rules and
-    /// the default).
+    /// Accept at most this many new connections **per source address** (the rest fall
+    /// through to later rules and the default).
     pub rate: Option<Rate>,
     /// Free text, copied into generated rules as a comment.
     pub comment: Option<String>,
@@ -172,10 +177,15 @@ impl Rule {
     }
 }
 
-/// The default verdict.
+/// The default verdict: what happens to traffic no rule allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Default {
+    /// Drop silently (`default: deny`, or `drop`).
     Deny,
+    /// Refuse at once (`default: reject`): a TCP reset for TCP, an ICMP administratively
+    /// prohibited message otherwise — clients fail fast instead of timing out, at the cost of
+    /// telling a scanner that a filter is there.
+    Reject,
 }
 
 impl Policy {

@@ -241,6 +241,8 @@ struct RawPolicy {
     #[serde(default)]
     rules: Vec<RawRule>,
     default: RawDefault,
+    #[serde(default)]
+    egress: Option<RawEgress>,
 }
 
 #[derive(Deserialize)]
@@ -282,18 +284,41 @@ fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Svc>, D::Error> {
     Ok(v)
 }
 
-struct RawDefault;
+struct RawEgress(Option<DefaultAction>);
+
+impl<'de> Deserialize<'de> for RawEgress {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.trim().to_ascii_lowercase().as_str() {
+            "allow" | "accept" => Ok(RawEgress(None)),
+            "deny" | "drop" => Ok(RawEgress(Some(DefaultAction::Deny))),
+            "reject" => Ok(RawEgress(Some(DefaultAction::Reject))),
+            other => Err(bad(
+                &s,
+                format_args!(
+                    "egress: {other:?} is not supported: write `egress: allow` (a host's outgoing \
+                 connections are not filtered, the default), `egress: deny` or `egress: reject` \
+                 (only those that rules from the host allow)"
+                ),
+            )),
+        }
+    }
+}
+
+struct RawDefault(DefaultAction);
 
 impl<'de> Deserialize<'de> for RawDefault {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         match s.trim().to_ascii_lowercase().as_str() {
-            "deny" | "drop" => Ok(RawDefault),
+            "deny" | "drop" => Ok(RawDefault(DefaultAction::Deny)),
+            "reject" => Ok(RawDefault(DefaultAction::Reject)),
             other => Err(bad(
                 &s,
                 format_args!(
                     "default: {other:?} is not supported: a least-privilege policy denies what no \
-                 rule allows; write `default: deny` and add rules for what must be reachable"
+                 rule allows; write `default: deny` (drop) or `default: reject` and add rules \
+                 for what must be reachable"
                 ),
             )),
         }
@@ -530,12 +555,13 @@ fn resolve(
             comment: r.comment,
         });
     }
-    let RawDefault = raw.default;
+    let RawDefault(default) = raw.default;
     Ok(Policy {
         zones,
         hosts,
         rules,
-        default: DefaultAction::Deny,
+        default,
+        egress: raw.egress.and_then(|e| e.0),
     })
 }
 

@@ -126,6 +126,7 @@ fn policy() -> impl Strategy<Value = Policy> {
             hosts: host_map,
             rules,
             default: DefaultAction::Deny,
+            egress: None,
         }
     })
 }
@@ -233,6 +234,23 @@ proptest! {
                     let want = first_match(&p, src, h.address, Some(Protocol::Tcp), port);
                     let got = c.elements.iter().filter(|e| e.src.contains(src) && e.dst.contains(h.address) && svc_holds(&e.service, Some(Protocol::Tcp), port)).count();
                     prop_assert_eq!(got, usize::from(want.is_some()));
+                }
+            }
+        }
+    }
+
+    /// The outgoing view of a host: exactly the first-match flows from its address, one
+    /// element at most per packet, every element from the host.
+    #[test]
+    fn host_out_view_is_first_match_from_the_host(p in policy()) {
+        for h in p.hosts.values() {
+            let c = compile::host_out(&p, h.address);
+            prop_assert!(c.elements.iter().all(|e| e.src.lo == e.src.hi && e.src.contains(h.address)));
+            for &dst in probes(&p).iter().filter(|d| d.is_ipv4() == h.address.is_ipv4()) {
+                for (proto, port) in [(None, 0)].into_iter().chain((0..27).map(|p| (Some(Protocol::Udp), p))) {
+                    let want = first_match(&p, h.address, dst, proto, port);
+                    let got = c.elements.iter().filter(|e| e.dst.contains(dst) && svc_holds(&e.service, proto, port)).count();
+                    prop_assert_eq!(got, usize::from(want.is_some()), "dst {} {:?}/{}", dst, proto, port);
                 }
             }
         }

@@ -111,6 +111,38 @@ fn syntax_errors_are_located() {
     let e = err("rules: []\ndefault: accept\n");
     assert_eq!(e.line, Some(2), "{e}");
     assert!(e.message.contains("default: deny"), "{e}");
+    assert!(e.message.contains("default: reject"), "{e}");
+    // deny, drop and reject are the defaults there are.
+    let reg = portolan_registry::Registry::embedded();
+    for (d, want) in [
+        ("deny", portolan_policy::model::Default::Deny),
+        ("drop", portolan_policy::model::Default::Deny),
+        ("reject", portolan_policy::model::Default::Reject),
+        ("Reject", portolan_policy::model::Default::Reject),
+    ] {
+        let p = portolan_policy::Policy::parse(&format!("rules: []\ndefault: {d}\n"), reg).unwrap();
+        assert_eq!(p.default, want, "{d}");
+    }
+    // egress: allow (the same as none), deny, reject; nothing else.
+    for (e, want) in [
+        ("", None),
+        ("egress: allow\n", None),
+        (
+            "egress: deny\n",
+            Some(portolan_policy::model::Default::Deny),
+        ),
+        (
+            "egress: reject\n",
+            Some(portolan_policy::model::Default::Reject),
+        ),
+    ] {
+        let p =
+            portolan_policy::Policy::parse(&format!("rules: []\ndefault: deny\n{e}"), reg).unwrap();
+        assert_eq!(p.egress, want, "{e}");
+    }
+    let e = err("rules: []\ndefault: deny\negress: sometimes\n");
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.message.contains("egress: deny"), "{e}");
     // Missing default.
     let e = err("rules: []\n");
     assert!(e.message.contains("default"), "{e}");

@@ -21,6 +21,11 @@ Examples:
   portolan firewall apply web1.nft --confirm 60                   apply; rolled back unless you type yes within 60 s
   portolan firewall audit                                          the live nftables ruleset (nft -j list ruleset)
   portolan firewall audit --ruleset saved.json --format json --fail-on high
+  portolan firewall audit --iptables                               live iptables-save and ip6tables-save output
+  portolan firewall audit --iptables-save v4.rules --iptables-save v6.rules
+  portolan firewall audit --format sarif -o json=audit.json > audit.sarif
+  portolan firewall audit --policy policy.yaml                    drift of the forward hook against the policy (a gateway)
+  portolan firewall audit --policy policy.yaml --host web1        drift of this host's input hook against what web1 may receive
 
 Nothing is applied: the rules are printed (--show, the default) or written with -o.
 nftables rules live in table `inet portolan`, replaced whole by each run; iptables-restore
@@ -35,7 +40,8 @@ pub enum FirewallCmd {
     Generate(GenerateArgs),
     /// Audit the live nftables ruleset (read-only, `nft -j list ruleset`) or a saved one:
     /// default accept, accept-everything rules, shadowed rules, ports accepted with nothing
-    /// listening.
+    /// listening, and with --policy the drift from what the policy allows. With --iptables,
+    /// the same on `iptables-save` / `ip6tables-save` output (evidence: the line).
     #[command(after_help = EXAMPLES)]
     Audit(AuditArgs),
     /// Apply an nftables script without locking yourself out: snapshot the current ruleset,
@@ -84,6 +90,8 @@ pub enum Format {
     Table,
     /// One JSON document (see docs/policy.md).
     Json,
+    /// SARIF 2.1.0, for code-scanning dashboards (see docs/policy.md).
+    Sarif,
 }
 
 /// Arguments of `portolan firewall audit`.
@@ -94,6 +102,28 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     pub ruleset: Option<PathBuf>,
 
+    /// Audit iptables instead of nftables: the live `iptables-save` and `ip6tables-save`
+    /// output (read-only), or with --iptables-save the saved files.
+    #[arg(long, conflicts_with = "ruleset")]
+    pub iptables: bool,
+
+    /// A saved `iptables-save` or `ip6tables-save` output to audit (repeatable); the
+    /// nothing-listening check is skipped then. Findings name the line.
+    #[arg(long, value_name = "FILE", conflicts_with = "ruleset")]
+    pub iptables_save: Vec<PathBuf>,
+
+    /// Also compare the ruleset with this policy (drift): flows the ruleset accepts that the
+    /// policy does not allow (drift-extra, high) and flows the policy allows that the ruleset
+    /// drops (drift-missing, medium), with the handle of the rule that decided. The forward
+    /// hook is compared with the policy's gateway view, or with --host NAME the input hook with
+    /// what the policy allows to that host.
+    #[arg(long, value_name = "POLICY", conflicts_with_all = ["iptables", "iptables_save"])]
+    pub policy: Option<PathBuf>,
+
+    /// With --policy: this machine is the policy's host NAME (compare the input hook).
+    #[arg(long, value_name = "NAME", requires = "policy")]
+    pub host: Option<String>,
+
     /// What to print on standard output.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -102,8 +132,8 @@ pub struct AuditArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
-    /// Also write FMT (table or json) to PATH, replacing it only once complete; repeatable.
-    /// A PATH alone is written as json.
+    /// Also write FMT (table, json or sarif) to PATH, replacing it only once complete;
+    /// repeatable. A PATH alone is written as json.
     #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
     pub output: Vec<outfile::OutputSpec<Format>>,
 
@@ -205,9 +235,11 @@ const RULESET_LIMIT: portolan_registry::input::Limit = portolan_registry::input:
 };
 
 fn audit(args: AuditArgs, style: Style) -> Result<ExitCode> {
-    use std::fmt::Write as _;
     let format = if args.json { Format::Json } else { args.format };
     let outputs = outfile::prepare(&args.output)?;
+    if args.iptables || !args.iptables_save.is_empty() {
+        return audit_iptables(args, format, outputs, style);
+    }
     let (json, source, listening) = match &args.ruleset {
         Some(path) => (
             portolan_registry::input::read_bounded_string(path, RULESET_LIMIT)?,
@@ -229,15 +261,7 @@ fn audit(args: AuditArgs, style: Style) -> Result<ExitCode> {
                     escape(String::from_utf8_lossy(&out.stderr).trim())
                 );
             }
-            let listing = portolan_audit::list_sockets(&portolan_audit::Options::default())?;
-            let ports: Vec<(portolan_registry::Protocol, u16)> = listing
-                .sockets
-                .iter()
-                .filter(|s| {
-                    portolan_audit::Exposure::of(s.address) != portolan_audit::Exposure::Loopback
-                })
-                .map(|s| (s.protocol, s.port))
-                .collect();
+            let ports = listening_ports()?;
             (
                 String::from_utf8_lossy(&out.stdout).into_owned(),
                 "live ruleset (nft -j list ruleset)".to_string(),
@@ -245,14 +269,80 @@ fn audit(args: AuditArgs, style: Style) -> Result<ExitCode> {
             )
         }
     };
-    let findings = portolan_firewall::audit::audit(&json, listening.as_deref())?;
+    let mut findings = portolan_firewall::audit::audit(&json, listening.as_deref())?;
+    let mut drift_json = serde_json::Value::Null;
+    if let Some(path) = &args.policy {
+        let policy = super::policy::load(path)?;
+        let target = match &args.host {
+            Some(h) => Target::Host(h.clone()),
+            None => Target::Gateway,
+        };
+        let d = portolan_firewall::drift::drift(&json, &policy, &target)?;
+        drift_json = serde_json::json!({
+            "policy": path.display().to_string(),
+            "target": match &args.host { Some(h) => format!("host {h}"), None => "gateway".into() },
+            "flows_checked": d.packets,
+            "sampled": d.sampled,
+        });
+        findings.extend(d.findings);
+        findings.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(a.evidence.cmp(&b.evidence))
+        });
+    }
+    finish_audit(
+        &args,
+        format,
+        outputs,
+        style,
+        &source,
+        &findings,
+        &drift_json,
+    )
+}
+
+/// Print and write the audit findings, and the exit status for --fail-on.
+fn finish_audit(
+    args: &AuditArgs,
+    format: Format,
+    outputs: Vec<outfile::Pending<Format>>,
+    style: Style,
+    source: &str,
+    findings: &[portolan_firewall::audit::AuditFinding],
+    drift_json: &serde_json::Value,
+) -> Result<ExitCode> {
+    use std::fmt::Write as _;
     let render = |f: Format, style: Style| -> Result<String> {
         Ok(match f {
             Format::Json => {
-                let v = outfile::with_schema_version(serde_json::json!({
+                let mut v = serde_json::json!({
                     "source": source,
                     "findings": findings,
-                }));
+                });
+                if let (false, Some(o)) = (drift_json.is_null(), v.as_object_mut()) {
+                    o.insert("drift".into(), drift_json.clone());
+                }
+                let v = outfile::with_schema_version(v);
+                serde_json::to_string_pretty(&v)? + "\n"
+            }
+            Format::Sarif => {
+                use super::policy::sarif;
+                let items: Vec<sarif::Item> = findings
+                    .iter()
+                    .map(|f| sarif::Item {
+                        code: f.code.to_string(),
+                        severity: f.severity,
+                        message: f.message.clone(),
+                        fix: f.fix.clone(),
+                        location: sarif_location(&args.iptables_save, &f.evidence),
+                    })
+                    .collect();
+                let mut props = serde_json::json!({ "source": source });
+                if let (false, Some(o)) = (drift_json.is_null(), props.as_object_mut()) {
+                    o.insert("drift".into(), drift_json.clone());
+                }
+                let v = sarif::log("portolan firewall audit", sarif::AUDIT_RULES, &items, props);
                 serde_json::to_string_pretty(&v)? + "\n"
             }
             Format::Table => {
@@ -260,13 +350,27 @@ fn audit(args: AuditArgs, style: Style) -> Result<ExitCode> {
                 let _ = writeln!(
                     out,
                     "{}  {} findings",
-                    style.bold(&escape(&source)),
+                    style.bold(&escape(source)),
                     findings.len()
                 );
+                if let Some(p) = &args.policy {
+                    let _ = writeln!(
+                        out,
+                        "  drift against {} ({}): {} flow classes checked{}",
+                        escape(&p.display().to_string()),
+                        escape(drift_json["target"].as_str().unwrap_or("")),
+                        drift_json["flows_checked"],
+                        if drift_json["sampled"] == true {
+                            " (sampled: the policy is large)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
                 if findings.is_empty() {
                     let _ = writeln!(out, "  {}", style.green("no findings"));
                 }
-                for f in &findings {
+                for f in findings {
                     let sev = format!("{:<8}", f.severity.as_str().to_uppercase());
                     let sev = match f.severity {
                         portolan_registry::risk::Severity::Critical
@@ -296,6 +400,113 @@ fn audit(args: AuditArgs, style: Style) -> Result<ExitCode> {
         args.fail_on,
         findings.iter().map(|f| f.severity),
     ))
+}
+
+/// A finding's SARIF location: the file and line for a saved iptables-save file (evidence
+/// `FILE line N: ...`), else the evidence itself as a logical location.
+fn sarif_location(files: &[PathBuf], evidence: &str) -> super::policy::sarif::Location {
+    use super::policy::sarif::Location;
+    for f in files {
+        let name = f.display().to_string();
+        if let Some(line) = evidence
+            .strip_prefix(&name)
+            .and_then(|r| r.strip_prefix(" line "))
+            .and_then(|r| r.split(':').next())
+            .and_then(|n| n.parse().ok())
+        {
+            return Location::Line { uri: name, line };
+        }
+    }
+    let name = evidence
+        .split(": -A ")
+        .next()
+        .unwrap_or(evidence)
+        .to_string();
+    Location::Logical {
+        name,
+        kind: "resource",
+    }
+}
+
+/// What listens on this host beyond loopback, for `port-not-listening`.
+fn listening_ports() -> Result<Vec<(portolan_registry::Protocol, u16)>> {
+    let listing = portolan_audit::list_sockets(&portolan_audit::Options::default())?;
+    Ok(listing
+        .sockets
+        .iter()
+        .filter(|s| portolan_audit::Exposure::of(s.address) != portolan_audit::Exposure::Loopback)
+        .map(|s| (s.protocol, s.port))
+        .collect())
+}
+
+/// The most bytes of a saved iptables-save output read.
+const IPTABLES_LIMIT: portolan_registry::input::Limit = portolan_registry::input::Limit {
+    what: "an iptables-save output",
+    max_bytes: 64 * portolan_registry::input::MIB,
+    hint: "audit one table at a time (iptables-save -t filter)",
+};
+
+/// `firewall audit --iptables` / `--iptables-save FILE`.
+fn audit_iptables(
+    args: AuditArgs,
+    format: Format,
+    outputs: Vec<outfile::Pending<Format>>,
+    style: Style,
+) -> Result<ExitCode> {
+    let mut inputs: Vec<(String, String)> = Vec::new();
+    let listening = if args.iptables_save.is_empty() {
+        for tool in ["iptables-save", "ip6tables-save"] {
+            let out = std::process::Command::new(tool).output().map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot run `{tool}` ({e}): install iptables, or give saved output with --iptables-save FILE"
+                )
+            })?;
+            if !out.status.success() {
+                bail!(
+                    "`{tool}` failed: {} (reading the ruleset needs root or CAP_NET_ADMIN)",
+                    escape(String::from_utf8_lossy(&out.stderr).trim())
+                );
+            }
+            inputs.push((
+                tool.to_string(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            ));
+        }
+        Some(listening_ports()?)
+    } else {
+        for path in &args.iptables_save {
+            inputs.push((
+                path.display().to_string(),
+                portolan_registry::input::read_bounded_string(path, IPTABLES_LIMIT)?,
+            ));
+        }
+        None
+    };
+    let mut findings = Vec::new();
+    for (name, text) in &inputs {
+        let f = portolan_firewall::iptables_save::audit(text, name, listening.as_deref())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", escape(name)))?;
+        findings.extend(f);
+    }
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let source = if args.iptables_save.is_empty() {
+        "live ruleset (iptables-save, ip6tables-save)".to_string()
+    } else {
+        inputs
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    finish_audit(
+        &args,
+        format,
+        outputs,
+        style,
+        &source,
+        &findings,
+        &serde_json::Value::Null,
+    )
 }
 
 /// Extra time the watchdog gives `apply` to restore by itself before it does.
