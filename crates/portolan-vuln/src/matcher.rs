@@ -884,7 +884,7 @@ impl<'s> Matcher<'s> {
         if let Some(dd) = &distro {
             conf = conf.min(30);
             reasons.push(format!(
-                "{} build ({}): distributions backport security fixes without changing the upstream version, so this may be fixed; check {}",
+                "{} build ({}): fixes may be backported (distributions patch without changing the upstream version), so this may be fixed; check {}",
                 dd.name,
                 truncate(&dd.evidence, 60),
                 dd.tracker
