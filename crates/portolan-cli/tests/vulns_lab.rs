@@ -46,7 +46,15 @@ impl Drop for Lab {
 /// The lab daemons checked: (daemon, the Debian 12 upstream version the records are chosen
 /// for, CVEs that must be found "affected", CVEs that must not be found, whether a
 /// distribution build is announced).
-const EXPECTED: &[(&str, &str, &[&str], &[&str], bool)] = &[
+type Expectation = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    bool,
+);
+
+const EXPECTED: &[Expectation] = &[
     (
         "sshd",
         "9.2p1",
