@@ -437,7 +437,7 @@ fn report_cmd(targets: Vec<Target>, args: &ReportArgs, style: Style) -> Result<E
             summary.services_without_version += 1;
             continue;
         }
-        for f in matcher.match_detected(&t.detected)? {
+        for f in matcher.match_shared(&t.detected)?.iter().cloned() {
             if keep(&f, args) {
                 rows.push((t, f));
             } else {

@@ -50,7 +50,7 @@ impl Vulns {
             if d.version.is_none() {
                 continue;
             }
-            let findings = matcher.match_detected(&d)?;
+            let findings = matcher.match_shared(&d)?;
             if findings.is_empty() {
                 continue;
             }
