@@ -114,6 +114,9 @@ pub struct Detected {
     pub source: VersionSource,
     /// A soft match (a generic rule) rather than a product-specific one.
     pub soft: bool,
+    /// The product's name as detected (`OpenSSH`, `vsftpd`): matched through the names in the
+    /// records' CPE criteria, with lower confidence, when the service has no CPE.
+    pub product: Option<String>,
     /// Texts that may name a distribution build (extra info, SSH comments, banner, HTTP
     /// `Server`): `OpenSSH_9.2p1 Debian-2+deb12u3`, `nginx/1.22.1 (Ubuntu)`.
     pub hints: Vec<String>,
@@ -123,6 +126,7 @@ impl Detected {
     /// From one CPE given by the user: its version (with its update: `9.2` + `p1`).
     pub fn from_cpe(cpe: &CpeName) -> Detected {
         Detected {
+            product: None,
             cpes: vec![cpe.clone()],
             version: cpe.full_version(),
             source: VersionSource::Given,
@@ -166,6 +170,7 @@ impl Detected {
             version
         };
         Detected {
+            product: s.product.clone().filter(|p| !p.trim().is_empty()),
             cpes,
             version,
             source,
@@ -773,6 +778,18 @@ fn name_key(vendor: &str, product: &str) -> u64 {
     h.finish()
 }
 
+/// A finding matched through the product's name rather than a detected CPE: 20 points less,
+/// and the reason says so.
+fn by_name_confidence(f: &mut Finding, name: &str, cpe: &CpeName) {
+    f.confidence = f.confidence.saturating_sub(20);
+    f.reasons.push(format!(
+        "no CPE detected: the product name {:?} was taken for NVD's {}:{} (the only vendor with a product of that name in the imported records)",
+        truncate(name, 60),
+        cpe.vendor,
+        cpe.product
+    ));
+}
+
 /// An outcome: (applicability, the matching ranges, the platforms it is conditional on).
 pub type Outcome = (Applicability, Vec<String>, Vec<String>);
 
@@ -942,7 +959,18 @@ impl<'s> Matcher<'s> {
         let distro = detect_distro(&d.hints);
         let mut out: Vec<Finding> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for cpe in &d.cpes {
+        // Without a CPE, the product's name mapped to NVD's (vendor, product) (lower confidence).
+        let mut by_name = None;
+        let mut cpes: Vec<(&CpeName, Option<&str>)> = d.cpes.iter().map(|c| (c, None)).collect();
+        if d.cpes.is_empty() {
+            if let Some(name) = &d.product {
+                by_name = self.cpe_of_name(name, &vtext)?;
+            }
+        }
+        if let (Some(c), Some(name)) = (&by_name, &d.product) {
+            cpes.push((c, Some(name.as_str())));
+        }
+        for (cpe, via_name) in cpes {
             if cpe.vendor == ANY || cpe.product == ANY {
                 continue;
             }
@@ -964,7 +992,12 @@ impl<'s> Matcher<'s> {
                         continue;
                     };
                     seen.insert(prep.record.id.clone());
-                    out.push(self.finding(d, prep, app, &ranges, &platforms, &vtext, &distro, p)?);
+                    let mut f =
+                        self.finding(d, prep, app, &ranges, &platforms, &vtext, &distro, p)?;
+                    if let Some(name) = via_name {
+                        by_name_confidence(&mut f, name, cpe);
+                    }
+                    out.push(f);
                 }
             }
             // Records NVD has not analysed yet, found by the product's name in their text.
@@ -976,7 +1009,7 @@ impl<'s> Matcher<'s> {
                     if !seen.insert(prep.record.id.clone()) {
                         continue;
                     }
-                    out.push(self.finding(
+                    let mut f = self.finding(
                         d,
                         prep,
                         Applicability::Unknown,
@@ -985,7 +1018,11 @@ impl<'s> Matcher<'s> {
                         &vtext,
                         &distro,
                         &w,
-                    )?);
+                    )?;
+                    if let Some(name) = via_name {
+                        by_name_confidence(&mut f, name, cpe);
+                    }
+                    out.push(f);
                 }
             }
         }
@@ -1001,6 +1038,42 @@ impl<'s> Matcher<'s> {
                 .then(a.cve.cmp(&b.cve))
         });
         Ok(out)
+    }
+
+    /// The CPE name a product name stands for: its normalised forms (`OpenSSH` → `openssh`,
+    /// `Redis key-value store` → `redis_key-value_store`, then its first word `redis`) looked
+    /// up among the product names of the records' criteria; a name that more than one vendor
+    /// uses is never matched (no match across vendors on a product name alone).
+    fn cpe_of_name(&self, name: &str, version: &str) -> Result<Option<CpeName>, StoreError> {
+        let lower = name.trim().to_lowercase();
+        let full: String = lower.split_whitespace().collect::<Vec<_>>().join("_");
+        let first = lower.split_whitespace().next().unwrap_or("").to_string();
+        let mut keys = vec![full];
+        if first.len() >= 3 && !keys.contains(&first) {
+            keys.push(first);
+        }
+        for key in keys {
+            if key.is_empty() || key.contains(':') || key == ANY {
+                continue;
+            }
+            let vendors = self.store.vendors_of(&key)?;
+            match vendors.as_slice() {
+                [] => continue,
+                [vendor] => {
+                    return Ok(
+                        CpeName::parse(&format!("cpe:2.3:a:{vendor}:{key}:*:*:*:*:*:*:*:*")).map(
+                            |mut c| {
+                                c.version = version.to_string();
+                                c
+                            },
+                        ),
+                    )
+                }
+                // Several vendors' products have this name: which one runs here is unknown.
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
     }
 
     #[allow(clippy::too_many_arguments)]
