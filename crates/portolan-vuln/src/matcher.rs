@@ -876,7 +876,11 @@ pub struct Matcher<'s> {
     by_product: RefCell<HashMap<(String, String), Rc<ProductIndex>>>,
     by_word: RefCell<HashMap<String, Enriched>>,
     memo: RefCell<HashMap<Detected, Rc<Vec<Finding>>>>,
+    /// KEV and EPSS data of the records that matched something, read once each.
+    feeds: RefCell<HashMap<String, FeedData>>,
 }
+
+type FeedData = (Option<KevEntry>, Option<EpssScore>);
 
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -896,6 +900,7 @@ impl<'s> Matcher<'s> {
             by_product: RefCell::new(HashMap::new()),
             by_word: RefCell::new(HashMap::new()),
             memo: RefCell::new(HashMap::new()),
+            feeds: RefCell::new(HashMap::new()),
         }
     }
 
@@ -1076,6 +1081,16 @@ impl<'s> Matcher<'s> {
         Ok(None)
     }
 
+    /// The KEV entry and EPSS score of a CVE, read from the store once.
+    fn feed_data(&self, id: &str) -> Result<FeedData, StoreError> {
+        if let Some(d) = self.feeds.borrow().get(id) {
+            return Ok(d.clone());
+        }
+        let d = (self.store.kev(id)?, self.store.epss(id)?);
+        self.feeds.borrow_mut().insert(id.to_string(), d.clone());
+        Ok(d)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn finding(
         &self,
@@ -1089,13 +1104,9 @@ impl<'s> Matcher<'s> {
         product: &str,
     ) -> Result<Finding, StoreError> {
         let rec = &prep.record;
-        let kev = match &prep.kev {
-            Some(k) => Some(k.clone()),
-            None => self.store.kev(&rec.id)?,
-        };
-        let epss = match &prep.epss {
-            Some(e) => Some(e.clone()),
-            None => self.store.epss(&rec.id)?,
+        let (kev, epss) = match (&prep.kev, &prep.epss) {
+            (None, None) => self.feed_data(&rec.id)?,
+            (k, e) => (k.clone(), e.clone()),
         };
         let mut reasons = Vec::new();
         let mut conf: i32 = match &d.source {
