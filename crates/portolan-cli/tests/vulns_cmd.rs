@@ -71,13 +71,10 @@ fn cpe_findings_as_json_lines() {
     assert_eq!(summary["affected"], 5);
 }
 
-#[test]
-fn scan_file_with_a_debian_build_and_filters() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = imported(&dir);
-    let scan = dir.path().join("scan.jsonl");
+/// A -sV scan file: OpenSSH 9.2p1 (a Debian build) on port 22, redis by port table on 6379.
+fn write_scan(scan: &Path) {
     std::fs::write(
-        &scan,
+        scan,
         concat!(
             r#"{"schema_version":1,"v":1,"type":"start","time":1.0,"scanner":"portolan","version":"0.1.0","scan_type":"connect","proto":"tcp","args":"x","targets":1,"ports":"22","num_ports":1,"seed":7,"shard":"0/1","resumed_from":null}"#, "\n",
             r#"{"schema_version":1,"v":1,"type":"port","time":1.0,"addr":"127.0.0.1","port":22,"proto":"tcp","state":"open","reason":"syn-ack","rtt_us":85,"ttl":null,"service":{"conf":10,"cpe":["cpe:/a:openbsd:openssh:9.2p1"],"details":{"probe":"null","ssh":{"comments":"Debian-2+deb12u3"},"banner":"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"},"extrainfo":"Debian-2+deb12u3; protocol 2.0","method":"probed","name":"ssh","product":"OpenSSH","version":"9.2p1"}}"#, "\n",
@@ -85,6 +82,14 @@ fn scan_file_with_a_debian_build_and_filters() {
         ),
     )
     .unwrap();
+}
+
+#[test]
+fn scan_file_with_a_debian_build_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = imported(&dir);
+    let scan = dir.path().join("scan.jsonl");
+    write_scan(&scan);
     let out = portolan()
         .args(["vulns"])
         .arg(&scan)
@@ -218,4 +223,74 @@ fn sarif_has_one_rule_per_cve_and_a_result_per_finding() {
         .find(|r| r["ruleId"] == "CVE-2021-3618")
         .unwrap();
     assert_eq!(high["level"], "error");
+}
+
+#[test]
+fn no_file_reads_the_latest_scan_of_the_store_or_the_one_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = imported(&dir);
+    let store = dir.path().join("results.db");
+    // An empty store: the error says how to fill it.
+    portolan()
+        .args(["vulns", "--store"])
+        .arg(&store)
+        .arg("--db")
+        .arg(&db)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("holds no scan"))
+        .stderr(predicates::str::contains("portolan scan -sV"));
+    let scan = dir.path().join("scan.jsonl");
+    write_scan(&scan);
+    portolan()
+        .arg("import")
+        .arg(&scan)
+        .arg("--store")
+        .arg(&store)
+        .assert()
+        .success();
+    let run = |extra: &[&str]| {
+        let out = portolan()
+            .args(["vulns", "--json", "--store"])
+            .arg(&store)
+            .arg("--db")
+            .arg(&db)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_lines(&out.stdout)
+    };
+    let recs = run(&[]);
+    let f = recs.iter().find(|r| r["cve"] == "CVE-2024-6387").unwrap();
+    assert_eq!(f["host"], "127.0.0.1");
+    assert_eq!(f["port"], 22);
+    assert_eq!(f["detected"], "OpenSSH 9.2p1");
+    assert_eq!(f["confidence"], 30);
+    let summary = recs.last().unwrap();
+    assert_eq!(summary["services"], 2);
+    assert_eq!(summary["services_without_version"], 1);
+    // --scan ID picks one scan; an unknown one is an error that names the listing command.
+    assert_eq!(run(&["--scan", "1"]), recs);
+    portolan()
+        .args(["vulns", "--scan", "99", "--store"])
+        .arg(&store)
+        .arg("--db")
+        .arg(&db)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("portolan scans"));
+    // A file and --store together make no sense.
+    portolan()
+        .arg("vulns")
+        .arg(&scan)
+        .arg("--store")
+        .arg(&store)
+        .assert()
+        .code(2);
 }

@@ -147,11 +147,49 @@ pub struct Service {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
+    /// Results of checks run on the service after detection (nmap's NSE `<script>` results),
+    /// e.g. `portolan-vulns`: the known vulnerabilities of the detected version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scripts: Vec<Script>,
     /// `ssl` when the service was found inside TLS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+}
+
+/// The id of the script that carries a service's known vulnerabilities (`scan --vulns`): its
+/// [`Script::records`] are the findings, written as the `vulns` array of a JSON Lines port
+/// record.
+pub const VULNS_SCRIPT: &str = "portolan-vulns";
+
+/// The result of one check on a service, shaped as nmap's NSE `<script>` element: an id, a
+/// human-readable output, structured data as nmap's `<table>`/`<elem>` tree (for nmap XML
+/// readers), and the same data as JSON records (for JSON readers). Text may come from outside:
+/// escape it before printing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct Script {
+    pub id: String,
+    pub output: String,
+    /// The nmap XML form (`<table key=..>`, `<elem key=..>`); not written to JSON.
+    #[serde(skip)]
+    pub elems: Vec<ScriptElem>,
+    /// The JSON form; not written inside the service (a renderer places it).
+    #[serde(skip)]
+    pub records: Vec<serde_json::Value>,
+}
+
+/// One node of a script's structured output (nmap's `<elem>` and `<table>`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScriptElem {
+    Elem {
+        key: Option<String>,
+        value: String,
+    },
+    Table {
+        key: Option<String>,
+        elems: Vec<ScriptElem>,
+    },
 }
 
 /// A security fact about a service, proved without exploiting anything.

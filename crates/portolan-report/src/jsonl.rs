@@ -78,6 +78,9 @@ pub struct PortRecord {
     #[serde(rename = "type")]
     pub kind: String,
     pub v: u32,
+    /// `scan --vulns`: the known vulnerabilities of the detected version (docs/vulns.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vulns: Vec<serde_json::Value>,
 }
 
 impl PortRecord {
@@ -95,6 +98,13 @@ impl PortRecord {
             ttl: ev.ttl,
             kind: "port".into(),
             v: SCHEMA_VERSION,
+            vulns: ev
+                .service
+                .iter()
+                .flat_map(|s| &s.scripts)
+                .filter(|x| x.id == portolan_model::VULNS_SCRIPT)
+                .flat_map(|x| x.records.iter().cloned())
+                .collect(),
         }
     }
 }

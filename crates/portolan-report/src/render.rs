@@ -4,13 +4,16 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use portolan_model::{HostReport, PortEvent, PortState, ScanReport, Service, ServiceMethod};
+use portolan_model::{
+    HostReport, PortEvent, PortState, ScanReport, Script, ScriptElem, Service, ServiceMethod,
+    VULNS_SCRIPT,
+};
 
 use crate::escape;
 
 /// The CSV header row.
 pub const CSV_HEADER: &str =
-    "host,hostname,port,protocol,state,reason,rtt_us,ttl,service,product,version,extrainfo,cpe,tunnel,method,conf";
+    "host,hostname,port,protocol,state,reason,rtt_us,ttl,service,product,version,extrainfo,cpe,tunnel,method,conf,vulns";
 
 /// Terminal styling for the table (the CLI's colour choice implements it).
 pub trait Paint {
@@ -98,6 +101,53 @@ pub fn xml_escape(s: &str) -> String {
         }
     }
     o
+}
+
+/// The CVE ids of a service's `portolan-vulns` script (`scan --vulns`), in its order.
+pub fn vuln_ids(s: &Service) -> Vec<&str> {
+    s.scripts
+        .iter()
+        .filter(|x| x.id == VULNS_SCRIPT)
+        .flat_map(|x| &x.records)
+        .filter_map(|r| r.get("cve").and_then(|c| c.as_str()))
+        .collect()
+}
+
+fn xml_elems(o: &mut String, elems: &[ScriptElem]) {
+    let key = |k: &Option<String>| {
+        k.as_deref()
+            .map(|k| format!(" key=\"{}\"", xml_escape(k)))
+            .unwrap_or_default()
+    };
+    for e in elems {
+        match e {
+            ScriptElem::Elem { key: k, value } => {
+                let _ = write!(o, "<elem{}>{}</elem>", key(k), xml_escape(value));
+            }
+            ScriptElem::Table { key: k, elems } => {
+                let _ = write!(o, "<table{}>", key(k));
+                xml_elems(o, elems);
+                o.push_str("</table>");
+            }
+        }
+    }
+}
+
+/// One NSE-style `<script id=.. output=..>` element with its `<table>`/`<elem>` children.
+fn xml_script(o: &mut String, x: &Script) {
+    let _ = write!(
+        o,
+        "<script id=\"{}\" output=\"{}\"",
+        xml_escape(&x.id),
+        xml_escape(&x.output)
+    );
+    if x.elems.is_empty() {
+        o.push_str("/>");
+    } else {
+        o.push('>');
+        xml_elems(o, &x.elems);
+        o.push_str("</script>");
+    }
 }
 
 fn xml_service(o: &mut String, s: &Service) {
@@ -249,6 +299,9 @@ pub fn xml(r: &ScanReport) -> String {
                         xml_escape(&format!("{} ({}): {}", e.title, e.severity, e.evidence))
                     );
                 }
+                for x in &s.scripts {
+                    xml_script(&mut o, x);
+                }
             }
             o.push_str("</port>\n");
         }
@@ -347,6 +400,19 @@ pub fn grep(r: &ScanReport) -> String {
         if let Some(x) = h.extra.iter().max_by_key(|x| x.count) {
             let _ = write!(line, "\tIgnored State: {} ({})", x.state, x.count);
         }
+        // `scan --vulns`: the CVEs of each port (a field nmap's grepable parsers skip).
+        let vulns: Vec<String> = h
+            .ports
+            .iter()
+            .filter_map(|p| {
+                let ids = vuln_ids(p.service.as_ref()?);
+                let ids: Vec<String> = ids.into_iter().map(grep_field).collect();
+                (!ids.is_empty()).then(|| format!("{}/{}: {}", p.port, p.proto, ids.join(" ")))
+            })
+            .collect();
+        if !vulns.is_empty() {
+            let _ = write!(line, "\tVulns: {}", vulns.join("; "));
+        }
         if !h.ports.is_empty() || !h.extra.is_empty() {
             let _ = writeln!(o, "{line}");
         }
@@ -423,6 +489,7 @@ pub fn csv(r: &ScanReport) -> String {
                 opt(|s| &s.tunnel),
                 s.map(|s| method_str(s.method)).unwrap_or("").to_string(),
                 s.map(|s| s.conf.to_string()).unwrap_or_default(),
+                csv_cell(&s.map(|s| vuln_ids(s).join(" ")).unwrap_or_default()),
             ];
             o.push_str(&row.join(","));
             o.push_str("\r\n");
@@ -525,6 +592,13 @@ pub fn table(r: &ScanReport, style: &dyn Paint, only_open: bool) -> String {
                     escape(&e.title),
                     escape(&e.evidence)
                 );
+            }
+            // Script results under the port, as nmap prints them (`| id:` then the lines).
+            for x in p.service.iter().flat_map(|s| s.scripts.iter()) {
+                let _ = writeln!(o, "  {:<11} | {}:", "", escape(&x.id));
+                for l in x.output.lines().filter(|l| !l.trim().is_empty()) {
+                    let _ = writeln!(o, "  {:<11} |   {}", "", escape(l.trim_end()));
+                }
             }
         }
         o.push('\n');

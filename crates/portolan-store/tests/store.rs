@@ -108,6 +108,7 @@ fn redis() -> Service {
         method: ServiceMethod::Probed,
         name: "redis".into(),
         product: Some("Redis key-value store".into()),
+        scripts: Vec::new(),
         tunnel: None,
         version: Some("7.0.11".into()),
     }

@@ -157,19 +157,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 for i in 0..PRODUCTS / 10 {
                     let (v, p) = product(i);
                     if let Some(c) = CpeName::parse(&format!("cpe:/a:{v}:{p}:999")) {
-                        m.match_detected(&Detected::from_cpe(&c))?;
+                        m.match_shared(&Detected::from_cpe(&c))?;
                     }
                 }
                 let load = t.elapsed();
                 let t = Instant::now();
                 let mut findings = 0;
                 for d in &services {
-                    findings += m.match_detected(d)?.len();
+                    findings += m.match_shared(d)?.len();
                 }
                 let cold = t.elapsed();
                 let t = Instant::now();
                 for d in &services {
-                    let _ = m.match_detected(d)?;
+                    let _ = m.match_shared(d)?;
                 }
                 let warm = t.elapsed();
                 println!(

@@ -8,7 +8,7 @@
 use portolan_model::Cpe;
 
 /// The eleven attributes of a CPE 2.3 name. Missing trailing attributes are `*`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CpeName {
     pub part: String,
     pub vendor: String,

@@ -67,6 +67,9 @@ pub trait VulnStore {
     fn write_epss(&mut self, batch: &[EpssScore]) -> Result<u64, StoreError>;
     /// Records with a `vulnerable: true` criterion naming (vendor, product).
     fn cves_for_product(&self, vendor: &str, product: &str) -> Result<Vec<CveRecord>, StoreError>;
+    /// The vendors whose `vulnerable: true` criteria name `product` (NVD's CPE product name):
+    /// the alias table from product names to CPE names, built from the imported records.
+    fn vendors_of(&self, product: &str) -> Result<Vec<String>, StoreError>;
     /// Records without any CPE configuration whose description names `word` (lowercase).
     fn unanalysed_naming(&self, word: &str) -> Result<Vec<CveRecord>, StoreError>;
     fn cve(&self, id: &str) -> Result<Option<CveRecord>, StoreError>;
@@ -96,6 +99,7 @@ CREATE TABLE IF NOT EXISTS cpe_product (
     PRIMARY KEY (vendor, product, cve)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS cpe_product_by_cve ON cpe_product (cve);
+CREATE INDEX IF NOT EXISTS cpe_product_by_product ON cpe_product (product, vendor);
 CREATE TABLE IF NOT EXISTS unanalysed_word (
     word TEXT NOT NULL, cve TEXT NOT NULL, PRIMARY KEY (word, cve)
 ) WITHOUT ROWID;
@@ -311,6 +315,18 @@ impl VulnStore for SqliteStore {
             vendor,
             Some(product),
         )
+    }
+
+    fn vendors_of(&self, product: &str) -> Result<Vec<String>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT vendor FROM cpe_product WHERE product = ?1 ORDER BY vendor LIMIT 16",
+            )
+            .map_err(|e| self.err(e))?;
+        st.query_map(params![product], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))
     }
 
     fn unanalysed_naming(&self, word: &str) -> Result<Vec<CveRecord>, StoreError> {

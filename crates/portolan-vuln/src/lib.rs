@@ -15,10 +15,12 @@
 //! - [`matcher`]: configurations (AND/OR, negate, `vulnerable: false` platforms), version ranges,
 //!   the alias table of renamed products, and a stated confidence for each [`matcher::Finding`]
 //!   (version from a banner or a probe, a distribution build whose fixes may be backported,
-//!   records NVD has not analysed yet).
+//!   records NVD has not analysed yet); product names without a CPE (through the records' own
+//!   CPE product names, one vendor only); a compact per-product index of the criteria with
+//!   versions packed inline that rules out records before the full evaluation.
 //!
-//! Not built yet: product-name-only matching (a service without a CPE is not matched), CNA
-//! `affected` data (NVD's CPE configurations only), a store shared with scan results.
+//! Not built yet: CNA `affected` data (NVD's CPE configurations only), a store shared with scan
+//! results.
 
 #![forbid(unsafe_code)]
 

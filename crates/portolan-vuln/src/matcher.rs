@@ -93,7 +93,7 @@ impl Aliases {
 }
 
 /// Where the detected version came from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum VersionSource {
     /// Given by the user (a CPE on the command line).
@@ -105,7 +105,7 @@ pub enum VersionSource {
 }
 
 /// A product as detected, ready to match.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Detected {
     /// CPE names (vendor and product are what is matched).
     pub cpes: Vec<CpeName>,
@@ -114,6 +114,9 @@ pub struct Detected {
     pub source: VersionSource,
     /// A soft match (a generic rule) rather than a product-specific one.
     pub soft: bool,
+    /// The product's name as detected (`OpenSSH`, `vsftpd`): matched through the names in the
+    /// records' CPE criteria, with lower confidence, when the service has no CPE.
+    pub product: Option<String>,
     /// Texts that may name a distribution build (extra info, SSH comments, banner, HTTP
     /// `Server`): `OpenSSH_9.2p1 Debian-2+deb12u3`, `nginx/1.22.1 (Ubuntu)`.
     pub hints: Vec<String>,
@@ -123,6 +126,7 @@ impl Detected {
     /// From one CPE given by the user: its version (with its update: `9.2` + `p1`).
     pub fn from_cpe(cpe: &CpeName) -> Detected {
         Detected {
+            product: None,
             cpes: vec![cpe.clone()],
             version: cpe.full_version(),
             source: VersionSource::Given,
@@ -166,6 +170,7 @@ impl Detected {
             version
         };
         Detected {
+            product: s.product.clone().filter(|p| !p.trim().is_empty()),
             cpes,
             version,
             source,
@@ -522,6 +527,186 @@ impl CMatch {
     }
 }
 
+/// Tokens a [`Packed`] version holds inline; longer versions skip the prefilter.
+const PACKED: usize = 6;
+
+/// A version packed inline (no pointer to follow) for the prefilter's hot loop: the same
+/// tokens and order as [`Version`].
+#[derive(Clone, Copy, Debug)]
+struct Packed {
+    toks: [u64; PACKED],
+    len: u8,
+    numeric: bool,
+}
+
+impl Packed {
+    fn new(v: &Version) -> Option<Packed> {
+        let t = v.tokens();
+        if t.len() > PACKED {
+            return None;
+        }
+        let mut toks = [0; PACKED];
+        toks[..t.len()].copy_from_slice(t);
+        Some(Packed {
+            toks,
+            len: t.len() as u8,
+            numeric: v.is_numeric(),
+        })
+    }
+
+    /// [`Version`]'s order: token by token, the shorter padded with the end token.
+    fn cmp(&self, o: &Packed) -> std::cmp::Ordering {
+        const END: u64 = 1 << 62;
+        let n = usize::from(self.len.max(o.len));
+        for i in 0..n {
+            let a = if i < usize::from(self.len) {
+                self.toks[i]
+            } else {
+                END
+            };
+            let b = if i < usize::from(o.len) {
+                o.toks[i]
+            } else {
+                END
+            };
+            if a != b {
+                return a.cmp(&b);
+            }
+        }
+        std::cmp::Ordering::Equal
+    }
+}
+
+/// What a criterion admits of a version, for the prefilter.
+#[derive(Clone, Copy, Debug)]
+enum Admits {
+    /// Anything (the prefilter cannot tell: the full evaluation decides).
+    Any,
+    /// Exactly this version; with `any_update`, also any update of it.
+    Exact { v: Packed, any_update: bool },
+    /// A range: each bound with whether it is inclusive.
+    Range {
+        lo: Option<(Packed, bool)>,
+        hi: Option<(Packed, bool)>,
+    },
+}
+
+/// One `vulnerable: true` criterion of one record, in a product's compact index.
+#[derive(Clone, Copy, Debug)]
+struct PreCrit {
+    /// Index of the record in the product's list.
+    rec: u32,
+    admits: Admits,
+}
+
+impl PreCrit {
+    /// From a prepared criterion; `None` when it can never match a detected version.
+    fn new(rec: u32, m: &CMatch) -> Option<PreCrit> {
+        if m.version_na {
+            return None;
+        }
+        let admits = if let Some(cv) = &m.exact {
+            match Packed::new(cv) {
+                Some(v) => Admits::Exact {
+                    v,
+                    any_update: m.any_update,
+                },
+                None => Admits::Any,
+            }
+        } else {
+            let [si, se, ei, ee] = &m.bounds;
+            let bound = |i: &Option<Version>, e: &Option<Version>| -> Result<_, ()> {
+                match (i, e) {
+                    (None, None) => Ok(None),
+                    (Some(v), None) => Packed::new(v).map(|p| Some((p, true))).ok_or(()),
+                    (None, Some(v)) => Packed::new(v).map(|p| Some((p, false))).ok_or(()),
+                    // Both an including and an excluding bound on one side: let the full
+                    // evaluation decide.
+                    (Some(_), Some(_)) => Err(()),
+                }
+            };
+            match (bound(si, se), bound(ei, ee)) {
+                (Ok(lo), Ok(hi)) => Admits::Range { lo, hi },
+                _ => Admits::Any,
+            }
+        };
+        Some(PreCrit { rec, admits })
+    }
+
+    /// Whether the criterion may admit `v` (whose base version is `base`). Never false when
+    /// [`CMatch::matches`] could be true for this product.
+    fn admits(&self, v: &Packed, base: Option<&Packed>) -> bool {
+        use std::cmp::Ordering::*;
+        match &self.admits {
+            Admits::Any => true,
+            Admits::Exact { v: cv, any_update } => {
+                cv.numeric == v.numeric
+                    && (cv.cmp(v) == Equal
+                        || (*any_update && base.is_none_or(|b| cv.cmp(b) == Equal)))
+            }
+            Admits::Range { lo, hi } => {
+                lo.as_ref().is_none_or(|(b, incl)| {
+                    b.numeric == v.numeric
+                        && matches!((v.cmp(b), incl), (Greater, _) | (Equal, true))
+                }) && hi.as_ref().is_none_or(|(b, incl)| {
+                    b.numeric == v.numeric && matches!((v.cmp(b), incl), (Less, _) | (Equal, true))
+                })
+            }
+        }
+    }
+}
+
+/// The records that name one (vendor, product), and their criteria for that product in a
+/// compact array (inline versions, ordered by record) that rules out, in a few integer
+/// comparisons each, the records whose ranges do not contain a version.
+struct ProductIndex {
+    recs: Vec<Prepared>,
+    pre: Vec<PreCrit>,
+}
+
+impl ProductIndex {
+    fn new(vendor: &str, product: &str, recs: Vec<Prepared>) -> ProductIndex {
+        let key = name_key(vendor, product);
+        let mut pre = Vec::new();
+        for (i, p) in recs.iter().enumerate() {
+            for m in p
+                .configs
+                .iter()
+                .flat_map(|c| &c.nodes)
+                .flat_map(|n| &n.matches)
+            {
+                let names_it = m.key == key
+                    && m.cpe
+                        .as_ref()
+                        .is_some_and(|c| c.vendor == vendor && c.product == product);
+                if m.vulnerable && names_it {
+                    pre.extend(PreCrit::new(i as u32, m));
+                }
+            }
+        }
+        ProductIndex { recs, pre }
+    }
+
+    /// The records one of whose criteria for this product may admit `v`.
+    fn candidates(&self, v: &Version, base: &Version) -> Vec<&Prepared> {
+        let Some(pv) = Packed::new(v) else {
+            return self.recs.iter().collect();
+        };
+        let pb = Packed::new(base);
+        let mut out = Vec::new();
+        let mut last = u32::MAX;
+        for c in &self.pre {
+            if c.rec != last && c.admits(&pv, pb.as_ref()) {
+                last = c.rec;
+                if let Some(r) = self.recs.get(c.rec as usize) {
+                    out.push(r);
+                }
+            }
+        }
+        out
+    }
+}
+
 /// A node, configuration and record prepared for matching.
 #[derive(Clone, Debug)]
 struct CNode {
@@ -591,6 +776,18 @@ fn name_key(vendor: &str, product: &str) -> u64 {
     vendor.hash(&mut h);
     product.hash(&mut h);
     h.finish()
+}
+
+/// A finding matched through the product's name rather than a detected CPE: 20 points less,
+/// and the reason says so.
+fn by_name_confidence(f: &mut Finding, name: &str, cpe: &CpeName) {
+    f.confidence = f.confidence.saturating_sub(20);
+    f.reasons.push(format!(
+        "no CPE detected: the product name {:?} was taken for NVD's {}:{} (the only vendor with a product of that name in the imported records)",
+        truncate(name, 60),
+        cpe.vendor,
+        cpe.product
+    ));
 }
 
 /// An outcome: (applicability, the matching ranges, the platforms it is conditional on).
@@ -669,16 +866,21 @@ pub fn evaluate(
 
 type Enriched = Rc<Vec<Prepared>>;
 
-/// Matches detected products against a [`VulnStore`], caching each product's records.
+/// Matches detected products against a [`VulnStore`]. Each (vendor, product)'s records are
+/// read from the store once, with a compact index of their criteria for that product; each
+/// distinct detected product (names, version, source, hints) is evaluated once: a scan sees the
+/// same OpenSSH build on many hosts.
 pub struct Matcher<'s> {
     store: &'s dyn VulnStore,
     aliases: Aliases,
-    by_product: RefCell<HashMap<(String, String), Enriched>>,
+    by_product: RefCell<HashMap<(String, String), Rc<ProductIndex>>>,
     by_word: RefCell<HashMap<String, Enriched>>,
-    /// Findings per distinct detected product (names, version, source, hints): a scan sees
-    /// the same OpenSSH build on many hosts.
-    memo: RefCell<HashMap<String, Rc<Vec<Finding>>>>,
+    memo: RefCell<HashMap<Detected, Rc<Vec<Finding>>>>,
+    /// KEV and EPSS data of the records that matched something, read once each.
+    feeds: RefCell<HashMap<String, FeedData>>,
 }
+
+type FeedData = (Option<KevEntry>, Option<EpssScore>);
 
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
@@ -698,25 +900,28 @@ impl<'s> Matcher<'s> {
             by_product: RefCell::new(HashMap::new()),
             by_word: RefCell::new(HashMap::new()),
             memo: RefCell::new(HashMap::new()),
+            feeds: RefCell::new(HashMap::new()),
         }
     }
 
+    /// Records prepared for matching; their KEV and EPSS data are read only for the records
+    /// that match (most of a product's records do not apply to a given version).
     fn enrich(&self, recs: Vec<CveRecord>) -> Result<Enriched, StoreError> {
-        let mut out = Vec::with_capacity(recs.len());
-        for r in recs {
-            let kev = self.store.kev(&r.id)?;
-            let epss = self.store.epss(&r.id)?;
-            out.push(Prepared::new(r, kev, epss));
-        }
-        Ok(Rc::new(out))
+        Ok(Rc::new(
+            recs.into_iter()
+                .map(|r| Prepared::new(r, None, None))
+                .collect(),
+        ))
     }
 
-    fn product(&self, vendor: &str, product: &str) -> Result<Enriched, StoreError> {
+    fn product(&self, vendor: &str, product: &str) -> Result<Rc<ProductIndex>, StoreError> {
         let key = (vendor.to_string(), product.to_string());
         if let Some(e) = self.by_product.borrow().get(&key) {
             return Ok(e.clone());
         }
-        let e = self.enrich(self.store.cves_for_product(vendor, product)?)?;
+        let recs = self.enrich(self.store.cves_for_product(vendor, product)?)?;
+        let recs = Rc::try_unwrap(recs).unwrap_or_else(|rc| rc.as_ref().clone());
+        let e = Rc::new(ProductIndex::new(vendor, product, recs));
         self.by_product.borrow_mut().insert(key, e.clone());
         Ok(e)
     }
@@ -733,18 +938,20 @@ impl<'s> Matcher<'s> {
     /// Every CVE that applies or may apply to `d`, most severe first. Nothing when `d` has no
     /// version.
     pub fn match_detected(&self, d: &Detected) -> Result<Vec<Finding>, StoreError> {
+        Ok(self.match_shared(d)?.as_ref().clone())
+    }
+
+    /// [`Matcher::match_detected`] without copying the findings (shared with every service
+    /// detected the same way).
+    pub fn match_shared(&self, d: &Detected) -> Result<Rc<Vec<Finding>>, StoreError> {
         if d.version.is_none() {
-            return Ok(Vec::new());
+            return Ok(Rc::new(Vec::new()));
         }
-        let key = format!(
-            "{:?}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}",
-            d.cpes, d.version, d.source, d.soft, d.hints
-        );
-        if let Some(f) = self.memo.borrow().get(&key) {
-            return Ok(f.as_ref().clone());
+        if let Some(f) = self.memo.borrow().get(d) {
+            return Ok(f.clone());
         }
-        let f = self.match_uncached(d)?;
-        self.memo.borrow_mut().insert(key, Rc::new(f.clone()));
+        let f = Rc::new(self.match_uncached(d)?);
+        self.memo.borrow_mut().insert(d.clone(), f.clone());
         Ok(f)
     }
 
@@ -757,7 +964,18 @@ impl<'s> Matcher<'s> {
         let distro = detect_distro(&d.hints);
         let mut out: Vec<Finding> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for cpe in &d.cpes {
+        // Without a CPE, the product's name mapped to NVD's (vendor, product) (lower confidence).
+        let mut by_name = None;
+        let mut cpes: Vec<(&CpeName, Option<&str>)> = d.cpes.iter().map(|c| (c, None)).collect();
+        if d.cpes.is_empty() {
+            if let Some(name) = &d.product {
+                by_name = self.cpe_of_name(name, &vtext)?;
+            }
+        }
+        if let (Some(c), Some(name)) = (&by_name, &d.product) {
+            cpes.push((c, Some(name.as_str())));
+        }
+        for (cpe, via_name) in cpes {
             if cpe.vendor == ANY || cpe.product == ANY {
                 continue;
             }
@@ -770,7 +988,8 @@ impl<'s> Matcher<'s> {
                 base: base.clone(),
             };
             for (v, p) in &names {
-                for prep in self.product(v, p)?.iter() {
+                let index = self.product(v, p)?;
+                for prep in index.candidates(&version, &base) {
                     if seen.contains(&prep.record.id) {
                         continue;
                     }
@@ -778,7 +997,12 @@ impl<'s> Matcher<'s> {
                         continue;
                     };
                     seen.insert(prep.record.id.clone());
-                    out.push(self.finding(d, prep, app, &ranges, &platforms, &vtext, &distro, p));
+                    let mut f =
+                        self.finding(d, prep, app, &ranges, &platforms, &vtext, &distro, p)?;
+                    if let Some(name) = via_name {
+                        by_name_confidence(&mut f, name, cpe);
+                    }
+                    out.push(f);
                 }
             }
             // Records NVD has not analysed yet, found by the product's name in their text.
@@ -790,7 +1014,7 @@ impl<'s> Matcher<'s> {
                     if !seen.insert(prep.record.id.clone()) {
                         continue;
                     }
-                    out.push(self.finding(
+                    let mut f = self.finding(
                         d,
                         prep,
                         Applicability::Unknown,
@@ -799,7 +1023,11 @@ impl<'s> Matcher<'s> {
                         &vtext,
                         &distro,
                         &w,
-                    ));
+                    )?;
+                    if let Some(name) = via_name {
+                        by_name_confidence(&mut f, name, cpe);
+                    }
+                    out.push(f);
                 }
             }
         }
@@ -817,6 +1045,52 @@ impl<'s> Matcher<'s> {
         Ok(out)
     }
 
+    /// The CPE name a product name stands for: its normalised forms (`OpenSSH` → `openssh`,
+    /// `Redis key-value store` → `redis_key-value_store`, then its first word `redis`) looked
+    /// up among the product names of the records' criteria; a name that more than one vendor
+    /// uses is never matched (no match across vendors on a product name alone).
+    fn cpe_of_name(&self, name: &str, version: &str) -> Result<Option<CpeName>, StoreError> {
+        let lower = name.trim().to_lowercase();
+        let full: String = lower.split_whitespace().collect::<Vec<_>>().join("_");
+        let first = lower.split_whitespace().next().unwrap_or("").to_string();
+        let mut keys = vec![full];
+        if first.len() >= 3 && !keys.contains(&first) {
+            keys.push(first);
+        }
+        for key in keys {
+            if key.is_empty() || key.contains(':') || key == ANY {
+                continue;
+            }
+            let vendors = self.store.vendors_of(&key)?;
+            match vendors.as_slice() {
+                [] => continue,
+                [vendor] => {
+                    return Ok(
+                        CpeName::parse(&format!("cpe:2.3:a:{vendor}:{key}:*:*:*:*:*:*:*:*")).map(
+                            |mut c| {
+                                c.version = version.to_string();
+                                c
+                            },
+                        ),
+                    )
+                }
+                // Several vendors' products have this name: which one runs here is unknown.
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The KEV entry and EPSS score of a CVE, read from the store once.
+    fn feed_data(&self, id: &str) -> Result<FeedData, StoreError> {
+        if let Some(d) = self.feeds.borrow().get(id) {
+            return Ok(d.clone());
+        }
+        let d = (self.store.kev(id)?, self.store.epss(id)?);
+        self.feeds.borrow_mut().insert(id.to_string(), d.clone());
+        Ok(d)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn finding(
         &self,
@@ -828,8 +1102,12 @@ impl<'s> Matcher<'s> {
         version: &str,
         distro: &Option<Distro>,
         product: &str,
-    ) -> Finding {
-        let (rec, kev, epss) = (&prep.record, &prep.kev, &prep.epss);
+    ) -> Result<Finding, StoreError> {
+        let rec = &prep.record;
+        let (kev, epss) = match (&prep.kev, &prep.epss) {
+            (None, None) => self.feed_data(&rec.id)?,
+            (k, e) => (k.clone(), e.clone()),
+        };
         let mut reasons = Vec::new();
         let mut conf: i32 = match &d.source {
             VersionSource::Given => {
@@ -884,14 +1162,14 @@ impl<'s> Matcher<'s> {
         if let Some(dd) = &distro {
             conf = conf.min(30);
             reasons.push(format!(
-                "{} build ({}): distributions backport security fixes without changing the upstream version, so this may be fixed; check {}",
+                "{} build ({}): fixes may be backported (distributions patch without changing the upstream version), so this may be fixed; check {}",
                 dd.name,
                 truncate(&dd.evidence, 60),
                 dd.tracker
             ));
         }
         let score = rec.max_score();
-        Finding {
+        Ok(Finding {
             cve: rec.id.clone(),
             applicability: app,
             product: ranges
@@ -909,14 +1187,14 @@ impl<'s> Matcher<'s> {
             cvss_v31: rec.cvss_v31.clone().or_else(|| rec.cvss_v30.clone()),
             score,
             severity: severity_of(score),
-            kev: kev.clone(),
-            epss: epss.clone(),
+            kev,
+            epss,
             confidence: conf.clamp(0, 100) as u8,
             reasons,
             distro,
             status: rec.status.clone(),
             description: truncate(&rec.description, 300),
-        }
+        })
     }
 }
 
@@ -930,6 +1208,82 @@ mod tests {
         let names = a.expand("f5", "nginx");
         assert!(names.contains(&("f5".into(), "nginx_open_source".into())));
         assert_eq!(a.expand("x", "y"), vec![("x".into(), "y".into())]);
+    }
+
+    /// A criterion of `openbsd:openssh` with `exact` or bounds, prepared.
+    fn crit(exact: Option<&str>, update: &str, bounds: [Option<String>; 4]) -> CMatch {
+        let [si, se, ei, ee] = bounds;
+        CMatch::new(&CpeMatch {
+            vulnerable: true,
+            criteria: format!(
+                "cpe:2.3:a:openbsd:openssh:{}:{update}:*:*:*:*:*:*",
+                exact.unwrap_or("*")
+            ),
+            start_including: si,
+            start_excluding: se,
+            end_including: ei,
+            end_excluding: ee,
+        })
+    }
+
+    fn version_text() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex(
+            "(r?[0-9]{1,2})(\\.[0-9]{1,2}){0,3}(p[0-9]|a|rc1|-S1)?|[0-9](\\.[0-9]){6,8}",
+        )
+        .unwrap()
+    }
+
+    proptest::proptest! {
+        /// The compact index never rules out a record the full evaluation would match: for
+        /// any criterion and version, `PreCrit::admits` is true whenever `CMatch::matches` is.
+        #[test]
+        fn prefilter_never_rejects_a_match(
+            v in version_text(),
+            exact in proptest::option::of(version_text()),
+            update in proptest::sample::select(vec!["*", "p1", "-"]),
+            b in proptest::collection::vec(proptest::option::of(version_text()), 4),
+        ) {
+            let bounds = [b[0].clone(), b[1].clone(), b[2].clone(), b[3].clone()];
+            let m = crit(exact.as_deref(), update, bounds);
+            let names = vec![("openbsd".to_string(), "openssh".to_string())];
+            let detected = CpeName::parse(&format!("cpe:/a:openbsd:openssh:{v}")).unwrap();
+            let version = Version::parse(&v);
+            let base = Version::parse(base_version(&v));
+            let t = Target {
+                names: &names,
+                keys: vec![name_key("openbsd", "openssh")],
+                detected: &detected,
+                version: &version,
+                base: base.clone(),
+            };
+            if m.matches(&t) {
+                let pre = PreCrit::new(0, &m);
+                proptest::prop_assert!(pre.is_some());
+                let pv = Packed::new(&version);
+                if let (Some(pre), Some(pv)) = (pre, pv) {
+                    proptest::prop_assert!(pre.admits(&pv, Packed::new(&base).as_ref()), "{:?} {:?}", m.text, v);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_index_rules_out_records_outside_their_ranges() {
+        let m = crit(
+            None,
+            "*",
+            [Some("8.6".into()), None, None, Some("9.8".into())],
+        );
+        let pre = PreCrit::new(0, &m).unwrap();
+        let p = |s: &str| Packed::new(&Version::parse(s)).unwrap();
+        assert!(pre.admits(&p("9.2p1"), Some(&p("9.2"))));
+        assert!(pre.admits(&p("8.6"), Some(&p("8.6"))));
+        assert!(!pre.admits(&p("9.8"), Some(&p("9.8"))));
+        assert!(!pre.admits(&p("8.5p1"), Some(&p("8.5"))));
+        assert!(!pre.admits(&p("r27"), None));
+        let exact = PreCrit::new(0, &crit(Some("9.1"), "*", Default::default())).unwrap();
+        assert!(exact.admits(&p("9.1p1"), Some(&p("9.1"))));
+        assert!(!exact.admits(&p("9.2p1"), Some(&p("9.2"))));
     }
 
     #[test]

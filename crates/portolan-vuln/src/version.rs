@@ -126,6 +126,16 @@ impl Version {
         &self.text
     }
 
+    /// The packed tokens (for the matcher's compact criteria index).
+    pub(crate) fn tokens(&self) -> &[u64] {
+        &self.tokens
+    }
+
+    /// Whether the text starts with a digit.
+    pub(crate) fn is_numeric(&self) -> bool {
+        self.numeric
+    }
+
     /// Whether both versions begin the same way (a number, or a word): `r27` (NGINX Plus) and
     /// `1.22.1` (nginx) are different numbering schemes, and a range in one says nothing about
     /// a version in the other.

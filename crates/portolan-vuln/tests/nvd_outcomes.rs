@@ -238,3 +238,77 @@ fn kev_entries_from_json_and_csv() {
     assert_eq!(s.stats().unwrap().cves, 17);
     assert_eq!(s.stats().unwrap().unanalysed, 1);
 }
+
+/// A service with a product name and a version but no CPE.
+fn named(product: &str, version: &str) -> Detected {
+    Detected::from_service(&portolan_model::Service {
+        name: "x".into(),
+        product: Some(product.into()),
+        version: Some(version.into()),
+        method: portolan_model::ServiceMethod::Probed,
+        conf: 10,
+        ..Default::default()
+    })
+}
+
+#[test]
+fn a_product_name_without_a_cpe_maps_to_the_only_vendor_with_lower_confidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(&dir);
+    let m = Matcher::new(&s, Aliases::builtin());
+    let f = m.match_detected(&named("OpenSSH", "9.2p1")).unwrap();
+    let r = f.iter().find(|f| f.cve == "CVE-2024-6387").unwrap();
+    assert_eq!(r.applicability, Applicability::Affected);
+    assert_eq!(r.confidence, 60, "banner 80, less 20 for the name");
+    assert!(
+        r.reasons
+            .iter()
+            .any(|x| x.contains("no CPE detected") && x.contains("openbsd:openssh")),
+        "{:?}",
+        r.reasons
+    );
+    assert!(!f.iter().any(|f| f.cve == "CVE-2023-25136"), "9.1 only");
+    // nmap-style names with words after the product: the first word.
+    let f = m
+        .match_detected(&named("Redis key-value store", "7.0.11"))
+        .unwrap();
+    assert!(f.iter().any(|f| f.cve == "CVE-2022-24834"), "{f:?}");
+    // A name no record uses, and a name without a version: nothing.
+    assert!(m
+        .match_detected(&named("Unheard-of daemon", "1.0"))
+        .unwrap()
+        .is_empty());
+    let mut no_version = named("OpenSSH", "9.2p1");
+    no_version.version = None;
+    assert!(m.match_detected(&no_version).unwrap().is_empty());
+}
+
+#[test]
+fn a_product_name_two_vendors_use_is_never_matched() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = store(&dir);
+    // Another vendor's product also called "openssh" (a fork): the name alone cannot tell.
+    let mut fork = s.cve("CVE-2024-6387").unwrap().unwrap();
+    fork.id = "CVE-2099-0001".into();
+    for c in &mut fork.configurations {
+        for n in &mut c.nodes {
+            for x in &mut n.cpe_match {
+                x.criteria = x
+                    .criteria
+                    .replace(":openbsd:openssh:", ":forkvendor:openssh:");
+            }
+        }
+    }
+    s.write_cves(&[fork]).unwrap();
+    let m = Matcher::new(&s, Aliases::builtin());
+    assert!(m
+        .match_detected(&named("OpenSSH", "9.2p1"))
+        .unwrap()
+        .is_empty());
+    // With its CPE, the service still matches both records of its own vendor only.
+    let f = m
+        .match_detected(&given("cpe:/a:openbsd:openssh:9.2p1"))
+        .unwrap();
+    assert!(f.iter().any(|f| f.cve == "CVE-2024-6387"));
+    assert!(!f.iter().any(|f| f.cve == "CVE-2099-0001"));
+}

@@ -21,7 +21,10 @@ Examples:
   portolan vulns import nvd/ kev.json epss.csv.gz     NVD API 2.0 JSON (files, directories,
                                                       .gz), CISA KEV (JSON or CSV), FIRST EPSS
   portolan vulns import nvdcve-2.0-2024.json.gz       again later: newer records replace older
-  portolan vulns scan.jsonl                           CVEs of the services in a scan (-sV)
+  portolan vulns                                      CVEs of the latest scan in the result store
+  portolan vulns --scan 12 --store postgres://scanner@%2Frun%2Fpostgresql/portolan
+                                                      one stored scan (`portolan scans` lists them)
+  portolan vulns scan.jsonl                           CVEs of the services in a scan file (-sV)
   portolan vulns scan.jsonl --min-cvss 7 --kev        only CVSS >= 7 and exploited in the wild
   portolan vulns cpe cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*   what applies to one CPE
   portolan vulns cpe cpe:/a:f5:nginx:1.22.1 --format json
@@ -100,9 +103,21 @@ pub struct VulnsArgs {
     #[command(subcommand)]
     pub command: Option<VulnsCmd>,
 
-    /// A `portolan scan -sV` JSON Lines file (`-o jsonl=FILE`).
+    /// A `portolan scan -sV` JSON Lines file (`-o jsonl=FILE`). Without it, the latest scan
+    /// of the result store (or --scan ID) is read.
     #[arg(value_name = "SCAN.jsonl")]
     pub scan: Option<PathBuf>,
+
+    /// The result store to read the scan from: an SQLite file or a postgres:// URL (default:
+    /// portolan.db in the data directory, where `portolan scan` saves every scan).
+    ///
+    /// Example: portolan vulns --store postgres://scanner@%2Frun%2Fpostgresql/portolan
+    #[arg(long, value_name = "PATH|URL", conflicts_with = "scan")]
+    pub store: Option<String>,
+
+    /// Which stored scan to read (default: the latest; `portolan scans` lists them).
+    #[arg(long = "scan", value_name = "ID", conflicts_with = "scan")]
+    pub scan_id: Option<i64>,
 
     #[command(flatten)]
     pub report: ReportArgs,
@@ -189,10 +204,10 @@ pub fn run(args: VulnsArgs, style: Style) -> Result<ExitCode> {
             report_cmd(targets, &report, style)
         }
         None => {
-            let Some(scan) = args.scan else {
-                bail!("give a scan file (`portolan scan -sV ... -o jsonl=scan.jsonl`, then `portolan vulns scan.jsonl`), a CPE (`portolan vulns cpe CPE`) or `portolan vulns import FILES`; matching the latest scan of the result store is not built yet");
+            let targets = match &args.scan {
+                Some(scan) => read_scan(scan)?,
+                None => read_stored_scan(args.store.as_deref(), args.scan_id)?,
             };
-            let targets = read_scan(&scan)?;
             report_cmd(targets, &args.report, style)
         }
     }
@@ -256,6 +271,32 @@ struct Target {
     detected: Detected,
 }
 
+impl Target {
+    fn of_service(
+        host: Option<IpAddr>,
+        port: Option<u16>,
+        proto: Option<Protocol>,
+        s: &Service,
+    ) -> Target {
+        let shown = [s.product.as_deref(), s.version.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Target {
+            host,
+            port,
+            proto,
+            shown: if shown.is_empty() {
+                s.name.clone()
+            } else {
+                shown
+            },
+            detected: Detected::from_service(s),
+        }
+    }
+}
+
 /// The `port` lines of a scan's JSON Lines (other types are skipped).
 #[derive(Deserialize)]
 struct ScanLine {
@@ -293,22 +334,44 @@ fn read_scan(path: &Path) -> Result<Vec<Target>> {
             continue;
         }
         let Some(s) = l.service else { continue };
-        let shown = [s.product.as_deref(), s.version.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        out.push(Target {
-            host: l.addr,
-            port: l.port,
-            proto: l.proto,
-            shown: if shown.is_empty() {
-                s.name.clone()
-            } else {
-                shown
-            },
-            detected: Detected::from_service(&s),
-        });
+        out.push(Target::of_service(l.addr, l.port, l.proto, &s));
+    }
+    Ok(out)
+}
+
+/// The services of a scan in the result store: `id`, else the latest scan.
+fn read_stored_scan(spec: Option<&str>, id: Option<i64>) -> Result<Vec<Target>> {
+    let mut store = portolan_store::Store::open(spec)?;
+    let where_ = escape(store.location());
+    let id = match id {
+        Some(id) => id,
+        None => match store.latest_scan()? {
+            Some(info) => info.id,
+            None => bail!(
+                "the result store {where_} holds no scan: run `portolan scan -sV TARGETS` first (every scan is saved there), or give a scan file (`portolan vulns scan.jsonl`) or --store PATH|URL"
+            ),
+        },
+    };
+    let report = store
+        .scan(id)
+        .with_context(|| format!("reading scan {id} from the result store {where_} (`portolan scans` lists the stored scans)"))?;
+    let mut out = Vec::new();
+    for h in &report.hosts {
+        for p in &h.ports {
+            if let Some(s) = &p.service {
+                out.push(Target::of_service(
+                    Some(p.addr),
+                    Some(p.port),
+                    Some(p.proto),
+                    s,
+                ));
+            }
+        }
+    }
+    if !out.iter().any(|t| t.detected.version.is_some()) {
+        eprintln!(
+            "portolan: note: scan {id} of {where_} has no service with a detected version; scan with -sV to match versions"
+        );
     }
     Ok(out)
 }
@@ -374,7 +437,7 @@ fn report_cmd(targets: Vec<Target>, args: &ReportArgs, style: Style) -> Result<E
             summary.services_without_version += 1;
             continue;
         }
-        for f in matcher.match_detected(&t.detected)? {
+        for f in matcher.match_shared(&t.detected)?.iter().cloned() {
             if keep(&f, args) {
                 rows.push((t, f));
             } else {

@@ -2,6 +2,7 @@
 
 mod outputs;
 mod sv;
+mod vulns;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -202,6 +203,19 @@ pub struct ScanArgs {
     /// skipped with a note.
     #[arg(long, value_name = "FILE", requires = "service_version")]
     pub probes_file: Option<PathBuf>,
+
+    /// With -sV: the known vulnerabilities (CVE, CVSS, KEV, EPSS, confidence) of each detected
+    /// version, offline, from the database `portolan vulns import` fills; shown under each
+    /// port in the table, as a `vulns` array in JSON Lines, as a `portolan-vulns` script in
+    /// XML, as CVE ids in grep and CSV. Checked before the first packet.
+    ///
+    /// Example: portolan scan -sV 10.0.0.0/24 --vulns -o xml=scan.xml
+    #[arg(long, requires = "service_version")]
+    pub vulns: bool,
+
+    /// With --vulns: the vulnerability database (default: vulns.sqlite3 in the data directory).
+    #[arg(long, value_name = "PATH", requires = "vulns")]
+    pub vulns_db: Option<PathBuf>,
 
     /// With -sV: highest probe rarity tried on ports no probe lists, 0-9.
     #[arg(long, value_name = "0-9", default_value_t = 7, value_parser = clap::value_parser!(u8).range(0..=9))]

@@ -43,6 +43,7 @@ pub fn to_service(r: &ServiceReport) -> Service {
     Service {
         name: r.name.clone().unwrap_or_else(|| "unknown".into()),
         product: r.product.clone(),
+        scripts: Vec::new(),
         version: r.version.clone(),
         extrainfo: r.extrainfo.clone(),
         cpe: r.cpe.iter().filter_map(|c| Cpe::parse(c).ok()).collect(),
@@ -74,6 +75,8 @@ pub fn to_service(r: &ServiceReport) -> Service {
 pub struct Detector {
     opts: Options,
     quiet: bool,
+    /// --vulns: the vulnerability database.
+    vulns: Option<super::vulns::Vulns>,
 }
 
 impl Detector {
@@ -81,6 +84,10 @@ impl Detector {
         Ok(Detector {
             opts: options(args, args.quiet)?,
             quiet: args.quiet,
+            vulns: match args.vulns {
+                true => Some(super::vulns::Vulns::open(args.vulns_db.as_deref())?),
+                false => None,
+            },
         })
     }
 }
@@ -119,7 +126,7 @@ impl ServiceDetector for Detector {
                 open.len()
             );
         }
-        reports
+        let mut services: Vec<(PortKey, Service)> = reports
             .iter()
             .map(|r| {
                 let proto = r.transport;
@@ -130,6 +137,10 @@ impl ServiceDetector for Detector {
                 };
                 (key, to_service(r))
             })
-            .collect()
+            .collect();
+        if let Some(Err(e)) = self.vulns.as_ref().map(|v| v.annotate(&mut services)) {
+            eprintln!("portolan: --vulns: matching failed: {e:#}");
+        }
+        services
     }
 }
