@@ -18,6 +18,10 @@
 //! - optionally keeps every ban, with its absolute expiry, in a restore file ([`state`]) that
 //!   `portolan block restore` reads after a reboot.
 //!
+//! Changes go through [`nft::Nft`]: [`libnft::NftLib`] (libnftables in process, about a
+//! millisecond a batch) or [`nft::NftBinary`] (the `nft` program); [`libnft::Auto`] picks the
+//! library when it is installed. The only `unsafe` code is the library's binding, in [`libnft`].
+//!
 //! ```
 //! use std::time::Duration;
 //! use portolan_block::{AllowList, Blocker, BlockerConfig, Outcome};
@@ -39,9 +43,11 @@
 //! # Ok(()) }
 //! ```
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod duration;
+#[allow(unsafe_code)]
+pub mod libnft;
 pub mod net;
 pub mod nft;
 pub mod state;
@@ -489,7 +495,12 @@ impl<N: Nft> Blocker<N> {
             added.push((*n, *d));
         }
         let mut script = nft::del_script(&removed);
-        script.push_str(&nft::add_script(&added));
+        // a source this blocker never banned gets a plain add (a ban left by an earlier run
+        // keeps its timeout on kernels before 6.10, until it is alerted again)
+        let now = Instant::now();
+        script.push_str(&nft::add_script_with(&added, |n| {
+            !n.is_host() || self.banned.get(n).is_some_and(|(_, end)| *end > now)
+        }));
         Plan {
             script,
             added,

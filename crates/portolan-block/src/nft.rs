@@ -97,9 +97,30 @@ fn secs(d: Duration) -> u64 {
 /// when present), `delete`, `add` again — one transaction, so a ban is never absent, and
 /// every kernel refreshes (re-adding alone keeps the old timeout before Linux 6.10).
 pub fn add_script(bans: &[(Net, Duration)]) -> String {
+    add_script_with(bans, |_| true)
+}
+
+/// [`add_script`], refreshing only the bans for which `refresh` is true; the others get a
+/// plain `add` (half the kernel's work: for sources not banned before).
+pub fn add_script_with(bans: &[(Net, Duration)], refresh: impl Fn(&Net) -> bool) -> String {
     let mut s = String::new();
+    type Bans = Vec<(Net, Duration)>;
+    let (again, fresh): (Bans, Bans) = bans.iter().partition(|(n, _)| refresh(n));
     for (set, _, _, _) in SETS {
-        let mine: Vec<&(Net, Duration)> = bans.iter().filter(|(n, _)| set_for(n) == set).collect();
+        let mine: Vec<String> = fresh
+            .iter()
+            .filter(|(n, _)| set_for(n) == set)
+            .map(|(n, d)| format!("{n} timeout {}s", secs(*d)))
+            .collect();
+        if !mine.is_empty() {
+            s.push_str(&format!(
+                "add element inet {TABLE} {set} {{ {} }}\n",
+                mine.join(", ")
+            ));
+        }
+    }
+    for (set, _, _, _) in SETS {
+        let mine: Vec<&(Net, Duration)> = again.iter().filter(|(n, _)| set_for(n) == set).collect();
         if mine.is_empty() {
             continue;
         }
@@ -228,7 +249,7 @@ impl Nft for NftBinary {
 
 /// The first lines of nft's complaint (it echoes the whole offending command, which for a
 /// batch of thousands of elements is a very long line).
-fn short(s: &str) -> String {
+pub(crate) fn short(s: &str) -> String {
     let mut out: String = s
         .lines()
         .take(3)

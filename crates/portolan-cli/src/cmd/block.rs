@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
-use portolan_block::nft::NftBinary;
+use portolan_block::libnft::Auto;
 use portolan_block::state::StateFile;
 use portolan_block::{
     format_duration, parse_duration, AllowList, Blocker, BlockerConfig, Net, Outcome,
@@ -238,8 +238,8 @@ pub fn run(cmd: BlockCmd, style: Style) -> Result<ExitCode> {
     }
 }
 
-fn blocker(common: &Common, cfg: BlockerConfig, state: Option<&PathBuf>) -> Blocker<NftBinary> {
-    let b = Blocker::new(cfg, NftBinary::new(&common.nft));
+fn blocker(common: &Common, cfg: BlockerConfig, state: Option<&PathBuf>) -> Blocker<Auto> {
+    let b = Blocker::new(cfg, Auto::new(&common.nft));
     match state {
         Some(p) => b.with_state(StateFile::new(p)),
         None => b,
@@ -412,7 +412,7 @@ pub struct DetectBlockOpts {
 /// The IPS side of `portolan detect --block`: bans the sources of the alerts of one batch
 /// in one transaction, and says what was done about each alert.
 pub struct DetectBlocker {
-    blocker: Blocker<NftBinary>,
+    blocker: Blocker<Auto>,
     dry_run: bool,
     ban_for: Duration,
 }
@@ -434,7 +434,7 @@ impl DetectBlocker {
             },
             dry_run: opts.dry_run,
         };
-        let mut blocker = Blocker::new(cfg, NftBinary::new(&opts.nft));
+        let mut blocker = Blocker::new(cfg, Auto::new(&opts.nft));
         if let Some(p) = &opts.block_state {
             blocker = blocker.with_state(StateFile::new(p));
         }
@@ -464,6 +464,7 @@ impl DetectBlocker {
                 srcs.push(ip);
             }
         }
+        let t0 = portolan_detect::source::live::now_ns();
         let outcomes = self.blocker.ban(&srcs)?;
         let now_ns = portolan_detect::source::live::now_ns();
         let mut said: Vec<std::net::IpAddr> = Vec::new();
@@ -493,9 +494,10 @@ impl DetectBlocker {
                     Outcome::Allowed { by } => format!("{ip} not blocked: allow-listed ({by})"),
                 };
                 eprintln!(
-                    "portolan: {what} ({:.1} ms after the alerting packet, {:.1} ms after its first probe)",
+                    "portolan: {what} ({:.1} ms after the alerting packet, {:.1} ms after its first probe; nft {:.1} ms)",
                     ms(a.ts_ns),
-                    ms(a.first_seen_ns)
+                    ms(a.first_seen_ns),
+                    ms(t0)
                 );
             }
             actions.push(if blocked {
