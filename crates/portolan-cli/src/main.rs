@@ -21,6 +21,7 @@ Examples:
   portolan local --format sarif --fail-on high
   portolan service 127.0.0.1:2222 127.0.0.1:8443   what listens there, which version
   portolan detect capture.pcapng   who scanned or flooded whom, from a capture
+  portolan detect -i eth0 --block  ... and ban them in the kernel (portolan block list)
   portolan scans                  every scan saved in the result store
   portolan diff --fail-on-change  what changed since the previous scan of the same targets
   portolan history 10.0.0.5       every stored scan of a host, port by port
@@ -60,6 +61,10 @@ pub enum Command {
     /// See who is scanning or flooding you: port scans, sweeps and SYN floods from captures or
     /// live traffic.
     Detect(cmd::detect::DetectArgs),
+    /// Block who scans or floods: bans in Portolan's own nftables table, with kernel timeouts
+    /// (list, add, del, flush, save, restore).
+    #[command(subcommand)]
+    Block(cmd::block::BlockCmd),
     /// Stored scans: list, show, delete, prune (the result store every scan is saved to).
     Scans(cmd::store::ScansArgs),
     /// What changed between two stored scans (ndiff's semantics), as text, JSON or ndiff.
@@ -120,6 +125,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => cmd::scan::run(*args, style, &stop),
         Command::Service(args) => cmd::service::run(args, style, &stop),
         Command::Detect(args) => cmd::detect::run(args, style, &stop),
+        Command::Block(c) => cmd::block::run(c, style),
         Command::Scans(args) => cmd::store::run_scans(args, style),
         Command::Diff(args) => cmd::diff::run(args, style),
         Command::History(args) => cmd::store::run_history(args, style),

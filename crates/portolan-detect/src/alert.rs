@@ -153,6 +153,25 @@ pub enum DetectorKind {
     SynFlood,
 }
 
+/// What was done about an alert: EVE's `alert.action`. `blocked` when the source was banned
+/// (`portolan detect --block`), `allowed` otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    #[default]
+    Allowed,
+    Blocked,
+}
+
+impl Action {
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Allowed => "allowed",
+            Action::Blocked => "blocked",
+        }
+    }
+}
+
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
@@ -239,8 +258,13 @@ impl Alert {
         self.technique.proto()
     }
 
-    /// The EVE JSON event.
+    /// The EVE JSON event (`alert.action` is `allowed`: nothing was done).
     pub fn to_eve(&self) -> serde_json::Value {
+        self.to_eve_with(Action::Allowed)
+    }
+
+    /// The EVE JSON event with `alert.action` saying what was done about it.
+    pub fn to_eve_with(&self, action: Action) -> serde_json::Value {
         let mut v = serde_json::json!({
             "schema_version": SCHEMA_VERSION,
             "timestamp": format_timestamp(self.ts_ns),
@@ -249,7 +273,7 @@ impl Alert {
             "dest_ip": self.dst.to_string(),
             "proto": self.proto(),
             "alert": {
-                "action": "allowed",
+                "action": action.name(),
                 "gid": 1,
                 "signature_id": self.signature_id(),
                 "rev": 1,
@@ -328,6 +352,33 @@ mod tests {
             format_timestamp(951_782_400_000_000_000),
             "2000-02-29T00:00:00.000000+0000"
         );
+    }
+
+    #[test]
+    fn action_is_in_the_eve_alert() {
+        let a = Alert {
+            ts_ns: 0,
+            technique: Technique::TcpSyn,
+            shape: Shape::Vertical,
+            detector: DetectorKind::Trw,
+            src: Addr::v4([203, 0, 113, 7]),
+            src_port: None,
+            dst: Addr::default(),
+            dst_port: None,
+            tool: None,
+            ports: vec![],
+            distinct_ports: 0,
+            distinct_hosts: 0,
+            distinct_sources: None,
+            probes: 4,
+            half_open: None,
+            trw_llr: None,
+            first_seen_ns: 0,
+            last_seen_ns: 0,
+        };
+        assert_eq!(a.to_eve()["alert"]["action"], "allowed");
+        assert_eq!(a.to_eve_with(Action::Blocked)["alert"]["action"], "blocked");
+        assert_eq!(a.to_eve_with(Action::Allowed), a.to_eve());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use portolan_detect::alert::{format_timestamp, Alert};
+use portolan_detect::alert::{format_timestamp, Action, Alert};
 use portolan_detect::config::{Config, Sensitivity};
 use portolan_detect::detect::Detector;
 use portolan_detect::source;
@@ -31,6 +31,9 @@ Examples:
   portolan detect --print-config > detect.toml   the defaults, to edit; then --config detect.toml
   portolan detect -i eth0 --new-sources-since 1d alert only on sources no run alerted on in a day
   portolan alerts --since 7d                     the alerts saved in the result store
+  portolan detect -i eth0 --block                ban scanners in the kernel at once, for 1h (IPS)
+  portolan detect -i eth0 --block --block-for 10m --allow 10.0.0.0/24 --dry-run
+  portolan detect -i eth0 --block --block-prefix 24 --block-state /var/lib/portolan/bans.json
 
 Outputs: --format table (default; alias text) or json (alias eve: one EVE JSON object per line,
 each with \"schema_version\"). -o FMT=PATH writes that format to PATH through a temporary file
@@ -193,6 +196,9 @@ pub struct DetectArgs {
     /// out are counted on standard error.
     #[arg(long, value_name = "AGE", conflicts_with = "no_store")]
     pub new_sources_since: Option<String>,
+    /// IPS: --block and its options (crate portolan-block; `portolan block` lists the bans).
+    #[command(flatten)]
+    pub ips: crate::cmd::block::DetectBlockOpts,
 }
 
 /// Largest configuration file read (`--config`).
@@ -382,6 +388,11 @@ impl Printer {
     }
 
     fn alert(&mut self, a: Alert) -> Result<()> {
+        self.alert_action(a, Action::Allowed)
+    }
+
+    /// An alert with what `--block` did about it (EVE `alert.action`; the table says "blocked").
+    fn alert_action(&mut self, a: Alert, action: Action) -> Result<()> {
         if let Some(store) = self.store.as_mut() {
             if store.leave_out(a.src.to_ip()) {
                 return Ok(());
@@ -393,7 +404,7 @@ impl Printer {
         let needs_json =
             !self.eve_log.is_empty() || self.sinks.iter().any(|s| s.format == Format::Json);
         let line = if needs_json {
-            serde_json::to_string(&a.to_eve())?
+            serde_json::to_string(&a.to_eve_with(action))?
         } else {
             String::new()
         };
@@ -413,7 +424,7 @@ impl Printer {
                         None => a.dst.to_string(),
                     };
                     let text = format!(
-                        "{} {} {} -> {}  {} probes, {} ports, {} hosts{}  [{}]",
+                        "{} {} {} -> {}  {} probes, {} ports, {} hosts{}  [{}]{}",
                         s.dim(&format_timestamp(a.ts_ns)),
                         s.red(&a.signature()),
                         s.bold(&a.src.to_string()),
@@ -424,7 +435,12 @@ impl Printer {
                         tool,
                         serde_json::to_value(a.detector)?
                             .as_str()
-                            .unwrap_or_default()
+                            .unwrap_or_default(),
+                        if action == Action::Blocked {
+                            format!("  {}", s.red("blocked"))
+                        } else {
+                            String::new()
+                        }
                     );
                     writeln!(sink.w, "{}", escape(&text))?;
                 }
@@ -728,7 +744,13 @@ fn run_live(
     // handler sets the stop's graceful flag, which the capture loop checks at least every
     // 100 ms.
     let stop = stop.graceful_flag();
-    let mut cap = source::live::LiveCapture::open(ifname, filter.as_deref())
+    let mut ips = crate::cmd::block::DetectBlocker::new(
+        &args.ips,
+        &crate::cmd::block::detect_allow(det.config()),
+    )?;
+    // an IPS wants each packet at once, not when a 1 MiB block fills or after 100 ms
+    let delay_ms = if ips.is_some() { 1 } else { 100 };
+    let mut cap = source::live::LiveCapture::open_with_delay(ifname, filter.as_deref(), delay_ms)
         .map_err(|e| escaped(format!("live capture on {ifname}: {e}")))?;
     eprintln!(
         "portolan: capturing on {} ({}); Ctrl-C to stop",
@@ -754,8 +776,12 @@ fn run_live(
         deadline,
     };
     source::live::watch(&mut cap, det, &stop, limits, |alerts| -> Result<()> {
-        for a in alerts {
-            out.alert(a)?;
+        let actions = match &mut ips {
+            Some(b) => b.act(&alerts)?,
+            None => vec![Action::Allowed; alerts.len()],
+        };
+        for (a, action) in alerts.into_iter().zip(actions) {
+            out.alert_action(a, action)?;
         }
         Ok(())
     })?;

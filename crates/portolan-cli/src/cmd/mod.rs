@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod block;
 pub mod detect;
 pub mod diff;
 pub mod firewall;

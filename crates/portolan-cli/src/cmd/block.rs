@@ -1,0 +1,527 @@
+//! `portolan block`: the bans in Portolan's nftables table (`table inet portolan`) — list,
+//! add, del, flush, and save/restore across a reboot. `portolan detect -i IF --block` makes
+//! bans by itself; this command is for looking at them and for changing them by hand.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result};
+use portolan_block::libnft::Auto;
+use portolan_block::state::StateFile;
+use portolan_block::{
+    format_duration, parse_duration, AllowList, Blocker, BlockerConfig, Net, Outcome,
+};
+
+use crate::cmd::outfile::SCHEMA_VERSION;
+use crate::term::{escape, Style};
+
+const EXAMPLES: &str = "\
+Examples:
+  portolan block list                        bans in force, with the time each has left
+  portolan block list --format json          the same as one JSON document
+  portolan block add 203.0.113.7 --for 1h    ban an address for an hour (kernel timeout)
+  portolan block add 198.51.100.0/24 2001:db8:bad::/48 --for 2d
+  portolan block add 10.0.0.9 --allow 10.0.0.0/24 --dry-run   says it would not: allow-listed
+  portolan block del 203.0.113.7             lift a ban now
+  portolan block flush                       delete table inet portolan and every ban in it
+  portolan block save /var/lib/portolan/bans.json     bans and their expiry, to a file
+  portolan block restore /var/lib/portolan/bans.json  after a reboot: the time they had left
+
+Bans are elements of sets in Portolan's own table, `table inet portolan` (never another
+table), each with a kernel timeout: they lift themselves, no daemon needed. Chains `input` and
+`forward` (priority filter - 10) drop their sources. Loopback is never banned; nor is anything
+given with --allow. Changing bans needs root (CAP_NET_ADMIN) and nft (apt install nftables).
+
+Exit status: 0 done; 1 some target was not banned (allow-listed); 2 error.";
+
+/// `portolan block` subcommands.
+#[derive(clap::Subcommand, Debug)]
+#[command(after_help = EXAMPLES)]
+pub enum BlockCmd {
+    /// Bans in force (address or network, time left, timeout) and packets dropped.
+    List(ListArgs),
+    /// Ban addresses or networks for a time (the kernel lifts the ban by itself).
+    Add(AddArgs),
+    /// Lift bans now.
+    Del(DelArgs),
+    /// Delete Portolan's table and every ban in it (other tables are untouched).
+    Flush(FlushArgs),
+    /// Write the bans in force, with their expiry, to a restore file.
+    Save(SaveArgs),
+    /// Put back the bans of a restore file that have not expired, for the time they have left.
+    Restore(RestoreArgs),
+}
+
+/// Options every subcommand has.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Common {
+    /// The nft program to run.
+    #[arg(long, value_name = "PROGRAM", default_value = "nft", hide = true)]
+    pub nft: PathBuf,
+}
+
+/// Output format of `block list`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct ListArgs {
+    /// table (default) or json.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Alias of --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct AddArgs {
+    /// Addresses or networks (203.0.113.7, 198.51.100.0/24, 2001:db8::/64).
+    #[arg(value_name = "ADDR|CIDR", required = true)]
+    pub targets: Vec<String>,
+    /// How long: 30s, 10m, 1h, 2d, 1w, 1h30m.
+    #[arg(long = "for", value_name = "DURATION", default_value = "1h", value_parser = parse_dur)]
+    pub ban_for: Duration,
+    /// Never ban this address or network (repeatable; loopback always).
+    #[arg(long, value_name = "CIDR", value_parser = parse_net)]
+    pub allow: Vec<Net>,
+    /// Say what would be banned; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also record the bans in this restore file.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct DelArgs {
+    /// Addresses or networks, as they were banned.
+    #[arg(value_name = "ADDR|CIDR", required = true, value_parser = parse_net)]
+    pub targets: Vec<Net>,
+    /// Also forget them in this restore file.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct FlushArgs {
+    /// Also empty this restore file.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct SaveArgs {
+    /// The restore file to write (replaced whole, through a temporary file).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct RestoreArgs {
+    /// The restore file (from `block save`, or `detect --block --block-state FILE`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Never ban this address or network (repeatable; loopback always).
+    #[arg(long, value_name = "CIDR", value_parser = parse_net)]
+    pub allow: Vec<Net>,
+    /// Say what would be banned; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// clap parser for durations.
+pub fn parse_dur(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// clap parser for addresses and networks.
+pub fn parse_net(s: &str) -> Result<Net, String> {
+    s.parse::<Net>().map_err(|e| e.to_string())
+}
+
+fn allow_list(extra: &[Net]) -> AllowList {
+    let mut a = AllowList::default();
+    for n in extra {
+        a.push(*n);
+    }
+    a
+}
+
+/// Run `portolan block`.
+pub fn run(cmd: BlockCmd, style: Style) -> Result<ExitCode> {
+    match cmd {
+        BlockCmd::List(a) => list(a, style),
+        BlockCmd::Add(a) => add(a, style),
+        BlockCmd::Del(a) => {
+            let mut b = blocker(&a.common, BlockerConfig::default(), a.state.as_ref());
+            let present: Vec<Net> = b
+                .list()?
+                .map(|st| st.bans.into_iter().map(|l| l.net).collect())
+                .unwrap_or_default();
+            b.unban(&a.targets)?;
+            for t in &a.targets {
+                if present.contains(t) {
+                    println!("{t}: ban lifted");
+                } else {
+                    println!("{t}: was not banned");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BlockCmd::Flush(a) => {
+            let mut b = blocker(&a.common, BlockerConfig::default(), a.state.as_ref());
+            if b.flush()? {
+                println!("table inet portolan deleted: every ban is lifted");
+            } else {
+                if let Some(p) = &a.state {
+                    StateFile::new(p).clear()?;
+                }
+                println!("no table inet portolan: nothing was banned");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BlockCmd::Save(a) => {
+            let mut b = blocker(&a.common, BlockerConfig::default(), None);
+            let bans: Vec<(Net, Duration)> = match b.list()? {
+                Some(st) => st
+                    .bans
+                    .iter()
+                    .map(|l| (l.net, l.expires.unwrap_or(Duration::ZERO)))
+                    .filter(|(_, d)| !d.is_zero())
+                    .collect(),
+                None => Vec::new(),
+            };
+            StateFile::new(&a.file).replace(&bans, SystemTime::now())?;
+            println!(
+                "{} bans saved to {}",
+                bans.len(),
+                escape(&a.file.display().to_string())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        BlockCmd::Restore(a) => {
+            let file = StateFile::new(&a.file);
+            let bans = file.remaining(SystemTime::now())?;
+            let cfg = BlockerConfig {
+                allow: allow_list(&a.allow),
+                dry_run: a.dry_run,
+                ..BlockerConfig::default()
+            };
+            let mut b = blocker(&a.common, cfg, None);
+            let out = b.ban_nets(&bans)?;
+            report(&bans, &out, style)
+        }
+    }
+}
+
+fn blocker(common: &Common, cfg: BlockerConfig, state: Option<&PathBuf>) -> Blocker<Auto> {
+    let b = Blocker::new(cfg, Auto::new(&common.nft));
+    match state {
+        Some(p) => b.with_state(StateFile::new(p)),
+        None => b,
+    }
+}
+
+fn add(a: AddArgs, style: Style) -> Result<ExitCode> {
+    let mut bans = Vec::new();
+    for t in &a.targets {
+        let net: Net = t
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{}", escape(&format!("{e}"))))?;
+        portolan_block::check_width(&net)?;
+        bans.push((net, a.ban_for));
+    }
+    let cfg = BlockerConfig {
+        ban_for: a.ban_for,
+        allow: allow_list(&a.allow),
+        dry_run: a.dry_run,
+        ..BlockerConfig::default()
+    };
+    let mut b = blocker(&a.common, cfg, a.state.as_ref());
+    let out = b.ban_nets(&bans)?;
+    report(&bans, &out, style)
+}
+
+/// One line per target; exit 1 when one was refused (allow-listed).
+fn report(bans: &[(Net, Duration)], out: &[Outcome], style: Style) -> Result<ExitCode> {
+    let mut refused = false;
+    let mut w = std::io::stdout().lock();
+    for ((net, d), o) in bans.iter().zip(out) {
+        let line = match o {
+            Outcome::Blocked { dry_run: true, .. } => {
+                format!("{net}: would be blocked for {}", format_duration(*d))
+            }
+            Outcome::Blocked { .. } => {
+                format!(
+                    "{net}: {} for {}",
+                    style.red("blocked"),
+                    format_duration(*d)
+                )
+            }
+            Outcome::Covered { by } => format!("{net}: already blocked (inside the ban of {by})"),
+            Outcome::Allowed { by } => {
+                refused = true;
+                format!("{net}: {} (allow-listed: {by})", style.green("not blocked"))
+            }
+        };
+        writeln!(w, "{line}")?;
+    }
+    w.flush()?;
+    Ok(if refused {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
+    let format = if a.json { Format::Json } else { a.format };
+    let mut b = blocker(&a.common, BlockerConfig::default(), None);
+    let st = b.list().context("listing table inet portolan")?;
+    let mut w = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            let bans: Vec<serde_json::Value> = st
+                .iter()
+                .flat_map(|s| &s.bans)
+                .map(|l| {
+                    serde_json::json!({
+                        "net": l.net.to_string(),
+                        "family": if l.net.is_ipv4() { "ipv4" } else { "ipv6" },
+                        "prefix": !l.net.is_host(),
+                        "set": l.set,
+                        "timeout_s": l.timeout.map(|d| d.as_secs()),
+                        "expires_in_s": l.expires.map(|d| d.as_secs()),
+                    })
+                })
+                .collect();
+            let doc = serde_json::json!({
+                "schema_version": SCHEMA_VERSION,
+                "table": "inet portolan",
+                "present": st.is_some(),
+                "dropped_packets": st.as_ref().map(|s| s.dropped_packets).unwrap_or(0),
+                "bans": bans,
+            });
+            writeln!(w, "{doc}")?;
+        }
+        Format::Table => match &st {
+            None => writeln!(w, "no bans (there is no table inet portolan)")?,
+            Some(s) => {
+                writeln!(
+                    w,
+                    "{}",
+                    style.bold(&format!(
+                        "{:<40} {:>12} {:>10}",
+                        "BANNED", "EXPIRES IN", "TIMEOUT"
+                    ))
+                )?;
+                for l in &s.bans {
+                    let dur = |d: Option<Duration>| d.map(format_duration).unwrap_or("-".into());
+                    writeln!(
+                        w,
+                        "{:<40} {:>12} {:>10}",
+                        l.net.to_string(),
+                        dur(l.expires),
+                        dur(l.timeout)
+                    )?;
+                }
+                writeln!(
+                    w,
+                    "{} bans in table inet portolan; {} packets dropped",
+                    s.bans.len(),
+                    s.dropped_packets
+                )?;
+            }
+        },
+    }
+    w.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `--block` options of `portolan detect` (flattened into its arguments).
+#[derive(clap::Args, Debug, Clone)]
+pub struct DetectBlockOpts {
+    /// Ban the source of every scan alert at once, in the kernel (Portolan's nftables table
+    /// `inet portolan`; see `portolan block --help`). Needs root (CAP_NET_ADMIN) and nft.
+    /// Sources on --allow (and the configuration's allow list) and loopback are never banned;
+    /// floods and distributed scans (spoofable, many sources) are reported, not banned.
+    #[arg(long, requires = "interface")]
+    pub block: bool,
+
+    /// How long a ban lasts (kernel timeout; refreshed while the source keeps scanning):
+    /// 30s, 10m, 1h, 2d.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_dur, requires = "block")]
+    pub block_for: Duration,
+
+    /// Ban the whole IPv4 network of this prefix length (e.g. 24) once --block-prefix-after of
+    /// its addresses were banned (a sweep from many addresses of one network).
+    #[arg(long, value_name = "LEN", value_parser = clap::value_parser!(u8).range(8..=31), requires = "block")]
+    pub block_prefix: Option<u8>,
+
+    /// The same for IPv6 (e.g. 64).
+    #[arg(long, value_name = "LEN", value_parser = clap::value_parser!(u8).range(16..=127), requires = "block")]
+    pub block_prefix6: Option<u8>,
+
+    /// Banned addresses of one network that make the network banned.
+    #[arg(long, value_name = "N", default_value = "3", value_parser = clap::value_parser!(u32).range(1..), requires = "block")]
+    pub block_prefix_after: u32,
+
+    /// With --block: print what would be banned (alerts say "blocked"), change nothing.
+    #[arg(long, requires = "block")]
+    pub dry_run: bool,
+
+    /// Also keep every ban, with its expiry, in this restore file (for `portolan block
+    /// restore FILE` after a reboot).
+    #[arg(long, value_name = "FILE", requires = "block")]
+    pub block_state: Option<PathBuf>,
+
+    /// The nft program to run.
+    #[arg(
+        long = "block-nft",
+        value_name = "PROGRAM",
+        default_value = "nft",
+        hide = true
+    )]
+    pub nft: PathBuf,
+}
+
+/// The IPS side of `portolan detect --block`: bans the sources of the alerts of one batch
+/// in one transaction, and says what was done about each alert.
+pub struct DetectBlocker {
+    blocker: Blocker<Auto>,
+    dry_run: bool,
+    ban_for: Duration,
+}
+
+impl DetectBlocker {
+    /// `None` without --block. Prepares the table now, so a missing nft or privilege is an
+    /// error before capture starts.
+    pub fn new(opts: &DetectBlockOpts, allow: &[Net]) -> Result<Option<DetectBlocker>> {
+        if !opts.block {
+            return Ok(None);
+        }
+        let cfg = BlockerConfig {
+            ban_for: opts.block_for,
+            allow: allow_list(allow),
+            prefix: portolan_block::PrefixRule {
+                v4: opts.block_prefix,
+                v6: opts.block_prefix6,
+                after: opts.block_prefix_after as usize,
+            },
+            dry_run: opts.dry_run,
+        };
+        let mut blocker = Blocker::new(cfg, Auto::new(&opts.nft));
+        if let Some(p) = &opts.block_state {
+            blocker = blocker.with_state(StateFile::new(p));
+        }
+        blocker
+            .prepare()
+            .context("--block: cannot set up table inet portolan")?;
+        Ok(Some(DetectBlocker {
+            blocker,
+            dry_run: opts.dry_run,
+            ban_for: opts.block_for,
+        }))
+    }
+
+    /// Ban the sources of `alerts` that can be banned; one action per alert.
+    pub fn act(
+        &mut self,
+        alerts: &[portolan_detect::alert::Alert],
+    ) -> Result<Vec<portolan_detect::alert::Action>> {
+        use portolan_detect::alert::{Action, Shape};
+        let bannable = |a: &portolan_detect::alert::Alert| {
+            !matches!(a.shape, Shape::Distributed | Shape::Flood)
+        };
+        let mut srcs: Vec<std::net::IpAddr> = Vec::new();
+        for a in alerts.iter().filter(|a| bannable(a)) {
+            let ip = a.src.to_ip();
+            if !srcs.contains(&ip) {
+                srcs.push(ip);
+            }
+        }
+        let t0 = portolan_detect::source::live::now_ns();
+        let outcomes = self.blocker.ban(&srcs)?;
+        let now_ns = portolan_detect::source::live::now_ns();
+        let mut said: Vec<std::net::IpAddr> = Vec::new();
+        let mut actions = Vec::with_capacity(alerts.len());
+        for a in alerts {
+            let ip = a.src.to_ip();
+            let o = bannable(a)
+                .then(|| srcs.iter().position(|s| *s == ip))
+                .flatten()
+                .and_then(|i| outcomes.get(i));
+            let blocked = o.is_some_and(Outcome::is_blocked);
+            if let (Some(o), false) = (o, said.contains(&ip)) {
+                said.push(ip);
+                let ms = |from: u64| now_ns.saturating_sub(from) as f64 / 1e6;
+                let what = match o {
+                    Outcome::Blocked { net, refreshed, .. } => format!(
+                        "{}{} {net} for {}",
+                        if self.dry_run { "would have " } else { "" },
+                        if *refreshed {
+                            "kept blocked"
+                        } else {
+                            "blocked"
+                        },
+                        format_duration(self.ban_for)
+                    ),
+                    Outcome::Covered { by } => format!("{ip} is blocked already (by {by})"),
+                    Outcome::Allowed { by } => format!("{ip} not blocked: allow-listed ({by})"),
+                };
+                eprintln!(
+                    "portolan: {what} ({:.1} ms after the alerting packet, {:.1} ms after its first probe; nft {:.1} ms)",
+                    ms(a.ts_ns),
+                    ms(a.first_seen_ns),
+                    ms(t0)
+                );
+            }
+            actions.push(if blocked {
+                Action::Blocked
+            } else {
+                Action::Allowed
+            });
+        }
+        Ok(actions)
+    }
+}
+
+/// `portolan detect`'s allow list as networks (from `--allow` strings and the configuration).
+pub fn detect_allow(cfg: &portolan_detect::config::Config) -> Vec<Net> {
+    cfg.allow
+        .iter()
+        .map(|c| {
+            let ip = c.addr.to_ip();
+            let len = if ip.is_ipv4() {
+                c.prefix128.saturating_sub(96)
+            } else {
+                c.prefix128
+            };
+            Net::new(ip, len)
+        })
+        .collect()
+}

@@ -1,0 +1,543 @@
+//! Lab tests for `portolan detect --block` (IPS) and `portolan block`: real nmap and masscan
+//! from a scanner namespace against a target namespace running `detect -i any --block`, a
+//! benign client in a third namespace, and the target's kernel counting the scanner's SYNs
+//! that got past the ban.
+//!
+//! Network safety: three namespaces this test creates (names `ips-<pid>-<tag>-<n>-{s,t,b}`),
+//! joined to the target by two veth pairs, with no route out. Every nftables change happens
+//! inside the target namespace (the binary runs under `ip netns exec`). Namespaces and
+//! processes are removed when the lab is dropped, even when a test fails.
+//!
+//! Not root or a tool missing: the tests print why and skip — except under CI=true, where
+//! they fail.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+mod common;
+use common::lab::{have, skip_or_fail};
+use common::{is_root, portolan_command};
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+const SCANNER: &str = "10.77.0.1";
+const TARGET: &str = "10.77.0.2";
+const BENIGN: &str = "10.77.1.1";
+const TARGET_B: &str = "10.77.1.2";
+/// Open TCP ports on the target.
+const OPEN: &[u16] = &[22, 80, 443, 8080];
+
+fn sh(cmd: &[&str]) {
+    let st = Command::new(cmd[0])
+        .args(&cmd[1..])
+        .status()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(st.success(), "{cmd:?} failed: {st}");
+}
+
+fn can_run(test: &str, tools: &[&str]) -> bool {
+    if !is_root() {
+        skip_or_fail(&format!("{test}: needs root (namespaces, nftables)"));
+        return false;
+    }
+    for t in ["ip", "nft", "python3"].iter().chain(tools) {
+        if !have(t) {
+            skip_or_fail(&format!("{test}: `{t}` is not installed"));
+            return false;
+        }
+    }
+    true
+}
+
+const LISTENERS: &str = r#"
+import socket, sys, threading
+def serve(s):
+    while True:
+        try:
+            c, _ = s.accept()
+        except OSError:
+            return
+        try:
+            c.sendall(b"220 lab service ready\r\n"); c.close()
+        except OSError:
+            pass
+for p in [int(x) for x in sys.argv[1].split(',')]:
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(('0.0.0.0', p)); s.listen(4096)
+    threading.Thread(target=serve, args=(s,), daemon=True).start()
+print('ready', flush=True)
+threading.Event().wait()
+"#;
+
+/// Scanner and benign namespaces, each joined to the target by a veth pair.
+struct Lab {
+    s: String,
+    t: String,
+    b: String,
+    s_if: String,
+    t_mac: String,
+    children: Vec<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in [&self.s, &self.t, &self.b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+impl Lab {
+    fn new(tag: &str) -> Lab {
+        let n = SEQ.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id() % 100_000;
+        let ns = |x: &str| format!("ips-{pid}-{tag}-{n}-{x}");
+        let ifn = |x: &str| format!("ips{pid}{n}{x}");
+        let mut lab = Lab {
+            s: ns("s"),
+            t: ns("t"),
+            b: ns("b"),
+            s_if: ifn("s"),
+            t_mac: String::new(),
+            children: Vec::new(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        for ns in [&lab.s, &lab.t, &lab.b] {
+            sh(&["ip", "netns", "add", ns]);
+            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        let (ts, tb, bi) = (ifn("ts"), ifn("tb"), ifn("b"));
+        for (outer, outer_ns, inner, addr, taddr) in [
+            (&lab.s_if, &lab.s, &ts, SCANNER, TARGET),
+            (&bi, &lab.b, &tb, BENIGN, TARGET_B),
+        ] {
+            sh(&[
+                "ip", "link", "add", outer, "type", "veth", "peer", "name", inner,
+            ]);
+            sh(&["ip", "link", "set", outer, "netns", outer_ns]);
+            sh(&["ip", "link", "set", inner, "netns", &lab.t]);
+            sh(&[
+                "ip",
+                "-n",
+                outer_ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                outer,
+            ]);
+            sh(&[
+                "ip",
+                "-n",
+                &lab.t,
+                "addr",
+                "add",
+                &format!("{taddr}/24"),
+                "dev",
+                inner,
+            ]);
+            sh(&["ip", "-n", outer_ns, "link", "set", outer, "up"]);
+            sh(&["ip", "-n", &lab.t, "link", "set", inner, "up"]);
+        }
+        let out = Command::new("ip")
+            .args(["-n", &lab.t, "-o", "link", "show", &ts])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        lab.t_mac = text
+            .split_whitespace()
+            .skip_while(|w| *w != "link/ether")
+            .nth(1)
+            .expect("target MAC")
+            .to_string();
+        // the kernel's count of the scanner's SYNs that got past the ban (priority 0 runs
+        // after Portolan's chains at filter - 10)
+        let count = format!(
+            "table inet ipslab {{\n chain count {{\n type filter hook input priority 0; policy accept;\n \
+             ip saddr {SCANNER} tcp flags & (syn | ack) == syn counter\n }}\n}}\n"
+        );
+        lab.nft(&count);
+        // listeners on the target
+        let script = lab.dir.path().join("listeners.py");
+        std::fs::write(&script, LISTENERS).unwrap();
+        let ports = OPEN
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut c = Command::new("ip")
+            .args(["netns", "exec", &lab.t, "python3"])
+            .arg(&script)
+            .arg(&ports)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(c.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        lab.children.push(c);
+        lab
+    }
+
+    fn nft(&self, script: &str) {
+        let mut c = Command::new("ip")
+            .args(["netns", "exec", &self.t, "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut c.stdin.take().unwrap(), script.as_bytes()).unwrap();
+        assert!(c.wait().unwrap().success(), "nft -f: {script}");
+    }
+
+    /// SYNs from the scanner that got past the ban.
+    fn passed(&self) -> u64 {
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", &self.t, "nft", "-j", "list", "table", "inet", "ipslab",
+            ])
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i.get("rule"))
+            .flat_map(|r| r["expr"].as_array().unwrap().clone())
+            .filter_map(|x| x.get("counter").map(|c| c["packets"].as_u64().unwrap()))
+            .sum()
+    }
+
+    fn reset_count(&self) {
+        self.nft("reset counters table inet ipslab");
+        let _ = self.passed();
+    }
+
+    /// `portolan ARGS` in the target namespace.
+    fn portolan(&self, args: &[&str]) -> Output {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.t]);
+        c.arg(portolan_command().get_program());
+        c.args(args);
+        c.output().unwrap()
+    }
+
+    /// The bans listed by `portolan block list --format json`.
+    fn bans(&self) -> Vec<String> {
+        let out = self.portolan(&["block", "list", "--format", "json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["schema_version"], 1);
+        v["bans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["net"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// `detect -i any ARGS --format json` live in the target; returns once it captures.
+    fn detect(&self, args: &[&str]) -> (Child, BufReader<std::process::ChildStderr>) {
+        let mut c = Command::new("ip")
+            .args(["netns", "exec", &self.t])
+            .arg(portolan_command().get_program())
+            .args(["detect", "-i", "any", "--format", "json"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(c.stderr.take().unwrap());
+        let mut line = String::new();
+        err.read_line(&mut line).unwrap();
+        assert!(
+            line.contains("capturing on"),
+            "detect did not start: {line}"
+        );
+        (c, err)
+    }
+
+    /// A TCP connection from the benign namespace to the target's port 80 gets the banner.
+    fn benign_works(&self) -> bool {
+        self.connect_from(&self.b, TARGET_B)
+    }
+
+    fn connect_from(&self, ns: &str, addr: &str) -> bool {
+        let py = format!(
+            "import socket; s=socket.create_connection(('{addr}', 80), timeout=2); \
+             print(s.recv(64).decode().strip())"
+        );
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-c", &py])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("lab service ready")
+    }
+}
+
+/// Stop a live detect (SIGINT) and return its stdout (EVE lines) and the rest of its stderr.
+fn stop(mut c: Child, mut err: BufReader<std::process::ChildStderr>) -> (Vec<Value>, String) {
+    interrupt(c.id());
+    let mut out = String::new();
+    c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let mut e = String::new();
+    err.read_to_string(&mut e).unwrap();
+    let _ = c.wait();
+    let alerts = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (alerts, e)
+}
+
+/// SIGINT to the `ip netns exec` child, which execs the binary (same PID).
+fn interrupt(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+}
+
+fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// nmap's "Not shown: N closed tcp ports" / "N filtered" and the open ports it lists.
+fn nmap_counts(text: &str) -> (u64, u64, Vec<u16>) {
+    let mut closed = 0;
+    let mut filtered = 0;
+    let mut open = Vec::new();
+    for l in text.lines() {
+        if let Some(rest) = l.strip_prefix("Not shown: ") {
+            for part in rest.split(", ") {
+                let n: u64 = part.split_whitespace().next().unwrap().parse().unwrap();
+                if part.contains("closed") {
+                    closed += n;
+                } else if part.contains("filtered") {
+                    filtered += n;
+                }
+            }
+        }
+        if let Some((p, st)) = l.split_once("/tcp") {
+            let st = st.split_whitespace().next().unwrap_or("");
+            if let Ok(p) = p.trim().parse::<u16>() {
+                match st {
+                    "open" => open.push(p),
+                    "closed" => closed += 1,
+                    "filtered" => filtered += 1,
+                    _ => {}
+                }
+            }
+        }
+    }
+    (closed, filtered, open)
+}
+
+#[test]
+fn ips_lab_nmap_is_banned_at_once_and_a_benign_client_keeps_working() {
+    if !can_run("ips_lab_nmap", &["nmap"]) {
+        return;
+    }
+    let lab = Lab::new("nmap");
+    assert!(lab.benign_works(), "the benign client works before");
+    lab.reset_count();
+    let (det, err) = lab.detect(&["--block", "--block-for", "2m"]);
+    // a real nmap -sS -p-, made quick by letting it give up on dropped probes fast
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.s, "nmap", "-n", "-Pn", "-sS", "-p-"])
+        .args(["--max-retries", "0", "--min-rate", "20000", TARGET])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "nmap: {text}");
+    let passed = lab.passed();
+    let (closed, filtered, open) = nmap_counts(&text);
+    eprintln!(
+        "nmap: {closed} closed, {filtered} filtered, open {open:?}; SYNs past the ban: {passed}"
+    );
+    // banned: the scanner is in the set, with a timeout
+    assert!(
+        lab.bans().contains(&SCANNER.to_string()),
+        "{:?}",
+        lab.bans()
+    );
+    // what nmap found answered before the ban: no more ports answered than SYNs got past it
+    assert!(
+        closed + open.len() as u64 <= passed,
+        "nmap saw {closed} closed + {} open ports but only {passed} SYNs passed",
+        open.len()
+    );
+    assert!(open.iter().all(|p| OPEN.contains(p)), "{open:?}");
+    // the ban stopped the scan: almost every port went unanswered
+    assert!(passed >= 4, "detection needs a few probes, got {passed}");
+    assert!(passed < 5000, "{passed} SYNs passed: the ban came late");
+    assert!(filtered > 60_000, "{filtered} ports filtered");
+    assert!(lab.benign_works(), "the benign client works during the ban");
+    let (alerts, err) = stop(det, err);
+    assert!(err.contains(&format!("blocked {SCANNER}")), "{err}");
+    let scan: Vec<&Value> = alerts.iter().filter(|a| a["src_ip"] == SCANNER).collect();
+    assert!(!scan.is_empty(), "no alert for the scanner");
+    assert!(
+        scan.iter().all(|a| a["alert"]["action"] == "blocked"),
+        "{scan:?}"
+    );
+    assert!(lab.benign_works(), "the benign client works after");
+    // flush removes the table, and only it
+    let out = lab.portolan(&["block", "flush"]);
+    assert!(out.status.success());
+    assert!(lab.bans().is_empty());
+    assert!(lab.passed() > 0, "the lab's own table is untouched");
+}
+
+#[test]
+fn ips_lab_masscan_ban_expires_by_itself() {
+    if !can_run("ips_lab_masscan", &["masscan"]) {
+        return;
+    }
+    let lab = Lab::new("mass");
+    lab.reset_count();
+    let (det, err) = lab.detect(&["--block", "--block-for", "3s"]);
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.s, "masscan", "-p1-20000", TARGET])
+        .args(["--rate", "20000", "--wait", "0", "--interface", &lab.s_if])
+        .args(["--router-mac", &lab.t_mac])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "masscan: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let passed = lab.passed();
+    eprintln!("masscan: SYNs past the ban: {passed}");
+    assert!((4..5000).contains(&passed), "{passed} SYNs passed the ban");
+    // (20,000 ports at 20,000/s: the scan ends inside the 3 s ban)
+    // the ban is gone within its 3 s (plus the kernel's garbage collection), with no daemon
+    // doing anything: the scanner reaches the service again
+    wait_for("the ban to expire", 15, || {
+        !lab.bans().contains(&SCANNER.to_string())
+    });
+    assert!(
+        lab.connect_from(&lab.s, TARGET),
+        "the scanner is not banned any more"
+    );
+    let (alerts, _) = stop(det, err);
+    assert!(alerts
+        .iter()
+        .any(|a| a["src_ip"] == SCANNER && a["alert"]["action"] == "blocked"));
+}
+
+#[test]
+fn ips_lab_allow_listed_scanner_is_never_banned_and_dry_run_changes_nothing() {
+    if !can_run("ips_lab_allow", &["nmap"]) {
+        return;
+    }
+    let lab = Lab::new("allow");
+    let (det, err) = lab.detect(&["--block", "--allow", &format!("{SCANNER}/32")]);
+    let out = Command::new("ip")
+        .args([
+            "netns", "exec", &lab.s, "nmap", "-n", "-Pn", "-sS", "-p", "1-1000",
+        ])
+        .args(["--max-retries", "0", TARGET])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (closed, _, open) = nmap_counts(&text);
+    assert_eq!(open, [22, 80, 443], "{text}");
+    assert_eq!(closed, 997, "{text}");
+    assert!(lab.bans().is_empty(), "{:?}", lab.bans());
+    stop(det, err);
+
+    // --dry-run: the alert says blocked, the kernel holds no ban
+    lab.portolan(&["block", "flush"]);
+    let (det, err) = lab.detect(&["--block", "--dry-run"]);
+    let out = Command::new("ip")
+        .args([
+            "netns", "exec", &lab.s, "nmap", "-n", "-Pn", "-sS", "-p", "1-1000",
+        ])
+        .args(["--max-retries", "0", TARGET])
+        .output()
+        .unwrap();
+    let (closed, _, open) = nmap_counts(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!((closed, open.len()), (997, 3), "nothing was blocked");
+    let (alerts, err) = stop(det, err);
+    assert!(err.contains("would have blocked"), "{err}");
+    assert!(alerts.iter().any(|a| a["alert"]["action"] == "blocked"));
+    assert!(lab.bans().is_empty());
+}
+
+#[test]
+fn ips_lab_block_add_list_del_and_restore() {
+    if !can_run("ips_lab_block_cmd", &[]) {
+        return;
+    }
+    let lab = Lab::new("cmd");
+    let out = lab.portolan(&["block", "add", SCANNER, "--for", "1h"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !lab.connect_from(&lab.s, TARGET),
+        "banned by hand: no connection"
+    );
+    assert!(lab.benign_works());
+    let state = lab.dir.path().join("bans.json");
+    let st = state.to_str().unwrap();
+    assert!(lab.portolan(&["block", "save", st]).status.success());
+    assert!(lab.portolan(&["block", "flush"]).status.success());
+    assert!(lab.connect_from(&lab.s, TARGET), "flushed: connects again");
+    // after a "reboot": the saved ban comes back with the time it had left
+    let out = lab.portolan(&["block", "restore", st]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = lab.portolan(&["block", "list", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ban = &v["bans"][0];
+    assert_eq!(ban["net"], SCANNER);
+    let left = ban["expires_in_s"].as_u64().unwrap();
+    assert!((3500..=3600).contains(&left), "{left}");
+    assert!(!lab.connect_from(&lab.s, TARGET));
+    let out = lab.portolan(&["block", "del", SCANNER]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ban lifted"));
+    assert!(lab.connect_from(&lab.s, TARGET));
+    // loopback and --allow are refused, with exit status 1
+    let out = lab.portolan(&[
+        "block",
+        "add",
+        "127.0.0.1",
+        BENIGN,
+        "--allow",
+        "10.77.1.0/24",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(lab.bans().is_empty());
+}
