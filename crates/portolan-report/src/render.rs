@@ -451,7 +451,8 @@ pub fn table(r: &ScanReport, style: &dyn Paint, only_open: bool) -> String {
                 .srtt_us
                 .map(|s| format!(" ({:.4}s latency)", s as f64 / 1e6))
                 .unwrap_or_default();
-            let _ = writeln!(o, "  host is up{lat}");
+            let why = h.up_reason.map(|r| format!(", {r}")).unwrap_or_default();
+            let _ = writeln!(o, "  host is up{why}{lat}");
         } else {
             let _ = writeln!(o, "  no answer");
         }
