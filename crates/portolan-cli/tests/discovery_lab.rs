@@ -66,17 +66,15 @@ impl Lab {
             .args(["up", &name])
             .status()
             .unwrap();
-        let lab = Lab {
+        let mut lab = Lab {
             live4: BTreeMap::new(),
             live6: BTreeMap::new(),
             name,
         };
         assert!(st.success(), "discovery.sh up {} failed", lab.name);
-        Lab {
-            live4: read_live(&format!("/tmp/{}.live4", lab.name)),
-            live6: read_live(&format!("/tmp/{}.live6", lab.name)),
-            ..lab
-        }
+        lab.live4 = read_live(&format!("/tmp/{}.live4", lab.name));
+        lab.live6 = read_live(&format!("/tmp/{}.live6", lab.name));
+        lab
     }
 
     /// `portolan ARGS` in the scanner namespace, JSON Lines on stdout: the records.
