@@ -7,115 +7,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "common/discolab.rs"]
+mod discolab;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-static N: AtomicU32 = AtomicU32::new(0);
-
-/// One discovery lab, removed on drop.
-struct Lab {
-    name: String,
-    /// Live addresses and their kind (all, icmp, tcp443), per family.
-    live4: BTreeMap<IpAddr, String>,
-    live6: BTreeMap<IpAddr, String>,
-}
-
-fn script() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/discovery.sh")
-}
-
-fn can_run() -> bool {
-    let root = common::is_root();
-    let ip = Command::new("ip").arg("-V").output().is_ok();
-    let nft = Command::new("nft").arg("-v").output().is_ok();
-    let py = Command::new("python3").arg("-V").output().is_ok();
-    if root && ip && nft && py {
-        return true;
-    }
-    let why = format!("root={root} ip={ip} nft={nft} python3={py}");
-    if common::in_ci() {
-        panic!("discovery lab test cannot run under CI: {why}");
-    }
-    eprintln!("SKIP discovery lab test: needs root, iproute2, nftables and python3 ({why})");
-    false
-}
-
-fn read_live(path: &str) -> BTreeMap<IpAddr, String> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter_map(|l| {
-            let (a, k) = l.split_once(' ')?;
-            Some((a.parse().unwrap(), k.to_string()))
-        })
-        .collect()
-}
-
-impl Lab {
-    fn up() -> Lab {
-        let name = format!(
-            "dsc{}x{}",
-            std::process::id() % 100_000,
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        let st = Command::new("bash")
-            .arg(script())
-            .args(["up", &name])
-            .status()
-            .unwrap();
-        let mut lab = Lab {
-            live4: BTreeMap::new(),
-            live6: BTreeMap::new(),
-            name,
-        };
-        assert!(st.success(), "discovery.sh up {} failed", lab.name);
-        lab.live4 = read_live(&format!("/tmp/{}.live4", lab.name));
-        lab.live6 = read_live(&format!("/tmp/{}.live6", lab.name));
-        lab
-    }
-
-    /// `portolan ARGS` in the scanner namespace, JSON Lines on stdout: the records.
-    fn scan(&self, args: &[&str]) -> Vec<serde_json::Value> {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &format!("{}-s", self.name)])
-            .arg(assert_cmd::cargo::cargo_bin("portolan"))
-            .args([
-                "scan",
-                "--no-store",
-                "-q",
-                "--format",
-                "json",
-                "--seed",
-                "5",
-            ])
-            .args(args)
-            .env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "scan {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .args(["down", &self.name])
-            .status();
-    }
-}
+use discolab::{can_run, Lab};
 
 /// The hosts reported up, with their reason.
 fn up_hosts(recs: &[serde_json::Value]) -> BTreeMap<IpAddr, String> {
