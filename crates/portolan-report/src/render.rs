@@ -176,14 +176,17 @@ pub fn xml(r: &ScanReport) -> String {
         ctime(r.start),
         env!("CARGO_PKG_VERSION")
     );
-    let _ = writeln!(
-        o,
-        "<scaninfo type=\"{}\" protocol=\"{}\" numservices=\"{}\" services=\"{}\"/>",
-        xml_escape(&r.scan_type),
-        r.proto,
-        r.num_ports,
-        xml_escape(&r.ports_spec)
-    );
+    // A host-discovery-only scan (-sn) probes no port: nmap writes no <scaninfo> for it.
+    if r.num_ports > 0 {
+        let _ = writeln!(
+            o,
+            "<scaninfo type=\"{}\" protocol=\"{}\" numservices=\"{}\" services=\"{}\"/>",
+            xml_escape(&r.scan_type),
+            r.proto,
+            r.num_ports,
+            xml_escape(&r.ports_spec)
+        );
+    }
     o.push_str("<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n");
     for h in &r.hosts {
         let _ = writeln!(o, "<host starttime=\"{start}\" endtime=\"{end}\">");

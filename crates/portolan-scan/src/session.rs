@@ -415,7 +415,7 @@ fn check_flags(req: &ScanRequest) -> Result<(), ScanError> {
         ] {
             if set {
                 return Err(invalid(format!(
-                    "{flag} needs the same targets on every run, and host discovery may find                      other live hosts each time: add -Pn (scan every target) or drop {flag}"
+                    "{flag} needs the same targets on every run, and host discovery may find other live hosts each time: add -Pn (scan every target) or drop {flag}"
                 )));
             }
         }
@@ -1075,7 +1075,7 @@ fn discover(
         )?;
         d.notices.insert(
             0,
-            "host discovery without root or CAP_NET_RAW: TCP connects to ports 80 and 443              (a handshake or a refusal proves a host up); ICMP and the chosen --discovery              probes need raw sockets"
+            "host discovery without root or CAP_NET_RAW: TCP connects to ports 80 and 443 (a handshake or a refusal proves a host up); ICMP and the chosen --discovery probes need raw sockets"
                 .into(),
         );
         d
