@@ -91,9 +91,32 @@ pub enum Reason {
     AdminProhibited,
     /// A UDP reply.
     UdpResponse,
+    /// Host discovery: an ICMP / ICMPv6 echo reply.
+    EchoReply,
+    /// Host discovery: an ICMP timestamp reply.
+    TimestampReply,
+    /// Host discovery: an ARP reply on the local link.
+    ArpResponse,
+    /// Host discovery: an IPv6 neighbour advertisement.
+    NdResponse,
 }
 
 impl Reason {
+    /// Every reason, for parsers of the names.
+    pub const ALL: [Reason; 12] = [
+        Reason::SynAck,
+        Reason::ConnRefused,
+        Reason::Reset,
+        Reason::NoResponse,
+        Reason::HostUnreach,
+        Reason::PortUnreach,
+        Reason::AdminProhibited,
+        Reason::UdpResponse,
+        Reason::EchoReply,
+        Reason::TimestampReply,
+        Reason::ArpResponse,
+        Reason::NdResponse,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::SynAck => "syn-ack",
@@ -104,6 +127,10 @@ impl Reason {
             Reason::PortUnreach => "port-unreach",
             Reason::AdminProhibited => "admin-prohibited",
             Reason::UdpResponse => "udp-response",
+            Reason::EchoReply => "echo-reply",
+            Reason::TimestampReply => "timestamp-reply",
+            Reason::ArpResponse => "arp-response",
+            Reason::NdResponse => "nd-response",
         }
     }
 }
@@ -381,6 +408,19 @@ impl ReportBuilder {
         }
     }
 
+    /// Host discovery found `addr` up, for `reason` (an echo reply, a RST to a ping, ...): the
+    /// host is reported up even when no port is probed (`scan -sn`). A reason already known
+    /// (an earlier answer) is kept.
+    pub fn host_up(&mut self, addr: IpAddr, reason: Reason, rtt: Option<Duration>) {
+        let h = self.hosts.entry(addr).or_default();
+        if h.up_reason.is_none() {
+            h.up_reason = Some(reason);
+        }
+        if let (Some(rtt), None) = (rtt, h.srtt_us) {
+            h.srtt_us = Some(rtt.as_micros() as f64);
+        }
+    }
+
     /// Every listed event (open ports always; every port with `list_all`).
     pub fn listed(&self) -> impl Iterator<Item = &PortEvent> {
         self.hosts
@@ -481,6 +521,27 @@ mod tests {
         assert_eq!(h.extra.len(), 1);
         assert_eq!(h.extra[0].count, 100);
         assert_eq!(h.probed(), 111);
+    }
+
+    #[test]
+    fn discovery_marks_hosts_up_without_ports() {
+        let mut b = ReportBuilder::new(false, false);
+        let a: IpAddr = "192.0.2.9".parse().unwrap();
+        b.host_up(a, Reason::EchoReply, Some(Duration::from_micros(250)));
+        // A later port answer does not replace the discovery reason.
+        b.add(PortEvent {
+            addr: a,
+            ..ev(22, PortState::Open, Reason::SynAck)
+        });
+        let hosts = b.finish(|_| None);
+        assert_eq!(hosts.len(), 1);
+        assert!(hosts[0].up);
+        assert_eq!(hosts[0].up_reason, Some(Reason::EchoReply));
+        assert_eq!(hosts[0].open_ports().count(), 1);
+        for r in Reason::ALL {
+            let j = serde_json::to_string(&r).unwrap();
+            assert_eq!(j, format!("\"{}\"", r.as_str()));
+        }
     }
 
     #[test]

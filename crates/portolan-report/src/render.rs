@@ -226,14 +226,17 @@ pub fn xml(r: &ScanReport) -> String {
         ctime(r.start),
         env!("CARGO_PKG_VERSION")
     );
-    let _ = writeln!(
-        o,
-        "<scaninfo type=\"{}\" protocol=\"{}\" numservices=\"{}\" services=\"{}\"/>",
-        xml_escape(&r.scan_type),
-        r.proto,
-        r.num_ports,
-        xml_escape(&r.ports_spec)
-    );
+    // A host-discovery-only scan (-sn) probes no port: nmap writes no <scaninfo> for it.
+    if r.num_ports > 0 {
+        let _ = writeln!(
+            o,
+            "<scaninfo type=\"{}\" protocol=\"{}\" numservices=\"{}\" services=\"{}\"/>",
+            xml_escape(&r.scan_type),
+            r.proto,
+            r.num_ports,
+            xml_escape(&r.ports_spec)
+        );
+    }
     o.push_str("<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n");
     for h in &r.hosts {
         let _ = writeln!(o, "<host starttime=\"{start}\" endtime=\"{end}\">");
@@ -518,7 +521,8 @@ pub fn table(r: &ScanReport, style: &dyn Paint, only_open: bool) -> String {
                 .srtt_us
                 .map(|s| format!(" ({:.4}s latency)", s as f64 / 1e6))
                 .unwrap_or_default();
-            let _ = writeln!(o, "  host is up{lat}");
+            let why = h.up_reason.map(|r| format!(", {r}")).unwrap_or_default();
+            let _ = writeln!(o, "  host is up{why}{lat}");
         } else {
             let _ = writeln!(o, "  no answer");
         }

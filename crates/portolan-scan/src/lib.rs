@@ -21,6 +21,9 @@
 //!   `AF_PACKET` frames to the next hop's MAC); [`netlink`] asks the kernel for the route,
 //!   source address, neighbour (next-hop MAC) and link of a destination.
 //!
+//! - [`discovery`]: host discovery (ICMP echo and timestamp, ICMPv6 echo, TCP SYN and ACK
+//!   pings, raw and stateless through the raw engine; TCP connect without privilege): which
+//!   hosts are up, before a port scan or alone (`scan -sn`).
 //! - [`session`]: the scan session — [`session::prepare`] checks a [`session::ScanRequest`]
 //!   before any packet leaves, [`session::run`] runs engine → sinks → service detection → report,
 //!   with failable sinks ([`model::EventSink`]) and resume state that never moves past what is
@@ -37,6 +40,7 @@
 //! ```
 
 pub mod connect;
+pub mod discovery;
 pub mod egress;
 pub mod limits;
 pub mod model;

@@ -72,6 +72,9 @@ pub use crate::egress::SendVia;
 pub enum RawKind {
     Syn,
     Udp,
+    /// Host discovery: the probes of [`RawConfig::discovery`], one "port" slot each (1, 2, ...);
+    /// see [`crate::discovery`].
+    Discovery,
 }
 
 /// Tunables of the raw engine.
@@ -119,6 +122,8 @@ pub struct RawConfig {
     /// program that runs several scans from one thread sets this to false (and drops them
     /// itself when it is done).
     pub drop_privileges: bool,
+    /// With [`RawKind::Discovery`]: the probes sent to every host.
+    pub discovery: Vec<crate::discovery::Probe>,
 }
 
 impl Default for RawConfig {
@@ -145,6 +150,7 @@ impl Default for RawConfig {
             send_via: SendVia::Ip,
             router_mac: None,
             drop_privileges: true,
+            discovery: Vec::new(),
         }
     }
 }
@@ -224,6 +230,7 @@ pub fn run(
 
     let syn;
     let udp;
+    let disc;
     let kind: &dyn ProbeKind = match cfg.kind {
         RawKind::Syn => {
             syn = probe::Syn {
@@ -237,6 +244,16 @@ pub fn run(
         RawKind::Udp => {
             udp = probe::Udp::new(key, cfg.ttl, 1 + cfg.udp_retries, job.ports.as_slice());
             &udp
+        }
+        RawKind::Discovery => {
+            disc = probe::Discovery {
+                key,
+                probes: cfg.discovery.clone(),
+                source_port: cfg.source_port,
+                ttl: cfg.ttl,
+                tries: 1 + cfg.retries,
+            };
+            &disc
         }
     };
     let origin = Instant::now();

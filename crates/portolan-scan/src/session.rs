@@ -31,6 +31,7 @@ use portolan_registry::{EntryKind, Registry};
 use serde::{Deserialize, Serialize};
 
 use crate::connect::{self, ConnectConfig, Job, Status};
+use crate::discovery::{self, Discovered, HostDiscovery};
 use crate::model::{
     EventSink, Flow, PortEvent, PortKey, PortState, Protocol, ReportBuilder, ScanReport, ScanStart,
     ScanStats, Service, ServiceMethod, SinkError, Stop,
@@ -107,6 +108,9 @@ pub struct ScanRequest {
     pub send_threads: Option<usize>,
     pub send_via: raw::SendVia,
     pub router_mac: Option<[u8; 6]>,
+    /// Host discovery: off (every target is scanned, `-Pn`), before the port scan
+    /// (`--discovery`), or alone (`-sn`).
+    pub discovery: HostDiscovery,
     /// The command line, for the record.
     pub command_line: String,
 }
@@ -137,6 +141,7 @@ impl Default for ScanRequest {
             send_threads: None,
             send_via: raw::SendVia::Ip,
             router_mac: None,
+            discovery: HostDiscovery::Off,
             command_line: String::new(),
         }
     }
@@ -160,6 +165,8 @@ pub enum ScanError {
     Connect(#[from] connect::ConnectError),
     #[error(transparent)]
     Raw(#[from] crate::rawio::RawError),
+    #[error("host discovery: {0}")]
+    Discovery(#[from] discovery::DiscoveryError),
     #[error("cannot save what the scan found to {path}: {why}")]
     Snapshot { path: String, why: String },
     /// An output failed (the message says which; the cause is in it, not also a `source`).
@@ -266,6 +273,8 @@ pub struct ScanOutcome {
     pub raw: Option<RawStats>,
     /// Where progress was saved when the scan was interrupted (`--resume`).
     pub saved: Option<PathBuf>,
+    /// What host discovery found, when it ran.
+    pub discovery: Option<Discovered>,
 }
 
 /// What a resumable scan has found so far, saved beside its resume state.
@@ -399,7 +408,20 @@ fn check_flags(req: &ScanRequest) -> Result<(), ScanError> {
             "--shard needs --seed: every scanner of the job must walk the same order (e.g. --seed 7 on all of them)",
         ));
     }
-    if req.engine == EngineKind::Connect {
+    if req.discovery != HostDiscovery::Off {
+        for (flag, set) in [
+            ("--resume", req.resume.is_some()),
+            ("--shard", req.shard.is_some()),
+        ] {
+            if set {
+                return Err(invalid(format!(
+                    "{flag} needs the same targets on every run, and host discovery may find other live hosts each time: add -Pn (scan every target) or drop {flag}"
+                )));
+            }
+        }
+    }
+    let discovery_only = matches!(req.discovery, HostDiscovery::Only(_));
+    if req.engine == EngineKind::Connect && !discovery_only {
         if req.router_mac.is_some() || req.send_via == raw::SendVia::Link {
             return Err(invalid(
                 "--router-mac and --send-via link choose how raw probes are sent: add --syn or \
@@ -717,13 +739,22 @@ pub fn run(
         .as_ref()
         .map(|s| s.start)
         .unwrap_or_else(SystemTime::now);
+    let only = matches!(req.discovery, HostDiscovery::Only(_));
     let meta = ScanStart {
         args: req.command_line.clone(),
-        num_ports: prep.ports.len() as u64,
-        ports: prep.ports.to_spec(),
+        num_ports: if only { 0 } else { prep.ports.len() as u64 },
+        ports: if only {
+            String::new()
+        } else {
+            prep.ports.to_spec()
+        },
         proto: prep.engine.protocol(),
         resumed_from: prep.resumed.as_ref().map(|r| r.next),
-        scan_type: prep.engine.name().into(),
+        scan_type: if only {
+            "ping".into()
+        } else {
+            prep.engine.name().into()
+        },
         scanner: "portolan".into(),
         seed: prep.seed,
         shard: prep.shard.to_string(),
@@ -782,18 +813,45 @@ pub fn run(
         }
     }
 
+    // Host discovery, then the ports of the live hosts only (or nothing more with -sn).
+    let mut found: Option<Discovered> = None;
+    let mut live: Option<(TargetSet, Plan)> = None;
+    if let (Some(probes), None) = (req.discovery.probes(), &fan.failure) {
+        let d = discover(&prep, probes, &mut fan, stop)?;
+        for h in &d.hosts {
+            fan.builder.host_up(h.addr, h.reason, h.rtt);
+        }
+        if matches!(req.discovery, HostDiscovery::Before(_)) && !d.hosts.is_empty() {
+            let addrs: Vec<IpAddr> = d.hosts.iter().map(|h| h.addr).collect();
+            let t = prep.targets.subset(&addrs)?;
+            let total = t.len() * prep.ports.len() as u64;
+            live = Some((t, Plan::new(total, prep.seed)?));
+        }
+        found = Some(d);
+    }
+    let skip_ports = found.is_some() && live.is_none();
+
     // The engine.
-    let job = Job {
-        targets: &prep.targets,
-        ports: &prep.ports,
-        plan: &prep.plan,
-        positions,
-        progress,
+    let job = match &live {
+        Some((t, p)) => Job {
+            targets: t,
+            ports: &prep.ports,
+            plan: p,
+            positions: 0..p.len(),
+            progress: Progress::new(0, &[]),
+        },
+        None => Job {
+            targets: &prep.targets,
+            ports: &prep.ports,
+            plan: &prep.plan,
+            positions,
+            progress,
+        },
     };
     let max_timeout = Duration::from_millis(req.timeout_ms);
     let min_timeout = Duration::from_millis(req.min_timeout_ms);
     let engine_stop = stop.graceful_flag();
-    let (stats, raw_stats) = if fan.failure.is_some() {
+    let (stats, raw_stats) = if fan.failure.is_some() || skip_ports {
         (ScanStats::default(), None)
     } else {
         match prep.engine {
@@ -881,6 +939,14 @@ pub fn run(
         .collect();
     let mut total_stats = stats;
     add_stats(&mut total_stats, &fan.prior);
+    if let Some(d) = &found {
+        // Discovery's probes count as probes; its answers are not ports.
+        total_stats.planned += d.stats.planned;
+        total_stats.completed += d.stats.completed;
+        total_stats.sent += d.stats.sent;
+        total_stats.retries += d.stats.retries;
+        total_stats.interrupted |= d.stats.interrupted;
+    }
     total_stats.interrupted = stats_interrupted(&total_stats, stop, fan.failure.is_some());
     let builder = std::mem::replace(&mut fan.builder, ReportBuilder::new(false, false));
     let mut hosts = builder.finish(|ip: IpAddr| prep.targets.hostname(ip).map(str::to_string));
@@ -894,11 +960,19 @@ pub fn run(
         }
     }
     let report = ScanReport {
-        scan_type: prep.engine.name().into(),
+        scan_type: if only {
+            "ping".into()
+        } else {
+            prep.engine.name().into()
+        },
         proto: prep.engine.protocol(),
         args: req.command_line.clone(),
-        ports_spec: prep.ports.to_spec(),
-        num_ports: prep.ports.len() as u64,
+        ports_spec: if only {
+            String::new()
+        } else {
+            prep.ports.to_spec()
+        },
+        num_ports: if only { 0 } else { prep.ports.len() as u64 },
         start,
         end: SystemTime::now(),
         hosts,
@@ -936,7 +1010,82 @@ pub fn run(
         report,
         raw: raw_stats,
         saved,
+        discovery: found,
     })
+}
+
+/// Run host discovery over every target: raw and stateless when raw sockets open, else TCP
+/// connects to [`discovery::CONNECT_PORTS`] (with a notice). Status goes to the observer,
+/// notices to the sinks.
+fn discover(
+    prep: &Prepared,
+    probes: &[discovery::Probe],
+    fan: &mut Fanout<'_, '_>,
+    stop: &Stop,
+) -> Result<Discovered, ScanError> {
+    let req = &prep.req;
+    let max_timeout = Duration::from_millis(req.timeout_ms);
+    let min_timeout = Duration::from_millis(req.min_timeout_ms);
+    let observer = &mut *fan.observer;
+    let mut status = |st: &Status| observer.status(st);
+    let d = if crate::rawio::can_open_raw() {
+        let cfg = RawConfig {
+            max_rate: req.max_rate.unwrap_or(RawConfig::default().max_rate),
+            max_timeout,
+            min_timeout,
+            // Several probe kinds go to every host and any answer will do: one retransmission
+            // each covers a lost packet without doubling the work on a silent range again.
+            retries: req.retries.min(1),
+            interface: req.interface.clone(),
+            source_ip: req.source_ip,
+            send_threads: req.send_threads,
+            send_via: req.send_via,
+            router_mac: req.router_mac,
+            seed_key: Some((prep.seed ^ 0x5049_4e47, prep.seed.rotate_left(17))),
+            // The port scan that follows opens its own sockets.
+            drop_privileges: false,
+            ..Default::default()
+        };
+        discovery::run_raw(
+            &prep.targets,
+            probes,
+            &cfg,
+            prep.seed,
+            &mut status,
+            stop.graceful_flag(),
+        )?
+    } else {
+        let cfg = ConnectConfig {
+            max_rate: req.max_rate,
+            max_window: req.concurrency,
+            min_window: 256.min(req.concurrency),
+            initial_window: 1024.min(req.concurrency),
+            max_timeout,
+            min_timeout,
+            retries: req.retries,
+            ..Default::default()
+        };
+        let mut d = discovery::run_connect(
+            &prep.targets,
+            &discovery::CONNECT_PORTS,
+            &cfg,
+            prep.seed,
+            &mut status,
+            stop.graceful_flag(),
+        )?;
+        d.notices.insert(
+            0,
+            "host discovery without root or CAP_NET_RAW: TCP connects to ports 80 and 443 (a handshake or a refusal proves a host up); ICMP and the chosen --discovery probes need raw sockets"
+                .into(),
+        );
+        d
+    };
+    for n in &d.notices {
+        let now = SystemTime::now();
+        fan.deliver(|s| s.notice(n, now));
+        fan.observer.notice(n);
+    }
+    Ok(d)
 }
 
 /// Add an earlier leg's counts (its `planned` counted this leg too: only what it completed is

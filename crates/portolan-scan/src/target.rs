@@ -456,6 +456,29 @@ impl TargetSet {
         })
     }
 
+    /// The addresses of `addrs` (e.g. the live hosts host discovery found), with the hostnames
+    /// this set knows for them; the excludes still hold. An error when none is left.
+    pub fn subset(&self, addrs: &[IpAddr]) -> Result<TargetSet, TargetError> {
+        let ivs: Vec<Interval> = addrs
+            .iter()
+            .map(|&a| {
+                let (family, v) = from_ip(a);
+                Interval {
+                    family,
+                    lo: v,
+                    hi: v,
+                }
+            })
+            .collect();
+        let names = self
+            .hostnames
+            .iter()
+            .filter(|(a, _)| addrs.contains(a))
+            .cloned()
+            .collect();
+        Self::from_intervals(ivs, self.excludes.clone(), names)
+    }
+
     /// Number of addresses.
     pub fn len(&self) -> u64 {
         self.total

@@ -325,18 +325,7 @@ fn parse_state(s: &str) -> Option<PortState> {
 }
 
 fn parse_reason(s: &str) -> Option<Reason> {
-    [
-        Reason::SynAck,
-        Reason::ConnRefused,
-        Reason::Reset,
-        Reason::NoResponse,
-        Reason::HostUnreach,
-        Reason::PortUnreach,
-        Reason::AdminProhibited,
-        Reason::UdpResponse,
-    ]
-    .into_iter()
-    .find(|r| r.as_str() == s)
+    Reason::ALL.into_iter().find(|r| r.as_str() == s)
 }
 
 /// The state named `s` (`open`, `closed`, `filtered`, `unfiltered`, `open|filtered`,

@@ -1,4 +1,5 @@
-//! Builders for probe packets: IPv4/IPv6 + TCP SYN or UDP, checksums included, written into a
+//! Builders for probe packets: IPv4/IPv6 + TCP SYN or UDP, and the host-discovery probes (ICMP
+//! echo and timestamp, ICMPv6 echo, TCP ACK), checksums included, written into a
 //! caller-provided buffer (no allocation on the send path).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -216,6 +217,110 @@ pub fn udp_v6(
     f: IpFields,
 ) -> Result<usize, WireError> {
     udp(buf, src.into(), dst.into(), sport, dport, payload, f)
+}
+
+/// Length of an IPv4 ICMP echo request probe (no data).
+pub const ECHO_V4_LEN: usize = Ipv4Repr::HEADER_LEN + crate::icmp::field::DATA;
+/// Length of an IPv4 ICMP timestamp request probe (three 32-bit timestamps).
+pub const TIMESTAMP_V4_LEN: usize = Ipv4Repr::HEADER_LEN + crate::icmp::field::DATA + 12;
+
+/// Write an ICMP echo request (ICMPv4 type 8, or ICMPv6 type 128 when `dst` is IPv6) with
+/// identifier `ident` and sequence number `seq` (the cookie: an echo reply repeats both) and no
+/// data; returns its length.
+pub fn icmp_echo(
+    buf: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    ident: u16,
+    seq: u16,
+    f: IpFields,
+) -> Result<usize, WireError> {
+    let v6 = dst.is_ipv6();
+    let msg_type = if v6 {
+        crate::icmp::v6::ECHO_REQUEST
+    } else {
+        crate::icmp::v4::ECHO_REQUEST
+    };
+    icmp_message(buf, src, dst, msg_type, ident, seq, 0, f)
+}
+
+/// Write an ICMPv4 timestamp request (type 13, RFC 792) with identifier `ident` and sequence
+/// number `seq` (the cookie, repeated by the reply); IPv4 only (ICMPv6 has no timestamp).
+pub fn icmp_timestamp(
+    buf: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    ident: u16,
+    seq: u16,
+    f: IpFields,
+) -> Result<usize, WireError> {
+    if dst.is_ipv6() {
+        return Err(WireError::Malformed {
+            layer: "ICMP timestamp probe",
+            what: "ICMPv6 has no timestamp request",
+        });
+    }
+    icmp_message(buf, src, dst, crate::icmp::v4::TIMESTAMP, ident, seq, 12, f)
+}
+
+/// An ICMP/ICMPv6 query with `ident`/`seq` and `data_len` zero bytes of data.
+#[allow(clippy::too_many_arguments)]
+fn icmp_message(
+    buf: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    msg_type: u8,
+    ident: u16,
+    seq: u16,
+    data_len: usize,
+    f: IpFields,
+) -> Result<usize, WireError> {
+    let v6 = dst.is_ipv6();
+    let m = crate::IcmpRepr {
+        v6,
+        msg_type,
+        msg_code: 0,
+        rest_of_header: (u32::from(ident) << 16) | u32::from(seq),
+        data_len,
+    };
+    let total = ip_header_len(dst) + m.buffer_len();
+    room(buf, total)?;
+    let proto = if v6 { ipproto::ICMPV6 } else { ipproto::ICMP };
+    let hl = ip_header(buf, src, dst, proto, m.buffer_len(), f)?;
+    let seg = &mut buf[hl..total];
+    seg[crate::icmp::field::DATA..].fill(0);
+    m.emit(seg, src, dst)?;
+    Ok(total)
+}
+
+/// Write a TCP ACK (nmap's ACK ping, `-PA`) from `sport` to `dport` whose acknowledgement
+/// number is `ack` (the cookie): a live host answers with a RST whose sequence number is `ack`
+/// (RFC 793), whether the port is open or closed.
+pub fn tcp_ack(
+    buf: &mut [u8],
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+    ack: u32,
+    f: IpFields,
+) -> Result<usize, WireError> {
+    let tcp = TcpRepr {
+        src_port: sport,
+        dst_port: dport,
+        seq_number: ack.rotate_left(16),
+        ack_number: ack,
+        flags: TcpFlags(tcpflags::ACK),
+        window_len: 1024,
+        urgent_at: 0,
+        options: &[],
+        payload_len: 0,
+    };
+    let total = ip_header_len(dst) + tcp.buffer_len();
+    room(buf, total)?;
+    let hl = ip_header(buf, src, dst, ipproto::TCP, tcp.buffer_len(), f)?;
+    tcp.emit(&mut buf[hl..total], src, dst)?;
+    Ok(total)
 }
 
 #[cfg(test)]

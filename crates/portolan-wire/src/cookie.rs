@@ -75,6 +75,14 @@ impl CookieKey {
         self.hash(b'T', src, dst, sport, dport) as u32
     }
 
+    /// The identifier and sequence number of an ICMP echo or timestamp request from `src` to
+    /// `dst` (`kind`: the request's ICMP type, so that each query kind has its own cookie). The
+    /// reply repeats both.
+    pub fn icmp_id_seq(&self, src: IpAddr, dst: IpAddr, kind: u8) -> (u16, u16) {
+        let h = self.hash(b'I', src, dst, u16::from(kind), 0);
+        ((h >> 16) as u16, h as u16)
+    }
+
     /// The source port of a UDP probe from `src` to `dst:dport`.
     pub fn udp_sport(&self, src: IpAddr, dst: IpAddr, dport: u16) -> u16 {
         let span = u64::from(UDP_SPORT_HI - UDP_SPORT_LO) + 1;

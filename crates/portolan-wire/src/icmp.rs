@@ -32,6 +32,7 @@ pub mod v4 {
     pub const TIME_EXCEEDED: u8 = 11;
     pub const PARAMETER_PROBLEM: u8 = 12;
     pub const TIMESTAMP: u8 = 13;
+    pub const TIMESTAMP_REPLY: u8 = 14;
     pub const CODE_PORT_UNREACHABLE: u8 = 3;
 }
 

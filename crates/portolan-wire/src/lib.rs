@@ -26,13 +26,15 @@
 //!   [`Ipv6Repr`] with the extension headers [`Ipv6ExtRepr`] and [`Ipv6FragRepr`], [`TcpRepr`],
 //!   [`UdpRepr`], [`IcmpRepr`]. `emit` returns an error, never
 //!   panics, when the buffer is too small or the header cannot say a value;
-//! - builders that write complete IPv4/IPv6 TCP SYN and UDP probes, checksums included, into a
+//! - builders that write complete IPv4/IPv6 TCP SYN and UDP probes, and the host-discovery
+//!   probes (ICMP echo and timestamp, ICMPv6 echo, TCP ACK), checksums included, into a
 //!   caller-provided buffer with no allocation ([`build`], over the `Repr`s);
 //! - stateless probe validation ([`cookie`]): a keyed SipHash of the 4-tuple carried in the TCP
 //!   sequence number or the UDP source port, as masscan and ZMap do, so the receiver needs no
 //!   per-probe table;
 //! - [`reply::classify`]: turn one received IP packet into what it says about a probe (SYN-ACK,
-//!   RST, UDP reply, ICMP unreachable quoting our probe), validated against the cookie; the
+//!   RST, UDP reply, ICMP unreachable quoting our probe; for host discovery ICMP echo and
+//!   timestamp replies and the RST answering an ACK), validated against the cookie; the
 //!   reply's transport is `portolan_registry::Protocol`, the workspace's one protocol type (the
 //!   registry is the only crate of ours this one depends on);
 //! - [`payloads`]: protocol-correct UDP probes (DNS, NTP, SNMP, NetBIOS-NS, SSDP, mDNS, memcached,

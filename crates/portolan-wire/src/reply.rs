@@ -26,6 +26,13 @@ pub enum ReplyKind {
     /// Another ICMP destination-unreachable quoting our probe (host, net, admin-prohibited...):
     /// filtered. `code` is the ICMP code.
     Unreachable { code: u8 },
+    /// ICMP / ICMPv6 echo reply repeating our request's cookie: the host is up (host discovery).
+    EchoReply,
+    /// ICMP timestamp reply repeating our request's cookie: the host is up.
+    TimestampReply,
+    /// A TCP RST without ACK whose sequence number is the acknowledgement number of our ACK
+    /// probe (RFC 793): the host is up, whatever the port (nmap's ACK ping).
+    AckReset,
 }
 
 /// A reply that answers one of our probes.
@@ -33,9 +40,10 @@ pub enum ReplyKind {
 pub struct Reply {
     /// The probed address (the source of a direct reply; the quoted destination of an ICMP error).
     pub target: IpAddr,
-    /// The probed port.
+    /// The probed port (0 for the ICMP queries of host discovery: echo, timestamp).
     pub port: u16,
-    /// The probe's transport protocol (only `Tcp` and `Udp` are classified).
+    /// The probe's transport protocol (only `Tcp` and `Udp` are classified; the ICMP query
+    /// replies of host discovery say `Tcp` here, which means nothing: read `kind`).
     pub transport: Protocol,
     pub kind: ReplyKind,
     /// TTL / hop limit of the packet that carried the reply.
@@ -108,6 +116,18 @@ fn parse_ip(b: &[u8]) -> Option<Ip<'_>> {
     }
 }
 
+/// The request type an ICMP query reply answers, and what the reply says: echo replies (ICMPv4
+/// and ICMPv6) and ICMPv4 timestamp replies.
+fn query_reply(msg_type: u8, v6: bool) -> Option<(u8, ReplyKind)> {
+    use crate::icmp::{v4, v6 as six};
+    match (v6, msg_type) {
+        (false, v4::ECHO_REPLY) => Some((v4::ECHO_REQUEST, ReplyKind::EchoReply)),
+        (false, v4::TIMESTAMP_REPLY) => Some((v4::TIMESTAMP, ReplyKind::TimestampReply)),
+        (true, six::ECHO_REPLY) => Some((six::ECHO_REQUEST, ReplyKind::EchoReply)),
+        _ => None,
+    }
+}
+
 /// Classify one IP packet received while scanning.
 pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
     let Some(ip) = parse_ip(packet) else {
@@ -122,6 +142,22 @@ pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
                 return Verdict::Unrelated;
             };
             let flags = t.flags();
+            // Our probe went dst=ip.src, dport=t.src_port; from ip.dst, sport=t.dst_port.
+            if flags.has(TcpFlags::RST) && !flags.has(TcpFlags::ACK) {
+                // The answer to an ACK probe: a RST whose sequence number is our ACK number.
+                let cookie = key.tcp_seq(ip.dst, ip.src, t.dst_port(), t.src_port());
+                if t.seq_number() != cookie {
+                    return Verdict::Invalid;
+                }
+                return Verdict::Reply(Reply {
+                    target: ip.src,
+                    port: t.src_port(),
+                    transport: Protocol::Tcp,
+                    kind: ReplyKind::AckReset,
+                    ttl: ip.ttl,
+                    icmp_from: None,
+                });
+            }
             let kind = if flags.has(TcpFlags::SYN | TcpFlags::ACK) {
                 ReplyKind::SynAck
             } else if flags.has(TcpFlags::RST) {
@@ -129,7 +165,6 @@ pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
             } else {
                 return Verdict::Unrelated;
             };
-            // Our probe went dst=ip.src, dport=t.src_port; from ip.dst, sport=t.dst_port.
             let seq = key.tcp_seq(ip.dst, ip.src, t.dst_port(), t.src_port());
             if t.ack_number() != seq.wrapping_add(1) {
                 return Verdict::Invalid;
@@ -168,6 +203,23 @@ pub fn classify(packet: &[u8], key: &CookieKey) -> Verdict {
             let Ok(icmp) = IcmpPacket::new_checked(ip.payload, v6) else {
                 return Verdict::Unrelated;
             };
+            if let Some((request, kind)) = query_reply(icmp.msg_type(), v6) {
+                // An echo or timestamp reply repeats the identifier and sequence number of the
+                // request: from us (ip.dst) to the host (ip.src). Another cookie is someone
+                // else's ping (ping(8) on this host shares the socket's view): unrelated.
+                let (id, seq) = key.icmp_id_seq(ip.dst, ip.src, request);
+                if icmp.rest_of_header() != (u32::from(id) << 16 | u32::from(seq)) {
+                    return Verdict::Unrelated;
+                }
+                return Verdict::Reply(Reply {
+                    target: ip.src,
+                    port: 0,
+                    transport: Protocol::Tcp,
+                    kind,
+                    ttl: ip.ttl,
+                    icmp_from: None,
+                });
+            }
             if !icmp.is_unreachable() {
                 return Verdict::Unrelated;
             }

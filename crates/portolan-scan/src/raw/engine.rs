@@ -259,13 +259,18 @@ impl<'a, T: Transmit, R: Receive, C: Clock> Engine<'a, T, R, C> {
     fn take_replies(&mut self) {
         while let Some((r, at)) = self.pending.take().or_else(|| self.rx.try_recv()) {
             self.pacer.answered(1);
-            let Some(f) = self.inflight.remove(&(r.target, r.port)) else {
+            // The probe's slot: its port, or which discovery probe of the host it answers.
+            let Some(port) = self.kind.slot(&r) else {
+                self.stats.late_replies += 1;
+                continue;
+            };
+            let Some(f) = self.inflight.remove(&(r.target, port)) else {
                 self.stats.late_replies += 1;
                 continue;
             };
             let Some((state, reason)) = self.kind.interpret(r.kind) else {
                 // A TCP answer to a UDP probe or the reverse cannot validate; be safe.
-                self.inflight.insert((r.target, r.port), f);
+                self.inflight.insert((r.target, port), f);
                 continue;
             };
             let rtt = at.saturating_duration_since(f.sent);
@@ -284,15 +289,7 @@ impl<'a, T: Transmit, R: Receive, C: Clock> Engine<'a, T, R, C> {
                 self.win.rtt_sample(rtt);
             }
             self.win.completed(global_loss);
-            self.finish(
-                f.pos,
-                r.target,
-                r.port,
-                state,
-                reason,
-                Some(rtt),
-                Some(r.ttl),
-            );
+            self.finish(f.pos, r.target, port, state, reason, Some(rtt), Some(r.ttl));
         }
     }
 

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use portolan_wire::build::{self, IpFields};
 use portolan_wire::cookie::CookieKey;
 use portolan_wire::payloads;
-use portolan_wire::reply::ReplyKind;
+use portolan_wire::reply::{Reply, ReplyKind};
 
 use crate::model::{PortState, Protocol, Reason};
 
@@ -32,6 +32,11 @@ pub(crate) trait ProbeKind {
         port: u16,
         attempt: usize,
     ) -> Option<usize>;
+    /// Which probe of its target a validated reply answers: the probed port (the default), or
+    /// for host discovery the slot of the probe kind the reply answers. `None`: none of ours.
+    fn slot(&self, reply: &Reply) -> Option<u16> {
+        Some(reply.port)
+    }
     /// The transport protocol the results are reported under.
     fn proto(&self) -> Protocol {
         self.meaning().proto
@@ -182,6 +187,102 @@ impl ProbeKind for Udp {
             .and_then(|v| v.get(attempt % v.len().max(1)))
             .map_or(&[], |p| p.as_slice());
         build::udp(buf, src, dst, sport, port, payload, f).ok()
+    }
+}
+
+/// Host discovery: several probe kinds per host, each in its own "port" slot (1, 2, ... in the
+/// order of `probes`), so that one permutation walks hosts × probes under the same windows and
+/// pace as a port scan. Any validated answer proves the host up (reported `open`, with the
+/// reason); silence is `filtered`.
+pub(crate) struct Discovery {
+    pub key: CookieKey,
+    pub probes: Vec<crate::discovery::Probe>,
+    /// Source port of SYN pings; ACK pings use the next one.
+    pub source_port: u16,
+    pub ttl: u8,
+    pub tries: u32,
+}
+
+impl Discovery {
+    fn find(&self, want: impl Fn(&crate::discovery::Probe) -> bool) -> Option<u16> {
+        self.probes
+            .iter()
+            .position(want)
+            .and_then(|i| u16::try_from(i + 1).ok())
+    }
+}
+
+impl ProbeKind for Discovery {
+    fn meaning(&self) -> &'static Meaning {
+        &Meaning {
+            proto: Protocol::Tcp,
+            open: (ReplyKind::EchoReply, Reason::EchoReply),
+            closed: (ReplyKind::Rst, Reason::Reset),
+            silent: PortState::Filtered,
+        }
+    }
+    fn max_tries(&self) -> u32 {
+        self.tries
+    }
+    fn build(
+        &self,
+        buf: &mut [u8],
+        src: IpAddr,
+        dst: IpAddr,
+        slot: u16,
+        _: usize,
+    ) -> Option<usize> {
+        use crate::discovery::Probe;
+        use portolan_wire::icmp;
+        let probe = self.probes.get(usize::from(slot).checked_sub(1)?)?;
+        let f = |cookie: u32| IpFields {
+            ttl: self.ttl,
+            ident: (cookie >> 16) as u16,
+        };
+        match *probe {
+            Probe::Echo => {
+                let req = if dst.is_ipv6() {
+                    icmp::v6::ECHO_REQUEST
+                } else {
+                    icmp::v4::ECHO_REQUEST
+                };
+                let (id, seq) = self.key.icmp_id_seq(src, dst, req);
+                build::icmp_echo(buf, src, dst, id, seq, f(u32::from(seq) << 16)).ok()
+            }
+            Probe::Timestamp => {
+                let (id, seq) = self.key.icmp_id_seq(src, dst, icmp::v4::TIMESTAMP);
+                build::icmp_timestamp(buf, src, dst, id, seq, f(u32::from(seq) << 16)).ok()
+            }
+            Probe::Syn(port) => {
+                let seq = self.key.tcp_seq(src, dst, self.source_port, port);
+                build::syn(buf, src, dst, self.source_port, port, seq, f(seq)).ok()
+            }
+            Probe::Ack(port) => {
+                let sport = self.source_port.wrapping_add(1);
+                let ack = self.key.tcp_seq(src, dst, sport, port);
+                build::tcp_ack(buf, src, dst, sport, port, ack, f(ack)).ok()
+            }
+        }
+    }
+    fn slot(&self, reply: &Reply) -> Option<u16> {
+        use crate::discovery::Probe;
+        match reply.kind {
+            ReplyKind::EchoReply => self.find(|p| *p == Probe::Echo),
+            ReplyKind::TimestampReply => self.find(|p| *p == Probe::Timestamp),
+            ReplyKind::SynAck | ReplyKind::Rst => self.find(|p| *p == Probe::Syn(reply.port)),
+            ReplyKind::AckReset => self.find(|p| *p == Probe::Ack(reply.port)),
+            _ => None,
+        }
+    }
+    fn interpret(&self, reply: ReplyKind) -> Option<(PortState, Reason)> {
+        let reason = match reply {
+            ReplyKind::EchoReply => Reason::EchoReply,
+            ReplyKind::TimestampReply => Reason::TimestampReply,
+            ReplyKind::SynAck => Reason::SynAck,
+            ReplyKind::Rst | ReplyKind::AckReset => Reason::Reset,
+            _ => return None,
+        };
+        Some((PortState::Open, reason))
     }
 }
 

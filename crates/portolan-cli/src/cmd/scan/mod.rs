@@ -27,6 +27,10 @@ Examples:
   portolan scan 10.0.0.0/16 -p- --resume scan.resume          (Ctrl-C, then run it again)
   portolan scan 10.0.0.0/16 -p 443 --syn --send-via link      (frames to the gateway's MAC)
   portolan scan 10.0.0.0/16 -p 443 --syn --router-mac 02:00:5e:10:00:01 --interface eth0
+  portolan scan -sn 10.0.0.0/16                               (which hosts are up, and how)
+  portolan scan -sn 10.0.0.0/16 --discovery=icmp-echo,syn:22  (choose the discovery probes)
+  portolan scan 10.0.0.0/16 --top-ports 100 --discovery       (ports of live hosts only)
+  portolan scan 2001:db8::/120 -p 22,443 --syn                (IPv6, raw; also connect)
 
 Targets: 192.0.2.7, 2001:db8::1, 192.0.2.0/24, 192.0.2.1-192.0.2.50, 192.0.2.1-50, host.example.
 Ports: 22 | 1000-2000 | -1024 | 60000- | - (all) | names from the IANA registry (ssh,http).
@@ -264,6 +268,42 @@ pub struct ScanArgs {
     /// Example: portolan scan 10.0.0.0/16 -p 443 --syn --router-mac 02:00:5e:10:00:01
     #[arg(long, value_name = "MAC", value_parser = parse_router_mac)]
     pub router_mac: Option<[u8; 6]>,
+
+    /// Host discovery only (also -sn): which hosts are up and how each answered (reason
+    /// echo-reply, timestamp-reply, syn-ack, reset, conn-refused), no port scan. With root or
+    /// CAP_NET_RAW the probes are raw and stateless (--discovery chooses them; default
+    /// icmp-echo,syn:443,ack:80,icmp-ts); without, TCP connects to 80 and 443.
+    ///
+    /// Example: sudo portolan scan -sn 10.0.0.0/16 --format grep
+    #[arg(long, conflicts_with_all = ["ports", "top_ports", "service_version", "udp", "no_ping"])]
+    pub ping_scan: bool,
+
+    /// Discover live hosts first, then scan the ports of those only; PROBES (with =) chooses
+    /// the probes: icmp-echo, icmp-ts, syn[:PORT] (default 443), ack[:PORT] (default 80),
+    /// comma-separated. Without --discovery or -sn every target is scanned (as nmap's -Pn).
+    ///
+    /// Example: sudo portolan scan 10.0.0.0/16 --top-ports 100 --discovery=icmp-echo,syn:443
+    #[arg(long, value_name = "PROBES", num_args = 0..=1, require_equals = true,
+          default_missing_value = portolan_scan::discovery::DEFAULT_PROBES)]
+    pub discovery: Option<String>,
+
+    /// Skip host discovery: scan every target (also -Pn; the default unless --discovery or
+    /// -sn is given).
+    #[arg(long, conflicts_with = "discovery")]
+    pub no_ping: bool,
+}
+
+/// The host-discovery mode the flags ask for (-sn, --discovery, -Pn).
+fn discovery_mode(args: &ScanArgs) -> Result<portolan_scan::discovery::HostDiscovery> {
+    use portolan_scan::discovery::{parse_probes, HostDiscovery, DEFAULT_PROBES};
+    let probes = || parse_probes(args.discovery.as_deref().unwrap_or(DEFAULT_PROBES));
+    Ok(if args.ping_scan {
+        HostDiscovery::Only(probes()?)
+    } else if args.discovery.is_some() && !args.no_ping {
+        HostDiscovery::Before(probes()?)
+    } else {
+        HostDiscovery::Off
+    })
 }
 
 /// Rewrite nmap-style multi-letter options (`-iL FILE`) into ours before clap sees them.
@@ -280,6 +320,10 @@ pub fn nmap_style_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString
                 OsString::from("--service-version")
             } else if a == "-sT" {
                 OsString::from("--connect")
+            } else if a == "-sn" {
+                OsString::from("--ping-scan")
+            } else if a == "-Pn" {
+                OsString::from("--no-ping")
             } else {
                 a
             }
@@ -332,6 +376,7 @@ fn request(args: &ScanArgs) -> ScanRequest {
             SendViaArg::Link => portolan_scan::raw::SendVia::Link,
         },
         router_mac: args.router_mac,
+        discovery: Default::default(),
         command_line,
     }
 }
@@ -386,7 +431,9 @@ pub fn run(args: ScanArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
         true => Some(sv::Detector::new(&args)?),
         false => None,
     };
-    let prep = session::prepare(request(&args))?;
+    let mut req = request(&args);
+    req.discovery = discovery_mode(&args)?;
+    let prep = session::prepare(req)?;
     let mut ui = outputs::Ui::new(args.quiet);
     ui.preamble(&prep);
     let store = open_store(&args)?;

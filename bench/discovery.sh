@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Side-by-side host-discovery benchmark in the sparse lab (tests/lab/discovery.sh: 10.80.0.0/16
+# and fd80::/112, 1% live — a third answering everything, a third ICMP only, a third TCP 443
+# only; every other address silently dropped), in one run:
+#   1. which hosts of the /16 are up:
+#        portolan scan -sn  vs  nmap -sn -n -T4 (echo, SYN 443, ACK 80, timestamp; as root)
+#        vs  zmap --probe-module=icmp_echoscan -r RATE (ICMP only: misses the TCP-only third)
+#      wall time (median of REPS interleaved runs), ratio to portolan, live hosts found / live,
+#      dead hosts reported up (must be 0); goal: portolan finds every live host in at most half
+#      of the faster peer's time
+#   2. the same on the IPv6 /112: portolan scan -sn vs nmap -6 -sn (zmap has no ICMPv6 echo)
+#   3. --top-ports 100 --syn of the /16 at --max-rate PRATE, with --discovery (live hosts' ports
+#      only) and without (every address's): wall time and probes sent
+# Needs root, iproute2, nftables, python3, bc, nmap, zmap and a release build
+# (`cargo build --release -p portolan-cli`). Packets stay inside the lab's two namespaces.
+# Usage: [REPS=1] [RATE=100000] [PRATE=300000] bench/discovery.sh [TIMEOUT_S_PER_RUN=300]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LIMIT=${1:-300}
+REPS=${REPS:-1}
+RATE=${RATE:-100000}
+PRATE=${PRATE:-300000}
+BIN=${PORTOLAN:-target/release/portolan}
+[ -x "$BIN" ] || { echo "build first: cargo build --release -p portolan-cli" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces, raw sockets)" >&2; exit 1; }
+NAME="dib$$"; S="$NAME-s"; T="$NAME-t"; IF="${NAME}a"
+WORK=$(mktemp -d)
+cleanup() { bash tests/lab/discovery.sh down "$NAME"; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+bash tests/lab/discovery.sh up "$NAME"
+TMAC=$(ip -n "$T" -o link show "${NAME}b" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+cut -d' ' -f1 "/tmp/$NAME.live4" | sort > "$WORK/live4"
+cut -d' ' -f1 "/tmp/$NAME.live6" | sort > "$WORK/live6"
+
+timed() {
+  local out=$1; shift
+  local t0 t1
+  t0=$(date +%s.%N)
+  if timeout "$LIMIT" ip netns exec "$S" "$@" > "$out" 2>"$out.err"; then
+    t1=$(date +%s.%N); echo "$t1 - $t0" | bc
+  else
+    echo timeout
+  fi
+}
+median() {
+  printf '%s\n' "$@" | sed 's/^timeout$/999999/' | sort -g \
+    | awk '{v[NR]=$1} END {m=v[int((NR+1)/2)]; if (m==999999) print "timeout"; else print m}'
+}
+# found LIST LIVE: "found/live dead" for a sorted list of addresses reported up.
+found() {
+  local f d
+  f=$(comm -12 "$1" "$2" | wc -l)
+  d=$(comm -23 "$1" "$2" | wc -l)
+  echo "$f/$(wc -l < "$2") $d"
+}
+gnmap_up() { grep 'Status: Up' "$1" | awk '{print $2}' | sort -u; }
+
+ROWS=()
+TP=""
+row() { # CASE TOOL SECONDS FOUND/LIVE DEAD
+  local ratio="-"
+  if [ -n "$TP" ] && [ "$3" != timeout ] && [ "$TP" != timeout ]; then
+    ratio=$(echo "scale=2; $3 / $TP" | bc)
+  fi
+  ROWS+=("$(printf '%-34s %-9s %9s %7s %11s %5s' "$1" "$2" "$3" "$ratio" "$4" "$5")")
+}
+
+# 1. IPv4 /16.
+tp=(); tn=(); tz=()
+for _ in $(seq "$REPS"); do
+  tp+=("$(timed "$WORK/p4" "$BIN" scan -sn 10.80.0.0/16 --no-store -q --format grep)")
+  tn+=("$(timed "$WORK/n4" nmap -sn -n -T4 -oG - 10.80.0.0/16)")
+  tz+=("$(timed "$WORK/z4" zmap -q --probe-module=icmp_echoscan -i "$IF" -G "$TMAC" \
+        -S 10.79.0.1 -r "$RATE" -c 1 -b /dev/null -o "$WORK/z4.txt" 10.80.0.0/16)")
+done
+TP=$(median "${tp[@]}")
+gnmap_up "$WORK/p4" > "$WORK/p4.up"; gnmap_up "$WORK/n4" > "$WORK/n4.up"
+sort -u "$WORK/z4.txt" 2>/dev/null > "$WORK/z4.up" || true
+read -r fp dp <<< "$(found "$WORK/p4.up" "$WORK/live4")"
+read -r fn dn <<< "$(found "$WORK/n4.up" "$WORK/live4")"
+read -r fz dz <<< "$(found "$WORK/z4.up" "$WORK/live4")"
+row "-sn 10.80.0.0/16 (655 live)" portolan "$TP" "$fp" "$dp"
+row "" "nmap -sn" "$(median "${tn[@]}")" "$fn" "$dn"
+row "" "zmap icmp" "$(median "${tz[@]}")" "$fz" "$dz"
+
+# 2. IPv6 /112.
+tp=(); tn=()
+for _ in $(seq "$REPS"); do
+  tp+=("$(timed "$WORK/p6" "$BIN" scan -sn fd80::/112 --no-store -q --format grep)")
+  tn+=("$(timed "$WORK/n6" nmap -6 -sn -n -T4 -oG - fd80::/112)")
+done
+TP=$(median "${tp[@]}")
+gnmap_up "$WORK/p6" > "$WORK/p6.up"; gnmap_up "$WORK/n6" > "$WORK/n6.up"
+read -r fp dp <<< "$(found "$WORK/p6.up" "$WORK/live6")"
+read -r fn dn <<< "$(found "$WORK/n6.up" "$WORK/live6")"
+row "-sn fd80::/112 (655 live)" portolan "$TP" "$fp" "$dp"
+row "" "nmap -6 -sn" "$(median "${tn[@]}")" "$fn" "$dn"
+
+# 3. --top-ports 100 of the /16, with and without discovery.
+TP=""
+tw=$(timed "$WORK/pw.json" "$BIN" scan 10.80.0.0/16 --top-ports 100 --syn --discovery \
+     --max-rate "$PRATE" --retries 1 --no-store -q --format json)
+TP=$tw
+to=$(timed "$WORK/po.json" "$BIN" scan 10.80.0.0/16 --top-ports 100 --syn -Pn \
+     --max-rate "$PRATE" --retries 1 --no-store -q --format json)
+sent() { grep '"type":"end"' "$1" | sed 's/.*"sent":\([0-9]*\).*/\1/'; }
+hosts_up() { grep '"type":"host"' "$1" | grep -c '"up":true' || true; }
+row "--top-ports 100 /16, --discovery" portolan "$tw" "$(hosts_up "$WORK/pw.json")/655" \
+    "sent=$(sent "$WORK/pw.json")"
+row "--top-ports 100 /16, -Pn" portolan "$to" "$(hosts_up "$WORK/po.json")/655" \
+    "sent=$(sent "$WORK/po.json")"
+
+printf '%-34s %-9s %9s %7s %11s %5s\n' CASE TOOL SECONDS RATIO FOUND/LIVE DEAD
+printf '%s\n' "${ROWS[@]}"
