@@ -105,6 +105,9 @@ pub struct Rule {
     pub info: Option<String>,
     pub hostname: Option<String>,
     pub cpe: Vec<String>,
+    /// A catch-all (a protocol's bare greeting, no product): tried only after every specific
+    /// rule — Portolan's vendor rules and the rules of a loaded nmap-service-probes — failed.
+    pub generic: bool,
 }
 
 impl Rule {
@@ -182,6 +185,8 @@ struct RuleToml {
     hostname: Option<String>,
     #[serde(default)]
     cpe: Vec<String>,
+    #[serde(default)]
+    generic: bool,
 }
 
 fn default_transport() -> Protocol {
@@ -323,6 +328,7 @@ impl ProbeDb {
                 info: r.info,
                 hostname: r.hostname,
                 cpe: r.cpe,
+                generic: r.generic,
             });
         }
         Ok(ProbeDb {
@@ -377,8 +383,10 @@ impl ProbeDb {
         v.into_iter().map(|(_, _, _, p)| p).collect()
     }
 
-    /// Match a reply to `probe` against the rules. The first hard match wins; else the first
-    /// soft match. `only_service` restricts to one service (after a soft match).
+    /// Match a reply to `probe` against the rules. Specific rules first (in file order, the
+    /// database's own before a merged file's), then the generic ones: the first hard match
+    /// wins; else the first soft match. `only_service` restricts to one service (after a soft
+    /// match).
     pub fn match_reply(
         &self,
         probe: &str,
@@ -389,7 +397,9 @@ impl ProbeDb {
             return None;
         }
         let mut soft: Option<Match> = None;
-        for rule in &self.rules {
+        let specific = self.rules.iter().filter(|r| !r.generic);
+        let generic = self.rules.iter().filter(|r| r.generic);
+        for rule in specific.chain(generic) {
             if !rule.applies_to(probe) {
                 continue;
             }
@@ -534,6 +544,51 @@ mod tests {
         }
         assert!(db.probe("null").is_some());
         assert!(db.probe("tls").is_some());
+    }
+
+    #[test]
+    fn a_loaded_nmap_rule_beats_portolans_generic_rule() {
+        // A vendor rule of the kind a user's nmap-service-probes holds (written here, not
+        // copied): Portolan has no rule for this SSH server, only the generic `^SSH-` one.
+        let nmap = crate::nmap::parse(
+            "Probe TCP NULL q||\nmatch ssh m|^SSH-([\\d.]+)-FancySSH_(\\S+)| p/FancySSH/ v/$2/\n",
+            "test-probes",
+        )
+        .unwrap();
+        let mut db = ProbeDb::embedded().unwrap();
+        db.merge(nmap);
+        let m = db
+            .match_reply("null", b"SSH-2.0-FancySSH_1.2 x\r\n", None)
+            .unwrap();
+        assert_eq!(m.product.as_deref(), Some("FancySSH"));
+        assert_eq!(m.version.as_deref(), Some("1.2"));
+        // Portolan's own vendor rule still wins over both for what it knows.
+        let m = db
+            .match_reply("null", b"SSH-2.0-OpenSSH_9.2p1\r\n", None)
+            .unwrap();
+        assert_eq!(m.product.as_deref(), Some("OpenSSH"));
+        // And with nothing loaded, the generic rule still names it.
+        let m = ProbeDb::embedded()
+            .unwrap()
+            .match_reply("null", b"SSH-2.0-FancySSH_1.2 x\r\n", None)
+            .unwrap();
+        assert_eq!(m.service, "ssh");
+        assert_eq!(m.product, None);
+    }
+
+    #[test]
+    fn every_rule_without_a_product_is_marked_generic() {
+        // A rule that names only the service must not shadow a richer rule tried after it.
+        let db = ProbeDb::embedded().unwrap();
+        for r in &db.rules {
+            if r.product.is_none() && !r.soft {
+                assert!(
+                    r.generic,
+                    "rule for {} ({}) names no product: mark it generic",
+                    r.service, r.pattern
+                );
+            }
+        }
     }
 
     #[test]

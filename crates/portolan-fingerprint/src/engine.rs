@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use portolan_registry::Protocol;
 
 use crate::db::{Match, Probe, ProbeDb, ProbeKind};
-use crate::report::{capped_text, Confidence, ServiceReport, BANNER_CAP};
+use crate::report::{capped_text, Confidence, ServiceReport, BANNER_CAP, FINGERPRINT_CAP};
 use crate::tls::{self, Attempt};
 
 /// Tuning of detection. `Options::default()` suits a LAN or loopback; raise the waits for
@@ -258,7 +258,12 @@ pub async fn detect_target(t: &Target, opts: &Options) -> ServiceReport {
             return r;
         }
     };
-    if r.name.is_none() && (r.state == "open" || r.state == "open|filtered") {
+    // The port table names only a port that said nothing: one that answered something no
+    // rule knows is `unknown`, with what it said as the fingerprint.
+    if r.name.is_none()
+        && r.fingerprint.is_none()
+        && (r.state == "open" || r.state == "open|filtered")
+    {
         port_table_guess(&mut r);
     }
     r
@@ -302,6 +307,20 @@ fn apply(r: &mut ServiceReport, m: &Match, probe: &str) {
 struct Seen {
     http: Option<Vec<u8>>,
     first: Option<String>,
+    /// The first non-empty reply and the probe that drew it (for the fingerprint).
+    first_raw: Option<(String, Vec<u8>)>,
+}
+
+impl Seen {
+    /// The unrecognised-service fingerprint: `probe:"escaped bytes"`.
+    fn fingerprint(&self) -> Option<String> {
+        self.first_raw.as_ref().map(|(probe, b)| {
+            format!(
+                "{probe}:\"{}\"",
+                crate::escape::fingerprint_text(b, FINGERPRINT_CAP)
+            )
+        })
+    }
 }
 
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
@@ -350,6 +369,8 @@ fn consider(
     }
     if seen.first.is_none() {
         seen.first = Some(capped_text(reply, BANNER_CAP));
+        let keep = reply.len().min(FINGERPRINT_CAP + 1);
+        seen.first_raw = Some((probe.to_string(), reply[..keep].to_vec()));
     }
     if reply.starts_with(b"HTTP/") && seen.http.is_none() {
         seen.http = Some(reply.to_vec());
@@ -510,6 +531,9 @@ async fn finish(t: &Target, opts: &Options, r: &mut ServiceReport, seen: &Seen) 
     if r.banner.is_none() {
         r.banner = seen.first.clone();
     }
+    if r.name.is_none() {
+        r.fingerprint = seen.fingerprint();
+    }
     if let Some(h) = &seen.http {
         r.http = crate::http::parse_response(h);
     }
@@ -604,6 +628,7 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     }
     let plan = db.plan(addr.port(), Protocol::Udp, false, opts.intensity);
     let mut answered = false;
+    let mut seen = Seen::default();
     let mut buf = vec![0u8; opts.max_reply.clamp(512, 65_535)];
     'probes: for p in plan {
         // Two tries: UDP may drop the first datagram.
@@ -615,7 +640,6 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
                 Ok(Ok(n)) => {
                     answered = true;
                     let reply = buf[..n].to_vec();
-                    let mut seen = Seen::default();
                     if consider(&mut r, &mut seen, &db, &p.name, &reply) {
                         if p.name == "snmp-public" {
                             crate::checks::snmp::from_reply(&reply, &mut r);
@@ -636,6 +660,11 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     if !answered {
         r.state = "open|filtered".into();
         r.notes.push("no UDP probe was answered".into());
+    } else if r.name.is_none() {
+        r.fingerprint = seen.fingerprint();
+        if r.banner.is_none() {
+            r.banner = seen.first.clone();
+        }
     }
     r
 }
@@ -966,6 +995,80 @@ version = "$1"
         drop(s);
         let r = detect_target(&Target::udp(addr), &fast()).await;
         assert_eq!(r.state, "closed", "{r:?}");
+    }
+
+    /// Bind a loopback port the IANA registry names for TCP (so a table guess would have a
+    /// name to take), trying a few in case one is busy.
+    async fn registered_listener() -> Option<(TcpListener, String)> {
+        let reg = portolan_registry::Registry::embedded();
+        for port in [
+            2121u16, 8008, 8880, 9418, 3689, 4369, 5222, 6000, 8009, 9100,
+        ] {
+            let Some(name) = reg
+                .by_port(port)
+                .find(|e| e.protocol() == Some(Protocol::Tcp) && !e.service().is_empty())
+                .map(|e| e.service().to_string())
+            else {
+                continue;
+            };
+            if let Ok(l) = TcpListener::bind(("127.0.0.1", port)).await {
+                return Some((l, name));
+            }
+        }
+        None
+    }
+
+    #[tokio::test]
+    async fn an_unrecognised_banner_is_unknown_with_a_fingerprint_not_the_port_table_name() {
+        let Some((l, table_name)) = registered_listener().await else {
+            eprintln!("SKIPPED: every candidate registered port is busy");
+            return;
+        };
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let _ = s.write_all(b"MYSTERY-PROTO 0.1 ready\r\n\x1b[2J").await;
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                });
+            }
+        });
+        let mut o = fast();
+        o.intensity = 1;
+        let r = detect(addr, &o).await;
+        assert_eq!(r.state, "open");
+        assert!(r.name.is_none(), "took {:?} (table: {table_name})", r.name);
+        assert_eq!(r.display_name(), "unknown");
+        assert_eq!(r.confidence, Confidence::Unknown);
+        assert_eq!(
+            r.fingerprint.as_deref(),
+            Some(r#"null:"MYSTERY-PROTO 0.1 ready\r\n\x1b[2J""#)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_service_on_a_registered_port_is_a_marked_guess() {
+        let Some((l, table_name)) = registered_listener().await else {
+            eprintln!("SKIPPED: every candidate registered port is busy");
+            return;
+        };
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut b = [0u8; 64];
+                    while s.read(&mut b).await.unwrap_or(0) > 0 {}
+                });
+            }
+        });
+        let mut o = fast();
+        o.intensity = 1;
+        o.checks = false;
+        let r = detect(addr, &o).await;
+        assert_eq!(r.name.as_deref(), Some(table_name.as_str()));
+        assert_eq!(r.confidence, Confidence::PortTable);
+        assert_eq!(r.display_name(), format!("{table_name}?"));
+        assert!(r.fingerprint.is_none());
     }
 
     #[tokio::test]
