@@ -1,6 +1,7 @@
 //! The probe database: what to send to a port and how to read what comes back.
 //!
-//! Portolan's own database is `data/probes.toml` (compiled in, documented in `docs/probes.md`).
+//! Portolan's own database is `data/probes/*.toml` (compiled in, one file per class of
+//! service, documented in `docs/probes.md`).
 //! A user's installed `nmap-service-probes` can be loaded at run time with
 //! [`ProbeDb::from_nmap_file`]; rules the `regex` crate cannot compile (back-references,
 //! look-around) are skipped and listed in [`ProbeDb::notes`].
@@ -14,8 +15,30 @@ use serde::Deserialize;
 use crate::escape::{decode_escapes, EscapeError};
 use portolan_registry::Protocol;
 
-/// The built-in database text.
-pub const EMBEDDED_TOML: &str = include_str!("../data/probes.toml");
+/// The built-in database: its files, by name, in the order they are loaded (probes of every
+/// file are known before any file's rules are read, so a rule may name any file's probe).
+pub const EMBEDDED_FILES: &[(&str, &str)] = &[
+    ("probes.toml", include_str!("../data/probes/probes.toml")),
+    ("remote.toml", include_str!("../data/probes/remote.toml")),
+    ("mail.toml", include_str!("../data/probes/mail.toml")),
+    ("files.toml", include_str!("../data/probes/files.toml")),
+    ("web.toml", include_str!("../data/probes/web.toml")),
+    ("data.toml", include_str!("../data/probes/data.toml")),
+    (
+        "messaging.toml",
+        include_str!("../data/probes/messaging.toml"),
+    ),
+    ("naming.toml", include_str!("../data/probes/naming.toml")),
+    ("media.toml", include_str!("../data/probes/media.toml")),
+    ("devices.toml", include_str!("../data/probes/devices.toml")),
+];
+
+/// Largest `pad_to` of a probe (bytes).
+const MAX_PAD: usize = 4096;
+
+/// Ports where printers print whatever arrives (JetDirect / raw printing, 9100-9107): only a
+/// probe that lists the port is sent there, as nmap's `Exclude T:9100-9107` does by default.
+pub const PRINTER_PORTS: (u16, u16) = (9100, 9107);
 
 /// Largest compiled regex the loader accepts (bytes of the compiled program).
 const REGEX_SIZE_LIMIT: usize = 2 << 20;
@@ -28,6 +51,8 @@ pub enum DbError {
     Io { path: String, err: std::io::Error },
     #[error("probe database is not valid TOML: {0}")]
     Toml(#[from] toml::de::Error),
+    #[error("{file}: {err}")]
+    InFile { file: String, err: Box<DbError> },
     #[error("probe {probe:?}: {what}")]
     Probe { probe: String, what: String },
     #[error("match rule #{index} (service {service:?}): {what}")]
@@ -105,6 +130,9 @@ pub struct Rule {
     pub info: Option<String>,
     pub hostname: Option<String>,
     pub cpe: Vec<String>,
+    /// A catch-all (a protocol's bare greeting, no product): tried only after every specific
+    /// rule — Portolan's vendor rules and the rules of a loaded nmap-service-probes — failed.
+    pub generic: bool,
 }
 
 impl Rule {
@@ -163,6 +191,8 @@ struct ProbeToml {
     wait_ms: u64,
     #[serde(default = "default_true")]
     in_tls: bool,
+    #[serde(default)]
+    pad_to: usize,
 }
 
 #[derive(Deserialize)]
@@ -182,6 +212,8 @@ struct RuleToml {
     hostname: Option<String>,
     #[serde(default)]
     cpe: Vec<String>,
+    #[serde(default)]
+    generic: bool,
 }
 
 fn default_transport() -> Protocol {
@@ -262,14 +294,53 @@ pub fn compile_pattern_with(pattern: &str, flags: &str, octal: bool) -> Result<R
 impl ProbeDb {
     /// The built-in database.
     pub fn embedded() -> Result<ProbeDb, DbError> {
-        ProbeDb::from_toml(EMBEDDED_TOML)
+        ProbeDb::from_toml_files(EMBEDDED_FILES)
     }
 
     /// Parse a database in portolan's TOML format.
     pub fn from_toml(text: &str) -> Result<ProbeDb, DbError> {
         let file: FileToml = toml::from_str(text)?;
-        let mut probes = Vec::with_capacity(file.probe.len());
-        for p in file.probe {
+        ProbeDb::build(vec![file]).map_err(|(_, e)| e)
+    }
+
+    /// Parse a database split over several files `(name, text)`: all probes first, then the
+    /// rules file by file. Errors name the file.
+    pub fn from_toml_files(files: &[(&str, &str)]) -> Result<ProbeDb, DbError> {
+        let mut parsed = Vec::with_capacity(files.len());
+        for (name, text) in files {
+            let f: FileToml = toml::from_str(text).map_err(|e| DbError::InFile {
+                file: (*name).to_string(),
+                err: Box::new(DbError::Toml(e)),
+            })?;
+            parsed.push(f);
+        }
+        ProbeDb::build(parsed).map_err(|(i, e)| DbError::InFile {
+            file: files.get(i).map_or("?", |f| f.0).to_string(),
+            err: Box::new(e),
+        })
+    }
+
+    /// Compile parsed files; an error comes with the index of its file.
+    fn build(files: Vec<FileToml>) -> Result<ProbeDb, (usize, DbError)> {
+        let mut probes = Vec::new();
+        let mut all_rules = Vec::new();
+        for (fi, file) in files.into_iter().enumerate() {
+            ProbeDb::add_probes(&mut probes, file.probe).map_err(|e| (fi, e))?;
+            all_rules.push((fi, file.rules));
+        }
+        let mut rules = Vec::new();
+        for (fi, file_rules) in all_rules {
+            ProbeDb::add_rules(&probes, &mut rules, file_rules).map_err(|e| (fi, e))?;
+        }
+        Ok(ProbeDb {
+            probes,
+            rules,
+            notes: Vec::new(),
+        })
+    }
+
+    fn add_probes(probes: &mut Vec<Probe>, list: Vec<ProbeToml>) -> Result<(), DbError> {
+        for p in list {
             let err = |what: String| DbError::Probe {
                 probe: p.name.clone(),
                 what,
@@ -277,8 +348,14 @@ impl ProbeDb {
             if probes.iter().any(|q: &Probe| q.name == p.name) {
                 return Err(err("defined twice".into()));
             }
-            let payload = decode_escapes(&p.payload)
+            let mut payload = decode_escapes(&p.payload)
                 .map_err(|e: EscapeError| err(format!("payload: {e}")))?;
+            if p.pad_to > MAX_PAD {
+                return Err(err(format!("pad_to {} is above {MAX_PAD}", p.pad_to)));
+            }
+            if payload.len() < p.pad_to {
+                payload.resize(p.pad_to, 0);
+            }
             if !(1..=9).contains(&p.rarity) && p.name != "null" {
                 return Err(err(format!("rarity {} is outside 1-9", p.rarity)));
             }
@@ -300,8 +377,15 @@ impl ProbeDb {
                 in_tls: p.in_tls,
             });
         }
-        let mut rules = Vec::with_capacity(file.rules.len());
-        for (i, r) in file.rules.into_iter().enumerate() {
+        Ok(())
+    }
+
+    fn add_rules(
+        probes: &[Probe],
+        rules: &mut Vec<Rule>,
+        list: Vec<RuleToml>,
+    ) -> Result<(), DbError> {
+        for (i, r) in list.into_iter().enumerate() {
             let err = |what: String| DbError::Rule {
                 index: i + 1,
                 service: r.service.clone(),
@@ -323,13 +407,10 @@ impl ProbeDb {
                 info: r.info,
                 hostname: r.hostname,
                 cpe: r.cpe,
+                generic: r.generic,
             });
         }
-        Ok(ProbeDb {
-            probes,
-            rules,
-            notes: Vec::new(),
-        })
+        Ok(())
     }
 
     /// Load a user's installed `nmap-service-probes` (for example
@@ -360,8 +441,11 @@ impl ProbeDb {
     }
 
     /// The probes to try on `port`, in order: those that list the port first, then the rest by
-    /// rarity; only probes with rarity `<= intensity`, except those that list the port.
+    /// rarity; only probes with rarity `<= intensity`, except those that list the port. On the
+    /// raw-printing ports ([`PRINTER_PORTS`]) only the probes that list the port.
     pub fn plan(&self, port: u16, transport: Protocol, tls: bool, intensity: u8) -> Vec<&Probe> {
+        let printer =
+            transport == Protocol::Tcp && (PRINTER_PORTS.0..=PRINTER_PORTS.1).contains(&port);
         let mut v: Vec<(bool, u8, usize, &Probe)> = self
             .probes
             .iter()
@@ -370,15 +454,17 @@ impl ProbeDb {
             .filter(|(_, p)| !tls || (p.in_tls && p.kind == ProbeKind::Send))
             .filter_map(|(i, p)| {
                 let likely = p.likely_on(port, tls) || (tls && p.likely_on(port, false));
-                (likely || p.rarity <= intensity).then_some((!likely, p.rarity, i, p))
+                (likely || (p.rarity <= intensity && !printer)).then_some((!likely, p.rarity, i, p))
             })
             .collect();
         v.sort_by_key(|&(unlikely, rarity, i, _)| (unlikely, rarity, i));
         v.into_iter().map(|(_, _, _, p)| p).collect()
     }
 
-    /// Match a reply to `probe` against the rules. The first hard match wins; else the first
-    /// soft match. `only_service` restricts to one service (after a soft match).
+    /// Match a reply to `probe` against the rules. Specific rules first (in file order, the
+    /// database's own before a merged file's), then the generic ones: the first hard match
+    /// wins; else the first soft match. `only_service` restricts to one service (after a soft
+    /// match).
     pub fn match_reply(
         &self,
         probe: &str,
@@ -389,7 +475,9 @@ impl ProbeDb {
             return None;
         }
         let mut soft: Option<Match> = None;
-        for rule in &self.rules {
+        let specific = self.rules.iter().filter(|r| !r.generic);
+        let generic = self.rules.iter().filter(|r| r.generic);
+        for rule in specific.chain(generic) {
             if !rule.applies_to(probe) {
                 continue;
             }
@@ -420,6 +508,8 @@ impl ProbeDb {
                     .cpe
                     .iter()
                     .map(|c| expand_template(c, &caps))
+                    // A template whose version capture was empty: no trailing ':'.
+                    .map(|c| c.trim_end_matches(':').to_string())
                     .filter(|c| !c.is_empty())
                     .collect(),
             };
@@ -488,6 +578,15 @@ pub fn expand_template(t: &str, caps: &regex::bytes::Captures<'_>) -> String {
         out.push_str(&t[i..i + ch_len]);
         i += ch_len;
     }
+    // "$3; protocol $1" with no $3: drop the empty "; "-separated parts.
+    if out.contains("; ") || out.starts_with(';') || out.ends_with(';') {
+        out = out
+            .split(';')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
     if out.len() > MAX_FIELD {
         let mut cut = MAX_FIELD;
         while !out.is_char_boundary(cut) {
@@ -537,6 +636,53 @@ mod tests {
     }
 
     #[test]
+    fn a_loaded_nmap_rule_beats_portolans_generic_rule() {
+        // A vendor rule of the kind a user's nmap-service-probes holds (written here, not
+        // copied): Portolan has no rule for this SSH server, only the generic `^SSH-` one.
+        let nmap = crate::nmap::parse(
+            "Probe TCP NULL q||\nmatch ssh m|^SSH-([\\d.]+)-FancySSH_(\\S+)| p/Fancy Secure Shell/ v/$2/ i/from the loaded file/\n",
+            "test-probes",
+        )
+        .unwrap();
+        let mut db = ProbeDb::embedded().unwrap();
+        db.merge(nmap);
+        let m = db
+            .match_reply("null", b"SSH-2.0-FancySSH_1.2 x\r\n", None)
+            .unwrap();
+        assert_eq!(m.product.as_deref(), Some("Fancy Secure Shell"));
+        assert_eq!(m.version.as_deref(), Some("1.2"));
+        assert_eq!(m.info.as_deref(), Some("from the loaded file"));
+        // Portolan's own vendor rule still wins over both for what it knows.
+        let m = db
+            .match_reply("null", b"SSH-2.0-OpenSSH_9.2p1\r\n", None)
+            .unwrap();
+        assert_eq!(m.product.as_deref(), Some("OpenSSH"));
+        // And with nothing loaded, the generic rule splits the software version.
+        let m = ProbeDb::embedded()
+            .unwrap()
+            .match_reply("null", b"SSH-2.0-FancySSH_1.2 x\r\n", None)
+            .unwrap();
+        assert_eq!(m.service, "ssh");
+        assert_eq!(m.product.as_deref(), Some("FancySSH"));
+        assert_eq!(m.version.as_deref(), Some("1.2"));
+    }
+
+    #[test]
+    fn every_rule_without_a_product_is_marked_generic() {
+        // A rule that names only the service must not shadow a richer rule tried after it.
+        let db = ProbeDb::embedded().unwrap();
+        for r in &db.rules {
+            if r.product.is_none() && !r.soft {
+                assert!(
+                    r.generic,
+                    "rule for {} ({}) names no product: mark it generic",
+                    r.service, r.pattern
+                );
+            }
+        }
+    }
+
+    #[test]
     fn ports_parse() {
         assert_eq!(
             parse_ports("80, 8000-8010").unwrap(),
@@ -554,6 +700,8 @@ mod tests {
         assert_eq!(expand_template("v$2 ($1)", &caps), "v9.2p1 (2.0)");
         assert_eq!(expand_template("$P(2)$$", &caps), "9.2p1$");
         assert_eq!(expand_template("$7", &caps), "");
+        assert_eq!(expand_template("$7; protocol $1", &caps), "protocol 2.0");
+        assert_eq!(expand_template("$2; $7", &caps), "9.2p1");
     }
 
     #[test]

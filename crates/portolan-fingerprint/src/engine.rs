@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use portolan_registry::Protocol;
 
 use crate::db::{Match, Probe, ProbeDb, ProbeKind};
-use crate::report::{capped_text, Confidence, ServiceReport, BANNER_CAP};
+use crate::report::{capped_text, Confidence, ServiceReport, BANNER_CAP, FINGERPRINT_CAP};
 use crate::tls::{self, Attempt};
 
 /// Tuning of detection. `Options::default()` suits a LAN or loopback; raise the waits for
@@ -258,7 +258,12 @@ pub async fn detect_target(t: &Target, opts: &Options) -> ServiceReport {
             return r;
         }
     };
-    if r.name.is_none() && (r.state == "open" || r.state == "open|filtered") {
+    // The port table names only a port that said nothing: one that answered something no
+    // rule knows is `unknown`, with what it said as the fingerprint.
+    if r.name.is_none()
+        && r.fingerprint.is_none()
+        && (r.state == "open" || r.state == "open|filtered")
+    {
         port_table_guess(&mut r);
     }
     r
@@ -302,6 +307,20 @@ fn apply(r: &mut ServiceReport, m: &Match, probe: &str) {
 struct Seen {
     http: Option<Vec<u8>>,
     first: Option<String>,
+    /// The first non-empty reply and the probe that drew it (for the fingerprint).
+    first_raw: Option<(String, Vec<u8>)>,
+}
+
+impl Seen {
+    /// The unrecognised-service fingerprint: `probe:"escaped bytes"`.
+    fn fingerprint(&self) -> Option<String> {
+        self.first_raw.as_ref().map(|(probe, b)| {
+            format!(
+                "{probe}:\"{}\"",
+                crate::escape::fingerprint_text(b, FINGERPRINT_CAP)
+            )
+        })
+    }
 }
 
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
@@ -350,6 +369,8 @@ fn consider(
     }
     if seen.first.is_none() {
         seen.first = Some(capped_text(reply, BANNER_CAP));
+        let keep = reply.len().min(FINGERPRINT_CAP + 1);
+        seen.first_raw = Some((probe.to_string(), reply[..keep].to_vec()));
     }
     if reply.starts_with(b"HTTP/") && seen.http.is_none() {
         seen.http = Some(reply.to_vec());
@@ -510,6 +531,9 @@ async fn finish(t: &Target, opts: &Options, r: &mut ServiceReport, seen: &Seen) 
     if r.banner.is_none() {
         r.banner = seen.first.clone();
     }
+    if r.name.is_none() {
+        r.fingerprint = seen.fingerprint();
+    }
     if let Some(h) = &seen.http {
         r.http = crate::http::parse_response(h);
     }
@@ -526,6 +550,9 @@ async fn finish(t: &Target, opts: &Options, r: &mut ServiceReport, seen: &Seen) 
             from_banner
         };
     }
+    if r.name.as_deref() == Some("domain") && r.tunnel.is_none() {
+        add_dns_identity(t, opts, r).await;
+    }
     if opts.starttls && r.tunnel.is_none() && r.tls.is_none() {
         if let Some(name) = r.name.clone().filter(|n| crate::starttls::supports(n)) {
             r.tls = crate::starttls::probe(t.addr, &name, t.sni.as_deref(), opts).await;
@@ -535,6 +562,66 @@ async fn finish(t: &Target, opts: &Options, r: &mut ServiceReport, seen: &Seen) 
         crate::checks::run(t, opts, r).await;
     }
     r.notes.extend(hygiene_notes(r));
+}
+
+/// Ask a DNS server which instance answered (`id.server`, RFC 4892; `hostname.bind`, BIND)
+/// over the target's transport, and add what it says to the extra info.
+async fn add_dns_identity(t: &Target, opts: &Options, r: &mut ServiceReport) {
+    let mut said: Vec<String> = Vec::new();
+    for (id, name) in [(0x6964u16, "id.server"), (0x686eu16, "hostname.bind")] {
+        let Some(q) = crate::dns::chaos_txt_query(id, name) else {
+            continue;
+        };
+        let reply = match t.transport {
+            Protocol::Udp => udp_exchange(t.addr, &q, opts.probe_wait).await,
+            _ => {
+                let Ok(mut s) = connect(t.addr, opts.connect_timeout).await else {
+                    return;
+                };
+                if s.write_all(&crate::dns::with_tcp_length(&q)).await.is_err() {
+                    return;
+                }
+                let (b, _) = read_reply(&mut s, opts.probe_wait, opts.idle_gap, 4096, |b| {
+                    crate::dns::strip_tcp_length(b).is_some()
+                })
+                .await;
+                crate::dns::strip_tcp_length(&b).map(<[u8]>::to_vec)
+            }
+        };
+        let texts = reply
+            .and_then(|b| crate::dns::parse_txt_answers(&b, id))
+            .unwrap_or_default();
+        if let Some(text) = texts.into_iter().next() {
+            if !said.iter().any(|s| s.ends_with(&format!(": {text}"))) {
+                said.push(format!("{name}: {text}"));
+            }
+        }
+    }
+    if said.is_empty() {
+        return;
+    }
+    let mut parts: Vec<String> = r.extrainfo.take().into_iter().collect();
+    parts.extend(said);
+    r.extrainfo = Some(parts.join("; "));
+}
+
+/// One UDP request and its reply, or `None` after `wait`.
+async fn udp_exchange(addr: SocketAddr, payload: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let bind: SocketAddr = if addr.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let sock = UdpSocket::bind(bind).await.ok()?;
+    sock.connect(addr).await.ok()?;
+    sock.send(payload).await.ok()?;
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(wait, sock.recv(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    buf.truncate(n);
+    Some(buf)
 }
 
 /// Weak SSH algorithms (RFC 9142 and RFC 8758 deprecate SHA-1 key exchange, DSA and CBC/RC4
@@ -604,6 +691,7 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     }
     let plan = db.plan(addr.port(), Protocol::Udp, false, opts.intensity);
     let mut answered = false;
+    let mut seen = Seen::default();
     let mut buf = vec![0u8; opts.max_reply.clamp(512, 65_535)];
     'probes: for p in plan {
         // Two tries: UDP may drop the first datagram.
@@ -615,7 +703,6 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
                 Ok(Ok(n)) => {
                     answered = true;
                     let reply = buf[..n].to_vec();
-                    let mut seen = Seen::default();
                     if consider(&mut r, &mut seen, &db, &p.name, &reply) {
                         if p.name == "snmp-public" {
                             crate::checks::snmp::from_reply(&reply, &mut r);
@@ -636,6 +723,13 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     if !answered {
         r.state = "open|filtered".into();
         r.notes.push("no UDP probe was answered".into());
+    } else if r.name.as_deref() == Some("domain") {
+        add_dns_identity(t, opts, &mut r).await;
+    } else if r.name.is_none() {
+        r.fingerprint = seen.fingerprint();
+        if r.banner.is_none() {
+            r.banner = seen.first.clone();
+        }
     }
     r
 }
@@ -959,6 +1053,80 @@ version = "$1"
         assert_eq!(r.probe.as_deref(), Some("hello"));
     }
 
+    /// A DNS server's answer to a CHAOS TXT query `q` (RFC 1035 §4.1): BIND's defaults for
+    /// version.bind and hostname.bind, RFC 4892's id.server.
+    fn chaos_answer(q: &[u8]) -> Vec<u8> {
+        let text: &[u8] = if q.windows(7).any(|w| w == b"version") {
+            b"9.18.28-1~deb12u2-Debian"
+        } else {
+            b"ns1.lab"
+        };
+        let mut m = q.to_vec();
+        m[2] = 0x84;
+        m[3] = 0x00;
+        m[7] = 1;
+        m.extend_from_slice(&[0xc0, 0x0c, 0x00, 0x10, 0x00, 0x03, 0, 0, 0, 0]);
+        m.extend_from_slice(&((text.len() + 1) as u16).to_be_bytes());
+        m.push(text.len() as u8);
+        m.extend_from_slice(text);
+        m
+    }
+
+    #[tokio::test]
+    async fn dns_over_udp_and_tcp_gives_version_and_instance() {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let uaddr = udp.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut b = [0u8; 512];
+            while let Ok((n, from)) = udp.recv_from(&mut b).await {
+                let _ = udp.send_to(&chaos_answer(&b[..n]), from).await;
+            }
+        });
+        let taddr = serve(|mut s| async move {
+            let mut b = [0u8; 512];
+            let n = s.read(&mut b).await.unwrap_or(0);
+            if n > 2 {
+                let a = chaos_answer(&b[2..n]);
+                let _ = s.write_all(&crate::dns::with_tcp_length(&a)).await;
+            }
+        })
+        .await;
+        let mut o = fast();
+        o.checks = false;
+        for t in [Target::udp(uaddr), Target::tcp(taddr)] {
+            let r = detect_target(&t, &o).await;
+            assert_eq!(r.name.as_deref(), Some("domain"), "{r:?}");
+            assert_eq!(r.product.as_deref(), Some("ISC BIND"), "{r:?}");
+            assert_eq!(r.version.as_deref(), Some("9.18.28"));
+            assert_eq!(
+                r.extrainfo.as_deref(),
+                Some("1~deb12u2-Debian; id.server: ns1.lab"),
+                "{t:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unrecognised_udp_answer_is_unknown_with_a_fingerprint() {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut b = [0u8; 512];
+            while let Ok((_, from)) = udp.recv_from(&mut b).await {
+                let _ = udp.send_to(b"\x7fHELLO", from).await;
+            }
+        });
+        let r = detect_target(&Target::udp(addr), &fast()).await;
+        assert_eq!(r.state, "open", "it answered: {r:?}");
+        assert!(r.name.is_none(), "{r:?}");
+        assert!(
+            r.fingerprint
+                .as_deref()
+                .is_some_and(|f| f.ends_with(r#":"\x7fHELLO""#)),
+            "{r:?}"
+        );
+    }
+
     #[tokio::test]
     async fn closed_udp_port_is_closed() {
         let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -966,6 +1134,80 @@ version = "$1"
         drop(s);
         let r = detect_target(&Target::udp(addr), &fast()).await;
         assert_eq!(r.state, "closed", "{r:?}");
+    }
+
+    /// Bind a loopback port the IANA registry names for TCP (so a table guess would have a
+    /// name to take), trying a few in case one is busy.
+    async fn registered_listener() -> Option<(TcpListener, String)> {
+        let reg = portolan_registry::Registry::embedded();
+        for port in [
+            2121u16, 8008, 8880, 9418, 3689, 4369, 5222, 6000, 8009, 9100,
+        ] {
+            let Some(name) = reg
+                .by_port(port)
+                .find(|e| e.protocol() == Some(Protocol::Tcp) && !e.service().is_empty())
+                .map(|e| e.service().to_string())
+            else {
+                continue;
+            };
+            if let Ok(l) = TcpListener::bind(("127.0.0.1", port)).await {
+                return Some((l, name));
+            }
+        }
+        None
+    }
+
+    #[tokio::test]
+    async fn an_unrecognised_banner_is_unknown_with_a_fingerprint_not_the_port_table_name() {
+        let Some((l, table_name)) = registered_listener().await else {
+            eprintln!("SKIPPED: every candidate registered port is busy");
+            return;
+        };
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let _ = s.write_all(b"MYSTERY-PROTO 0.1 ready\r\n\x1b[2J").await;
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                });
+            }
+        });
+        let mut o = fast();
+        o.intensity = 1;
+        let r = detect(addr, &o).await;
+        assert_eq!(r.state, "open");
+        assert!(r.name.is_none(), "took {:?} (table: {table_name})", r.name);
+        assert_eq!(r.display_name(), "unknown");
+        assert_eq!(r.confidence, Confidence::Unknown);
+        assert_eq!(
+            r.fingerprint.as_deref(),
+            Some(r#"null:"MYSTERY-PROTO 0.1 ready\r\n\x1b[2J""#)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_service_on_a_registered_port_is_a_marked_guess() {
+        let Some((l, table_name)) = registered_listener().await else {
+            eprintln!("SKIPPED: every candidate registered port is busy");
+            return;
+        };
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut b = [0u8; 64];
+                    while s.read(&mut b).await.unwrap_or(0) > 0 {}
+                });
+            }
+        });
+        let mut o = fast();
+        o.intensity = 1;
+        o.checks = false;
+        let r = detect(addr, &o).await;
+        assert_eq!(r.name.as_deref(), Some(table_name.as_str()));
+        assert_eq!(r.confidence, Confidence::PortTable);
+        assert_eq!(r.display_name(), format!("{table_name}?"));
+        assert!(r.fingerprint.is_none());
     }
 
     #[tokio::test]

@@ -51,10 +51,44 @@ pub fn decode_escapes(s: &str) -> Result<Vec<u8>, EscapeError> {
     Ok(out)
 }
 
+/// The printable form of bytes from the network, as an unrecognised service's fingerprint:
+/// printable ASCII as is, `\r \n \t \0 \\ \"` escaped, every other byte as `\xHH`; at most
+/// `cap` input bytes (a trailing `...` says more came). The result is printable ASCII only, so
+/// it can reach a terminal or an XML attribute without further escaping of control bytes;
+/// [`decode_escapes`] turns it back into the bytes (minus the `...`).
+pub fn fingerprint_text(bytes: &[u8], cap: usize) -> String {
+    let mut out = String::with_capacity(bytes.len().min(cap) + 8);
+    for &c in bytes.iter().take(cap) {
+        match c {
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            0 => out.push_str("\\0"),
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            0x20..=0x7e => out.push(c as char),
+            _ => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    if bytes.len() > cap {
+        out.push_str("...");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn fingerprints_are_printable_and_decode_back() {
+        let b = b"220 mystery\r\n\x00\x1b[2J\xff\"\\";
+        let f = fingerprint_text(b, 64);
+        assert_eq!(f, r#"220 mystery\r\n\0\x1b[2J\xff\"\\"#);
+        assert_eq!(decode_escapes(&f).unwrap(), b);
+        assert_eq!(fingerprint_text(b"abcdef", 3), "abc...");
+    }
 
     #[test]
     fn decodes() {
@@ -72,6 +106,13 @@ mod tests {
         #[test]
         fn never_panics(s in ".*") {
             let _ = decode_escapes(&s);
+        }
+
+        #[test]
+        fn fingerprint_roundtrips(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
+            let f = fingerprint_text(&bytes, 256);
+            prop_assert!(f.bytes().all(|c| (0x20..0x7f).contains(&c)));
+            prop_assert_eq!(decode_escapes(&f).unwrap(), bytes);
         }
 
         #[test]

@@ -5,7 +5,7 @@
 //! Main types:
 //! - [`ProbeDb`]: the probe database — probes (payload, likely ports, rarity, wait) and match
 //!   rules (a regex over the reply's bytes, captures into product/version/info/CPE templates).
-//!   Built in from `data/probes.toml` (format in `docs/probes.md`); a user's
+//!   Built in from `data/probes/*.toml` (format in `docs/probes.md`); a user's
 //!   `nmap-service-probes` can be loaded at run time ([`ProbeDb::from_nmap_file`]).
 //! - [`detect`] / [`detect_many`] / [`detect_stream`] / [`detect_target`]: the engine. Connects, listens for a
 //!   banner, sends probes in order of likelihood, detects TLS on any port (rustls, any
@@ -31,6 +31,7 @@
 
 pub mod checks;
 pub mod db;
+pub mod dns;
 pub mod engine;
 pub mod escape;
 pub mod http;

@@ -234,6 +234,7 @@ pub fn parse(text: &str, path: &str) -> Result<ProbeDb, DbError> {
                     info: None,
                     hostname: None,
                     cpe: Vec::new(),
+                    generic: false,
                 };
                 for (k, v) in fields {
                     match k.as_str() {

@@ -118,6 +118,11 @@ pub struct ServiceReport {
     pub banner: Option<String>,
     /// The probe whose reply identified the service.
     pub probe: Option<String>,
+    /// When the service answered but no rule recognised the answer: the probe and the first
+    /// bytes it got back, escaped to printable ASCII (`null:"220 mystery\r\n"`), as nmap's
+    /// unrecognised-service fingerprint. The name is then `unknown`, never the port table's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     pub findings: Vec<ExposureFinding>,
     /// Things worth knowing that are not findings (timeouts, skipped steps).
     pub notes: Vec<String>,
@@ -143,6 +148,7 @@ impl ServiceReport {
             http: None,
             banner: None,
             probe: None,
+            fingerprint: None,
             findings: Vec::new(),
             notes: Vec::new(),
         }
@@ -177,6 +183,9 @@ impl ServiceReport {
         parts.join(" ")
     }
 }
+
+/// Bytes of an unrecognised reply kept in [`ServiceReport::fingerprint`].
+pub const FINGERPRINT_CAP: usize = 160;
 
 /// Cap and lossily decode bytes from the network.
 pub fn capped_text(bytes: &[u8], cap: usize) -> String {

@@ -150,6 +150,28 @@ fn xml_script(o: &mut String, x: &Script) {
     }
 }
 
+/// The unrecognised-service fingerprint service detection left in `details`, if any.
+fn service_fingerprint(s: &Service) -> Option<&str> {
+    s.details.as_ref()?.get("fingerprint")?.as_str()
+}
+
+/// The SERVICE column: `ssl/http`, and `http?` for a name service detection could not confirm
+/// and took from the port table (nmap's convention). Without -sV (no `details`) every name is
+/// from the table and shown bare, as nmap does.
+pub fn service_column(s: &Service) -> String {
+    let guess = s.method == ServiceMethod::Table && s.details.is_some() && s.name != "unknown";
+    let mut out = String::new();
+    if let Some(t) = &s.tunnel {
+        out.push_str(t);
+        out.push('/');
+    }
+    out.push_str(&s.name);
+    if guess {
+        out.push('?');
+    }
+    out
+}
+
 fn xml_service(o: &mut String, s: &Service) {
     let _ = write!(o, "<service name=\"{}\"", xml_escape(&s.name));
     for (k, v) in [
@@ -164,6 +186,10 @@ fn xml_service(o: &mut String, s: &Service) {
     }
     let method = method_str(s.method);
     let _ = write!(o, " method=\"{method}\" conf=\"{}\"", s.conf.min(10));
+    // An answer no rule recognised: nmap's `servicefp` (already printable ASCII).
+    if let Some(fp) = service_fingerprint(s) {
+        let _ = write!(o, " servicefp=\"{}\"", xml_escape(fp));
+    }
     if s.cpe.is_empty() {
         o.push_str("/>");
     } else {
@@ -564,7 +590,7 @@ pub fn table(r: &ScanReport, style: &dyn Paint, only_open: bool) -> String {
             };
             let (svc, ver) = match &p.service {
                 Some(s) => (
-                    escape(&s.name),
+                    escape(&service_column(s)),
                     escape(
                         &[&s.product, &s.version, &s.extrainfo]
                             .iter()
@@ -635,6 +661,53 @@ mod tests {
         let t = UNIX_EPOCH + std::time::Duration::from_secs(1_764_061_980);
         assert_eq!(ctime(t), "Tue Nov 25 09:13:00 2025");
         assert_eq!(ctime(UNIX_EPOCH), "Thu Jan  1 00:00:00 1970");
+    }
+
+    #[test]
+    fn table_guesses_are_marked_and_fingerprints_reach_the_xml() {
+        let guess = Service {
+            name: "http".into(),
+            method: ServiceMethod::Table,
+            conf: 3,
+            details: Some(serde_json::json!({"banner": null})),
+            ..Default::default()
+        };
+        assert_eq!(service_column(&guess), "http?");
+        let plain = Service {
+            details: None,
+            ..guess.clone()
+        };
+        assert_eq!(
+            service_column(&plain),
+            "http",
+            "no -sV: table names bare, as nmap"
+        );
+        let probed = Service {
+            name: "http".into(),
+            method: ServiceMethod::Probed,
+            conf: 10,
+            tunnel: Some("ssl".into()),
+            details: Some(serde_json::json!({})),
+            ..Default::default()
+        };
+        assert_eq!(service_column(&probed), "ssl/http");
+        let unknown = Service {
+            name: "unknown".into(),
+            method: ServiceMethod::Table,
+            conf: 0,
+            details: Some(serde_json::json!({"fingerprint": "null:\"220 x\\r\\n\""})),
+            ..Default::default()
+        };
+        assert_eq!(service_column(&unknown), "unknown");
+        let mut o = String::new();
+        xml_service(&mut o, &unknown);
+        assert_eq!(
+            o,
+            r#"<service name="unknown" method="table" conf="0" servicefp="null:&quot;220 x\r\n&quot;"/>"#
+        );
+        let mut o = String::new();
+        xml_service(&mut o, &guess);
+        assert_eq!(o, r#"<service name="http" method="table" conf="3"/>"#);
     }
 
     #[test]

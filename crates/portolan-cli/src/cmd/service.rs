@@ -271,7 +271,10 @@ pub fn render_text(r: &ServiceReport, style: Style, out: &mut String) {
             style.dim(&escape(&format!("cpe: {}", r.cpe.join(" "))))
         );
     }
-    if r.confidence != portolan_fingerprint::Confidence::Matched {
+    if let Some(fp) = &r.fingerprint {
+        // Printable ASCII already; escaped all the same, as all network text is.
+        let _ = writeln!(out, "    unrecognised answer: {}", escape(fp));
+    } else if r.confidence != portolan_fingerprint::Confidence::Matched {
         if let Some(b) = &r.banner {
             let b: String = b.chars().take(120).collect();
             let _ = writeln!(out, "    banner: \"{}\"", escape(&b));

@@ -66,6 +66,7 @@ pub fn to_service(r: &ServiceReport) -> Service {
             "http": r.http,
             "banner": r.banner,
             "probe": r.probe,
+            "fingerprint": r.fingerprint,
             "notes": r.notes,
         })),
     }
