@@ -380,6 +380,7 @@ fn new_daemons_claims_are_right_and_coverage_holds() {
         let proto = r["transport"].as_str().unwrap().to_string();
         claims.insert((addr.port(), proto), claim_of_service(&r));
     }
+    udp_scan_sv(&lab, &rows);
     let (problems, named, versions, flagged, table) = judge(&rows, &claims, "service");
     for half in ["dev", "held"] {
         let part: Vec<Row> = rows.iter().filter(|r| r.half == half).cloned().collect();
@@ -400,4 +401,68 @@ fn new_daemons_claims_are_right_and_coverage_holds() {
         at_least(flagged, MIN_OPEN_FLAGGED),
         "open flagged: {flagged} < {MIN_OPEN_FLAGGED}\n{table}"
     );
+}
+
+/// `scan --udp -sV` (issue 19, UDP): silent (open|filtered) UDP ports are probed too and an
+/// answer makes them open (reason udp-response); a port that answered the scan keeps its reason
+/// and is never said to have answered no UDP probe.
+fn udp_scan_sv(lab: &Lab, rows: &[Row]) {
+    let udp: Vec<&Row> = rows.iter().filter(|r| r.proto == "udp").collect();
+    let ports: Vec<String> = udp.iter().map(|r| r.port.to_string()).collect();
+    let out_file = format!("{}/udp-sv.jsonl", lab.dir);
+    Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns,
+            env!("CARGO_BIN_EXE_portolan"),
+            "scan",
+            "127.0.0.1",
+        ])
+        .args(["--udp", "-sV", "-q", "-p", &ports.join(",")])
+        .args(["-o", &format!("jsonl={out_file}")])
+        .output_ok();
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    let mut open = HashMap::new();
+    for l in text.lines() {
+        let r: Value = serde_json::from_str(l).unwrap();
+        if r["type"] == "port" && r["state"] == "open" {
+            open.insert(r["port"].as_u64().unwrap() as u16, r);
+        }
+    }
+    let mut problems = Vec::new();
+    for r in &open {
+        let notes = r.1["service"]["details"]["notes"].to_string();
+        if notes.contains("no UDP probe was answered") {
+            problems.push(format!("{}/udp is open, yet its notes say {notes}", r.0));
+        }
+        if r.1["reason"] != "udp-response" {
+            problems.push(format!("{}/udp open with reason {}", r.0, r.1["reason"]));
+        }
+    }
+    // The DNS servers stay silent to the scan's datagram on a non-standard port; their answer to
+    // the DNS service probe proves them open.
+    for row in udp
+        .iter()
+        .filter(|r| r.names.contains(&"domain".to_string()))
+    {
+        match open.get(&row.port) {
+            None => problems.push(format!(
+                "{}: {}/udp answers DNS but is not reported open after -sV",
+                row.id, row.port
+            )),
+            Some(r) => {
+                if r["service"]["name"] != "domain" || r["service"]["method"] != "probed" {
+                    problems.push(format!("{}: service {}", row.id, r["service"]));
+                }
+            }
+        }
+    }
+    // rpcbind answers the scan's own datagram: open from the scan, and -sV keeps that.
+    if let Some(row) = udp.iter().find(|r| r.id == "rpcbind-udp") {
+        if !open.contains_key(&row.port) {
+            problems.push(format!("rpcbind-udp: {}/udp not open", row.port));
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}\n{text}");
 }
