@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Side-by-side: `portolan service` vs `nmap -sV` on the service lab (real Debian daemons in a
-# network namespace of this script's own, loopback only; tests/lab/fingerprint-services.sh).
-# Prints, per port, what each tool found, then wall times and the ratio.
+# Side-by-side: `portolan service` / `portolan scan -sV` vs `nmap -sV` on the service labs (real
+# Debian daemons in network namespaces of this script's own, loopback only):
+#   lab1  tests/lab/fingerprint-services.sh (the daemons the fingerprint tests were written with)
+#   lab2  tests/lab/service-lab2.sh (issue 19: daemons nobody tuned for, dev and held-out halves;
+#         expected name/product/version/open access in tests/lab/service-lab2.tsv)
+# Prints, per port, what each tool found, then counts, wall times and the ratio.
 #
-#   sudo bench/service.sh            # builds portolan in release mode first
-#   PORTOLAN=/path/to/portolan sudo -E bench/service.sh
+#   sudo bench/service.sh [lab1|lab2|all]   # default all; builds portolan in release mode first
+#   PORTOLAN=/path/to/portolan sudo -E bench/service.sh lab2
 #
-# Needs root, iproute2, nmap, python3 and the daemons of .ci/apt/fingerprint.txt.
+# Needs root, iproute2, nmap, python3 and the daemons of .ci/apt/fingerprint.txt and
+# .ci/apt/service-lab2.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+WHICH=${1:-all}
+case "$WHICH" in lab1|lab2|all) ;; *) echo "usage: bench/service.sh [lab1|lab2|all]" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "bench/service.sh: needs root (network namespace)" >&2; exit 2; }
 command -v nmap >/dev/null || { echo "bench/service.sh: nmap is not installed" >&2; exit 2; }
 
@@ -18,7 +24,52 @@ if [ -z "${PORTOLAN:-}" ]; then
 fi
 NS=plfp-bench-$$
 DIR=/tmp/plfp-bench-$$
-trap 'bash tests/lab/fingerprint-services.sh down "$NS" "$DIR"' EXIT
+NS2=plsl2-bench-$$
+DIR2=/tmp/plsl2-bench-$$
+cleanup() {
+  bash tests/lab/fingerprint-services.sh down "$NS" "$DIR"
+  bash tests/lab/service-lab2.sh down "$NS2" "$DIR2"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+
+# --- lab 2 (issue 19)
+lab2() {
+  echo "== service lab 2 (tests/lab/service-lab2.sh) =="
+  bash tests/lab/service-lab2.sh up "$NS2" "$DIR2" 2>"$DIR2.err" || { cat "$DIR2.err"; exit 1; }
+  cat "$DIR2.err" >&2; rm -f "$DIR2.err"
+  local targets=() tcp=() udp=() id port p proto rest
+  while IFS=$'\t' read -r id port rest; do
+    p=${port%/*}; proto=${port#*/}
+    if [ "$proto" = udp ]; then targets+=("127.0.0.1:$p/udp"); udp+=("$p"); else targets+=("127.0.0.1:$p"); tcp+=("$p"); fi
+  done < "$DIR2/up.tsv"
+  local tcp_list udp_list t0 t1 t2 t3
+  tcp_list=$(IFS=,; echo "${tcp[*]}"); udp_list=$(IFS=,; echo "${udp[*]}")
+  echo "lab 2: ${#targets[@]} ports up ($(wc -l < "$DIR2/skipped.txt") rows skipped)"
+  t0=$(now)
+  ip netns exec "$NS2" "$PORTOLAN" service --json --proxy-target 127.0.0.1:8088 "${targets[@]}" \
+    > "$DIR2/service.jsonl" 2> "$DIR2/service.err" || true
+  t1=$(now)
+  ip netns exec "$NS2" "$PORTOLAN" scan 127.0.0.1 --syn -sV -q -p "$tcp_list" -o "jsonl=$DIR2/scan.jsonl" > /dev/null
+  if [ -n "$udp_list" ]; then
+    ip netns exec "$NS2" "$PORTOLAN" scan 127.0.0.1 --udp -sV -q -p "$udp_list" -o "jsonl=$DIR2/scan-udp.jsonl" > /dev/null
+    cat "$DIR2/scan-udp.jsonl" >> "$DIR2/scan.jsonl"
+  fi
+  t2=$(now)
+  local nmap_ports="T:$tcp_list" scan="-sS"
+  if [ -n "$udp_list" ]; then nmap_ports="$nmap_ports,U:$udp_list"; scan="-sS -sU"; fi
+  # shellcheck disable=SC2086
+  ip netns exec "$NS2" nmap -sV $scan -Pn -n -p "$nmap_ports" -oX "$DIR2/nmap.xml" 127.0.0.1 > /dev/null
+  t3=$(now)
+  python3 bench/service_lab2.py "$DIR2/up.tsv" "$DIR2/service.jsonl" "$DIR2/scan.jsonl" "$DIR2/nmap.xml" \
+    "$t0 $t1 $t2 $t3"
+  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$DIR2"/*.jsonl "$DIR2/nmap.xml" "$DIR2/up.tsv" "$KEEP/"; fi
+  echo
+}
+
+if [ "$WHICH" != lab1 ]; then lab2; fi
+[ "$WHICH" = lab2 ] && exit 0
+echo "== service lab 1 (tests/lab/fingerprint-services.sh) =="
 bash tests/lab/fingerprint-services.sh up "$NS" "$DIR" 2>"$DIR.err" || { cat "$DIR.err"; exit 1; }
 cat "$DIR.err" >&2; rm -f "$DIR.err"
 
@@ -28,9 +79,8 @@ while IFS=$'\t' read -r name port pkg unauth; do
   if [ "$proto" = udp ]; then targets+=("127.0.0.1:$p/udp"); udp+=("$p"); else targets+=("127.0.0.1:$p"); tcp+=("$p"); fi
 done < "$DIR/services.tsv"
 tcp_list=$(IFS=,; echo "${tcp[*]}"); udp_list=$(IFS=,; echo "${udp[*]}")
-echo "lab: ${#targets[@]} ports ($(cut -f1 "$DIR/services.tsv" | tr '\n' ' '))"
+echo "lab 1: ${#targets[@]} ports ($(cut -f1 "$DIR/services.tsv" | tr '\n' ' '))"
 
-now() { date +%s.%N; }
 t0=$(now)
 ip netns exec "$NS" "$PORTOLAN" service --json --proxy-target 127.0.0.1:8081 "${targets[@]}" > "$DIR/portolan.jsonl"
 t1=$(now)

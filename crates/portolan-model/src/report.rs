@@ -435,6 +435,55 @@ impl ReportBuilder {
             .flat_map(|h| h.listed.values_mut().flat_map(|l| l.iter_mut()))
     }
 
+    /// Change the state and reason of a port already added (a UDP port that was open|filtered
+    /// and answered a service probe becomes open, reason udp-response, as nmap's -sV does). The
+    /// event moves to its new state's list, with its counts; returns whether the port was found
+    /// (listed, or only counted: then it is listed under its new state from `ev`).
+    pub fn restate(&mut self, ev: &PortEvent, state: PortState, reason: Reason) -> bool {
+        let Some(h) = self.hosts.get_mut(&ev.addr) else {
+            return false;
+        };
+        let key = ev.key();
+        let listed = h.listed.get(&ev.state);
+        let at = listed.and_then(|l| l.iter().position(|e| e.key() == key));
+        if at.is_none() {
+            // Not listed: it may only have been counted (folded), if the state has more ports
+            // counted than listed.
+            let counted: u64 = h.counts.get(&ev.state).map_or(0, |c| c.values().sum());
+            if counted <= listed.map_or(0, |l| l.len() as u64) {
+                return false;
+            }
+        }
+        let Some(c) = h
+            .counts
+            .get_mut(&ev.state)
+            .and_then(|c| c.get_mut(&ev.reason))
+            .filter(|c| **c > 0)
+        else {
+            return false;
+        };
+        *c -= 1;
+        let mut moved = ev.clone();
+        if let (Some(i), Some(list)) = (at, h.listed.get_mut(&ev.state)) {
+            moved = list.remove(i);
+        }
+        moved.state = state;
+        moved.reason = reason;
+        if h.up_reason.is_none() && state.proves_host_up() {
+            h.up_reason = Some(reason);
+        }
+        *h.counts
+            .entry(state)
+            .or_default()
+            .entry(reason)
+            .or_default() += 1;
+        let list = h.listed.entry(state).or_default();
+        if state == PortState::Open || self.list_all || list.len() <= Self::LIST_LIMIT {
+            list.push(moved);
+        }
+        true
+    }
+
     /// Number of probes on silent hosts that were not tracked.
     pub fn silent_filtered(&self) -> u64 {
         self.silent_filtered
@@ -500,6 +549,39 @@ mod tests {
             ttl: None,
             service: None,
         }
+    }
+
+    #[test]
+    fn restate_moves_a_port_to_its_new_state_with_its_counts() {
+        let mut b = ReportBuilder::new(true, false);
+        let mut u = ev(53, PortState::OpenFiltered, Reason::NoResponse);
+        u.proto = Protocol::Udp;
+        b.add(u.clone());
+        let mut other = ev(54, PortState::OpenFiltered, Reason::NoResponse);
+        other.proto = Protocol::Udp;
+        b.add(other);
+        assert!(b.restate(&u, PortState::Open, Reason::UdpResponse));
+        // A second time: the port is no longer open|filtered.
+        assert!(!b.restate(&u, PortState::Open, Reason::UdpResponse));
+        let hosts = b.finish(|_| None);
+        assert!(hosts[0].up, "an answer proves the host up");
+        assert_eq!(hosts[0].up_reason, Some(Reason::UdpResponse));
+        let states: Vec<(u16, PortState, Reason)> = hosts[0]
+            .ports
+            .iter()
+            .map(|p| (p.port, p.state, p.reason))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                (53, PortState::Open, Reason::UdpResponse),
+                (54, PortState::OpenFiltered, Reason::NoResponse)
+            ]
+        );
+        // A port never added is not invented.
+        let mut b = ReportBuilder::new(true, false);
+        assert!(!b.restate(&u, PortState::Open, Reason::UdpResponse));
+        assert!(b.finish(|_| None).is_empty());
     }
 
     #[test]

@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 use crate::connect::{self, ConnectConfig, Job, Status};
 use crate::discovery::{self, Discovered, HostDiscovery};
 use crate::model::{
-    EventSink, Flow, PortEvent, PortKey, PortState, Protocol, ReportBuilder, ScanReport, ScanStart,
-    ScanStats, Service, ServiceMethod, SinkError, Stop,
+    EventSink, Flow, PortEvent, PortKey, PortState, Protocol, Reason, ReportBuilder, ScanReport,
+    ScanStart, ScanStats, Service, ServiceMethod, SinkError, Stop,
 };
 use crate::plan::{Plan, PlanError, Progress, ResumeState, Shard};
 use crate::ports::{self, PortSet, RankingSource};
@@ -221,7 +221,10 @@ impl Observer for () {}
 /// Service and version detection over open ports, supplied by the caller (the CLI uses
 /// `portolan-fingerprint`).
 pub trait ServiceDetector {
-    /// Identify `open`. Check `stop.now()` and return what is done when it is set.
+    /// Identify `open`: the open ports and, of UDP, the open|filtered ones too (nmap's -sV probes
+    /// those). For a port that is not open, return a service only if the port answered a probe:
+    /// the session then reports it open with reason udp-response. Check `stop.now()` and return
+    /// what is done when it is set.
     fn detect(&mut self, open: &[PortEvent], stop: &Stop) -> Vec<(PortKey, Service)>;
 }
 
@@ -695,7 +698,11 @@ impl connect::EventSink for Fanout<'_, '_> {
             PortState::Closed => self.leg.closed += 1,
             _ => self.leg.filtered += 1,
         }
-        if let (Some(d), PortState::Open) = (self.defer_open.as_mut(), ev.state) {
+        // With -sV, UDP ports that stayed silent (open|filtered) are probed too, as nmap does:
+        // an answer to a service probe proves them open.
+        let detect = ev.state == PortState::Open
+            || (ev.state == PortState::OpenFiltered && ev.proto == Protocol::Udp);
+        if let (Some(d), true) = (self.defer_open.as_mut(), detect) {
             d.push(ev.clone());
         } else {
             let now = SystemTime::now();
@@ -894,7 +901,8 @@ pub fn run(
     };
     fan.observer.engine_done();
 
-    // Service detection on the open ports (-sV).
+    // Service detection on the open ports (-sV), and on open|filtered UDP ports.
+    let mut upgraded = 0u64;
     if let (Some(open), Some(det)) = (fan.defer_open.take(), detector) {
         let found = if open.is_empty() || stop.now() {
             Vec::new()
@@ -914,6 +922,22 @@ pub fn run(
         for mut ev in open {
             if let Some(s) = found.get(&ev.key()) {
                 ev.service = Some(s.clone());
+                if ev.state != PortState::Open && ev.proto == Protocol::Udp {
+                    // A silent UDP port answered a service probe: open, reason udp-response.
+                    let before = ev.clone();
+                    ev.state = PortState::Open;
+                    ev.reason = Reason::UdpResponse;
+                    if !fan
+                        .builder
+                        .restate(&before, PortState::Open, Reason::UdpResponse)
+                    {
+                        fan.builder.add(ev.clone());
+                    }
+                    fan.leg.open += 1;
+                    fan.leg.filtered = fan.leg.filtered.saturating_sub(1);
+                    upgraded += 1;
+                    fan.observer.open(&ev);
+                }
             }
             fan.deliver(|s| s.port(&ev, now));
         }
@@ -938,6 +962,8 @@ pub fn run(
         })
         .collect();
     let mut total_stats = stats;
+    total_stats.open += upgraded;
+    total_stats.filtered = total_stats.filtered.saturating_sub(upgraded);
     add_stats(&mut total_stats, &fan.prior);
     if let Some(d) = &found {
         // Discovery's probes count as probes; its answers are not ports.
