@@ -375,5 +375,8 @@ fn csv_defuses_formulas_from_banners() {
         !row.contains(",\"=") && !row.contains(",="),
         "a live formula: {row}"
     );
-    assert!(row.contains("\"'=HYPERLINK"), "{row}");
+    assert!(
+        row.contains(",'=HYPERLINK") || row.contains(",\"'=HYPERLINK"),
+        "the formula is defused with a leading quote: {row}"
+    );
 }
