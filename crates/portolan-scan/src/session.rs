@@ -17,6 +17,11 @@
 //! moves. A resumed scan starts from the snapshot, so its report covers every leg, and open ports
 //! whose service detection never finished (a kill during `-sV`) are detected on the next run.
 //!
+//! **Host discovery.** With [`ScanRequest::discovery`] the session first finds the live hosts
+//! ([`crate::discovery`]: raw and stateless with `CAP_NET_RAW`, TCP connects without) and marks
+//! them up in the report with their reason; then it scans the ports of those hosts only, or
+//! nothing more (`-sn`).
+//!
 //! **Stopping.** The caller owns the signal handling and passes a [`Stop`]: its first request
 //! stops the engine gracefully (state saved); the second also abandons service detection.
 
@@ -1068,8 +1073,9 @@ fn discover(
             send_via: req.send_via,
             router_mac: req.router_mac,
             seed_key: Some((prep.seed ^ 0x5049_4e47, prep.seed.rotate_left(17))),
-            // The port scan that follows opens its own sockets.
-            drop_privileges: false,
+            // A raw port scan that follows opens its own sockets (and drops them then).
+            drop_privileges: matches!(req.discovery, HostDiscovery::Only(_))
+                || prep.engine == EngineKind::Connect,
             ..Default::default()
         };
         discovery::run_raw(

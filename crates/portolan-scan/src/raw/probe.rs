@@ -292,6 +292,70 @@ mod tests {
     use portolan_wire::reply::{classify, Verdict};
 
     #[test]
+    fn discovery_slots_map_replies_back_to_their_probe() {
+        use crate::discovery::Probe;
+        let key = CookieKey::new(3, 4);
+        let d = Discovery {
+            key,
+            probes: vec![
+                Probe::Echo,
+                Probe::Syn(443),
+                Probe::Ack(80),
+                Probe::Timestamp,
+            ],
+            source_port: 61_234,
+            ttl: 64,
+            tries: 2,
+        };
+        let (src, dst) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([10, 0, 0, 2]));
+        let mut buf = [0u8; 256];
+        for slot in 1..=4u16 {
+            let n = d.build(&mut buf, src, dst, slot, 0).unwrap();
+            assert!(n >= 28, "slot {slot}: {n} bytes");
+        }
+        // No slot 0 or 5; no timestamp over IPv6 (ICMPv6 echo is fine).
+        assert_eq!(d.build(&mut buf, src, dst, 0, 0), None);
+        assert_eq!(d.build(&mut buf, src, dst, 5, 0), None);
+        let six = (
+            IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, 1]),
+            IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, 2]),
+        );
+        assert_eq!(d.build(&mut buf, six.0, six.1, 4, 0), None);
+        assert!(d.build(&mut buf, six.0, six.1, 1, 0).is_some());
+        let reply = |kind, port| Reply {
+            target: dst,
+            port,
+            transport: Protocol::Tcp,
+            kind,
+            ttl: 60,
+            icmp_from: None,
+        };
+        assert_eq!(d.slot(&reply(ReplyKind::EchoReply, 0)), Some(1));
+        assert_eq!(d.slot(&reply(ReplyKind::SynAck, 443)), Some(2));
+        assert_eq!(d.slot(&reply(ReplyKind::Rst, 443)), Some(2));
+        assert_eq!(d.slot(&reply(ReplyKind::AckReset, 80)), Some(3));
+        assert_eq!(d.slot(&reply(ReplyKind::TimestampReply, 0)), Some(4));
+        // A RST from a port we did not ping, an unreachable: no slot.
+        assert_eq!(d.slot(&reply(ReplyKind::Rst, 22)), None);
+        assert_eq!(
+            d.slot(&reply(ReplyKind::Unreachable { code: 1 }, 443)),
+            None
+        );
+        assert_eq!(
+            d.interpret(ReplyKind::AckReset),
+            Some((PortState::Open, Reason::Reset))
+        );
+        assert_eq!(
+            d.interpret(ReplyKind::EchoReply),
+            Some((PortState::Open, Reason::EchoReply))
+        );
+        assert_eq!(d.interpret(ReplyKind::Unreachable { code: 1 }), None);
+        // Our own SYN ping is not a reply to itself.
+        let n = d.build(&mut buf, src, dst, 2, 0).unwrap();
+        assert!(!matches!(classify(&buf[..n], &key), Verdict::Reply(_)));
+    }
+
+    #[test]
     fn each_kind_reads_only_its_own_replies() {
         let key = CookieKey::new(1, 2);
         let syn = Syn {
