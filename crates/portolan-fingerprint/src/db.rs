@@ -31,6 +31,10 @@ pub const EMBEDDED_FILES: &[(&str, &str)] = &[
     ("naming.toml", include_str!("../data/probes/naming.toml")),
     ("media.toml", include_str!("../data/probes/media.toml")),
     ("devices.toml", include_str!("../data/probes/devices.toml")),
+    (
+        "services.toml",
+        include_str!("../data/probes/services.toml"),
+    ),
 ];
 
 /// Largest `pad_to` of a probe (bytes).

@@ -722,7 +722,8 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     }
     if !answered {
         r.state = "open|filtered".into();
-        r.notes.push("no UDP probe was answered".into());
+        r.notes
+            .push("no UDP service probe was answered (the port may still be open)".into());
     } else if r.name.as_deref() == Some("domain") {
         add_dns_identity(t, opts, &mut r).await;
     } else if r.name.is_none() {
@@ -1125,6 +1126,33 @@ version = "$1"
                 .is_some_and(|f| f.ends_with(r#":"\x7fHELLO""#)),
             "{r:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn an_irc_greeting_names_the_service_and_registering_reads_the_version() {
+        // RFC 2812: a NOTICE on connect; after NICK/USER, 004 RPL_MYINFO names the daemon.
+        let addr = serve(|mut s| async move {
+            let _ = s
+                .write_all(b":irc.lab NOTICE * :*** Looking up your hostname...\r\n")
+                .await;
+            let mut b = [0u8; 256];
+            let n = s.read(&mut b).await.unwrap_or(0);
+            if b[..n].starts_with(b"NICK ") {
+                let _ = s
+                    .write_all(b":irc.lab 001 portolan :Welcome\r\n:irc.lab 004 portolan irc.lab ngircd-26.1 abc def\r\n")
+                    .await;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        })
+        .await;
+        let mut o = fast();
+        o.checks = false;
+        o.intensity = 6;
+        let r = detect(addr, &o).await;
+        assert_eq!(r.name.as_deref(), Some("irc"), "{r:?}");
+        assert_eq!(r.product.as_deref(), Some("ngIRCd"), "{r:?}");
+        assert_eq!(r.version.as_deref(), Some("26.1"));
+        assert_eq!(r.confidence, Confidence::Matched);
     }
 
     #[tokio::test]
