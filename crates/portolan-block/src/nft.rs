@@ -172,8 +172,13 @@ pub fn del_script(nets: &[Net]) -> String {
 pub trait Nft {
     /// Apply `script` as one transaction (`nft -f -`): all of it or nothing.
     fn run(&mut self, script: &str) -> Result<(), BlockError>;
+    /// `nft -j list WHAT` (e.g. `set inet portolan net4`); `None` when it does not exist.
+    fn list_json_of(&mut self, what: &str) -> Result<Option<String>, BlockError>;
+
     /// `nft -j list table inet portolan`; `None` when there is no such table.
-    fn list_json(&mut self) -> Result<Option<String>, BlockError>;
+    fn list_json(&mut self) -> Result<Option<String>, BlockError> {
+        self.list_json_of(&format!("table inet {TABLE}"))
+    }
 }
 
 /// The `nft` program (nftables 0.9.3 or newer).
@@ -228,9 +233,10 @@ impl Nft for NftBinary {
         })
     }
 
-    fn list_json(&mut self) -> Result<Option<String>, BlockError> {
+    fn list_json_of(&mut self, what: &str) -> Result<Option<String>, BlockError> {
         let out = Command::new(&self.program)
-            .args(["-j", "list", "table", "inet", TABLE])
+            .args(["-j", "list"])
+            .args(what.split_whitespace())
             .stdin(Stdio::null())
             .output()
             .map_err(|e| self.spawn_err(e))?;
