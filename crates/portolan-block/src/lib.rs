@@ -417,6 +417,19 @@ impl<N: Nft> Blocker<N> {
             return Ok(());
         }
         self.prepare()?;
+        // prefixes are deleted only when the kernel holds them (a plain delete of an absent
+        // interval fails the whole transaction)
+        self.resync()?;
+        let now = Instant::now();
+        let nets: Vec<Net> = nets
+            .iter()
+            .filter(|n| n.is_host() || self.prefixes.iter().any(|(p, t)| p == *n && *t > now))
+            .copied()
+            .collect();
+        if nets.is_empty() {
+            return Ok(());
+        }
+        let nets = &nets[..];
         self.nft.run(&nft::del_script(nets))?;
         self.prefixes.retain(|(p, _)| !nets.contains(p));
         for n in nets {
@@ -509,9 +522,13 @@ impl<N: Nft> Blocker<N> {
         let mut script = nft::del_script(&removed);
         // a source this blocker never banned gets a plain add (a ban left by an earlier run
         // keeps its timeout on kernels before 6.10, until it is alerted again)
-        let now = Instant::now();
         script.push_str(&nft::add_script_with(&added, |n| {
-            !n.is_host() || self.banned.get(n).is_some_and(|(_, end)| *end > now)
+            if n.is_host() {
+                self.banned.get(n).is_some_and(|(_, end)| *end > now)
+            } else {
+                // a prefix is refreshed (delete, add) only when the kernel holds it
+                live.contains(n) && !removed.contains(n)
+            }
         }));
         Plan {
             script,
