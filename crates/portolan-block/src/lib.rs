@@ -29,7 +29,7 @@
 //! # struct Rec(Vec<String>);
 //! # impl Nft for Rec {
 //! #     fn run(&mut self, s: &str) -> Result<(), portolan_block::BlockError> { self.0.push(s.into()); Ok(()) }
-//! #     fn list_json(&mut self) -> Result<Option<String>, portolan_block::BlockError> { Ok(None) }
+//! #     fn list_json_of(&mut self, _: &str) -> Result<Option<String>, portolan_block::BlockError> { Ok(None) }
 //! # }
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut allow = AllowList::default(); // loopback
@@ -265,7 +265,11 @@ impl<N: Nft> Blocker<N> {
         if self.cfg.dry_run || self.ready {
             return Ok(());
         }
-        if let Some(json) = self.nft.list_json()? {
+        // the sets' declarations only (not their elements, which may be many)
+        if let Some(json) = self
+            .nft
+            .list_json_of(&format!("sets table inet {}", nft::TABLE))?
+        {
             let st = nft::parse_listing(&json)?;
             let ours = ["ban4", "ban6", "net4", "net6"];
             if st.sets.iter().any(|s| !ours.contains(&s.as_str())) {
@@ -282,7 +286,13 @@ impl<N: Nft> Blocker<N> {
     fn resync(&mut self) -> Result<(), BlockError> {
         let now = Instant::now();
         self.prefixes.clear();
-        if let Some(json) = self.nft.list_json()? {
+        for set in ["net4", "net6"] {
+            let Some(json) = self
+                .nft
+                .list_json_of(&format!("set inet {} {set}", nft::TABLE))?
+            else {
+                continue;
+            };
             for b in nft::parse_listing(&json)?.bans {
                 if !b.net.is_host() {
                     let left = b.expires.unwrap_or(Duration::from_secs(365 * 86_400));
@@ -301,6 +311,7 @@ impl<N: Nft> Blocker<N> {
         let until = now + self.cfg.ban_for;
         let mut outcomes = Vec::with_capacity(sources.len());
         let mut wanted: Vec<(Net, Duration)> = Vec::new();
+        let mut queued: std::collections::HashSet<Net> = std::collections::HashSet::new();
         for &a in sources {
             if let Some(by) = self.cfg.allow.allowing(a) {
                 outcomes.push(Outcome::Allowed { by });
@@ -324,7 +335,7 @@ impl<N: Nft> Blocker<N> {
             if known.is_some_and(|(made, end)| end > now && now.duration_since(made) < gap) {
                 continue;
             }
-            if !wanted.iter().any(|(n, _)| *n == net) {
+            if queued.insert(net) {
                 wanted.push((net, self.cfg.ban_for));
             }
         }
@@ -406,6 +417,19 @@ impl<N: Nft> Blocker<N> {
             return Ok(());
         }
         self.prepare()?;
+        // prefixes are deleted only when the kernel holds them (a plain delete of an absent
+        // interval fails the whole transaction)
+        self.resync()?;
+        let now = Instant::now();
+        let nets: Vec<Net> = nets
+            .iter()
+            .filter(|n| n.is_host() || self.prefixes.iter().any(|(p, t)| p == *n && *t > now))
+            .copied()
+            .collect();
+        if nets.is_empty() {
+            return Ok(());
+        }
+        let nets = &nets[..];
         self.nft.run(&nft::del_script(nets))?;
         self.prefixes.retain(|(p, _)| !nets.contains(p));
         for n in nets {
@@ -471,6 +495,7 @@ impl<N: Nft> Blocker<N> {
         let mut added: Vec<(Net, Duration)> = Vec::new();
         let mut removed: Vec<Net> = Vec::new();
         let mut applied = Applied::default();
+        let mut seen: std::collections::HashSet<Net> = std::collections::HashSet::new();
         for (n, d) in order {
             let cover = live
                 .iter()
@@ -481,7 +506,7 @@ impl<N: Nft> Blocker<N> {
                 applied.covered.insert(*n, by);
                 continue;
             }
-            if added.iter().any(|(a, _)| a == n) {
+            if !seen.insert(*n) {
                 continue;
             }
             if !n.is_host() {
@@ -497,9 +522,13 @@ impl<N: Nft> Blocker<N> {
         let mut script = nft::del_script(&removed);
         // a source this blocker never banned gets a plain add (a ban left by an earlier run
         // keeps its timeout on kernels before 6.10, until it is alerted again)
-        let now = Instant::now();
         script.push_str(&nft::add_script_with(&added, |n| {
-            !n.is_host() || self.banned.get(n).is_some_and(|(_, end)| *end > now)
+            if n.is_host() {
+                self.banned.get(n).is_some_and(|(_, end)| *end > now)
+            } else {
+                // a prefix is refreshed (delete, add) only when the kernel holds it
+                live.contains(n) && !removed.contains(n)
+            }
         }));
         Plan {
             script,
@@ -519,7 +548,8 @@ impl<N: Nft> Blocker<N> {
 
     /// Delete the table and every ban in it; false when there was none.
     pub fn flush(&mut self) -> Result<bool, BlockError> {
-        if self.nft.list_json()?.is_none() {
+        let sets = format!("sets table inet {}", nft::TABLE);
+        if self.nft.list_json_of(&sets)?.is_none() {
             return Ok(false);
         }
         if self.cfg.dry_run {

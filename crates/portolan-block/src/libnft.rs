@@ -6,7 +6,7 @@
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 
-use crate::nft::{Nft, NftBinary, TABLE};
+use crate::nft::{Nft, NftBinary};
 use crate::BlockError;
 
 // SAFETY: the C signatures of libnftables.so.1 (include/nftables/libnftables.h); calling
@@ -153,8 +153,8 @@ impl Nft for NftLib {
         self.cmd(script, false).map(|_| ())
     }
 
-    fn list_json(&mut self) -> Result<Option<String>, BlockError> {
-        match self.cmd(&format!("list table inet {TABLE}"), true) {
+    fn list_json_of(&mut self, what: &str) -> Result<Option<String>, BlockError> {
+        match self.cmd(&format!("list {what}"), true) {
             Ok(s) => Ok(Some(s)),
             Err(BlockError::Nft { stderr }) if stderr.contains("No such file or directory") => {
                 Ok(None)
@@ -199,10 +199,10 @@ impl Nft for Auto {
             Auto::Binary(b) => b.run(script),
         }
     }
-    fn list_json(&mut self) -> Result<Option<String>, BlockError> {
+    fn list_json_of(&mut self, what: &str) -> Result<Option<String>, BlockError> {
         match self {
-            Auto::Lib(l) => l.list_json(),
-            Auto::Binary(b) => b.list_json(),
+            Auto::Lib(l) => l.list_json_of(what),
+            Auto::Binary(b) => b.list_json_of(what),
         }
     }
 }

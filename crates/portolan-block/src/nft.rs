@@ -93,29 +93,39 @@ fn secs(d: Duration) -> u64 {
     d.as_secs().max(1)
 }
 
-/// Add `bans`, refreshing the timeout of any already there: for each set, `add` (a no-op
-/// when present), `delete`, `add` again — one transaction, so a ban is never absent, and
-/// every kernel refreshes (re-adding alone keeps the old timeout before Linux 6.10).
+/// Add `bans`, refreshing the timeout of any already there (see [`add_script_with`]).
 pub fn add_script(bans: &[(Net, Duration)]) -> String {
     add_script_with(bans, |_| true)
 }
 
-/// [`add_script`], refreshing only the bans for which `refresh` is true; the others get a
-/// plain `add` (half the kernel's work: for sources not banned before).
+/// Add `bans`; those for which `refresh` is true are already there (or may be) and get their
+/// new timeout in the same transaction. An address: `add` (a no-op when present), `delete`,
+/// `add` again — every kernel takes the new timeout (re-adding alone keeps the old one before
+/// Linux 6.10), and the ban is never absent. A prefix (interval set, where nft refuses to add
+/// an element that is there): `delete`, `add` — so `refresh` must be true only for prefixes
+/// that are there. The others get a plain `add`.
 pub fn add_script_with(bans: &[(Net, Duration)], refresh: impl Fn(&Net) -> bool) -> String {
     let mut s = String::new();
     type Bans = Vec<(Net, Duration)>;
     let (again, fresh): (Bans, Bans) = bans.iter().partition(|(n, _)| refresh(n));
-    for (set, _, _, _) in SETS {
-        let mine: Vec<String> = fresh
-            .iter()
-            .filter(|(n, _)| set_for(n) == set)
+    let timed = |v: &[&(Net, Duration)]| {
+        v.iter()
             .map(|(n, d)| format!("{n} timeout {}s", secs(*d)))
-            .collect();
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let bare = |v: &[&(Net, Duration)]| {
+        v.iter()
+            .map(|(n, _)| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (set, _, _, _) in SETS {
+        let mine: Vec<&(Net, Duration)> = fresh.iter().filter(|(n, _)| set_for(n) == set).collect();
         if !mine.is_empty() {
             s.push_str(&format!(
                 "add element inet {TABLE} {set} {{ {} }}\n",
-                mine.join(", ")
+                timed(&mine)
             ));
         }
     }
@@ -124,25 +134,19 @@ pub fn add_script_with(bans: &[(Net, Duration)], refresh: impl Fn(&Net) -> bool)
         if mine.is_empty() {
             continue;
         }
-        let with_t = mine
-            .iter()
-            .map(|(n, d)| format!("{n} timeout {}s", secs(*d)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let bare = mine
-            .iter()
-            .map(|(n, _)| n.to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
-        s.push_str(&format!("add element inet {TABLE} {set} {{ {with_t} }}\n"));
-        s.push_str(&format!("delete element inet {TABLE} {set} {{ {bare} }}\n"));
-        s.push_str(&format!("add element inet {TABLE} {set} {{ {with_t} }}\n"));
+        let (t, b) = (timed(&mine), bare(&mine));
+        if set.starts_with("ban") {
+            s.push_str(&format!("add element inet {TABLE} {set} {{ {t} }}\n"));
+        }
+        s.push_str(&format!("delete element inet {TABLE} {set} {{ {b} }}\n"));
+        s.push_str(&format!("add element inet {TABLE} {set} {{ {t} }}\n"));
     }
     s
 }
 
-/// Remove `nets` whether or not they are (still) there: `add` with a short timeout, then
-/// `delete` (a bare delete of an element that expired would fail the whole transaction).
+/// Remove `nets`. Addresses whether or not they are (still) there: `add` with a short
+/// timeout, then `delete` (a bare delete of an element that expired would fail the whole
+/// transaction). Prefixes with a plain `delete`: give only prefixes that are there.
 pub fn del_script(nets: &[Net]) -> String {
     let mut s = String::new();
     for (set, _, _, _) in SETS {
@@ -154,12 +158,14 @@ pub fn del_script(nets: &[Net]) -> String {
         if mine.is_empty() {
             continue;
         }
-        let with_t = mine
-            .iter()
-            .map(|n| format!("{n} timeout 1s"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        s.push_str(&format!("add element inet {TABLE} {set} {{ {with_t} }}\n"));
+        if set.starts_with("ban") {
+            let with_t = mine
+                .iter()
+                .map(|n| format!("{n} timeout 1s"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            s.push_str(&format!("add element inet {TABLE} {set} {{ {with_t} }}\n"));
+        }
         s.push_str(&format!(
             "delete element inet {TABLE} {set} {{ {} }}\n",
             mine.join(", ")
@@ -172,8 +178,13 @@ pub fn del_script(nets: &[Net]) -> String {
 pub trait Nft {
     /// Apply `script` as one transaction (`nft -f -`): all of it or nothing.
     fn run(&mut self, script: &str) -> Result<(), BlockError>;
+    /// `nft -j list WHAT` (e.g. `set inet portolan net4`); `None` when it does not exist.
+    fn list_json_of(&mut self, what: &str) -> Result<Option<String>, BlockError>;
+
     /// `nft -j list table inet portolan`; `None` when there is no such table.
-    fn list_json(&mut self) -> Result<Option<String>, BlockError>;
+    fn list_json(&mut self) -> Result<Option<String>, BlockError> {
+        self.list_json_of(&format!("table inet {TABLE}"))
+    }
 }
 
 /// The `nft` program (nftables 0.9.3 or newer).
@@ -228,9 +239,10 @@ impl Nft for NftBinary {
         })
     }
 
-    fn list_json(&mut self) -> Result<Option<String>, BlockError> {
+    fn list_json_of(&mut self, what: &str) -> Result<Option<String>, BlockError> {
         let out = Command::new(&self.program)
-            .args(["-j", "list", "table", "inet", TABLE])
+            .args(["-j", "list"])
+            .args(what.split_whitespace())
             .stdin(Stdio::null())
             .output()
             .map_err(|e| self.spawn_err(e))?;
@@ -445,7 +457,17 @@ mod tests {
         let s = add_script(&bans);
         assert!(s.contains("add element inet portolan ban4 { 203.0.113.7 timeout 600s }\ndelete element inet portolan ban4 { 203.0.113.7 }\nadd element inet portolan ban4 { 203.0.113.7 timeout 600s }\n"), "{s}");
         assert!(s.contains("add element inet portolan ban6 { 2001:db8::7 timeout 60s }"));
-        assert!(s.contains("add element inet portolan net4 { 198.51.100.0/24 timeout 3600s }"));
+        // a prefix already there: delete and add (nft refuses to add an interval that is there)
+        assert!(s.contains("delete element inet portolan net4 { 198.51.100.0/24 }\nadd element inet portolan net4 { 198.51.100.0/24 timeout 3600s }\n"), "{s}");
+        assert!(
+            !s.contains("add element inet portolan net4 { 198.51.100.0/24 timeout 3600s }\ndelete"),
+            "{s}"
+        );
+        let d = del_script(&[
+            "198.51.100.0/24".parse().unwrap(),
+            "203.0.113.7".parse().unwrap(),
+        ]);
+        assert_eq!(d, "add element inet portolan ban4 { 203.0.113.7 timeout 1s }\ndelete element inet portolan ban4 { 203.0.113.7 }\ndelete element inet portolan net4 { 198.51.100.0/24 }\n");
         assert!(!s.contains("net6"));
     }
 

@@ -24,7 +24,7 @@ impl Nft for Rec {
         }
         Ok(())
     }
-    fn list_json(&mut self) -> Result<Option<String>, BlockError> {
+    fn list_json_of(&mut self, _: &str) -> Result<Option<String>, BlockError> {
         Ok(self.listing.borrow().clone())
     }
 }

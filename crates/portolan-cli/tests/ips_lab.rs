@@ -529,6 +529,40 @@ fn ips_lab_block_add_list_del_and_restore() {
     let out = lab.portolan(&["block", "del", SCANNER]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("ban lifted"));
     assert!(lab.connect_from(&lab.s, TARGET));
+    // prefixes on the real kernel: a wider one replaces a narrower one, a prefix banned again
+    // is refreshed, an address inside is covered, del removes it (nft refuses to add an
+    // interval that is there, or one that overlaps)
+    for (args, want) in [
+        (
+            vec!["block", "add", "198.51.100.0/25", "--for", "1m"],
+            "blocked for 1m",
+        ),
+        (
+            vec!["block", "add", "198.51.100.0/24", "--for", "2m"],
+            "blocked for 2m",
+        ),
+        (
+            vec!["block", "add", "198.51.100.0/24", "--for", "5m"],
+            "blocked for 5m",
+        ),
+        (vec!["block", "add", "198.51.100.7"], "already blocked"),
+        (
+            vec!["block", "del", "198.51.100.0/24", "198.51.100.0/25"],
+            "ban lifted",
+        ),
+    ] {
+        let out = lab.portolan(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains(want),
+            "{args:?}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if args[1] == "add" && args[2] == "198.51.100.0/24" {
+            assert_eq!(lab.bans(), ["198.51.100.0/24"]);
+        }
+    }
+    assert!(lab.bans().is_empty(), "{:?}", lab.bans());
     // loopback and --allow are refused, with exit status 1
     let out = lab.portolan(&[
         "block",

@@ -243,6 +243,7 @@ fn check_live_only_flags(args: &DetectArgs) -> Result<()> {
         (args.filter.is_some(), "--filter"),
         (args.count.is_some(), "--count"),
         (args.duration.is_some(), "--duration"),
+        (args.ips.block, "--block"),
     ]
     .iter()
     .filter(|(on, _)| *on)
