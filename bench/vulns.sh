@@ -40,7 +40,7 @@ else
   "${TIME[@]}" "$EX" import "$WORK/v.sqlite3" "$WORK/nvd"
 fi
 if [ -f "$WORK/time.txt" ]; then
-  grep -E "Elapsed|Maximum resident" "$WORK/time.txt" | sed 's/^\s*/  /'
+  grep -E "Elapsed|Maximum resident|User time|System time" "$WORK/time.txt" | sed 's/^\s*/  /'
 fi
 echo "database: $(du -h "$WORK/v.sqlite3" | cut -f1)"
 "$EX" match "$WORK/v.sqlite3" "$SERVICES"

@@ -76,7 +76,35 @@ pub trait VulnStore {
     fn kev(&self, id: &str) -> Result<Option<KevEntry>, StoreError>;
     fn epss(&self, id: &str) -> Result<Option<EpssScore>, StoreError>;
     fn stats(&self) -> Result<StoreStats, StoreError>;
+
+    /// [`VulnStore::cves_for_product`] with each record's KEV entry and EPSS score (an
+    /// implementation can read them in the same query).
+    fn enriched_for_product(
+        &self,
+        vendor: &str,
+        product: &str,
+    ) -> Result<Vec<EnrichedRecord>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.cves_for_product(vendor, product)? {
+            let (k, e) = (self.kev(&r.id)?, self.epss(&r.id)?);
+            out.push((r, k, e));
+        }
+        Ok(out)
+    }
+
+    /// [`VulnStore::unanalysed_naming`] with each record's KEV entry and EPSS score.
+    fn enriched_naming(&self, word: &str) -> Result<Vec<EnrichedRecord>, StoreError> {
+        let mut out = Vec::new();
+        for r in self.unanalysed_naming(word)? {
+            let (k, e) = (self.kev(&r.id)?, self.epss(&r.id)?);
+            out.push((r, k, e));
+        }
+        Ok(out)
+    }
 }
+
+/// A CVE record with its KEV entry and EPSS score, when they exist.
+pub type EnrichedRecord = (CveRecord, Option<KevEntry>, Option<EpssScore>);
 
 /// [`VulnStore`] in one SQLite file.
 pub struct SqliteStore {
@@ -174,6 +202,52 @@ impl SqliteStore {
             path: self.path.clone(),
             why: e.to_string(),
         })
+    }
+
+    /// Rows of (record, KEV record, EPSS score, percentile, date) from a query with one or two
+    /// text parameters.
+    fn enriched(
+        &self,
+        sql: &str,
+        a: &str,
+        b: Option<&str>,
+    ) -> Result<Vec<EnrichedRecord>, StoreError> {
+        type Row = (
+            String,
+            Option<String>,
+            Option<f64>,
+            Option<f64>,
+            Option<String>,
+        );
+        let mut st = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
+        let get = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Row> {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        };
+        let rows: Vec<Row> = match b {
+            Some(b) => st
+                .query_map(params![a, b], get)
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>()),
+            None => st
+                .query_map(params![a], get)
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>()),
+        }
+        .map_err(|e| self.err(e))?;
+        rows.into_iter()
+            .map(|(rec, kev, score, percentile, date)| {
+                let rec: CveRecord = self.decode(&rec)?;
+                let kev: Option<KevEntry> = kev.map(|k| self.decode(&k)).transpose()?;
+                let epss = match (score, percentile) {
+                    (Some(score), Some(percentile)) => Some(EpssScore {
+                        cve: rec.id.clone(),
+                        score,
+                        percentile,
+                        date: date.unwrap_or_default(),
+                    }),
+                    _ => None,
+                };
+                Ok((rec, kev, epss))
+            })
+            .collect()
     }
 
     fn records(&self, sql: &str, a: &str, b: Option<&str>) -> Result<Vec<CveRecord>, StoreError> {
@@ -314,6 +388,32 @@ impl VulnStore for SqliteStore {
              WHERE p.vendor = ?1 AND p.product = ?2 ORDER BY c.id",
             vendor,
             Some(product),
+        )
+    }
+
+    fn enriched_for_product(
+        &self,
+        vendor: &str,
+        product: &str,
+    ) -> Result<Vec<EnrichedRecord>, StoreError> {
+        self.enriched(
+            "SELECT c.record, k.record, e.score, e.percentile, e.date FROM cpe_product p \
+             JOIN cve c ON c.id = p.cve LEFT JOIN kev k ON k.cve = p.cve \
+             LEFT JOIN epss e ON e.cve = p.cve \
+             WHERE p.vendor = ?1 AND p.product = ?2 ORDER BY c.id",
+            vendor,
+            Some(product),
+        )
+    }
+
+    fn enriched_naming(&self, word: &str) -> Result<Vec<EnrichedRecord>, StoreError> {
+        self.enriched(
+            "SELECT c.record, k.record, e.score, e.percentile, e.date FROM unanalysed_word w \
+             JOIN cve c ON c.id = w.cve LEFT JOIN kev k ON k.cve = w.cve \
+             LEFT JOIN epss e ON e.cve = w.cve \
+             WHERE w.word = ?1 ORDER BY c.id",
+            word,
+            None,
         )
     }
 

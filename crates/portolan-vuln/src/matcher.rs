@@ -729,6 +729,8 @@ pub struct Prepared {
     pub kev: Option<KevEntry>,
     pub epss: Option<EpssScore>,
     configs: Vec<CConfig>,
+    /// `kev` and `epss` were read with the record (else they are looked up when it matches).
+    feeds_known: bool,
 }
 
 impl Prepared {
@@ -755,6 +757,7 @@ impl Prepared {
             kev,
             epss,
             configs,
+            feeds_known: false,
         }
     }
 }
@@ -904,14 +907,16 @@ impl<'s> Matcher<'s> {
         }
     }
 
-    /// Records prepared for matching; their KEV and EPSS data are read only for the records
-    /// that match (most of a product's records do not apply to a given version).
-    fn enrich(&self, recs: Vec<CveRecord>) -> Result<Enriched, StoreError> {
-        Ok(Rc::new(
+    /// Records prepared for matching, with the KEV and EPSS data read with them.
+    fn enrich(&self, recs: Vec<crate::db::EnrichedRecord>) -> Enriched {
+        Rc::new(
             recs.into_iter()
-                .map(|r| Prepared::new(r, None, None))
+                .map(|(r, k, e)| Prepared {
+                    feeds_known: true,
+                    ..Prepared::new(r, k, e)
+                })
                 .collect(),
-        ))
+        )
     }
 
     fn product(&self, vendor: &str, product: &str) -> Result<Rc<ProductIndex>, StoreError> {
@@ -919,7 +924,7 @@ impl<'s> Matcher<'s> {
         if let Some(e) = self.by_product.borrow().get(&key) {
             return Ok(e.clone());
         }
-        let recs = self.enrich(self.store.cves_for_product(vendor, product)?)?;
+        let recs = self.enrich(self.store.enriched_for_product(vendor, product)?);
         let recs = Rc::try_unwrap(recs).unwrap_or_else(|rc| rc.as_ref().clone());
         let e = Rc::new(ProductIndex::new(vendor, product, recs));
         self.by_product.borrow_mut().insert(key, e.clone());
@@ -930,7 +935,7 @@ impl<'s> Matcher<'s> {
         if let Some(e) = self.by_word.borrow().get(w) {
             return Ok(e.clone());
         }
-        let e = self.enrich(self.store.unanalysed_naming(w)?)?;
+        let e = self.enrich(self.store.enriched_naming(w)?);
         self.by_word.borrow_mut().insert(w.to_string(), e.clone());
         Ok(e)
     }
@@ -1104,9 +1109,9 @@ impl<'s> Matcher<'s> {
         product: &str,
     ) -> Result<Finding, StoreError> {
         let rec = &prep.record;
-        let (kev, epss) = match (&prep.kev, &prep.epss) {
-            (None, None) => self.feed_data(&rec.id)?,
-            (k, e) => (k.clone(), e.clone()),
+        let (kev, epss) = match prep.feeds_known {
+            true => (prep.kev.clone(), prep.epss.clone()),
+            false => self.feed_data(&rec.id)?,
         };
         let mut reasons = Vec::new();
         let mut conf: i32 = match &d.source {
