@@ -62,33 +62,59 @@ struct Writer {
 
 impl Writer {
     /// Batches in the channel at most: the scan waits when the writer is this far behind.
-    const QUEUE: usize = 8;
+    const QUEUE: usize = 32;
+    /// Ports in one transaction at most when batches queued up.
+    const GROUP_ROWS: usize = 16_384;
 
     fn spawn(mut store: Store, shared: Arc<Shared>) -> Result<Writer, String> {
+        store
+            .conn_mut()
+            .skip_checkpoint_on_close()
+            .map_err(|e| format!("cannot set up the store's connection: {}", e.0))?;
         let (tx, rx) = mpsc::sync_channel::<Job>(Self::QUEUE);
         let thread = std::thread::Builder::new()
             .name("portolan-store-writer".into())
             .spawn(move || {
-                for job in rx {
-                    match job {
-                        Job::Write(id, (ports, hosts)) => {
-                            if shared.error().is_some() {
-                                continue;
-                            }
-                            let n = ports.len() as u64;
-                            match write_batch(store.conn_mut(), id, &ports, &hosts) {
-                                Ok(()) => {
-                                    shared.committed.fetch_add(n, Ordering::SeqCst);
-                                }
-                                Err(e) => {
-                                    if let Ok(mut slot) = shared.error.lock() {
-                                        slot.get_or_insert(e.0);
-                                    }
-                                }
-                            }
-                        }
+                // Group commit: the batches that queued up while the last one was written
+                // go into one transaction (fewer commits, each rewriting fewer index pages
+                // per port); a sync is answered once what came before it is committed.
+                let mut next = None;
+                loop {
+                    let Some(job) = next.take().or_else(|| rx.recv().ok()) else {
+                        break;
+                    };
+                    let (id, mut ports, mut hosts) = match job {
                         Job::Sync(ack) => {
                             let _ = ack.send(());
+                            continue;
+                        }
+                        Job::Write(id, (p, h)) => (id, p, h),
+                    };
+                    while ports.len() < Self::GROUP_ROWS {
+                        match rx.try_recv() {
+                            Ok(Job::Write(i, (p, h))) if i == id => {
+                                ports.extend(p);
+                                hosts.extend(h);
+                            }
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if shared.error().is_some() {
+                        continue;
+                    }
+                    let n = ports.len() as u64;
+                    match write_batch(store.conn_mut(), id, &ports, &hosts) {
+                        Ok(()) => {
+                            shared.committed.fetch_add(n, Ordering::SeqCst);
+                        }
+                        Err(e) => {
+                            if let Ok(mut slot) = shared.error.lock() {
+                                slot.get_or_insert(e.0);
+                            }
                         }
                     }
                 }
