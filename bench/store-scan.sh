@@ -7,8 +7,9 @@
 #   3. an SQLite store already holding 10 such scans (a copy of one made before the timed runs)
 #   4. a fresh PostgreSQL database, when PORTOLAN_TEST_PG names a server or one can be started
 #      as .ci/services/store.sh does (package postgresql); skipped with a message otherwise
-# Prints for each the median wall time, its ratio to --no-store, and the open ports found (in the
-# scan's JSON Lines output) and stored (`portolan scans --format json`).
+# Prints for each the median wall time, its ratio to --no-store, the median CPU time of the
+# process (user + system: what the store costs on a loaded machine, where wall times are noisy),
+# and the open ports found (in the scan's JSON Lines output) and stored (`portolan scans`).
 #
 # Needs root, iproute2, python3, bc and a release build (`cargo build --release -p portolan-cli`).
 # Packets stay inside the lab's two namespaces (no route out).
@@ -67,43 +68,53 @@ for i in $(seq 10); do
   timed "$WORK/prep" "$BIN" "${SCAN[@]}" --store "$WORK/ten.db" >/dev/null
 done
 
-T_NO=(); T_FRESH=(); T_TEN=(); T_PG=()
+T_NO=(); T_FRESH=(); T_TEN=(); T_PG=(); C_NO=(); C_FRESH=(); C_TEN=(); C_PG=()
+# scan OUT CPUVAR ARGS...: one timed run of the scan; its wall time on stdout, its CPU time
+# (user + system) appended to the array named CPUVAR.
+scan() {
+  local out=$1 cpu=$2; shift 2
+  local t
+  t=$(timed "$out" /usr/bin/time -o "$out.cpu" -f "%U %S" "$BIN" "${SCAN[@]}" "$@")
+  eval "$cpu+=(\"$(awk '{print $1 + $2}' "$out.cpu" 2>/dev/null || echo timeout)\")"
+  echo "$t"
+}
 F_NO=; F_FRESH=; F_TEN=; F_PG=; S_FRESH=; S_TEN=; S_PG=
 for i in $(seq "$REPS"); do
-  T_NO+=("$(timed "$WORK/no" "$BIN" "${SCAN[@]}" --no-store -o "jsonl=$WORK/no.jsonl")")
+  scan "$WORK/no" C_NO --no-store -o "jsonl=$WORK/no.jsonl" > "$WORK/t"; T_NO+=("$(cat "$WORK/t")")
   F_NO=$(open_jsonl "$WORK/no.jsonl")
 
   rm -f "$WORK/fresh.db"*
-  T_FRESH+=("$(timed "$WORK/fresh" "$BIN" "${SCAN[@]}" --store "$WORK/fresh.db" -o "jsonl=$WORK/fresh.jsonl")")
+  scan "$WORK/fresh" C_FRESH --store "$WORK/fresh.db" -o "jsonl=$WORK/fresh.jsonl" > "$WORK/t"; T_FRESH+=("$(cat "$WORK/t")")
   F_FRESH=$(open_jsonl "$WORK/fresh.jsonl"); S_FRESH=$(stored "$WORK/fresh.db")
 
   rm -f "$WORK/ten-copy.db"*
   cp "$WORK/ten.db" "$WORK/ten-copy.db"
-  T_TEN+=("$(timed "$WORK/ten" "$BIN" "${SCAN[@]}" --store "$WORK/ten-copy.db" -o "jsonl=$WORK/ten.jsonl")")
+  scan "$WORK/ten" C_TEN --store "$WORK/ten-copy.db" -o "jsonl=$WORK/ten.jsonl" > "$WORK/t"; T_TEN+=("$(cat "$WORK/t")")
   F_TEN=$(open_jsonl "$WORK/ten.jsonl"); S_TEN=$(stored "$WORK/ten-copy.db")
 
   if [ -n "$PG_ADMIN" ]; then
     "$PSQL" -q "$PG_ADMIN" -c "CREATE DATABASE portolan_bench_$$_$i" >/dev/null
     # The schema is created before the timed run (as a store in use already has it).
     "$BIN" scans --store "$(pg_url "$i")" >/dev/null
-    T_PG+=("$(timed "$WORK/pg" "$BIN" "${SCAN[@]}" --store "$(pg_url "$i")" -o "jsonl=$WORK/pg.jsonl")")
+    scan "$WORK/pg" C_PG --store "$(pg_url "$i")" -o "jsonl=$WORK/pg.jsonl" > "$WORK/t"; T_PG+=("$(cat "$WORK/t")")
     F_PG=$(open_jsonl "$WORK/pg.jsonl"); S_PG=$(stored "$(pg_url "$i")")
   fi
 done
 
 NO=$(median "${T_NO[@]}")
-row() { # CASE SECONDS FOUND STORED
+row() { # CASE SECONDS CPU FOUND STORED
   local ratio="-"
   [ "$2" = timeout ] || ratio=$(echo "scale=3; $2 / $NO" | bc)
-  printf '%-44s %9s %7s %7s %7s\n' "$1" "$2" "$ratio" "$3" "$4"
+  printf '%-38s %8.3f %7s %7s %7s %7s\n' "$1" "$2" "$ratio" "$3" "$4" "$5"
 }
 echo
 echo "SYN scan of 10.77.0.0/17 port 80, every address answering; median of $REPS (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-44s %9s %7s %7s %7s\n' case seconds ratio open stored
-row "--no-store" "$NO" "$F_NO" -
-row "SQLite, fresh store" "$(median "${T_FRESH[@]}")" "$F_FRESH" "$S_FRESH"
-row "SQLite, store holding 10 such scans" "$(median "${T_TEN[@]}")" "$F_TEN" "$S_TEN"
+printf '%-38s %8s %7s %7s %7s %7s\n' case seconds ratio cpu-s open stored
+row "--no-store" "$NO" "$(median "${C_NO[@]}")" "$F_NO" -
+row "SQLite, fresh store" "$(median "${T_FRESH[@]}")" "$(median "${C_FRESH[@]}")" "$F_FRESH" "$S_FRESH"
+row "SQLite, store holding 10 such scans" "$(median "${T_TEN[@]}")" "$(median "${C_TEN[@]}")" "$F_TEN" "$S_TEN"
 if [ -n "$PG_ADMIN" ]; then
-  row "PostgreSQL, fresh database" "$(median "${T_PG[@]}")" "$F_PG" "$S_PG"
+  row "PostgreSQL, fresh database" "$(median "${T_PG[@]}")" "$(median "${C_PG[@]}")" "$F_PG" "$S_PG"
 fi
-echo "raw: no-store ${T_NO[*]} | fresh ${T_FRESH[*]} | ten ${T_TEN[*]} | pg ${T_PG[*]:-}"
+echo "raw wall: no-store ${T_NO[*]} | fresh ${T_FRESH[*]} | ten ${T_TEN[*]} | pg ${T_PG[*]:-}"
+echo "raw cpu:  no-store ${C_NO[*]} | fresh ${C_FRESH[*]} | ten ${C_TEN[*]} | pg ${C_PG[*]:-}"

@@ -26,8 +26,12 @@ use portolan_model::{
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Targets(pub String);
 
-/// A batch: ports (with when they were seen) and host records.
-type Batch = (Vec<(PortEvent, SystemTime)>, Vec<HostReport>);
+/// A port to write: when it was seen, and whether this sink may have written it (and
+/// exposures of it) before, which are then replaced.
+type PortRow = (PortEvent, SystemTime, bool);
+
+/// A batch: ports and host records.
+type Batch = (Vec<PortRow>, Vec<HostReport>);
 
 /// What the writer thread is asked.
 enum Job {
@@ -58,33 +62,59 @@ struct Writer {
 
 impl Writer {
     /// Batches in the channel at most: the scan waits when the writer is this far behind.
-    const QUEUE: usize = 8;
+    const QUEUE: usize = 32;
+    /// Ports in one transaction at most when batches queued up.
+    const GROUP_ROWS: usize = 16_384;
 
     fn spawn(mut store: Store, shared: Arc<Shared>) -> Result<Writer, String> {
+        store
+            .conn_mut()
+            .skip_checkpoint_on_close()
+            .map_err(|e| format!("cannot set up the store's connection: {}", e.0))?;
         let (tx, rx) = mpsc::sync_channel::<Job>(Self::QUEUE);
         let thread = std::thread::Builder::new()
             .name("portolan-store-writer".into())
             .spawn(move || {
-                for job in rx {
-                    match job {
-                        Job::Write(id, (ports, hosts)) => {
-                            if shared.error().is_some() {
-                                continue;
-                            }
-                            let n = ports.len() as u64;
-                            match write_batch(store.conn_mut(), id, &ports, &hosts) {
-                                Ok(()) => {
-                                    shared.committed.fetch_add(n, Ordering::SeqCst);
-                                }
-                                Err(e) => {
-                                    if let Ok(mut slot) = shared.error.lock() {
-                                        slot.get_or_insert(e.0);
-                                    }
-                                }
-                            }
-                        }
+                // Group commit: the batches that queued up while the last one was written
+                // go into one transaction (fewer commits, each rewriting fewer index pages
+                // per port); a sync is answered once what came before it is committed.
+                let mut next = None;
+                loop {
+                    let Some(job) = next.take().or_else(|| rx.recv().ok()) else {
+                        break;
+                    };
+                    let (id, mut ports, mut hosts) = match job {
                         Job::Sync(ack) => {
                             let _ = ack.send(());
+                            continue;
+                        }
+                        Job::Write(id, (p, h)) => (id, p, h),
+                    };
+                    while ports.len() < Self::GROUP_ROWS {
+                        match rx.try_recv() {
+                            Ok(Job::Write(i, (p, h))) if i == id => {
+                                ports.extend(p);
+                                hosts.extend(h);
+                            }
+                            Ok(other) => {
+                                next = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if shared.error().is_some() {
+                        continue;
+                    }
+                    let n = ports.len() as u64;
+                    match write_batch(store.conn_mut(), id, &ports, &hosts) {
+                        Ok(()) => {
+                            shared.committed.fetch_add(n, Ordering::SeqCst);
+                        }
+                        Err(e) => {
+                            if let Ok(mut slot) = shared.error.lock() {
+                                slot.get_or_insert(e.0);
+                            }
                         }
                     }
                 }
@@ -144,7 +174,7 @@ pub struct StoreSink {
     shared: Arc<Shared>,
     targets: Targets,
     scan_id: Option<i64>,
-    pending: Vec<(PortEvent, SystemTime)>,
+    pending: Vec<PortRow>,
     /// Host records to write with the next batch ([`StoreSink::host`]).
     pending_hosts: Vec<HostReport>,
     last_commit: Instant,
@@ -152,8 +182,9 @@ pub struct StoreSink {
     batch_interval: Duration,
     /// Stream only open ports while the scan runs ([`StoreSink::open_ports_while_running`]).
     open_only: bool,
-    /// Open ports streamed without a service: [`EventSink::finish`] need not write them again.
-    streamed: HashSet<(IpAddr, Protocol, u16)>,
+    /// Open ports streamed, as they were written: [`EventSink::finish`] writes again only the
+    /// ones its report has otherwise (a service found by -sV).
+    streamed: HashMap<(IpAddr, Protocol, u16), PortEvent>,
     /// Hosts of streamed ports, as their records were written.
     streamed_hosts: HashMap<IpAddr, HostWritten>,
 }
@@ -217,12 +248,18 @@ const HOST_UPSERT: &str = " ON CONFLICT (scan_id, addr_key) DO UPDATE SET \
     hostname = excluded.hostname, up = excluded.up, up_reason = excluded.up_reason, \
     srtt_us = excluded.srtt_us, extra = excluded.extra";
 
-/// Insert or replace ports (and their exposures) of scan `id`, a chunk per statement.
-fn put_ports(c: &mut Conn, id: i64, ports: &[(&PortEvent, SystemTime)]) -> Result<(), DbError> {
-    let ports = last_of_each(ports.iter(), |(ev, _)| (ev.addr, ev.proto, ev.port));
+/// Insert or replace ports (and their exposures) of scan `id`, a chunk per statement. The
+/// exposures of a port marked as possibly written before are replaced; a port written for the
+/// first time has none to replace (no statement on the hot path of a scan).
+fn put_ports(
+    c: &mut Conn,
+    id: i64,
+    ports: &[(&PortEvent, SystemTime, bool)],
+) -> Result<(), DbError> {
+    let ports = last_of_each(ports.iter(), |(ev, _, _)| (ev.addr, ev.proto, ev.port));
     for chunk in ports.chunks(CHUNK) {
         let mut args: Vec<Val> = Vec::with_capacity(chunk.len() * PORT_COLS);
-        for (ev, seen) in chunk {
+        for (ev, seen, _) in chunk {
             let svc = ev.service.as_ref();
             let cpe = svc
                 .map(|s| {
@@ -259,22 +296,40 @@ fn put_ports(c: &mut Conn, id: i64, ports: &[(&PortEvent, SystemTime)]) -> Resul
         );
         c.exec(&sql, &args)?;
     }
-    // A port written again with its service replaces the exposures it had (a port without a
-    // service has none to replace: the statement is skipped on the hot path of a scan).
-    for (ev, _) in ports.iter().filter(|(ev, _)| ev.service.is_some()) {
-        let key = addr_key(ev.addr);
-        let (proto, port) = (ev.proto.as_str(), ev.port as i64);
+    // A port written again replaces the exposures it had: one statement per chunk.
+    let again: Vec<&PortEvent> = ports
+        .iter()
+        .filter(|(ev, _, again)| *again && ev.service.is_some())
+        .map(|(ev, _, _)| *ev)
+        .collect();
+    for chunk in again.chunks(CHUNK) {
+        let mut args: Vec<Val> = vec![id.into()];
+        let mut conds = Vec::with_capacity(chunk.len());
+        for ev in chunk {
+            let n = args.len();
+            conds.push(format!(
+                "(addr_key = ${} AND proto = ${} AND port = ${})",
+                n + 1,
+                n + 2,
+                n + 3
+            ));
+            args.extend([
+                addr_key(ev.addr).into(),
+                ev.proto.as_str().into(),
+                (ev.port as i64).into(),
+            ]);
+        }
         c.exec(
-            "DELETE FROM exposures WHERE scan_id = $1 AND addr_key = $2 AND proto = $3 AND \
-             port = $4",
-            &[id.into(), key.clone().into(), proto.into(), port.into()],
+            &format!(
+                "DELETE FROM exposures WHERE scan_id = $1 AND ({})",
+                conds.join(" OR ")
+            ),
+            &args,
         )?;
-        for x in ev
-            .service
-            .as_ref()
-            .map(|s| s.exposures.as_slice())
-            .unwrap_or(&[])
-        {
+    }
+    for (ev, _, _) in &ports {
+        let exposures = ev.service.as_ref().map(|s| s.exposures.as_slice());
+        for x in exposures.unwrap_or(&[]) {
             c.exec(
                 "INSERT INTO exposures (scan_id, addr_key, proto, port, id, severity, title, \
                  evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -283,9 +338,9 @@ fn put_ports(c: &mut Conn, id: i64, ports: &[(&PortEvent, SystemTime)]) -> Resul
                  evidence = excluded.evidence",
                 &[
                     id.into(),
-                    key.clone().into(),
-                    proto.into(),
-                    port.into(),
+                    addr_key(ev.addr).into(),
+                    ev.proto.as_str().into(),
+                    (ev.port as i64).into(),
                     x.id.as_str().into(),
                     x.severity.as_str().into(),
                     x.title.as_str().into(),
@@ -332,11 +387,12 @@ fn put_hosts(c: &mut Conn, id: i64, hosts: &[&HostReport]) -> Result<(), DbError
 fn write_batch(
     c: &mut Conn,
     id: i64,
-    ports: &[(PortEvent, SystemTime)],
+    ports: &[PortRow],
     hosts: &[HostReport],
 ) -> Result<(), DbError> {
     c.tx(|c| {
-        let ports: Vec<(&PortEvent, SystemTime)> = ports.iter().map(|(e, t)| (e, *t)).collect();
+        let ports: Vec<(&PortEvent, SystemTime, bool)> =
+            ports.iter().map(|(e, t, again)| (e, *t, *again)).collect();
         put_ports(c, id, &ports)?;
         put_hosts(c, id, &hosts.iter().collect::<Vec<_>>())
     })
@@ -360,7 +416,7 @@ impl StoreSink {
             pending: Vec::new(),
             pending_hosts: Vec::new(),
             open_only: false,
-            streamed: HashSet::new(),
+            streamed: HashMap::new(),
             streamed_hosts: HashMap::new(),
             last_commit: Instant::now(),
             batch_rows: Self::BATCH_ROWS,
@@ -549,10 +605,13 @@ impl EventSink for StoreSink {
             ev.state != PortState::Closed
         };
         if keep {
+            // Without the record of what was streamed, a port may have been written before.
+            let mut again = true;
             if self.open_only {
-                if ev.service.is_none() {
-                    self.streamed.insert((ev.addr, ev.proto, ev.port));
-                }
+                again = self
+                    .streamed
+                    .insert((ev.addr, ev.proto, ev.port), ev.clone())
+                    .is_some();
                 if let std::collections::hash_map::Entry::Vacant(v) =
                     self.streamed_hosts.entry(ev.addr)
                 {
@@ -575,7 +634,7 @@ impl EventSink for StoreSink {
                     });
                 }
             }
-            self.pending.push((ev.clone(), time));
+            self.pending.push((ev.clone(), time, again));
         }
         if self.pending.len() >= self.batch_rows
             || (!self.pending.is_empty() && self.last_commit.elapsed() >= self.batch_interval)
@@ -601,22 +660,26 @@ impl EventSink for StoreSink {
             return Ok(());
         };
         let streamed = std::mem::take(&mut self.streamed);
+        let open_only = self.open_only;
         let streamed_hosts = std::mem::take(&mut self.streamed_hosts);
         let location = self.location.clone();
         let store = self.stop_writer()?;
         let r = store.conn_mut().tx(|c| {
             let end = report.end;
-            let mut ports: Vec<(&PortEvent, SystemTime)> = Vec::new();
+            let mut ports: Vec<(&PortEvent, SystemTime, bool)> = Vec::new();
             let mut hosts: Vec<&HostReport> = Vec::new();
             for h in &report.hosts {
                 // What the report lists that is not closed (a resumed scan's earlier legs
                 // included), with the services the report settled on.
                 for p in h.ports.iter().filter(|p| p.state != PortState::Closed) {
-                    // Already written as it is while the scan ran.
-                    if p.service.is_none() && streamed.contains(&(p.addr, p.proto, p.port)) {
-                        continue;
-                    }
-                    ports.push((p, end));
+                    // Already written as it is while the scan ran; else written again (a
+                    // service -sV found) or for the first time.
+                    let again = match streamed.get(&(p.addr, p.proto, p.port)) {
+                        Some(w) if w == p => continue,
+                        Some(_) => true,
+                        None => !open_only,
+                    };
+                    ports.push((p, end, again));
                 }
                 // Already written as it is while the scan ran.
                 let written = streamed_hosts.get(&h.addr).is_some_and(|w| {

@@ -258,3 +258,64 @@ fn a_streamed_scan_reads_back_as_its_report() {
         assert_eq!(info.hosts_stored, 303, "{}", db.name);
     });
 }
+
+/// How many ports of the store were written at `seen` (seconds since the epoch).
+fn ports_seen_at(db: &Backend, seen: f64) -> i64 {
+    if db.is_pg() {
+        let mut c = postgres::Client::connect(&db.spec, postgres::NoTls).unwrap();
+        c.query_one("SELECT COUNT(*) FROM ports WHERE seen = $1", &[&seen])
+            .unwrap()
+            .get(0)
+    } else {
+        let c = rusqlite::Connection::open(&db.spec).unwrap();
+        c.query_row("SELECT COUNT(*) FROM ports WHERE seen = ?1", [seen], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    }
+}
+
+#[test]
+fn open_ports_streamed_with_their_service_name_are_not_written_again_at_the_end() {
+    each_backend(|db| {
+        // As a scan streams them: open, named from the registry (http), no -sV.
+        let http = portolan_model::Service {
+            name: "http".into(),
+            ..Default::default()
+        };
+        let events: Vec<PortEvent> = (0..600u32)
+            .map(|i| {
+                let mut e = ev(
+                    &format!("10.77.{}.{}", i / 200, i % 200 + 1),
+                    80,
+                    PortState::Open,
+                    90,
+                );
+                e.service = Some(http.clone());
+                e
+            })
+            .collect();
+        let mut sink = scan_sink(db, 100);
+        sink.start(&start()).unwrap();
+        for e in &events {
+            sink.port(e, UNIX_EPOCH + Duration::from_secs(1001))
+                .unwrap();
+        }
+        // One port's service found otherwise at the end (as -sV would): that one is rewritten.
+        let mut rep = report(&events, |_| None);
+        let nginx = portolan_model::Service {
+            name: "http".into(),
+            product: Some("nginx".into()),
+            ..Default::default()
+        };
+        rep.hosts[0].ports[0].service = Some(nginx);
+        sink.finish(&rep).unwrap();
+        let id = sink.scan_id().unwrap();
+        drop(sink);
+        // The report ends at 1005: only the port it changed was written then.
+        assert_eq!(ports_seen_at(db, 1001.0), 599, "{}", db.name);
+        assert_eq!(ports_seen_at(db, 1005.0), 1, "{}", db.name);
+        let got = db.open().scan(id).unwrap();
+        assert_eq!(got.hosts, rep.hosts, "{}", db.name);
+    });
+}
