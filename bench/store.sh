@@ -26,16 +26,17 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export PORTOLAN_DATA_DIR="$WORK/data"
 
-# measure OUT CMD...: run CMD (stdout to OUT), print "SECONDS PEAK_KB".
+# measure OUT CMD...: run CMD (stdout to OUT), print "WALL_SECONDS CPU_SECONDS PEAK_KB" (CPU =
+# user + system: on a machine shared with other work the wall time counts their time too).
 measure() {
   local out=$1; shift
-  /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" > "$out" 2> "$WORK/err" || {
+  /usr/bin/time -f "%e %U %S %M" -o "$WORK/time" "$@" > "$out" 2> "$WORK/err" || {
     local rc=$?
     # portolan diff exits 1 when something changed (--fail-on-change is not given here, but
     # ndiff exits 1 when the scans differ).
     [ "$rc" = 1 ] || { cat "$WORK/err" >&2; exit 1; }
   }
-  tail -1 "$WORK/time"
+  tail -1 "$WORK/time" | awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }'
 }
 
 mb() { echo "scale=1; $(stat -c %s "$1") / 1000000" | bc; }
@@ -44,16 +45,17 @@ echo "== diff: $HOSTS hosts, portolan diff vs ndiff --xml"
 python3 bench/gen-nmap-xml.py "$HOSTS" a "$WORK/a.xml"
 python3 bench/gen-nmap-xml.py "$HOSTS" b "$WORK/b.xml" "$WORK/changes.txt"
 echo "files: a.xml $(mb "$WORK/a.xml") MB, b.xml $(mb "$WORK/b.xml") MB; $(wc -l < "$WORK/changes.txt") known changes"
-read -r pt pm < <(measure "$WORK/p.json" "$BIN" diff "$WORK/a.xml" "$WORK/b.xml" --format json \
+read -r pt pc pm < <(measure "$WORK/p.json" "$BIN" diff "$WORK/a.xml" "$WORK/b.xml" --format json \
   -o "xml=$WORK/p.xml")
-read -r nt nm < <(measure "$WORK/n.xml" ndiff --xml "$WORK/a.xml" "$WORK/b.xml")
+read -r nt nc nm < <(measure "$WORK/n.xml" ndiff --xml "$WORK/a.xml" "$WORK/b.xml")
 python3 bench/diff-sets.py portolan-json "$WORK/p.json" > "$WORK/p.set"
 python3 bench/diff-sets.py ndiff-xml "$WORK/p.xml" > "$WORK/px.set"
 python3 bench/diff-sets.py ndiff-xml "$WORK/n.xml" > "$WORK/n.set"
-printf '%-28s %9s s  %9s MB peak\n' "portolan diff" "$pt" "$((pm / 1024))"
-printf '%-28s %9s s  %9s MB peak\n' "ndiff --xml" "$nt" "$((nm / 1024))"
-ratio=$(echo "scale=1; $nt / ($pt + 0.001)" | bc)
-echo "portolan is ${ratio}x faster (goal: >= 50x)"
+printf '%-16s %10s %10s %14s\n' "" "wall s" "CPU s" "peak RSS MB"
+printf '%-16s %10s %10s %14s\n' "portolan diff" "$pt" "$pc" "$((pm / 1024))"
+printf '%-16s %10s %10s %14s\n' "ndiff --xml" "$nt" "$nc" "$((nm / 1024))"
+echo "portolan is $(echo "scale=1; $nt / ($pt + 0.001)" | bc)x faster in wall time," \
+  "$(echo "scale=1; $nc / ($pc + 0.001)" | bc)x in CPU time (goal: >= 50x); load average $(cut -d' ' -f1 /proc/loadavg)"
 same=yes
 cmp -s "$WORK/p.set" "$WORK/changes.txt" || same=no
 cmp -s "$WORK/px.set" "$WORK/changes.txt" || same=no
@@ -64,16 +66,18 @@ echo "same changes found (portolan json, portolan xml, ndiff, generator): $same"
 
 echo
 echo "== import of nmap XML: throughput and peak memory at two sizes"
-printf '%-10s %10s %9s %10s %12s %10s\n' hosts MB seconds "MB/s" "peak RSS MB" ports
+printf '%-8s %8s %8s %8s %10s %10s %12s %8s\n' hosts MB "wall s" "CPU s" "MB/s wall" "MB/s CPU" "peak RSS MB" ports
 for n in "$SMALL" "$BIG"; do
   python3 bench/gen-nmap-xml.py "$n" a "$WORK/i$n.xml"
-  read -r it im < <(measure "$WORK/i$n.json" "$BIN" import --store "$WORK/i$n.db" --json "$WORK/i$n.xml")
+  read -r it ic im < <(measure "$WORK/i$n.json" "$BIN" import --store "$WORK/i$n.db" --json "$WORK/i$n.xml")
   ports=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["imported"][0]["scan"]["ports"])' "$WORK/i$n.json")
   size=$(mb "$WORK/i$n.xml")
-  printf '%-10s %10s %9s %10s %12s %10s\n' "$n" "$size" "$it" \
-    "$(echo "scale=1; $size / ($it + 0.001)" | bc)" "$((im / 1024))" "$ports"
+  printf '%-8s %8s %8s %8s %10s %10s %12s %8s\n' "$n" "$size" "$it" "$ic" \
+    "$(echo "scale=1; $size / ($it + 0.001)" | bc)" "$(echo "scale=1; $size / ($ic + 0.001)" | bc)" \
+    "$((im / 1024))" "$ports"
   rm -f "$WORK/i$n.xml" "$WORK/i$n.db"*
 done
+echo "load average $(cut -d' ' -f1 /proc/loadavg) (goal: >= 50 MB/s; peak RSS flat in the file's size)"
 
 if [ -f bench/store-scan.sh ]; then
   echo

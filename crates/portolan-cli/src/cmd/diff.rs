@@ -751,6 +751,17 @@ pub fn run(args: DiffArgs, style: Style) -> Result<ExitCode> {
             let a = previous_of(s, b.id)?;
             (stored_side(s, &a)?, stored_side(s, &b)?)
         }
+        ([Operand::File(x), Operand::File(y)], _) => {
+            // Two files: each read on its own thread (they share nothing).
+            std::thread::scope(|sc| {
+                let other = sc.spawn(|| file_side(y, &opts));
+                let a = file_side(x, &opts);
+                let b = other.join().map_err(|_| {
+                    anyhow::anyhow!("internal error: the reader of a file panicked")
+                })?;
+                Ok::<_, anyhow::Error>((a?, b?))
+            })?
+        }
         ([x, y, ..], mut s) => {
             let mut side = |o: &Operand| -> Result<Side> {
                 match (o, s.as_deref_mut()) {

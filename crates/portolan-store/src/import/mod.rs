@@ -41,6 +41,9 @@ pub use zmap::read_zmap_csv;
 /// JSON Lines line, a CSV row): a file of one endless line must not take all the memory.
 pub const MAX_RECORD: usize = 1 << 20;
 
+/// Rows an import writes per transaction.
+pub const IMPORT_BATCH_ROWS: usize = 8192;
+
 /// What an import stored.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Imported {
@@ -245,7 +248,11 @@ pub fn import(
     name: &str,
     opts: &ReadOptions,
 ) -> Result<Imported, StoreError> {
-    let mut sink: StoreSink = store.sink(Targets::default());
+    // Bigger transactions than a live scan's: nothing waits for an import's rows, and a
+    // failed import is run again.
+    let mut sink: StoreSink = store
+        .sink(Targets::default())
+        .with_batch(IMPORT_BATCH_ROWS, std::time::Duration::from_secs(2));
     let mut out = Imported {
         scan_id: 0,
         hosts: 0,
