@@ -18,7 +18,7 @@ use std::path::Path;
 
 use portolan_registry::input::{self, Limit, ReadError};
 use portolan_registry::{Protocol, Registry};
-use serde::de::{self, Deserializer, IgnoredAny, Visitor};
+use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use crate::addr::{self, Range};
@@ -77,12 +77,12 @@ impl Policy {
 
     /// Parse a policy from YAML text, resolving service names in `reg`.
     pub fn parse(text: &str, reg: &Registry) -> Result<Policy, PolicyError> {
-        // Pass 1: names.
-        let names: RawNames = from_str(text)?;
-        let zone_names: BTreeSet<String> = names.zones.keys().cloned().collect();
-        let host_names: BTreeSet<String> = names.hosts.keys().cloned().collect();
-        // Pass 2: everything.
+        // Pass 1: everything; the names of zones and hosts come from it (an earlier version
+        // read the document once more for them alone, which doubled the cost of large
+        // policies).
         let raw: RawPolicy = from_str(text)?;
+        let zone_names: BTreeSet<String> = raw.zones.keys().map(|n| n.0.clone()).collect();
+        let host_names: BTreeSet<String> = raw.hosts.keys().map(|n| n.0.clone()).collect();
         match resolve(raw, &zone_names, &host_names, reg) {
             Ok(p) => Ok(p),
             Err(Unresolved {
@@ -90,7 +90,7 @@ impl Policy {
                 token,
                 message,
             }) => {
-                // Pass 3: find where the token is.
+                // Pass 2: find where the token is.
                 let located = LOCATE.with(|l| {
                     *l.borrow_mut() = Some(Locate {
                         kind,
@@ -187,7 +187,7 @@ fn bad<E: de::Error>(token: &str, message: impl fmt::Display) -> E {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Pass 3's marker: the token to fail on, and why.
+// Pass 2's marker: the token to fail on, and why.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -222,14 +222,6 @@ struct Unresolved {
 
 // ---------------------------------------------------------------------------------------------
 // The raw document.
-
-#[derive(Deserialize)]
-struct RawNames {
-    #[serde(default)]
-    zones: BTreeMap<String, IgnoredAny>,
-    #[serde(default)]
-    hosts: BTreeMap<String, IgnoredAny>,
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -415,7 +407,7 @@ impl<'de> Deserialize<'de> for Name {
     }
 }
 
-/// A name a rule or host refers to, checked against pass 3's marker.
+/// A name a rule or host refers to, checked against pass 2's marker.
 struct Named<T>(String, std::marker::PhantomData<T>);
 
 impl<'de, T: Tag> Deserialize<'de> for Named<T> {
