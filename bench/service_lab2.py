@@ -107,7 +107,7 @@ def judge(row, got):
 
 def cell(got, j):
     if not got["name"]:
-        return "-"
+        return "-" + (" OPEN" if got["flagged"] else "")
     s = got["name"] + ("?" if got["guess"] else "")
     if got["product"]:
         s += " " + got["product"]
