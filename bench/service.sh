@@ -47,12 +47,12 @@ lab2() {
   tcp_list=$(IFS=,; echo "${tcp[*]}"); udp_list=$(IFS=,; echo "${udp[*]}")
   echo "lab 2: ${#targets[@]} ports up ($(wc -l < "$DIR2/skipped.txt") rows skipped)"
   t0=$(now)
-  ip netns exec "$NS2" "$PORTOLAN" service --json --proxy-target 127.0.0.1:8088 "${targets[@]}" \
+  ip netns exec "$NS2" "$PORTOLAN" service --json --proxy-target 127.0.0.1:8030 "${targets[@]}" \
     > "$DIR2/service.jsonl" 2> "$DIR2/service.err" || true
   t1=$(now)
-  ip netns exec "$NS2" "$PORTOLAN" scan 127.0.0.1 --syn -sV -q -p "$tcp_list" -o "jsonl=$DIR2/scan.jsonl" > /dev/null
+  ip netns exec "$NS2" "$PORTOLAN" scan 127.0.0.1 --syn -sV -q --no-store -p "$tcp_list" -o "jsonl=$DIR2/scan.jsonl" > /dev/null
   if [ -n "$udp_list" ]; then
-    ip netns exec "$NS2" "$PORTOLAN" scan 127.0.0.1 --udp -sV -q -p "$udp_list" -o "jsonl=$DIR2/scan-udp.jsonl" > /dev/null
+    ip netns exec "$NS2" "$PORTOLAN" scan 127.0.0.1 --udp -sV -q --no-store -p "$udp_list" -o "jsonl=$DIR2/scan-udp.jsonl" > /dev/null
     cat "$DIR2/scan-udp.jsonl" >> "$DIR2/scan.jsonl"
   fi
   t2=$(now)

@@ -107,7 +107,7 @@ def judge(row, got):
 
 def cell(got, j):
     if not got["name"]:
-        return "-"
+        return "-" + (" OPEN" if got["flagged"] else "")
     s = got["name"] + ("?" if got["guess"] else "")
     if got["product"]:
         s += " " + got["product"]
@@ -138,7 +138,8 @@ for row in sorted(rows, key=lambda r: (r["half"], r["key"])):
         for half in (row["half"], "all"):
             st = stats.setdefault((tname, half), dict(ports=0, named=0, name_ok=0, wrong=0, guessed=0,
                                                        product_ok=0, announced=0, vread=0, vok=0,
-                                                       vok_announced=0, flag_ok=0, flag_n=0, opens=0))
+                                                       vok_announced=0, flag_hit=0, flag_false=0, flag_n=0,
+                                                       opens=0))
             st["ports"] += 1
             st["named"] += j["named"]
             st["name_ok"] += j["name_ok"]
@@ -150,9 +151,10 @@ for row in sorted(rows, key=lambda r: (r["half"], r["key"])):
             st["vok"] += j["vok"]
             st["vok_announced"] += j["vok"] and row["announces"]
             st["opens"] += row["open"]
-            if j["flag_ok"] is not None:
+            if got["flagged"] is not None:
                 st["flag_n"] += 1
-                st["flag_ok"] += j["flag_ok"]
+                st["flag_hit"] += bool(got["flagged"]) and row["open"]
+                st["flag_false"] += bool(got["flagged"]) and not row["open"]
     print(w.format(f"{row['key'][1]}/{row['key'][0]}", row["id"], row["half"], exp[:34], *cells))
 
 print()
@@ -165,7 +167,8 @@ for half in ("dev", "held", "all"):
         st = stats.get((tname, half))
         if not st:
             continue
-        flag = f"{st['flag_ok']}/{st['flag_n']} right ({st['opens']} open)" if st["flag_n"] else "n/a"
+        flag = (f"flagged {st['flag_hit']} of {st['opens']} open, {st['flag_false']} false"
+                if st["flag_n"] else "n/a")
         print(f"  {tname:<18} ports {st['ports']:>2}  named {st['named']:>2} (correct {st['name_ok']:>2}, "
               f"wrong {st['wrong']})  guessed {st['guessed']:>2}  product ok {st['product_ok']:>2}  "
               f"versions read {st['vread']:>2} (correct {st['vok']:>2}; {st['announced']} announced)  "

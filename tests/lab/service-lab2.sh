@@ -394,16 +394,23 @@ start icecast2 /usr/bin/icecast2 -- /usr/bin/icecast2 -c "$DIR/icecast.xml"
 
 # --- TigerVNC twice (each with a private /tmp for its X lock and socket):
 #   :11 VNC on 5911 with security type None, X11 on 6011 with access control off (-ac);
-#   :12 VNC on 5912 with a VNC password, X11 on 6012 with access control on (no host allowed).
+#   :12 VNC on 5912 with a VNC password, X11 on 6012 with an MIT-MAGIC-COOKIE-1 (-auth: without
+#       it, an X server lets in every address of its own host, loopback included).
 # The VNC password file is DES of the password under VNC's fixed key (what vncpasswd writes).
+# The Xauthority file: FamilyWild, any address, display 12, a random cookie.
+# BlacklistThreshold: service probes (HTTP, SMB, ... sent to find out what the port is) count as
+# failed VNC logins, and TigerVNC would refuse the host for a while after 5 of them.
 printf 'portolan' | openssl enc -des-ecb -nopad -nosalt -K e84ad660c4721ae0 -provider legacy -provider default \
   > "$DIR/vncpasswd" 2>/dev/null
 for v in open auth; do
   d=11; args=(-SecurityTypes None -ac)
-  [ "$v" = auth ] && { d=12; args=(-SecurityTypes VncAuth -PasswordFile /tmp/vncpasswd); }
+  [ "$v" = auth ] && { d=12; args=(-SecurityTypes VncAuth -PasswordFile /tmp/vncpasswd -auth /tmp/xauth); }
   mkdir -p "$DIR/priv-vnc-$v/tmp" && cp "$DIR/vncpasswd" "$DIR/priv-vnc-$v/tmp/"
+  { printf '\377\377\000\000\000\00212\000\022MIT-MAGIC-COOKIE-1\000\020'; head -c 16 /dev/urandom; } \
+    > "$DIR/priv-vnc-$v/tmp/xauth"
   start "vnc-$v" /usr/bin/Xtigervnc -- sh -c "$(private_mounts "vnc-$v" /tmp -- )" vnc /usr/bin/Xtigervnc ":$d" \
-    -rfbport "59$d" -interface 127.0.0.1 -listen tcp -geometry 640x480 -depth 16 "${args[@]}"
+    -rfbport "59$d" -interface 127.0.0.1 -listen tcp -geometry 640x480 -depth 16 -BlacklistThreshold 1000 \
+    "${args[@]}"
 done
 
 # --- webfs on 8020

@@ -101,8 +101,9 @@ pub struct ServiceArgs {
     #[arg(long)]
     pub no_checks: bool,
 
-    /// A lab-only HOST:PORT the open-proxy checks ask a proxy to reach (HTTP CONNECT,
-    /// SOCKS5). Without it, proxies are not asked to connect anywhere.
+    /// A lab-only HOST:PORT the open-proxy checks ask a proxy to reach (HTTP CONNECT or a
+    /// forwarded GET, compared with the target's own answer; SOCKS5), on every HTTP, HTTP-proxy
+    /// and SOCKS port. Without it, proxies are not asked to connect anywhere.
     #[arg(long, value_name = "ADDR:PORT")]
     pub proxy_target: Option<SocketAddr>,
 }

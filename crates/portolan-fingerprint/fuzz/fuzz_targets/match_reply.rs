@@ -1,5 +1,6 @@
 //! Hostile replies against every reader of untrusted bytes: the matcher (every probe's rules),
-//! HTTP, SSH KEXINIT, SNMP BER and X.509. None may panic; all are bounded.
+//! HTTP, SSH KEXINIT, SNMP BER, X.509 and the checks' readers (rsync, RFB, X11, NATS). None may
+//! panic; all are bounded.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -28,4 +29,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = portolan_fingerprint::snmp::parse_response(reply);
     let _ = portolan_fingerprint::tls::parse_cert(reply, 0);
     let _ = portolan_fingerprint::checks::ftp::reply_complete(reply);
+    assert!(portolan_fingerprint::checks::rsync::modules(reply).len() <= 8);
+    let _ = portolan_fingerprint::checks::rsync::opened(reply);
+    let _ = portolan_fingerprint::checks::vnc::version(reply);
+    let _ = portolan_fingerprint::checks::vnc::offered(sel & 1 == 1, reply);
+    let _ = portolan_fingerprint::checks::x11::accepted(reply);
+    let _ = portolan_fingerprint::checks::x11::vendor(reply);
+    let _ = portolan_fingerprint::checks::nats::open(reply);
 });

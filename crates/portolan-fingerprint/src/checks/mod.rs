@@ -6,12 +6,21 @@
 //! | [`redis`] | `PING`, then `INFO server` | `redis-no-auth` |
 //! | [`memcached`] | `stats` | `memcached-no-auth` |
 //! | [`ftp`] | `USER anonymous` / `PASS` / `QUIT` | `ftp-anonymous` |
-//! | [`http_proxy`] | `CONNECT <lab target>` | `http-open-proxy` (only with a target) |
+//! | [`http_proxy`] | `CONNECT <lab target>`, then `GET http://<lab target>/` compared with the target's own answer | `http-open-proxy` (only with a target) |
 //! | [`socks5`] | greeting offering "no authentication" (+ CONNECT to a lab target) | `socks5-no-auth`, `socks5-open-proxy` |
 //! | [`elasticsearch`] | `GET /` | `elasticsearch-no-auth` |
 //! | [`docker`] | `GET /version` | `docker-api-no-auth` |
 //! | [`snmp`] | v2c GetRequest, community `public` | `snmp-public` |
 //! | [`mqtt`] | MQTT CONNECT without credentials (the detection probe) | `mqtt-anonymous` |
+//! | [`rsync`] | module list, then each module asked for without credentials | `rsync-no-auth` |
+//! | [`vnc`] | RFB version exchange, security types read (none chosen) | `vnc-no-auth` |
+//! | [`x11`] | X11 connection setup without authorization | `x11-open-access` |
+//! | [`nats`] | none: the server's `INFO` greeting (`auth_required`) | `nats-no-auth` |
+//!
+//! A check runs when the service is named, or when the greeting gives the protocol away
+//! (`@RSYNCD:`, `RFB `, `INFO {`) though no rule named it; the X11 check (the server says
+//! nothing first) runs on an unnamed port in X11's range 6000-6063. Each check verifies the
+//! protocol itself before it flags anything.
 
 pub mod docker;
 pub mod elasticsearch;
@@ -19,9 +28,13 @@ pub mod ftp;
 pub mod http_proxy;
 pub mod memcached;
 pub mod mqtt;
+pub mod nats;
 pub mod redis;
+pub mod rsync;
 pub mod snmp;
 pub mod socks5;
+pub mod vnc;
+pub mod x11;
 
 use std::net::SocketAddr;
 use tokio::io::AsyncWriteExt;
@@ -38,7 +51,7 @@ pub async fn run(t: &Target, opts: &Options, r: &mut ServiceReport) {
         return;
     }
     let addr = t.addr;
-    match r.name.as_deref() {
+    match which(r) {
         Some("redis") => redis::check(addr, opts, r).await,
         Some("memcached") => memcached::check(addr, opts, r).await,
         Some("ftp") => ftp::check(addr, opts, r).await,
@@ -50,11 +63,63 @@ pub async fn run(t: &Target, opts: &Options, r: &mut ServiceReport) {
                     .push("open-proxy check not run: no lab target given (--proxy-target)".into())
             }
         }
+        // Many open proxies answer a plain request like a web server: with a lab target given,
+        // every HTTP port is asked to forward one request to it.
+        Some("http") => {
+            if let Some(target) = opts.proxy_target {
+                http_proxy::check(addr, target, opts, r).await
+            }
+        }
         Some("socks5") => socks5::check(addr, opts.proxy_target, opts, r).await,
         Some("elasticsearch") => elasticsearch::check(addr, opts, r).await,
         Some("docker") => docker::check(addr, opts, r).await,
         Some("mqtt") => mqtt::from_report(r),
+        Some("rsync") => rsync::check(addr, opts, r).await,
+        Some("vnc") => vnc::check(addr, opts, r).await,
+        Some("x11") => x11::check(addr, opts, r).await,
+        Some("nats") => nats::check(addr, opts, r).await,
         _ => {}
+    }
+}
+
+/// Which check fits: by the service's name, else by what the greeting gives away, else (X11,
+/// whose server says nothing first) by the port.
+fn which(r: &ServiceReport) -> Option<&'static str> {
+    const NAMED: &[&str] = &[
+        "redis",
+        "memcached",
+        "ftp",
+        "http-proxy",
+        "http",
+        "socks5",
+        "elasticsearch",
+        "docker",
+        "mqtt",
+        "rsync",
+        "vnc",
+        "nats",
+    ];
+    if let Some(n) = r.name.as_deref() {
+        let n = n.to_ascii_lowercase();
+        if n == "x11" {
+            return Some("x11");
+        }
+        return NAMED.iter().find(|k| **k == n).copied();
+    }
+    let banner = r.banner.as_deref().unwrap_or("");
+    if banner.starts_with("@RSYNCD:") {
+        Some("rsync")
+    } else if banner.starts_with("RFB 0") {
+        Some("vnc")
+    } else if banner.starts_with("INFO {") {
+        Some("nats")
+    } else if r.transport == portolan_registry::Protocol::Tcp
+        && (6000..=6063).contains(&r.addr.port())
+        && banner.is_empty()
+    {
+        Some("x11")
+    } else {
+        None
     }
 }
 
