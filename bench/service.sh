@@ -50,7 +50,7 @@ lab2() {
   ip netns exec "$NS2" "$PORTOLAN" service --json --proxy-target 127.0.0.1:8030 "${targets[@]}" \
     > "$DIR2/service.jsonl" 2> "$DIR2/service.err" || true
   t1=$(now)
-  ip netns exec "$NS2" "$PORTOLAN" scan 127.0.0.1 --syn -sV -q --no-store -p "$tcp_list" -o "jsonl=$DIR2/scan.jsonl" > /dev/null
+  ip netns exec "$NS2" "$PORTOLAN" scan 127.0.0.1 --syn -sV -q --no-store --proxy-target 127.0.0.1:8030 -p "$tcp_list" -o "jsonl=$DIR2/scan.jsonl" > /dev/null
   if [ -n "$udp_list" ]; then
     ip netns exec "$NS2" "$PORTOLAN" scan 127.0.0.1 --udp -sV -q --no-store -p "$udp_list" -o "jsonl=$DIR2/scan-udp.jsonl" > /dev/null
     cat "$DIR2/scan-udp.jsonl" >> "$DIR2/scan.jsonl"
@@ -98,7 +98,7 @@ if [ -n "$udp_list" ]; then nmap_ports="$nmap_ports,U:$udp_list"; scan="-sS -sU"
 ip netns exec "$NS" nmap -sV $scan -Pn -n -p "$nmap_ports" -oX "$DIR/nmap.xml" 127.0.0.1 > /dev/null
 t3=$(now)
 # The same work as nmap's: a port scan with service detection (-sS -sU -sV).
-ip netns exec "$NS" "$PORTOLAN" scan 127.0.0.1 --syn -sV -q -p "$tcp_list" -o "jsonl=$DIR/scan-sv.jsonl" > /dev/null
+ip netns exec "$NS" "$PORTOLAN" scan 127.0.0.1 --syn -sV -q --proxy-target 127.0.0.1:8081 -p "$tcp_list" -o "jsonl=$DIR/scan-sv.jsonl" > /dev/null
 if [ -n "$udp_list" ]; then
   ip netns exec "$NS" "$PORTOLAN" scan 127.0.0.1 --udp -sV -q -p "$udp_list" -o "jsonl=$DIR/scan-sv-udp.jsonl" > /dev/null
   cat "$DIR/scan-sv-udp.jsonl" >> "$DIR/scan-sv.jsonl"

@@ -293,6 +293,41 @@ fn real_daemons_are_named_versioned_and_flagged() {
     }
     if let Some(r) = by("squid") {
         assert_eq!(r["findings"][0]["id"], "http-open-proxy");
+        // scan -sV runs the same check when given --proxy-target, and never without it.
+        let port = r["addr"]
+            .as_str()
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .to_string();
+        let scan = |extra: &[&str]| {
+            let out = Command::new("ip")
+                .args(["netns", "exec", &lab.ns, env!("CARGO_BIN_EXE_portolan")])
+                .args([
+                    "scan",
+                    "127.0.0.1",
+                    "-sV",
+                    "-q",
+                    "--no-store",
+                    "--format",
+                    "json",
+                ])
+                .args(["-p", &port])
+                .args(extra)
+                .output_ok();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let with = scan(&["--proxy-target", "127.0.0.1:8081"]);
+        assert!(
+            with.contains("http-open-proxy"),
+            "scan -sV --proxy-target: {with}"
+        );
+        let without = scan(&[]);
+        assert!(
+            !without.contains("http-open-proxy"),
+            "scan -sV alone: {without}"
+        );
     }
     eprintln!(
         "service lab: {} daemons checked: {summary:#?}",

@@ -221,6 +221,14 @@ pub struct ScanArgs {
     #[arg(long, value_name = "PATH", requires = "vulns")]
     pub vulns_db: Option<PathBuf>,
 
+    /// With -sV: a lab-only HOST:PORT the open-proxy checks ask each HTTP proxy or SOCKS port
+    /// to reach (compared with the target's own answer), as `portolan service --proxy-target`.
+    /// Without it, proxies are never asked to connect anywhere.
+    ///
+    /// Example: portolan scan -sV 10.9.0.0/24 -p 3128,8080,1080 --proxy-target 10.9.0.3:80
+    #[arg(long, value_name = "ADDR:PORT", requires = "service_version")]
+    pub proxy_target: Option<std::net::SocketAddr>,
+
     /// With -sV: highest probe rarity tried on ports no probe lists, 0-9.
     #[arg(long, value_name = "0-9", default_value_t = 7, value_parser = clap::value_parser!(u8).range(0..=9))]
     pub version_intensity: u8,

@@ -30,6 +30,7 @@ fn options(args: &ScanArgs, quiet: bool) -> Result<Options> {
     let mut o = Options::with_db(Arc::new(db));
     o.intensity = args.version_intensity;
     o.concurrency = CONCURRENCY;
+    o.proxy_target = args.proxy_target;
     Ok(o)
 }
 
