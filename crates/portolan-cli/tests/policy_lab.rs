@@ -69,6 +69,51 @@ struct GatewayLab {
 }
 
 impl GatewayLab {
+    /// Replaces the gateway's nftables rules by `policy`'s iptables output (the given parts of
+    /// `firewall generate --gateway --iptables`: ipset, v4, v6) loaded with the real tools.
+    /// False, after skipping (or failing under CI), when ipset/iptables are not installed.
+    fn load_iptables(&self, policy: &Path, dir: &Path, parts: &[&str], what: &str) -> bool {
+        if !["ipset", "iptables-restore", "ip6tables-restore"]
+            .iter()
+            .all(|t| common::lab::have(t))
+        {
+            common::lab::skip_or_fail(&format!(
+                "{what}, iptables half: ipset/iptables are not installed"
+            ));
+            return false;
+        }
+        let out = self.exec("g", &["nft", "delete", "table", "inet", "portolan"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for &part in parts {
+            let tool: &[&str] = match part {
+                "ipset" => &["ipset", "restore", "-f"],
+                "v6" => &["ip6tables-restore"],
+                _ => &["iptables-restore"],
+            };
+            let f = dir.join(part);
+            common::portolan()
+                .args(["firewall", "generate"])
+                .arg(policy)
+                .args(["--gateway", "--iptables", "--part", part, "-o"])
+                .arg(&f)
+                .assert()
+                .success();
+            let fs = f.to_str().unwrap().to_string();
+            let mut args = tool.to_vec();
+            args.push(&fs);
+            let out = self.exec("g", &args);
+            assert!(
+                out.status.success(),
+                "{tool:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        true
+    }
     fn ns(&self, suffix: &str) -> String {
         format!("{}{suffix}", self.base)
     }
@@ -362,41 +407,8 @@ fn gateway_rules_allow_exactly_the_policy_flows() {
     }
 
     // The same with the iptables output (ipset + iptables-restore), when installed.
-    if !["ipset", "iptables-restore", "ip6tables-restore"]
-        .iter()
-        .all(|t| common::lab::have(t))
-    {
-        common::lab::skip_or_fail("policy lab, iptables half: ipset/iptables are not installed");
+    if !lab.load_iptables(&policy, dir.path(), &["ipset", "v4", "v6"], "policy lab") {
         return;
-    }
-    let out = lab.exec("g", &["nft", "delete", "table", "inet", "portolan"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for (part, tool) in [
-        ("ipset", vec!["ipset", "restore", "-f"]),
-        ("v4", vec!["iptables-restore"]),
-        ("v6", vec!["ip6tables-restore"]),
-    ] {
-        let f = dir.path().join(part);
-        common::portolan()
-            .args(["firewall", "generate"])
-            .arg(&policy)
-            .args(["--gateway", "--iptables", "--part", part, "-o"])
-            .arg(&f)
-            .assert()
-            .success();
-        let mut args = tool.clone();
-        let fs = f.to_str().unwrap().to_string();
-        args.push(&fs);
-        let out = lab.exec("g", &args);
-        assert!(
-            out.status.success(),
-            "{tool:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
     for (suffix, want) in &expected {
         let z = ZONES.iter().find(|z| &z.suffix == suffix).unwrap();
@@ -948,40 +960,8 @@ fn rate_limits_are_per_source_and_the_default_rejects() {
     );
     assert_per_source(&lab, "nftables");
 
-    if !["ipset", "iptables-restore", "ip6tables-restore"]
-        .iter()
-        .all(|t| common::lab::have(t))
-    {
-        common::lab::skip_or_fail("rate lab, iptables half: ipset/iptables are not installed");
+    if !lab.load_iptables(&policy, dir.path(), &["ipset", "v4"], "rate lab") {
         return;
-    }
-    let out = lab.exec("g", &["nft", "delete", "table", "inet", "portolan"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for (part, tool) in [
-        ("ipset", vec!["ipset", "restore", "-f"]),
-        ("v4", vec!["iptables-restore"]),
-    ] {
-        let f = dir.path().join(part);
-        common::portolan()
-            .args(["firewall", "generate"])
-            .arg(&policy)
-            .args(["--gateway", "--iptables", "--part", part, "-o"])
-            .arg(&f)
-            .assert()
-            .success();
-        let mut args = tool.clone();
-        let fs = f.to_str().unwrap().to_string();
-        args.push(&fs);
-        let out = lab.exec("g", &args);
-        assert!(
-            out.status.success(),
-            "{tool:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
     }
     assert_per_source(&lab, "iptables");
 }
