@@ -16,6 +16,7 @@
 //! | [`vnc`] | RFB version exchange, security types read (none chosen) | `vnc-no-auth` |
 //! | [`x11`] | X11 connection setup without authorization | `x11-open-access` |
 //! | [`nats`] | none: the server's `INFO` greeting (`auth_required`) | `nats-no-auth` |
+//! | [`nocred`] | none: the identification probe's command (`stats`, `version`) was answered by a work queue whose protocol has no authentication (beanstalkd, Gearman) | `beanstalkd-no-auth`, `gearman-no-auth` |
 //!
 //! A check runs when the service is named, or when the greeting gives the protocol away
 //! (`@RSYNCD:`, `RFB `, `INFO {`) though no rule named it; the X11 check (the server says
@@ -29,6 +30,7 @@ pub mod http_proxy;
 pub mod memcached;
 pub mod mqtt;
 pub mod nats;
+pub mod nocred;
 pub mod redis;
 pub mod rsync;
 pub mod snmp;
@@ -78,6 +80,7 @@ pub async fn run(t: &Target, opts: &Options, r: &mut ServiceReport) {
         Some("vnc") => vnc::check(addr, opts, r).await,
         Some("x11") => x11::check(addr, opts, r).await,
         Some("nats") => nats::check(addr, opts, r).await,
+        Some("beanstalkd") | Some("gearman") => nocred::from_report(r),
         _ => {}
     }
 }
@@ -98,6 +101,8 @@ fn which(r: &ServiceReport) -> Option<&'static str> {
         "rsync",
         "vnc",
         "nats",
+        "beanstalkd",
+        "gearman",
     ];
     if let Some(n) = r.name.as_deref() {
         let n = n.to_ascii_lowercase();
