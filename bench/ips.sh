@@ -96,12 +96,12 @@ addrs() { # N distinct addresses in 100.64.0.0/10 (never routed here)
 addrs "$N" 0 >"$WORK/a"
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$s $e" | awk '{ printf "%.3f", $2 - $1 }'; }
 secs=$(t inT xargs -s 1048576 -a "$WORK/a" "$BIN" block add --for 1h)
-count=$(inT nft list set inet portolan ban4 | grep -o 'timeout 1h' | wc -l)
+count=$(inT nft list set inet portolan_block ban4 | grep -o 'timeout 1h' | wc -l)
 printf '%-52s %8d bans %8.3f s %10.0f bans/s\n' "portolan block add (new, one transaction)" "$count" "$secs" "$(echo "$count $secs" | awk '{print $1/$2}')"
 secs=$(t inT xargs -s 1048576 -a "$WORK/a" "$BIN" block add --for 2h)
 printf '%-52s %8d bans %8.3f s %10.0f bans/s\n' "portolan block add (same again: refresh)" "$N" "$secs" "$(echo "$N $secs" | awk '{print $1/$2}')"
 addrs "$NAIVE" 200000 >"$WORK/b"
-secs=$(t inT sh -c "while read a; do nft add element inet portolan ban4 { \$a timeout 3600s }; done <$WORK/b")
+secs=$(t inT sh -c "while read a; do nft add element inet portolan_block ban4 { \$a timeout 3600s }; done <$WORK/b")
 printf '%-52s %8d bans %8.3f s %10.0f bans/s\n' "naive: one 'nft add element' per ban" "$NAIVE" "$secs" "$(echo "$NAIVE $secs" | awk '{print $1/$2}')"
 if command -v iptables >/dev/null; then
   inT iptables -N ipsbench 2>/dev/null || true

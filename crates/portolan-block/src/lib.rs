@@ -1,6 +1,6 @@
 //! `portolan-block` — block who scans or floods you, in the kernel, in milliseconds, reversibly.
 //!
-//! A ban is one element of a set in Portolan's own nftables table (`table inet portolan`,
+//! A ban is one element of a set in Portolan's own nftables table (`table inet portolan_block`,
 //! see [`nft`]): a source address (or a prefix) with a **kernel timeout**, so it lifts itself
 //! and no daemon has to stay up to unban. Other tables are never touched; `portolan block
 //! flush` deletes this one and every ban with it.
@@ -71,9 +71,9 @@ pub enum BlockError {
     },
     #[error("nft refused the change: {stderr}")]
     Nft { stderr: String },
-    #[error("cannot read nft's listing of table inet portolan: {0}")]
+    #[error("cannot read nft's listing of table inet portolan_block: {0}")]
     Listing(String),
-    #[error("table inet portolan exists but is not Portolan's (sets {0}); remove it with `portolan block flush` or `nft delete table inet portolan`")]
+    #[error("table inet portolan_block exists but is not Portolan's (sets {0}); remove it with `portolan block flush` or `nft delete table inet portolan_block`")]
     ForeignTable(String),
     #[error("{net} is too wide to ban: the widest ban is /{min} for {family}")]
     TooWide {

@@ -2,7 +2,7 @@
 //! transaction), and the reading of its listing.
 //!
 //! ```text
-//! table inet portolan {
+//! table inet portolan_block {
 //!     set ban4 { type ipv4_addr; flags timeout; size 1048576; }             # one address per ban
 //!     set ban6 { type ipv6_addr; flags timeout; size 1048576; }
 //!     set net4 { type ipv4_addr; flags interval, timeout; size 65536; }     # prefix bans
@@ -29,7 +29,7 @@ use crate::net::Net;
 use crate::BlockError;
 
 /// The table's name (family `inet`).
-pub const TABLE: &str = "portolan";
+pub const TABLE: &str = "portolan_block";
 /// Hook priority of the chains: before the usual `filter` (0) chains, so a banned source is
 /// dropped whatever they accept.
 pub const PRIORITY: &str = "filter - 10";
@@ -178,10 +178,10 @@ pub fn del_script(nets: &[Net]) -> String {
 pub trait Nft {
     /// Apply `script` as one transaction (`nft -f -`): all of it or nothing.
     fn run(&mut self, script: &str) -> Result<(), BlockError>;
-    /// `nft -j list WHAT` (e.g. `set inet portolan net4`); `None` when it does not exist.
+    /// `nft -j list WHAT` (e.g. `set inet portolan_block net4`); `None` when it does not exist.
     fn list_json_of(&mut self, what: &str) -> Result<Option<String>, BlockError>;
 
-    /// `nft -j list table inet portolan`; `None` when there is no such table.
+    /// `nft -j list table inet portolan_block`; `None` when there is no such table.
     fn list_json(&mut self) -> Result<Option<String>, BlockError> {
         self.list_json_of(&format!("table inet {TABLE}"))
     }
@@ -306,7 +306,7 @@ pub struct TableState {
     pub sets: Vec<String>,
 }
 
-/// Read `nft -j list table inet portolan` output.
+/// Read `nft -j list table inet portolan_block` output.
 pub fn parse_listing(json: &str) -> Result<TableState, BlockError> {
     let v: serde_json::Value =
         serde_json::from_str(json).map_err(|e| BlockError::Listing(e.to_string()))?;
@@ -455,19 +455,21 @@ mod tests {
             ),
         ];
         let s = add_script(&bans);
-        assert!(s.contains("add element inet portolan ban4 { 203.0.113.7 timeout 600s }\ndelete element inet portolan ban4 { 203.0.113.7 }\nadd element inet portolan ban4 { 203.0.113.7 timeout 600s }\n"), "{s}");
-        assert!(s.contains("add element inet portolan ban6 { 2001:db8::7 timeout 60s }"));
+        assert!(s.contains("add element inet portolan_block ban4 { 203.0.113.7 timeout 600s }\ndelete element inet portolan_block ban4 { 203.0.113.7 }\nadd element inet portolan_block ban4 { 203.0.113.7 timeout 600s }\n"), "{s}");
+        assert!(s.contains("add element inet portolan_block ban6 { 2001:db8::7 timeout 60s }"));
         // a prefix already there: delete and add (nft refuses to add an interval that is there)
-        assert!(s.contains("delete element inet portolan net4 { 198.51.100.0/24 }\nadd element inet portolan net4 { 198.51.100.0/24 timeout 3600s }\n"), "{s}");
+        assert!(s.contains("delete element inet portolan_block net4 { 198.51.100.0/24 }\nadd element inet portolan_block net4 { 198.51.100.0/24 timeout 3600s }\n"), "{s}");
         assert!(
-            !s.contains("add element inet portolan net4 { 198.51.100.0/24 timeout 3600s }\ndelete"),
+            !s.contains(
+                "add element inet portolan_block net4 { 198.51.100.0/24 timeout 3600s }\ndelete"
+            ),
             "{s}"
         );
         let d = del_script(&[
             "198.51.100.0/24".parse().unwrap(),
             "203.0.113.7".parse().unwrap(),
         ]);
-        assert_eq!(d, "add element inet portolan ban4 { 203.0.113.7 timeout 1s }\ndelete element inet portolan ban4 { 203.0.113.7 }\ndelete element inet portolan net4 { 198.51.100.0/24 }\n");
+        assert_eq!(d, "add element inet portolan_block ban4 { 203.0.113.7 timeout 1s }\ndelete element inet portolan_block ban4 { 203.0.113.7 }\ndelete element inet portolan_block net4 { 198.51.100.0/24 }\n");
         assert!(!s.contains("net6"));
     }
 
@@ -475,11 +477,11 @@ mod tests {
     fn ensure_script_has_both_families_and_hooks() {
         let s = ensure_script();
         for needle in [
-            "add table inet portolan",
+            "add table inet portolan_block",
             "flags interval, timeout",
             "hook input priority filter - 10",
             "hook forward priority filter - 10",
-            "flush chain inet portolan input",
+            "flush chain inet portolan_block input",
             "ip6 saddr @net6 counter drop",
         ] {
             assert!(s.contains(needle), "{needle} missing in\n{s}");
@@ -489,14 +491,14 @@ mod tests {
     #[test]
     fn listing_is_read() {
         let j = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}},
-          {"table": {"family": "inet", "name": "portolan", "handle": 1}},
-          {"set": {"family": "inet", "name": "ban4", "table": "portolan", "type": "ipv4_addr", "flags": ["timeout"],
+          {"table": {"family": "inet", "name": "portolan_block", "handle": 1}},
+          {"set": {"family": "inet", "name": "ban4", "table": "portolan_block", "type": "ipv4_addr", "flags": ["timeout"],
                    "elem": [{"elem": {"val": "10.0.0.5", "timeout": 7200, "expires": 7199}}]}},
-          {"set": {"family": "inet", "name": "net4", "table": "portolan", "type": "ipv4_addr", "flags": ["interval", "timeout"],
+          {"set": {"family": "inet", "name": "net4", "table": "portolan_block", "type": "ipv4_addr", "flags": ["interval", "timeout"],
                    "elem": [{"elem": {"val": {"prefix": {"addr": "10.1.0.0", "len": 24}}, "timeout": 3600, "expires": 3599}},
                             {"elem": {"val": {"range": ["10.2.0.0", "10.2.1.255"]}, "timeout": 60, "expires": 5}}]}},
-          {"set": {"family": "inet", "name": "ban6", "table": "portolan", "type": "ipv6_addr", "flags": ["timeout"]}},
-          {"rule": {"family": "inet", "table": "portolan", "chain": "input", "expr": [{"counter": {"packets": 7, "bytes": 420}}, {"drop": null}]}}]}"#;
+          {"set": {"family": "inet", "name": "ban6", "table": "portolan_block", "type": "ipv6_addr", "flags": ["timeout"]}},
+          {"rule": {"family": "inet", "table": "portolan_block", "chain": "input", "expr": [{"counter": {"packets": 7, "bytes": 420}}, {"drop": null}]}}]}"#;
         let st = parse_listing(j).unwrap();
         assert_eq!(st.dropped_packets, 7);
         assert_eq!(st.sets, ["ban4", "net4", "ban6"]);

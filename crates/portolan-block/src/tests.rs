@@ -47,11 +47,11 @@ fn one_batch_is_one_transaction_after_the_table_is_made() {
     assert!(out.iter().all(Outcome::is_blocked));
     let s = rec.scripts.borrow();
     assert_eq!(s.len(), 2, "{s:?}");
-    assert!(s[0].contains("add table inet portolan"));
+    assert!(s[0].contains("add table inet portolan_block"));
     assert!(s[1].contains(
-        "add element inet portolan ban4 { 203.0.113.7 timeout 3600s, 203.0.113.8 timeout 3600s }"
+        "add element inet portolan_block ban4 { 203.0.113.7 timeout 3600s, 203.0.113.8 timeout 3600s }"
     ));
-    assert!(s[1].contains("add element inet portolan ban6 { 2001:db8::9 timeout 3600s }"));
+    assert!(s[1].contains("add element inet portolan_block ban6 { 2001:db8::9 timeout 3600s }"));
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn repeat_offender_is_refreshed() {
     // add (no-op when present), delete, add: the new timeout whatever the kernel
     let lines: Vec<&str> = last.lines().collect();
     assert_eq!(lines.len(), 3, "{last}");
-    assert!(lines[1].starts_with("delete element inet portolan ban4 { 203.0.113.7 }"));
+    assert!(lines[1].starts_with("delete element inet portolan_block ban4 { 203.0.113.7 }"));
 }
 
 #[test]
@@ -222,10 +222,10 @@ fn a_wider_prefix_replaces_the_narrower_ones_in_the_same_transaction() {
     let s = rec.scripts.borrow();
     let last = s.last().unwrap();
     let del = last
-        .find("delete element inet portolan net4 { 198.51.100.0/25 }")
+        .find("delete element inet portolan_block net4 { 198.51.100.0/25 }")
         .unwrap();
     let add = last
-        .find("add element inet portolan net4 { 198.51.100.0/24 timeout 60s }")
+        .find("add element inet portolan_block net4 { 198.51.100.0/24 timeout 60s }")
         .unwrap();
     assert!(del < add, "{last}");
 }

@@ -61,16 +61,18 @@ fn add_makes_the_table_then_bans_in_one_script() {
     let scripts = log_of(&log);
     let parts: Vec<&str> = scripts.split("--\n").filter(|s| !s.is_empty()).collect();
     assert_eq!(parts.len(), 2, "{scripts}");
-    assert!(parts[0].contains("add table inet portolan"));
+    assert!(parts[0].contains("add table inet portolan_block"));
     assert!(parts[0].contains("hook input priority filter - 10"));
-    assert!(parts[1].contains("add element inet portolan ban4 { 203.0.113.7 timeout 600s }"));
-    assert!(parts[1].contains("add element inet portolan net6 { 2001:db8::/64 timeout 600s }"));
+    assert!(parts[1].contains("add element inet portolan_block ban4 { 203.0.113.7 timeout 600s }"));
+    assert!(
+        parts[1].contains("add element inet portolan_block net6 { 2001:db8::/64 timeout 600s }")
+    );
     // nothing but Portolan's table is ever named
     for l in scripts
         .lines()
         .filter(|l| !l.trim().is_empty() && *l != "--")
     {
-        assert!(l.contains("inet portolan"), "{l}");
+        assert!(l.contains("inet portolan_block"), "{l}");
     }
 }
 
@@ -213,4 +215,14 @@ fn restore_puts_back_what_is_left() {
         !scripts.contains("198.51.100.9"),
         "expired bans stay out: {scripts}"
     );
+}
+
+/// `firewall apply` replaces its own table whole: were the bans kept in it, applying generated
+/// rules would lift every ban, and `block` would refuse the firewall's table as not its own.
+#[test]
+fn the_ban_table_is_not_the_firewall_table() {
+    let firewall = portolan_firewall::nft::TABLE;
+    let bans = format!("inet {}", portolan_block::nft::TABLE);
+    assert_eq!(firewall, "inet portolan");
+    assert_ne!(firewall, bans);
 }

@@ -1,4 +1,4 @@
-//! `portolan block`: the bans in Portolan's nftables table (`table inet portolan`) — list,
+//! `portolan block`: the bans in Portolan's nftables table (`table inet portolan_block`) — list,
 //! add, del, flush, and save/restore across a reboot. `portolan detect -i IF --block` makes
 //! bans by itself; this command is for looking at them and for changing them by hand.
 
@@ -25,11 +25,11 @@ Examples:
   portolan block add 198.51.100.0/24 2001:db8:bad::/48 --for 2d
   portolan block add 10.0.0.9 --allow 10.0.0.0/24 --dry-run   says it would not: allow-listed
   portolan block del 203.0.113.7             lift a ban now
-  portolan block flush                       delete table inet portolan and every ban in it
+  portolan block flush                       delete table inet portolan_block and every ban in it
   portolan block save /var/lib/portolan/bans.json     bans and their expiry, to a file
   portolan block restore /var/lib/portolan/bans.json  after a reboot: the time they had left
 
-Bans are elements of sets in Portolan's own table, `table inet portolan` (never another
+Bans are elements of sets in Portolan's own table, `table inet portolan_block` (never another
 table), each with a kernel timeout: they lift themselves, no daemon needed. Chains `input` and
 `forward` (priority filter - 10) drop their sources. Loopback is never banned; nor is anything
 given with --allow. Changing bans needs root (CAP_NET_ADMIN) and nft (apt install nftables).
@@ -195,12 +195,12 @@ pub fn run(cmd: BlockCmd, style: Style) -> Result<ExitCode> {
         BlockCmd::Flush(a) => {
             let mut b = blocker(&a.common, BlockerConfig::default(), a.state.as_ref());
             if b.flush()? {
-                println!("table inet portolan deleted: every ban is lifted");
+                println!("table inet portolan_block deleted: every ban is lifted");
             } else {
                 if let Some(p) = &a.state {
                     StateFile::new(p).clear()?;
                 }
-                println!("no table inet portolan: nothing was banned");
+                println!("no table inet portolan_block: nothing was banned");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -301,7 +301,7 @@ fn report(bans: &[(Net, Duration)], out: &[Outcome], style: Style) -> Result<Exi
 fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
     let format = if a.json { Format::Json } else { a.format };
     let mut b = blocker(&a.common, BlockerConfig::default(), None);
-    let st = b.list().context("listing table inet portolan")?;
+    let st = b.list().context("listing table inet portolan_block")?;
     let mut w = std::io::stdout().lock();
     match format {
         Format::Json => {
@@ -321,7 +321,7 @@ fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
                 .collect();
             let doc = serde_json::json!({
                 "schema_version": SCHEMA_VERSION,
-                "table": "inet portolan",
+                "table": "inet portolan_block",
                 "present": st.is_some(),
                 "dropped_packets": st.as_ref().map(|s| s.dropped_packets).unwrap_or(0),
                 "bans": bans,
@@ -329,7 +329,7 @@ fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
             writeln!(w, "{doc}")?;
         }
         Format::Table => match &st {
-            None => writeln!(w, "no bans (there is no table inet portolan)")?,
+            None => writeln!(w, "no bans (there is no table inet portolan_block)")?,
             Some(s) => {
                 writeln!(
                     w,
@@ -351,7 +351,7 @@ fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
                 }
                 writeln!(
                     w,
-                    "{} bans in table inet portolan; {} packets dropped",
+                    "{} bans in table inet portolan_block; {} packets dropped",
                     s.bans.len(),
                     s.dropped_packets
                 )?;
@@ -366,7 +366,7 @@ fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
 #[derive(clap::Args, Debug, Clone)]
 pub struct DetectBlockOpts {
     /// Ban the source of every scan alert at once, in the kernel (Portolan's nftables table
-    /// `inet portolan`; see `portolan block --help`). Needs root (CAP_NET_ADMIN) and nft.
+    /// `inet portolan_block`; see `portolan block --help`). Needs root (CAP_NET_ADMIN) and nft.
     /// Sources on --allow (and the configuration's allow list) and loopback are never banned;
     /// floods and distributed scans (spoofable, many sources) are reported, not banned.
     #[arg(long, requires = "interface")]
@@ -440,7 +440,7 @@ impl DetectBlocker {
         }
         blocker
             .prepare()
-            .context("--block: cannot set up table inet portolan")?;
+            .context("--block: cannot set up table inet portolan_block")?;
         Ok(Some(DetectBlocker {
             blocker,
             dry_run: opts.dry_run,
