@@ -3,7 +3,7 @@
 //!
 //! | code | severity | finding |
 //! |---|---|---|
-//! | `default-accept` | high | no base chain on the input hook, or base chains on input or forward none of which drops by default |
+//! | `default-accept` | high | no base chain (or only deny-lists: policy accept, drop rules only) on the input hook, or filtering base chains on input or forward none of which drops by default |
 //! | `any-any` | high | a rule in an input/forward base chain that accepts without any match |
 //! | `shadowed` | medium | a rule an earlier rule of the same chain always decides first (its matches are a subset of this rule's, values included) |
 //! | `port-not-listening` | low | an input rule accepts a TCP/UDP port on which nothing listens |
@@ -60,6 +60,15 @@ struct Rule {
 }
 
 impl Chain {
+    /// Policy accept and no rule that accepts or hands the packet on: a list of what to drop.
+    fn is_deny_list(&self) -> bool {
+        self.policy.as_deref() != Some("drop")
+            && self
+                .rules
+                .iter()
+                .all(|r| matches!(r.verdict.as_deref(), None | Some("drop") | Some("reject")))
+    }
+
     fn where_(&self, handle: u64) -> String {
         format!(
             "{} {} {} handle {handle}",
@@ -134,14 +143,26 @@ pub fn audit(
             .iter()
             .filter(|c| c.hook.as_deref() == Some(hook) && c.family != "netdev")
             .collect();
-        if base.is_empty() {
+        // A deny-list (policy accept, rules that only drop: `portolan block`'s bans, a
+        // fail2ban-style chain) lets through exactly what no chain would: on this question
+        // the hook is as if it had no base chain.
+        if base.iter().all(|c| c.is_deny_list()) {
             // No chain at all on input: nothing filters what reaches this host. (A host that
             // does not route has nothing on forward, and that is fine.)
             if hook == "input" {
+                let evidence = if base.is_empty() {
+                    "hook input: no base chain".to_string()
+                } else {
+                    let names: Vec<String> = base
+                        .iter()
+                        .map(|c| format!("{} {} {}", c.family, c.table, c.name))
+                        .collect();
+                    format!("hook input: only deny-list chains ({})", names.join(", "))
+                };
                 out.push(AuditFinding {
                     severity: Severity::High,
                     code: "default-accept",
-                    evidence: "hook input: no base chain".into(),
+                    evidence,
                     message: "no base chain filters the input hook: every packet to this host is accepted".into(),
                     fix: "add an input chain with `policy drop` that accepts what is needed (portolan firewall generate --host NAME)".into(),
                 });
@@ -332,4 +353,33 @@ fn accepted_ports(r: &Rule) -> Vec<(Protocol, u16)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod deny_list_tests {
+    use super::audit;
+
+    /// `portolan block`'s table: input and forward chains, policy accept, drop rules only.
+    const BANS: &str = r#"{"nftables": [
+      {"table": {"family": "inet", "name": "portolan_block", "handle": 1}},
+      {"chain": {"family": "inet", "table": "portolan_block", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio": -10, "policy": "accept"}},
+      {"chain": {"family": "inet", "table": "portolan_block", "name": "forward", "handle": 2, "type": "filter", "hook": "forward", "prio": -10, "policy": "accept"}},
+      {"rule": {"family": "inet", "table": "portolan_block", "chain": "input", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@ban4"}}, {"counter": {"packets": 0, "bytes": 0}}, {"drop": null}]}},
+      {"rule": {"family": "inet", "table": "portolan_block", "chain": "forward", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "@ban4"}}, {"counter": {"packets": 0, "bytes": 0}}, {"drop": null}]}}
+    ]}"#;
+
+    #[test]
+    fn a_ban_list_is_not_a_default_accept_on_forward() {
+        let f = audit(BANS, None).unwrap();
+        let got: Vec<(&str, &str)> = f.iter().map(|f| (f.code, f.evidence.as_str())).collect();
+        // The host still has no filtering input chain (the real finding); forward is as if
+        // it had no chain (a host that does not route), so nothing is said about it.
+        assert_eq!(
+            got,
+            vec![(
+                "default-accept",
+                "hook input: only deny-list chains (inet portolan_block input)"
+            )]
+        );
+    }
 }
