@@ -223,7 +223,7 @@ pub fn run(args: LocalArgs, style: Style) -> Result<ExitCode> {
 /// one.
 fn open_store(args: &LocalArgs) -> Result<Option<portolan_store::Store>> {
     let store =
-        super::records::open_for_write(args.store.as_deref(), args.no_store, "this audit is")?;
+        super::store::open_for_write(args.store.as_deref(), args.no_store, "this audit is")?;
     if store.is_none() && args.baseline_from_store {
         bail!(
             "--baseline-from-store needs the result store: pass --store PATH|URL, or set \

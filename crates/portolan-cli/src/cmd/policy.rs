@@ -368,12 +368,7 @@ fn read_stored_scan(
     store: Option<&str>,
     which: &ScanSource,
 ) -> Result<(Vec<Observed>, Scope, String)> {
-    let opts = crate::cmd::store::StoreOpts {
-        store: store.map(str::to_string),
-        format: crate::cmd::store::OutFormat::Table,
-        json: false,
-    };
-    let mut st = opts.open()?;
+    let mut st = crate::cmd::store::open_existing(store)?;
     let info = match which {
         ScanSource::Id(id) => st.scan_info(*id)?,
         _ => st.latest_scan()?.ok_or_else(|| {

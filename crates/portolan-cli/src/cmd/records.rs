@@ -7,35 +7,11 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use portolan_store::when::{format_utc, parse_when};
-use portolan_store::{AlertFilter, Store};
+use portolan_store::AlertFilter;
 use serde_json::json;
 
-use super::store::{OutFormat, StoreOpts, SCHEMA_VERSION};
+use super::store::{open_for_write, OutFormat, StoreOpts, SCHEMA_VERSION};
 use crate::term::{escape, print_out, Style};
-
-/// The store a command that writes (`local`, `detect`) saves to: `--store SPEC` (an error if it
-/// cannot be opened), none with `--no-store`, else the default store — which, when it cannot be
-/// created (no data directory, read-only home), is skipped with a note rather than failing the
-/// command, as `portolan scan` does.
-pub fn open_for_write(spec: Option<&str>, no_store: bool, what: &str) -> Result<Option<Store>> {
-    if no_store {
-        return Ok(None);
-    }
-    match spec {
-        Some(spec) => Ok(Some(Store::open(Some(spec))?)),
-        None => match Store::open_default() {
-            Ok(s) => Ok(Some(s)),
-            Err(e) => {
-                eprintln!(
-                    "portolan: note: {what} not saved to the result store: {} (--no-store \
-                     silences this)",
-                    escape(&e.to_string())
-                );
-                Ok(None)
-            }
-        },
-    }
-}
 
 /// The command line, for the record.
 pub fn command_line() -> String {

@@ -50,20 +50,50 @@ impl StoreOpts {
     }
     /// Open the store; the default one must already exist (reading creates nothing).
     pub fn open(&self) -> Result<Store> {
-        if self.store.is_none() {
-            let path = portolan_store::default_path().context(
-                "no data directory for the result store: set PORTOLAN_DATA_DIR or HOME, or pass \
-                 --store PATH",
-            )?;
-            if !path.exists() {
-                anyhow::bail!(
-                    "no result store at {} yet: run `portolan scan` first (it saves every scan \
-                     there), or pass --store PATH",
-                    path.display()
-                );
-            }
+        open_existing(self.store.as_deref())
+    }
+}
+
+/// The store a command reads: `spec` (`--store PATH|URL`), else the default store, which must
+/// already exist (reading creates nothing).
+pub fn open_existing(spec: Option<&str>) -> Result<Store> {
+    if spec.is_none() {
+        let path = portolan_store::default_path().context(
+            "no data directory for the result store: set PORTOLAN_DATA_DIR or HOME, or pass \
+             --store PATH",
+        )?;
+        if !path.exists() {
+            anyhow::bail!(
+                "no result store at {} yet: run `portolan scan` first (it saves every scan \
+                 there), or pass --store PATH",
+                path.display()
+            );
         }
-        Ok(Store::open(self.store.as_deref())?)
+    }
+    Ok(Store::open(spec)?)
+}
+
+/// The store a command that writes (`scan`, `local`, `detect`) saves to: `--store SPEC` (an
+/// error if it cannot be opened), none with `--no-store`, else the default store — which, when
+/// it cannot be created (no data directory, read-only home), is skipped with a note rather than
+/// failing the command. `what` completes the note: "this scan is", "these alerts are".
+pub fn open_for_write(spec: Option<&str>, no_store: bool, what: &str) -> Result<Option<Store>> {
+    if no_store {
+        return Ok(None);
+    }
+    match spec {
+        Some(spec) => Ok(Some(Store::open(Some(spec))?)),
+        None => match Store::open_default() {
+            Ok(s) => Ok(Some(s)),
+            Err(e) => {
+                eprintln!(
+                    "portolan: note: {what} not saved to the result store: {} (--no-store \
+                     silences this)",
+                    crate::term::escape(&e.to_string())
+                );
+                Ok(None)
+            }
+        },
     }
 }
 

@@ -341,7 +341,7 @@ fn read_scan(path: &Path) -> Result<Vec<Target>> {
 
 /// The services of a scan in the result store: `id`, else the latest scan.
 fn read_stored_scan(spec: Option<&str>, id: Option<i64>) -> Result<Vec<Target>> {
-    let mut store = portolan_store::Store::open(spec)?;
+    let mut store = crate::cmd::store::open_existing(spec)?;
     let where_ = escape(store.location());
     let id = match id {
         Some(id) => id,

@@ -389,29 +389,6 @@ fn request(args: &ScanArgs) -> ScanRequest {
     }
 }
 
-/// The result store this scan writes to: `--store PATH` (an error if it cannot be opened),
-/// none with `--no-store`, else the default store — which, when it cannot be created (no
-/// writable data directory), is skipped with a note rather than failing the scan.
-fn open_store(args: &ScanArgs) -> Result<Option<portolan_store::Store>> {
-    if args.no_store {
-        return Ok(None);
-    }
-    match &args.store {
-        Some(spec) => Ok(Some(portolan_store::Store::open(Some(spec))?)),
-        None => match portolan_store::Store::open_default() {
-            Ok(s) => Ok(Some(s)),
-            Err(e) => {
-                eprintln!(
-                    "portolan: note: this scan is not saved to the result store: {} \
-                     (--no-store silences this)",
-                    crate::term::escape_lines(&e.to_string())
-                );
-                Ok(None)
-            }
-        },
-    }
-}
-
 /// The targets as given, in one line: the key by which `portolan diff` finds the previous
 /// scan of the same targets.
 fn store_targets(args: &ScanArgs) -> portolan_store::Targets {
@@ -444,7 +421,8 @@ pub fn run(args: ScanArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
     let prep = session::prepare(req)?;
     let mut ui = outputs::Ui::new(args.quiet);
     ui.preamble(&prep);
-    let store = open_store(&args)?;
+    let store =
+        crate::cmd::store::open_for_write(args.store.as_deref(), args.no_store, "this scan is")?;
     let mut sinks = outputs::open(&specs, &args, style, prep.is_resumed())?;
     if let Some(s) = store {
         sinks.push(Box::new(
