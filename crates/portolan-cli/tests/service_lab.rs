@@ -8,40 +8,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on bad fixtures
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
 
 mod common;
-use common::{in_ci, is_root, OutputOk};
-
-/// Skip (print why) or, under CI, fail.
-fn cannot_run(why: &str) {
-    if in_ci() {
-        panic!("service lab cannot run under CI: {why}");
-    }
-    eprintln!("SKIP service_lab: {why}");
-}
-
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/fingerprint-services.sh")
-}
-
-/// Removes the namespace, its processes and the work directory, even when the test fails.
-struct Lab {
-    ns: String,
-    dir: String,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .args(["down", &self.ns, &self.dir])
-            .status();
-    }
-}
+use common::lab::{skip_or_fail, ScriptLab};
+use common::{is_root, OutputOk};
 
 /// Debian version → upstream version: drop the epoch, the Debian revision and repack
 /// suffixes (`1:9.2p1-2+deb12u3` → `9.2p1`, `5.9.3+dfsg-2` → `5.9.3`).
@@ -107,31 +80,22 @@ fn upstream_versions() {
 #[test]
 fn real_daemons_are_named_versioned_and_flagged() {
     if !is_root() {
-        return cannot_run("needs root (network namespaces, daemons on system ports)");
+        return skip_or_fail("needs root (network namespaces, daemons on system ports)");
     }
     if Command::new("ip").arg("-V").output().is_err() {
-        return cannot_run("`ip` (iproute2) is not installed");
+        return skip_or_fail("`ip` (iproute2) is not installed");
     }
     let pid = std::process::id();
-    let lab = Lab {
-        ns: format!("plfp-{pid}-lab"),
-        dir: format!("/tmp/plfp-{pid}-lab"),
-    };
-    let up = Command::new("bash")
-        .arg(script())
-        .args(["up", &lab.ns, &lab.dir])
-        .output()
-        .unwrap();
-    assert!(
-        up.status.success(),
-        "lab up failed: {}",
-        String::from_utf8_lossy(&up.stderr)
+    let lab = ScriptLab::up(
+        "fingerprint-services.sh",
+        format!("plfp-{pid}-lab"),
+        format!("/tmp/plfp-{pid}-lab"),
     );
     let skipped = std::fs::read_to_string(format!("{}/skipped.txt", lab.dir)).unwrap_or_default();
     for line in skipped.lines() {
         // A daemon that is installed but did not come up is a broken lab: always fail.
         assert!(line.contains("not installed"), "lab daemon failed: {line}");
-        cannot_run(line);
+        skip_or_fail(line);
     }
     let tsv = std::fs::read_to_string(format!("{}/services.tsv", lab.dir)).unwrap();
     let services: Vec<Vec<String>> = tsv
@@ -139,7 +103,7 @@ fn real_daemons_are_named_versioned_and_flagged() {
         .map(|l| l.split('\t').map(str::to_string).collect())
         .collect();
     if services.len() < 15 {
-        cannot_run(&format!(
+        skip_or_fail(&format!(
             "only {} lab daemons could start (goal: 15)",
             services.len()
         ));

@@ -21,13 +21,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on bad fixtures
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
 
 mod common;
-use common::{in_ci, is_root, OutputOk};
+use common::lab::{lab_file, skip_or_fail, ScriptLab};
+use common::{is_root, OutputOk};
 
 /// Ports correctly named by a probe (name presented as detected and right), minimum, in all.
 const MIN_NAMED: usize = 30;
@@ -49,32 +49,6 @@ const CHECKED_OPEN: &[&str] = &[
 ];
 /// (row id, what) claims that are wrong today, with why: printed, not failed.
 const KNOWN_WRONG: &[(&str, &str, &str)] = &[];
-
-fn cannot_run(why: &str) {
-    if in_ci() {
-        panic!("service lab 2 cannot run under CI: {why}");
-    }
-    eprintln!("SKIP service_lab2: {why}");
-}
-
-fn lab_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab")
-}
-
-/// Removes the namespace, its processes and the work directory, even when the test fails.
-struct Lab {
-    ns: String,
-    dir: String,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(lab_dir().join("service-lab2.sh"))
-            .args(["down", &self.ns, &self.dir])
-            .status();
-    }
-}
 
 /// Debian version → upstream version: drop the epoch, the Debian revision and repack
 /// suffixes (`1:9.18.49-1~deb12u3` → `9.18.49`, `3.5.0+ds1-0+deb12u1` → `3.5.0`).
@@ -147,7 +121,7 @@ fn parse_table(text: &str) -> Vec<Row> {
 
 #[test]
 fn table_is_well_formed_and_split_in_halves() {
-    let rows = parse_table(&std::fs::read_to_string(lab_dir().join("service-lab2.tsv")).unwrap());
+    let rows = parse_table(&std::fs::read_to_string(lab_file("service-lab2.tsv")).unwrap());
     assert!(rows.len() >= 25, "{} rows", rows.len());
     let mut seen = HashMap::new();
     for r in &rows {
@@ -305,39 +279,30 @@ fn judge(
     (problems, named, versions, flagged, table)
 }
 
-fn setup() -> Option<(Lab, Vec<Row>)> {
+fn setup() -> Option<(ScriptLab, Vec<Row>)> {
     if !is_root() {
-        cannot_run("needs root (network namespaces, daemons on system ports)");
+        skip_or_fail("needs root (network namespaces, daemons on system ports)");
         return None;
     }
     if Command::new("ip").arg("-V").output().is_err() {
-        cannot_run("`ip` (iproute2) is not installed");
+        skip_or_fail("`ip` (iproute2) is not installed");
         return None;
     }
     let pid = std::process::id();
-    let lab = Lab {
-        ns: format!("plsl2-{pid}"),
-        dir: format!("/tmp/plsl2-{pid}"),
-    };
-    let up = Command::new("bash")
-        .arg(lab_dir().join("service-lab2.sh"))
-        .args(["up", &lab.ns, &lab.dir])
-        .output()
-        .unwrap();
-    assert!(
-        up.status.success(),
-        "lab up failed: {}",
-        String::from_utf8_lossy(&up.stderr)
+    let lab = ScriptLab::up(
+        "service-lab2.sh",
+        format!("plsl2-{pid}"),
+        format!("/tmp/plsl2-{pid}"),
     );
     let skipped = std::fs::read_to_string(format!("{}/skipped.txt", lab.dir)).unwrap_or_default();
     for line in skipped.lines() {
         // A daemon that is installed but did not come up is a broken lab: always fail.
         assert!(line.contains("not installed"), "lab daemon failed: {line}");
-        cannot_run(line);
+        skip_or_fail(line);
     }
     let rows = parse_table(&std::fs::read_to_string(format!("{}/up.tsv", lab.dir)).unwrap());
     if rows.len() < 25 {
-        cannot_run(&format!("only {} lab ports came up (goal: 25)", rows.len()));
+        skip_or_fail(&format!("only {} lab ports came up (goal: 25)", rows.len()));
         return None;
     }
     Some((lab, rows))
@@ -400,7 +365,7 @@ fn new_daemons_claims_are_right_and_coverage_holds() {
 /// `scan --udp -sV` (issue 19, UDP): silent (open|filtered) UDP ports are probed too and an
 /// answer makes them open (reason udp-response); a port that answered the scan keeps its reason
 /// and is never said to have answered no UDP probe.
-fn udp_scan_sv(lab: &Lab, rows: &[Row]) {
+fn udp_scan_sv(lab: &ScriptLab, rows: &[Row]) {
     let udp: Vec<&Row> = rows.iter().filter(|r| r.proto == "udp").collect();
     let ports: Vec<String> = udp.iter().map(|r| r.port.to_string()).collect();
     let out_file = format!("{}/udp-sv.jsonl", lab.dir);

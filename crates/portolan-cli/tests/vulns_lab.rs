@@ -15,33 +15,8 @@ use std::process::Command;
 use serde_json::Value;
 
 mod common;
-use common::{in_ci, is_root, portolan, OutputOk};
-
-fn cannot_run(why: &str) {
-    if in_ci() {
-        panic!("vulns lab cannot run under CI: {why}");
-    }
-    eprintln!("SKIP vulns_lab: {why}");
-}
-
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/lab/fingerprint-services.sh")
-}
-
-/// Removes the namespace, its processes and the work directory, even when the test fails.
-struct Lab {
-    ns: String,
-    dir: String,
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .args(["down", &self.ns, &self.dir])
-            .status();
-    }
-}
+use common::lab::{skip_or_fail, ScriptLab};
+use common::{is_root, portolan, OutputOk};
 
 /// The lab daemons checked: (daemon, the Debian 12 upstream version the records are chosen
 /// for, CVEs that must be found "affected", CVEs that must not be found, whether a
@@ -104,25 +79,16 @@ fn data() -> PathBuf {
 #[test]
 fn scan_sv_vulns_finds_the_expected_cves_of_real_daemons() {
     if !is_root() {
-        return cannot_run("needs root (network namespaces, daemons on system ports)");
+        return skip_or_fail("needs root (network namespaces, daemons on system ports)");
     }
     if Command::new("ip").arg("-V").output().is_err() {
-        return cannot_run("`ip` (iproute2) is not installed");
+        return skip_or_fail("`ip` (iproute2) is not installed");
     }
     let pid = std::process::id();
-    let lab = Lab {
-        ns: format!("vulns-{pid}-lab"),
-        dir: format!("/tmp/vulns-{pid}-lab"),
-    };
-    let up = Command::new("bash")
-        .arg(script())
-        .args(["up", &lab.ns, &lab.dir])
-        .output()
-        .unwrap();
-    assert!(
-        up.status.success(),
-        "lab up failed: {}",
-        String::from_utf8_lossy(&up.stderr)
+    let lab = ScriptLab::up(
+        "fingerprint-services.sh",
+        format!("vulns-{pid}-lab"),
+        format!("/tmp/vulns-{pid}-lab"),
     );
     let tsv = std::fs::read_to_string(format!("{}/services.tsv", lab.dir)).unwrap();
     let port_of = |daemon: &str| -> Option<u16> {
@@ -135,7 +101,7 @@ fn scan_sv_vulns_finds_the_expected_cves_of_real_daemons() {
     for (daemon, ..) in EXPECTED {
         match port_of(daemon) {
             Some(p) => checked.push((daemon, p)),
-            None => cannot_run(&format!("lab daemon {daemon} did not come up")),
+            None => skip_or_fail(&format!("lab daemon {daemon} did not come up")),
         }
     }
     // A service whose server announces no version: nothing may be claimed for it.
@@ -188,7 +154,7 @@ fn scan_sv_vulns_finds_the_expected_cves_of_real_daemons() {
         if got != *version {
             // The records were chosen for Debian 12's versions; another version makes the
             // expectations meaningless.
-            cannot_run(&format!(
+            skip_or_fail(&format!(
                 "{daemon} is version {got:?}, the records are chosen for {version}"
             ));
             continue;

@@ -246,3 +246,50 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A file of the repository's `tests/lab/` directory (lab scripts and their tables).
+pub fn lab_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/lab")
+        .join(name)
+}
+
+/// Real daemons started in namespace `ns` by a `tests/lab/` script (`SCRIPT up NS DIR`); the
+/// script's `down` stops them and removes the namespace and `dir` on drop, even when the test
+/// fails.
+pub struct ScriptLab {
+    pub ns: String,
+    pub dir: String,
+    script: PathBuf,
+}
+
+impl ScriptLab {
+    /// Runs `tests/lab/SCRIPT up NS DIR`; panics with the script's error output if it fails.
+    pub fn up(script: &str, ns: String, dir: String) -> ScriptLab {
+        let lab = ScriptLab {
+            ns,
+            dir,
+            script: lab_file(script),
+        };
+        let up = Command::new("bash")
+            .arg(&lab.script)
+            .args(["up", &lab.ns, &lab.dir])
+            .output()
+            .unwrap();
+        assert!(
+            up.status.success(),
+            "lab up failed: {}",
+            String::from_utf8_lossy(&up.stderr)
+        );
+        lab
+    }
+}
+
+impl Drop for ScriptLab {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(&self.script)
+            .args(["down", &self.ns, &self.dir])
+            .status();
+    }
+}
