@@ -271,8 +271,7 @@ impl<N: Nft> Blocker<N> {
             .list_json_of(&format!("sets table inet {}", nft::TABLE))?
         {
             let st = nft::parse_listing(&json)?;
-            let ours = ["ban4", "ban6", "net4", "net6"];
-            if st.sets.iter().any(|s| !ours.contains(&s.as_str())) {
+            if st.sets.iter().any(|s| !nft::OUR_SETS.contains(&s.as_str())) {
                 return Err(BlockError::ForeignTable(st.sets.join(", ")));
             }
         }
@@ -280,6 +279,45 @@ impl<N: Nft> Blocker<N> {
         self.resync()?;
         self.ready = true;
         Ok(())
+    }
+
+    /// Arm the kernel tripwire ([`nft::Tripwire`]) with this blocker's allow-list, or re-arm
+    /// it with new settings (one transaction). Does nothing in dry-run mode.
+    pub fn arm_tripwire(&mut self, t: &nft::Tripwire) -> Result<(), BlockError> {
+        if self.cfg.dry_run {
+            return Ok(());
+        }
+        self.prepare()?;
+        self.nft
+            .run(&nft::tripwire_script(t, self.cfg.allow.nets()))
+    }
+
+    /// Disarm the kernel tripwire (its bans stay until their timeouts); false when it was not
+    /// armed.
+    pub fn disarm_tripwire(&mut self) -> Result<bool, BlockError> {
+        if self.cfg.dry_run {
+            return Ok(false);
+        }
+        let chain = format!("chain inet {} tripwire", nft::TABLE);
+        if self.nft.list_json_of(&chain)?.is_none() {
+            return Ok(false);
+        }
+        self.nft.run(&nft::untripwire_script())?;
+        Ok(true)
+    }
+
+    /// The addresses the kernel tripwire has banned (and whose ban has not ended).
+    pub fn tripwire_bans(&mut self) -> Result<Vec<Net>, BlockError> {
+        let mut out = Vec::new();
+        for set in ["kban4", "kban6"] {
+            if let Some(json) = self
+                .nft
+                .list_json_of(&format!("set inet {} {set}", nft::TABLE))?
+            {
+                out.extend(nft::parse_listing(&json)?.bans.into_iter().map(|b| b.net));
+            }
+        }
+        Ok(out)
     }
 
     /// Re-read the prefix bans from the kernel.

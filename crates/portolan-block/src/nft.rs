@@ -55,6 +55,21 @@ const SETS: [(&str, &str, &str, u32); 4] = [
     ("net6", "ipv6_addr", "interval, timeout", MAX_PREFIXES),
 ];
 
+/// The sets the kernel tripwire bans into (from the packet path: `flags dynamic`).
+const TRIP_BAN_SETS: [(&str, &str); 2] = [("kban4", "ipv4_addr"), ("kban6", "ipv6_addr")];
+
+/// Most addresses the tripwire's sets hold (its bans, the addresses it counts).
+pub const MAX_TRIP: u32 = 1 << 16;
+
+/// The sets that hold bans (the others belong to the tripwire's bookkeeping).
+pub const BAN_SETS: [&str; 6] = ["ban4", "ban6", "net4", "net6", "kban4", "kban6"];
+
+/// Every set of Portolan's table (to tell its layout from another table of the same name).
+pub const OUR_SETS: [&str; 14] = [
+    "ban4", "ban6", "net4", "net6", "kban4", "kban6", "allow4", "allow6", "seen4", "seen6",
+    "seenu4", "seenu6", "trip4", "trip6",
+];
+
 /// The script that creates the table, or brings an existing one back to this layout, keeping
 /// its bans (idempotent; one transaction).
 pub fn ensure_script() -> String {
@@ -62,6 +77,11 @@ pub fn ensure_script() -> String {
     for (name, ty, flags, size) in SETS {
         s.push_str(&format!(
             "add set inet {TABLE} {name} {{ type {ty}; flags {flags}; size {size}; }}\n"
+        ));
+    }
+    for (name, ty) in TRIP_BAN_SETS {
+        s.push_str(&format!(
+            "add set inet {TABLE} {name} {{ type {ty}; flags dynamic, timeout; size {MAX_TRIP}; }}\n"
         ));
     }
     for (chain, hook) in [("input", "input"), ("forward", "forward")] {
@@ -74,6 +94,8 @@ pub fn ensure_script() -> String {
             ("ip", "net4"),
             ("ip6", "ban6"),
             ("ip6", "net6"),
+            ("ip", "kban4"),
+            ("ip6", "kban6"),
         ] {
             s.push_str(&format!(
                 "add rule inet {TABLE} {chain} {fam} saddr @{set} counter drop\n"
@@ -158,18 +180,168 @@ pub fn del_script(nets: &[Net]) -> String {
         if mine.is_empty() {
             continue;
         }
+        let with_t = mine
+            .iter()
+            .map(|n| format!("{n} timeout 1s"))
+            .collect::<Vec<_>>()
+            .join(", ");
         if set.starts_with("ban") {
-            let with_t = mine
-                .iter()
-                .map(|n| format!("{n} timeout 1s"))
-                .collect::<Vec<_>>()
-                .join(", ");
             s.push_str(&format!("add element inet {TABLE} {set} {{ {with_t} }}\n"));
         }
         s.push_str(&format!(
             "delete element inet {TABLE} {set} {{ {} }}\n",
             mine.join(", ")
         ));
+        // an address the kernel tripwire banned is lifted too
+        if set.starts_with("ban") {
+            let k = format!("k{set}");
+            s.push_str(&format!("add element inet {TABLE} {k} {{ {with_t} }}\n"));
+            s.push_str(&format!(
+                "delete element inet {TABLE} {k} {{ {} }}\n",
+                mine.join(", ")
+            ));
+        }
+    }
+    s
+}
+
+/// The kernel tripwire: the host's own answers to probes of closed ports counted per
+/// destination, in the kernel, and the destination banned when they reach a threshold.
+///
+/// An `output` chain (priority `filter - 10`) sees every answer this host sends to a probe
+/// of a closed port — a TCP RST to a SYN (`rst,ack` with sequence number 0, what Linux sends
+/// for a SYN to a port nobody listens on) and an ICMP / ICMPv6 port unreachable (a UDP probe
+/// of a closed port) — and, for each, in the packet path:
+/// 1. skips loopback and the allow-list (sets `allow4`, `allow6`, filled from the
+///    [`crate::AllowList`]);
+/// 2. skips a port already counted for that destination within the window (sets `seen4`,
+///    `seenu4`, … keyed by address and port): a client retrying one closed port is not a scan;
+/// 3. counts the answer in a per-destination element of `trip4`/`trip6` that carries its own
+///    `limit rate over 1/minute burst N-1 packets`, and when that is exceeded (the `after`-th
+///    distinct closed port answered within about a minute) adds the destination to `kban4` /
+///    `kban6` with the ban's timeout. Chains `input` and `forward` drop what is in them, so
+///    the next probe is dropped unanswered: at most `after` closed ports answer.
+///
+/// Open ports answered with a SYN-ACK are not counted (a client connecting to services must
+/// never be banned; a scanner learns of an open port only what any client could). An ICMP
+/// port unreachable to a source port below 1024 is not counted either: that is a late answer
+/// of a DNS, NTP, … server to a socket that has closed, not a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tripwire {
+    /// Distinct closed ports answered to one address within the window that ban it (>= 1).
+    pub after: u32,
+    /// The ban's kernel timeout.
+    pub ban_for: Duration,
+}
+
+/// Default of [`Tripwire::after`].
+pub const TRIP_AFTER: u32 = 5;
+/// How long a counted port (and a count) is remembered.
+pub const TRIP_WINDOW_S: u64 = 60;
+
+/// The chains of the tripwire (deleted, in this order, when it is disarmed).
+const TRIP_CHAINS: [&str; 5] = ["tripwire", "closed4", "closed6", "closedu4", "closedu6"];
+/// The tripwire's bookkeeping sets (deleted after its chains).
+const TRIP_SETS: [&str; 8] = [
+    "allow4", "allow6", "seen4", "seen6", "seenu4", "seenu6", "trip4", "trip6",
+];
+
+/// The script that arms the tripwire (or re-arms it with new settings and allow-list), in one
+/// transaction; the table must exist ([`ensure_script`]).
+pub fn tripwire_script(t: &Tripwire, allow: &[Net]) -> String {
+    let w = TRIP_WINDOW_S;
+    let mut s = String::new();
+    let sets = [
+        ("allow4", "type ipv4_addr; flags interval; auto-merge;".to_string()),
+        ("allow6", "type ipv6_addr; flags interval; auto-merge;".to_string()),
+        ("seen4", format!("typeof ip daddr . tcp sport; flags dynamic, timeout; timeout {w}s; size {MAX_TRIP};")),
+        ("seen6", format!("typeof ip6 daddr . tcp sport; flags dynamic, timeout; timeout {w}s; size {MAX_TRIP};")),
+        // the probed port of a UDP probe: the inner UDP header's destination port, after the
+        // 8-byte ICMP header and the 20 (IPv4) or 40 (IPv6) bytes of the inner IP header
+        ("seenu4", format!("typeof ip daddr . @th,240,16; flags dynamic, timeout; timeout {w}s; size {MAX_TRIP};")),
+        ("seenu6", format!("typeof ip6 daddr . @th,400,16; flags dynamic, timeout; timeout {w}s; size {MAX_TRIP};")),
+        ("trip4", format!("type ipv4_addr; flags dynamic, timeout; timeout {w}s; size {MAX_TRIP};")),
+        ("trip6", format!("type ipv6_addr; flags dynamic, timeout; timeout {w}s; size {MAX_TRIP};")),
+    ];
+    for (name, def) in &sets {
+        s.push_str(&format!("add set inet {TABLE} {name} {{ {def} }}\n"));
+    }
+    for (set, v4) in [("allow4", true), ("allow6", false)] {
+        s.push_str(&format!("flush set inet {TABLE} {set}\n"));
+        let mine: Vec<String> = allow
+            .iter()
+            .filter(|n| n.is_ipv4() == v4)
+            .map(|n| n.to_string())
+            .collect();
+        if !mine.is_empty() {
+            s.push_str(&format!(
+                "add element inet {TABLE} {set} {{ {} }}\n",
+                mine.join(", ")
+            ));
+        }
+    }
+    s.push_str(&format!(
+        "add chain inet {TABLE} tripwire {{ type filter hook output priority {PRIORITY}; policy accept; }}\n"
+    ));
+    for c in &TRIP_CHAINS[1..] {
+        s.push_str(&format!("add chain inet {TABLE} {c}\n"));
+    }
+    for c in TRIP_CHAINS {
+        s.push_str(&format!("flush chain inet {TABLE} {c}\n"));
+    }
+    // only answers to probes of closed ports leave the base chain: every other packet the
+    // host sends costs a few comparisons
+    let rst = "tcp flags & (syn | ack | rst) == rst | ack tcp sequence 0";
+    for r in [
+        format!("meta nfproto ipv4 {rst} jump closed4"),
+        format!("meta nfproto ipv6 {rst} jump closed6"),
+        "icmp type destination-unreachable icmp code port-unreachable @th,224,16 >= 1024 jump closedu4".to_string(),
+        "icmpv6 type destination-unreachable icmpv6 code port-unreachable @th,384,16 >= 1024 jump closedu6".to_string(),
+    ] {
+        s.push_str(&format!("add rule inet {TABLE} tripwire {r}\n"));
+    }
+    let ban = |fam: &str, v: &str| {
+        let b = format!(
+            "add @kban{v} {{ {fam} daddr timeout {}s }}",
+            secs(t.ban_for)
+        );
+        if t.after <= 1 {
+            b
+        } else {
+            format!(
+                "add @trip{v} {{ {fam} daddr limit rate over 1/minute burst {} packets }} {b}",
+                t.after - 1
+            )
+        }
+    };
+    for (chain, fam, v, port, seen) in [
+        ("closed4", "ip", "4", "tcp sport", "seen4"),
+        ("closed6", "ip6", "6", "tcp sport", "seen6"),
+        ("closedu4", "ip", "4", "@th,240,16", "seenu4"),
+        ("closedu6", "ip6", "6", "@th,400,16", "seenu6"),
+    ] {
+        for r in [
+            "meta oifname \"lo\" return".to_string(),
+            format!("{fam} daddr @allow{v} return"),
+            format!("{fam} daddr . {port} @{seen} return"),
+            format!("add @{seen} {{ {fam} daddr . {port} }}"),
+            ban(fam, v),
+        ] {
+            s.push_str(&format!("add rule inet {TABLE} {chain} {r}\n"));
+        }
+    }
+    s
+}
+
+/// The script that disarms the tripwire: its chains and bookkeeping sets go; its bans stay
+/// (they end by their timeouts). The table must hold the tripwire.
+pub fn untripwire_script() -> String {
+    let mut s = String::new();
+    for c in TRIP_CHAINS {
+        s.push_str(&format!("delete chain inet {TABLE} {c}\n"));
+    }
+    for set in TRIP_SETS {
+        s.push_str(&format!("delete set inet {TABLE} {set}\n"));
     }
     s
 }
@@ -304,6 +476,8 @@ pub struct TableState {
     pub dropped_packets: u64,
     /// The sets present (to tell Portolan's layout from another table of the same name).
     pub sets: Vec<String>,
+    /// The kernel tripwire is armed (its chain is there; see [`Tripwire`]).
+    pub tripwire: bool,
 }
 
 /// Read `nft -j list table inet portolan_block` output.
@@ -322,11 +496,13 @@ pub fn parse_listing(json: &str) -> Result<TableState, BlockError> {
                 .and_then(|n| n.as_str())
                 .unwrap_or_default()
                 .to_string();
+            let bans = BAN_SETS.contains(&name.as_str());
             for e in set
                 .get("elem")
                 .and_then(|e| e.as_array())
                 .into_iter()
                 .flatten()
+                .filter(|_| bans)
             {
                 let (val, timeout, expires) = match e.get("elem") {
                     Some(inner) => (
@@ -346,6 +522,14 @@ pub fn parse_listing(json: &str) -> Result<TableState, BlockError> {
                 }
             }
             st.sets.push(name);
+        }
+        if item
+            .get("chain")
+            .and_then(|c| c.get("name"))
+            .and_then(|n| n.as_str())
+            == Some("tripwire")
+        {
+            st.tripwire = true;
         }
         if let Some(rule) = item.get("rule") {
             for x in rule
@@ -469,7 +653,9 @@ mod tests {
             "198.51.100.0/24".parse().unwrap(),
             "203.0.113.7".parse().unwrap(),
         ]);
-        assert_eq!(d, "add element inet portolan_block ban4 { 203.0.113.7 timeout 1s }\ndelete element inet portolan_block ban4 { 203.0.113.7 }\ndelete element inet portolan_block net4 { 198.51.100.0/24 }\n");
+        assert_eq!(d, "add element inet portolan_block ban4 { 203.0.113.7 timeout 1s }\ndelete element inet portolan_block ban4 { 203.0.113.7 }\n\
+                       add element inet portolan_block kban4 { 203.0.113.7 timeout 1s }\ndelete element inet portolan_block kban4 { 203.0.113.7 }\n\
+                       delete element inet portolan_block net4 { 198.51.100.0/24 }\n");
         assert!(!s.contains("net6"));
     }
 
@@ -489,6 +675,49 @@ mod tests {
     }
 
     #[test]
+    fn tripwire_counts_closed_port_answers_per_destination() {
+        let t = Tripwire {
+            after: 5,
+            ban_for: Duration::from_secs(600),
+        };
+        let allow: Vec<Net> = vec![
+            "127.0.0.0/8".parse().unwrap(),
+            "::1".parse().unwrap(),
+            "10.0.0.0/24".parse().unwrap(),
+        ];
+        let s = tripwire_script(&t, &allow);
+        if std::env::var_os("PORTOLAN_PRINT_TRIPWIRE").is_some() {
+            println!("{s}");
+        }
+        for needle in [
+            "hook output priority filter - 10",
+            "add element inet portolan_block allow4 { 127.0.0.0/8, 10.0.0.0/24 }",
+            "add element inet portolan_block allow6 { ::1 }",
+            "tcp flags & (syn | ack | rst) == rst | ack tcp sequence 0 jump closed4",
+            "icmpv6 code port-unreachable @th,384,16 >= 1024 jump closedu6",
+            "add rule inet portolan_block closed4 ip daddr @allow4 return",
+            "add rule inet portolan_block closed6 ip6 daddr . tcp sport @seen6 return",
+            "add rule inet portolan_block closedu4 add @seenu4 { ip daddr . @th,240,16 }",
+            "add @trip4 { ip daddr limit rate over 1/minute burst 4 packets } add @kban4 { ip daddr timeout 600s }",
+        ] {
+            assert!(s.contains(needle), "{needle} missing in\n{s}");
+        }
+        // SYN-ACKs (open ports) are never counted
+        assert!(!s.contains("syn | ack =="), "{s}");
+        // one answer bans at once (a burst of 0 would mean the kernel's default of 5)
+        let one = tripwire_script(&Tripwire { after: 1, ..t }, &allow);
+        assert!(!one.contains("limit"), "{one}");
+        assert!(one
+            .contains("add rule inet portolan_block closed4 add @kban4 { ip daddr timeout 600s }"));
+        let u = untripwire_script();
+        assert!(
+            u.starts_with("delete chain inet portolan_block tripwire\n"),
+            "{u}"
+        );
+        assert!(!u.contains("kban"), "the tripwire's bans stay: {u}");
+    }
+
+    #[test]
     fn listing_is_read() {
         let j = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}},
           {"table": {"family": "inet", "name": "portolan_block", "handle": 1}},
@@ -500,6 +729,23 @@ mod tests {
           {"set": {"family": "inet", "name": "ban6", "table": "portolan_block", "type": "ipv6_addr", "flags": ["timeout"]}},
           {"rule": {"family": "inet", "table": "portolan_block", "chain": "input", "expr": [{"counter": {"packets": 7, "bytes": 420}}, {"drop": null}]}}]}"#;
         let st = parse_listing(j).unwrap();
+        assert!(!st.tripwire);
+        // the tripwire's bookkeeping sets hold no bans (and concatenated keys); its bans do
+        let t = r#"{"nftables": [
+          {"set": {"family": "inet", "name": "seen4", "table": "portolan_block", "type": ["ipv4_addr", "inet_service"], "flags": ["dynamic", "timeout"],
+                   "elem": [{"elem": {"val": {"concat": ["10.0.0.9", 22]}, "timeout": 60, "expires": 50}}]}},
+          {"set": {"family": "inet", "name": "trip4", "table": "portolan_block", "type": "ipv4_addr", "flags": ["dynamic", "timeout"],
+                   "elem": [{"elem": {"val": "10.0.0.9", "timeout": 60, "expires": 50}}]}},
+          {"set": {"family": "inet", "name": "kban4", "table": "portolan_block", "type": "ipv4_addr", "flags": ["dynamic", "timeout"],
+                   "elem": [{"elem": {"val": "10.0.0.8", "timeout": 600, "expires": 599}}]}},
+          {"chain": {"family": "inet", "table": "portolan_block", "name": "tripwire", "hook": "output"}}]}"#;
+        let tw = parse_listing(t).unwrap();
+        assert!(tw.tripwire);
+        assert_eq!(tw.bans.len(), 1, "{tw:?}");
+        assert_eq!(
+            (tw.bans[0].net.to_string(), tw.bans[0].set.as_str()),
+            ("10.0.0.8".into(), "kban4")
+        );
         assert_eq!(st.dropped_packets, 7);
         assert_eq!(st.sets, ["ban4", "net4", "ban6"]);
         let nets: Vec<String> = st.bans.iter().map(|b| b.net.to_string()).collect();

@@ -274,3 +274,51 @@ fn bans_are_kept_in_the_restore_file() {
     b.unban(&["203.0.113.7".parse().unwrap()]).unwrap();
     assert!(state::StateFile::new(&path).load().unwrap().is_empty());
 }
+
+#[test]
+fn tripwire_is_armed_with_the_allow_list_and_never_in_dry_run() {
+    let mut allow = AllowList::default();
+    allow.push("192.0.2.0/24".parse().unwrap());
+    let t = nft::Tripwire {
+        after: 5,
+        ban_for: Duration::from_secs(60),
+    };
+    let (mut b, rec) = blocker(BlockerConfig {
+        allow: allow.clone(),
+        ..BlockerConfig::default()
+    });
+    b.arm_tripwire(&t).unwrap();
+    {
+        let s = rec.scripts.borrow();
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert!(s[0].contains(
+            "add set inet portolan_block kban4 { type ipv4_addr; flags dynamic, timeout;"
+        ));
+        assert!(s[0].contains("ip saddr @kban4 counter drop"));
+        assert!(
+            s[1].contains("allow4 { 127.0.0.0/8, 0.0.0.0, 192.0.2.0/24 }"),
+            "{}",
+            s[1]
+        );
+        assert!(s[1].contains("add @kban4 { ip daddr timeout 60s }"));
+    }
+    // no tripwire chain listed: nothing to disarm
+    assert!(!b.disarm_tripwire().unwrap());
+    *rec.listing.borrow_mut() = Some(r#"{"nftables": []}"#.into());
+    assert!(b.disarm_tripwire().unwrap());
+    assert!(rec
+        .scripts
+        .borrow()
+        .last()
+        .unwrap()
+        .starts_with("delete chain inet portolan_block tripwire"));
+
+    let (mut d, rec) = blocker(BlockerConfig {
+        allow,
+        dry_run: true,
+        ..BlockerConfig::default()
+    });
+    d.arm_tripwire(&t).unwrap();
+    assert!(!d.disarm_tripwire().unwrap());
+    assert!(rec.scripts.borrow().is_empty());
+}

@@ -83,6 +83,8 @@ struct Lab {
     s_if: String,
     t_mac: String,
     children: Vec<Child>,
+    /// Live detects started (killed by PID on drop when a test failed before stopping one).
+    detects: std::cell::RefCell<Vec<u32>>,
     dir: tempfile::TempDir,
 }
 
@@ -91,6 +93,16 @@ impl Drop for Lab {
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            // a test that failed before stopping its detect: SIGKILL by PID (our child, not
+            // yet reaped, so the PID is still its)
+            for pid in self.detects.borrow().iter() {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .stderr(Stdio::null())
+                    .status();
+            }
         }
         for ns in [&self.s, &self.t, &self.b] {
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
@@ -111,6 +123,7 @@ impl Lab {
             s_if: ifn("s"),
             t_mac: String::new(),
             children: Vec::new(),
+            detects: Default::default(),
             dir: tempfile::tempdir().unwrap(),
         };
         for ns in [&lab.s, &lab.t, &lab.b] {
@@ -253,6 +266,26 @@ impl Lab {
             .collect()
     }
 
+    /// The addresses the kernel tripwire banned (`"by": "tripwire"` in `block list`).
+    fn tripwire_bans(&self) -> Vec<String> {
+        let out = self.portolan(&["block", "list", "--format", "json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["bans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["by"] == "tripwire")
+            .map(|b| b["net"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Whether `block list` says the tripwire is armed.
+    fn tripwire_armed(&self) -> bool {
+        let out = self.portolan(&["block", "list", "--format", "json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["tripwire_armed"] == true
+    }
+
     /// `detect -i any ARGS --format json` live in the target; returns once it captures.
     fn detect(&self, args: &[&str]) -> (Child, BufReader<std::process::ChildStderr>) {
         let mut c = Command::new("ip")
@@ -271,6 +304,7 @@ impl Lab {
             line.contains("capturing on"),
             "detect did not start: {line}"
         );
+        self.detects.borrow_mut().push(c.id());
         (c, err)
     }
 
@@ -279,9 +313,34 @@ impl Lab {
         self.connect_from(&self.b, TARGET_B)
     }
 
-    fn connect_from(&self, ns: &str, addr: &str) -> bool {
+    /// Connection attempts from `ns` to `addr` on each of `ports` (closed ones): how many
+    /// were refused (answered with a RST) rather than timed out (dropped: banned).
+    fn refused(&self, ns: &str, addr: &str, ports: &[u16]) -> usize {
+        let list = ports
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         let py = format!(
-            "import socket; s=socket.create_connection(('{addr}', 80), timeout=2); \
+            "import socket\nn=0\nfor p in [{list}]:\n  s=socket.socket(); s.settimeout(0.5)\n  \
+             try: s.connect(('{addr}', p))\n  except ConnectionRefusedError: n+=1\n  except OSError: pass\n  \
+             s.close()\nprint(n)"
+        );
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-c", &py])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+
+    fn connect_from(&self, ns: &str, addr: &str) -> bool {
+        self.connect_port(ns, addr, 80)
+    }
+
+    /// A TCP connection from `ns` to `addr`:`port` gets the banner.
+    fn connect_port(&self, ns: &str, addr: &str, port: u16) -> bool {
+        let py = format!(
+            "import socket; s=socket.create_connection(('{addr}', {port}), timeout=2); \
              print(s.recv(64).decode().strip())"
         );
         let out = Command::new("ip")
@@ -392,10 +451,24 @@ fn ips_lab_nmap_is_banned_at_once_and_a_benign_client_keeps_working() {
         open.len()
     );
     assert!(open.iter().all(|p| OPEN.contains(p)), "{open:?}");
-    // the ban stopped the scan: almost every port went unanswered
-    assert!(passed >= 4, "detection needs a few probes, got {passed}");
-    assert!(passed < 5000, "{passed} SYNs passed: the ban came late");
-    assert!(filtered > 60_000, "{filtered} ports filtered");
+    // the kernel tripwire banned the scanner at its 5th closed port answered: at most 5
+    // closed ports answered, and no SYN passed but those and the open ports' (a SYN-ACK is
+    // not counted)
+    assert!(
+        closed <= 5,
+        "{closed} closed ports answered (tripwire after 5)"
+    );
+    assert!(
+        passed <= 5 + open.len() as u64,
+        "{passed} SYNs passed the ban: the tripwire came late"
+    );
+    assert!(passed >= 1, "the scan did reach the target");
+    assert!(filtered > 65_000, "{filtered} ports filtered");
+    assert!(
+        lab.tripwire_bans().contains(&SCANNER.to_string()),
+        "banned by the tripwire: {:?}",
+        lab.tripwire_bans()
+    );
     assert!(lab.benign_works(), "the benign client works during the ban");
     let (alerts, err) = stop(det, err);
     assert!(err.contains(&format!("blocked {SCANNER}")), "{err}");
@@ -405,7 +478,18 @@ fn ips_lab_nmap_is_banned_at_once_and_a_benign_client_keeps_working() {
         scan.iter().all(|a| a["alert"]["action"] == "blocked"),
         "{scan:?}"
     );
+    // who banned it: the kernel, before the detector's alert
+    assert!(
+        scan.iter()
+            .all(|a| a["portolan"]["blocked_by"] == "tripwire"),
+        "{scan:?}"
+    );
+    assert!(err.contains("kernel tripwire armed"), "{err}");
+    assert!(err.contains("the kernel tripwire banned it first"), "{err}");
     assert!(lab.benign_works(), "the benign client works after");
+    // the detector's end disarms the tripwire; the bans stay
+    assert!(!lab.tripwire_armed(), "the tripwire outlived detect");
+    assert!(lab.bans().contains(&SCANNER.to_string()));
     // flush removes the table, and only it
     let out = lab.portolan(&["block", "flush"]);
     assert!(out.status.success());
@@ -433,8 +517,17 @@ fn ips_lab_masscan_ban_expires_by_itself() {
         String::from_utf8_lossy(&out.stderr)
     );
     let passed = lab.passed();
-    eprintln!("masscan: SYNs past the ban: {passed}");
-    assert!((4..5000).contains(&passed), "{passed} SYNs passed the ban");
+    let found = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("Discovered open port"))
+        .count() as u64;
+    eprintln!("masscan: SYNs past the ban: {passed}, open ports found: {found}");
+    // the tripwire: at most 5 closed ports answered, plus the open ones masscan hit before
+    assert!(
+        (1..=5 + found).contains(&passed),
+        "{passed} SYNs passed the ban ({found} open found)"
+    );
+
     // (20,000 ports at 20,000/s: the scan ends inside the 3 s ban)
     // the ban is gone within its 3 s (plus the kernel's garbage collection), with no daemon
     // doing anything: the scanner reaches the service again
@@ -446,9 +539,50 @@ fn ips_lab_masscan_ban_expires_by_itself() {
         "the scanner is not banned any more"
     );
     let (alerts, _) = stop(det, err);
-    assert!(alerts
-        .iter()
-        .any(|a| a["src_ip"] == SCANNER && a["alert"]["action"] == "blocked"));
+    assert!(alerts.iter().any(|a| a["src_ip"] == SCANNER
+        && a["alert"]["action"] == "blocked"
+        && a["portolan"]["blocked_by"] == "tripwire"));
+}
+
+#[test]
+fn ips_lab_tripwire_bans_at_the_nth_distinct_closed_port_and_never_a_client() {
+    if !can_run("ips_lab_tripwire", &[]) {
+        return;
+    }
+    let lab = Lab::new("trip");
+    // detector thresholds out of reach: only the kernel tripwire bans here
+    let (det, err) = lab.detect(&["--block", "--tripwire-after", "3", "--sensitivity", "low"]);
+    assert!(lab.tripwire_armed());
+    // a client of the services: many connections to open ports, never counted
+    for _ in 0..20 {
+        for p in [22, 80, 443] {
+            assert!(lab.connect_port(&lab.b, TARGET_B, p));
+        }
+    }
+    // a client retrying one closed port (a service that is down): one port, counted once
+    assert_eq!(lab.refused(&lab.b, TARGET_B, &[9999; 10]), 10);
+    // and one more closed port: 2 distinct, under the threshold of 3
+    assert_eq!(lab.refused(&lab.b, TARGET_B, &[9998]), 1);
+    assert!(lab.benign_works(), "a client is never banned");
+    assert!(lab.tripwire_bans().is_empty(), "{:?}", lab.tripwire_bans());
+    // a probe of 6 closed ports: the 3rd distinct one answered bans, the rest are dropped
+    assert_eq!(
+        lab.refused(&lab.s, TARGET, &[1001, 1002, 1003, 1004, 1005, 1006]),
+        3
+    );
+    assert_eq!(lab.tripwire_bans(), [SCANNER]);
+    assert!(!lab.connect_from(&lab.s, TARGET), "the scanner is banned");
+    assert!(lab.benign_works());
+    let (_, err) = stop(det, err);
+    assert!(!lab.tripwire_armed(), "{err}");
+
+    // --no-tripwire: only the detector bans (and nothing is armed)
+    lab.portolan(&["block", "flush"]);
+    let (det, err) = lab.detect(&["--block", "--no-tripwire", "--sensitivity", "low"]);
+    assert!(!lab.tripwire_armed());
+    lab.refused(&lab.s, TARGET, &[2001, 2002, 2003, 2004, 2005, 2006]);
+    assert!(lab.tripwire_bans().is_empty(), "{:?}", lab.tripwire_bans());
+    stop(det, err);
 }
 
 #[test]

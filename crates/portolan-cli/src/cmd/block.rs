@@ -314,6 +314,7 @@ fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
                         "family": if l.net.is_ipv4() { "ipv4" } else { "ipv6" },
                         "prefix": !l.net.is_host(),
                         "set": l.set,
+                        "by": by(&l.set),
                         "timeout_s": l.timeout.map(|d| d.as_secs()),
                         "expires_in_s": l.expires.map(|d| d.as_secs()),
                     })
@@ -324,6 +325,7 @@ fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
                 "table": "inet portolan_block",
                 "present": st.is_some(),
                 "dropped_packets": st.as_ref().map(|s| s.dropped_packets).unwrap_or(0),
+                "tripwire_armed": st.as_ref().is_some_and(|s| s.tripwire),
                 "bans": bans,
             });
             writeln!(w, "{doc}")?;
@@ -335,7 +337,7 @@ fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
                     w,
                     "{}",
                     style.bold(&format!(
-                        "{:<40} {:>12} {:>10}",
+                        "{:<40} {:>12} {:>10}  BY",
                         "BANNED", "EXPIRES IN", "TIMEOUT"
                     ))
                 )?;
@@ -343,23 +345,38 @@ fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
                     let dur = |d: Option<Duration>| d.map(format_duration).unwrap_or("-".into());
                     writeln!(
                         w,
-                        "{:<40} {:>12} {:>10}",
+                        "{:<40} {:>12} {:>10}  {}",
                         l.net.to_string(),
                         dur(l.expires),
-                        dur(l.timeout)
+                        dur(l.timeout),
+                        by(&l.set)
                     )?;
                 }
                 writeln!(
                     w,
-                    "{} bans in table inet portolan_block; {} packets dropped",
+                    "{} bans in table inet portolan_block; {} packets dropped; kernel tripwire {}",
                     s.bans.len(),
-                    s.dropped_packets
+                    s.dropped_packets,
+                    if s.tripwire {
+                        "armed (portolan detect --block)"
+                    } else {
+                        "not armed"
+                    }
                 )?;
             }
         },
     }
     w.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Who made a ban, by the set it is in: the kernel tripwire bans into `kban4`/`kban6`.
+fn by(set: &str) -> &'static str {
+    if set.starts_with("kban") {
+        "tripwire"
+    } else {
+        "portolan"
+    }
 }
 
 /// The `--block` options of `portolan detect` (flattened into its arguments).
@@ -390,6 +407,22 @@ pub struct DetectBlockOpts {
     #[arg(long, value_name = "N", default_value = "3", value_parser = clap::value_parser!(u32).range(1..), requires = "block")]
     pub block_prefix_after: u32,
 
+    /// Kernel tripwire: ban an address in the kernel itself, without waiting for the
+    /// detector, when this host has answered its probes of N distinct closed ports within a
+    /// minute (TCP RST to a SYN, ICMP port unreachable). Default 5: a scanner gets at most 5
+    /// closed ports answered. Open ports (SYN-ACK) are never counted, so clients of your
+    /// services are never banned by it. A forged source can get an address banned (as with
+    /// any ban of an alert's source): --allow your gateways, resolvers and management
+    /// networks; bans end by their timeout.
+    #[arg(long, value_name = "N", default_value_t = portolan_block::nft::TRIP_AFTER,
+          value_parser = clap::value_parser!(u32).range(1..=1000), requires = "block")]
+    pub tripwire_after: u32,
+
+    /// No kernel tripwire: only the detector's alerts ban (~1.5 ms after the alerting
+    /// packet; a fast scanner gets tens to hundreds of probes answered before).
+    #[arg(long, requires = "block")]
+    pub no_tripwire: bool,
+
     /// With --block: print what would be banned (alerts say "blocked"), change nothing.
     #[arg(long, requires = "block")]
     pub dry_run: bool,
@@ -415,6 +448,39 @@ pub struct DetectBlocker {
     blocker: Blocker<Auto>,
     dry_run: bool,
     ban_for: Duration,
+    /// The kernel tripwire was armed by this run (and is disarmed when it ends).
+    tripwire: bool,
+}
+
+/// Who made the ban of an alert's source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockedBy {
+    /// The kernel tripwire, before the detector's alert.
+    Tripwire,
+    /// The detector's alert.
+    Detector,
+}
+
+impl BlockedBy {
+    pub fn name(self) -> &'static str {
+        match self {
+            BlockedBy::Tripwire => "tripwire",
+            BlockedBy::Detector => "detector",
+        }
+    }
+}
+
+impl Drop for DetectBlocker {
+    /// The tripwire lives as long as the detector that armed it (its bans stay until their
+    /// timeouts); a run killed outright leaves it armed until `portolan block flush` or the
+    /// next `detect --block`.
+    fn drop(&mut self) {
+        if self.tripwire {
+            if let Err(e) = self.blocker.disarm_tripwire() {
+                eprintln!("portolan: could not disarm the kernel tripwire: {e} (portolan block flush removes it)");
+            }
+        }
+    }
 }
 
 impl DetectBlocker {
@@ -441,18 +507,38 @@ impl DetectBlocker {
         blocker
             .prepare()
             .context("--block: cannot set up table inet portolan_block")?;
+        let tripwire = !opts.no_tripwire && !opts.dry_run;
+        if tripwire {
+            blocker
+                .arm_tripwire(&portolan_block::nft::Tripwire {
+                    after: opts.tripwire_after,
+                    ban_for: opts.block_for,
+                })
+                .context(
+                    "--block: cannot arm the kernel tripwire (nftables too old? try --no-tripwire)",
+                )?;
+        } else if !opts.dry_run {
+            // one left armed by an earlier run that was killed
+            blocker.disarm_tripwire()?;
+        }
         Ok(Some(DetectBlocker {
             blocker,
             dry_run: opts.dry_run,
             ban_for: opts.block_for,
+            tripwire,
         }))
+    }
+
+    /// The kernel tripwire is armed by this run.
+    pub fn tripwire_armed(&self) -> bool {
+        self.tripwire
     }
 
     /// Ban the sources of `alerts` that can be banned; one action per alert.
     pub fn act(
         &mut self,
         alerts: &[portolan_detect::alert::Alert],
-    ) -> Result<Vec<portolan_detect::alert::Action>> {
+    ) -> Result<Vec<(portolan_detect::alert::Action, Option<BlockedBy>)>> {
         use portolan_detect::alert::{Action, Shape};
         let bannable = |a: &portolan_detect::alert::Alert| {
             !matches!(a.shape, Shape::Distributed | Shape::Flood)
@@ -464,6 +550,17 @@ impl DetectBlocker {
                 srcs.push(ip);
             }
         }
+        // the sources the kernel tripwire banned before the detector's alert
+        let tripped: Vec<std::net::IpAddr> = if self.tripwire && !srcs.is_empty() {
+            self.blocker
+                .tripwire_bans()?
+                .into_iter()
+                .map(|n| n.addr())
+                .filter(|a| srcs.contains(a))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let t0 = portolan_detect::source::live::now_ns();
         let outcomes = self.blocker.ban(&srcs)?;
         let now_ns = portolan_detect::source::live::now_ns();
@@ -476,34 +573,51 @@ impl DetectBlocker {
                 .flatten()
                 .and_then(|i| outcomes.get(i));
             let blocked = o.is_some_and(Outcome::is_blocked);
+            let by = blocked.then(|| {
+                if tripped.contains(&ip) {
+                    BlockedBy::Tripwire
+                } else {
+                    BlockedBy::Detector
+                }
+            });
             if let (Some(o), false) = (o, said.contains(&ip)) {
                 said.push(ip);
                 let ms = |from: u64| now_ns.saturating_sub(from) as f64 / 1e6;
                 let what = match o {
                     Outcome::Blocked { net, refreshed, .. } => format!(
-                        "{}{} {net} for {}",
+                        "{}{} {net} for {}{}",
                         if self.dry_run { "would have " } else { "" },
                         if *refreshed {
                             "kept blocked"
                         } else {
                             "blocked"
                         },
-                        format_duration(self.ban_for)
+                        format_duration(self.ban_for),
+                        if by == Some(BlockedBy::Tripwire) {
+                            " (the kernel tripwire banned it first; the detector's ban made"
+                        } else {
+                            " (the detector's ban made"
+                        }
                     ),
                     Outcome::Covered { by } => format!("{ip} is blocked already (by {by})"),
                     Outcome::Allowed { by } => format!("{ip} not blocked: allow-listed ({by})"),
                 };
+                let open = if matches!(o, Outcome::Blocked { .. }) {
+                    " "
+                } else {
+                    " ("
+                };
                 eprintln!(
-                    "portolan: {what} ({:.1} ms after the alerting packet, {:.1} ms after its first probe; nft {:.1} ms)",
+                    "portolan: {what}{open}{:.1} ms after the alerting packet, {:.1} ms after its first probe; nft {:.1} ms)",
                     ms(a.ts_ns),
                     ms(a.first_seen_ns),
                     ms(t0)
                 );
             }
             actions.push(if blocked {
-                Action::Blocked
+                (Action::Blocked, by)
             } else {
-                Action::Allowed
+                (Action::Allowed, None)
             });
         }
         Ok(actions)

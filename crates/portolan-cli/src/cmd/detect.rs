@@ -389,11 +389,17 @@ impl Printer {
     }
 
     fn alert(&mut self, a: Alert) -> Result<()> {
-        self.alert_action(a, Action::Allowed)
+        self.alert_action(a, Action::Allowed, None)
     }
 
-    /// An alert with what `--block` did about it (EVE `alert.action`; the table says "blocked").
-    fn alert_action(&mut self, a: Alert, action: Action) -> Result<()> {
+    /// An alert with what `--block` did about it (EVE `alert.action`, and who banned in
+    /// `portolan.blocked_by`; the table says "blocked" or "blocked (tripwire)").
+    fn alert_action(
+        &mut self,
+        a: Alert,
+        action: Action,
+        by: Option<crate::cmd::block::BlockedBy>,
+    ) -> Result<()> {
         if let Some(store) = self.store.as_mut() {
             if store.leave_out(a.src.to_ip()) {
                 return Ok(());
@@ -405,7 +411,12 @@ impl Printer {
         let needs_json =
             !self.eve_log.is_empty() || self.sinks.iter().any(|s| s.format == Format::Json);
         let line = if needs_json {
-            serde_json::to_string(&a.to_eve_with(action))?
+            let mut v = a.to_eve_with(action);
+            if let (Some(by), Some(p)) = (by, v.get_mut("portolan").and_then(|p| p.as_object_mut()))
+            {
+                p.insert("blocked_by".into(), by.name().into());
+            }
+            serde_json::to_string(&v)?
         } else {
             String::new()
         };
@@ -438,7 +449,11 @@ impl Printer {
                             .as_str()
                             .unwrap_or_default(),
                         if action == Action::Blocked {
-                            format!("  {}", s.red("blocked"))
+                            let by = match by {
+                                Some(crate::cmd::block::BlockedBy::Tripwire) => " (tripwire)",
+                                _ => "",
+                            };
+                            format!("  {}{by}", s.red("blocked"))
                         } else {
                             String::new()
                         }
@@ -761,6 +776,12 @@ fn run_live(
             None => "no filter".to_string(),
         }
     );
+    if ips.as_ref().is_some_and(|b| b.tripwire_armed()) {
+        eprintln!(
+            "portolan: kernel tripwire armed: an address this host answers on {} distinct closed ports within a minute is banned in the kernel at once",
+            args.ips.tripwire_after
+        );
+    }
     let deadline = match args.duration {
         Some(d) => Some(
             std::time::Duration::try_from_secs_f64(d)
@@ -779,10 +800,10 @@ fn run_live(
     source::live::watch(&mut cap, det, &stop, limits, |alerts| -> Result<()> {
         let actions = match &mut ips {
             Some(b) => b.act(&alerts)?,
-            None => vec![Action::Allowed; alerts.len()],
+            None => vec![(Action::Allowed, None); alerts.len()],
         };
-        for (a, action) in alerts.into_iter().zip(actions) {
-            out.alert_action(a, action)?;
+        for (a, (action, by)) in alerts.into_iter().zip(actions) {
+            out.alert_action(a, action, by)?;
         }
         Ok(())
     })?;
