@@ -15,7 +15,9 @@
 #    target's RSTs. A closed port answers a SYN within microseconds until the ban is in the
 #    kernel; after it, SYNs are dropped unanswered. So the ban took effect between the last
 #    answered SYN and the next SYN: "ban in kernel" = that interval, measured from the first
-#    SYN, in the kernel's own packet timestamps. Also printed: detect's own log (kernel
+#    SYN, in the kernel's own packet timestamps. Run with the kernel tripwire (the default of
+#    detect --block: the kernel bans at the 5th closed port answered) and without it
+#    (--no-tripwire: the detector's alert bans). Also printed: detect's own log (kernel
 #    timestamp of the first probe to the return of the nftables commit), the SYNs that got past
 #    the ban (an nft counter behind Portolan's chains), and nmap's closed+open count.
 # 2. Bans per second: N distinct addresses with `portolan block add ... --for 1h` (one
@@ -63,13 +65,15 @@ inT() { ip netns exec "$T" "$@"; }
 echo "binary: $BIN ($(inT "$BIN" --version))"
 echo
 echo "== 1. time from a scanner's first probe to its ban in the kernel (nmap -sS -p-, $RUNS runs)"
-printf '%-4s %22s %18s %14s %14s\n' run "ban in kernel (ms)" "detect log (ms)" "SYNs passed" "nmap answered"
+printf '%-9s %-4s %22s %18s %14s %14s\n' banned-by run "ban in kernel (ms)" "detect log (ms)" "SYNs passed" "nmap answered"
+for mode in tripwire detector; do
+EXTRA=""; [ "$mode" = detector ] && EXTRA="--no-tripwire"
 for r in $(seq "$RUNS"); do
   inT "$BIN" block flush >/dev/null
   inT nft reset counters table inet ipsbench >/dev/null
   ip netns exec "$T" tcpdump -i "$IT" -nn -tt --time-stamp-precision=micro -w "$WORK/cap$r.pcap" \
     'tcp and host 10.76.0.1' 2>/dev/null & PIDS+=($!)
-  ip netns exec "$T" "$BIN" detect -i "$IT" --block --block-for 10m --format json >"$WORK/eve$r" 2>"$WORK/log$r" & PIDS+=($!)
+  ip netns exec "$T" "$BIN" detect -i "$IT" --block --block-for 10m $EXTRA --format json >"$WORK/eve$r" 2>"$WORK/log$r" & PIDS+=($!)
   DPID=$!
   sleep 1.5
   ip netns exec "$S" nmap -n -Pn -sS -p- --min-rate 20000 --max-retries 0 10.76.0.2 >"$WORK/nmap$r" 2>&1 || true
@@ -84,8 +88,11 @@ for r in $(seq "$RUNS"); do
   log=$(sed -n 's/.*blocked 10.76.0.1 .*, \([0-9.]*\) ms after its first probe.*/\1/p' "$WORK/log$r" | head -1 || true)
   passed=$(inT nft -j list table inet ipsbench | grep -o '"packets": [0-9]*' | grep -o '[0-9]*$' | head -1 || true)
   answered=$(awk '/Not shown/ { for (i=1;i<=NF;i++) if ($(i+1) ~ /^closed/) c+=$i } /\/tcp +open/ { o++ } END { print c+o }' "$WORK/nmap$r" || true)
-  printf '%-4s %22s %18s %14s %14s\n' "$r" "${window:-?}" "${log:-?}" "${passed:-?}" "${answered:-?}"
+  printf '%-9s %-4s %22s %18s %14s %14s\n' "$mode" "$r" "${window:-?}" "${log:-?}" "${passed:-?}" "${answered:-?}"
 done
+done
+echo "(banned-by tripwire: the kernel tripwire of detect --block, at the 5th closed port answered;"
+echo " detector: --no-tripwire, the ban follows the detector's alert; 'detect log' is the detector's own ban)"
 echo "(psad polls every 5 s; CrowdSec's bouncer every 10 s)"
 echo
 echo "== 2. bans per second"

@@ -18,6 +18,12 @@
 //! - optionally keeps every ban, with its absolute expiry, in a restore file ([`state`]) that
 //!   `portolan block restore` reads after a reboot.
 //!
+//! The **kernel tripwire** ([`nft::Tripwire`], [`Blocker::arm_tripwire`]) bans in the packet
+//! path itself, with no alert: an `output` chain counts this host's answers to probes of
+//! distinct closed ports (TCP RST to a SYN, ICMP port unreachable) per destination and bans
+//! the destination at the N-th, so a scanner gets at most N closed ports answered however fast
+//! it sends.
+//!
 //! Changes go through [`nft::Nft`]: [`libnft::NftLib`] (libnftables in process, about a
 //! millisecond a batch) or [`nft::NftBinary`] (the `nft` program); [`libnft::Auto`] picks the
 //! library when it is installed. The only `unsafe` code is the library's binding, in [`libnft`].
@@ -301,6 +307,26 @@ impl<N: Nft> Blocker<N> {
         let chain = format!("chain inet {} tripwire", nft::TABLE);
         if self.nft.list_json_of(&chain)?.is_none() {
             return Ok(false);
+        }
+        // the restore file learns of the tripwire's bans (with the time they have left)
+        if self.state.is_some() {
+            let mut bans = Vec::new();
+            for set in ["kban4", "kban6"] {
+                if let Some(json) = self
+                    .nft
+                    .list_json_of(&format!("set inet {} {set}", nft::TABLE))?
+                {
+                    bans.extend(
+                        nft::parse_listing(&json)?
+                            .bans
+                            .into_iter()
+                            .filter_map(|b| Some((b.net, b.expires.filter(|d| !d.is_zero())?))),
+                    );
+                }
+            }
+            if let Some(s) = &mut self.state {
+                s.record(&bans, &[], SystemTime::now())?;
+            }
         }
         self.nft.run(&nft::untripwire_script())?;
         Ok(true)

@@ -7,10 +7,15 @@
 //!     set ban6 { type ipv6_addr; flags timeout; size 1048576; }
 //!     set net4 { type ipv4_addr; flags interval, timeout; size 65536; }     # prefix bans
 //!     set net6 { type ipv6_addr; flags interval, timeout; size 65536; }
+//!     set kban4 { type ipv4_addr; flags dynamic, timeout; size 65536; }     # the tripwire's bans
+//!     set kban6 { type ipv6_addr; flags dynamic, timeout; size 65536; }
 //!     chain input   { type filter hook input priority filter - 10; policy accept;
 //!                     ip saddr @ban4 counter drop; ip saddr @net4 counter drop;
-//!                     ip6 saddr @ban6 counter drop; ip6 saddr @net6 counter drop; }
+//!                     ip6 saddr @ban6 counter drop; ip6 saddr @net6 counter drop;
+//!                     ip saddr @kban4 counter drop; ip6 saddr @kban6 counter drop; }
 //!     chain forward { type filter hook forward priority filter - 10; policy accept; (same) }
+//!     # while `detect --block` runs: the kernel tripwire (see [`Tripwire`])
+//!     chain tripwire { type filter hook output priority filter - 10; ... }
 //! }
 //! ```
 //!

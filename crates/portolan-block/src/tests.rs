@@ -322,3 +322,23 @@ fn tripwire_is_armed_with_the_allow_list_and_never_in_dry_run() {
     assert!(!d.disarm_tripwire().unwrap());
     assert!(rec.scripts.borrow().is_empty());
 }
+
+#[test]
+fn tripwire_bans_go_to_the_restore_file_when_it_is_disarmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bans.json");
+    let (b, rec) = blocker(BlockerConfig::default());
+    let mut b = b.with_state(state::StateFile::new(&path));
+    *rec.listing.borrow_mut() = Some(
+        r#"{"nftables": [{"set": {"family": "inet", "name": "kban4", "table": "portolan_block", "type": "ipv4_addr",
+            "elem": [{"elem": {"val": "203.0.113.9", "timeout": 600, "expires": 590}}]}}]}"#
+            .into(),
+    );
+    assert!(b.disarm_tripwire().unwrap());
+    let left = state::StateFile::new(&path)
+        .remaining(SystemTime::now())
+        .unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].0.to_string(), "203.0.113.9");
+    assert!((580..=590).contains(&left[0].1.as_secs()), "{left:?}");
+}

@@ -31,7 +31,8 @@ Examples:
 
 Bans are elements of sets in Portolan's own table, `table inet portolan_block` (never another
 table), each with a kernel timeout: they lift themselves, no daemon needed. Chains `input` and
-`forward` (priority filter - 10) drop their sources. Loopback is never banned; nor is anything
+`forward` (priority filter - 10) drop their sources. `detect --block` also arms a kernel
+tripwire there (chain `tripwire`, hook output) whose bans `list` shows as BY tripwire. Loopback is never banned; nor is anything
 given with --allow. Changing bans needs root (CAP_NET_ADMIN) and nft (apt install nftables).
 
 Exit status: 0 done; 1 some target was not banned (allow-listed); 2 error.";

@@ -34,6 +34,13 @@ Examples:
   portolan detect -i eth0 --block                ban scanners in the kernel at once, for 1h (IPS)
   portolan detect -i eth0 --block --block-for 10m --allow 10.0.0.0/24 --dry-run
   portolan detect -i eth0 --block --block-prefix 24 --block-state /var/lib/portolan/bans.json
+  portolan detect -i eth0 --block --tripwire-after 10 --allow 192.0.2.53/32   kernel tripwire at 10
+  portolan detect -i eth0 --block --no-tripwire  only the detector's alerts ban
+
+With --block, a kernel tripwire bans an address at its 5th distinct closed port answered (TCP
+RST, ICMP port unreachable; open ports are never counted), before any alert: see
+docs/detect.md. A forged source address can get that address banned: --allow your gateways,
+resolvers and management networks.
 
 Outputs: --format table (default; alias text) or json (alias eve: one EVE JSON object per line,
 each with \"schema_version\"). -o FMT=PATH writes that format to PATH through a temporary file
