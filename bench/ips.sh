@@ -59,13 +59,18 @@ table inet ipsbench {
     type filter hook input priority 0; policy accept;
     ip saddr 10.76.0.1 tcp flags & (syn | ack) == syn counter
   }
+  chain answers {
+    type filter hook output priority 0; policy accept;
+    ip daddr 10.76.0.1 tcp flags & rst == rst counter
+  }
 }
 NFT
 inT() { ip netns exec "$T" "$@"; }
 echo "binary: $BIN ($(inT "$BIN" --version))"
 echo
 echo "== 1. time from a scanner's first probe to its ban in the kernel (nmap -sS -p-, $RUNS runs)"
-printf '%-9s %-4s %22s %18s %14s %14s\n' banned-by run "ban in kernel (ms)" "detect log (ms)" "SYNs passed" "nmap answered"
+printf '%-9s %-4s %22s %18s %12s %12s %14s\n' banned-by run "ban in kernel (ms)" "detect log (ms)" "SYNs passed" "RSTs sent" "nmap answered"
+P_PREV=0; R_PREV=0
 for mode in tripwire detector; do
 EXTRA=""; [ "$mode" = detector ] && EXTRA="--no-tripwire"
 for r in $(seq "$RUNS"); do
@@ -86,9 +91,12 @@ for r in $(seq "$RUNS"); do
     / 10\.76\.0\.2\.[0-9]+ > 10\.76\.0\.1\.[0-9]+: Flags \[(R|S)\.\]/ { lastans=$1; after="" }
     END { if (first) printf "%.2f..%.2f", (lastans-first)*1000, ((after?after:lastans)-first)*1000 }' || true)
   log=$(sed -n 's/.*blocked 10.76.0.1 .*, \([0-9.]*\) ms after its first probe.*/\1/p' "$WORK/log$r" | head -1 || true)
-  passed=$(inT nft -j list table inet ipsbench | grep -o '"packets": [0-9]*' | grep -o '[0-9]*$' | head -1 || true)
-  answered=$(awk '/Not shown/ { for (i=1;i<=NF;i++) if ($(i+1) ~ /^closed/) c+=$i } /\/tcp +open/ { o++ } END { print c+o }' "$WORK/nmap$r" || true)
-  printf '%-9s %-4s %22s %18s %14s %14s\n' "$mode" "$r" "${window:-?}" "${log:-?}" "${passed:-?}" "${answered:-?}"
+  # (rule counters are not reset by `nft reset counters` before nftables 1.0.7: per-run deltas)
+  p_all=$(inT nft -j list chain inet ipsbench count | grep -o '"packets": [0-9]*' | grep -o '[0-9]*$' | head -1 || echo 0)
+  r_all=$(inT nft -j list chain inet ipsbench answers | grep -o '"packets": [0-9]*' | grep -o '[0-9]*$' | head -1 || echo 0)
+  passed=$((p_all - P_PREV)); rsts=$((r_all - R_PREV)); P_PREV=$p_all; R_PREV=$r_all
+  answered=$(awk '/Not shown/ { for (i=1;i<=NF;i++) if ($(i+1) ~ /^closed/) c+=$i } /\/tcp +(open|closed)/ { o++ } END { print c+o }' "$WORK/nmap$r" || true)
+  printf '%-9s %-4s %22s %18s %12s %12s %14s\n' "$mode" "$r" "${window:-?}" "${log:-?}" "${passed:-?}" "${rsts:-?}" "${answered:-?}"
 done
 done
 echo "(banned-by tripwire: the kernel tripwire of detect --block, at the 5th closed port answered;"
