@@ -588,7 +588,9 @@ fn element_nets(v: &serde_json::Value) -> Result<Vec<Net>, BlockError> {
     Err(bad())
 }
 
-fn range_to_nets(a: std::net::IpAddr, b: std::net::IpAddr) -> Vec<Net> {
+/// The CIDR blocks that cover the inclusive range `a`..=`b` exactly (at most 256; empty when
+/// the families differ).
+pub fn range_to_nets(a: std::net::IpAddr, b: std::net::IpAddr) -> Vec<Net> {
     use std::net::IpAddr;
     let (lo, hi, width) = match (a, b) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {

@@ -424,6 +424,17 @@ pub struct DetectBlockOpts {
     #[arg(long, requires = "block")]
     pub no_tripwire: bool,
 
+    /// A port policy (portolan policy lint/check): its admin zones join the allow-list —
+    /// those of --admin-zone, else every zone and host a rule lets reach a remote
+    /// administration port (ssh 22, telnet 23, rdp 3389, vnc 5900, winrm 5985/5986 over TCP).
+    #[arg(long, value_name = "FILE", requires = "block")]
+    pub policy: Option<PathBuf>,
+
+    /// With --policy: the zones (or hosts) never to ban, by name (repeatable); replaces the
+    /// guess from the rules.
+    #[arg(long, value_name = "NAME", requires = "policy")]
+    pub admin_zone: Vec<String>,
+
     /// With --block: print what would be banned (alerts say "blocked"), change nothing.
     #[arg(long, requires = "block")]
     pub dry_run: bool,
@@ -441,6 +452,79 @@ pub struct DetectBlockOpts {
         hide = true
     )]
     pub nft: PathBuf,
+}
+
+/// Remote-administration ports: a zone a policy rule lets reach one is an admin zone.
+const ADMIN_TCP_PORTS: [u16; 6] = [22, 23, 3389, 5900, 5985, 5986];
+
+/// The networks of a policy's admin zones (and hosts): `named` ones, else those a rule lets
+/// reach a remote-administration port. Returns the names chosen and their networks.
+pub fn policy_admin_nets(
+    p: &portolan_policy::Policy,
+    named: &[String],
+) -> Result<(Vec<String>, Vec<Net>)> {
+    use portolan_policy::{Endpoint, Service};
+    let mut names: Vec<Endpoint> = Vec::new();
+    if named.is_empty() {
+        for r in &p.rules {
+            let admin = r.services().iter().any(|s| {
+                matches!(s, Service::Ports { proto: portolan_registry::Protocol::Tcp, lo, hi }
+                    if ADMIN_TCP_PORTS.iter().any(|a| lo <= a && a <= hi))
+            });
+            // `any` is never an admin zone: that would allow-list everyone
+            if admin && r.from != Endpoint::Any && !names.contains(&r.from) {
+                names.push(r.from.clone());
+            }
+        }
+    } else {
+        for n in named {
+            let e = if p.zones.contains_key(n) {
+                Endpoint::Zone(n.clone())
+            } else if p.hosts.contains_key(n) {
+                Endpoint::Host(n.clone())
+            } else {
+                anyhow::bail!(
+                    "--admin-zone {}: the policy has no zone or host of that name (its zones: {})",
+                    escape(n),
+                    escape(&p.zones.keys().cloned().collect::<Vec<_>>().join(", "))
+                );
+            };
+            names.push(e);
+        }
+    }
+    let mut nets: Vec<Net> = Vec::new();
+    let mut push = |n: Net| {
+        if !nets.contains(&n) {
+            nets.push(n);
+        }
+    };
+    for e in &names {
+        match e {
+            Endpoint::Zone(z) => {
+                for r in p.zones.get(z).map(|z| &z.networks[..]).unwrap_or_default() {
+                    if r.is_everything() {
+                        anyhow::bail!(
+                            "--policy: admin zone {} is the whole address space; name the admin zones with --admin-zone",
+                            escape(z)
+                        );
+                    }
+                    for n in portolan_block::nft::range_to_nets(r.lo_ip(), r.hi_ip()) {
+                        push(n);
+                    }
+                }
+                for h in p.hosts.values().filter(|h| &h.zone == z) {
+                    push(Net::host(h.address));
+                }
+            }
+            Endpoint::Host(h) => {
+                if let Some(h) = p.hosts.get(h) {
+                    push(Net::host(h.address));
+                }
+            }
+            Endpoint::Any => {}
+        }
+    }
+    Ok((names.iter().map(|e| e.to_string()).collect(), nets))
 }
 
 /// The IPS side of `portolan detect --block`: bans the sources of the alerts of one batch
@@ -491,9 +575,31 @@ impl DetectBlocker {
         if !opts.block {
             return Ok(None);
         }
+        let mut allow = allow.to_vec();
+        if let Some(path) = &opts.policy {
+            let policy = crate::cmd::policy::load(path)
+                .with_context(|| format!("--policy {}", escape(&path.display().to_string())))?;
+            let (names, nets) = policy_admin_nets(&policy, &opts.admin_zone)?;
+            eprintln!(
+                "portolan: never banned, the policy's admin zones: {}",
+                if names.is_empty() {
+                    "none (no rule lets a zone reach ssh, telnet, rdp, vnc or winrm; name them with --admin-zone)".to_string()
+                } else {
+                    escape(&format!(
+                        "{} ({})",
+                        names.join(", "),
+                        nets.iter()
+                            .map(|n| n.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                }
+            );
+            allow.extend(nets);
+        }
         let cfg = BlockerConfig {
             ban_for: opts.block_for,
-            allow: allow_list(allow),
+            allow: allow_list(&allow),
             prefix: portolan_block::PrefixRule {
                 v4: opts.block_prefix,
                 v6: opts.block_prefix6,
@@ -639,4 +745,60 @@ pub fn detect_allow(cfg: &portolan_detect::config::Config) -> Vec<Net> {
             Net::new(ip, len)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn policy(yaml: &str) -> portolan_policy::Policy {
+        portolan_policy::Policy::parse(yaml, portolan_registry::Registry::embedded()).unwrap()
+    }
+
+    #[test]
+    fn admin_zones_are_those_a_rule_lets_reach_remote_administration() {
+        let p = policy(
+            "zones:
+  admins: { networks: [10.9.0.0/24, 10.9.1.0/31] }
+  office: { networks: [10.30.0.0/16] }
+  dmz:    { networks: [10.20.0.0/24] }
+hosts:
+  jump: { address: 10.20.0.7, zone: dmz }
+  bastion: { address: 10.9.2.1, zone: admins }
+rules:
+  - { from: admins, to: dmz, allow: [ssh, https] }
+  - { from: jump, to: dmz, allow: [3389/tcp] }
+  - { from: office, to: dmz, allow: [https] }
+  - { from: any, to: dmz, allow: [22/tcp] }
+default: deny
+",
+        );
+        let (names, nets) = policy_admin_nets(&p, &[]).unwrap();
+        assert_eq!(names, ["admins", "jump"]);
+        let nets: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
+        assert_eq!(
+            nets,
+            ["10.9.0.0/24", "10.9.1.0/31", "10.9.2.1", "10.20.0.7"]
+        );
+        // named: only those
+        let (names, nets) = policy_admin_nets(&p, &["office".into()]).unwrap();
+        assert_eq!((names, nets.len()), (vec!["office".to_string()], 1));
+        let e = policy_admin_nets(&p, &["nope".into()]).unwrap_err();
+        assert!(e.to_string().contains("no zone or host"), "{e}");
+    }
+
+    #[test]
+    fn a_whole_address_space_is_never_an_admin_zone() {
+        let p = policy(
+            "zones:
+  world: { networks: [0.0.0.0/0] }
+  dmz:   { networks: [10.20.0.0/24] }
+rules:
+  - { from: world, to: dmz, allow: [ssh] }
+default: deny
+",
+        );
+        assert!(policy_admin_nets(&p, &[]).is_err());
+    }
 }

@@ -36,6 +36,7 @@ Examples:
   portolan detect -i eth0 --block --block-prefix 24 --block-state /var/lib/portolan/bans.json
   portolan detect -i eth0 --block --tripwire-after 10 --allow 192.0.2.53/32   kernel tripwire at 10
   portolan detect -i eth0 --block --no-tripwire  only the detector's alerts ban
+  portolan detect -i eth0 --block --policy policy.yaml   the policy's admin zones are never banned
 
 With --block, a kernel tripwire bans an address at its 5th distinct closed port answered (TCP
 RST, ICMP port unreachable; open ports are never counted), before any alert: see
