@@ -332,6 +332,20 @@ impl<N: Nft> Blocker<N> {
         Ok(true)
     }
 
+    /// Put `ports` (TCP services of this host) under SYN-flood protection
+    /// ([`nft::FloodGuard`]), one transaction. Does nothing in dry-run mode.
+    pub fn protect_services(
+        &mut self,
+        g: &nft::FloodGuard,
+        ports: &[u16],
+    ) -> Result<(), BlockError> {
+        if self.cfg.dry_run || ports.is_empty() {
+            return Ok(());
+        }
+        self.prepare()?;
+        self.nft.run(&nft::flood_guard_script(g, ports))
+    }
+
     /// The addresses the kernel tripwire has banned (and whose ban has not ended).
     pub fn tripwire_bans(&mut self) -> Result<Vec<Net>, BlockError> {
         let mut out = Vec::new();

@@ -70,9 +70,23 @@ pub const MAX_TRIP: u32 = 1 << 16;
 pub const BAN_SETS: [&str; 6] = ["ban4", "ban6", "net4", "net6", "kban4", "kban6"];
 
 /// Every set of Portolan's table (to tell its layout from another table of the same name).
-pub const OUR_SETS: [&str; 14] = [
-    "ban4", "ban6", "net4", "net6", "kban4", "kban6", "allow4", "allow6", "seen4", "seen6",
-    "seenu4", "seenu6", "trip4", "trip6",
+pub const OUR_SETS: [&str; 16] = [
+    "ban4",
+    "ban6",
+    "net4",
+    "net6",
+    "kban4",
+    "kban6",
+    "allow4",
+    "allow6",
+    "seen4",
+    "seen6",
+    "seenu4",
+    "seenu6",
+    "trip4",
+    "trip6",
+    "flood_ports",
+    "flood_rate",
 ];
 
 /// The script that creates the table, or brings an existing one back to this layout, keeping
@@ -89,6 +103,13 @@ pub fn ensure_script() -> String {
             "add set inet {TABLE} {name} {{ type {ty}; flags dynamic, timeout; size {MAX_TRIP}; }}\n"
         ));
     }
+    // the services under SYN-flood protection and their per-service SYN rate (see
+    // [`FloodGuard`]); empty until a flood is seen
+    s.push_str(&format!(
+        "add set inet {TABLE} flood_ports {{ type inet_service; flags dynamic, timeout; size 1024; }}\n\
+         add set inet {TABLE} flood_rate {{ type inet_service; flags dynamic, timeout; timeout 60s; size 1024; }}\n\
+         add chain inet {TABLE} synflood\n"
+    ));
     for (chain, hook) in [("input", "input"), ("forward", "forward")] {
         s.push_str(&format!(
             "add chain inet {TABLE} {chain} {{ type filter hook {hook} priority {PRIORITY}; policy accept; }}\n\
@@ -106,6 +127,45 @@ pub fn ensure_script() -> String {
                 "add rule inet {TABLE} {chain} {fam} saddr @{set} counter drop\n"
             ));
         }
+    }
+    s.push_str(&format!(
+        "add rule inet {TABLE} input tcp flags & (syn | ack) == syn tcp dport @flood_ports jump synflood\n"
+    ));
+    s
+}
+
+/// Per-service SYN-flood protection: while a service (a TCP port of this host) is in set
+/// `flood_ports`, new connections to it (SYNs) beyond `rate` a second are dropped, in the
+/// kernel (chain `synflood`: a per-port element of `flood_rate` carrying its own `limit rate
+/// over`). Every SYN over the rate renews the protection for `hold`, so it lifts itself
+/// `hold` after the flood has stopped; no daemon has to remove it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FloodGuard {
+    /// New connections a second let through to a flooded service.
+    pub rate: u32,
+    /// How long the protection outlives the last SYN over the rate.
+    pub hold: Duration,
+}
+
+/// The script that puts `ports` under SYN-flood protection (one transaction; the table must
+/// exist, [`ensure_script`]).
+pub fn flood_guard_script(g: &FloodGuard, ports: &[u16]) -> String {
+    let hold = secs(g.hold);
+    let rate = g.rate.max(1);
+    let mut s = format!(
+        "flush chain inet {TABLE} synflood\n\
+         add rule inet {TABLE} synflood update @flood_rate {{ tcp dport limit rate over {rate}/second burst {rate} packets }} \
+         update @flood_ports {{ tcp dport timeout {hold}s }} counter drop\n"
+    );
+    if !ports.is_empty() {
+        let els: Vec<String> = ports
+            .iter()
+            .map(|p| format!("{p} timeout {hold}s"))
+            .collect();
+        s.push_str(&format!(
+            "add element inet {TABLE} flood_ports {{ {} }}\n",
+            els.join(", ")
+        ));
     }
     s
 }
@@ -483,6 +543,8 @@ pub struct TableState {
     pub sets: Vec<String>,
     /// The kernel tripwire is armed (its chain is there; see [`Tripwire`]).
     pub tripwire: bool,
+    /// Services under SYN-flood protection ([`FloodGuard`]) and the time it has left.
+    pub flood_protected: Vec<(u16, Option<Duration>)>,
 }
 
 /// Read `nft -j list table inet portolan_block` output.
@@ -501,6 +563,25 @@ pub fn parse_listing(json: &str) -> Result<TableState, BlockError> {
                 .and_then(|n| n.as_str())
                 .unwrap_or_default()
                 .to_string();
+            if name == "flood_ports" {
+                for e in set
+                    .get("elem")
+                    .and_then(|e| e.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    let inner = e.get("elem").unwrap_or(e);
+                    let port = inner
+                        .get("val")
+                        .unwrap_or(inner)
+                        .as_u64()
+                        .and_then(|p| u16::try_from(p).ok());
+                    if let Some(p) = port {
+                        let left = inner.get("expires").and_then(|t| t.as_u64());
+                        st.flood_protected.push((p, left.map(Duration::from_secs)));
+                    }
+                }
+            }
             let bans = BAN_SETS.contains(&name.as_str());
             for e in set
                 .get("elem")
@@ -722,6 +803,28 @@ mod tests {
             "{u}"
         );
         assert!(!u.contains("kban"), "the tripwire's bans stay: {u}");
+    }
+
+    #[test]
+    fn flood_guard_limits_the_flooded_service_and_renews_itself_while_the_flood_lasts() {
+        let g = FloodGuard {
+            rate: 50,
+            hold: Duration::from_secs(30),
+        };
+        let s = flood_guard_script(&g, &[80, 443]);
+        assert!(s.contains("update @flood_rate { tcp dport limit rate over 50/second burst 50 packets } update @flood_ports { tcp dport timeout 30s } counter drop"), "{s}");
+        assert!(
+            s.contains(
+                "add element inet portolan_block flood_ports { 80 timeout 30s, 443 timeout 30s }"
+            ),
+            "{s}"
+        );
+        assert!(ensure_script().contains("add rule inet portolan_block input tcp flags & (syn | ack) == syn tcp dport @flood_ports jump synflood"));
+        let j = r#"{"nftables": [{"set": {"family": "inet", "name": "flood_ports", "table": "portolan_block", "type": "inet_service",
+            "elem": [{"elem": {"val": 80, "timeout": 30, "expires": 29}}]}}]}"#;
+        let st = parse_listing(j).unwrap();
+        assert_eq!(st.flood_protected, [(80, Some(Duration::from_secs(29)))]);
+        assert!(st.bans.is_empty());
     }
 
     #[test]

@@ -741,3 +741,78 @@ fn ips_lab_block_add_list_del_and_restore() {
     assert_eq!(out.status.code(), Some(1));
     assert!(lab.bans().is_empty());
 }
+
+#[test]
+fn ips_lab_syn_flood_gets_a_per_service_limit_that_lifts_itself() {
+    if !can_run("ips_lab_synflood", &["hping3"]) {
+        return;
+    }
+    let lab = Lab::new("flood");
+    let conf = lab.dir.path().join("detect.toml");
+    std::fs::write(&conf, "[flood]\nhalf_open = 200\n").unwrap();
+    let (det, err) = lab.detect(&[
+        "--config",
+        conf.to_str().unwrap(),
+        "--block",
+        "--syn-flood-limit",
+        "50",
+        "--syn-flood-hold",
+        "3s",
+    ]);
+    lab.reset_count();
+    // a real SYN flood to the open port 80, about 5,000 a second for 3 s
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.s, "timeout", "-s", "INT", "3"])
+        .args(["hping3", "-q", "-S", "-p", "80", "-i", "u200", TARGET])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let sent: u64 = text
+        .split(" packets transmitted")
+        .next()
+        .and_then(|h| h.split_whitespace().last())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("hping3: {text}"));
+    let passed = lab.passed();
+    // the kernel dropped SYNs to port 80 over the limit
+    let out = lab.portolan(&["block", "list", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dropped = v["dropped_packets"].as_u64().unwrap();
+    eprintln!(
+        "syn flood: {sent} SYNs sent, {passed} passed, {dropped} dropped by Portolan's table"
+    );
+    assert!(sent > 2000, "{text}");
+    assert!(
+        dropped > 0 && passed < sent,
+        "{passed} of {sent} passed, {dropped} dropped"
+    );
+    // the flood's source is not banned (floods are spoofable)
+    assert!(
+        !lab.bans().contains(&SCANNER.to_string()),
+        "{:?}",
+        lab.bans()
+    );
+    // the limit lifts itself once the flood has stopped for 3 s
+    wait_for("the SYN-flood limit to lift", 20, || {
+        let out = lab.portolan(&["block", "list", "--format", "json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["syn_flood_limits"].as_array().unwrap().is_empty()
+    });
+    assert!(lab.benign_works());
+    let (alerts, err) = stop(det, err);
+    assert!(
+        err.contains("SYN flood on port 80/tcp: new connections to it limited to 50/s"),
+        "{err}"
+    );
+    let flood: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["portolan"]["technique"] == "syn-flood")
+        .collect();
+    assert!(!flood.is_empty(), "{alerts:?}");
+    assert!(
+        flood.iter().all(|a| a["alert"]["action"] == "blocked"
+            && a["portolan"]["blocked_by"] == "syn-flood-limit"),
+        "{flood:?}"
+    );
+}

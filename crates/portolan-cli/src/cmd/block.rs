@@ -327,6 +327,9 @@ fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
                 "present": st.is_some(),
                 "dropped_packets": st.as_ref().map(|s| s.dropped_packets).unwrap_or(0),
                 "tripwire_armed": st.as_ref().is_some_and(|s| s.tripwire),
+                "syn_flood_limits": st.iter().flat_map(|s| &s.flood_protected).map(|(p, left)| serde_json::json!({
+                    "port": p, "proto": "tcp", "expires_in_s": left.map(|d| d.as_secs()),
+                })).collect::<Vec<_>>(),
                 "bans": bans,
             });
             writeln!(w, "{doc}")?;
@@ -351,6 +354,13 @@ fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
                         dur(l.expires),
                         dur(l.timeout),
                         by(&l.set)
+                    )?;
+                }
+                for (p, left) in &s.flood_protected {
+                    writeln!(
+                        w,
+                        "SYN-flood limit on port {p}/tcp ({} left unless the flood goes on)",
+                        left.map(format_duration).unwrap_or("-".into())
                     )?;
                 }
                 writeln!(
@@ -423,6 +433,17 @@ pub struct DetectBlockOpts {
     /// packet; a fast scanner gets tens to hundreds of probes answered before).
     #[arg(long, requires = "block")]
     pub no_tripwire: bool,
+
+    /// SYN-flood protection: when a SYN flood on a TCP port of this host is detected, let at
+    /// most N new connections a second through to that port, in the kernel, until the flood
+    /// has stopped for --syn-flood-hold (legitimate clients share the N; keep
+    /// net.ipv4.tcp_syncookies on). Flood sources are never banned (they are spoofable).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000), requires = "block")]
+    pub syn_flood_limit: Option<u32>,
+
+    /// With --syn-flood-limit: how long the limit outlives the last SYN over it.
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_dur, requires = "syn_flood_limit")]
+    pub syn_flood_hold: Duration,
 
     /// A port policy (portolan policy lint/check): its admin zones join the allow-list —
     /// those of --admin-zone, else every zone and host a rule lets reach a remote
@@ -535,6 +556,8 @@ pub struct DetectBlocker {
     ban_for: Duration,
     /// The kernel tripwire was armed by this run (and is disarmed when it ends).
     tripwire: bool,
+    /// SYN-flood protection (--syn-flood-limit).
+    flood: Option<portolan_block::nft::FloodGuard>,
 }
 
 /// Who made the ban of an alert's source.
@@ -544,6 +567,8 @@ pub enum BlockedBy {
     Tripwire,
     /// The detector's alert.
     Detector,
+    /// A flood: not a ban, a limit on new connections to the flooded service.
+    SynFloodLimit,
 }
 
 impl BlockedBy {
@@ -551,6 +576,7 @@ impl BlockedBy {
         match self {
             BlockedBy::Tripwire => "tripwire",
             BlockedBy::Detector => "detector",
+            BlockedBy::SynFloodLimit => "syn-flood-limit",
         }
     }
 }
@@ -633,6 +659,12 @@ impl DetectBlocker {
             dry_run: opts.dry_run,
             ban_for: opts.block_for,
             tripwire,
+            flood: opts
+                .syn_flood_limit
+                .map(|rate| portolan_block::nft::FloodGuard {
+                    rate,
+                    hold: opts.syn_flood_hold,
+                }),
         }))
     }
 
@@ -668,6 +700,31 @@ impl DetectBlocker {
         } else {
             Vec::new()
         };
+        // SYN floods on this host's services: a per-service limit, in the kernel
+        let flooded: Vec<u16> = match self.flood {
+            Some(_) => {
+                let mut v: Vec<u16> = alerts
+                    .iter()
+                    .filter(|a| a.technique == portolan_detect::alert::Technique::SynFlood)
+                    .filter_map(|a| a.dst_port)
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
+            None => Vec::new(),
+        };
+        if let (Some(g), false) = (self.flood, flooded.is_empty()) {
+            self.blocker.protect_services(&g, &flooded)?;
+            for p in &flooded {
+                eprintln!(
+                    "portolan: {}SYN flood on port {p}/tcp: new connections to it limited to {}/s in the kernel until the flood has stopped for {}",
+                    if self.dry_run { "would have: " } else { "" },
+                    g.rate,
+                    format_duration(g.hold)
+                );
+            }
+        }
         let t0 = portolan_detect::source::live::now_ns();
         let outcomes = self.blocker.ban(&srcs)?;
         let now_ns = portolan_detect::source::live::now_ns();
@@ -721,8 +778,12 @@ impl DetectBlocker {
                     ms(t0)
                 );
             }
+            let limited = a.technique == portolan_detect::alert::Technique::SynFlood
+                && a.dst_port.is_some_and(|p| flooded.contains(&p));
             actions.push(if blocked {
                 (Action::Blocked, by)
+            } else if limited {
+                (Action::Blocked, Some(BlockedBy::SynFloodLimit))
             } else {
                 (Action::Allowed, None)
             });

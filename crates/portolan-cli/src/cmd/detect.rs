@@ -37,6 +37,7 @@ Examples:
   portolan detect -i eth0 --block --tripwire-after 10 --allow 192.0.2.53/32   kernel tripwire at 10
   portolan detect -i eth0 --block --no-tripwire  only the detector's alerts ban
   portolan detect -i eth0 --block --policy policy.yaml   the policy's admin zones are never banned
+  portolan detect -i eth0 --block --syn-flood-limit 500  a flooded service: 500 new connections/s
 
 With --block, a kernel tripwire bans an address at its 5th distinct closed port answered (TCP
 RST, ICMP port unreachable; open ports are never counted), before any alert: see
