@@ -81,6 +81,8 @@ struct Lab {
     t: String,
     b: String,
     s_if: String,
+    /// The target's end of the scanner's link.
+    ts_if: String,
     t_mac: String,
     children: Vec<Child>,
     /// Live detects started (killed by PID on drop when a test failed before stopping one).
@@ -121,6 +123,7 @@ impl Lab {
             t: ns("t"),
             b: ns("b"),
             s_if: ifn("s"),
+            ts_if: ifn("ts"),
             t_mac: String::new(),
             children: Vec::new(),
             detects: Default::default(),
@@ -319,14 +322,29 @@ impl Lab {
     /// Connection attempts from `ns` to `addr` on each of `ports` (closed ones): how many
     /// were refused (answered with a RST) rather than timed out (dropped: banned).
     fn refused(&self, ns: &str, addr: &str, ports: &[u16]) -> usize {
+        self.refused_proto(ns, addr, ports, false)
+    }
+
+    /// The same for UDP datagrams (refused: an ICMP / ICMPv6 port unreachable came back).
+    fn refused_proto(&self, ns: &str, addr: &str, ports: &[u16], udp: bool) -> usize {
+        let fam = if addr.contains(':') {
+            "AF_INET6"
+        } else {
+            "AF_INET"
+        };
+        let (ty, send) = if udp {
+            ("socket.SOCK_DGRAM", "; s.send(b'x'); s.recv(16)")
+        } else {
+            ("socket.SOCK_STREAM", "")
+        };
         let list = ports
             .iter()
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
             .join(",");
         let py = format!(
-            "import socket\nn=0\nfor p in [{list}]:\n  s=socket.socket(); s.settimeout(0.5)\n  \
-             try: s.connect(('{addr}', p))\n  except ConnectionRefusedError: n+=1\n  except OSError: pass\n  \
+            "import socket\nn=0\nfor p in [{list}]:\n  s=socket.socket(socket.{fam}, {ty}); s.settimeout(0.5)\n  \
+             try: s.connect(('{addr}', p)){send}\n  except ConnectionRefusedError: n+=1\n  except OSError: pass\n  \
              s.close()\nprint(n)"
         );
         let out = Command::new("ip")
@@ -576,6 +594,31 @@ fn ips_lab_tripwire_bans_at_the_nth_distinct_closed_port_and_never_a_client() {
     assert_eq!(lab.tripwire_bans(), [SCANNER]);
     assert!(!lab.connect_from(&lab.s, TARGET), "the scanner is banned");
     assert!(lab.benign_works());
+    // UDP probes: an ICMP port unreachable is an answer too, counted with the TCP ones:
+    // the benign namespace had 2 closed TCP ports answered, so its first UDP one is the 3rd
+    let udp: Vec<u16> = (4001..4010).collect();
+    assert_eq!(lab.refused_proto(&lab.b, TARGET_B, &udp, true), 1);
+    assert!(lab.tripwire_bans().contains(&BENIGN.to_string()));
+    // IPv6: RSTs to ip6 addresses are counted in their own sets
+    for (ns, dev, a) in [
+        (&lab.s, &lab.s_if, "fd77::1/64"),
+        (&lab.t, &lab.ts_if, "fd77::2/64"),
+    ] {
+        sh(&["ip", "-n", ns, "addr", "add", a, "dev", dev, "nodad"]);
+    }
+    wait_for("IPv6 to come up", 10, || {
+        lab.refused(&lab.s, "fd77::2", &[999]) == 1
+    });
+    assert_eq!(
+        lab.refused(&lab.s, "fd77::2", &[1001, 1002, 1003, 1004, 1005]),
+        2,
+        "999 counted"
+    );
+    assert!(
+        lab.tripwire_bans().contains(&"fd77::1".to_string()),
+        "{:?}",
+        lab.tripwire_bans()
+    );
     let (_, err) = stop(det, err);
     assert!(!lab.tripwire_armed(), "{err}");
 
