@@ -1156,6 +1156,64 @@ version = "$1"
     }
 
     #[tokio::test]
+    async fn a_text_admin_protocol_on_an_unlisted_port_is_named_by_its_version_command() {
+        // gearman.org/protocol, "Administrative Protocol": text lines; "version" answers
+        // "OK <version>", an unknown command "ERR <code> <text>". gearmand drops the "\r"
+        // before "\n". Here on a port no probe lists.
+        let addr = serve(|mut s| async move {
+            let mut b = [0u8; 512];
+            while let Ok(n) = s.read(&mut b).await {
+                if n == 0 {
+                    return;
+                }
+                let line = String::from_utf8_lossy(&b[..n]).to_string();
+                let reply: &[u8] = if line.trim_end() == "version" {
+                    b"OK 1.1.20\n"
+                } else {
+                    b"ERR UNKNOWN_COMMAND Unknown+server+command\n"
+                };
+                if s.write_all(reply).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        let r = detect(addr, &fast()).await;
+        assert_eq!(r.name.as_deref(), Some("gearman"), "{r:?}");
+        assert_eq!(r.version.as_deref(), Some("1.1.20"), "{r:?}");
+        assert_eq!(r.confidence, Confidence::Matched);
+        assert!(
+            r.findings.iter().any(|f| f.id == "gearman-no-auth"),
+            "a job server that answered is open to any client: {r:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sip_over_udp_on_an_unlisted_port_is_named() {
+        // RFC 3261 §8.2.6 / §11: a 200 OK to OPTIONS, with the Via, From, To, Call-ID and CSeq
+        // of the request; Kamailio's default server_header (core cookbook, "server_header").
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut b = [0u8; 2048];
+            while let Ok((n, from)) = udp.recv_from(&mut b).await {
+                if !b[..n].starts_with(b"OPTIONS sip:") {
+                    continue; // a SIP proxy drops what is not SIP
+                }
+                let reply = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP portolan.invalid;rport=40000;branch=z9hG4bK-portolan;received=127.0.0.1\r\nFrom: <sip:portolan@portolan.invalid>;tag=portolan\r\nTo: <sip:portolan@portolan.invalid>;tag=a6a1c5f60faecf035a1ae5b6e96e979a-2a61\r\nCall-ID: portolan-options@portolan.invalid\r\nCSeq: 1 OPTIONS\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\nServer: kamailio (5.6.3 (x86_64/linux))\r\nContent-Length: 0\r\n\r\n";
+                let _ = udp.send_to(reply, from).await;
+            }
+        });
+        let mut o = fast();
+        o.checks = false;
+        let r = detect_target(&Target::udp(addr), &o).await;
+        assert_eq!(r.state, "open", "{r:?}");
+        assert_eq!(r.name.as_deref(), Some("sip"), "{r:?}");
+        assert_eq!(r.product.as_deref(), Some("kamailio"), "{r:?}");
+        assert_eq!(r.version.as_deref(), Some("5.6.3"), "{r:?}");
+    }
+
+    #[tokio::test]
     async fn closed_udp_port_is_closed() {
         let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = s.local_addr().unwrap();

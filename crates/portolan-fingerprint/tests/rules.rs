@@ -749,6 +749,8 @@ fn databases_caches_and_brokers() {
             // beanstalkd stats.
             ("beanstalkd-stats", b"OK 900\r\n---\ncurrent-jobs-urgent: 0\ncurrent-jobs-ready: 0\npid: 1\nversion: \"1.12\"\nrusage-utime: 0.0\n\r\n", "beanstalkd", Some("beanstalkd"), Some("1.12")),
             ("gearman-version", b"OK 1.1.20\n", "gearman", Some("Gearman job server"), Some("1.1.20")),
+            // The same text command as memcached's, which goes to every unknown port.
+            ("memcached-version", b"OK 1.1.20\n", "gearman", Some("Gearman job server"), Some("1.1.20")),
             // Kafka ApiVersions v0 response: correlation 1, error 0, 1 entry (Produce 0-9).
             ("kafka-apiversions", b"\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x09", "kafka", Some("Apache Kafka"), None),
             // STOMP CONNECTED frames.
@@ -946,9 +948,21 @@ fn udp_probes_go_to_their_ports_not_to_every_port() {
         .map(|p| p.name.as_str())
         .collect();
     assert!(
-        plan.len() <= 3,
+        plan.len() <= 4,
         "an unknown UDP port gets only the common probes: {plan:?}"
     );
+    // The most exposed UDP protocols go to every port: DNS, SNMP, NTP and SIP.
+    for p in [
+        "dns-version-udp",
+        "snmp-public",
+        "ntp-client",
+        "sip-options-udp",
+    ] {
+        assert!(
+            plan.contains(&p),
+            "{p} not sent to an unknown UDP port: {plan:?}"
+        );
+    }
     let ntp = db.plan(123, portolan_fingerprint::Protocol::Udp, false, 7);
     assert!(ntp[0].name.starts_with("ntp-"), "{:?}", ntp[0].name);
     let sip = db.plan(5060, portolan_fingerprint::Protocol::Udp, false, 7);
