@@ -1023,3 +1023,54 @@ fn other_services_that_say_who_they_are() {
         Some("RabbitMQ node, distribution port 25672")
     );
 }
+
+#[test]
+fn services_that_greet_first_issue_19() {
+    // Each greeting as the protocol's documentation gives it (cited in the rule files).
+    let db = db();
+    // ActiveMQ WireFormatInfo: size, type 1, "ActiveMQ", version 12, then the property map
+    // (marshalled: key as 2-byte length + UTF-8, value type 9 = string, 2-byte length).
+    let openwire: &[u8] = b"\x00\x00\x00\x60\x01ActiveMQ\x00\x00\x00\x0c\x01\x00\x00\x00\x50\x00\x00\x00\x03\x00\x0cProviderName\x09\x00\x08ActiveMQ\x00\x0fProviderVersion\x09\x00\x065.18.3\x00\x0fPlatformDetails\x09\x00\x04Java";
+    // NDMP NOTIFY_CONNECTED: record mark (last fragment, 36 bytes), header (sequence 1, time,
+    // type request, message 0x502, reply sequence 0, error 0), reason 0, version 4, "".
+    let ndmp: &[u8] = b"\x80\x00\x00\x24\x00\x00\x00\x01\x65\x0a\x1b\x2c\x00\x00\x00\x00\x00\x00\x05\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00";
+    // BGP OPEN: marker, length 29, type 1, version 4, AS 65001, hold 180, id 10.0.0.1, no opts.
+    let bgp: &[u8] = b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x00\x1d\x01\x04\xfd\xe9\x00\xb4\x0a\x00\x00\x01\x00";
+    // BGP NOTIFICATION Cease (6) / Connection Rejected (5) to an unconfigured peer.
+    let bgp_no: &[u8] =
+        b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x00\x15\x03\x06\x05";
+    check(
+        &db,
+        &[
+            ("null", b"<<<check_mk>>>\nVersion: 2.2.0p12\nAgentOS: linux\nHostname: web1\n", "check_mk", Some("Checkmk agent"), Some("2.2.0p12")),
+            ("null", b"Asterisk Call Manager/5.0.2\r\n", "asterisk", Some("Asterisk Call Manager"), None),
+            ("null", b"Content-Type: auth/request\n\n", "freeswitch-event", Some("FreeSWITCH event socket"), None),
+            ("null", b"TS3\n\rWelcome to the TeamSpeak 3 ServerQuery interface, type \"help\" for a list of commands and \"help <command>\" for information on a specific command.\n\r", "teamspeak3", Some("TeamSpeak 3 ServerQuery"), None),
+            ("null", b"ceph v2\n\x3f\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00", "ceph", Some("Ceph"), None),
+            ("null", b"ceph v027\x00\x00\x00\x00", "ceph", Some("Ceph"), None),
+            ("null", b"\x7f\x7fICA\x00\x7f\x7fICA\x00", "citrix-ica", Some("Citrix ICA"), None),
+            ("null", b"220 VMware Authentication Daemon Version 1.10: SSL Required, ServerDaemonProtocol:SOAP, MKSDisplayProtocol:VNC , , NFCSSL supported/t\r\n", "vmware-auth", Some("VMware Authentication Daemon"), Some("1.10")),
+            ("null", ndmp, "ndmp", None, None),
+            ("null", b"200 280     \n-----------------------------\nVarnish Cache CLI 1.0\n-----------------------------\nLinux,6.1.0-13-amd64,x86_64,-jnone,-sdefault,-sdefault,-hcritbit\nvarnish-7.1.1 revision 7cee1c581bead20e88d101ab3d72afb29f14d87a\n\nType 'help' for command list.\nType 'quit' to close CLI session.\n\n", "varnish-cli", Some("Varnish"), Some("7.1.1")),
+            ("null", b"107 59      \nixslvvxrgkjptxmcgnnsdxsvdmvfympg\n\nAuthentication required.\n\n", "varnish-cli", Some("Varnish"), None),
+            ("null", b"Rsrv0103QAP1\r\n\r\n--------------\r\n", "rserve", Some("Rserve"), None),
+            ("null", b"OK MPD 0.23.5\n", "mpd", Some("Music Player Daemon"), None),
+            ("null", b"Tarantool 2.10.4 (Binary) 7170b4af-c72f-4f07-8729-08fc678543a1  \nQK2HoFZGXTXBq2vFj7soCsHqTo6PGTF575ssUBAJLAI=                    \n", "tarantool", Some("Tarantool"), Some("2.10.4")),
+            ("null", bgp, "bgp", None, None),
+            ("null", bgp_no, "bgp", None, None),
+            ("null", b" !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefg\r\n!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefgh\r\n", "chargen", None, None),
+            ("null", b"Sun Nov 29 21:52:38 2026\r\n", "daytime", None, None),
+            ("null", b"Sunday, November 29, 2026 21:52:38-UTC\n", "daytime", None, None),
+            ("null", openwire, "openwire", Some("Apache ActiveMQ"), Some("5.18.3")),
+        ],
+    );
+    let m = db.match_reply("null", b"OK MPD 0.23.5\n", None).unwrap();
+    assert_eq!(m.info.as_deref(), Some("protocol 0.23.5"));
+    // A banner that merely starts with a date is not daytime.
+    let m = db.match_reply(
+        "null",
+        b"Sun Nov 29 21:52:38 2026 welcome to the board\r\nlogin: ",
+        None,
+    );
+    assert_ne!(m.map(|m| m.service), Some("daytime".to_string()));
+}
