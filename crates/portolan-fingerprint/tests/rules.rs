@@ -751,6 +751,8 @@ fn databases_caches_and_brokers() {
             ("gearman-version", b"OK 1.1.20\n", "gearman", Some("Gearman job server"), Some("1.1.20")),
             // The same text command as memcached's, which goes to every unknown port.
             ("memcached-version", b"OK 1.1.20\n", "gearman", Some("Gearman job server"), Some("1.1.20")),
+            // A distribution's repack suffix is part of the version gearmand states.
+            ("gearman-version", b"OK 1.1.20+ds\n", "gearman", Some("Gearman job server"), Some("1.1.20+ds")),
             // Kafka ApiVersions v0 response: correlation 1, error 0, 1 entry (Produce 0-9).
             ("kafka-apiversions", b"\x00\x00\x00\x10\x00\x00\x00\x01\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x09", "kafka", Some("Apache Kafka"), None),
             // STOMP CONNECTED frames.
