@@ -667,10 +667,20 @@ pub fn hygiene_notes(r: &ServiceReport) -> Vec<String> {
     v
 }
 
-async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
-    let addr = t.addr;
-    let db = opts.db.clone();
-    let mut r = ServiceReport::new(addr, Protocol::Udp);
+/// What one UDP probe got.
+enum UdpOutcome {
+    Reply(Vec<u8>),
+    /// ICMP port unreachable: the port is closed.
+    Refused,
+    /// No answer to either datagram (or the socket failed).
+    Silent,
+    /// The local socket could not be set up.
+    Error(String),
+}
+
+/// Send one UDP probe from a socket of its own (so its answer cannot be mistaken for another
+/// probe's), twice: UDP may drop the first datagram.
+async fn udp_probe(addr: SocketAddr, payload: Vec<u8>, wait: Duration, max: usize) -> UdpOutcome {
     let bind: SocketAddr = if addr.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -678,47 +688,77 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     };
     let sock = match UdpSocket::bind(bind).await {
         Ok(s) => s,
-        Err(e) => {
-            r.state = "error".into();
-            r.notes.push(format!("udp socket: {e}"));
-            return r;
-        }
+        Err(e) => return UdpOutcome::Error(format!("udp socket: {e}")),
     };
     if let Err(e) = sock.connect(addr).await {
-        r.state = "error".into();
-        r.notes.push(format!("udp connect: {e}"));
-        return r;
+        return UdpOutcome::Error(format!("udp connect: {e}"));
     }
+    let mut buf = vec![0u8; max];
+    for _ in 0..2 {
+        if sock.send(&payload).await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(wait, sock.recv(&mut buf)).await {
+            Ok(Ok(n)) => {
+                buf.truncate(n);
+                return UdpOutcome::Reply(buf);
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return UdpOutcome::Refused;
+            }
+            Ok(Err(_)) | Err(_) => {}
+        }
+    }
+    UdpOutcome::Silent
+}
+
+/// UDP: every probe of the port's plan is sent at once, each from its own socket, and the
+/// answers are read as they come: a silent port costs one probe's two waits whatever the
+/// number of protocols tried, and an answer that identifies the service ends the wait for the
+/// others.
+async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
+    let addr = t.addr;
+    let db = opts.db.clone();
+    let mut r = ServiceReport::new(addr, Protocol::Udp);
     let plan = db.plan(addr.port(), Protocol::Udp, false, opts.intensity);
+    let max = opts.max_reply.clamp(512, 65_535);
+    let mut set = tokio::task::JoinSet::new();
+    for p in plan {
+        let (name, payload, wait) = (p.name.clone(), p.payload.clone(), probe_wait(p, opts));
+        set.spawn(async move { (name, udp_probe(addr, payload, wait, max).await) });
+    }
     let mut answered = false;
     let mut seen = Seen::default();
-    let mut buf = vec![0u8; opts.max_reply.clamp(512, 65_535)];
-    'probes: for p in plan {
-        // Two tries: UDP may drop the first datagram.
-        for _ in 0..2 {
-            if sock.send(&p.payload).await.is_err() {
-                break;
-            }
-            match tokio::time::timeout(probe_wait(p, opts), sock.recv(&mut buf)).await {
-                Ok(Ok(n)) => {
-                    answered = true;
-                    let reply = buf[..n].to_vec();
-                    if consider(&mut r, &mut seen, &db, &p.name, &reply) {
-                        if p.name == "snmp-public" {
-                            crate::checks::snmp::from_reply(&reply, &mut r);
-                        }
-                        break 'probes;
+    let mut errors = Vec::new();
+    while let Some(done) = set.join_next().await {
+        let Ok((probe, outcome)) = done else {
+            continue;
+        };
+        match outcome {
+            UdpOutcome::Reply(reply) => {
+                answered = true;
+                if consider(&mut r, &mut seen, &db, &probe, &reply) {
+                    if probe == "snmp-public" {
+                        crate::checks::snmp::from_reply(&reply, &mut r);
                     }
                     break;
                 }
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    r.state = "closed".into();
-                    r.notes.push("ICMP port unreachable".into());
-                    return r;
-                }
-                Ok(Err(_)) | Err(_) => {}
             }
+            UdpOutcome::Refused => {
+                r.state = "closed".into();
+                r.notes.push("ICMP port unreachable".into());
+                return r;
+            }
+            UdpOutcome::Silent => {}
+            UdpOutcome::Error(e) => errors.push(e),
         }
+    }
+    set.abort_all();
+    if !answered && !errors.is_empty() {
+        r.state = "error".into();
+        errors.dedup();
+        r.notes.extend(errors);
+        return r;
     }
     if !answered {
         r.state = "open|filtered".into();
@@ -1211,6 +1251,36 @@ version = "$1"
         assert_eq!(r.name.as_deref(), Some("sip"), "{r:?}");
         assert_eq!(r.product.as_deref(), Some("kamailio"), "{r:?}");
         assert_eq!(r.version.as_deref(), Some("5.6.3"), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_udp_ports_probes_go_out_together_before_any_retry() {
+        // A silent port: every probe of the plan is sent before any is sent again, so the
+        // wait does not grow with the number of protocols tried.
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        let got = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+        let log = got.clone();
+        tokio::spawn(async move {
+            let mut b = [0u8; 2048];
+            while let Ok((n, _)) = udp.recv_from(&mut b).await {
+                log.lock().unwrap().push(b[..n].to_vec());
+            }
+        });
+        let mut o = fast();
+        o.checks = false;
+        let r = detect_target(&Target::udp(addr), &o).await;
+        assert_eq!(r.state, "open|filtered", "{r:?}");
+        let plan = o.db.plan(addr.port(), Protocol::Udp, false, o.intensity);
+        assert!(plan.len() >= 4, "{}", plan.len());
+        let got = got.lock().unwrap().clone();
+        assert_eq!(got.len(), 2 * plan.len(), "each probe twice");
+        let first: std::collections::HashSet<&Vec<u8>> = got[..plan.len()].iter().collect();
+        assert_eq!(
+            first.len(),
+            plan.len(),
+            "a retry came before every probe was sent once"
+        );
     }
 
     #[tokio::test]
