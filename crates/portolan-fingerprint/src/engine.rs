@@ -679,8 +679,16 @@ enum UdpOutcome {
 }
 
 /// Send one UDP probe from a socket of its own (so its answer cannot be mistaken for another
-/// probe's), twice: UDP may drop the first datagram.
-async fn udp_probe(addr: SocketAddr, payload: Vec<u8>, wait: Duration, max: usize) -> UdpOutcome {
+/// probe's), twice: UDP may drop the first datagram. `any_port`: the answer may come from
+/// another port of the same address (TFTP); the socket is then not connected, and an ICMP
+/// port unreachable is not seen (the other probes see it).
+async fn udp_probe(
+    addr: SocketAddr,
+    payload: Vec<u8>,
+    wait: Duration,
+    max: usize,
+    any_port: bool,
+) -> UdpOutcome {
     let bind: SocketAddr = if addr.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -690,10 +698,30 @@ async fn udp_probe(addr: SocketAddr, payload: Vec<u8>, wait: Duration, max: usiz
         Ok(s) => s,
         Err(e) => return UdpOutcome::Error(format!("udp socket: {e}")),
     };
+    let mut buf = vec![0u8; max];
+    if any_port {
+        for _ in 0..2 {
+            if sock.send_to(&payload, addr).await.is_err() {
+                break;
+            }
+            let deadline = Instant::now() + wait;
+            loop {
+                match tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await {
+                    Ok(Ok((n, from))) if from.ip() == addr.ip() => {
+                        buf.truncate(n);
+                        return UdpOutcome::Reply(buf);
+                    }
+                    // Someone else's datagram: not an answer; keep waiting.
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(_)) | Err(_) => break,
+                }
+            }
+        }
+        return UdpOutcome::Silent;
+    }
     if let Err(e) = sock.connect(addr).await {
         return UdpOutcome::Error(format!("udp connect: {e}"));
     }
-    let mut buf = vec![0u8; max];
     for _ in 0..2 {
         if sock.send(&payload).await.is_err() {
             break;
@@ -725,7 +753,8 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     let mut set = tokio::task::JoinSet::new();
     for p in plan {
         let (name, payload, wait) = (p.name.clone(), p.payload.clone(), probe_wait(p, opts));
-        set.spawn(async move { (name, udp_probe(addr, payload, wait, max).await) });
+        let any_port = p.reply_from_any_port;
+        set.spawn(async move { (name, udp_probe(addr, payload, wait, max, any_port).await) });
     }
     let mut answered = false;
     let mut seen = Seen::default();
@@ -1281,6 +1310,30 @@ version = "$1"
             plan.len(),
             "a retry came before every probe was sent once"
         );
+    }
+
+    #[tokio::test]
+    async fn a_tftp_answer_from_a_new_port_is_read() {
+        // RFC 1350 §4: the server answers from a transfer identifier (port) of its own; a
+        // read request for a missing file gets ERROR (opcode 5) code 1 "File not found".
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut b = [0u8; 2048];
+            while let Ok((n, from)) = udp.recv_from(&mut b).await {
+                if b[..n].starts_with(b"\x00\x01") {
+                    let tid = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                    let _ = tid
+                        .send_to(b"\x00\x05\x00\x01File not found\x00", from)
+                        .await;
+                }
+            }
+        });
+        let mut o = fast();
+        o.checks = false;
+        let r = detect_target(&Target::udp(addr), &o).await;
+        assert_eq!(r.state, "open", "{r:?}");
+        assert_eq!(r.name.as_deref(), Some("tftp"), "{r:?}");
     }
 
     #[tokio::test]
