@@ -974,6 +974,19 @@ fn udp_probes_go_to_their_ports_not_to_every_port() {
 }
 
 #[test]
+fn x11_is_probed_on_every_display_port() {
+    // Xserver(1): display N on TCP 6000 + N; IANA: x11 6000-6063.
+    let db = db();
+    for port in [6000, 6010, 6011, 6063] {
+        let plan = db.plan(port, portolan_fingerprint::Protocol::Tcp, false, 7);
+        assert!(
+            plan.iter().any(|p| p.name == "x11-setup"),
+            "no X11 probe on {port}"
+        );
+    }
+}
+
+#[test]
 fn printer_ports_get_only_the_pjl_probe() {
     // Raw printing ports print whatever they receive (nmap excludes 9100-9107 by default).
     let db = db();
