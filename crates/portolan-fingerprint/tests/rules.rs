@@ -974,6 +974,30 @@ fn udp_probes_go_to_their_ports_not_to_every_port() {
 }
 
 #[test]
+fn bsd_lpd_refusals_name_it_on_any_port() {
+    // lpd(8): "<host>: lpd: <message>" then close, to whatever the client sent.
+    check(
+        &db(),
+        &[
+            (
+                "generic-lines",
+                b"printhost: lpd: Your host does not have line printer access\n",
+                "printer",
+                Some("BSD lpd"),
+                None,
+            ),
+            (
+                "tls",
+                b"printhost.example.org: lpd: Illegal service request\n",
+                "printer",
+                Some("BSD lpd"),
+                None,
+            ),
+        ],
+    );
+}
+
+#[test]
 fn x11_is_probed_on_every_display_port() {
     // Xserver(1): display N on TCP 6000 + N; IANA: x11 6000-6063.
     let db = db();
