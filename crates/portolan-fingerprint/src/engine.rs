@@ -740,10 +740,13 @@ async fn udp_probe(
     UdpOutcome::Silent
 }
 
-/// UDP: every probe of the port's plan is sent at once, each from its own socket, and the
-/// answers are read as they come: a silent port costs one probe's two waits whatever the
-/// number of protocols tried, and an answer that identifies the service ends the wait for the
-/// others.
+/// UDP probes in flight to one port at once (one socket each).
+pub const UDP_PROBES_AT_ONCE: usize = 8;
+
+/// UDP: the probes of the port's plan are sent at once (up to [`UDP_PROBES_AT_ONCE`]), each
+/// from its own socket, and the answers are read as they come: a silent port costs one
+/// probe's two waits whatever the number of protocols tried (up to the cap), and an answer
+/// that identifies the service ends the wait for the others.
 async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     let addr = t.addr;
     let db = opts.db.clone();
@@ -751,15 +754,24 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     let plan = db.plan(addr.port(), Protocol::Udp, false, opts.intensity);
     let max = opts.max_reply.clamp(512, 65_535);
     let mut set = tokio::task::JoinSet::new();
-    for p in plan {
-        let (name, payload, wait) = (p.name.clone(), p.payload.clone(), probe_wait(p, opts));
-        let any_port = p.reply_from_any_port;
-        set.spawn(async move { (name, udp_probe(addr, payload, wait, max, any_port).await) });
-    }
+    let mut pending = plan.into_iter();
     let mut answered = false;
     let mut seen = Seen::default();
     let mut errors = Vec::new();
-    while let Some(done) = set.join_next().await {
+    loop {
+        // At most UDP_PROBES_AT_ONCE sockets per port (with --concurrency ports at once, the
+        // descriptors stay bounded even at --intensity 9, where a port gets every UDP probe).
+        while set.len() < UDP_PROBES_AT_ONCE {
+            let Some(p) = pending.next() else {
+                break;
+            };
+            let (name, payload, wait) = (p.name.clone(), p.payload.clone(), probe_wait(p, opts));
+            let any_port = p.reply_from_any_port;
+            set.spawn(async move { (name, udp_probe(addr, payload, wait, max, any_port).await) });
+        }
+        let Some(done) = set.join_next().await else {
+            break;
+        };
         let Ok((probe, outcome)) = done else {
             continue;
         };
@@ -1309,6 +1321,44 @@ version = "$1"
             first.len(),
             plan.len(),
             "a retry came before every probe was sent once"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_udp_probe_goes_out_at_intensity_9_a_bounded_number_at_once() {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        let got = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+        let log = got.clone();
+        tokio::spawn(async move {
+            let mut b = [0u8; 2048];
+            while let Ok((n, _)) = udp.recv_from(&mut b).await {
+                log.lock().unwrap().push(b[..n].to_vec());
+            }
+        });
+        let mut o = fast();
+        o.checks = false;
+        o.intensity = 9;
+        let r = detect_target(&Target::udp(addr), &o).await;
+        assert_eq!(r.state, "open|filtered", "{r:?}");
+        let plan = o.db.plan(addr.port(), Protocol::Udp, false, 9);
+        assert!(plan.len() > UDP_PROBES_AT_ONCE, "{}", plan.len());
+        let got = got.lock().unwrap().clone();
+        let distinct: std::collections::HashSet<&Vec<u8>> = got.iter().collect();
+        let payloads: std::collections::HashSet<&Vec<u8>> =
+            plan.iter().map(|p| &p.payload).collect();
+        assert_eq!(distinct, payloads, "every probe of the plan was sent");
+        // Before any probe is sent again, exactly the first round went out: no more at once.
+        let mut before_retry = std::collections::HashSet::new();
+        for d in &got {
+            if !before_retry.insert(d) {
+                break;
+            }
+        }
+        assert_eq!(
+            before_retry.len(),
+            UDP_PROBES_AT_ONCE,
+            "probes in flight at once"
         );
     }
 
