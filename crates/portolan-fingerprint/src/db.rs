@@ -110,6 +110,9 @@ pub struct Probe {
     pub wait_ms: u64,
     /// Whether the probe is worth sending inside a TLS tunnel.
     pub in_tls: bool,
+    /// UDP: the answer may come from another port of the target (TFTP answers from a new
+    /// transfer identifier, RFC 1350 §4), so the probe's socket is not bound to the port.
+    pub reply_from_any_port: bool,
 }
 
 impl Probe {
@@ -197,6 +200,8 @@ struct ProbeToml {
     in_tls: bool,
     #[serde(default)]
     pad_to: usize,
+    #[serde(default)]
+    reply_from_any_port: bool,
 }
 
 #[derive(Deserialize)]
@@ -379,6 +384,7 @@ impl ProbeDb {
                 rarity: p.rarity,
                 wait_ms: p.wait_ms,
                 in_tls: p.in_tls,
+                reply_from_any_port: p.reply_from_any_port && p.transport == Protocol::Udp,
             });
         }
         Ok(())

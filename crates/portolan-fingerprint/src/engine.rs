@@ -667,10 +667,28 @@ pub fn hygiene_notes(r: &ServiceReport) -> Vec<String> {
     v
 }
 
-async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
-    let addr = t.addr;
-    let db = opts.db.clone();
-    let mut r = ServiceReport::new(addr, Protocol::Udp);
+/// What one UDP probe got.
+enum UdpOutcome {
+    Reply(Vec<u8>),
+    /// ICMP port unreachable: the port is closed.
+    Refused,
+    /// No answer to either datagram (or the socket failed).
+    Silent,
+    /// The local socket could not be set up.
+    Error(String),
+}
+
+/// Send one UDP probe from a socket of its own (so its answer cannot be mistaken for another
+/// probe's), twice: UDP may drop the first datagram. `any_port`: the answer may come from
+/// another port of the same address (TFTP); the socket is then not connected, and an ICMP
+/// port unreachable is not seen (the other probes see it).
+async fn udp_probe(
+    addr: SocketAddr,
+    payload: Vec<u8>,
+    wait: Duration,
+    max: usize,
+    any_port: bool,
+) -> UdpOutcome {
     let bind: SocketAddr = if addr.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -678,47 +696,110 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     };
     let sock = match UdpSocket::bind(bind).await {
         Ok(s) => s,
-        Err(e) => {
-            r.state = "error".into();
-            r.notes.push(format!("udp socket: {e}"));
-            return r;
-        }
+        Err(e) => return UdpOutcome::Error(format!("udp socket: {e}")),
     };
-    if let Err(e) = sock.connect(addr).await {
-        r.state = "error".into();
-        r.notes.push(format!("udp connect: {e}"));
-        return r;
-    }
-    let plan = db.plan(addr.port(), Protocol::Udp, false, opts.intensity);
-    let mut answered = false;
-    let mut seen = Seen::default();
-    let mut buf = vec![0u8; opts.max_reply.clamp(512, 65_535)];
-    'probes: for p in plan {
-        // Two tries: UDP may drop the first datagram.
+    let mut buf = vec![0u8; max];
+    if any_port {
         for _ in 0..2 {
-            if sock.send(&p.payload).await.is_err() {
+            if sock.send_to(&payload, addr).await.is_err() {
                 break;
             }
-            match tokio::time::timeout(probe_wait(p, opts), sock.recv(&mut buf)).await {
-                Ok(Ok(n)) => {
-                    answered = true;
-                    let reply = buf[..n].to_vec();
-                    if consider(&mut r, &mut seen, &db, &p.name, &reply) {
-                        if p.name == "snmp-public" {
-                            crate::checks::snmp::from_reply(&reply, &mut r);
-                        }
-                        break 'probes;
+            let deadline = Instant::now() + wait;
+            loop {
+                match tokio::time::timeout_at(deadline, sock.recv_from(&mut buf)).await {
+                    Ok(Ok((n, from))) if from.ip() == addr.ip() => {
+                        buf.truncate(n);
+                        return UdpOutcome::Reply(buf);
+                    }
+                    // Someone else's datagram: not an answer; keep waiting.
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(_)) | Err(_) => break,
+                }
+            }
+        }
+        return UdpOutcome::Silent;
+    }
+    if let Err(e) = sock.connect(addr).await {
+        return UdpOutcome::Error(format!("udp connect: {e}"));
+    }
+    for _ in 0..2 {
+        if sock.send(&payload).await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(wait, sock.recv(&mut buf)).await {
+            Ok(Ok(n)) => {
+                buf.truncate(n);
+                return UdpOutcome::Reply(buf);
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return UdpOutcome::Refused;
+            }
+            Ok(Err(_)) | Err(_) => {}
+        }
+    }
+    UdpOutcome::Silent
+}
+
+/// UDP probes in flight to one port at once (one socket each).
+pub const UDP_PROBES_AT_ONCE: usize = 8;
+
+/// UDP: the probes of the port's plan are sent at once (up to [`UDP_PROBES_AT_ONCE`]), each
+/// from its own socket, and the answers are read as they come: a silent port costs one
+/// probe's two waits whatever the number of protocols tried (up to the cap), and an answer
+/// that identifies the service ends the wait for the others.
+async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
+    let addr = t.addr;
+    let db = opts.db.clone();
+    let mut r = ServiceReport::new(addr, Protocol::Udp);
+    let plan = db.plan(addr.port(), Protocol::Udp, false, opts.intensity);
+    let max = opts.max_reply.clamp(512, 65_535);
+    let mut set = tokio::task::JoinSet::new();
+    let mut pending = plan.into_iter();
+    let mut answered = false;
+    let mut seen = Seen::default();
+    let mut errors = Vec::new();
+    loop {
+        // At most UDP_PROBES_AT_ONCE sockets per port (with --concurrency ports at once, the
+        // descriptors stay bounded even at --intensity 9, where a port gets every UDP probe).
+        while set.len() < UDP_PROBES_AT_ONCE {
+            let Some(p) = pending.next() else {
+                break;
+            };
+            let (name, payload, wait) = (p.name.clone(), p.payload.clone(), probe_wait(p, opts));
+            let any_port = p.reply_from_any_port;
+            set.spawn(async move { (name, udp_probe(addr, payload, wait, max, any_port).await) });
+        }
+        let Some(done) = set.join_next().await else {
+            break;
+        };
+        let Ok((probe, outcome)) = done else {
+            continue;
+        };
+        match outcome {
+            UdpOutcome::Reply(reply) => {
+                answered = true;
+                if consider(&mut r, &mut seen, &db, &probe, &reply) {
+                    if probe == "snmp-public" {
+                        crate::checks::snmp::from_reply(&reply, &mut r);
                     }
                     break;
                 }
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    r.state = "closed".into();
-                    r.notes.push("ICMP port unreachable".into());
-                    return r;
-                }
-                Ok(Err(_)) | Err(_) => {}
             }
+            UdpOutcome::Refused => {
+                r.state = "closed".into();
+                r.notes.push("ICMP port unreachable".into());
+                return r;
+            }
+            UdpOutcome::Silent => {}
+            UdpOutcome::Error(e) => errors.push(e),
         }
+    }
+    set.abort_all();
+    if !answered && !errors.is_empty() {
+        r.state = "error".into();
+        errors.dedup();
+        r.notes.extend(errors);
+        return r;
     }
     if !answered {
         r.state = "open|filtered".into();
@@ -1153,6 +1234,156 @@ version = "$1"
         assert_eq!(r.product.as_deref(), Some("ngIRCd"), "{r:?}");
         assert_eq!(r.version.as_deref(), Some("26.1"));
         assert_eq!(r.confidence, Confidence::Matched);
+    }
+
+    #[tokio::test]
+    async fn a_text_admin_protocol_on_an_unlisted_port_is_named_by_its_version_command() {
+        // gearman.org/protocol, "Administrative Protocol": text lines; "version" answers
+        // "OK <version>", an unknown command "ERR <code> <text>". gearmand drops the "\r"
+        // before "\n". Here on a port no probe lists.
+        let addr = serve(|mut s| async move {
+            let mut b = [0u8; 512];
+            while let Ok(n) = s.read(&mut b).await {
+                if n == 0 {
+                    return;
+                }
+                let line = String::from_utf8_lossy(&b[..n]).to_string();
+                let reply: &[u8] = if line.trim_end() == "version" {
+                    b"OK 1.1.20\n"
+                } else {
+                    b"ERR UNKNOWN_COMMAND Unknown+server+command\n"
+                };
+                if s.write_all(reply).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        let r = detect(addr, &fast()).await;
+        assert_eq!(r.name.as_deref(), Some("gearman"), "{r:?}");
+        assert_eq!(r.version.as_deref(), Some("1.1.20"), "{r:?}");
+        assert_eq!(r.confidence, Confidence::Matched);
+        assert!(
+            r.findings.iter().any(|f| f.id == "gearman-no-auth"),
+            "a job server that answered is open to any client: {r:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn sip_over_udp_on_an_unlisted_port_is_named() {
+        // RFC 3261 §8.2.6 / §11: a 200 OK to OPTIONS, with the Via, From, To, Call-ID and CSeq
+        // of the request; Kamailio's default server_header (core cookbook, "server_header").
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut b = [0u8; 2048];
+            while let Ok((n, from)) = udp.recv_from(&mut b).await {
+                if !b[..n].starts_with(b"OPTIONS sip:") {
+                    continue; // a SIP proxy drops what is not SIP
+                }
+                let reply = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP portolan.invalid;rport=40000;branch=z9hG4bK-portolan;received=127.0.0.1\r\nFrom: <sip:portolan@portolan.invalid>;tag=portolan\r\nTo: <sip:portolan@portolan.invalid>;tag=a6a1c5f60faecf035a1ae5b6e96e979a-2a61\r\nCall-ID: portolan-options@portolan.invalid\r\nCSeq: 1 OPTIONS\r\nAllow: INVITE, ACK, BYE, CANCEL, OPTIONS\r\nServer: kamailio (5.6.3 (x86_64/linux))\r\nContent-Length: 0\r\n\r\n";
+                let _ = udp.send_to(reply, from).await;
+            }
+        });
+        let mut o = fast();
+        o.checks = false;
+        let r = detect_target(&Target::udp(addr), &o).await;
+        assert_eq!(r.state, "open", "{r:?}");
+        assert_eq!(r.name.as_deref(), Some("sip"), "{r:?}");
+        assert_eq!(r.product.as_deref(), Some("kamailio"), "{r:?}");
+        assert_eq!(r.version.as_deref(), Some("5.6.3"), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_udp_ports_probes_go_out_together_before_any_retry() {
+        // A silent port: every probe of the plan is sent before any is sent again, so the
+        // wait does not grow with the number of protocols tried.
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        let got = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+        let log = got.clone();
+        tokio::spawn(async move {
+            let mut b = [0u8; 2048];
+            while let Ok((n, _)) = udp.recv_from(&mut b).await {
+                log.lock().unwrap().push(b[..n].to_vec());
+            }
+        });
+        let mut o = fast();
+        o.checks = false;
+        let r = detect_target(&Target::udp(addr), &o).await;
+        assert_eq!(r.state, "open|filtered", "{r:?}");
+        let plan = o.db.plan(addr.port(), Protocol::Udp, false, o.intensity);
+        assert!(plan.len() >= 4, "{}", plan.len());
+        let got = got.lock().unwrap().clone();
+        assert_eq!(got.len(), 2 * plan.len(), "each probe twice");
+        let first: std::collections::HashSet<&Vec<u8>> = got[..plan.len()].iter().collect();
+        assert_eq!(
+            first.len(),
+            plan.len(),
+            "a retry came before every probe was sent once"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_udp_probe_goes_out_at_intensity_9_a_bounded_number_at_once() {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        let got = Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+        let log = got.clone();
+        tokio::spawn(async move {
+            let mut b = [0u8; 2048];
+            while let Ok((n, _)) = udp.recv_from(&mut b).await {
+                log.lock().unwrap().push(b[..n].to_vec());
+            }
+        });
+        let mut o = fast();
+        o.checks = false;
+        o.intensity = 9;
+        let r = detect_target(&Target::udp(addr), &o).await;
+        assert_eq!(r.state, "open|filtered", "{r:?}");
+        let plan = o.db.plan(addr.port(), Protocol::Udp, false, 9);
+        assert!(plan.len() > UDP_PROBES_AT_ONCE, "{}", plan.len());
+        let got = got.lock().unwrap().clone();
+        let distinct: std::collections::HashSet<&Vec<u8>> = got.iter().collect();
+        let payloads: std::collections::HashSet<&Vec<u8>> =
+            plan.iter().map(|p| &p.payload).collect();
+        assert_eq!(distinct, payloads, "every probe of the plan was sent");
+        // Before any probe is sent again, exactly the first round went out: no more at once.
+        let mut before_retry = std::collections::HashSet::new();
+        for d in &got {
+            if !before_retry.insert(d) {
+                break;
+            }
+        }
+        assert_eq!(
+            before_retry.len(),
+            UDP_PROBES_AT_ONCE,
+            "probes in flight at once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tftp_answer_from_a_new_port_is_read() {
+        // RFC 1350 §4: the server answers from a transfer identifier (port) of its own; a
+        // read request for a missing file gets ERROR (opcode 5) code 1 "File not found".
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut b = [0u8; 2048];
+            while let Ok((n, from)) = udp.recv_from(&mut b).await {
+                if b[..n].starts_with(b"\x00\x01") {
+                    let tid = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                    let _ = tid
+                        .send_to(b"\x00\x05\x00\x01File not found\x00", from)
+                        .await;
+                }
+            }
+        });
+        let mut o = fast();
+        o.checks = false;
+        let r = detect_target(&Target::udp(addr), &o).await;
+        assert_eq!(r.state, "open", "{r:?}");
+        assert_eq!(r.name.as_deref(), Some("tftp"), "{r:?}");
     }
 
     #[tokio::test]

@@ -194,6 +194,7 @@ pub fn parse(text: &str, path: &str) -> Result<ProbeDb, DbError> {
                     rarity: 5,
                     wait_ms: 0,
                     in_tls: true,
+                    reply_from_any_port: false,
                 });
             }
             "match" | "softmatch" => {

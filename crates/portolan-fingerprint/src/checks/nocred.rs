@@ -26,6 +26,13 @@ const QUEUES: &[(&str, &str, &str, &str, &[u8])] = &[
         "Gearman job server answers any client (the protocol has no authentication): jobs can be submitted to its workers",
         b"version -> OK (the command was answered without credentials)",
     ),
+    (
+        "gearman",
+        "memcached-version", // the same text command, sent to unknown ports
+        "gearman-no-auth",
+        "Gearman job server answers any client (the protocol has no authentication): jobs can be submitted to its workers",
+        b"version -> OK (the command was answered without credentials)",
+    ),
 ];
 
 /// Flag a queue server whose command probe was answered (a hard match on that probe's reply,
