@@ -669,6 +669,27 @@ struct PreRange {
 /// Ranges per block of the index's range list, each block with its highest upper bound.
 const BLOCK: usize = 16;
 
+/// A version's first four tokens in 64 bits (each 16: its class, and its value saturated at
+/// 2^14 - 1), an order key that never contradicts [`Packed::cmp`]: `key(a) < key(b)` implies
+/// `a < b`. Equal keys say nothing; the full comparison decides. The index searches and skips
+/// on these keys (8 bytes an entry, few cache lines) and reads the full entry only when they
+/// cannot decide.
+fn order_key(p: &Packed) -> u64 {
+    const END: u64 = 1 << 62;
+    let mut k = 0u64;
+    for i in 0..4 {
+        let t = if i < usize::from(p.len) {
+            p.toks[i]
+        } else {
+            END
+        };
+        let class = t >> 62;
+        let value = (t & ((1 << 62) - 1)).min((1 << 14) - 1);
+        k = (k << 16) | (class << 14) | value;
+    }
+    k
+}
+
 /// The records that name one (vendor, product), and their criteria for that product in a
 /// compact index (versions packed inline) that finds, without looking at the others, the
 /// records one of whose criteria may admit a version:
@@ -679,13 +700,21 @@ const BLOCK: usize = 16;
 ///   block that ends below the version is skipped whole;
 /// - criteria the index cannot order (versions of more than [`PACKED`] tokens, two bounds on
 ///   one side) are always candidates, and the full evaluation decides.
+///
+/// Searches and skips run on [`order_key`]s kept in arrays of their own; a full entry is read
+/// only where the keys cannot decide.
 struct ProductIndex {
     recs: Vec<Prepared>,
     any: Vec<u32>,
     exact: Vec<(Packed, bool, u32)>,
+    exact_keys: Vec<u64>,
     ranges: Vec<PreRange>,
-    /// The highest upper bound of each block of `ranges` (`None`: a block with an open end).
-    block_hi: Vec<Option<Packed>>,
+    /// Order keys of each range's lower bound (0 when none) and upper bound (`u64::MAX` when
+    /// none), in the order of `ranges`.
+    lo_keys: Vec<u64>,
+    hi_keys: Vec<u64>,
+    /// The highest upper-bound key of each block of `ranges`.
+    block_hi: Vec<u64>,
 }
 
 /// `a`'s lower bound orders before `b`'s (no lower bound first).
@@ -734,24 +763,27 @@ impl ProductIndex {
         any.dedup();
         exact.sort_by(|a, b| a.0.cmp(&b.0));
         ranges.sort_by(|a, b| lo_cmp(&a.lo, &b.lo));
-        let block_hi = ranges
+        let exact_keys = exact.iter().map(|(v, _, _)| order_key(v)).collect();
+        let lo_keys = ranges
+            .iter()
+            .map(|r| r.lo.map_or(0, |(v, _)| order_key(&v)))
+            .collect();
+        let hi_keys: Vec<u64> = ranges
+            .iter()
+            .map(|r| r.hi.map_or(u64::MAX, |(v, _)| order_key(&v)))
+            .collect();
+        let block_hi = hi_keys
             .chunks(BLOCK)
-            .map(|block| {
-                let mut top: Option<Packed> = None;
-                for r in block {
-                    let (h, _) = r.hi?;
-                    if top.is_none_or(|t| h.cmp(&t) == std::cmp::Ordering::Greater) {
-                        top = Some(h);
-                    }
-                }
-                top
-            })
+            .map(|b| b.iter().copied().max().unwrap_or(u64::MAX))
             .collect();
         ProductIndex {
             recs,
             any,
             exact,
+            exact_keys,
             ranges,
+            lo_keys,
+            hi_keys,
             block_hi,
         }
     }
@@ -766,16 +798,23 @@ impl ProductIndex {
             return;
         };
         let pb = Packed::new(base);
+        let vkey = order_key(&pv);
         out.extend_from_slice(&self.any);
         // Exact versions: equal to the version, or (update `*`) to its base version.
         let mut exact_at = |x: &Packed, only_any_update: bool| {
-            let start = self.exact.partition_point(|(e, _, _)| e.cmp(x) == Less);
-            for (e, any_update, rec) in &self.exact[start..] {
-                if e.cmp(x) != Equal {
+            let k = order_key(x);
+            let start = self.exact_keys.partition_point(|&e| e < k);
+            for (i, e) in self.exact_keys[start..].iter().enumerate() {
+                if *e != k {
                     break;
                 }
-                if (!only_any_update || *any_update) && e.numeric == pv.numeric {
-                    out.push(*rec);
+                if let Some((e, any_update, rec)) = self.exact.get(start + i) {
+                    if e.cmp(x) == Equal
+                        && (!only_any_update || *any_update)
+                        && e.numeric == pv.numeric
+                    {
+                        out.push(*rec);
+                    }
                 }
             }
         };
@@ -785,17 +824,20 @@ impl ProductIndex {
             Some(_) => {}
             None => out.extend(self.exact.iter().filter(|e| e.1).map(|e| e.2)),
         }
-        // Ranges that start at or below the version, block by block.
-        let end = self
-            .ranges
-            .partition_point(|r| r.lo.is_none_or(|(lo, _)| lo.cmp(&pv) != Greater));
-        for (b, block) in self.ranges[..end].chunks(BLOCK).enumerate() {
-            if let Some(Some(top)) = self.block_hi.get(b) {
-                if top.cmp(&pv) == Less {
+        // Ranges whose lower bound may be at or below the version, block by block; a block
+        // (or an entry) whose upper bound is below the version is skipped on its key.
+        let end = self.lo_keys.partition_point(|&k| k <= vkey);
+        for (b, keys) in self.hi_keys[..end].chunks(BLOCK).enumerate() {
+            if self.block_hi.get(b).is_some_and(|&top| top < vkey) {
+                continue;
+            }
+            for (j, &hk) in keys.iter().enumerate() {
+                if hk < vkey {
                     continue;
                 }
-            }
-            for r in block {
+                let Some(r) = self.ranges.get(b * BLOCK + j) else {
+                    continue;
+                };
                 let c = PreCrit {
                     rec: r.rec,
                     admits: Admits::Range { lo: r.lo, hi: r.hi },
@@ -1530,6 +1572,22 @@ mod tests {
             want.sort_unstable();
             want.dedup();
             proptest::prop_assert_eq!(found, want);
+        }
+    }
+
+    proptest::proptest! {
+        /// The index's order keys never contradict the order of versions.
+        #[test]
+        fn order_keys_never_contradict_the_version_order(a in version_text(), b in version_text()) {
+            let (va, vb) = (Version::parse(&a), Version::parse(&b));
+            if let (Some(pa), Some(pb)) = (Packed::new(&va), Packed::new(&vb)) {
+                if order_key(&pa) < order_key(&pb) {
+                    proptest::prop_assert!(va < vb, "{a} {b}");
+                }
+                if va <= vb {
+                    proptest::prop_assert!(order_key(&pa) <= order_key(&pb), "{a} {b}");
+                }
+            }
         }
     }
 
