@@ -236,6 +236,57 @@ pub struct Finding {
     pub description: Arc<str>,
 }
 
+impl Finding {
+    /// The severity this finding counts with for `--fail-on` (`portolan vulns` and `portolan
+    /// scan --vulns`): `None` for unknown applicability (NVD has not said that it applies);
+    /// otherwise its CVSS severity, raised to at least high when the CVE is in CISA's Known
+    /// Exploited Vulnerabilities catalogue — exploited in the wild, with a due date to fix it
+    /// whatever its score.
+    pub fn gate_severity(&self) -> Option<Severity> {
+        match self.applicability {
+            Applicability::Unknown => None,
+            _ if self.kev.is_some() => Some(self.severity.max(Severity::High)),
+            _ => Some(self.severity),
+        }
+    }
+}
+
+/// Which findings are shown: the filters of `portolan vulns` and of `portolan scan --vulns`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    /// Only findings whose highest CVSS base score is at least this (none without a score).
+    pub min_cvss: Option<f64>,
+    /// Only CVEs in CISA's KEV catalogue.
+    pub kev_only: bool,
+    /// Only findings whose EPSS score (probability of exploitation in 30 days, 0-1) is at least
+    /// this (none without a score).
+    pub min_epss: Option<f64>,
+    /// Only findings with at least this confidence (0-100).
+    pub min_confidence: u8,
+    /// No findings of unknown applicability (records NVD has not analysed yet).
+    pub no_unknown: bool,
+}
+
+impl Filter {
+    /// Whether `f` passes every filter.
+    pub fn keep(&self, f: &Finding) -> bool {
+        (!self.no_unknown || f.applicability != Applicability::Unknown)
+            && (!self.kev_only || f.kev.is_some())
+            && self
+                .min_cvss
+                .is_none_or(|min| f.score.is_some_and(|s| s >= min))
+            && self
+                .min_epss
+                .is_none_or(|min| f.epss.as_ref().is_some_and(|e| e.score >= min))
+            && f.confidence >= self.min_confidence
+    }
+
+    /// Whether any filter is set.
+    pub fn is_active(&self) -> bool {
+        *self != Filter::default()
+    }
+}
+
 /// Severity from a CVSS base score (the v3/v4 bands).
 pub fn severity_of(score: Option<f64>) -> Severity {
     match score {
@@ -1641,6 +1692,99 @@ mod tests {
         let exact = PreCrit::new(0, &crit(Some("9.1"), "*", Default::default())).unwrap();
         assert!(exact.admits(&p("9.1p1"), Some(&p("9.1"))));
         assert!(!exact.admits(&p("9.2p1"), Some(&p("9.2"))));
+    }
+
+    fn sample_finding() -> Finding {
+        Finding {
+            cve: "CVE-2099-0001".into(),
+            applicability: Applicability::Affected,
+            product: "a:b".into(),
+            version: "1.0".into(),
+            range: "a:b < 2.0".into(),
+            cvss_v40: None,
+            cvss_v31: None,
+            score: Some(5.3),
+            severity: Severity::Medium,
+            kev: None,
+            epss: Some(Arc::new(EpssScore {
+                cve: "CVE-2099-0001".into(),
+                score: 0.02,
+                percentile: 0.8,
+                date: "2026-01-01".into(),
+            })),
+            confidence: 80,
+            reasons: Vec::new(),
+            distro: None,
+            status: Arc::from("Analyzed"),
+            description: Arc::from(""),
+        }
+    }
+
+    #[test]
+    fn kev_counts_as_at_least_high_and_unknown_never_counts() {
+        let mut f = sample_finding();
+        assert_eq!(f.gate_severity(), Some(Severity::Medium));
+        f.kev = Some(Arc::new(KevEntry {
+            cve: f.cve.clone(),
+            vendor: "V".into(),
+            product: "P".into(),
+            name: "N".into(),
+            date_added: "2026-01-01".into(),
+            due_date: "2026-01-22".into(),
+            ransomware: "Unknown".into(),
+        }));
+        assert_eq!(f.gate_severity(), Some(Severity::High));
+        f.severity = Severity::Critical;
+        assert_eq!(f.gate_severity(), Some(Severity::Critical));
+        f.applicability = Applicability::Unknown;
+        assert_eq!(f.gate_severity(), None);
+    }
+
+    #[test]
+    fn filters_keep_what_passes_every_one() {
+        let f = sample_finding();
+        let keep = |flt: Filter| flt.keep(&f);
+        assert!(keep(Filter::default()));
+        assert!(!Filter::default().is_active());
+        assert!(keep(Filter {
+            min_cvss: Some(5.3),
+            ..Filter::default()
+        }));
+        assert!(!keep(Filter {
+            min_cvss: Some(7.0),
+            ..Filter::default()
+        }));
+        assert!(!keep(Filter {
+            kev_only: true,
+            ..Filter::default()
+        }));
+        assert!(keep(Filter {
+            min_epss: Some(0.01),
+            ..Filter::default()
+        }));
+        assert!(!keep(Filter {
+            min_epss: Some(0.5),
+            ..Filter::default()
+        }));
+        assert!(!keep(Filter {
+            min_confidence: 81,
+            ..Filter::default()
+        }));
+        let mut unknown = sample_finding();
+        unknown.applicability = Applicability::Unknown;
+        unknown.score = None;
+        unknown.epss = None;
+        let no_unknown = Filter {
+            no_unknown: true,
+            ..Filter::default()
+        };
+        assert!(!no_unknown.keep(&unknown) && no_unknown.keep(&f));
+        // A filter on a score hides what has none.
+        assert!(!Filter {
+            min_epss: Some(0.0),
+            ..Filter::default()
+        }
+        .keep(&unknown));
     }
 
     #[test]
