@@ -7,6 +7,9 @@
 //!   import` makes, and print the time and the counts.
 //! - `vulns_bench match DB N`: match N services (product and version drawn from the same
 //!   products) against the database DB and print the time of the matching alone.
+//! - `vulns_bench profile DB N [ROUNDS]`: load the products once, then match ROUNDS (default
+//!   10) fresh sets of N services with distinct versions, for `perf record` (the matching
+//!   dominates the profile).
 
 use portolan_vuln::cpe::CpeName;
 use portolan_vuln::db::SqliteStore;
@@ -230,7 +233,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => {
             eprintln!(
-                "usage: vulns_bench gen DIR N | vulns_bench import DB DIR | vulns_bench match DB N"
+                "usage: vulns_bench gen DIR N | vulns_bench import DB DIR | vulns_bench match DB N | vulns_bench profile DB N [ROUNDS]"
             );
             std::process::exit(2);
         }
