@@ -43,8 +43,10 @@ Store: every scan is saved to the local result store (SQLite, under $PORTOLAN_DA
 $XDG_DATA_HOME/portolan, else ~/.local/share/portolan) while it runs: `portolan scans`,
 `portolan history ADDR`, `portolan diff`. --store PATH|URL chooses another SQLite file or a
 PostgreSQL database (postgres://user@host/db), --no-store saves nothing.
-Exit status: 0 done, 1 an exposure at or above --fail-on, 2 error, 130 interrupted.
-  portolan scan -sV 10.0.0.0/24 --top-ports 100 --fail-on high -o report.jsonl";
+Exit status: 0 done, 1 an exposure (with --vulns, also a CVE shown) at or above --fail-on, 2
+error, 130 interrupted.
+  portolan scan -sV 10.0.0.0/24 --top-ports 100 --fail-on high -o report.jsonl
+  portolan scan -sV 10.0.0.0/24 --vulns --min-cvss 7 --fail-on high -o xml=scan.xml";
 
 /// How hostnames resolve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
