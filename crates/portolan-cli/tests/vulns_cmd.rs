@@ -294,3 +294,96 @@ fn no_file_reads_the_latest_scan_of_the_store_or_the_one_given() {
         .assert()
         .code(2);
 }
+
+/// A medium CVE (CVSS 5.3) of acme:widget before 2.0, and (with `kev`) a KEV entry for it.
+fn widget_db(dir: &Path, kev: bool) -> PathBuf {
+    let nvd = dir.join("CVE-2099-0042.json");
+    std::fs::write(
+        &nvd,
+        r#"{"id":"CVE-2099-0042","lastModified":"2026-01-01T00:00:00.000","vulnStatus":"Analyzed",
+        "descriptions":[{"lang":"en","value":"A widget flaw."}],
+        "metrics":{"cvssMetricV31":[{"source":"nvd@nist.gov","type":"Primary","cvssData":{"version":"3.1","vectorString":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:N/A:N","baseScore":5.3,"baseSeverity":"MEDIUM"}}]},
+        "configurations":[{"nodes":[{"operator":"OR","negate":false,"cpeMatch":[{"vulnerable":true,"criteria":"cpe:2.3:a:acme:widget:*:*:*:*:*:*:*:*","versionEndExcluding":"2.0"}]}]}]}"#,
+    )
+    .unwrap();
+    let db = dir.join(if kev { "kev.sqlite3" } else { "plain.sqlite3" });
+    let mut cmd = portolan();
+    cmd.args(["vulns", "import"]).arg(&nvd).arg("--db").arg(&db);
+    if kev {
+        let csv = dir.join("kev.csv");
+        std::fs::write(
+            &csv,
+            "cveID,vendorProject,product,vulnerabilityName,dateAdded,shortDescription,requiredAction,dueDate,knownRansomwareCampaignUse,notes,cwes\n\
+             CVE-2099-0042,Acme,Widget,\"Acme Widget Flaw\",2026-01-02,\"A flaw.\",\"Apply updates.\",2026-01-23,Unknown,\"\",CWE-20\n",
+        )
+        .unwrap();
+        cmd.arg(&csv);
+    }
+    cmd.assert().success();
+    db
+}
+
+#[test]
+fn fail_on_counts_a_kev_listed_cve_as_at_least_high() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = |db: &Path, level: &str| {
+        portolan()
+            .args(["vulns", "cpe", "cpe:/a:acme:widget:1.0", "--fail-on", level])
+            .arg("--db")
+            .arg(db)
+            .output()
+            .unwrap()
+            .status
+            .code()
+    };
+    let plain = widget_db(dir.path(), false);
+    assert_eq!(gate(&plain, "medium"), Some(1));
+    assert_eq!(gate(&plain, "high"), Some(0), "CVSS 5.3 is medium");
+    let kev = widget_db(dir.path(), true);
+    assert_eq!(
+        gate(&kev, "high"),
+        Some(1),
+        "exploited in the wild: at least high"
+    );
+    assert_eq!(gate(&kev, "critical"), Some(0));
+}
+
+#[test]
+fn min_epss_keeps_the_cves_likely_to_be_exploited() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = imported(&dir);
+    let out = portolan()
+        .args([
+            "vulns",
+            "cpe",
+            "cpe:/a:openbsd:openssh:9.2p1",
+            "--format",
+            "json",
+        ])
+        .args(["--min-epss", "0.02", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let recs = json_lines(&out.stdout);
+    let cves: Vec<&str> = recs
+        .iter()
+        .filter(|r| r["type"] == "finding")
+        .map(|r| r["cve"].as_str().unwrap())
+        .collect();
+    assert_eq!(cves, ["CVE-2023-28531"]);
+    assert_eq!(recs.last().unwrap()["hidden_by_filters"], 4);
+    portolan()
+        .args([
+            "vulns",
+            "cpe",
+            "cpe:/a:openbsd:openssh:9.2p1",
+            "--min-epss",
+            "2",
+        ])
+        .arg("--db")
+        .arg(&db)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("from 0 to 1"));
+}

@@ -227,3 +227,159 @@ fn findings_inline_in_every_format() {
         }
     }
 }
+
+/// `scan -sV --vulns` against one loopback greeting, `extra` flags after; the exit status and
+/// the JSON Lines on stdout.
+fn scan_vulns(db: &Path, banner: &'static [u8], extra: &[&str]) -> (Option<i32>, u16, String) {
+    let port = greeter(banner);
+    let out = portolan()
+        .args([
+            "scan",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-sV",
+            "--vulns",
+            "--no-store",
+            "--format",
+            "json",
+        ])
+        .arg("--vulns-db")
+        .arg(db)
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        port,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The CVE ids in the `vulns` array of the port record.
+fn cves(jsonl: &str, port: u16) -> Vec<String> {
+    let rec: serde_json::Value = jsonl
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["type"] == "port" && r["port"] == port)
+        .unwrap();
+    rec.get("vulns")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .map(|v| v["cve"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn fail_on_counts_the_cve_findings_of_vulns() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = imported(dir.path());
+    // OpenSSH 9.6p1: CVE-2024-6387 (CVSS 8.1, high) is its most severe known CVE.
+    let banner = b"SSH-2.0-OpenSSH_9.6p1\r\n";
+    let (code, port, out) = scan_vulns(&db, banner, &["--fail-on", "high"]);
+    assert_eq!(cves(&out, port), ["CVE-2024-6387"], "{out}");
+    assert_eq!(code, Some(1), "a high CVE must fail --fail-on high: {out}");
+    let (code, _, _) = scan_vulns(&db, banner, &["--fail-on", "medium"]);
+    assert_eq!(code, Some(1));
+    let (code, _, _) = scan_vulns(&db, banner, &["--fail-on", "critical"]);
+    assert_eq!(code, Some(0), "nothing critical");
+    // A finding the filters hide does not count.
+    let (code, port, out) = scan_vulns(&db, banner, &["--fail-on", "high", "--min-cvss", "9"]);
+    assert_eq!(code, Some(0));
+    assert!(cves(&out, port).is_empty(), "{out}");
+    // Without --vulns the same service proves no exposure.
+    let port = greeter(banner).to_string();
+    portolan()
+        .args(["scan", "127.0.0.1", "-p", &port, "-sV", "--no-store"])
+        .args(["--fail-on", "high"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn vulns_filters_apply_inline_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = imported(dir.path());
+    let banner = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
+    let o = |f: &str| dir.path().join(f);
+    let files: Vec<String> = ["xml=s.xml", "grep=s.grep", "csv=s.csv", "table=s.txt"]
+        .iter()
+        .map(|s| {
+            let (fmt, f) = s.split_once('=').unwrap();
+            format!("{fmt}={}", o(f).display())
+        })
+        .collect();
+    let mut extra = vec!["--min-cvss", "9"];
+    for f in &files {
+        extra.push("-o");
+        extra.push(f);
+    }
+    let (code, port, out) = scan_vulns(&db, banner, &extra);
+    assert_eq!(code, Some(0), "{out}");
+    // CVSS 9.8: CVE-2023-28531, CVE-2023-38408, CVE-2023-51385; hidden: CVE-2024-6387 (8.1),
+    // CVE-2023-51384 (5.5).
+    let mut shown = cves(&out, port);
+    shown.sort();
+    assert_eq!(
+        shown,
+        ["CVE-2023-28531", "CVE-2023-38408", "CVE-2023-51385"],
+        "{out}"
+    );
+    let hidden = ["CVE-2024-6387", "CVE-2023-51384"];
+    let table = std::fs::read_to_string(o("s.txt")).unwrap();
+    assert!(table.contains("CVE-2023-38408 9.8 critical"), "{table}");
+    assert!(table.contains("(2 more hidden by filters)"), "{table}");
+    let xml = std::fs::read_to_string(o("s.xml")).unwrap();
+    assert!(xml.contains(">CVE-2023-38408<"), "{xml}");
+    nmapxml::check(&o("s.xml"), &[port]);
+    let grep = std::fs::read_to_string(o("s.grep")).unwrap();
+    assert!(grep.contains("CVE-2023-38408"), "{grep}");
+    let csv = std::fs::read_to_string(o("s.csv")).unwrap();
+    assert!(csv.contains("CVE-2023-38408"), "{csv}");
+    for text in [&table, &xml, &grep, &csv] {
+        for id in hidden {
+            assert!(
+                !text.contains(id),
+                "{id} shown despite --min-cvss 9: {text}"
+            );
+        }
+    }
+
+    // --min-epss: only the CVE with an EPSS score of at least 0.02 (CVE-2023-28531, 0.02267).
+    let (_, port, out) = scan_vulns(&db, banner, &["--min-epss", "0.02"]);
+    assert_eq!(cves(&out, port), ["CVE-2023-28531"], "{out}");
+    // --kev: none of these is in the KEV excerpt: no vulns on the port at all.
+    let (_, port, out) = scan_vulns(&db, banner, &["--kev"]);
+    assert!(cves(&out, port).is_empty(), "{out}");
+    // --min-confidence: a Debian build caps confidence at 30.
+    let (_, port, out) = scan_vulns(&db, banner, &["--min-confidence", "31"]);
+    assert!(cves(&out, port).is_empty(), "{out}");
+    let (_, port, out) = scan_vulns(&db, banner, &["--min-confidence", "30"]);
+    assert_eq!(cves(&out, port).len(), 5, "{out}");
+    // The filters need --vulns.
+    let port = greeter(banner).to_string();
+    portolan()
+        .args(["scan", "127.0.0.1", "-p", &port, "-sV", "--no-store"])
+        .args(["--min-cvss", "7"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--vulns"));
+    // A score out of range is an error that says what to give.
+    portolan()
+        .args([
+            "scan",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-sV",
+            "--no-store",
+            "--vulns",
+        ])
+        .args(["--min-cvss", "11"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("from 0 to 10"));
+}

@@ -7,6 +7,9 @@
 //!   import` makes, and print the time and the counts.
 //! - `vulns_bench match DB N`: match N services (product and version drawn from the same
 //!   products) against the database DB and print the time of the matching alone.
+//! - `vulns_bench profile DB N [ROUNDS]`: load the products once, then match ROUNDS (default
+//!   10) fresh sets of N services with distinct versions, for `perf record` (the matching
+//!   dominates the profile).
 
 use portolan_vuln::cpe::CpeName;
 use portolan_vuln::db::SqliteStore;
@@ -197,9 +200,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
+        (Some("profile"), Some(db), Some(n)) => {
+            // For `perf record`: load once, then match ROUNDS fresh sets of N services with
+            // distinct versions (the matching dominates the profile).
+            let n: u64 = n.parse()?;
+            let rounds: u64 = args.get(4).map_or(Ok(10), |r| r.parse())?;
+            let store = SqliteStore::open(Path::new(db))?;
+            let m = Matcher::new(&store, Aliases::builtin());
+            for i in 0..PRODUCTS / 10 {
+                let (v, p) = product(i);
+                if let Some(c) = CpeName::parse(&format!("cpe:/a:{v}:{p}:999")) {
+                    m.match_shared(&Detected::from_cpe(&c))?;
+                }
+            }
+            let mut r = Rng(13);
+            let (t, c) = (Instant::now(), cpu_ns());
+            let mut findings = 0;
+            for round in 0..rounds {
+                for _ in 0..n {
+                    let (v, p) = product(r.below(PRODUCTS / 10));
+                    let ver = format!("{}.{}.{}-{round}", r.below(10), r.below(30), r.below(40));
+                    if let Some(c) = CpeName::parse(&format!("cpe:/a:{v}:{p}:{ver}")) {
+                        findings += m.match_shared(&Detected::from_cpe(&c))?.len();
+                    }
+                }
+            }
+            println!(
+                "{rounds} x {n} services, {findings} findings: {:.1} / {:.1} ms (wall / CPU)",
+                t.elapsed().as_secs_f64() * 1e3,
+                ms(cpu_ns() - c)
+            );
+        }
         _ => {
             eprintln!(
-                "usage: vulns_bench gen DIR N | vulns_bench import DB DIR | vulns_bench match DB N"
+                "usage: vulns_bench gen DIR N | vulns_bench import DB DIR | vulns_bench match DB N | vulns_bench profile DB N [ROUNDS]"
             );
             std::process::exit(2);
         }

@@ -33,5 +33,5 @@ pub mod nvd;
 pub mod version;
 
 pub use db::{SqliteStore, VulnStore};
-pub use matcher::{Applicability, Detected, Finding, Matcher};
+pub use matcher::{Applicability, Detected, Filter, Finding, Matcher};
 pub use version::Version;

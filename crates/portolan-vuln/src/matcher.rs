@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// The alias groups compiled in (`data/aliases.toml`).
 const ALIASES_TOML: &str = include_str!("../data/aliases.toml");
@@ -215,14 +216,14 @@ pub struct Finding {
     /// The criterion and its range: `openbsd:openssh >= 8.6, < 9.8`.
     pub range: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cvss_v40: Option<Cvss>,
+    pub cvss_v40: Option<Arc<Cvss>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cvss_v31: Option<Cvss>,
+    pub cvss_v31: Option<Arc<Cvss>>,
     /// Highest base score of any CVSS version NVD gives (v4.0, v3.1, v3.0, v2).
     pub score: Option<f64>,
     pub severity: Severity,
-    pub kev: Option<KevEntry>,
-    pub epss: Option<EpssScore>,
+    pub kev: Option<Arc<KevEntry>>,
+    pub epss: Option<Arc<EpssScore>>,
     /// 0-100, Greenbone-style quality of detection.
     pub confidence: u8,
     /// Why that confidence, in words.
@@ -230,8 +231,60 @@ pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distro: Option<Distro>,
     /// NVD status of the record.
-    pub status: String,
-    pub description: String,
+    pub status: Arc<str>,
+    /// The record's description, at most 300 characters.
+    pub description: Arc<str>,
+}
+
+impl Finding {
+    /// The severity this finding counts with for `--fail-on` (`portolan vulns` and `portolan
+    /// scan --vulns`): `None` for unknown applicability (NVD has not said that it applies);
+    /// otherwise its CVSS severity, raised to at least high when the CVE is in CISA's Known
+    /// Exploited Vulnerabilities catalogue — exploited in the wild, with a due date to fix it
+    /// whatever its score.
+    pub fn gate_severity(&self) -> Option<Severity> {
+        match self.applicability {
+            Applicability::Unknown => None,
+            _ if self.kev.is_some() => Some(self.severity.max(Severity::High)),
+            _ => Some(self.severity),
+        }
+    }
+}
+
+/// Which findings are shown: the filters of `portolan vulns` and of `portolan scan --vulns`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    /// Only findings whose highest CVSS base score is at least this (none without a score).
+    pub min_cvss: Option<f64>,
+    /// Only CVEs in CISA's KEV catalogue.
+    pub kev_only: bool,
+    /// Only findings whose EPSS score (probability of exploitation in 30 days, 0-1) is at least
+    /// this (none without a score).
+    pub min_epss: Option<f64>,
+    /// Only findings with at least this confidence (0-100).
+    pub min_confidence: u8,
+    /// No findings of unknown applicability (records NVD has not analysed yet).
+    pub no_unknown: bool,
+}
+
+impl Filter {
+    /// Whether `f` passes every filter.
+    pub fn keep(&self, f: &Finding) -> bool {
+        (!self.no_unknown || f.applicability != Applicability::Unknown)
+            && (!self.kev_only || f.kev.is_some())
+            && self
+                .min_cvss
+                .is_none_or(|min| f.score.is_some_and(|s| s >= min))
+            && self
+                .min_epss
+                .is_none_or(|min| f.epss.as_ref().is_some_and(|e| e.score >= min))
+            && f.confidence >= self.min_confidence
+    }
+
+    /// Whether any filter is set.
+    pub fn is_active(&self) -> bool {
+        *self != Filter::default()
+    }
 }
 
 /// Severity from a CVSS base score (the v3/v4 bands).
@@ -656,12 +709,73 @@ impl PreCrit {
     }
 }
 
+/// A range criterion in a product's index.
+#[derive(Clone, Copy, Debug)]
+struct PreRange {
+    lo: Option<(Packed, bool)>,
+    hi: Option<(Packed, bool)>,
+    rec: u32,
+}
+
+/// Ranges per block of the index's range list, each block with its highest upper bound.
+const BLOCK: usize = 16;
+
+/// A version's first four tokens in 64 bits (each 16: its class, and its value saturated at
+/// 2^14 - 1), an order key that never contradicts [`Packed::cmp`]: `key(a) < key(b)` implies
+/// `a < b`. Equal keys say nothing; the full comparison decides. The index searches and skips
+/// on these keys (8 bytes an entry, few cache lines) and reads the full entry only when they
+/// cannot decide.
+fn order_key(p: &Packed) -> u64 {
+    const END: u64 = 1 << 62;
+    let mut k = 0u64;
+    for i in 0..4 {
+        let t = if i < usize::from(p.len) {
+            p.toks[i]
+        } else {
+            END
+        };
+        let class = t >> 62;
+        let value = (t & ((1 << 62) - 1)).min((1 << 14) - 1);
+        k = (k << 16) | (class << 14) | value;
+    }
+    k
+}
+
 /// The records that name one (vendor, product), and their criteria for that product in a
-/// compact array (inline versions, ordered by record) that rules out, in a few integer
-/// comparisons each, the records whose ranges do not contain a version.
+/// compact index (versions packed inline) that finds, without looking at the others, the
+/// records one of whose criteria may admit a version:
+/// - exact versions sorted, found by binary search (the version, and its base version for a
+///   criterion whose update is `*`);
+/// - ranges sorted by lower bound: a binary search cuts those that start above the version, and
+///   the rest are walked in blocks of [`BLOCK`] that each know their highest upper bound, so a
+///   block that ends below the version is skipped whole;
+/// - criteria the index cannot order (versions of more than [`PACKED`] tokens, two bounds on
+///   one side) are always candidates, and the full evaluation decides.
+///
+/// Searches and skips run on [`order_key`]s kept in arrays of their own; a full entry is read
+/// only where the keys cannot decide.
 struct ProductIndex {
     recs: Vec<Prepared>,
-    pre: Vec<PreCrit>,
+    any: Vec<u32>,
+    exact: Vec<(Packed, bool, u32)>,
+    exact_keys: Vec<u64>,
+    ranges: Vec<PreRange>,
+    /// Order keys of each range's lower bound (0 when none) and upper bound (`u64::MAX` when
+    /// none), in the order of `ranges`.
+    lo_keys: Vec<u64>,
+    hi_keys: Vec<u64>,
+    /// The highest upper-bound key of each block of `ranges`.
+    block_hi: Vec<u64>,
+}
+
+/// `a`'s lower bound orders before `b`'s (no lower bound first).
+fn lo_cmp(a: &Option<(Packed, bool)>, b: &Option<(Packed, bool)>) -> std::cmp::Ordering {
+    match (a, b) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Less,
+        (Some(_), None) => std::cmp::Ordering::Greater,
+        (Some((x, _)), Some((y, _))) => x.cmp(y),
+    }
 }
 
 impl ProductIndex {
@@ -684,26 +798,108 @@ impl ProductIndex {
                 }
             }
         }
-        ProductIndex { recs, pre }
+        ProductIndex::from_criteria(recs, &pre)
     }
 
-    /// The records one of whose criteria for this product may admit `v`.
-    fn candidates(&self, v: &Version, base: &Version) -> Vec<&Prepared> {
+    fn from_criteria(recs: Vec<Prepared>, pre: &[PreCrit]) -> ProductIndex {
+        let (mut any, mut exact, mut ranges) = (Vec::new(), Vec::new(), Vec::new());
+        for c in pre {
+            match c.admits {
+                Admits::Any => any.push(c.rec),
+                Admits::Exact { v, any_update } => exact.push((v, any_update, c.rec)),
+                Admits::Range { lo, hi } => ranges.push(PreRange { lo, hi, rec: c.rec }),
+            }
+        }
+        any.sort_unstable();
+        any.dedup();
+        exact.sort_by(|a, b| a.0.cmp(&b.0));
+        ranges.sort_by(|a, b| lo_cmp(&a.lo, &b.lo));
+        let exact_keys = exact.iter().map(|(v, _, _)| order_key(v)).collect();
+        let lo_keys = ranges
+            .iter()
+            .map(|r| r.lo.map_or(0, |(v, _)| order_key(&v)))
+            .collect();
+        let hi_keys: Vec<u64> = ranges
+            .iter()
+            .map(|r| r.hi.map_or(u64::MAX, |(v, _)| order_key(&v)))
+            .collect();
+        let block_hi = hi_keys
+            .chunks(BLOCK)
+            .map(|b| b.iter().copied().max().unwrap_or(u64::MAX))
+            .collect();
+        ProductIndex {
+            recs,
+            any,
+            exact,
+            exact_keys,
+            ranges,
+            lo_keys,
+            hi_keys,
+            block_hi,
+        }
+    }
+
+    /// The indices (ascending, each once) of the records one of whose criteria for this
+    /// product may admit `v` (whose base version is `base`), into `out`.
+    fn candidates(&self, v: &Version, base: &Version, out: &mut Vec<u32>) {
+        use std::cmp::Ordering::*;
+        out.clear();
         let Some(pv) = Packed::new(v) else {
-            return self.recs.iter().collect();
+            out.extend(0..self.recs.len() as u32);
+            return;
         };
         let pb = Packed::new(base);
-        let mut out = Vec::new();
-        let mut last = u32::MAX;
-        for c in &self.pre {
-            if c.rec != last && c.admits(&pv, pb.as_ref()) {
-                last = c.rec;
-                if let Some(r) = self.recs.get(c.rec as usize) {
-                    out.push(r);
+        let vkey = order_key(&pv);
+        out.extend_from_slice(&self.any);
+        // Exact versions: equal to the version, or (update `*`) to its base version.
+        let mut exact_at = |x: &Packed, only_any_update: bool| {
+            let k = order_key(x);
+            let start = self.exact_keys.partition_point(|&e| e < k);
+            for (i, e) in self.exact_keys[start..].iter().enumerate() {
+                if *e != k {
+                    break;
+                }
+                if let Some((e, any_update, rec)) = self.exact.get(start + i) {
+                    if e.cmp(x) == Equal
+                        && (!only_any_update || *any_update)
+                        && e.numeric == pv.numeric
+                    {
+                        out.push(*rec);
+                    }
+                }
+            }
+        };
+        exact_at(&pv, false);
+        match &pb {
+            Some(b) if b.cmp(&pv) != Equal => exact_at(b, true),
+            Some(_) => {}
+            None => out.extend(self.exact.iter().filter(|e| e.1).map(|e| e.2)),
+        }
+        // Ranges whose lower bound may be at or below the version, block by block; a block
+        // (or an entry) whose upper bound is below the version is skipped on its key.
+        let end = self.lo_keys.partition_point(|&k| k <= vkey);
+        for (b, keys) in self.hi_keys[..end].chunks(BLOCK).enumerate() {
+            if self.block_hi.get(b).is_some_and(|&top| top < vkey) {
+                continue;
+            }
+            for (j, &hk) in keys.iter().enumerate() {
+                if hk < vkey {
+                    continue;
+                }
+                let Some(r) = self.ranges.get(b * BLOCK + j) else {
+                    continue;
+                };
+                let c = PreCrit {
+                    rec: r.rec,
+                    admits: Admits::Range { lo: r.lo, hi: r.hi },
+                };
+                if c.admits(&pv, pb.as_ref()) {
+                    out.push(r.rec);
                 }
             }
         }
-        out
+        out.sort_unstable();
+        out.dedup();
     }
 }
 
@@ -722,15 +918,19 @@ struct CConfig {
     nodes: Vec<CNode>,
 }
 
-/// A record with its configurations prepared for matching, and its KEV and EPSS data.
+/// A record with its configurations prepared for matching, its KEV and EPSS data, and what
+/// every finding of it shares (built once, shared by reference count).
 #[derive(Clone, Debug)]
 pub struct Prepared {
     pub record: CveRecord,
-    pub kev: Option<KevEntry>,
-    pub epss: Option<EpssScore>,
+    pub kev: Option<Arc<KevEntry>>,
+    pub epss: Option<Arc<EpssScore>>,
+    cvss_v40: Option<Arc<Cvss>>,
+    cvss_v31: Option<Arc<Cvss>>,
+    score: Option<f64>,
+    status: Arc<str>,
+    description: Arc<str>,
     configs: Vec<CConfig>,
-    /// `kev` and `epss` were read with the record (else they are looked up when it matches).
-    feeds_known: bool,
 }
 
 impl Prepared {
@@ -753,11 +953,19 @@ impl Prepared {
             })
             .collect();
         Prepared {
-            record,
-            kev,
-            epss,
+            kev: kev.map(Arc::new),
+            epss: epss.map(Arc::new),
+            cvss_v40: record.cvss_v40.clone().map(Arc::new),
+            cvss_v31: record
+                .cvss_v31
+                .clone()
+                .or_else(|| record.cvss_v30.clone())
+                .map(Arc::new),
+            score: record.max_score(),
+            status: Arc::from(record.status.as_str()),
+            description: Arc::from(truncate(&record.description, 300)),
             configs,
-            feeds_known: false,
+            record,
         }
     }
 }
@@ -796,6 +1004,9 @@ fn by_name_confidence(f: &mut Finding, name: &str, cpe: &CpeName) {
 /// An outcome: (applicability, the matching ranges, the platforms it is conditional on).
 pub type Outcome = (Applicability, Vec<String>, Vec<String>);
 
+/// [`Outcome`] borrowing the prepared record's texts.
+type OutcomeRef<'p> = (Applicability, Vec<&'p str>, Vec<&'p str>);
+
 fn eval_node<'p>(
     n: &'p CNode,
     t: &Target<'_>,
@@ -821,8 +1032,8 @@ fn eval_node<'p>(
     }
 }
 
-fn evaluate_prepared(p: &Prepared, t: &Target<'_>) -> Option<Outcome> {
-    let mut best: Option<(Applicability, Vec<&str>, Vec<&str>)> = None;
+fn evaluate_prepared<'p>(p: &'p Prepared, t: &Target<'_>) -> Option<OutcomeRef<'p>> {
+    let mut best: Option<OutcomeRef<'p>> = None;
     for c in &p.configs {
         let (mut matched, mut platforms) = (Vec::new(), Vec::new());
         let results = c
@@ -840,13 +1051,7 @@ fn evaluate_prepared(p: &Prepared, t: &Target<'_>) -> Option<Outcome> {
             best = Some((a, matched, platforms));
         }
     }
-    best.map(|(a, m, p)| {
-        (
-            a,
-            m.into_iter().map(str::to_string).collect(),
-            p.into_iter().map(str::to_string).collect(),
-        )
-    })
+    best
 }
 
 /// The outcome of one record for one product: `None` when it does not apply.
@@ -864,7 +1069,13 @@ pub fn evaluate(
         version,
         base: Version::parse(base_version(version.as_str())),
     };
-    evaluate_prepared(&p, &t)
+    evaluate_prepared(&p, &t).map(|(a, m, p)| {
+        (
+            a,
+            m.into_iter().map(str::to_string).collect(),
+            p.into_iter().map(str::to_string).collect(),
+        )
+    })
 }
 
 type Enriched = Rc<Vec<Prepared>>;
@@ -876,23 +1087,112 @@ type Enriched = Rc<Vec<Prepared>>;
 pub struct Matcher<'s> {
     store: &'s dyn VulnStore,
     aliases: Aliases,
-    by_product: RefCell<HashMap<(String, String), Rc<ProductIndex>>>,
+    /// vendor → product → index (looked up by `&str`, no key built per service).
+    by_product: RefCell<HashMap<String, HashMap<String, Rc<ProductIndex>>>>,
     by_word: RefCell<HashMap<String, Enriched>>,
-    memo: RefCell<HashMap<Detected, Rc<Vec<Finding>>>>,
-    /// KEV and EPSS data of the records that matched something, read once each.
-    feeds: RefCell<HashMap<String, FeedData>>,
+    /// Findings by [`memo_key`] of the detected product.
+    memo: RefCell<HashMap<Box<str>, Rc<Vec<Finding>>>>,
+    /// The key being looked up (one buffer, no allocation per lookup).
+    key: RefCell<String>,
 }
 
-type FeedData = (Option<KevEntry>, Option<EpssScore>);
+/// Everything of a [`Detected`] its findings depend on, in one string (each field prefixed
+/// with its length, so no two products share a key): one allocation to memoize a product
+/// instead of a copy of its fourteen-odd strings.
+fn memo_key(d: &Detected, out: &mut String) {
+    use std::fmt::Write;
+    out.clear();
+    let mut field = |s: &str| {
+        let _ = write!(out, "{}:{s}", s.len());
+    };
+    for c in &d.cpes {
+        for a in [
+            &c.part,
+            &c.vendor,
+            &c.product,
+            &c.version,
+            &c.update,
+            &c.edition,
+            &c.language,
+            &c.sw_edition,
+            &c.target_sw,
+            &c.target_hw,
+            &c.other,
+        ] {
+            field(a);
+        }
+    }
+    field("|");
+    field(d.version.as_deref().unwrap_or(""));
+    match &d.source {
+        VersionSource::Given => field("g"),
+        VersionSource::Banner => field("b"),
+        VersionSource::Probe { probe } => {
+            field("p");
+            field(probe);
+        }
+    }
+    field(if d.soft { "s" } else { "h" });
+    field(d.product.as_deref().unwrap_or(""));
+    for h in &d.hints {
+        field(h);
+    }
+}
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n).collect();
-        t.push('…');
-        t
+    match s.char_indices().nth(n) {
+        None => s.to_string(),
+        Some((end, _)) => {
+            let mut t = s[..end].to_string();
+            t.push('…');
+            t
+        }
     }
+}
+
+/// What every finding of one detected service shares: the confidence its version source
+/// gives, and the reasons for it.
+struct Basis {
+    confidence: i32,
+    reasons: Vec<String>,
+}
+
+impl Basis {
+    fn of(d: &Detected) -> Basis {
+        let mut reasons = Vec::new();
+        let mut confidence: i32 = match &d.source {
+            VersionSource::Given => {
+                reasons.push("version as given".to_string());
+                100
+            }
+            VersionSource::Banner => {
+                reasons.push("version announced in the service's own banner".to_string());
+                80
+            }
+            VersionSource::Probe { probe } => {
+                reasons.push(format!("version read from the reply to the {probe} probe"));
+                70
+            }
+        };
+        if d.soft {
+            confidence -= 10;
+            reasons.push("soft match: a generic detection rule, not a product-specific one".into());
+        }
+        Basis {
+            confidence,
+            reasons,
+        }
+    }
+}
+
+/// One detected CPE to match: its names (aliases included), their indexes, and the words
+/// its unanalysed records are found by.
+struct Plan<'d> {
+    cpe: &'d CpeName,
+    via_name: Option<&'d str>,
+    names: Vec<(String, String)>,
+    indexes: Vec<(Rc<ProductIndex>, usize)>,
+    words: Vec<(Enriched, String)>,
 }
 
 impl<'s> Matcher<'s> {
@@ -903,31 +1203,33 @@ impl<'s> Matcher<'s> {
             by_product: RefCell::new(HashMap::new()),
             by_word: RefCell::new(HashMap::new()),
             memo: RefCell::new(HashMap::new()),
-            feeds: RefCell::new(HashMap::new()),
+            key: RefCell::new(String::new()),
         }
     }
 
     /// Records prepared for matching, with the KEV and EPSS data read with them.
-    fn enrich(&self, recs: Vec<crate::db::EnrichedRecord>) -> Enriched {
-        Rc::new(
-            recs.into_iter()
-                .map(|(r, k, e)| Prepared {
-                    feeds_known: true,
-                    ..Prepared::new(r, k, e)
-                })
-                .collect(),
-        )
+    fn enrich(recs: Vec<crate::db::EnrichedRecord>) -> Vec<Prepared> {
+        recs.into_iter()
+            .map(|(r, k, e)| Prepared::new(r, k, e))
+            .collect()
     }
 
     fn product(&self, vendor: &str, product: &str) -> Result<Rc<ProductIndex>, StoreError> {
-        let key = (vendor.to_string(), product.to_string());
-        if let Some(e) = self.by_product.borrow().get(&key) {
+        if let Some(e) = self
+            .by_product
+            .borrow()
+            .get(vendor)
+            .and_then(|m| m.get(product))
+        {
             return Ok(e.clone());
         }
-        let recs = self.enrich(self.store.enriched_for_product(vendor, product)?);
-        let recs = Rc::try_unwrap(recs).unwrap_or_else(|rc| rc.as_ref().clone());
+        let recs = Matcher::enrich(self.store.enriched_for_product(vendor, product)?);
         let e = Rc::new(ProductIndex::new(vendor, product, recs));
-        self.by_product.borrow_mut().insert(key, e.clone());
+        self.by_product
+            .borrow_mut()
+            .entry(vendor.to_string())
+            .or_default()
+            .insert(product.to_string(), e.clone());
         Ok(e)
     }
 
@@ -935,7 +1237,7 @@ impl<'s> Matcher<'s> {
         if let Some(e) = self.by_word.borrow().get(w) {
             return Ok(e.clone());
         }
-        let e = self.enrich(self.store.enriched_naming(w)?);
+        let e = Rc::new(Matcher::enrich(self.store.enriched_naming(w)?));
         self.by_word.borrow_mut().insert(w.to_string(), e.clone());
         Ok(e)
     }
@@ -952,85 +1254,117 @@ impl<'s> Matcher<'s> {
         if d.version.is_none() {
             return Ok(Rc::new(Vec::new()));
         }
-        if let Some(f) = self.memo.borrow().get(d) {
-            return Ok(f.clone());
-        }
-        let f = Rc::new(self.match_uncached(d)?);
-        self.memo.borrow_mut().insert(d.clone(), f.clone());
+        // The buffer is taken out (not borrowed) while matching, and put back after.
+        let mut key = std::mem::take(&mut *self.key.borrow_mut());
+        memo_key(d, &mut key);
+        let known = self.memo.borrow().get(key.as_str()).cloned();
+        let f = match known {
+            Some(f) => f,
+            None => {
+                let f = Rc::new(self.match_uncached(d)?);
+                self.memo
+                    .borrow_mut()
+                    .insert(key.as_str().into(), f.clone());
+                f
+            }
+        };
+        *self.key.borrow_mut() = key;
         Ok(f)
     }
 
     fn match_uncached(&self, d: &Detected) -> Result<Vec<Finding>, StoreError> {
-        let Some(vtext) = d.version.clone() else {
+        let Some(vtext) = d.version.as_deref() else {
             return Ok(Vec::new());
         };
-        let version = Version::parse(&vtext);
-        let base = Version::parse(base_version(&vtext));
+        let version = Version::parse(vtext);
+        let base = Version::parse(base_version(vtext));
         let distro = detect_distro(&d.hints);
-        let mut out: Vec<Finding> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let basis = Basis::of(d);
         // Without a CPE, the product's name mapped to NVD's (vendor, product) (lower confidence).
         let mut by_name = None;
-        let mut cpes: Vec<(&CpeName, Option<&str>)> = d.cpes.iter().map(|c| (c, None)).collect();
         if d.cpes.is_empty() {
             if let Some(name) = &d.product {
-                by_name = self.cpe_of_name(name, &vtext)?;
+                by_name = self.cpe_of_name(name, vtext)?;
             }
         }
+        let mut cpes: Vec<(&CpeName, Option<&str>)> = d.cpes.iter().map(|c| (c, None)).collect();
         if let (Some(c), Some(name)) = (&by_name, &d.product) {
             cpes.push((c, Some(name.as_str())));
         }
+        // Every index and word list this service needs, read (or found in the cache) first.
+        let mut plans = Vec::new();
         for (cpe, via_name) in cpes {
             if cpe.vendor == ANY || cpe.product == ANY {
                 continue;
             }
             let names = self.aliases.expand(&cpe.vendor, &cpe.product);
+            let mut indexes = Vec::with_capacity(names.len());
+            for (i, (v, p)) in names.iter().enumerate() {
+                indexes.push((self.product(v, p)?, i));
+            }
+            let mut words: Vec<&str> = names.iter().map(|(_, p)| p.as_str()).collect();
+            words.sort_unstable();
+            words.dedup();
+            let words = words
+                .into_iter()
+                .map(|w| Ok((self.word(w)?, w.to_string())))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            plans.push(Plan {
+                cpe,
+                via_name,
+                names,
+                indexes,
+                words,
+            });
+        }
+        let mut out: Vec<Finding> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        let mut cand = Vec::new();
+        for plan in &plans {
             let target = Target {
-                names: &names,
-                keys: names.iter().map(|(v, p)| name_key(v, p)).collect(),
-                detected: cpe,
+                names: &plan.names,
+                keys: plan.names.iter().map(|(v, p)| name_key(v, p)).collect(),
+                detected: plan.cpe,
                 version: &version,
                 base: base.clone(),
             };
-            for (v, p) in &names {
-                let index = self.product(v, p)?;
-                for prep in index.candidates(&version, &base) {
-                    if seen.contains(&prep.record.id) {
+            for (index, i) in &plan.indexes {
+                let p = plan.names.get(*i).map_or("", |(_, p)| p.as_str());
+                index.candidates(&version, &base, &mut cand);
+                for prep in cand.iter().filter_map(|&r| index.recs.get(r as usize)) {
+                    if seen.contains(&prep.record.id.as_str()) {
                         continue;
                     }
                     let Some((app, ranges, platforms)) = evaluate_prepared(prep, &target) else {
                         continue;
                     };
-                    seen.insert(prep.record.id.clone());
-                    let mut f =
-                        self.finding(d, prep, app, &ranges, &platforms, &vtext, &distro, p)?;
-                    if let Some(name) = via_name {
-                        by_name_confidence(&mut f, name, cpe);
+                    seen.push(&prep.record.id);
+                    let mut f = finding(&basis, prep, app, &ranges, &platforms, vtext, &distro, p);
+                    if let Some(name) = plan.via_name {
+                        by_name_confidence(&mut f, name, plan.cpe);
                     }
                     out.push(f);
                 }
             }
             // Records NVD has not analysed yet, found by the product's name in their text.
-            let mut words: Vec<String> = names.iter().map(|(_, p)| p.clone()).collect();
-            words.sort();
-            words.dedup();
-            for w in words {
-                for prep in self.word(&w)?.iter() {
-                    if !seen.insert(prep.record.id.clone()) {
+            for (recs, w) in &plan.words {
+                for prep in recs.iter() {
+                    if seen.contains(&prep.record.id.as_str()) {
                         continue;
                     }
-                    let mut f = self.finding(
-                        d,
+                    seen.push(&prep.record.id);
+                    let mut f = finding(
+                        &basis,
                         prep,
                         Applicability::Unknown,
                         &[],
                         &[],
-                        &vtext,
+                        vtext,
                         &distro,
-                        &w,
-                    )?;
-                    if let Some(name) = via_name {
-                        by_name_confidence(&mut f, name, cpe);
+                        w,
+                    );
+                    if let Some(name) = plan.via_name {
+                        by_name_confidence(&mut f, name, plan.cpe);
                     }
                     out.push(f);
                 }
@@ -1085,121 +1419,89 @@ impl<'s> Matcher<'s> {
         }
         Ok(None)
     }
+}
 
-    /// The KEV entry and EPSS score of a CVE, read from the store once.
-    fn feed_data(&self, id: &str) -> Result<FeedData, StoreError> {
-        if let Some(d) = self.feeds.borrow().get(id) {
-            return Ok(d.clone());
-        }
-        let d = (self.store.kev(id)?, self.store.epss(id)?);
-        self.feeds.borrow_mut().insert(id.to_string(), d.clone());
-        Ok(d)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn finding(
-        &self,
-        d: &Detected,
-        prep: &Prepared,
-        app: Applicability,
-        ranges: &[String],
-        platforms: &[String],
-        version: &str,
-        distro: &Option<Distro>,
-        product: &str,
-    ) -> Result<Finding, StoreError> {
-        let rec = &prep.record;
-        let (kev, epss) = match prep.feeds_known {
-            true => (prep.kev.clone(), prep.epss.clone()),
-            false => self.feed_data(&rec.id)?,
-        };
-        let mut reasons = Vec::new();
-        let mut conf: i32 = match &d.source {
-            VersionSource::Given => {
-                reasons.push("version as given".to_string());
-                100
-            }
-            VersionSource::Banner => {
-                reasons.push("version announced in the service's own banner".to_string());
-                80
-            }
-            VersionSource::Probe { probe } => {
-                reasons.push(format!("version read from the reply to the {probe} probe"));
-                70
-            }
-        };
-        if d.soft {
-            conf -= 10;
-            reasons.push("soft match: a generic detection rule, not a product-specific one".into());
-        }
-        match app {
-            Applicability::Affected => {}
-            Applicability::Conditional => {
-                conf -= 20;
-                reasons.push(format!(
-                    "applies only together with a platform a scan does not see: {}",
-                    platforms
-                        .iter()
-                        .take(3)
-                        .map(String::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            Applicability::Unknown => {
-                let named = rec.description.contains(version);
-                conf = if named { 20 } else { 10 };
-                reasons.push(format!(
-                    "NVD has no CPE configuration for it yet (status {}): applicability unknown; its description names {product}{}",
-                    if rec.status.is_empty() { "unknown" } else { rec.status.as_str() },
-                    if named {
-                        format!(" and version {version}")
-                    } else {
-                        " but not this version".to_string()
-                    }
-                ));
-            }
-        }
-        let distro = distro.as_ref().map(|dd| Distro {
-            tracker: dd.tracker.replace("{cve}", &rec.id),
-            ..dd.clone()
-        });
-        if let Some(dd) = &distro {
-            conf = conf.min(30);
+/// One finding: the record's shared facts, this service's basis, and what this match adds.
+#[allow(clippy::too_many_arguments)]
+fn finding(
+    basis: &Basis,
+    prep: &Prepared,
+    app: Applicability,
+    ranges: &[&str],
+    platforms: &[&str],
+    version: &str,
+    distro: &Option<Distro>,
+    product: &str,
+) -> Finding {
+    let rec = &prep.record;
+    let mut reasons = basis.reasons.clone();
+    let mut conf = basis.confidence;
+    match app {
+        Applicability::Affected => {}
+        Applicability::Conditional => {
+            conf -= 20;
             reasons.push(format!(
-                "{} build ({}): fixes may be backported (distributions patch without changing the upstream version), so this may be fixed; check {}",
-                dd.name,
-                truncate(&dd.evidence, 60),
-                dd.tracker
+                "applies only together with a platform a scan does not see: {}",
+                platforms
+                    .iter()
+                    .take(3)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
-        let score = rec.max_score();
-        Ok(Finding {
-            cve: rec.id.clone(),
-            applicability: app,
-            product: ranges
-                .first()
-                .and_then(|r| r.split_whitespace().next())
-                .unwrap_or(product)
-                .to_string(),
-            version: version.to_string(),
-            range: if ranges.is_empty() {
-                "no CPE configuration in NVD".into()
-            } else {
-                ranges.join("; ")
-            },
-            cvss_v40: rec.cvss_v40.clone(),
-            cvss_v31: rec.cvss_v31.clone().or_else(|| rec.cvss_v30.clone()),
-            score,
-            severity: severity_of(score),
-            kev,
-            epss,
-            confidence: conf.clamp(0, 100) as u8,
-            reasons,
-            distro,
-            status: rec.status.clone(),
-            description: truncate(&rec.description, 300),
-        })
+        Applicability::Unknown => {
+            let named = rec.description.contains(version);
+            conf = if named { 20 } else { 10 };
+            reasons.push(format!(
+                "NVD has no CPE configuration for it yet (status {}): applicability unknown; its description names {product}{}",
+                if rec.status.is_empty() { "unknown" } else { rec.status.as_str() },
+                if named {
+                    format!(" and version {version}")
+                } else {
+                    " but not this version".to_string()
+                }
+            ));
+        }
+    }
+    let distro = distro.as_ref().map(|dd| Distro {
+        tracker: dd.tracker.replace("{cve}", &rec.id),
+        ..dd.clone()
+    });
+    if let Some(dd) = &distro {
+        conf = conf.min(30);
+        reasons.push(format!(
+            "{} build ({}): fixes may be backported (distributions patch without changing the upstream version), so this may be fixed; check {}",
+            dd.name,
+            truncate(&dd.evidence, 60),
+            dd.tracker
+        ));
+    }
+    Finding {
+        cve: rec.id.clone(),
+        applicability: app,
+        product: ranges
+            .first()
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or(product)
+            .to_string(),
+        version: version.to_string(),
+        range: if ranges.is_empty() {
+            "no CPE configuration in NVD".into()
+        } else {
+            ranges.join("; ")
+        },
+        cvss_v40: prep.cvss_v40.clone(),
+        cvss_v31: prep.cvss_v31.clone(),
+        score: prep.score,
+        severity: severity_of(prep.score),
+        kev: prep.kev.clone(),
+        epss: prep.epss.clone(),
+        confidence: conf.clamp(0, 100) as u8,
+        reasons,
+        distro,
+        status: prep.status.clone(),
+        description: prep.description.clone(),
     }
 }
 
@@ -1272,6 +1574,107 @@ mod tests {
         }
     }
 
+    /// Versions from a small pool, so that bounds and versions often coincide.
+    fn pooled_version() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex("[1-3](\\.[0-2]){0,2}(p1|rc1|a)?|r2|1(\\.[0-1]){6,7}")
+            .unwrap()
+    }
+
+    proptest::proptest! {
+        /// The sorted index (binary search on exact versions and lower bounds, blocks skipped
+        /// by their highest upper bound) finds exactly the records a walk over every
+        /// criterion's `admits` finds.
+        #[test]
+        fn index_finds_what_a_linear_walk_finds(
+            v in pooled_version(),
+            crits in proptest::collection::vec(
+                (
+                    proptest::option::of(pooled_version()),
+                    proptest::sample::select(vec!["*", "p1", "-"]),
+                    proptest::collection::vec(proptest::option::of(pooled_version()), 4),
+                proptest::bool::weighted(0.2),
+                ),
+                0..120,
+            ),
+        ) {
+            let pre: Vec<PreCrit> = crits
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (exact, update, b, shared))| {
+                    let bounds = [b[0].clone(), b[1].clone(), b[2].clone(), b[3].clone()];
+                    // Most criteria a record of their own (so a miss shows), some shared.
+                    let rec = if *shared { i as u32 % 7 } else { i as u32 };
+                    PreCrit::new(rec, &crit(exact.as_deref(), update, bounds))
+                })
+                .collect();
+            let version = Version::parse(&v);
+            let base = Version::parse(base_version(&v));
+            let index = ProductIndex::from_criteria(Vec::new(), &pre);
+            let mut found = Vec::new();
+            index.candidates(&version, &base, &mut found);
+            let mut want: Vec<u32> = match (Packed::new(&version), Packed::new(&base)) {
+                (Some(pv), pb) => pre
+                    .iter()
+                    .filter(|c| c.admits(&pv, pb.as_ref()))
+                    .map(|c| c.rec)
+                    .collect(),
+                (None, _) => Vec::new(),
+            };
+            want.sort_unstable();
+            want.dedup();
+            proptest::prop_assert_eq!(found, want);
+        }
+    }
+
+    proptest::proptest! {
+        /// The index's order keys never contradict the order of versions.
+        #[test]
+        fn order_keys_never_contradict_the_version_order(a in version_text(), b in version_text()) {
+            let (va, vb) = (Version::parse(&a), Version::parse(&b));
+            if let (Some(pa), Some(pb)) = (Packed::new(&va), Packed::new(&vb)) {
+                if order_key(&pa) < order_key(&pb) {
+                    proptest::prop_assert!(va < vb, "{a} {b}");
+                }
+                if va <= vb {
+                    proptest::prop_assert!(order_key(&pa) <= order_key(&pb), "{a} {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_index_keeps_inclusive_ends_and_skips_blocks_that_end_below() {
+        let mut pre = Vec::new();
+        // A block of ranges that all end below 5.0, then one that ends at 5.0 inclusive.
+        for i in 0..BLOCK as u32 {
+            let m = crit(
+                None,
+                "*",
+                [Some("1.0".into()), None, None, Some("4.0".into())],
+            );
+            pre.extend(PreCrit::new(i, &m));
+        }
+        let end = crit(
+            None,
+            "*",
+            [Some("2.0".into()), None, Some("5.0".into()), None],
+        );
+        pre.extend(PreCrit::new(100, &end));
+        let index = ProductIndex::from_criteria(Vec::new(), &pre);
+        let mut found = Vec::new();
+        let find = |v: &str, out: &mut Vec<u32>| {
+            index.candidates(&Version::parse(v), &Version::parse(base_version(v)), out)
+        };
+        find("5.0", &mut found);
+        assert_eq!(found, vec![100]);
+        find("4.0", &mut found);
+        assert_eq!(found, vec![100]);
+        find("3.9", &mut found);
+        assert_eq!(found.len(), BLOCK + 1);
+        find("5.0p1", &mut found);
+        assert!(found.is_empty());
+    }
+
     #[test]
     fn the_index_rules_out_records_outside_their_ranges() {
         let m = crit(
@@ -1289,6 +1692,99 @@ mod tests {
         let exact = PreCrit::new(0, &crit(Some("9.1"), "*", Default::default())).unwrap();
         assert!(exact.admits(&p("9.1p1"), Some(&p("9.1"))));
         assert!(!exact.admits(&p("9.2p1"), Some(&p("9.2"))));
+    }
+
+    fn sample_finding() -> Finding {
+        Finding {
+            cve: "CVE-2099-0001".into(),
+            applicability: Applicability::Affected,
+            product: "a:b".into(),
+            version: "1.0".into(),
+            range: "a:b < 2.0".into(),
+            cvss_v40: None,
+            cvss_v31: None,
+            score: Some(5.3),
+            severity: Severity::Medium,
+            kev: None,
+            epss: Some(Arc::new(EpssScore {
+                cve: "CVE-2099-0001".into(),
+                score: 0.02,
+                percentile: 0.8,
+                date: "2026-01-01".into(),
+            })),
+            confidence: 80,
+            reasons: Vec::new(),
+            distro: None,
+            status: Arc::from("Analyzed"),
+            description: Arc::from(""),
+        }
+    }
+
+    #[test]
+    fn kev_counts_as_at_least_high_and_unknown_never_counts() {
+        let mut f = sample_finding();
+        assert_eq!(f.gate_severity(), Some(Severity::Medium));
+        f.kev = Some(Arc::new(KevEntry {
+            cve: f.cve.clone(),
+            vendor: "V".into(),
+            product: "P".into(),
+            name: "N".into(),
+            date_added: "2026-01-01".into(),
+            due_date: "2026-01-22".into(),
+            ransomware: "Unknown".into(),
+        }));
+        assert_eq!(f.gate_severity(), Some(Severity::High));
+        f.severity = Severity::Critical;
+        assert_eq!(f.gate_severity(), Some(Severity::Critical));
+        f.applicability = Applicability::Unknown;
+        assert_eq!(f.gate_severity(), None);
+    }
+
+    #[test]
+    fn filters_keep_what_passes_every_one() {
+        let f = sample_finding();
+        let keep = |flt: Filter| flt.keep(&f);
+        assert!(keep(Filter::default()));
+        assert!(!Filter::default().is_active());
+        assert!(keep(Filter {
+            min_cvss: Some(5.3),
+            ..Filter::default()
+        }));
+        assert!(!keep(Filter {
+            min_cvss: Some(7.0),
+            ..Filter::default()
+        }));
+        assert!(!keep(Filter {
+            kev_only: true,
+            ..Filter::default()
+        }));
+        assert!(keep(Filter {
+            min_epss: Some(0.01),
+            ..Filter::default()
+        }));
+        assert!(!keep(Filter {
+            min_epss: Some(0.5),
+            ..Filter::default()
+        }));
+        assert!(!keep(Filter {
+            min_confidence: 81,
+            ..Filter::default()
+        }));
+        let mut unknown = sample_finding();
+        unknown.applicability = Applicability::Unknown;
+        unknown.score = None;
+        unknown.epss = None;
+        let no_unknown = Filter {
+            no_unknown: true,
+            ..Filter::default()
+        };
+        assert!(!no_unknown.keep(&unknown) && no_unknown.keep(&f));
+        // A filter on a score hides what has none.
+        assert!(!Filter {
+            min_epss: Some(0.0),
+            ..Filter::default()
+        }
+        .keep(&unknown));
     }
 
     #[test]

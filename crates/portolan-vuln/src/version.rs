@@ -75,36 +75,47 @@ impl Version {
         let mut chars = s.chars().peekable();
         while let Some(&c) = chars.peek() {
             if c.is_ascii_digit() {
-                let mut n = String::new();
-                while let Some(&d) = chars.peek() {
-                    if !d.is_ascii_digit() {
-                        break;
-                    }
-                    n.push(d);
+                // Leading zeros carry no value; numbers beyond 62 bits (no real version has
+                // them) saturate.
+                let mut value: u64 = 0;
+                while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                    value = value
+                        .saturating_mul(10)
+                        .saturating_add(u64::from(d))
+                        .min(MAX_VALUE);
                     chars.next();
                 }
-                let trimmed = n.trim_start_matches('0');
-                tokens.push(if trimmed.is_empty() {
-                    END
-                } else {
-                    // Numbers beyond 62 bits (no real version has them) saturate.
-                    NUM | trimmed
-                        .parse::<u64>()
-                        .map_or(MAX_VALUE, |v| v.min(MAX_VALUE))
-                });
+                tokens.push(if value == 0 { END } else { NUM | value });
             } else if c.is_alphabetic() {
-                let mut w = String::new();
+                // The word lowercased, its first 16 bytes kept inline (enough to tell the
+                // pre-release words; packing keeps 12 letters).
+                let mut w = [0u8; 16];
+                let mut n = 0;
+                let mut other = false;
                 while let Some(&d) = chars.peek() {
                     if !d.is_alphabetic() {
                         break;
                     }
-                    w.extend(d.to_lowercase());
+                    for l in d.to_lowercase() {
+                        if l.is_ascii_lowercase() {
+                            if n < w.len() {
+                                w[n] = l as u8;
+                            }
+                        } else if n < w.len() {
+                            // Any other letter packs as the highest digit (as `pack_word`).
+                            w[n] = b'{';
+                            other = true;
+                        }
+                        n += 1;
+                    }
                     chars.next();
                 }
-                tokens.push(if PRE_RELEASE.contains(&w.as_str()) {
-                    PRE | pack_word(&w)
+                let word = std::str::from_utf8(&w[..n.min(w.len())]).unwrap_or("");
+                let pre = !other && n <= w.len() && PRE_RELEASE.contains(&word);
+                tokens.push(if pre {
+                    PRE | pack_word(word)
                 } else {
-                    WORD | pack_word(&w)
+                    WORD | pack_word(word)
                 });
             } else {
                 // A separator, or a character that carries no order (`*`, `(`, ...).
@@ -286,6 +297,74 @@ mod tests {
             prop_assert!(v(&base) < v(&patched));
             prop_assert!(v(&base) < v(&dotted));
             prop_assert!(v(&rc) < v(&base));
+        }
+
+        /// The tokens are those of the first implementation (a `String` per token), which
+        /// parsing without allocating must not change: any text, Unicode letters included.
+        #[test]
+        fn parsing_inline_gives_the_tokens_of_the_string_parser(s in "[0-9a-zA-Z.\\-_pPéßİ\u{0130}\u{1E9E}]{0,24}|\\PC{0,12}") {
+            prop_assert_eq!(v(&s).tokens, reference_tokens(&s));
+        }
+    }
+
+    /// The parser as first written (a `String` per token).
+    fn reference_tokens(s: &str) -> Vec<u64> {
+        let mut tokens = Vec::new();
+        let mut chars = s.chars().peekable();
+        while let Some(&c) = chars.peek() {
+            if c.is_ascii_digit() {
+                let mut n = String::new();
+                while let Some(&d) = chars.peek() {
+                    if !d.is_ascii_digit() {
+                        break;
+                    }
+                    n.push(d);
+                    chars.next();
+                }
+                let trimmed = n.trim_start_matches('0');
+                tokens.push(if trimmed.is_empty() {
+                    END
+                } else {
+                    NUM | trimmed
+                        .parse::<u64>()
+                        .map_or(MAX_VALUE, |v| v.min(MAX_VALUE))
+                });
+            } else if c.is_alphabetic() {
+                let mut w = String::new();
+                while let Some(&d) = chars.peek() {
+                    if !d.is_alphabetic() {
+                        break;
+                    }
+                    w.extend(d.to_lowercase());
+                    chars.next();
+                }
+                tokens.push(if PRE_RELEASE.contains(&w.as_str()) {
+                    PRE | pack_word(&w)
+                } else {
+                    WORD | pack_word(&w)
+                });
+            } else {
+                chars.next();
+            }
+        }
+        while tokens.last() == Some(&END) {
+            tokens.pop();
+        }
+        tokens
+    }
+
+    #[test]
+    fn long_numbers_and_words_parse_as_before() {
+        for s in [
+            "99999999999999999999999.1",
+            "4611686018427387904",
+            "0000000000000000000000012",
+            "snapshotsnapshotsnapshot",
+            "RC1",
+            "İstanbul",
+            "1.0-ßeta",
+        ] {
+            assert_eq!(v(s).tokens, reference_tokens(s), "{s}");
         }
     }
 }

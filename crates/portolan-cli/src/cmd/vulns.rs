@@ -10,7 +10,7 @@ use portolan_model::{Protocol, Service, Severity};
 use portolan_vuln::cpe::CpeName;
 use portolan_vuln::db::{self, SqliteStore, VulnStore};
 use portolan_vuln::import::{self, Kind, LIMITS};
-use portolan_vuln::matcher::{Aliases, Applicability, Detected, Finding, Matcher};
+use portolan_vuln::matcher::{Aliases, Applicability, Detected, Filter, Finding, Matcher};
 use serde::{Deserialize, Serialize};
 
 use super::outfile::{self, OutputSpec, SCHEMA_VERSION};
@@ -26,6 +26,8 @@ Examples:
                                                       one stored scan (`portolan scans` lists them)
   portolan vulns scan.jsonl                           CVEs of the services in a scan file (-sV)
   portolan vulns scan.jsonl --min-cvss 7 --kev        only CVSS >= 7 and exploited in the wild
+  portolan vulns scan.jsonl --min-epss 0.1 --min-confidence 70
+                                                      likely exploited soon, and versions sure
   portolan vulns cpe cpe:2.3:a:openbsd:openssh:9.2:p1:*:*:*:*:*:*   what applies to one CPE
   portolan vulns cpe cpe:/a:f5:nginx:1.22.1 --format json
   portolan vulns scan.jsonl --fail-on high            exit 1 on a high or critical CVE (CI)
@@ -39,7 +41,9 @@ service announced in its banner, 70 for one read from a probe's reply; a distrib
 (e.g. Debian-2+deb12u3) caps it at 30 because fixes are backported without changing the
 upstream version; records NVD has not analysed yet show as unknown applicability.
 
-Exit status: 0 no finding at or above --fail-on, 1 some, 2 error.";
+Exit status: 0 no finding at or above --fail-on, 1 some, 2 error. A finding counts with its CVSS
+severity (critical >= 9.0, high >= 7.0, medium >= 4.0, low > 0), at least high when the CVE is
+in CISA's KEV catalogue (exploited in the wild); unknown applicability never counts.";
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -70,24 +74,32 @@ pub struct ReportArgs {
     #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
     pub output: Vec<OutputSpec<Format>>,
 
-    /// Only findings with a CVSS base score of at least this (those without a score are hidden).
-    #[arg(long, value_name = "SCORE")]
+    /// Only findings with a CVSS base score of at least this, 0-10 (those without a score are
+    /// hidden).
+    #[arg(long, value_name = "SCORE", value_parser = parse_cvss)]
     pub min_cvss: Option<f64>,
 
     /// Only CVEs in CISA's Known Exploited Vulnerabilities catalogue.
     #[arg(long)]
     pub kev: bool,
 
+    /// Only findings with an EPSS score (probability of exploitation in the next 30 days) of at
+    /// least this, 0-1 (those without a score are hidden).
+    #[arg(long, value_name = "P", value_parser = parse_epss)]
+    pub min_epss: Option<f64>,
+
     /// Only findings with at least this confidence (0-100).
-    #[arg(long, value_name = "N", default_value = "0")]
+    #[arg(long, value_name = "N", default_value = "0", value_parser = clap::value_parser!(u8).range(0..=100))]
     pub min_confidence: u8,
 
     /// Hide records NVD has not analysed yet (unknown applicability).
     #[arg(long)]
     pub no_unknown: bool,
 
-    /// Exit with status 1 when an affected or conditional finding shown has this severity (from
-    /// its CVSS score) or a higher one: info, low, medium, high, critical.
+    /// Exit with status 1 when an affected or conditional finding shown has this severity or a
+    /// higher one: info, low, medium, high, critical. The severity is the CVSS one
+    /// (critical: 9.0 and up, high: 7.0, medium: 4.0, low: above 0); a CVE in CISA's KEV
+    /// catalogue counts as at least high. Unknown applicability never counts.
     #[arg(long, value_name = "SEVERITY", value_parser = crate::cmd::outfile::parse_severity)]
     pub fail_on: Option<Severity>,
 
@@ -405,19 +417,36 @@ struct Summary {
     hidden_by_filters: usize,
 }
 
-fn keep(f: &Finding, a: &ReportArgs) -> bool {
-    if a.no_unknown && f.applicability == Applicability::Unknown {
-        return false;
+/// `--min-cvss`: a CVSS base score, 0-10.
+pub fn parse_cvss(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=10.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not a CVSS score: give a number from 0 to 10 (e.g. 7)"
+        )),
     }
-    if a.kev && f.kev.is_none() {
-        return false;
+}
+
+/// `--min-epss`: an EPSS probability, 0-1.
+pub fn parse_epss(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not an EPSS score: give a probability from 0 to 1 (e.g. 0.1)"
+        )),
     }
-    if let Some(min) = a.min_cvss {
-        if f.score.is_none_or(|s| s < min) {
-            return false;
+}
+
+impl ReportArgs {
+    fn filter(&self) -> Filter {
+        Filter {
+            min_cvss: self.min_cvss,
+            kev_only: self.kev,
+            min_epss: self.min_epss,
+            min_confidence: self.min_confidence,
+            no_unknown: self.no_unknown,
         }
     }
-    f.confidence >= a.min_confidence
 }
 
 fn report_cmd(targets: Vec<Target>, args: &ReportArgs, style: Style) -> Result<ExitCode> {
@@ -431,6 +460,7 @@ fn report_cmd(targets: Vec<Target>, args: &ReportArgs, style: Style) -> Result<E
         services: targets.len(),
         ..Summary::default()
     };
+    let filter = args.filter();
     let mut rows: Vec<(&Target, Finding)> = Vec::new();
     for t in &targets {
         if t.detected.version.is_none() {
@@ -438,7 +468,7 @@ fn report_cmd(targets: Vec<Target>, args: &ReportArgs, style: Style) -> Result<E
             continue;
         }
         for f in matcher.match_shared(&t.detected)?.iter().cloned() {
-            if keep(&f, args) {
+            if filter.keep(&f) {
                 rows.push((t, f));
             } else {
                 summary.hidden_by_filters += 1;
@@ -487,7 +517,7 @@ fn report_cmd(targets: Vec<Target>, args: &ReportArgs, style: Style) -> Result<E
     crate::term::print_out_unless_closed(&render(format, style)?)?;
     let failed = args.fail_on.is_some_and(|limit| {
         rows.iter()
-            .any(|(_, f)| f.applicability != Applicability::Unknown && f.severity >= limit)
+            .any(|(_, f)| f.gate_severity().is_some_and(|s| s >= limit))
     });
     Ok(if failed {
         ExitCode::from(1)

@@ -43,8 +43,10 @@ Store: every scan is saved to the local result store (SQLite, under $PORTOLAN_DA
 $XDG_DATA_HOME/portolan, else ~/.local/share/portolan) while it runs: `portolan scans`,
 `portolan history ADDR`, `portolan diff`. --store PATH|URL chooses another SQLite file or a
 PostgreSQL database (postgres://user@host/db), --no-store saves nothing.
-Exit status: 0 done, 1 an exposure at or above --fail-on, 2 error, 130 interrupted.
-  portolan scan -sV 10.0.0.0/24 --top-ports 100 --fail-on high -o report.jsonl";
+Exit status: 0 done, 1 an exposure (with --vulns, also a CVE shown) at or above --fail-on, 2
+error, 130 interrupted.
+  portolan scan -sV 10.0.0.0/24 --top-ports 100 --fail-on high -o report.jsonl
+  portolan scan -sV 10.0.0.0/24 --vulns --min-cvss 7 --fail-on high -o xml=scan.xml";
 
 /// How hostnames resolve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -156,9 +158,13 @@ pub struct ScanArgs {
     pub format: Format,
 
     /// Exit with status 1 when -sV proves an exposure at or above SEVERITY (info, low, medium,
-    /// high, critical); 0 when none, 2 on error.
+    /// high, critical), or, with --vulns, an affected or conditional CVE shown (after the
+    /// --min-cvss, --kev, --min-epss, --min-confidence and --no-unknown filters) is: its CVSS
+    /// severity (critical >= 9.0, high >= 7.0, medium >= 4.0, low > 0), at least high when the
+    /// CVE is in CISA's KEV catalogue; unknown applicability never counts. 0 when none, 2 on
+    /// error.
     ///
-    /// Example: portolan scan -sV 10.0.0.0/24 --fail-on high
+    /// Example: portolan scan -sV 10.0.0.0/24 --vulns --fail-on high
     #[arg(long, value_name = "SEVERITY", value_parser = crate::cmd::outfile::parse_severity)]
     pub fail_on: Option<Severity>,
 
@@ -220,6 +226,29 @@ pub struct ScanArgs {
     /// With --vulns: the vulnerability database (default: vulns.sqlite3 in the data directory).
     #[arg(long, value_name = "PATH", requires = "vulns")]
     pub vulns_db: Option<PathBuf>,
+
+    /// With --vulns: only CVEs with a CVSS base score of at least this, 0-10 (in every output
+    /// format and for --fail-on; as `portolan vulns --min-cvss`).
+    ///
+    /// Example: portolan scan -sV 10.0.0.0/24 --vulns --min-cvss 7 -o xml=scan.xml
+    #[arg(long, value_name = "SCORE", requires = "vulns", value_parser = crate::cmd::vulns::parse_cvss)]
+    pub min_cvss: Option<f64>,
+
+    /// With --vulns: only CVEs in CISA's Known Exploited Vulnerabilities catalogue.
+    #[arg(long, requires = "vulns")]
+    pub kev: bool,
+
+    /// With --vulns: only CVEs with an EPSS score of at least this, 0-1.
+    #[arg(long, value_name = "P", requires = "vulns", value_parser = crate::cmd::vulns::parse_epss)]
+    pub min_epss: Option<f64>,
+
+    /// With --vulns: only findings with at least this confidence, 0-100.
+    #[arg(long, value_name = "N", requires = "vulns", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub min_confidence: Option<u8>,
+
+    /// With --vulns: no CVEs of unknown applicability (records NVD has not analysed yet).
+    #[arg(long, requires = "vulns")]
+    pub no_unknown: bool,
 
     /// With -sV: a lab-only HOST:PORT the open-proxy checks ask each HTTP proxy or SOCKS port
     /// to reach (compared with the target's own answer), as `portolan service --proxy-target`.
@@ -441,14 +470,19 @@ pub fn run(args: ScanArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
         stop,
     )?;
     ui.summary(&outcome);
-    let worst = outcome
-        .report
-        .hosts
-        .iter()
-        .flat_map(|h| &h.ports)
-        .filter_map(|p| p.service.as_ref())
+    let services = || {
+        outcome
+            .report
+            .hosts
+            .iter()
+            .flat_map(|h| &h.ports)
+            .filter_map(|p| p.service.as_ref())
+    };
+    // The exposures -sV proved, and (--vulns) the CVE findings shown.
+    let worst = services()
         .flat_map(|s| &s.exposures)
         .map(|e| e.severity)
+        .chain(services().filter_map(vulns::worst))
         .max();
     Ok(if outcome.report.stats.interrupted {
         ExitCode::from(130)

@@ -117,7 +117,11 @@ impl Detector {
             opts: options(args, args.quiet)?,
             quiet: args.quiet,
             vulns: match args.vulns {
-                true => Some(super::vulns::Vulns::open(args.vulns_db.as_deref())?),
+                true => Some(super::vulns::Vulns::open(
+                    args.vulns_db.as_deref(),
+                    super::vulns::filter(args),
+                    args.quiet,
+                )?),
                 false => None,
             },
         })

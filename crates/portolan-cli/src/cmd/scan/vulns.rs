@@ -2,26 +2,55 @@
 //! database `portolan vulns import` fills, attached to the service as a `portolan-vulns`
 //! script result so that every output format shows them (table under the port, a `vulns`
 //! array in JSON Lines, an NSE-style `<script>` with `<table>`/`<elem>` in XML, the CVE ids in
-//! grep and CSV).
+//! grep and CSV). The filters (`--min-cvss`, `--kev`, `--min-epss`, `--min-confidence`,
+//! `--no-unknown`) apply before the script is made, so every format shows the same findings,
+//! and `--fail-on` counts those ([`worst`]).
 
 use std::path::Path;
 
 use anyhow::{bail, Result};
 use portolan_model::{Script, ScriptElem, Service, VULNS_SCRIPT};
 use portolan_vuln::db::{self, SqliteStore, VulnStore};
-use portolan_vuln::matcher::{Aliases, Applicability, Detected, Finding, Matcher};
+use portolan_vuln::matcher::{Aliases, Applicability, Detected, Filter, Finding, Matcher};
 
 use crate::term::escape;
 
 /// The vulnerability database, opened and checked before the scan sends anything.
 pub struct Vulns {
     store: SqliteStore,
+    filter: Filter,
+    quiet: bool,
+}
+
+/// The filters the flags ask for.
+pub fn filter(args: &super::ScanArgs) -> Filter {
+    Filter {
+        min_cvss: args.min_cvss,
+        kev_only: args.kev,
+        min_epss: args.min_epss,
+        min_confidence: args.min_confidence.unwrap_or(0),
+        no_unknown: args.no_unknown,
+    }
+}
+
+/// The highest severity the `portolan-vulns` findings of `s` count with for `--fail-on`
+/// ([`Finding::gate_severity`]: CVSS severity, at least high in KEV, unknown applicability
+/// never), read back from the script's records (so findings kept from a resumed scan count
+/// too).
+pub fn worst(s: &Service) -> Option<portolan_model::Severity> {
+    s.scripts
+        .iter()
+        .filter(|sc| sc.id == VULNS_SCRIPT)
+        .flat_map(|sc| &sc.records)
+        .filter_map(|r| serde_json::from_value::<Finding>(r.clone()).ok())
+        .filter_map(|f| f.gate_severity())
+        .max()
 }
 
 impl Vulns {
     /// Open the database at `path` (default: vulns.sqlite3 in the data directory); an absent
     /// or empty database is an error that says how to import one.
-    pub fn open(path: Option<&Path>) -> Result<Vulns> {
+    pub fn open(path: Option<&Path>, filter: Filter, quiet: bool) -> Result<Vulns> {
         let path = match path {
             Some(p) => p.to_path_buf(),
             None => match db::default_path() {
@@ -39,22 +68,39 @@ impl Vulns {
         if store.stats()?.cves == 0 {
             bail!("--vulns: the vulnerability database {shown} holds no CVE record: {how}");
         }
-        Ok(Vulns { store })
+        Ok(Vulns {
+            store,
+            filter,
+            quiet,
+        })
     }
 
     /// Attach a `portolan-vulns` script to each service with a version that has findings.
     pub fn annotate(&self, services: &mut [(portolan_model::PortKey, Service)]) -> Result<()> {
         let matcher = Matcher::new(&self.store, Aliases::builtin());
+        let mut hidden_total = 0;
         for (_, s) in services.iter_mut() {
             let d = Detected::from_service(s);
             if d.version.is_none() {
                 continue;
             }
-            let findings = matcher.match_shared(&d)?;
-            if findings.is_empty() {
+            let all = matcher.match_shared(&d)?;
+            let shown: Vec<Finding> = all
+                .iter()
+                .filter(|f| self.filter.keep(f))
+                .cloned()
+                .collect();
+            let hidden = all.len() - shown.len();
+            hidden_total += hidden;
+            if shown.is_empty() {
                 continue;
             }
-            s.scripts.push(script(s, &findings));
+            s.scripts.push(script(s, &shown, hidden));
+        }
+        if hidden_total > 0 && !self.quiet {
+            eprintln!(
+                "portolan: --vulns: {hidden_total} finding(s) hidden by --min-cvss, --kev, --min-epss, --min-confidence or --no-unknown"
+            );
         }
         Ok(())
     }
@@ -69,7 +115,7 @@ fn applicability(a: Applicability) -> &'static str {
 }
 
 /// The script result of one service's findings (most severe first, as the matcher orders).
-fn script(s: &Service, findings: &[Finding]) -> Script {
+fn script(s: &Service, findings: &[Finding], hidden: usize) -> Script {
     let key = s
         .cpe
         .first()
@@ -81,7 +127,13 @@ fn script(s: &Service, findings: &[Finding]) -> Script {
                 .collect::<Vec<_>>()
                 .join(" ")
         });
-    let mut output = format!("{key}: {} known vulnerabilities\n", findings.len());
+    let mut output = match hidden {
+        0 => format!("{key}: {} known vulnerabilities\n", findings.len()),
+        n => format!(
+            "{key}: {} known vulnerabilities ({n} more hidden by filters)\n",
+            findings.len()
+        ),
+    };
     let mut rows = Vec::new();
     for f in findings {
         let score = f.score.map_or("-".to_string(), |s| format!("{s:.1}"));
