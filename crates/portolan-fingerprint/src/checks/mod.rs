@@ -16,6 +16,7 @@
 //! | [`vnc`] | RFB version exchange, security types read (none chosen) | `vnc-no-auth` |
 //! | [`x11`] | X11 connection setup without authorization | `x11-open-access` |
 //! | [`nats`] | none: the server's `INFO` greeting (`auth_required`) | `nats-no-auth` |
+//! | [`smb`] | SMB2 NEGOTIATE, anonymous NTLM SESSION_SETUP, TREE_CONNECT `IPC$`, srvsvc `NetrShareEnum`, TREE_CONNECT per disk share | `smb-null-session`, `smb-anonymous-share` |
 //! | [`nocred`] | none: the identification probe's command (`stats`, `version`) was answered by a work queue whose protocol has no authentication (beanstalkd, Gearman) | `beanstalkd-no-auth`, `gearman-no-auth` |
 //!
 //! A check runs when the service is named, or when the greeting gives the protocol away
@@ -33,6 +34,7 @@ pub mod nats;
 pub mod nocred;
 pub mod redis;
 pub mod rsync;
+pub mod smb;
 pub mod snmp;
 pub mod socks5;
 pub mod vnc;
@@ -81,6 +83,7 @@ pub async fn run(t: &Target, opts: &Options, r: &mut ServiceReport) {
         Some("x11") => x11::check(addr, opts, r).await,
         Some("nats") => nats::check(addr, opts, r).await,
         Some("beanstalkd") | Some("gearman") => nocred::from_report(r),
+        Some("microsoft-ds") => smb::check(addr, opts, r).await,
         _ => {}
     }
 }
@@ -103,11 +106,15 @@ fn which(r: &ServiceReport) -> Option<&'static str> {
         "nats",
         "beanstalkd",
         "gearman",
+        "microsoft-ds",
     ];
     if let Some(n) = r.name.as_deref() {
         let n = n.to_ascii_lowercase();
         if n == "x11" {
             return Some("x11");
+        }
+        if n == "smb" || n == "smb2" {
+            return Some("microsoft-ds");
         }
         return NAMED.iter().find(|k| **k == n).copied();
     }
