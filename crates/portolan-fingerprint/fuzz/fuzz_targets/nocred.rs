@@ -3,9 +3,25 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portolan_fingerprint::checks::smb;
+use portolan_fingerprint::checks::{git, nfs, smb};
 
 fuzz_target!(|data: &[u8]| {
+    for xid in [0, 1] {
+        if let Some(res) = nfs::results(data, xid) {
+            let _ = nfs::parse_getport(res);
+            let _ = nfs::parse_exports(res);
+        }
+    }
+    if let Some(list) = nfs::parse_exports(data) {
+        assert!(list.len() <= nfs::MAX_EXPORTS);
+        for e in &list {
+            assert!(e.groups.len() <= nfs::MAX_GROUPS);
+            let _ = e.open_to(std::net::IpAddr::from([127, 0, 0, 1]));
+        }
+    }
+    if let Some(git::Answer::Refs(refs)) = git::parse(data) {
+        assert!(refs.len() <= git::MAX_REFS);
+    }
     if let Some(r) = smb::parse_reply(data) {
         let _ = smb::parse_negotiate(&r);
         let _ = smb::parse_session_setup(&r);

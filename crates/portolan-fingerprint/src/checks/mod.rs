@@ -17,6 +17,8 @@
 //! | [`x11`] | X11 connection setup without authorization | `x11-open-access` |
 //! | [`nats`] | none: the server's `INFO` greeting (`auth_required`) | `nats-no-auth` |
 //! | [`smb`] | SMB2 NEGOTIATE, anonymous NTLM SESSION_SETUP, TREE_CONNECT `IPC$`, srvsvc `NetrShareEnum`, TREE_CONNECT per disk share | `smb-null-session`, `smb-anonymous-share` |
+//! | [`git`] | `git-upload-pack /` (a ref advertisement or the daemon's `ERR`) | `git-daemon-no-auth` |
+//! | [`nfs`] | portmapper `GETPORT` for MOUNT v3, then `MOUNTPROC3_EXPORT` (`showmount -e`) | `nfs-exports-open` |
 //! | [`nocred`] | none: the identification probe's command (`stats`, `version`) was answered by a work queue whose protocol has no authentication (beanstalkd, Gearman) | `beanstalkd-no-auth`, `gearman-no-auth` |
 //!
 //! A check runs when the service is named, or when the greeting gives the protocol away
@@ -27,10 +29,12 @@
 pub mod docker;
 pub mod elasticsearch;
 pub mod ftp;
+pub mod git;
 pub mod http_proxy;
 pub mod memcached;
 pub mod mqtt;
 pub mod nats;
+pub mod nfs;
 pub mod nocred;
 pub mod redis;
 pub mod rsync;
@@ -84,6 +88,8 @@ pub async fn run(t: &Target, opts: &Options, r: &mut ServiceReport) {
         Some("nats") => nats::check(addr, opts, r).await,
         Some("beanstalkd") | Some("gearman") => nocred::from_report(r),
         Some("microsoft-ds") => smb::check(addr, opts, r).await,
+        Some("git") => git::check(addr, opts, r).await,
+        Some("rpcbind") => nfs::check(addr, opts, r).await,
         _ => {}
     }
 }
@@ -107,6 +113,8 @@ fn which(r: &ServiceReport) -> Option<&'static str> {
         "beanstalkd",
         "gearman",
         "microsoft-ds",
+        "git",
+        "rpcbind",
     ];
     if let Some(n) = r.name.as_deref() {
         let n = n.to_ascii_lowercase();
@@ -115,6 +123,9 @@ fn which(r: &ServiceReport) -> Option<&'static str> {
         }
         if n == "smb" || n == "smb2" {
             return Some("microsoft-ds");
+        }
+        if n == "sunrpc" || n == "portmap" || n == "portmapper" {
+            return Some("rpcbind");
         }
         return NAMED.iter().find(|k| **k == n).copied();
     }
