@@ -3,9 +3,14 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portolan_fingerprint::checks::{git, nfs, smb};
+use portolan_fingerprint::checks::{git, ldap, nfs, smb};
 
 fuzz_target!(|data: &[u8]| {
+    let found = ldap::parse_search(data, 2);
+    assert!(found.entries.len() <= ldap::MAX_VALUES);
+    if let Some((_, _, op, _)) = ldap::parse_message(data) {
+        let _ = ldap::result_code(op);
+    }
     for xid in [0, 1] {
         if let Some(res) = nfs::results(data, xid) {
             let _ = nfs::parse_getport(res);

@@ -19,6 +19,7 @@
 //! | [`smb`] | SMB2 NEGOTIATE, anonymous NTLM SESSION_SETUP, TREE_CONNECT `IPC$`, srvsvc `NetrShareEnum`, TREE_CONNECT per disk share | `smb-null-session`, `smb-anonymous-share` |
 //! | [`git`] | `git-upload-pack /` (a ref advertisement or the daemon's `ERR`) | `git-daemon-no-auth` |
 //! | [`nfs`] | portmapper `GETPORT` for MOUNT v3, then `MOUNTPROC3_EXPORT` (`showmount -e`) | `nfs-exports-open` |
+//! | [`ldap`] | anonymous simple bind, root DSE search, one-level search of each naming context | `ldap-anonymous-read` |
 //! | [`nocred`] | none: the identification probe's command (`stats`, `version`) was answered by a work queue whose protocol has no authentication (beanstalkd, Gearman) | `beanstalkd-no-auth`, `gearman-no-auth` |
 //!
 //! A check runs when the service is named, or when the greeting gives the protocol away
@@ -31,6 +32,7 @@ pub mod elasticsearch;
 pub mod ftp;
 pub mod git;
 pub mod http_proxy;
+pub mod ldap;
 pub mod memcached;
 pub mod mqtt;
 pub mod nats;
@@ -90,6 +92,7 @@ pub async fn run(t: &Target, opts: &Options, r: &mut ServiceReport) {
         Some("microsoft-ds") => smb::check(addr, opts, r).await,
         Some("git") => git::check(addr, opts, r).await,
         Some("rpcbind") => nfs::check(addr, opts, r).await,
+        Some("ldap") => ldap::check(addr, opts, r).await,
         _ => {}
     }
 }
@@ -115,6 +118,7 @@ fn which(r: &ServiceReport) -> Option<&'static str> {
         "microsoft-ds",
         "git",
         "rpcbind",
+        "ldap",
     ];
     if let Some(n) = r.name.as_deref() {
         let n = n.to_ascii_lowercase();
