@@ -134,10 +134,15 @@ pub fn result_code(op_content: &[u8]) -> Option<u32> {
     (t == 0x0a).then(|| integer(c)).flatten()
 }
 
+/// An attribute: its name and values.
+pub type Attribute = (String, Vec<String>);
+/// An entry: its DN and attributes.
+pub type Entry = (String, Vec<Attribute>);
+
 /// A search's outcome: the entries (DN and attributes) and the done message's result code.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchResult {
-    pub entries: Vec<(String, Vec<(String, Vec<String>)>)>,
+    pub entries: Vec<Entry>,
     pub done: Option<u32>,
 }
 
@@ -149,7 +154,7 @@ fn text(b: &[u8]) -> String {
 }
 
 /// SearchResultEntry content (RFC 4511 §4.5.2): objectName, then attributes.
-fn parse_entry(c: &[u8]) -> Option<(String, Vec<(String, Vec<String>)>)> {
+fn parse_entry(c: &[u8]) -> Option<Entry> {
     let (t, dn, rest) = tlv(c)?;
     if t != 0x04 {
         return None;
@@ -192,11 +197,9 @@ pub fn parse_search(mut b: &[u8], id: u32) -> SearchResult {
             continue;
         }
         match op {
-            0x64 => {
-                if r.entries.len() < MAX_VALUES {
-                    if let Some(e) = parse_entry(c) {
-                        r.entries.push(e);
-                    }
+            0x64 if r.entries.len() < MAX_VALUES => {
+                if let Some(e) = parse_entry(c) {
+                    r.entries.push(e);
                 }
             }
             0x65 => {
