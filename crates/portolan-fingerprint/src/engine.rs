@@ -694,6 +694,26 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     let mut seen = Seen::default();
     let mut buf = vec![0u8; opts.max_reply.clamp(512, 65_535)];
     'probes: for p in plan {
+        // A TFTP server answers from a port of its own (RFC 1350 §4): not on this socket.
+        if p.name == "tftp-rrq" {
+            for _ in 0..2 {
+                let wait = probe_wait(p, opts);
+                if let Some((reply, _)) =
+                    crate::checks::tftp::exchange(addr, &p.payload, wait).await
+                {
+                    answered = true;
+                    let done = consider(&mut r, &mut seen, &db, &p.name, &reply);
+                    if opts.checks && r.name.as_deref() == Some("tftp") {
+                        crate::checks::tftp::from_reply(&reply, &mut r);
+                    }
+                    if done {
+                        break 'probes;
+                    }
+                    break;
+                }
+            }
+            continue;
+        }
         // Two tries: UDP may drop the first datagram.
         for _ in 0..2 {
             if sock.send(&p.payload).await.is_err() {

@@ -945,10 +945,13 @@ fn udp_probes_go_to_their_ports_not_to_every_port() {
         .iter()
         .map(|p| p.name.as_str())
         .collect();
+    // DNS, SNMP, NTP and TFTP (servers often moved off port 69; the read request for a file
+    // that does not exist is harmless to anything else).
     assert!(
-        plan.len() <= 3,
+        plan.len() <= 4,
         "an unknown UDP port gets only the common probes: {plan:?}"
     );
+    assert!(plan.contains(&"tftp-rrq"), "{plan:?}");
     let ntp = db.plan(123, portolan_fingerprint::Protocol::Udp, false, 7);
     assert!(ntp[0].name.starts_with("ntp-"), "{:?}", ntp[0].name);
     let sip = db.plan(5060, portolan_fingerprint::Protocol::Udp, false, 7);

@@ -3,9 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portolan_fingerprint::checks::{git, ldap, nfs, smb};
+use portolan_fingerprint::checks::{git, ldap, nfs, smb, tftp};
 
 fuzz_target!(|data: &[u8]| {
+    if let Some(a) = tftp::parse(data) {
+        let _ = tftp::served(&a);
+    }
     let found = ldap::parse_search(data, 2);
     assert!(found.entries.len() <= ldap::MAX_VALUES);
     if let Some((_, _, op, _)) = ldap::parse_message(data) {

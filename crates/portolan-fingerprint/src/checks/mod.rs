@@ -20,6 +20,7 @@
 //! | [`git`] | `git-upload-pack /` (a ref advertisement or the daemon's `ERR`) | `git-daemon-no-auth` |
 //! | [`nfs`] | portmapper `GETPORT` for MOUNT v3, then `MOUNTPROC3_EXPORT` (`showmount -e`) | `nfs-exports-open` |
 //! | [`ldap`] | anonymous simple bind, root DSE search, one-level search of each naming context | `ldap-anonymous-read` |
+//! | [`tftp`] | none beyond the identification probe: an RRQ for a file that does not exist, answered from the server's own port (UDP) | `tftp-open` |
 //! | [`nocred`] | none: the identification probe's command (`stats`, `version`) was answered by a work queue whose protocol has no authentication (beanstalkd, Gearman) | `beanstalkd-no-auth`, `gearman-no-auth` |
 //!
 //! A check runs when the service is named, or when the greeting gives the protocol away
@@ -43,6 +44,7 @@ pub mod rsync;
 pub mod smb;
 pub mod snmp;
 pub mod socks5;
+pub mod tftp;
 pub mod vnc;
 pub mod x11;
 
