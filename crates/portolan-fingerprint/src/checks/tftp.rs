@@ -195,6 +195,34 @@ mod tests {
         assert_eq!(r.notes.len(), 1);
     }
 
+    /// Regression (issue 19): a TFTP server off port 69 was never identified — the read
+    /// request was not sent to other ports, and the answer, which comes from the server's own
+    /// port, never reached the connected socket.
+    #[tokio::test]
+    async fn detection_finds_tftp_off_port_69_and_flags_it() {
+        let listen = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = listen.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut b = [0u8; 512];
+            while let Ok((n, from)) = listen.recv_from(&mut b).await {
+                // Only read requests are answered (RFC 1350 opcode 1); anything else is ignored.
+                if n > 2 && b[..2] == [0, 1] {
+                    let tid = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                    let _ = tid
+                        .send_to(b"\x00\x05\x00\x01File not found\x00", from)
+                        .await;
+                }
+            }
+        });
+        let mut o = crate::checks::testutil::opts();
+        o.probe_wait = Duration::from_millis(200);
+        let r = crate::engine::detect_target(&crate::engine::Target::udp(addr), &o).await;
+        assert_eq!(r.name.as_deref(), Some("tftp"), "{r:?}");
+        assert_eq!(r.state, "open", "{r:?}");
+        assert_eq!(r.findings.len(), 1, "{r:?}");
+        assert_eq!(r.findings[0].id, "tftp-open");
+    }
+
     proptest::proptest! {
         #[test]
         fn parse_never_panics(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700)) {
