@@ -1052,6 +1052,177 @@ mod tests {
         assert!(r.findings[0].evidence.contains("null session"));
     }
 
+    /// A fake SMB2 server following MS-SMB2's message layouts: `open` grants the anonymous
+    /// session, IPC$ and the share "public"; otherwise the anonymous AUTHENTICATE is refused
+    /// (STATUS_LOGON_FAILURE).
+    async fn fake_smb(open: bool) -> SocketAddr {
+        use tokio::net::TcpListener;
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut setups = 0;
+                    loop {
+                        let mut h = [0u8; 4];
+                        if s.read_exact(&mut h).await.is_err() {
+                            return;
+                        }
+                        let mut m = vec![0u8; u32::from_be_bytes(h) as usize];
+                        if s.read_exact(&mut m).await.is_err() {
+                            return;
+                        }
+                        let cmd = u16_at(&m, 12).unwrap();
+                        let mid = u64_at(&m, 24).unwrap();
+                        let body = &m[64..];
+                        let (status, tree, body): (u32, u32, Vec<u8>) = match cmd {
+                            NEGOTIATE => {
+                                let mut b = vec![0u8; 65];
+                                b[..2].copy_from_slice(&65u16.to_le_bytes());
+                                b[2] = 1;
+                                b[4..6].copy_from_slice(&0x0210u16.to_le_bytes());
+                                (0, 0, b)
+                            }
+                            SESSION_SETUP => {
+                                setups += 1;
+                                let (st, flags, tok) = if setups == 1 {
+                                    (
+                                        STATUS_MORE_PROCESSING_REQUIRED,
+                                        0,
+                                        spnego_resp(&challenge_bytes()),
+                                    )
+                                } else if open {
+                                    (0, SESSION_FLAG_IS_NULL, vec![])
+                                } else {
+                                    (0xC000_006D, 0, vec![])
+                                };
+                                let mut b = Vec::new();
+                                b.extend(9u16.to_le_bytes());
+                                b.extend(flags.to_le_bytes());
+                                b.extend(72u16.to_le_bytes());
+                                b.extend((tok.len() as u16).to_le_bytes());
+                                b.extend(tok);
+                                (st, 0, b)
+                            }
+                            TREE_CONNECT => {
+                                let off = u16_at(body, 4).unwrap() as usize;
+                                let len = u16_at(body, 6).unwrap() as usize;
+                                let path = utf16(&m[off..off + len]).unwrap();
+                                let (tree, kind) = if path.ends_with("\\IPC$") {
+                                    (1u32, 2u8)
+                                } else if path.ends_with("\\public") {
+                                    (2, 1)
+                                } else {
+                                    (0, 0)
+                                };
+                                let mut b = vec![0u8; 16];
+                                b[..2].copy_from_slice(&16u16.to_le_bytes());
+                                b[2] = kind;
+                                b[12..16].copy_from_slice(&0x0012_00a9u32.to_le_bytes());
+                                (if tree == 0 { 0xC000_00CC } else { 0 }, tree, b)
+                            }
+                            CREATE => {
+                                let mut b = vec![0u8; 89];
+                                b[..2].copy_from_slice(&89u16.to_le_bytes());
+                                b[64..80].copy_from_slice(&[7u8; 16]);
+                                (0, 1, b)
+                            }
+                            IOCTL => {
+                                let off = u32_at(body, 24).unwrap() as usize;
+                                let len = u32_at(body, 28).unwrap() as usize;
+                                let input = &m[off..off + len];
+                                let out = if input[2] == 11 {
+                                    let mut a =
+                                        vec![5, 0, 12, 3, 0x10, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+                                    a.extend([0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0]);
+                                    a.extend(4u16.to_le_bytes());
+                                    a.extend(b"135\0");
+                                    a.extend([0, 0]);
+                                    a.extend([1, 0, 0, 0, 0, 0, 0, 0]);
+                                    a.extend([0u8; 20]);
+                                    let n = a.len() as u16;
+                                    a[8..10].copy_from_slice(&n.to_le_bytes());
+                                    a
+                                } else {
+                                    share_enum_bytes(&[
+                                        ("public", 0, "lab"),
+                                        ("IPC$", 0x8000_0003, ""),
+                                    ])
+                                };
+                                let mut b = vec![0u8; 48];
+                                b[..2].copy_from_slice(&49u16.to_le_bytes());
+                                b[32..36].copy_from_slice(&112u32.to_le_bytes());
+                                b[36..40].copy_from_slice(&(out.len() as u32).to_le_bytes());
+                                b.extend(out);
+                                (0, 1, b)
+                            }
+                            _ => return,
+                        };
+                        let len = 64 + body.len();
+                        let mut r = vec![0, 0, (len >> 8) as u8, len as u8];
+                        r.extend(b"\xfeSMB");
+                        r.extend(64u16.to_le_bytes());
+                        r.extend(0u16.to_le_bytes());
+                        r.extend(status.to_le_bytes());
+                        r.extend(cmd.to_le_bytes());
+                        r.extend(1u16.to_le_bytes());
+                        r.extend(1u32.to_le_bytes());
+                        r.extend(0u32.to_le_bytes());
+                        r.extend(mid.to_le_bytes());
+                        r.extend(0u32.to_le_bytes());
+                        r.extend(tree.to_le_bytes());
+                        r.extend(0x1234u64.to_le_bytes());
+                        r.extend([0u8; 16]);
+                        r.extend(body);
+                        if s.write_all(&r).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_null_session_is_flagged_with_its_shares() {
+        let addr = fake_smb(true).await;
+        let mut r = ServiceReport::new(addr, portolan_registry::Protocol::Tcp);
+        check(addr, &crate::checks::testutil::opts(), &mut r).await;
+        assert_eq!(r.hostname.as_deref(), Some("LABOPEN"), "{r:?}");
+        assert!(
+            r.extrainfo.as_deref().unwrap().contains("OS version 6.1"),
+            "{r:?}"
+        );
+        let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["smb-null-session", "smb-anonymous-share"], "{r:?}");
+        assert!(r.findings[0].evidence.contains("(null session)"), "{r:?}");
+        assert!(
+            r.findings[0]
+                .evidence
+                .contains("shares: public (disk), IPC$ (ipc)"),
+            "{r:?}"
+        );
+        assert!(
+            r.findings[1].evidence.ends_with("read access: public"),
+            "{r:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_anonymous_logon_is_not_flagged() {
+        let addr = fake_smb(false).await;
+        let mut r = ServiceReport::new(addr, portolan_registry::Protocol::Tcp);
+        check(addr, &crate::checks::testutil::opts(), &mut r).await;
+        assert!(r.findings.is_empty(), "{r:?}");
+        assert!(r.notes[0].contains("0xc000006d"), "{r:?}");
+        assert_eq!(
+            r.hostname.as_deref(),
+            Some("LABOPEN"),
+            "the CHALLENGE is read either way"
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn parsers_never_panic(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
