@@ -93,7 +93,9 @@ pub async fn run(t: &Target, opts: &Options, r: &mut ServiceReport) {
         Some("beanstalkd") | Some("gearman") => nocred::from_report(r),
         Some("microsoft-ds") => smb::check(addr, opts, r).await,
         Some("git") => git::check(addr, opts, r).await,
-        Some("rpcbind") => nfs::check(addr, opts, r).await,
+        Some("rpcbind") => nfs::check(addr, nfs::Via::Portmapper, opts, r).await,
+        Some("nfs") => nfs::check(addr, nfs::Via::Nfs, opts, r).await,
+        Some("mountd") => nfs::check(addr, nfs::Via::Mountd, opts, r).await,
         Some("ldap") => ldap::check(addr, opts, r).await,
         _ => {}
     }
@@ -120,6 +122,8 @@ fn which(r: &ServiceReport) -> Option<&'static str> {
         "microsoft-ds",
         "git",
         "rpcbind",
+        "nfs",
+        "mountd",
         "ldap",
     ];
     if let Some(n) = r.name.as_deref() {

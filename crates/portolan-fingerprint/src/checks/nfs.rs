@@ -1,6 +1,7 @@
 //! NFS exports readable without authentication, asked as `showmount -e` does.
 //!
-//! On an identified portmapper (rpcbind), over TCP with `AUTH_NULL` (RFC 5531 §9, record marking
+//! On an identified portmapper (rpcbind) — or on NFS, through the portmapper on port 111 of
+//! the same host, or on MOUNT itself when a rule named it — over TCP with `AUTH_NULL` (RFC 5531 §9, record marking
 //! §11): `PMAPPROC_GETPORT` for the MOUNT program 100005 version 3 over TCP (RFC 1833 §3.2), then
 //! on that port `MOUNTPROC3_EXPORT` (RFC 1813 Appendix I §5.2.5), which lists each export and
 //! the clients (groups) allowed to mount it. Nothing is mounted.
@@ -222,17 +223,40 @@ async fn exports(addr: SocketAddr, opts: &Options) -> Option<(Vec<Export>, IpAdd
         return None;
     }
     drop(s);
-    let mountd = SocketAddr::new(addr.ip(), port);
+    exports_at(SocketAddr::new(addr.ip(), port), opts).await
+}
+
+/// The exports a MOUNT v3 server at `mountd` lists.
+async fn exports_at(mountd: SocketAddr, opts: &Options) -> Option<(Vec<Export>, IpAddr, u16)> {
     let mut s = connect(mountd, opts.connect_timeout).await.ok()?;
     let me = s.local_addr().ok()?.ip();
     let xid = 0x706f_7202;
-    let reply = rpc(&mut s, &call(xid, MOUNT_PROG, 3, 5, &[]), wait).await?;
-    Some((parse_exports(results(&reply, xid)?)?, me, port))
+    let reply = rpc(&mut s, &call(xid, MOUNT_PROG, 3, 5, &[]), opts.probe_wait).await?;
+    Some((parse_exports(results(&reply, xid)?)?, me, mountd.port()))
 }
 
-pub async fn check(addr: SocketAddr, opts: &Options, r: &mut ServiceReport) {
+/// Where the check starts, by the service identified on the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The port is the portmapper: ask it where MOUNT is.
+    Portmapper,
+    /// The port is NFS: ask the host's portmapper on port 111.
+    Nfs,
+    /// The port is MOUNT itself.
+    Mountd,
+}
+
+pub async fn check(addr: SocketAddr, via: Via, opts: &Options, r: &mut ServiceReport) {
     let budget = opts.connect_timeout * 2 + opts.probe_wait * 2;
-    let Ok(Some((list, me, port))) = tokio::time::timeout(budget, exports(addr, opts)).await else {
+    let found = match via {
+        Via::Portmapper => tokio::time::timeout(budget, exports(addr, opts)).await,
+        Via::Nfs => {
+            let pmap = SocketAddr::new(addr.ip(), 111);
+            tokio::time::timeout(budget, exports(pmap, opts)).await
+        }
+        Via::Mountd => tokio::time::timeout(budget, exports_at(addr, opts)).await,
+    };
+    let Ok(Some((list, me, port))) = found else {
         return;
     };
     report(&list, me, port, r);
@@ -356,9 +380,10 @@ mod tests {
     }
 
     /// A portmapper whose GETPORT answers `mountd`'s port, and a mountd that lists exports.
-    async fn fake_nfs(list: Vec<u8>) -> SocketAddr {
+    async fn fake_nfs(list: Vec<u8>) -> (SocketAddr, SocketAddr) {
         let mountd = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mport = mountd.local_addr().unwrap().port();
+        let maddr = mountd.local_addr().unwrap();
+        let mport = maddr.port();
         let pmap = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = pmap.local_addr().unwrap();
         async fn serve(l: TcpListener, answer: impl Fn(u32, u32, u32) -> Vec<u8> + Send + 'static) {
@@ -382,18 +407,24 @@ mod tests {
             assert_eq!((prog, proc_), (MOUNT_PROG, 5));
             reply(xid, &list)
         }));
-        addr
+        (addr, maddr)
     }
 
     #[tokio::test]
     async fn an_export_open_to_everyone_is_flagged_and_a_restricted_one_noted() {
-        let addr = fake_nfs(export_list(&[
+        let (addr, _) = fake_nfs(export_list(&[
             ("/srv/pub", &["*"]),
             ("/srv/lan", &["10.9.0.0/16"]),
         ]))
         .await;
         let mut r = ServiceReport::new(addr, portolan_registry::Protocol::Tcp);
-        check(addr, &crate::checks::testutil::opts(), &mut r).await;
+        check(
+            addr,
+            Via::Portmapper,
+            &crate::checks::testutil::opts(),
+            &mut r,
+        )
+        .await;
         assert_eq!(r.findings.len(), 1, "{r:?}");
         assert_eq!(r.findings[0].id, "nfs-exports-open");
         assert!(r.findings[0].evidence.contains("/srv/pub (*)"), "{r:?}");
@@ -405,11 +436,27 @@ mod tests {
 
     #[tokio::test]
     async fn restricted_exports_are_not_flagged() {
-        let addr = fake_nfs(export_list(&[("/srv/lan", &["10.9.0.0/16"])])).await;
+        let (addr, mountd) = fake_nfs(export_list(&[("/srv/lan", &["10.9.0.0/16"])])).await;
         let mut r = ServiceReport::new(addr, portolan_registry::Protocol::Tcp);
-        check(addr, &crate::checks::testutil::opts(), &mut r).await;
+        check(
+            addr,
+            Via::Portmapper,
+            &crate::checks::testutil::opts(),
+            &mut r,
+        )
+        .await;
         assert!(r.findings.is_empty(), "{r:?}");
         assert_eq!(r.notes.len(), 1, "{r:?}");
+        // Asked on MOUNT itself: the same list.
+        let mut m = ServiceReport::new(mountd, portolan_registry::Protocol::Tcp);
+        check(
+            mountd,
+            Via::Mountd,
+            &crate::checks::testutil::opts(),
+            &mut m,
+        )
+        .await;
+        assert_eq!(m.notes, r.notes);
     }
 
     proptest::proptest! {
