@@ -1,5 +1,5 @@
 //! `portolan service`: identify what listens on given ports (service, product, version, TLS,
-//! SSH, HTTP) and flag unauthenticated access proved by one harmless request.
+//! SSH, HTTP) and flag unauthenticated access proved by harmless read-only requests.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
-//! Safe exposure checks: each proves unauthenticated access with one harmless request —
-//! no writes, no password guessing, nothing that changes the target's state.
+//! Safe exposure checks: each proves unauthenticated access with harmless read-only requests
+//! (most with one; SMB, LDAP and NFS with a short exchange) — no credentials, no writes, no
+//! password guessing, nothing that changes the target's state.
 //!
 //! | module | request | finding |
 //! |---|---|---|
