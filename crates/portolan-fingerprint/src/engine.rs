@@ -778,7 +778,12 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
         match outcome {
             UdpOutcome::Reply(reply) => {
                 answered = true;
-                if consider(&mut r, &mut seen, &db, &probe, &reply) {
+                let done = consider(&mut r, &mut seen, &db, &probe, &reply);
+                // TFTP's answer (from a port of its own) says whether anyone may read.
+                if opts.checks && probe == "tftp-rrq" && r.name.as_deref() == Some("tftp") {
+                    crate::checks::tftp::from_reply(&reply, &mut r);
+                }
+                if done {
                     if probe == "snmp-public" {
                         crate::checks::snmp::from_reply(&reply, &mut r);
                     }

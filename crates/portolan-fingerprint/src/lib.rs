@@ -1,6 +1,6 @@
 //! Service and version detection for Portolan: what listens on a port, which product and
 //! version, what TLS, SSH and HTTP say about it, and whether it lets anyone in without
-//! credentials — proved by one harmless request, never by guessing passwords or writing.
+//! credentials — proved by harmless read-only requests, never by guessing passwords or writing.
 //!
 //! Main types:
 //! - [`ProbeDb`]: the probe database — probes (payload, likely ports, rarity, wait) and match

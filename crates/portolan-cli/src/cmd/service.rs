@@ -1,5 +1,5 @@
 //! `portolan service`: identify what listens on given ports (service, product, version, TLS,
-//! SSH, HTTP) and flag unauthenticated access proved by one harmless request.
+//! SSH, HTTP) and flag unauthenticated access proved by harmless read-only requests.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -27,12 +27,16 @@ Examples:
   portolan service 127.0.0.1:6379 --format json JSON Lines (schema: docs/schema/service.md)
   portolan service 127.0.0.1:6379 -o json=svc.jsonl --fail-on high
                                                 also a file; exit 1 on a high exposure
+  portolan service 10.0.0.5:445 10.0.0.5:389 10.0.0.5:69/udp
+                                                SMB null session and anonymous shares,
+                                                anonymous LDAP read, TFTP answering anyone
   portolan service 127.0.0.1:80 --probes-file /usr/share/nmap/nmap-service-probes
                                                 add the rules of your installed nmap
 
-Only ports you name are contacted. Checks for unauthenticated access send one read-only
-request (Redis PING, memcached stats, FTP USER anonymous, ...); nothing is written and no
-password is guessed.
+Only ports you name are contacted. Checks for unauthenticated access send read-only requests
+without credentials (Redis PING, memcached stats, FTP USER anonymous, an anonymous SMB session
+and its share list, NFS exports, an anonymous LDAP bind and search, git upload-pack, ...; the
+list: docs/fingerprint.md); nothing is written and no password is guessed.
 
 Exit status: 0 no exposure at or above --fail-on (or no --fail-on), 1 some, 2 error.";
 

@@ -1,5 +1,6 @@
-//! Safe exposure checks: each proves unauthenticated access with one harmless request —
-//! no writes, no password guessing, nothing that changes the target's state.
+//! Safe exposure checks: each proves unauthenticated access with harmless read-only requests
+//! (most with one; SMB, LDAP and NFS with a short exchange) — no credentials, no writes, no
+//! password guessing, nothing that changes the target's state.
 //!
 //! | module | request | finding |
 //! |---|---|---|
@@ -16,6 +17,11 @@
 //! | [`vnc`] | RFB version exchange, security types read (none chosen) | `vnc-no-auth` |
 //! | [`x11`] | X11 connection setup without authorization | `x11-open-access` |
 //! | [`nats`] | none: the server's `INFO` greeting (`auth_required`) | `nats-no-auth` |
+//! | [`smb`] | SMB2 NEGOTIATE, anonymous NTLM SESSION_SETUP, TREE_CONNECT `IPC$`, srvsvc `NetrShareEnum`, TREE_CONNECT per disk share | `smb-null-session`, `smb-anonymous-share` |
+//! | [`git`] | `git-upload-pack /` (a ref advertisement or the daemon's `ERR`) | `git-daemon-no-auth` |
+//! | [`nfs`] | portmapper `GETPORT` for MOUNT v3, then `MOUNTPROC3_EXPORT` (`showmount -e`) | `nfs-exports-open` |
+//! | [`ldap`] | anonymous simple bind, root DSE search, one-level search of each naming context | `ldap-anonymous-read` |
+//! | [`tftp`] | none beyond the identification probe: an RRQ for a file that does not exist, answered from the server's own port (UDP) | `tftp-open` |
 //! | [`nocred`] | none: the identification probe's command (`stats`, `version`) was answered by a work queue whose protocol has no authentication (beanstalkd, Gearman) | `beanstalkd-no-auth`, `gearman-no-auth` |
 //!
 //! A check runs when the service is named, or when the greeting gives the protocol away
@@ -26,15 +32,20 @@
 pub mod docker;
 pub mod elasticsearch;
 pub mod ftp;
+pub mod git;
 pub mod http_proxy;
+pub mod ldap;
 pub mod memcached;
 pub mod mqtt;
 pub mod nats;
+pub mod nfs;
 pub mod nocred;
 pub mod redis;
 pub mod rsync;
+pub mod smb;
 pub mod snmp;
 pub mod socks5;
+pub mod tftp;
 pub mod vnc;
 pub mod x11;
 
@@ -81,6 +92,12 @@ pub async fn run(t: &Target, opts: &Options, r: &mut ServiceReport) {
         Some("x11") => x11::check(addr, opts, r).await,
         Some("nats") => nats::check(addr, opts, r).await,
         Some("beanstalkd") | Some("gearman") => nocred::from_report(r),
+        Some("microsoft-ds") => smb::check(addr, opts, r).await,
+        Some("git") => git::check(addr, opts, r).await,
+        Some("rpcbind") => nfs::check(addr, nfs::Via::Portmapper, opts, r).await,
+        Some("nfs") => nfs::check(addr, nfs::Via::Nfs, opts, r).await,
+        Some("mountd") => nfs::check(addr, nfs::Via::Mountd, opts, r).await,
+        Some("ldap") => ldap::check(addr, opts, r).await,
         _ => {}
     }
 }
@@ -103,11 +120,23 @@ fn which(r: &ServiceReport) -> Option<&'static str> {
         "nats",
         "beanstalkd",
         "gearman",
+        "microsoft-ds",
+        "git",
+        "rpcbind",
+        "nfs",
+        "mountd",
+        "ldap",
     ];
     if let Some(n) = r.name.as_deref() {
         let n = n.to_ascii_lowercase();
         if n == "x11" {
             return Some("x11");
+        }
+        if n == "smb" || n == "smb2" {
+            return Some("microsoft-ds");
+        }
+        if n == "sunrpc" || n == "portmap" || n == "portmapper" {
+            return Some("rpcbind");
         }
         return NAMED.iter().find(|k| **k == n).copied();
     }

@@ -203,8 +203,9 @@ pub struct ScanArgs {
     pub udp: bool,
 
     /// Service and version detection on open ports (also -sV): service, product, version, CPE,
-    /// TLS certificate, SSH and HTTP facts, and unauthenticated access proved by one harmless
-    /// request (Redis PING, memcached stats, anonymous FTP, ...). Nothing is written or guessed.
+    /// TLS certificate, SSH and HTTP facts, and unauthenticated access proved by harmless
+    /// read-only requests without credentials (Redis PING, memcached stats, anonymous FTP, SMB
+    /// null session, NFS exports, anonymous LDAP, ...). Nothing is written or guessed.
     #[arg(long)]
     pub service_version: bool,
 
