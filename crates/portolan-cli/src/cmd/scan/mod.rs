@@ -278,17 +278,21 @@ pub struct ScanArgs {
     pub router_mac: Option<[u8; 6]>,
 
     /// Host discovery only (also -sn): which hosts are up and how each answered (reason
-    /// echo-reply, timestamp-reply, syn-ack, reset, conn-refused), no port scan. With root or
-    /// CAP_NET_RAW the probes are raw and stateless (--discovery chooses them; default
-    /// icmp-echo,syn:443,ack:80,icmp-ts); without, TCP connects to 80 and 443.
+    /// echo-reply, timestamp-reply, syn-ack, reset, arp-response, nd-response, conn-refused),
+    /// no port scan. With root or CAP_NET_RAW the probes are raw and stateless (--discovery
+    /// chooses them; default arp,nd,icmp-echo,syn:443,ack:80,icmp-ts: ARP / neighbour
+    /// solicitation for targets on a directly connected Ethernet link, the IP probes for the
+    /// others); without, TCP connects to 80 and 443.
     ///
     /// Example: sudo portolan scan -sn 10.0.0.0/16 --format grep
+    ///
+    /// Example: sudo portolan scan -sn 192.168.1.0/24 --discovery=arp
     #[arg(long, conflicts_with_all = ["ports", "top_ports", "service_version", "udp", "no_ping"])]
     pub ping_scan: bool,
 
     /// Discover live hosts first, then scan the ports of those only; PROBES (with =) chooses
-    /// the probes: icmp-echo, icmp-ts, syn[:PORT] (default 443), ack[:PORT] (default 80),
-    /// comma-separated. Without --discovery or -sn every target is scanned (as nmap's -Pn).
+    /// the probes: arp, nd (on the local link), icmp-echo, icmp-ts, syn[:PORT] (default 443),
+    /// ack[:PORT] (default 80), comma-separated; without arp/nd, IP probes go everywhere. Without --discovery or -sn every target is scanned (as nmap's -Pn).
     ///
     /// Example: sudo portolan scan 10.0.0.0/16 --top-ports 100 --discovery=icmp-echo,syn:443
     #[arg(long, value_name = "PROBES", num_args = 0..=1, require_equals = true,
