@@ -223,3 +223,30 @@ fn ping_scan_of_the_local_ipv6_link_uses_neighbour_solicitation() {
     }
     assert_eq!(up.len(), 30 + lab.link6.len());
 }
+
+#[test]
+fn xml_status_carries_the_answers_ttl() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::up();
+    let xml = format!("/tmp/{}.xml", lab.name);
+    // 10.80.0.37 answers everything, 10.80.0.137 ICMP only, 10.80.0.237 TCP 443 only: each
+    // answer comes straight from the target's stack with TTL 64.
+    lab.scan(&[
+        "-sn",
+        "10.80.0.37",
+        "10.80.0.137",
+        "10.80.0.237",
+        "-o",
+        &format!("xml={xml}"),
+    ]);
+    let text = std::fs::read_to_string(&xml).unwrap();
+    let _ = std::fs::remove_file(&xml);
+    let statuses: Vec<&str> = text.lines().filter(|l| l.starts_with("<status ")).collect();
+    assert_eq!(statuses.len(), 3, "{text}");
+    for s in statuses {
+        assert!(s.contains("state=\"up\""), "{s}");
+        assert!(s.contains("reason_ttl=\"64\""), "{s}");
+    }
+}

@@ -831,7 +831,7 @@ pub fn run(
     if let (Some(probes), None) = (req.discovery.probes(), &fan.failure) {
         let d = discover(&prep, probes, &mut fan, stop)?;
         for h in &d.hosts {
-            fan.builder.host_up(h.addr, h.reason, h.rtt);
+            fan.builder.host_up(h.addr, h.reason, h.rtt, h.ttl);
         }
         if matches!(req.discovery, HostDiscovery::Before(_)) && !d.hosts.is_empty() {
             let addrs: Vec<IpAddr> = d.hosts.iter().map(|h| h.addr).collect();
