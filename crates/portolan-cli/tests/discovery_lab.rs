@@ -67,6 +67,32 @@ fn ping_scan_finds_every_live_host_of_a_sparse_16_and_no_dead_one() {
     assert_eq!(recs[0]["num_ports"], 0);
     // No port records: discovery only.
     assert!(recs.iter().all(|r| r["type"] != "port"));
+    // One pass: each of the four probes once per address, no retransmission (the probe kinds
+    // are each other's redundancy; a retry pass would double the work on a silent range).
+    let end = recs.iter().find(|r| r["type"] == "end").unwrap();
+    assert_eq!(end["sent"].as_u64(), Some(65_536 * 4), "{end}");
+    assert_eq!(end["retries"].as_u64(), Some(0), "{end}");
+}
+
+#[test]
+fn discovery_retransmits_when_asked() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::up();
+    // --retries N retransmits silent discovery probes: a /24 with 3 live hosts, 4 probes each.
+    let recs = lab.scan(&["-sn", "10.80.0.0/24", "--retries", "1"]);
+    let end = recs.iter().find(|r| r["type"] == "end").unwrap();
+    let sent = end["sent"].as_u64().unwrap();
+    assert!(sent > 256 * 4, "{end}");
+    assert!(end["retries"].as_u64().unwrap() > 0, "{end}");
+    let live: BTreeMap<IpAddr, String> = lab
+        .live4
+        .iter()
+        .filter(|(a, _)| a.to_string().starts_with("10.80.0."))
+        .map(|(a, k)| (*a, k.clone()))
+        .collect();
+    check_found(&up_hosts(&recs), &live, false);
 }
 
 #[test]

@@ -283,7 +283,8 @@ pub fn run_raw(
         } else {
             onlink::DEFAULT_RATE
         },
-        retries: cfg.retries,
+        // Link requests are few and cheap: silent addresses are always asked twice.
+        retries: cfg.retries.max(1),
         wait: onlink::LinkConfig::default().wait.min(cfg.max_timeout),
     };
     for job in &jobs {

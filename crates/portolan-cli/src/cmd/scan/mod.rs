@@ -140,9 +140,13 @@ pub struct ScanArgs {
     #[arg(long, default_value_t = 100, value_name = "MS")]
     pub min_timeout: u64,
 
-    /// Extra attempts for a probe that got no answer.
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    pub retries: u32,
+    /// Extra attempts for a probe that got no answer (default 2; host discovery's IP probes:
+    /// 0, each sent once, the probe kinds being each other's redundancy; give --retries to
+    /// retransmit them on a lossy path).
+    ///
+    /// Example: sudo portolan scan -sn 10.0.0.0/16 --retries 1
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
 
     /// Write results as FMT to PATH (table, json = jsonl, xml, grep, csv; PATH '-' is stdout;
     /// PATH alone means json). Repeat for several. Every output is checked before the scan.
@@ -377,7 +381,8 @@ fn request(args: &ScanArgs) -> ScanRequest {
         concurrency: args.concurrency,
         timeout_ms: args.timeout,
         min_timeout_ms: args.min_timeout,
-        retries: args.retries,
+        retries: args.retries.unwrap_or(2),
+        discovery_retries: args.retries,
         all_ports: args.all_ports,
         service_detection: args.service_version,
         interface: args.interface.clone(),
