@@ -10,6 +10,14 @@
 //! Any validated answer proves the host up: an echo or timestamp reply, a SYN-ACK or a RST.
 //! An ICMP error (unreachable) does not.
 //!
+//! Each IP probe is sent once unless the caller asks for retransmissions: any answer proves a
+//! host up, so the probe kinds are each other's redundancy.
+//!
+//! On a directly connected Ethernet link, `arp` and `nd` in the list ([`Probe::Arp`],
+//! [`Probe::Nd`], in [`DEFAULT_PROBES`]) replace the IP probes for the targets there: ARP
+//! who-has and IPv6 neighbour solicitation ([`crate::onlink`]), which also find hosts that drop
+//! every IP packet (reasons `arp-response`, `nd-response`).
+//!
 //! Without raw sockets, [`run_connect`] connects to a few ports (80 and 443 by default) and
 //! counts a completed handshake or a refused connection as up (nmap's unprivileged ping).
 //!
