@@ -276,3 +276,28 @@ fn xml_status_carries_the_answers_ttl() {
         assert!(s.contains("reason_ttl=\"64\""), "{s}");
     }
 }
+
+#[test]
+fn a_link_that_is_down_falls_back_to_ip_probes() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::up();
+    // The scanner's veth down: its address (and so its subnet) stays, but no frame can leave.
+    let st = std::process::Command::new("ip")
+        .args([
+            "-n",
+            &format!("{}-s", lab.name),
+            "link",
+            "set",
+            &format!("{}a", lab.name),
+            "down",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The scan still ends (the IP probes have no route either): nothing is up.
+    let recs = lab.scan(&["-sn", "10.79.0.0/28", "--exclude", "10.79.0.1"]);
+    assert!(up_hosts(&recs).is_empty());
+    assert!(recs.iter().any(|r| r["type"] == "end"));
+}

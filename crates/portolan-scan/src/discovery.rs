@@ -296,7 +296,21 @@ pub fn run_raw(
         wait: onlink::LinkConfig::default().wait.min(cfg.max_timeout),
     };
     for job in &jobs {
-        let f = onlink::run(job, &lcfg, status, &stop)?;
+        let f = match onlink::run(job, &lcfg, status, &stop) {
+            Ok(f) => f,
+            Err(e @ RawError::Permission(_)) => return Err(e.into()),
+            Err(e) => {
+                // A link that cannot be used (down, gone): its targets get the IP probes.
+                notices.push(format!(
+                    "ARP / neighbour discovery on {} failed ({e}): its {} targets get the IP \
+                     probes",
+                    job.ifname,
+                    job.len()
+                ));
+                rest.extend(job.intervals.iter().copied());
+                continue;
+            }
+        };
         add(&mut stats, &f.stats);
         for h in f.hosts {
             up.entry(h.addr).or_insert(h);
