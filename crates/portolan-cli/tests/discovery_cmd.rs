@@ -161,7 +161,7 @@ fn bad_discovery_input_is_refused_before_any_packet() {
     for (args, want) in [
         (&["--discovery=bogus"][..], "unknown probe \"bogus\""),
         (&["--discovery=syn:0"][..], "not a port"),
-        (&["--discovery=arp"][..], "not built yet"),
+        (&["--discovery=arp:1"][..], "unknown probe \"arp:1\""),
         (&["-sn", "-p", "22"][..], "cannot be used with"),
         (&["--discovery", "--resume", "/tmp/x.resume"][..], "add -Pn"),
         (&["--discovery", "-Pn"][..], "cannot be used with"),

@@ -2,7 +2,9 @@
 //! which 1% of the addresses are live, a third answering everything, a third only ICMP (echo,
 //! timestamp; ICMPv6 echo), a third only TCP port 443; nftables drops every packet to the other
 //! addresses. `scan -sn` must find every live host and report no dead one; a port scan with
-//! `--discovery` must probe the ports of live hosts only. Root only (namespaces); skipped with
+//! `--discovery` must probe the ports of live hosts only. On the link itself (10.79.0.0/24,
+//! fd79::/64) ARP and neighbour solicitation replace the IP probes and find the hosts that
+//! drop every IP packet too. Root only (namespaces); skipped with
 //! a message otherwise, failed under CI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -65,6 +67,32 @@ fn ping_scan_finds_every_live_host_of_a_sparse_16_and_no_dead_one() {
     assert_eq!(recs[0]["num_ports"], 0);
     // No port records: discovery only.
     assert!(recs.iter().all(|r| r["type"] != "port"));
+    // One pass: each of the four probes once per address, no retransmission (the probe kinds
+    // are each other's redundancy; a retry pass would double the work on a silent range).
+    let end = recs.iter().find(|r| r["type"] == "end").unwrap();
+    assert_eq!(end["sent"].as_u64(), Some(65_536 * 4), "{end}");
+    assert_eq!(end["retries"].as_u64(), Some(0), "{end}");
+}
+
+#[test]
+fn discovery_retransmits_when_asked() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::up();
+    // --retries N retransmits silent discovery probes: a /24 with 3 live hosts, 4 probes each.
+    let recs = lab.scan(&["-sn", "10.80.0.0/24", "--retries", "1"]);
+    let end = recs.iter().find(|r| r["type"] == "end").unwrap();
+    let sent = end["sent"].as_u64().unwrap();
+    assert!(sent > 256 * 4, "{end}");
+    assert!(end["retries"].as_u64().unwrap() > 0, "{end}");
+    let live: BTreeMap<IpAddr, String> = lab
+        .live4
+        .iter()
+        .filter(|(a, _)| a.to_string().starts_with("10.80.0."))
+        .map(|(a, k)| (*a, k.clone()))
+        .collect();
+    check_found(&up_hosts(&recs), &live, false);
 }
 
 #[test]
@@ -133,4 +161,143 @@ fn without_discovery_every_address_is_probed() {
     ]);
     let end = recs.iter().find(|r| r["type"] == "end").unwrap();
     assert_eq!(end["planned"].as_u64().unwrap(), 256, "{end}");
+}
+
+/// `-sn` of the link's subnet: every live address found by ARP / ND (reason `arp-response` /
+/// `nd-response`), those that drop every IP packet too, and no dead one.
+fn check_link(found: &BTreeMap<IpAddr, String>, live: &BTreeMap<IpAddr, String>, reason: &str) {
+    let want: BTreeSet<&IpAddr> = live.keys().collect();
+    let got: BTreeSet<&IpAddr> = found.keys().collect();
+    assert_eq!(got, want, "hosts up on the link");
+    assert!(live.values().filter(|k| *k == "arp").count() >= 12);
+    for (a, r) in found {
+        assert_eq!(r, reason, "{a} ({})", live[a]);
+    }
+}
+
+#[test]
+fn ping_scan_of_the_local_link_uses_arp_and_finds_arp_only_hosts() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::up();
+    // The scanner's own address is left out: nothing answers ARP for it on the wire.
+    let recs = lab.scan(&["-sn", "10.79.0.0/24", "--exclude", "10.79.0.1"]);
+    check_link(&up_hosts(&recs), &lab.link4, "arp-response");
+    // Chosen explicitly, the same.
+    let recs = lab.scan(&[
+        "-sn",
+        "10.79.0.0/24",
+        "--exclude",
+        "10.79.0.1",
+        "--discovery=arp",
+    ]);
+    check_link(&up_hosts(&recs), &lab.link4, "arp-response");
+    // Without ARP (IP probes only), the hosts that drop IP are not found: ARP is what finds
+    // them.
+    let recs = lab.scan(&[
+        "-sn",
+        "10.79.0.0/24",
+        "--exclude",
+        "10.79.0.1",
+        "--discovery=icmp-echo,syn:443",
+    ]);
+    let up = up_hosts(&recs);
+    for (a, k) in &lab.link4 {
+        assert_eq!(
+            up.contains_key(a),
+            k == "all",
+            "{a} ({k}) with IP probes only"
+        );
+    }
+    // ARP only, on routed targets: nothing can be asked, nothing is reported up.
+    let recs = lab.scan(&["-sn", "10.80.0.0/24", "--discovery=arp"]);
+    assert!(up_hosts(&recs).is_empty());
+}
+
+#[test]
+fn ping_scan_of_the_local_ipv6_link_uses_neighbour_solicitation() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::up();
+    let recs = lab.scan(&["-sn", "fd79::/120", "--exclude", "fd79::1"]);
+    check_link(&up_hosts(&recs), &lab.link6, "nd-response");
+    let recs = lab.scan(&[
+        "-sn",
+        "fd79::/120",
+        "--exclude",
+        "fd79::1",
+        "--discovery=nd",
+    ]);
+    check_link(&up_hosts(&recs), &lab.link6, "nd-response");
+    // Link and routed targets together: ND on the link, IP probes through the router.
+    let mut targets: Vec<String> = lab.live6.keys().take(30).map(|a| a.to_string()).collect();
+    targets.push("fd79::/120".into());
+    let mut args = vec!["-sn", "--exclude", "fd79::1"];
+    args.extend(targets.iter().map(String::as_str));
+    let up = up_hosts(&lab.scan(&args));
+    for a in lab.live6.keys().take(30) {
+        assert!(
+            ["echo-reply", "syn-ack", "reset"].contains(&up[a].as_str()),
+            "{a}: {}",
+            up[a]
+        );
+    }
+    for a in lab.link6.keys() {
+        assert_eq!(up[a], "nd-response", "{a}");
+    }
+    assert_eq!(up.len(), 30 + lab.link6.len());
+}
+
+#[test]
+fn xml_status_carries_the_answers_ttl() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::up();
+    let xml = format!("/tmp/{}.xml", lab.name);
+    // 10.80.0.37 answers everything, 10.80.0.137 ICMP only, 10.80.0.237 TCP 443 only: each
+    // answer comes straight from the target's stack with TTL 64.
+    lab.scan(&[
+        "-sn",
+        "10.80.0.37",
+        "10.80.0.137",
+        "10.80.0.237",
+        "-o",
+        &format!("xml={xml}"),
+    ]);
+    let text = std::fs::read_to_string(&xml).unwrap();
+    let _ = std::fs::remove_file(&xml);
+    let statuses: Vec<&str> = text.lines().filter(|l| l.starts_with("<status ")).collect();
+    assert_eq!(statuses.len(), 3, "{text}");
+    for s in statuses {
+        assert!(s.contains("state=\"up\""), "{s}");
+        assert!(s.contains("reason_ttl=\"64\""), "{s}");
+    }
+}
+
+#[test]
+fn a_link_that_is_down_falls_back_to_ip_probes() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::up();
+    // The scanner's veth down: its address (and so its subnet) stays, but no frame can leave.
+    let st = std::process::Command::new("ip")
+        .args([
+            "-n",
+            &format!("{}-s", lab.name),
+            "link",
+            "set",
+            &format!("{}a", lab.name),
+            "down",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The scan still ends (the IP probes have no route either): nothing is up.
+    let recs = lab.scan(&["-sn", "10.79.0.0/28", "--exclude", "10.79.0.1"]);
+    assert!(up_hosts(&recs).is_empty());
+    assert!(recs.iter().any(|r| r["type"] == "end"));
 }

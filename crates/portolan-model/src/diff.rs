@@ -184,6 +184,7 @@ mod tests {
                     hostname: None,
                     up: true,
                     up_reason: None,
+                    up_ttl: None,
                     ports,
                     extra: vec![],
                     srtt_us: None,

@@ -281,6 +281,10 @@ pub struct HostReport {
     pub up: bool,
     /// The reason of the first answer that proved it up.
     pub up_reason: Option<Reason>,
+    /// The TTL (IPv4) or hop limit (IPv6) of that answer, when it was read from the packet
+    /// (raw scans and raw host discovery; nmap's `reason_ttl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_ttl: Option<u8>,
     /// Listed ports, sorted by (proto, port).
     pub ports: Vec<PortEvent>,
     /// States too numerous to list.
@@ -348,6 +352,8 @@ impl ScanReport {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct HostAccum {
     up_reason: Option<Reason>,
+    #[serde(default)]
+    up_ttl: Option<u8>,
     listed: HashMap<PortState, Vec<PortEvent>>,
     counts: HashMap<PortState, HashMap<Reason, u64>>,
     srtt_us: Option<f64>,
@@ -389,6 +395,7 @@ impl ReportBuilder {
         let h = self.hosts.entry(ev.addr).or_default();
         if answered && h.up_reason.is_none() {
             h.up_reason = Some(ev.reason);
+            h.up_ttl = ev.ttl;
         }
         if let Some(rtt) = ev.rtt {
             let r = rtt.as_micros() as f64;
@@ -408,13 +415,20 @@ impl ReportBuilder {
         }
     }
 
-    /// Host discovery found `addr` up, for `reason` (an echo reply, a RST to a ping, ...): the
-    /// host is reported up even when no port is probed (`scan -sn`). A reason already known
-    /// (an earlier answer) is kept.
-    pub fn host_up(&mut self, addr: IpAddr, reason: Reason, rtt: Option<Duration>) {
+    /// Host discovery found `addr` up, for `reason` (an echo reply, a RST to a ping, ...), with
+    /// the answer's TTL / hop limit when known: the host is reported up even when no port is
+    /// probed (`scan -sn`). A reason already known (an earlier answer) is kept.
+    pub fn host_up(
+        &mut self,
+        addr: IpAddr,
+        reason: Reason,
+        rtt: Option<Duration>,
+        ttl: Option<u8>,
+    ) {
         let h = self.hosts.entry(addr).or_default();
         if h.up_reason.is_none() {
             h.up_reason = Some(reason);
+            h.up_ttl = ttl;
         }
         if let (Some(rtt), None) = (rtt, h.srtt_us) {
             h.srtt_us = Some(rtt.as_micros() as f64);
@@ -523,6 +537,7 @@ impl ReportBuilder {
                     hostname: hostname(addr),
                     up: acc.up_reason.is_some(),
                     up_reason: acc.up_reason,
+                    up_ttl: acc.up_ttl,
                     ports,
                     extra,
                     srtt_us: acc.srtt_us.map(|s| s as u64),
@@ -609,7 +624,12 @@ mod tests {
     fn discovery_marks_hosts_up_without_ports() {
         let mut b = ReportBuilder::new(false, false);
         let a: IpAddr = "192.0.2.9".parse().unwrap();
-        b.host_up(a, Reason::EchoReply, Some(Duration::from_micros(250)));
+        b.host_up(
+            a,
+            Reason::EchoReply,
+            Some(Duration::from_micros(250)),
+            Some(61),
+        );
         // A later port answer does not replace the discovery reason.
         b.add(PortEvent {
             addr: a,
@@ -619,6 +639,8 @@ mod tests {
         assert_eq!(hosts.len(), 1);
         assert!(hosts[0].up);
         assert_eq!(hosts[0].up_reason, Some(Reason::EchoReply));
+        // The TTL of the answer that proved it up goes with its reason.
+        assert_eq!(hosts[0].up_ttl, Some(61));
         assert_eq!(hosts[0].open_ports().count(), 1);
         for r in Reason::ALL {
             let j = serde_json::to_string(&r).unwrap();

@@ -271,9 +271,11 @@ pub fn xml(r: &ScanReport) -> String {
         } else {
             ("down", "no-response")
         };
+        // The TTL / hop limit of the answer that proved the host up (0 when none was read).
+        let ttl = if h.up { h.up_ttl.unwrap_or(0) } else { 0 };
         let _ = writeln!(
             o,
-            "<status state=\"{state}\" reason=\"{reason}\" reason_ttl=\"0\"/>"
+            "<status state=\"{state}\" reason=\"{reason}\" reason_ttl=\"{ttl}\"/>"
         );
         let _ = writeln!(
             o,

@@ -10,6 +10,14 @@
 //! Any validated answer proves the host up: an echo or timestamp reply, a SYN-ACK or a RST.
 //! An ICMP error (unreachable) does not.
 //!
+//! Each IP probe is sent once unless the caller asks for retransmissions: any answer proves a
+//! host up, so the probe kinds are each other's redundancy.
+//!
+//! On a directly connected Ethernet link, `arp` and `nd` in the list ([`Probe::Arp`],
+//! [`Probe::Nd`], in [`DEFAULT_PROBES`]) replace the IP probes for the targets there: ARP
+//! who-has and IPv6 neighbour solicitation ([`crate::onlink`]), which also find hosts that drop
+//! every IP packet (reasons `arp-response`, `nd-response`).
+//!
 //! Without raw sockets, [`run_connect`] connects to a few ports (80 and 443 by default) and
 //! counts a completed handshake or a refused connection as up (nmap's unprivileged ping).
 //!
@@ -26,11 +34,12 @@ use std::time::Duration;
 
 use crate::connect::{self, ConnectConfig, EventSink, Job, Status};
 use crate::model::{PortEvent, Reason, ScanStats};
+use crate::onlink;
 use crate::plan::{Plan, PlanError, Progress};
 use crate::ports::PortSet;
 use crate::raw::{self, RawConfig, RawKind, RawStats};
 use crate::rawio::RawError;
-use crate::target::TargetSet;
+use crate::target::{Family, TargetSet};
 
 /// One discovery probe kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -43,6 +52,20 @@ pub enum Probe {
     Syn(u16),
     /// TCP ACK to this port: a RST proves the host up (`-PA`).
     Ack(u16),
+    /// ARP who-has, for IPv4 targets on a directly connected Ethernet link (`-PR`): it
+    /// replaces the IP probes there (see [`crate::onlink`]).
+    Arp,
+    /// IPv6 neighbour solicitation, for IPv6 targets on a directly connected Ethernet link: it
+    /// replaces the IP probes there.
+    Nd,
+}
+
+impl Probe {
+    /// Whether this probe asks the link (ARP, neighbour solicitation) rather than the host's IP
+    /// stack.
+    pub fn is_link(&self) -> bool {
+        matches!(self, Probe::Arp | Probe::Nd)
+    }
 }
 
 impl fmt::Display for Probe {
@@ -52,12 +75,16 @@ impl fmt::Display for Probe {
             Probe::Timestamp => f.write_str("icmp-ts"),
             Probe::Syn(p) => write!(f, "syn:{p}"),
             Probe::Ack(p) => write!(f, "ack:{p}"),
+            Probe::Arp => f.write_str("arp"),
+            Probe::Nd => f.write_str("nd"),
         }
     }
 }
 
-/// nmap's default discovery probes (as root): ICMP echo, SYN to 443, ACK to 80, ICMP timestamp.
-pub const DEFAULT_PROBES: &str = "icmp-echo,syn:443,ack:80,icmp-ts";
+/// nmap's default discovery probes (as root): ARP and neighbour solicitation for targets on a
+/// directly connected Ethernet link; ICMP echo, SYN to 443, ACK to 80, ICMP timestamp for the
+/// others.
+pub const DEFAULT_PROBES: &str = "arp,nd,icmp-echo,syn:443,ack:80,icmp-ts";
 
 /// The ports the unprivileged fallback connects to.
 pub const CONNECT_PORTS: [u16; 2] = [80, 443];
@@ -73,11 +100,13 @@ pub enum DiscoveryError {
     Connect(#[from] connect::ConnectError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Targets(#[from] crate::target::TargetError),
 }
 
-/// Parse a probe list: comma-separated `icmp-echo` (or `echo`, `PE`), `icmp-ts` (`timestamp`,
-/// `PP`), `syn[:PORT]` (`PS`, default 443), `ack[:PORT]` (`PA`, default 80). Duplicates are
-/// dropped; the order is kept.
+/// Parse a probe list: comma-separated `arp` (`PR`), `nd` (`icmp6-ns`), `icmp-echo` (or `echo`,
+/// `PE`), `icmp-ts` (`timestamp`, `PP`), `syn[:PORT]` (`PS`, default 443), `ack[:PORT]` (`PA`,
+/// default 80). Duplicates are dropped; the order is kept.
 pub fn parse_probes(spec: &str) -> Result<Vec<Probe>, DiscoveryError> {
     let mut out: Vec<Probe> = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -97,17 +126,12 @@ pub fn parse_probes(spec: &str) -> Result<Vec<Probe>, DiscoveryError> {
             ("icmp-ts" | "timestamp" | "pp", None) => Probe::Timestamp,
             ("syn" | "ps", p) => Probe::Syn(p.unwrap_or(443)),
             ("ack" | "pa", p) => Probe::Ack(p.unwrap_or(80)),
-            ("arp" | "nd" | "icmp6-ns", _) => {
-                return Err(DiscoveryError::BadProbe(format!(
-                    "{item:?}: ARP and neighbour-solicitation discovery are not built yet; on a \
-                     local link, ICMP echo and TCP pings find the hosts that answer them \
-                     (e.g. --discovery {DEFAULT_PROBES})"
-                )))
-            }
+            ("arp" | "pr", None) => Probe::Arp,
+            ("nd" | "icmp6-ns", None) => Probe::Nd,
             _ => {
                 return Err(DiscoveryError::BadProbe(format!(
-                    "unknown probe {item:?}: use icmp-echo, icmp-ts, syn[:PORT], ack[:PORT] \
-                     (e.g. --discovery {DEFAULT_PROBES})"
+                    "unknown probe {item:?}: use arp, nd, icmp-echo, icmp-ts, syn[:PORT], \
+                     ack[:PORT] (e.g. --discovery {DEFAULT_PROBES})"
                 )))
             }
         };
@@ -222,8 +246,10 @@ fn job_parts(targets: &TargetSet, slots: PortSet, seed: u64) -> Result<(PortSet,
     Ok((slots, plan))
 }
 
-/// Raw, stateless discovery with `probes` (needs `CAP_NET_RAW`): the raw engine with `cfg`'s
-/// rate, windows, timeouts, retries and sending path.
+/// Raw, stateless discovery with `probes` (needs `CAP_NET_RAW`): ARP / neighbour solicitation
+/// ([`crate::onlink`]) for the targets on a directly connected Ethernet link when `probes` has
+/// `arp` / `nd`, then the raw engine with the IP probes, `cfg`'s rate, windows, timeouts,
+/// retries and sending path for the other targets.
 pub fn run_raw(
     targets: &TargetSet,
     probes: &[Probe],
@@ -232,26 +258,136 @@ pub fn run_raw(
     status: &mut dyn FnMut(&Status),
     stop: Arc<AtomicBool>,
 ) -> Result<Discovered, DiscoveryError> {
-    let n = u16::try_from(probes.len())
-        .map_err(|_| DiscoveryError::BadProbe("too many probes".into()))?;
-    let (ports, plan) = job_parts(targets, PortSet::from_ports((1..=n).collect()), seed)?;
-    let job = Job {
-        targets,
-        ports: &ports,
-        plan: &plan,
-        positions: 0..plan.len(),
-        progress: Progress::new(0, &[]),
+    let ip_probes: Vec<Probe> = probes.iter().copied().filter(|p| !p.is_link()).collect();
+    let want = |f: Family| match f {
+        Family::V4 => probes.contains(&Probe::Arp),
+        Family::V6 => probes.contains(&Probe::Nd),
     };
-    let mut c = cfg.clone();
-    c.kind = RawKind::Discovery;
-    c.discovery = probes.to_vec();
-    let mut sink = Collect {
-        up: HashMap::new(),
-        status,
-        notices: Vec::new(),
+    let mut notices = Vec::new();
+    let mut split = onlink::Split {
+        jobs: Vec::new(),
+        rest: targets.intervals().to_vec(),
     };
-    let st = raw::run(job, &c, &mut sink, stop)?;
-    Ok(sink.finish(st.scan.clone(), Some(st)))
+    if probes.iter().any(Probe::is_link) {
+        match onlink::split(targets.intervals(), cfg.interface.as_deref()) {
+            Ok(s) => split = s,
+            Err(e) => notices.push(format!(
+                "cannot read this host's addresses ({e}): no ARP / neighbour discovery, every \
+                 target gets the IP probes"
+            )),
+        }
+    }
+    // On-link targets of a family whose link probe was not asked for go back to the IP probes.
+    let (jobs, other): (Vec<_>, Vec<_>) = split.jobs.into_iter().partition(|j| want(j.family));
+    let mut rest = split.rest;
+    for j in other {
+        rest.extend(j.intervals);
+    }
+    let mut up: HashMap<IpAddr, HostUp> = HashMap::new();
+    let mut stats = ScanStats::default();
+    let lcfg = onlink::LinkConfig {
+        rate: if cfg.max_rate.is_finite() {
+            cfg.max_rate
+        } else {
+            onlink::DEFAULT_RATE
+        },
+        // Link requests are few and cheap: silent addresses are always asked twice.
+        retries: cfg.retries.max(1),
+        wait: onlink::LinkConfig::default().wait.min(cfg.max_timeout),
+    };
+    for job in &jobs {
+        let f = match onlink::run(job, &lcfg, status, &stop) {
+            Ok(f) => f,
+            Err(e @ RawError::Permission(_)) => return Err(e.into()),
+            Err(e) => {
+                // A link that cannot be used (down, gone): its targets get the IP probes.
+                notices.push(format!(
+                    "ARP / neighbour discovery on {} failed ({e}): its {} targets get the IP \
+                     probes",
+                    job.ifname,
+                    job.len()
+                ));
+                rest.extend(job.intervals.iter().copied());
+                continue;
+            }
+        };
+        add(&mut stats, &f.stats);
+        for h in f.hosts {
+            up.entry(h.addr).or_insert(h);
+        }
+    }
+    let mut raw_stats = None;
+    let rest = if rest.is_empty() {
+        None
+    } else {
+        Some(TargetSet::from_intervals(rest, Vec::new(), Vec::new())?)
+    };
+    match (&rest, ip_probes.is_empty()) {
+        (Some(rest), false) => {
+            let n = u16::try_from(ip_probes.len())
+                .map_err(|_| DiscoveryError::BadProbe("too many probes".into()))?;
+            let (ports, plan) = job_parts(rest, PortSet::from_ports((1..=n).collect()), seed)?;
+            let job = Job {
+                targets: rest,
+                ports: &ports,
+                plan: &plan,
+                positions: 0..plan.len(),
+                progress: Progress::new(0, &[]),
+            };
+            let mut c = cfg.clone();
+            c.kind = RawKind::Discovery;
+            c.discovery = ip_probes;
+            let mut sink = Collect {
+                up: HashMap::new(),
+                status,
+                notices: Vec::new(),
+            };
+            let st = raw::run(job, &c, &mut sink, stop)?;
+            notices.append(&mut sink.notices);
+            for (a, h) in sink.up {
+                up.entry(a).or_insert(h);
+            }
+            add(&mut stats, &st.scan);
+            raw_stats = Some(st);
+        }
+        (Some(rest), true) => {
+            notices.push(format!(
+                "{} targets are not on a directly connected Ethernet link (or are this host's \
+                 own addresses), so ARP / neighbour solicitation cannot reach them: not probed, \
+                 reported down; add IP probes for them (e.g. --discovery {DEFAULT_PROBES})",
+                rest.len()
+            ));
+            if cfg.drop_privileges {
+                crate::rawio::drop_privileges();
+            }
+        }
+        (None, _) => {
+            if cfg.drop_privileges {
+                crate::rawio::drop_privileges();
+            }
+        }
+    }
+    let mut hosts: Vec<HostUp> = up.into_values().collect();
+    hosts.sort_by_key(|h| h.addr);
+    stats.planned = stats.planned.max(stats.completed);
+    Ok(Discovered {
+        hosts,
+        stats,
+        raw: raw_stats,
+        notices,
+    })
+}
+
+/// Add one part's counts to the whole.
+fn add(a: &mut ScanStats, b: &ScanStats) {
+    a.planned += b.planned;
+    a.completed += b.completed;
+    a.sent += b.sent;
+    a.retries += b.retries;
+    a.open += b.open;
+    a.closed += b.closed;
+    a.filtered += b.filtered;
+    a.interrupted |= b.interrupted;
 }
 
 /// Unprivileged discovery: a TCP connect to each of `ports` (a completed handshake or a refused
@@ -291,6 +427,8 @@ mod tests {
         assert_eq!(
             p,
             vec![
+                Probe::Arp,
+                Probe::Nd,
                 Probe::Echo,
                 Probe::Syn(443),
                 Probe::Ack(80),
@@ -310,15 +448,17 @@ mod tests {
             "ack:x",
             "bogus",
             "icmp-echo:3",
-            "arp",
+            "arp:1",
+            "nd:2",
         ] {
             let e = parse_probes(bad).unwrap_err().to_string();
             assert!(e.starts_with("--discovery"), "{bad}: {e}");
         }
-        assert!(parse_probes("arp")
-            .unwrap_err()
-            .to_string()
-            .contains("not built yet"));
+        assert_eq!(
+            parse_probes("arp,PR,nd,icmp6-ns").unwrap(),
+            vec![Probe::Arp, Probe::Nd]
+        );
+        assert!(Probe::Arp.is_link() && Probe::Nd.is_link() && !Probe::Echo.is_link());
     }
 
     #[test]

@@ -23,7 +23,8 @@
 //!
 //! - [`discovery`]: host discovery (ICMP echo and timestamp, ICMPv6 echo, TCP SYN and ACK
 //!   pings, raw and stateless through the raw engine; TCP connect without privilege): which
-//!   hosts are up, before a port scan or alone (`scan -sn`).
+//!   hosts are up, before a port scan or alone (`scan -sn`); [`onlink`]: ARP and IPv6
+//!   neighbour solicitation for the targets on a directly connected Ethernet link.
 //! - [`session`]: the scan session — [`session::prepare`] checks a [`session::ScanRequest`]
 //!   before any packet leaves, [`session::run`] runs engine → sinks → service detection → report,
 //!   with failable sinks ([`model::EventSink`]) and resume state that never moves past what is
@@ -45,6 +46,7 @@ pub mod egress;
 pub mod limits;
 pub mod model;
 pub mod netlink;
+pub mod onlink;
 pub mod plan;
 pub mod ports;
 pub mod rate;

@@ -7,8 +7,10 @@
 //!   dump, IPv4 ARP and IPv6 ND alike), only in a usable state (see [`USABLE_STATES`]). Nothing
 //!   is sent to resolve a missing entry.
 //! - [`link`]: an interface's link address, MTU and link type (`RTM_GETLINK`).
+//! - [`addresses`]: every address of one family with its interface and prefix length
+//!   (`RTM_GETADDR` dump, as `ip addr` shows them): the directly connected subnets.
 //!
-//! The parsers ([`parse_route`], [`parse_neighbours`], [`parse_link`]) are pure functions over
+//! The parsers ([`parse_route`], [`parse_neighbours`], [`parse_link`], [`parse_addresses`]) are pure functions over
 //! the received bytes, bounds-checked and never panicking (property-tested and fuzzed): the
 //! bytes come from the kernel, but are treated as untrusted. The I/O functions open one
 //! short-lived socket per question.
@@ -22,6 +24,8 @@ use portolan_netlink::{
 };
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
+const RTM_NEWADDR: u16 = 20;
+const RTM_GETADDR: u16 = 22;
 const RTM_NEWROUTE: u16 = 24;
 const RTM_GETROUTE: u16 = 26;
 const RTM_NEWNEIGH: u16 = 28;
@@ -29,6 +33,9 @@ const RTM_GETNEIGH: u16 = 30;
 const RTMSG_LEN: usize = 12;
 const NDMSG_LEN: usize = 12;
 const IFINFOMSG_LEN: usize = 16;
+const IFADDRMSG_LEN: usize = 8;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
 const RTA_DST: u16 = 1;
 const RTA_OIF: u16 = 4;
 const RTA_GATEWAY: u16 = 5;
@@ -250,6 +257,69 @@ pub fn parse_neighbours(buf: &[u8], seq: u32) -> Result<Dump<Neighbour>, Netlink
     Ok(out)
 }
 
+/// One address of an interface (`ip addr`): the subnet `addr/prefix_len` is on its link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IfAddr {
+    pub ifindex: u32,
+    /// The local address (`IFA_LOCAL`, else `IFA_ADDRESS`).
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+}
+
+/// Parse one datagram of an `RTM_GETADDR` dump of sequence number `seq`.
+pub fn parse_addresses(buf: &[u8], seq: u32) -> Result<Dump<IfAddr>, NetlinkError> {
+    let mut out = Dump {
+        items: Vec::new(),
+        done: false,
+    };
+    for (typ, mseq, p) in messages(buf)? {
+        if mseq != seq {
+            continue;
+        }
+        match typ {
+            NLMSG_DONE => {
+                out.done = true;
+                return Ok(out);
+            }
+            NLMSG_ERROR => check_error(p)?,
+            RTM_NEWADDR => {
+                if p.len() < IFADDRMSG_LEN {
+                    return Err(nl::Error::Malformed(format!(
+                        "ifaddrmsg of {} bytes, expected {IFADDRMSG_LEN}",
+                        p.len()
+                    ))
+                    .into());
+                }
+                // struct ifaddrmsg: family, prefixlen, flags, scope, index
+                let family = p[0];
+                let prefix_len = p[1];
+                let ifindex = u32_at(p, 4).unwrap_or(0);
+                let (mut local, mut address) = (None, None);
+                for a in attrs(&p[IFADDRMSG_LEN..]) {
+                    let nl::Attr { kind: t, value: v } = a?;
+                    match t {
+                        IFA_LOCAL => local = ip_from(family, v),
+                        IFA_ADDRESS => address = ip_from(family, v),
+                        _ => {}
+                    }
+                }
+                if let Some(addr) = local.or(address) {
+                    let max = if addr.is_ipv4() { 32 } else { 128 };
+                    if prefix_len <= max {
+                        out.items.push(IfAddr {
+                            ifindex,
+                            addr,
+                            prefix_len,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 /// Parse the answer to an `RTM_GETLINK` request of sequence number `seq`. `Ok(None)` when the
 /// datagram holds nothing for that request.
 pub fn parse_link(buf: &[u8], seq: u32) -> Result<Option<Link>, NetlinkError> {
@@ -335,6 +405,16 @@ pub fn neighbour_request(v6: bool, seq: u32) -> Vec<u8> {
     b.finish()
 }
 
+/// The bytes of an `RTM_GETADDR` dump request for one family.
+pub fn address_request(v6: bool, seq: u32) -> Vec<u8> {
+    let mut b = Request::new(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, seq);
+    let family = if v6 { libc::AF_INET6 } else { libc::AF_INET } as u8;
+    // struct ifaddrmsg: family, prefixlen, flags, scope, index
+    b.push(&[family, 0, 0, 0]);
+    b.push(&0u32.to_ne_bytes());
+    b.finish()
+}
+
 /// The bytes of an `RTM_GETLINK` request for one interface.
 pub fn link_request(ifindex: u32, seq: u32) -> Vec<u8> {
     let mut b = Request::new(RTM_GETLINK, NLM_F_REQUEST, seq);
@@ -395,6 +475,14 @@ pub fn pick_neighbour(entries: &[Neighbour], ifindex: u32, ip: IpAddr) -> Option
         .iter()
         .filter(|n| n.ifindex == ifindex && n.ip == ip && n.state & USABLE_STATES != 0)
         .find_map(|n| n.lladdr.as_deref().and_then(|a| a.try_into().ok()))
+}
+
+/// Every address of one family, with its interface and prefix length.
+pub fn addresses(v6: bool) -> Result<Vec<IfAddr>, NetlinkError> {
+    let req = address_request(v6, SEQ);
+    socket()?.collect(&req, RECV_BUF, MAX_READS, |got| {
+        parse_addresses(got, SEQ).map(|d| (d.items, d.done))
+    })
 }
 
 /// What the kernel says about interface `ifindex`.
@@ -523,6 +611,50 @@ mod tests {
     }
 
     #[test]
+    fn address_dump_parses() {
+        let entry = |family: i32, plen: u8, idx: u32, local: Option<&[u8]>, addr: &[u8]| {
+            let mut p = vec![family as u8, plen, 0, 0];
+            p.extend_from_slice(&idx.to_ne_bytes());
+            attr(&mut p, IFA_ADDRESS, addr);
+            if let Some(l) = local {
+                attr(&mut p, IFA_LOCAL, l);
+            }
+            msg(RTM_NEWADDR, 3, &p)
+        };
+        // A point-to-point address: IFA_ADDRESS is the peer, IFA_LOCAL ours.
+        let mut buf = entry(libc::AF_INET, 24, 5, Some(&[10, 0, 0, 1]), &[10, 0, 0, 9]);
+        let v6: [u8; 16] = "fd79::1".parse::<std::net::Ipv6Addr>().unwrap().octets();
+        buf.extend(entry(libc::AF_INET6, 64, 6, None, &v6));
+        // A prefix longer than the family allows: skipped.
+        buf.extend(entry(libc::AF_INET, 33, 5, None, &[10, 0, 0, 2]));
+        buf.extend(msg(NLMSG_DONE, 3, &[0, 0, 0, 0]));
+        let d = parse_addresses(&buf, 3).unwrap();
+        assert!(d.done);
+        assert_eq!(
+            d.items,
+            vec![
+                IfAddr {
+                    ifindex: 5,
+                    addr: "10.0.0.1".parse().unwrap(),
+                    prefix_len: 24
+                },
+                IfAddr {
+                    ifindex: 6,
+                    addr: "fd79::1".parse().unwrap(),
+                    prefix_len: 64
+                },
+            ]
+        );
+        assert_eq!(parse_addresses(&buf, 4).unwrap().items, vec![]);
+        assert_eq!(address_request(false, 1).len(), NLMSG_HDR + IFADDRMSG_LEN);
+        // This machine's loopback address is in the live dump.
+        let live = addresses(false).unwrap();
+        assert!(live
+            .iter()
+            .any(|a| a.addr == "127.0.0.1".parse::<IpAddr>().unwrap() && a.prefix_len == 8));
+    }
+
+    #[test]
     fn requests_are_well_formed() {
         let r = route_request("10.77.0.1".parse().unwrap(), Some(3), 4);
         assert_eq!(u32_at(&r, 0).unwrap() as usize, r.len());
@@ -574,6 +706,7 @@ mod tests {
             let _ = parse_route(&buf, seq);
             let _ = parse_neighbours(&buf, seq);
             let _ = parse_link(&buf, seq);
+            let _ = parse_addresses(&buf, seq);
         }
 
         #[test]

@@ -116,6 +116,11 @@ pub struct ScanRequest {
     /// Host discovery: off (every target is scanned, `-Pn`), before the port scan
     /// (`--discovery`), or alone (`-sn`).
     pub discovery: HostDiscovery,
+    /// Retransmissions of silent host-discovery IP probes; `None`: none (each probe kind is
+    /// sent once: any answer proves a host up, so the kinds are each other's redundancy, and a
+    /// sparse range is mostly silence that a retry pass would double). ARP / ND ask silent
+    /// addresses at least once more.
+    pub discovery_retries: Option<u32>,
     /// The command line, for the record.
     pub command_line: String,
 }
@@ -147,6 +152,7 @@ impl Default for ScanRequest {
             send_via: raw::SendVia::Ip,
             router_mac: None,
             discovery: HostDiscovery::Off,
+            discovery_retries: None,
             command_line: String::new(),
         }
     }
@@ -831,7 +837,7 @@ pub fn run(
     if let (Some(probes), None) = (req.discovery.probes(), &fan.failure) {
         let d = discover(&prep, probes, &mut fan, stop)?;
         for h in &d.hosts {
-            fan.builder.host_up(h.addr, h.reason, h.rtt);
+            fan.builder.host_up(h.addr, h.reason, h.rtt, h.ttl);
         }
         if matches!(req.discovery, HostDiscovery::Before(_)) && !d.hosts.is_empty() {
             let addrs: Vec<IpAddr> = d.hosts.iter().map(|h| h.addr).collect();
@@ -1045,6 +1051,10 @@ pub fn run(
     })
 }
 
+/// The raw discovery's congestion window: 2^17 probes in flight (at the 100,000/s floor and a
+/// 250 ms first timeout, 25,000 are; memory stays bounded, not proportional to the targets).
+const DISCOVERY_WINDOW: usize = 1 << 17;
+
 /// Run host discovery over every target: raw and stateless when raw sockets open, else TCP
 /// connects to [`discovery::CONNECT_PORTS`] (with a notice). Status goes to the observer,
 /// notices to the sinks.
@@ -1064,9 +1074,15 @@ fn discover(
             max_rate: req.max_rate.unwrap_or(RawConfig::default().max_rate),
             max_timeout,
             min_timeout,
-            // Several probe kinds go to every host and any answer will do: one retransmission
-            // each covers a lost packet without doubling the work on a silent range again.
-            retries: req.retries.min(1),
+            // Several probe kinds go to every host and any answer will do: each is sent once
+            // unless asked (a retry pass would double the work on a silent range).
+            retries: req.discovery_retries.unwrap_or(0),
+            // Silent probes hold their window slot for a whole timeout: a port scan's window
+            // would cap a sparse range at window / timeout (65,536 / 250 ms) below the pace.
+            // Discovery sends a few probes per host: the pace (and the per-host windows) bound
+            // it, and the window stays large enough not to.
+            initial_window: DISCOVERY_WINDOW,
+            max_window: DISCOVERY_WINDOW,
             interface: req.interface.clone(),
             source_ip: req.source_ip,
             send_threads: req.send_threads,

@@ -628,6 +628,7 @@ impl EventSink for StoreSink {
                         hostname: None,
                         up: true,
                         up_reason: h.up_reason,
+                        up_ttl: ev.ttl,
                         ports: Vec::new(),
                         extra: Vec::new(),
                         srtt_us: h.srtt_us,

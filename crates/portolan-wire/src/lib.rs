@@ -37,6 +37,8 @@
 //!   timestamp replies and the RST answering an ACK), validated against the cookie; the
 //!   reply's transport is `portolan_registry::Protocol`, the workspace's one protocol type (the
 //!   registry is the only crate of ours this one depends on);
+//! - [`neighbor`]: ARP who-has requests and replies, IPv6 neighbour solicitations and
+//!   advertisements, for host discovery on a local link;
 //! - [`payloads`]: protocol-correct UDP probes (DNS, NTP, SNMP, NetBIOS-NS, SSDP, mDNS, memcached,
 //!   RPCbind, IKE, TFTP, CLDAP, WS-Discovery, ...) written from the RFCs and public specifications.
 //!
@@ -50,6 +52,7 @@ pub mod cookie;
 pub mod icmp;
 pub mod ip;
 pub mod link;
+pub mod neighbor;
 pub mod payloads;
 pub mod reply;
 pub mod tcp;

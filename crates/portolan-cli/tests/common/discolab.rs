@@ -1,6 +1,7 @@
 //! The sparse discovery lab (tests/lab/discovery.sh) for the discovery and IPv6 lab tests:
 //! scanner `NAME-s` (10.79.0.1, fd79::1) <-veth-> target `NAME-t` (10.79.0.2, fd79::2), with
-//! 10.80.0.0/16 and fd80::/112 routed to the target, 1% of them live. Each `Lab` has its own
+//! 10.80.0.0/16 and fd80::/112 routed to the target, 1% of them live, and on the link itself
+//! 26 live addresses a family, half of them answering only ARP / neighbour solicitation. Each `Lab` has its own
 //! namespaces, removed on drop even when the test fails; `can_run` skips with a message when not
 //! root or without `ip`/`nft`/`python3`, and fails under CI.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
@@ -22,6 +23,10 @@ pub struct Lab {
     /// Live addresses and their kind (all, icmp, tcp443), per family.
     pub live4: BTreeMap<IpAddr, String>,
     pub live6: BTreeMap<IpAddr, String>,
+    /// Live addresses on the link itself (10.79.0.0/24, fd79::/64) and their kind (all, arp:
+    /// every IP packet dropped, only ARP / ND answered), per family.
+    pub link4: BTreeMap<IpAddr, String>,
+    pub link6: BTreeMap<IpAddr, String>,
 }
 
 fn script() -> std::path::PathBuf {
@@ -71,11 +76,15 @@ impl Lab {
             children: Vec::new(),
             live4: BTreeMap::new(),
             live6: BTreeMap::new(),
+            link4: BTreeMap::new(),
+            link6: BTreeMap::new(),
             name,
         };
         assert!(st.success(), "discovery.sh up {} failed", lab.name);
         lab.live4 = read_live(&format!("/tmp/{}.live4", lab.name));
         lab.live6 = read_live(&format!("/tmp/{}.live6", lab.name));
+        lab.link4 = read_live(&format!("/tmp/{}.link4", lab.name));
+        lab.link6 = read_live(&format!("/tmp/{}.link6", lab.name));
         lab
     }
 

@@ -262,6 +262,8 @@ impl ProbeKind for Discovery {
                 let ack = self.key.tcp_seq(src, dst, sport, port);
                 build::tcp_ack(buf, src, dst, sport, port, ack, f(ack)).ok()
             }
+            // Link probes go out through crate::onlink, never through the IP engine.
+            Probe::Arp | Probe::Nd => None,
         }
     }
     fn slot(&self, reply: &Reply) -> Option<u16> {

@@ -195,6 +195,7 @@ pub fn read_nmap_xml(
                                 hostname: None,
                                 up: false,
                                 up_reason: None,
+                                up_ttl: None,
                                 ports: Vec::new(),
                                 extra: Vec::new(),
                                 srtt_us: None,

@@ -142,9 +142,13 @@ pub struct ScanArgs {
     #[arg(long, default_value_t = 100, value_name = "MS")]
     pub min_timeout: u64,
 
-    /// Extra attempts for a probe that got no answer.
-    #[arg(long, default_value_t = 2, value_name = "N")]
-    pub retries: u32,
+    /// Extra attempts for a probe that got no answer (default 2; host discovery's IP probes:
+    /// 0, each sent once, the probe kinds being each other's redundancy; give --retries to
+    /// retransmit them on a lossy path).
+    ///
+    /// Example: sudo portolan scan -sn 10.0.0.0/16 --retries 1
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
 
     /// Write results as FMT to PATH (table, json = jsonl, xml, grep, csv; PATH '-' is stdout;
     /// PATH alone means json). Repeat for several. Every output is checked before the scan.
@@ -308,17 +312,21 @@ pub struct ScanArgs {
     pub router_mac: Option<[u8; 6]>,
 
     /// Host discovery only (also -sn): which hosts are up and how each answered (reason
-    /// echo-reply, timestamp-reply, syn-ack, reset, conn-refused), no port scan. With root or
-    /// CAP_NET_RAW the probes are raw and stateless (--discovery chooses them; default
-    /// icmp-echo,syn:443,ack:80,icmp-ts); without, TCP connects to 80 and 443.
+    /// echo-reply, timestamp-reply, syn-ack, reset, arp-response, nd-response, conn-refused),
+    /// no port scan. With root or CAP_NET_RAW the probes are raw and stateless (--discovery
+    /// chooses them; default arp,nd,icmp-echo,syn:443,ack:80,icmp-ts: ARP / neighbour
+    /// solicitation for targets on a directly connected Ethernet link, the IP probes for the
+    /// others); without, TCP connects to 80 and 443.
     ///
     /// Example: sudo portolan scan -sn 10.0.0.0/16 --format grep
+    ///
+    /// Example: sudo portolan scan -sn 192.168.1.0/24 --discovery=arp
     #[arg(long, conflicts_with_all = ["ports", "top_ports", "service_version", "udp", "no_ping"])]
     pub ping_scan: bool,
 
     /// Discover live hosts first, then scan the ports of those only; PROBES (with =) chooses
-    /// the probes: icmp-echo, icmp-ts, syn[:PORT] (default 443), ack[:PORT] (default 80),
-    /// comma-separated. Without --discovery or -sn every target is scanned (as nmap's -Pn).
+    /// the probes: arp, nd (on the local link), icmp-echo, icmp-ts, syn[:PORT] (default 443),
+    /// ack[:PORT] (default 80), comma-separated; without arp/nd, IP probes go everywhere. Without --discovery or -sn every target is scanned (as nmap's -Pn).
     ///
     /// Example: sudo portolan scan 10.0.0.0/16 --top-ports 100 --discovery=icmp-echo,syn:443
     #[arg(long, value_name = "PROBES", num_args = 0..=1, require_equals = true,
@@ -403,7 +411,8 @@ fn request(args: &ScanArgs) -> ScanRequest {
         concurrency: args.concurrency,
         timeout_ms: args.timeout,
         min_timeout_ms: args.min_timeout,
-        retries: args.retries,
+        retries: args.retries.unwrap_or(2),
+        discovery_retries: args.retries,
         all_ports: args.all_ports,
         service_detection: args.service_version,
         interface: args.interface.clone(),
