@@ -294,6 +294,21 @@ pub struct HostScan {
     pub ports: Vec<PortEvent>,
 }
 
+/// What a host without a record of its own is read back as, from its stored ports in the
+/// order they are read (protocol name, then port): up if one of them proves it, with the
+/// reason and round-trip time of the first that does. A scan's sink writes a host record only
+/// when its report shows the host otherwise (a name, folded ports, another RTT).
+pub(crate) fn host_from_ports<'a>(
+    ports: impl IntoIterator<Item = &'a PortEvent>,
+) -> (bool, Option<Reason>, Option<u64>) {
+    ports
+        .into_iter()
+        .find(|p| p.state.proves_host_up())
+        .map_or((false, None, None), |p| {
+            (true, Some(p.reason), p.rtt.map(|d| d.as_micros() as u64))
+        })
+}
+
 /// The key of an address: family byte, then its bytes (a network is a range of keys).
 pub(crate) fn addr_key(a: IpAddr) -> Vec<u8> {
     match a {
@@ -499,6 +514,14 @@ impl Store {
             location: shown,
         };
         store.migrate()?;
+        // A commit returns once the server has it, not once its log is on disk (as SQLite's
+        // `synchronous = NORMAL`): a batch costs no disk flush; a crash of the *server* may
+        // lose the last fraction of a second of commits, never corrupts, and a killed
+        // scanner loses nothing the server acknowledged.
+        store
+            .conn
+            .batch("SET synchronous_commit = off")
+            .map_err(|e| store.err(e))?;
         Ok(store)
     }
 
@@ -751,6 +774,9 @@ impl Store {
                 },
             );
         }
+        // A host without a record of its own (a scan writes none for a host its ports show
+        // as it is) is what its ports show: `host_from_ports`.
+        let recorded: std::collections::HashSet<IpAddr> = hosts.keys().copied().collect();
         for row in ports {
             let ev = row.ev;
             let h = hosts.entry(ev.addr).or_insert_with(|| HostReport {
@@ -765,6 +791,10 @@ impl Store {
             if ev.state.proves_host_up() && !h.up {
                 h.up = true;
                 h.up_reason = Some(ev.reason);
+                if !recorded.contains(&ev.addr) {
+                    // As `host_from_ports` reads it: the first port that proves it up.
+                    h.srtt_us = ev.rtt.map(|d| d.as_micros() as u64);
+                }
             }
             h.ports.push(ev);
         }

@@ -20,6 +20,7 @@
 mod jsonl;
 mod masscan;
 mod nmap;
+pub mod same_hosts;
 mod zmap;
 
 use std::io::BufRead;
