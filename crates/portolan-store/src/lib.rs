@@ -92,6 +92,12 @@ pub enum StoreError {
     /// No such scan.
     #[error("no scan {0} in the store: `portolan scans` lists them")]
     NoScan(i64),
+    /// No scan at all (the store named).
+    #[error(
+        "the result store {0} holds no scan yet: run `portolan scan` (every scan is saved \
+         there) or `portolan import FILE` first, or choose another store with --store PATH|URL"
+    )]
+    Empty(String),
     /// Stored data that does not read back (written by something else?).
     #[error("store {path}: {what}")]
     Corrupt { path: String, what: String },
@@ -182,6 +188,14 @@ impl ScanInfo {
     pub fn started_at(&self) -> SystemTime {
         secs_to_time(self.started)
     }
+}
+
+/// What [`Store::prune_all`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    pub scans: u64,
+    pub audits: u64,
+    pub alerts: u64,
 }
 
 /// A network: one address or a CIDR block.
@@ -649,6 +663,17 @@ impl Store {
             .pop())
     }
 
+    /// Scan `id`'s record, or with `None` the latest scan's: what `policy check --scan`,
+    /// `vulns` and `diff` read. A store without scans is [`StoreError::Empty`].
+    pub fn scan_or_latest(&mut self, id: Option<i64>) -> Result<ScanInfo, StoreError> {
+        match id {
+            Some(id) => self.scan_info(id),
+            None => self
+                .latest_scan()?
+                .ok_or_else(|| StoreError::Empty(self.location.clone())),
+        }
+    }
+
     /// The latest scan before `id` of the same targets, ports and kind.
     pub fn previous_scan(&mut self, id: i64) -> Result<Option<ScanInfo>, StoreError> {
         let s = self.scan_info(id)?;
@@ -675,6 +700,30 @@ impl Store {
             "DELETE FROM scans WHERE started < $1",
             &[time_to_secs(before).into()],
         )
+    }
+
+    /// Delete everything older than `before`, in one transaction: the scans started before
+    /// it (with their hosts, ports and exposures), the `local` audits taken before it, the
+    /// `detect` alerts stored before it, and the detect runs that started before it, are not
+    /// running and hold no alert any more.
+    pub fn prune_all(&mut self, before: SystemTime) -> Result<Pruned, StoreError> {
+        let t = time_to_secs(before);
+        let r = self.conn.tx(|c| {
+            let scans = c.exec("DELETE FROM scans WHERE started < $1", &[t.into()])?;
+            let audits = c.exec("DELETE FROM audits WHERE started < $1", &[t.into()])?;
+            let alerts = c.exec("DELETE FROM alerts WHERE stored < $1", &[t.into()])?;
+            c.exec(
+                "DELETE FROM detect_runs WHERE started < $1 AND status <> 'running' AND \
+                 NOT EXISTS (SELECT 1 FROM alerts a WHERE a.run_id = detect_runs.id)",
+                &[t.into()],
+            )?;
+            Ok(Pruned {
+                scans,
+                audits,
+                alerts,
+            })
+        });
+        r.map_err(|e| self.err(e))
     }
 
     fn port_rows(

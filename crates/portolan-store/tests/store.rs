@@ -526,3 +526,22 @@ fn a_version_2_store_with_scans_migrates_and_reads_back_the_same() {
         assert_eq!(s.history("192.0.2.1".parse().unwrap()).unwrap().len(), 1);
     });
 }
+
+#[test]
+fn scan_or_latest_resolves_an_id_or_the_latest_scan() {
+    each_backend(|db| {
+        let e = db.open().scan_or_latest(None).unwrap_err();
+        assert!(matches!(e, StoreError::Empty(_)), "{e:?}");
+        assert!(e.to_string().contains("holds no scan yet"), "{e}");
+        assert!(e.to_string().contains("portolan scan"), "{e}");
+        let a = write_scan(db, "t", &[ev("192.0.2.1", 22, PortState::Open)], 10);
+        let b = write_scan(db, "t", &[ev("192.0.2.1", 22, PortState::Open)], 20);
+        let mut s = db.open();
+        assert_eq!(s.scan_or_latest(None).unwrap().id, b, "{}", db.name);
+        assert_eq!(s.scan_or_latest(Some(a)).unwrap().id, a);
+        assert!(matches!(
+            s.scan_or_latest(Some(b + 100)),
+            Err(StoreError::NoScan(_))
+        ));
+    });
+}

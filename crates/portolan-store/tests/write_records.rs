@@ -228,3 +228,30 @@ fn a_version_1_store_gets_the_new_tables_and_keeps_its_scans() {
         }
     });
 }
+
+#[test]
+fn prune_takes_old_audits_and_alerts_with_the_scans() {
+    each_backend(|db| {
+        let mut s = db.open();
+        s.save_audit(&audit("web1", "{}", 100)).unwrap();
+        let kept = s.save_audit(&audit("web1", "{}", 200)).unwrap();
+        drop(s);
+        let mut w = writer(db, 100);
+        for i in 0..3 {
+            w.push(alert("198.51.100.7", 100 + i)).unwrap();
+        }
+        let mut s = w.finish(true, at(150)).unwrap();
+        // Alerts are pruned by when they were stored (now), not by their capture time.
+        let p = s.prune_all(at(150)).unwrap();
+        assert_eq!((p.scans, p.audits, p.alerts), (0, 1, 0), "{}", db.name);
+        let audits: Vec<i64> = s.audits(None).unwrap().iter().map(|a| a.id).collect();
+        assert_eq!(audits, vec![kept]);
+        assert_eq!(s.alerts(&AlertFilter::default()).unwrap().len(), 3);
+        let later = SystemTime::now() + Duration::from_secs(60);
+        let p = s.prune_all(later).unwrap();
+        assert_eq!((p.audits, p.alerts), (1, 3), "{}", db.name);
+        assert!(s.alerts(&AlertFilter::default()).unwrap().is_empty());
+        // The finished run that held them goes with them.
+        assert!(s.detect_runs().unwrap().is_empty(), "{}", db.name);
+    });
+}

@@ -796,14 +796,7 @@ pub fn run(args: DiffArgs, style: Style) -> Result<ExitCode> {
             ),
         }
     };
-    let latest = |store: &mut Store| -> Result<ScanInfo> {
-        match store.latest_scan()? {
-            Some(b) => Ok(b),
-            None => {
-                bail!("the store holds no scan yet: run `portolan scan` or `portolan import` first")
-            }
-        }
-    };
+    let latest = |store: &mut Store| -> Result<ScanInfo> { Ok(store.scan_or_latest(None)?) };
     let stored = |store: &mut Store, id: i64| -> Result<ScanInfo> {
         store.scan_info(id).with_context(|| {
             if Path::new(&id.to_string()).exists() {
