@@ -60,8 +60,9 @@ struct Writer {
 }
 
 impl Writer {
-    /// Batches in the channel at most: the scan waits when the writer is this far behind.
-    const QUEUE: usize = 32;
+    /// Batches in the channel at most: the scan waits when the writer is this far behind
+    /// (memory stays bounded: an import reads faster than it writes).
+    const QUEUE: usize = 4;
     /// Ports in one transaction at most when batches queued up.
     const GROUP_ROWS: usize = 16_384;
 

@@ -250,10 +250,12 @@ pub fn import(
     opts: &ReadOptions,
 ) -> Result<Imported, StoreError> {
     // Bigger transactions than a live scan's: nothing waits for an import's rows, and a
-    // failed import is run again.
+    // failed import is run again. The rows are written by a thread of their own while the
+    // file is read (two cores: reading and writing at once), as a scan's are.
     let mut sink: StoreSink = store
         .sink(Targets::default())
-        .with_batch(IMPORT_BATCH_ROWS, std::time::Duration::from_secs(2));
+        .with_batch(IMPORT_BATCH_ROWS, std::time::Duration::from_secs(2))
+        .in_background();
     let mut out = Imported {
         scan_id: 0,
         hosts: 0,

@@ -32,12 +32,17 @@ use memchr::{memchr, memchr3, memmem};
 /// A `<host>` element longer than this is not split off (the files are read whole).
 const MAX_HOST: usize = 64 << 20;
 
+/// Where a host element is in its file: where the whitespace before it begins (if the element
+/// before it is a host; else its first byte), its first byte, and the byte after its last.
+type Place = (u64, u64, u64);
+
 /// What [`index_hosts`] learnt of one file.
 #[derive(Debug, Default)]
 pub struct HostIndex {
     /// First address → (hash, elements with that address, the element's place in the file:
-    /// its first byte and the one after its last).
-    hosts: HashMap<IpAddr, (u64, u32, (u64, u64))>,
+    /// where the whitespace before it begins if the element before it is a host, its first
+    /// byte, and the one after its last).
+    hosts: HashMap<IpAddr, (u64, u32, Place)>,
     /// `<host>` elements in the file.
     pub elements: u32,
 }
@@ -45,15 +50,18 @@ pub struct HostIndex {
 /// The places (first byte, the one after the last) of the `<host>` elements to leave out of a
 /// file, in file order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Omit(Vec<(u64, u64)>);
+pub struct Omit {
+    places: Vec<(u64, u64)>,
+    hosts: usize,
+}
 
 impl Omit {
-    /// How many elements are left out.
+    /// How many host elements are left out.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.hosts
     }
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.hosts == 0
     }
 }
 
@@ -69,9 +77,22 @@ pub fn identical_hosts(a: &HostIndex, b: &HostIndex) -> (Omit, Omit) {
             }
         }
     }
-    oa.sort_unstable();
-    ob.sort_unstable();
-    (Omit(oa), Omit(ob))
+    (merged(oa), merged(ob))
+}
+
+/// The places to leave out, in file order, two that only whitespace parts made one (the reader
+/// ignores whitespace between hosts): one seek for a run of hosts, not two system calls each.
+fn merged(mut places: Vec<Place>) -> Omit {
+    places.sort_unstable_by_key(|p| p.1);
+    let hosts = places.len();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(places.len());
+    for (gap, start, end) in places {
+        match out.last_mut() {
+            Some(last) if last.1 == gap => last.1 = end,
+            _ => out.push((start, end)),
+        }
+    }
+    Omit { places: out, hosts }
 }
 
 /// What the splitter hands out.
@@ -463,6 +484,9 @@ pub fn index_hosts(r: impl Read, hasher: &RandomState) -> io::Result<Option<Host
     let mut s = Splitter::new(r);
     let mut idx = HostIndex::default();
     let mut outside = Outside::Text;
+    // The end of the last host element, and whether only whitespace followed it.
+    let mut last_end: Option<u64> = None;
+    let mut blank = true;
     while let Some((kind, range)) = match s.next() {
         Ok(x) => x,
         // A host too long to split off: read the files whole.
@@ -471,10 +495,13 @@ pub fn index_hosts(r: impl Read, hasher: &RandomState) -> io::Result<Option<Host
     } {
         let bytes = &s.buf[range.clone()];
         match kind {
-            Kind::Other => match outside.feed(bytes) {
-                Ok(o) => outside = o,
-                Err(Unsuited) => return Ok(None),
-            },
+            Kind::Other => {
+                blank = blank && bytes.iter().all(|&c| is_space(c));
+                match outside.feed(bytes) {
+                    Ok(o) => outside = o,
+                    Err(Unsuited) => return Ok(None),
+                }
+            }
             Kind::Host => {
                 if outside != Outside::Text {
                     return Ok(None);
@@ -483,7 +510,13 @@ pub fn index_hosts(r: impl Read, hasher: &RandomState) -> io::Result<Option<Host
                     return Ok(None);
                 };
                 idx.elements += 1;
-                let place = (s.base + range.start as u64, s.base + range.end as u64);
+                let (start, end) = (s.base + range.start as u64, s.base + range.end as u64);
+                let gap = match last_end {
+                    Some(e) if blank => e,
+                    _ => start,
+                };
+                (last_end, blank) = (Some(end), true);
+                let place = (gap, start, end);
                 if let Some(a) = addr {
                     match idx.hosts.entry(a) {
                         Entry::Vacant(v) => {
@@ -513,7 +546,7 @@ impl<R: Read + Seek> OmitHosts<R> {
     pub fn new(r: R, omit: Omit) -> Self {
         OmitHosts {
             r,
-            omit: omit.0,
+            omit: omit.places,
             next: 0,
             pos: 0,
         }
