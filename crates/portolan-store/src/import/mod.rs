@@ -250,12 +250,12 @@ pub fn import(
     opts: &ReadOptions,
 ) -> Result<Imported, StoreError> {
     // Bigger transactions than a live scan's: nothing waits for an import's rows, and a
-    // failed import is run again. The rows are written by a thread of their own while the
-    // file is read (two cores: reading and writing at once), as a scan's are.
+    // failed import is run again. (Written as read, on this thread: a writer thread of its
+    // own made the import faster on two idle cores, but its queued batches raised the peak
+    // memory with the file's size: 93 MB at 100,000 hosts against 55.)
     let mut sink: StoreSink = store
         .sink(Targets::default())
-        .with_batch(IMPORT_BATCH_ROWS, std::time::Duration::from_secs(2))
-        .in_background();
+        .with_batch(IMPORT_BATCH_ROWS, std::time::Duration::from_secs(2));
     let mut out = Imported {
         scan_id: 0,
         hosts: 0,
