@@ -339,6 +339,16 @@ const VOLATILE: [&[u8]; 7] = [
     b"hop",
 ];
 
+/// The bytes that matter inside a tag: quotes, its end, and `<` (never in a tag).
+static IN_TAG: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'<' as usize] = true;
+    t
+};
+
 /// One `<host>` element: its first IP address (none: the reader will refuse it, or it has
 /// none) and its hash. One walk over the bytes (tags are short: a loop beats a search per
 /// attribute).
@@ -401,10 +411,14 @@ fn lex_host(b: &[u8], hasher: &RandomState) -> Result<(Option<IpAddr>, u64), Uns
             h.write(&b[kept..j]);
             h.write_u8(0);
         }
-        // The attributes, quote-aware, up to the tag's `>`.
+        // The attributes, quote-aware, up to the tag's `>`: the bytes that matter are found
+        // by a table (one load and one test a byte).
         let mut k = j;
         let mut quote = 0u8;
         loop {
+            while k < n && !IN_TAG[b[k] as usize] {
+                k += 1;
+            }
             let c = *b.get(k).ok_or(Unsuited)?;
             k += 1;
             if quote != 0 {
