@@ -4,6 +4,7 @@
 //! (rewritten to SQLite's `?1`, `?2`…); values travel as [`Val`] (null, integer, real, text,
 //! bytes) and come back as rows of them. Only the schema (its DDL) is written per backend.
 
+use std::collections::HashMap;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -48,6 +49,55 @@ impl From<Vec<u8>> for Val {
 impl<T: Into<Val>> From<Option<T>> for Val {
     fn from(v: Option<T>) -> Val {
         v.map_or(Val::Null, Into::into)
+    }
+}
+
+/// The values of one column for many rows ([`Conn::insert_rows`]).
+#[derive(Clone, Debug)]
+pub(crate) enum Col {
+    Int(Vec<Option<i64>>),
+    Real(Vec<Option<f64>>),
+    Text(Vec<Option<String>>),
+    Blob(Vec<Option<Vec<u8>>>),
+}
+
+impl Col {
+    fn len(&self) -> usize {
+        match self {
+            Col::Int(v) => v.len(),
+            Col::Real(v) => v.len(),
+            Col::Text(v) => v.len(),
+            Col::Blob(v) => v.len(),
+        }
+    }
+
+    /// The PostgreSQL array type of the column.
+    fn pg_array(&self) -> &'static str {
+        match self {
+            Col::Int(_) => "BIGINT[]",
+            Col::Real(_) => "DOUBLE PRECISION[]",
+            Col::Text(_) => "TEXT[]",
+            Col::Blob(_) => "BYTEA[]",
+        }
+    }
+
+    fn pg(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Col::Int(v) => v,
+            Col::Real(v) => v,
+            Col::Text(v) => v,
+            Col::Blob(v) => v,
+        }
+    }
+
+    /// Bind row `i` of the column to parameter `at` (from 1) of an SQLite statement.
+    fn bind(&self, st: &mut rusqlite::Statement<'_>, at: usize, i: usize) -> rusqlite::Result<()> {
+        match self {
+            Col::Int(v) => st.raw_bind_parameter(at, v[i]),
+            Col::Real(v) => st.raw_bind_parameter(at, v[i]),
+            Col::Text(v) => st.raw_bind_parameter(at, v[i].as_deref()),
+            Col::Blob(v) => st.raw_bind_parameter(at, v[i].as_deref()),
+        }
     }
 }
 
@@ -213,6 +263,8 @@ enum PgReq {
     Batch(String, mpsc::Sender<Result<(), DbError>>),
     Exec(String, Vec<Val>, mpsc::Sender<Result<u64, DbError>>),
     Query(String, Vec<Val>, mpsc::Sender<Result<Vec<Row>, DbError>>),
+    /// One statement with array parameters (prepared once per connection).
+    Arrays(String, Vec<Col>, mpsc::Sender<Result<u64, DbError>>),
 }
 
 /// The synchronous `postgres` client drives a Tokio runtime of its own, which must not run
@@ -241,8 +293,20 @@ impl PgWorker {
                         return;
                     }
                 };
+                let mut prepared: HashMap<String, postgres::Statement> = HashMap::new();
                 for req in rx {
                     match req {
+                        PgReq::Arrays(sql, cols, r) => {
+                            let st = match prepared.get(&sql) {
+                                Some(st) => Ok(st.clone()),
+                                None => c.prepare(&sql).inspect(|st| {
+                                    prepared.insert(sql.clone(), st.clone());
+                                }),
+                            };
+                            let refs: Vec<&(dyn ToSql + Sync)> = cols.iter().map(Col::pg).collect();
+                            let _ =
+                                r.send(st.and_then(|st| c.execute(&st, &refs)).map_err(Into::into));
+                        }
                         PgReq::Batch(sql, r) => {
                             let _ = r.send(c.batch_execute(&sql).map_err(Into::into));
                         }
@@ -345,6 +409,61 @@ impl Conn {
                 Ok(st.execute(rusqlite::params_from_iter(args.iter()))? as u64)
             }
             Conn::Pg(w) => w.ask(|r| PgReq::Exec(sql.to_string(), args.to_vec(), r)),
+        }
+    }
+
+    /// `INSERT INTO {table} ({names}) … {tail}` of every row of `cols` (given column by
+    /// column, all of one length; `tail`: an `ON CONFLICT` clause or nothing). SQLite: one
+    /// cached single-row statement, bound and stepped per row (nothing to parse per row);
+    /// PostgreSQL: one statement over arrays (`SELECT * FROM UNNEST($1::BIGINT[], …)`), one
+    /// round trip for all the rows, prepared once per connection.
+    pub fn insert_rows(
+        &mut self,
+        table: &str,
+        names: &[&str],
+        cols: Vec<Col>,
+        tail: &str,
+    ) -> Result<(), DbError> {
+        let n = cols.first().map_or(0, Col::len);
+        if n == 0 {
+            return Ok(());
+        }
+        if names.len() != cols.len() || cols.iter().any(|c| c.len() != n) {
+            return Err(DbError(format!(
+                "internal error: {} columns of rows for {} names into {table}",
+                cols.len(),
+                names.len()
+            )));
+        }
+        let names_sql = names.join(", ");
+        match self {
+            Conn::Sqlite(c) => {
+                let params: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+                let sql = format!(
+                    "INSERT INTO {table} ({names_sql}) VALUES ({}) {tail}",
+                    params.join(", ")
+                );
+                let mut st = c.prepare_cached(&sql)?;
+                for i in 0..n {
+                    for (k, col) in cols.iter().enumerate() {
+                        col.bind(&mut st, k + 1, i)?;
+                    }
+                    st.raw_execute()?;
+                }
+                Ok(())
+            }
+            Conn::Pg(w) => {
+                let arrays: Vec<String> = cols
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("${}::{}", i + 1, c.pg_array()))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO {table} ({names_sql}) SELECT * FROM UNNEST({}) {tail}",
+                    arrays.join(", ")
+                );
+                w.ask(|r| PgReq::Arrays(sql, cols, r)).map(|_| ())
+            }
         }
     }
 

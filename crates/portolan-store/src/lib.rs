@@ -92,6 +92,12 @@ pub enum StoreError {
     /// No such scan.
     #[error("no scan {0} in the store: `portolan scans` lists them")]
     NoScan(i64),
+    /// No scan at all (the store named).
+    #[error(
+        "the result store {0} holds no scan yet: run `portolan scan` (every scan is saved \
+         there) or `portolan import FILE` first, or choose another store with --store PATH|URL"
+    )]
+    Empty(String),
     /// Stored data that does not read back (written by something else?).
     #[error("store {path}: {what}")]
     Corrupt { path: String, what: String },
@@ -182,6 +188,14 @@ impl ScanInfo {
     pub fn started_at(&self) -> SystemTime {
         secs_to_time(self.started)
     }
+}
+
+/// What [`Store::prune_all`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    pub scans: u64,
+    pub audits: u64,
+    pub alerts: u64,
 }
 
 /// A network: one address or a CIDR block.
@@ -292,6 +306,21 @@ pub struct HostScan {
     /// The host's stored ports in that scan (none: the scan covered it and found nothing
     /// that was not closed, or did not reach it).
     pub ports: Vec<PortEvent>,
+}
+
+/// What a host without a record of its own is read back as, from its stored ports in the
+/// order they are read (protocol name, then port): up if one of them proves it, with the
+/// reason and round-trip time of the first that does. A scan's sink writes a host record only
+/// when its report shows the host otherwise (a name, folded ports, another RTT).
+pub(crate) fn host_from_ports<'a>(
+    ports: impl IntoIterator<Item = &'a PortEvent>,
+) -> (bool, Option<Reason>, Option<u64>) {
+    ports
+        .into_iter()
+        .find(|p| p.state.proves_host_up())
+        .map_or((false, None, None), |p| {
+            (true, Some(p.reason), p.rtt.map(|d| d.as_micros() as u64))
+        })
 }
 
 /// The key of an address: family byte, then its bytes (a network is a range of keys).
@@ -499,6 +528,14 @@ impl Store {
             location: shown,
         };
         store.migrate()?;
+        // A commit returns once the server has it, not once its log is on disk (as SQLite's
+        // `synchronous = NORMAL`): a batch costs no disk flush; a crash of the *server* may
+        // lose the last fraction of a second of commits, never corrupts, and a killed
+        // scanner loses nothing the server acknowledged.
+        store
+            .conn
+            .batch("SET synchronous_commit = off")
+            .map_err(|e| store.err(e))?;
         Ok(store)
     }
 
@@ -626,6 +663,17 @@ impl Store {
             .pop())
     }
 
+    /// Scan `id`'s record, or with `None` the latest scan's: what `policy check --scan`,
+    /// `vulns` and `diff` read. A store without scans is [`StoreError::Empty`].
+    pub fn scan_or_latest(&mut self, id: Option<i64>) -> Result<ScanInfo, StoreError> {
+        match id {
+            Some(id) => self.scan_info(id),
+            None => self
+                .latest_scan()?
+                .ok_or_else(|| StoreError::Empty(self.location.clone())),
+        }
+    }
+
     /// The latest scan before `id` of the same targets, ports and kind.
     pub fn previous_scan(&mut self, id: i64) -> Result<Option<ScanInfo>, StoreError> {
         let s = self.scan_info(id)?;
@@ -652,6 +700,30 @@ impl Store {
             "DELETE FROM scans WHERE started < $1",
             &[time_to_secs(before).into()],
         )
+    }
+
+    /// Delete everything older than `before`, in one transaction: the scans started before
+    /// it (with their hosts, ports and exposures), the `local` audits taken before it, the
+    /// `detect` alerts stored before it, and the detect runs that started before it, are not
+    /// running and hold no alert any more.
+    pub fn prune_all(&mut self, before: SystemTime) -> Result<Pruned, StoreError> {
+        let t = time_to_secs(before);
+        let r = self.conn.tx(|c| {
+            let scans = c.exec("DELETE FROM scans WHERE started < $1", &[t.into()])?;
+            let audits = c.exec("DELETE FROM audits WHERE started < $1", &[t.into()])?;
+            let alerts = c.exec("DELETE FROM alerts WHERE stored < $1", &[t.into()])?;
+            c.exec(
+                "DELETE FROM detect_runs WHERE started < $1 AND status <> 'running' AND \
+                 NOT EXISTS (SELECT 1 FROM alerts a WHERE a.run_id = detect_runs.id)",
+                &[t.into()],
+            )?;
+            Ok(Pruned {
+                scans,
+                audits,
+                alerts,
+            })
+        });
+        r.map_err(|e| self.err(e))
     }
 
     fn port_rows(
@@ -752,6 +824,9 @@ impl Store {
                 },
             );
         }
+        // A host without a record of its own (a scan writes none for a host its ports show
+        // as it is) is what its ports show: `host_from_ports`.
+        let recorded: std::collections::HashSet<IpAddr> = hosts.keys().copied().collect();
         for row in ports {
             let ev = row.ev;
             let h = hosts.entry(ev.addr).or_insert_with(|| HostReport {
@@ -767,6 +842,10 @@ impl Store {
             if ev.state.proves_host_up() && !h.up {
                 h.up = true;
                 h.up_reason = Some(ev.reason);
+                if !recorded.contains(&ev.addr) {
+                    // As `host_from_ports` reads it: the first port that proves it up.
+                    h.srtt_us = ev.rtt.map(|d| d.as_micros() as u64);
+                }
             }
             h.ports.push(ev);
         }

@@ -135,6 +135,20 @@ pub const PG_MIGRATIONS: &[&str] = &[
     CREATE INDEX alerts_stored ON alerts (stored);
     CREATE INDEX alerts_ts ON alerts (ts);
     ",
+    // 3: what a scan's write costs. A port is one row with one index entry in random order
+    // (ports_addr, by address: history, networks, and the unique key an upsert meets); the
+    // other indexes grow at their end (by scan, by port). The primary keys go: each was one
+    // more index written in random order for every port and host.
+    "
+    ALTER TABLE ports DROP CONSTRAINT IF EXISTS ports_pkey;
+    DROP INDEX IF EXISTS ports_addr;
+    CREATE UNIQUE INDEX ports_addr ON ports (addr_key, proto, port, scan_id);
+    CREATE INDEX IF NOT EXISTS ports_scan ON ports (scan_id);
+    ALTER TABLE hosts DROP CONSTRAINT IF EXISTS hosts_pkey;
+    DROP INDEX IF EXISTS hosts_addr;
+    CREATE UNIQUE INDEX hosts_addr ON hosts (addr_key, scan_id);
+    CREATE INDEX IF NOT EXISTS hosts_scan ON hosts (scan_id);
+    ",
 ];
 
 /// The SQLite migrations, in order.
@@ -282,6 +296,62 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX alerts_src ON alerts (src, ts);
     CREATE INDEX alerts_stored ON alerts (stored);
     CREATE INDEX alerts_ts ON alerts (ts);
+    ",
+    // 3: what a scan's write costs. A port is one row of a rowid table (appended) with one
+    // index entry in random order (ports_addr, by address: history, networks, and the unique
+    // key an upsert meets); the other indexes grow at their end (by scan, by port). The
+    // tables are rebuilt without their primary keys, each of which was one more index
+    // written in random order for every port and host.
+    "
+    CREATE TABLE ports_v3 (
+        scan_id   INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+        addr      TEXT NOT NULL,
+        -- family byte + 16 address bytes: a network is a range of keys
+        addr_key  BLOB NOT NULL,
+        proto     TEXT NOT NULL,
+        port      INTEGER NOT NULL,
+        state     TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        rtt_us    INTEGER,
+        ttl       INTEGER,
+        service   TEXT,
+        product   TEXT,
+        version   TEXT,
+        extrainfo TEXT,
+        -- space-separated CPE names
+        cpe       TEXT,
+        -- the whole service record (method, confidence, tunnel, details, exposures) as JSON
+        service_json TEXT,
+        seen      REAL NOT NULL
+    );
+    INSERT INTO ports_v3 SELECT scan_id, addr, addr_key, proto, port, state, reason, rtt_us,
+        ttl, service, product, version, extrainfo, cpe, service_json, seen
+        FROM ports ORDER BY scan_id, addr_key, proto, port;
+    DROP TABLE ports;
+    ALTER TABLE ports_v3 RENAME TO ports;
+    CREATE UNIQUE INDEX ports_addr ON ports (addr_key, proto, port, scan_id);
+    CREATE INDEX ports_scan ON ports (scan_id);
+    CREATE INDEX ports_port ON ports (port, proto);
+
+    -- A host a scan's ports show as it is (up, the reason and RTT of its first port that
+    -- proves it) has no row: see Store::scan.
+    CREATE TABLE hosts_v3 (
+        scan_id   INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+        addr      TEXT NOT NULL,
+        addr_key  BLOB NOT NULL,
+        hostname  TEXT,
+        up        INTEGER NOT NULL,
+        up_reason TEXT,
+        srtt_us   INTEGER,
+        -- ports too numerous to list: [{state, count, reasons}] as JSON
+        extra     TEXT NOT NULL DEFAULT '[]'
+    );
+    INSERT INTO hosts_v3 SELECT scan_id, addr, addr_key, hostname, up, up_reason, srtt_us, extra
+        FROM hosts ORDER BY scan_id, addr_key;
+    DROP TABLE hosts;
+    ALTER TABLE hosts_v3 RENAME TO hosts;
+    CREATE UNIQUE INDEX hosts_addr ON hosts (addr_key, scan_id);
+    CREATE INDEX hosts_scan ON hosts (scan_id);
     ",
 ];
 

@@ -14,11 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::db::{Conn, DbError, Val};
+use crate::db::{Col, Conn, DbError, Val};
 use crate::{addr_key, time_to_secs, Store};
 use portolan_model::{
-    EventSink, Flow, HostReport, PortEvent, PortState, Protocol, Reason, ScanReport, ScanStart,
-    SinkError,
+    EventSink, Flow, HostReport, PortEvent, PortState, Protocol, ScanReport, ScanStart, SinkError,
 };
 
 /// The targets of a scan as the user gave them (addresses, blocks, ranges, names, target
@@ -61,8 +60,9 @@ struct Writer {
 }
 
 impl Writer {
-    /// Batches in the channel at most: the scan waits when the writer is this far behind.
-    const QUEUE: usize = 32;
+    /// Batches in the channel at most: the scan waits when the writer is this far behind
+    /// (memory stays bounded: an import reads faster than it writes).
+    const QUEUE: usize = 4;
     /// Ports in one transaction at most when batches queued up.
     const GROUP_ROWS: usize = 16_384;
 
@@ -156,14 +156,6 @@ impl Drop for Writer {
     }
 }
 
-/// A host record as written while the scan ran (see [`StoreSink::port`]): what
-/// [`EventSink::finish`] compares with the report to rewrite only the hosts that differ.
-#[derive(Clone, Copy, PartialEq)]
-struct HostWritten {
-    up_reason: Option<Reason>,
-    srtt_us: Option<u64>,
-}
-
 /// Writes a scan into a [`Store`] while it runs. See the crate documentation.
 pub struct StoreSink {
     /// `None` while the writer thread has it.
@@ -185,8 +177,6 @@ pub struct StoreSink {
     /// Open ports streamed, as they were written: [`EventSink::finish`] writes again only the
     /// ones its report has otherwise (a service found by -sV).
     streamed: HashMap<(IpAddr, Protocol, u16), PortEvent>,
-    /// Hosts of streamed ports, as their records were written.
-    streamed_hosts: HashMap<IpAddr, HostWritten>,
 }
 
 fn sink_err(location: &str, e: impl std::fmt::Display) -> SinkError {
@@ -232,70 +222,131 @@ where
     out
 }
 
-const PORT_COLS: usize = 16;
-const PORT_INSERT: &str = "INSERT INTO ports (scan_id, addr, addr_key, proto, port, state, \
-    reason, rtt_us, ttl, service, product, version, extrainfo, cpe, service_json, seen) VALUES ";
-const PORT_UPSERT: &str = " ON CONFLICT (scan_id, addr_key, proto, port) DO UPDATE SET \
+const PORT_NAMES: [&str; 16] = [
+    "scan_id",
+    "addr",
+    "addr_key",
+    "proto",
+    "port",
+    "state",
+    "reason",
+    "rtt_us",
+    "ttl",
+    "service",
+    "product",
+    "version",
+    "extrainfo",
+    "cpe",
+    "service_json",
+    "seen",
+];
+/// The conflict target is the unique index `ports_addr` (schema 3), columns in its order.
+const PORT_UPSERT: &str = "ON CONFLICT (addr_key, proto, port, scan_id) DO UPDATE SET \
     state = excluded.state, reason = excluded.reason, rtt_us = excluded.rtt_us, \
     ttl = excluded.ttl, service = excluded.service, product = excluded.product, \
     version = excluded.version, extrainfo = excluded.extrainfo, cpe = excluded.cpe, \
     service_json = excluded.service_json, seen = excluded.seen";
 
-const HOST_COLS: usize = 8;
-const HOST_INSERT: &str = "INSERT INTO hosts (scan_id, addr, addr_key, hostname, up, up_reason, \
-    srtt_us, extra) VALUES ";
-const HOST_UPSERT: &str = " ON CONFLICT (scan_id, addr_key) DO UPDATE SET \
+const HOST_NAMES: [&str; 8] = [
+    "scan_id",
+    "addr",
+    "addr_key",
+    "hostname",
+    "up",
+    "up_reason",
+    "srtt_us",
+    "extra",
+];
+const HOST_UPSERT: &str = "ON CONFLICT (addr_key, scan_id) DO UPDATE SET \
     hostname = excluded.hostname, up = excluded.up, up_reason = excluded.up_reason, \
     srtt_us = excluded.srtt_us, extra = excluded.extra";
 
-/// Insert or replace ports (and their exposures) of scan `id`, a chunk per statement. The
-/// exposures of a port marked as possibly written before are replaced; a port written for the
-/// first time has none to replace (no statement on the hot path of a scan).
+const EXPOSURE_NAMES: [&str; 8] = [
+    "scan_id", "addr_key", "proto", "port", "id", "severity", "title", "evidence",
+];
+const EXPOSURE_UPSERT: &str = "ON CONFLICT (scan_id, addr_key, proto, port, id) DO UPDATE SET \
+    severity = excluded.severity, title = excluded.title, evidence = excluded.evidence";
+
+/// Insert or replace ports (and their exposures) of scan `id`: one statement for them all
+/// ([`Conn::insert_rows`]). The exposures of a port marked as possibly written before are
+/// replaced; a port written for the first time has none to replace (no statement on the hot
+/// path of a scan).
 fn put_ports(
     c: &mut Conn,
     id: i64,
     ports: &[(&PortEvent, SystemTime, bool)],
 ) -> Result<(), DbError> {
-    let ports = last_of_each(ports.iter(), |(ev, _, _)| (ev.addr, ev.proto, ev.port));
-    for chunk in ports.chunks(CHUNK) {
-        let mut args: Vec<Val> = Vec::with_capacity(chunk.len() * PORT_COLS);
-        for (ev, seen, _) in chunk {
-            let svc = ev.service.as_ref();
-            let cpe = svc
-                .map(|s| {
-                    s.cpe
-                        .iter()
-                        .map(|c| c.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .filter(|c| !c.is_empty());
-            let json = svc.and_then(|s| serde_json::to_string(s).ok());
-            args.extend([
-                id.into(),
-                ev.addr.to_string().into(),
-                addr_key(ev.addr).into(),
-                ev.proto.as_str().into(),
-                (ev.port as i64).into(),
-                ev.state.as_str().into(),
-                ev.reason.as_str().into(),
-                ev.rtt.map(|d| d.as_micros() as i64).into(),
-                ev.ttl.map(i64::from).into(),
-                svc.map(|s| s.name.as_str()).into(),
-                svc.and_then(|s| s.product.as_deref()).into(),
-                svc.and_then(|s| s.version.as_deref()).into(),
-                svc.and_then(|s| s.extrainfo.as_deref()).into(),
-                cpe.into(),
-                json.into(),
-                time_to_secs(*seen).into(),
-            ]);
-        }
-        let sql = format!(
-            "{PORT_INSERT}{}{PORT_UPSERT}",
-            placeholders(chunk.len(), PORT_COLS)
-        );
-        c.exec(&sql, &args)?;
+    let mut ports = last_of_each(ports.iter(), |(ev, _, _)| (ev.addr, ev.proto, ev.port));
+    // In the order of the index by address (the one written in random order): neighbours
+    // land on the same pages one after the other.
+    ports.sort_unstable_by_key(|(ev, _, _)| (ev.addr, ev.proto.as_str(), ev.port));
+    let n = ports.len();
+    let (mut addr, mut key, mut proto, mut port, mut state, mut reason) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut rtt, mut ttl, mut seen) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut svc_cols: [Vec<Option<String>>; 6] = Default::default();
+    for (ev, when, _) in &ports {
+        addr.push(Some(ev.addr.to_string()));
+        key.push(Some(addr_key(ev.addr)));
+        proto.push(Some(ev.proto.as_str().to_string()));
+        port.push(Some(i64::from(ev.port)));
+        state.push(Some(ev.state.as_str().to_string()));
+        reason.push(Some(ev.reason.as_str().to_string()));
+        rtt.push(ev.rtt.map(|d| d.as_micros() as i64));
+        ttl.push(ev.ttl.map(i64::from));
+        seen.push(Some(time_to_secs(*when)));
+        let svc = ev.service.as_ref();
+        let cpe = svc
+            .map(|s| {
+                s.cpe
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .filter(|c| !c.is_empty());
+        let [name, product, version, extrainfo, cpes, json] = &mut svc_cols;
+        name.push(svc.map(|s| s.name.clone()));
+        product.push(svc.and_then(|s| s.product.clone()));
+        version.push(svc.and_then(|s| s.version.clone()));
+        extrainfo.push(svc.and_then(|s| s.extrainfo.clone()));
+        cpes.push(cpe);
+        json.push(svc.and_then(|s| serde_json::to_string(s).ok()));
     }
+    let [name, product, version, extrainfo, cpes, json] = svc_cols;
+    c.insert_rows(
+        "ports",
+        &PORT_NAMES,
+        vec![
+            Col::Int(vec![Some(id); n]),
+            Col::Text(addr),
+            Col::Blob(key),
+            Col::Text(proto),
+            Col::Int(port),
+            Col::Text(state),
+            Col::Text(reason),
+            Col::Int(rtt),
+            Col::Int(ttl),
+            Col::Text(name),
+            Col::Text(product),
+            Col::Text(version),
+            Col::Text(extrainfo),
+            Col::Text(cpes),
+            Col::Text(json),
+            Col::Real(seen),
+        ],
+        PORT_UPSERT,
+    )?;
     // A port written again replaces the exposures it had: one statement per chunk.
     let again: Vec<&PortEvent> = ports
         .iter()
@@ -327,60 +378,81 @@ fn put_ports(
             &args,
         )?;
     }
+    let mut x: [Vec<Option<String>>; 6] = Default::default();
+    let (mut xkey, mut xport) = (Vec::new(), Vec::new());
     for (ev, _, _) in &ports {
         let exposures = ev.service.as_ref().map(|s| s.exposures.as_slice());
-        for x in exposures.unwrap_or(&[]) {
-            c.exec(
-                "INSERT INTO exposures (scan_id, addr_key, proto, port, id, severity, title, \
-                 evidence) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (scan_id, addr_key, proto, port, id) DO UPDATE SET \
-                 severity = excluded.severity, title = excluded.title, \
-                 evidence = excluded.evidence",
-                &[
-                    id.into(),
-                    addr_key(ev.addr).into(),
-                    ev.proto.as_str().into(),
-                    (ev.port as i64).into(),
-                    x.id.as_str().into(),
-                    x.severity.as_str().into(),
-                    x.title.as_str().into(),
-                    x.evidence.as_str().into(),
-                ],
-            )?;
+        for e in exposures.unwrap_or(&[]) {
+            xkey.push(Some(addr_key(ev.addr)));
+            xport.push(Some(i64::from(ev.port)));
+            let [proto, xid, severity, title, evidence, _] = &mut x;
+            proto.push(Some(ev.proto.as_str().to_string()));
+            xid.push(Some(e.id.clone()));
+            severity.push(Some(e.severity.as_str().to_string()));
+            title.push(Some(e.title.clone()));
+            evidence.push(Some(e.evidence.clone()));
         }
     }
-    Ok(())
+    let [proto, xid, severity, title, evidence, _] = x;
+    c.insert_rows(
+        "exposures",
+        &EXPOSURE_NAMES,
+        vec![
+            Col::Int(vec![Some(id); xkey.len()]),
+            Col::Blob(xkey),
+            Col::Text(proto),
+            Col::Int(xport),
+            Col::Text(xid),
+            Col::Text(severity),
+            Col::Text(title),
+            Col::Text(evidence),
+        ],
+        EXPOSURE_UPSERT,
+    )
 }
 
-/// Insert or replace host records (not their ports) of scan `id`, a chunk per statement.
+/// Insert or replace host records (not their ports) of scan `id`: one statement for them all.
 fn put_hosts(c: &mut Conn, id: i64, hosts: &[&HostReport]) -> Result<(), DbError> {
-    let hosts = last_of_each(hosts.iter().copied(), |h| h.addr);
-    for chunk in hosts.chunks(CHUNK) {
-        let mut args: Vec<Val> = Vec::with_capacity(chunk.len() * HOST_COLS);
-        for h in chunk {
-            let extra = if h.extra.is_empty() {
-                "[]".to_string()
-            } else {
-                serde_json::to_string(&h.extra).unwrap_or_else(|_| "[]".into())
-            };
-            args.extend([
-                id.into(),
-                h.addr.to_string().into(),
-                addr_key(h.addr).into(),
-                h.hostname.as_deref().into(),
-                (h.up as i64).into(),
-                h.up_reason.map(|r| r.as_str()).into(),
-                h.srtt_us.map(|v| v as i64).into(),
-                extra.into(),
-            ]);
-        }
-        let sql = format!(
-            "{HOST_INSERT}{}{HOST_UPSERT}",
-            placeholders(chunk.len(), HOST_COLS)
-        );
-        c.exec(&sql, &args)?;
+    let mut hosts = last_of_each(hosts.iter().copied(), |h| h.addr);
+    hosts.sort_unstable_by_key(|h| h.addr);
+    let n = hosts.len();
+    let (mut addr, mut key, mut name, mut up, mut reason, mut srtt, mut extra) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for h in &hosts {
+        addr.push(Some(h.addr.to_string()));
+        key.push(Some(addr_key(h.addr)));
+        name.push(h.hostname.clone());
+        up.push(Some(i64::from(h.up)));
+        reason.push(h.up_reason.map(|r| r.as_str().to_string()));
+        srtt.push(h.srtt_us.map(|v| v as i64));
+        extra.push(Some(if h.extra.is_empty() {
+            "[]".to_string()
+        } else {
+            serde_json::to_string(&h.extra).unwrap_or_else(|_| "[]".into())
+        }));
     }
-    Ok(())
+    c.insert_rows(
+        "hosts",
+        &HOST_NAMES,
+        vec![
+            Col::Int(vec![Some(id); n]),
+            Col::Text(addr),
+            Col::Blob(key),
+            Col::Text(name),
+            Col::Int(up),
+            Col::Text(reason),
+            Col::Int(srtt),
+            Col::Text(extra),
+        ],
+        HOST_UPSERT,
+    )
 }
 
 /// One batch in one transaction.
@@ -399,8 +471,10 @@ fn write_batch(
 }
 
 impl StoreSink {
-    /// Commit at least every this many ports...
-    pub const BATCH_ROWS: usize = 512;
+    /// Commit at least every this many ports... (Each commit rewrites the pages of the index
+    /// by address that its ports landed on, in random order: at 512 ports a batch, a /17
+    /// scan wrote about 30 times its rows' size.)
+    pub const BATCH_ROWS: usize = 4096;
     /// ... and at least this often while ports come in.
     pub const BATCH_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -417,7 +491,6 @@ impl StoreSink {
             pending_hosts: Vec::new(),
             open_only: false,
             streamed: HashMap::new(),
-            streamed_hosts: HashMap::new(),
             last_commit: Instant::now(),
             batch_rows: Self::BATCH_ROWS,
             batch_interval: Self::BATCH_INTERVAL,
@@ -606,34 +679,15 @@ impl EventSink for StoreSink {
         };
         if keep {
             // Without the record of what was streamed, a port may have been written before.
+            // A streamed port's host gets no record of its own: read back, a host without one
+            // is what its stored ports show (`Store::scan`), and `finish` writes the record
+            // of each host its report shows otherwise.
             let mut again = true;
             if self.open_only {
                 again = self
                     .streamed
                     .insert((ev.addr, ev.proto, ev.port), ev.clone())
                     .is_some();
-                if let std::collections::hash_map::Entry::Vacant(v) =
-                    self.streamed_hosts.entry(ev.addr)
-                {
-                    // The host as this answer shows it (as the report will, if it is the
-                    // host's only answer): written with its port, so that the end of a scan
-                    // of many hosts has few host records left to write.
-                    let h = HostWritten {
-                        up_reason: Some(ev.reason),
-                        srtt_us: ev.rtt.map(|d| d.as_micros() as u64),
-                    };
-                    v.insert(h);
-                    self.pending_hosts.push(HostReport {
-                        addr: ev.addr,
-                        hostname: None,
-                        up: true,
-                        up_reason: h.up_reason,
-                        up_ttl: ev.ttl,
-                        ports: Vec::new(),
-                        extra: Vec::new(),
-                        srtt_us: h.srtt_us,
-                    });
-                }
             }
             self.pending.push((ev.clone(), time, again));
         }
@@ -662,37 +716,57 @@ impl EventSink for StoreSink {
         };
         let streamed = std::mem::take(&mut self.streamed);
         let open_only = self.open_only;
-        let streamed_hosts = std::mem::take(&mut self.streamed_hosts);
         let location = self.location.clone();
         let store = self.stop_writer()?;
         let r = store.conn_mut().tx(|c| {
             let end = report.end;
+            // Of each host, the first streamed port (in the order a host without a record is
+            // read back: protocol name, then port) that proves it up.
+            let mut first: HashMap<IpAddr, &PortEvent> = HashMap::new();
+            if open_only {
+                for ev in streamed.values() {
+                    if ev.state.proves_host_up() {
+                        first
+                            .entry(ev.addr)
+                            .and_modify(|f| {
+                                if (ev.proto.as_str(), ev.port) < (f.proto.as_str(), f.port) {
+                                    *f = ev;
+                                }
+                            })
+                            .or_insert(ev);
+                    }
+                }
+            }
             let mut ports: Vec<(&PortEvent, SystemTime, bool)> = Vec::new();
             let mut hosts: Vec<&HostReport> = Vec::new();
             for h in &report.hosts {
+                // Whether the host's stored ports show it as the report does (then it needs no
+                // record): only a scan's sink writes no host record while it runs, and only if
+                // the report changes none of the streamed ports.
+                let mut plain = open_only && h.hostname.is_none() && h.extra.is_empty();
+                let mut shown = first.get(&h.addr).copied();
                 // What the report lists that is not closed (a resumed scan's earlier legs
                 // included), with the services the report settled on.
                 for p in h.ports.iter().filter(|p| p.state != PortState::Closed) {
+                    if p.state.proves_host_up()
+                        && shown
+                            .is_none_or(|f| (p.proto.as_str(), p.port) < (f.proto.as_str(), f.port))
+                    {
+                        shown = Some(p);
+                    }
                     // Already written as it is while the scan ran; else written again (a
                     // service -sV found) or for the first time.
                     let again = match streamed.get(&(p.addr, p.proto, p.port)) {
                         Some(w) if w == p => continue,
-                        Some(_) => true,
+                        Some(_) => {
+                            plain = false;
+                            true
+                        }
                         None => !open_only,
                     };
                     ports.push((p, end, again));
                 }
-                // Already written as it is while the scan ran.
-                let written = streamed_hosts.get(&h.addr).is_some_and(|w| {
-                    h.up && h.hostname.is_none()
-                        && h.extra.is_empty()
-                        && *w
-                            == HostWritten {
-                                up_reason: h.up_reason,
-                                srtt_us: h.srtt_us,
-                            }
-                });
-                if !written {
+                if !(plain && crate::host_from_ports(shown) == (h.up, h.up_reason, h.srtt_us)) {
                     hosts.push(h);
                 }
             }

@@ -425,3 +425,123 @@ fn a_scan_of_a_filtered_range_stores_what_its_report_keeps() {
         );
     });
 }
+
+/// Run `sql` on the backend's database behind the library's back.
+fn raw(db: &Backend, sql: &str) {
+    if db.is_pg() {
+        let mut c = postgres::Client::connect(&db.spec, postgres::NoTls).unwrap();
+        c.batch_execute(sql).unwrap();
+    } else {
+        let c = rusqlite::Connection::open(&db.spec).unwrap();
+        c.execute_batch(sql).unwrap();
+    }
+}
+
+#[test]
+fn a_version_2_store_with_scans_migrates_and_reads_back_the_same() {
+    each_backend(|db| {
+        // A store as schema 2 made it (every migration before 3), holding one scan: a host
+        // with a record (its name) and two ports, one with a service and an exposure.
+        let (v1, v2) = if db.is_pg() {
+            (
+                portolan_store::schema::PG_MIGRATIONS[0],
+                portolan_store::schema::PG_MIGRATIONS[1],
+            )
+        } else {
+            (
+                portolan_store::schema::MIGRATIONS[0],
+                portolan_store::schema::MIGRATIONS[1],
+            )
+        };
+        raw(db, v1);
+        raw(db, v2);
+        if db.is_pg() {
+            raw(
+                db,
+                "CREATE TABLE portolan_schema (version BIGINT NOT NULL); \
+                 INSERT INTO portolan_schema (version) VALUES (2);",
+            );
+        } else {
+            raw(db, "PRAGMA user_version = 2");
+        }
+        // 192.0.2.1's key: family byte 4, then the address.
+        let key = if db.is_pg() {
+            "'\\x04c0000201'::bytea"
+        } else {
+            "x'04c0000201'"
+        };
+        raw(
+            db,
+            &format!(
+                // (The first scan of a store is number 1 on both backends.)
+                "INSERT INTO scans (kind, proto, status, args, targets, targets_count, ports, \
+                 num_ports, seed, shard, scanner, version, started, ended, open) VALUES \
+                 ('syn', 'tcp', 'done', 'portolan scan 192.0.2.1', '192.0.2.1', 1, '22,80', 2, \
+                 7, '0/1', 'portolan', '0.1.0', 1000, 1005, 2); \
+                 INSERT INTO hosts (scan_id, addr, addr_key, hostname, up, up_reason, srtt_us, \
+                 extra) VALUES (1, '192.0.2.1', {key}, 'gw.example', 1, 'syn-ack', 250, '[]'); \
+                 INSERT INTO ports (scan_id, addr, addr_key, proto, port, state, reason, rtt_us, \
+                 ttl, service, product, version, seen) VALUES \
+                 (1, '192.0.2.1', {key}, 'tcp', 22, 'open', 'syn-ack', 240, 64, 'ssh', 'OpenSSH', \
+                 '9.6', 1001), \
+                 (1, '192.0.2.1', {key}, 'tcp', 80, 'open', 'syn-ack', 260, 64, NULL, NULL, NULL, \
+                 1002); \
+                 INSERT INTO exposures (scan_id, addr_key, proto, port, id, severity, title, \
+                 evidence) VALUES (1, {key}, 'tcp', 22, 'x', 'low', 'X', 'e');"
+            ),
+        );
+        let mut s = db.open();
+        assert_eq!(
+            s.schema_version().unwrap(),
+            portolan_store::schema::VERSION,
+            "{}",
+            db.name
+        );
+        let r = s.scan(1).unwrap();
+        assert_eq!(r.hosts.len(), 1, "{}", db.name);
+        let h = &r.hosts[0];
+        assert_eq!(h.hostname.as_deref(), Some("gw.example"));
+        assert_eq!(h.srtt_us, Some(250));
+        let ports: Vec<(u16, Option<String>)> = h
+            .ports
+            .iter()
+            .map(|p| (p.port, p.service.as_ref().map(|s| s.name.clone())))
+            .collect();
+        assert_eq!(ports, vec![(22, Some("ssh".into())), (80, None)]);
+        let info = s.scan_info(1).unwrap();
+        assert_eq!((info.ports_stored, info.hosts_stored), (2, 1));
+        drop(s);
+        // A scan written after the migration lands beside it, and the history has both.
+        write_scan(
+            db,
+            "192.0.2.1",
+            &[ev("192.0.2.1", 22, PortState::Open)],
+            2000,
+        );
+        let mut s = db.open();
+        let hist = s.history("192.0.2.1".parse().unwrap()).unwrap();
+        assert_eq!(hist.len(), 2, "{}", db.name);
+        // Deleting the old scan takes its ports, host and exposure with it.
+        assert!(s.delete_scan(1).unwrap());
+        assert_eq!(s.history("192.0.2.1".parse().unwrap()).unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn scan_or_latest_resolves_an_id_or_the_latest_scan() {
+    each_backend(|db| {
+        let e = db.open().scan_or_latest(None).unwrap_err();
+        assert!(matches!(e, StoreError::Empty(_)), "{e:?}");
+        assert!(e.to_string().contains("holds no scan yet"), "{e}");
+        assert!(e.to_string().contains("portolan scan"), "{e}");
+        let a = write_scan(db, "t", &[ev("192.0.2.1", 22, PortState::Open)], 10);
+        let b = write_scan(db, "t", &[ev("192.0.2.1", 22, PortState::Open)], 20);
+        let mut s = db.open();
+        assert_eq!(s.scan_or_latest(None).unwrap().id, b, "{}", db.name);
+        assert_eq!(s.scan_or_latest(Some(a)).unwrap().id, a);
+        assert!(matches!(
+            s.scan_or_latest(Some(b + 100)),
+            Err(StoreError::NoScan(_))
+        ));
+    });
+}

@@ -208,17 +208,50 @@ fn a_version_1_store_gets_the_new_tables_and_keeps_its_scans() {
         db.set_schema_version(1);
 
         let mut s = db.open();
-        assert_eq!(s.schema_version().unwrap(), 2, "{}", db.name);
+        assert_eq!(
+            s.schema_version().unwrap(),
+            portolan_store::schema::VERSION,
+            "{}",
+            db.name
+        );
         assert_eq!(s.scans().unwrap().len(), 1, "{}", db.name);
         s.save_audit(&audit("web1", "{}", 60)).unwrap();
         assert_eq!(s.audits(None).unwrap().len(), 1);
         drop(s);
 
         // And a store newer than this binary is still refused.
-        db.set_schema_version(3);
+        let newer = portolan_store::schema::VERSION + 1;
+        db.set_schema_version(newer);
         match Store::open(Some(&db.spec)) {
-            Err(StoreError::TooNew { found: 3, .. }) => {}
+            Err(StoreError::TooNew { found, .. }) if found == newer => {}
             other => panic!("{}: {other:?}", db.name),
         }
+    });
+}
+
+#[test]
+fn prune_takes_old_audits_and_alerts_with_the_scans() {
+    each_backend(|db| {
+        let mut s = db.open();
+        s.save_audit(&audit("web1", "{}", 100)).unwrap();
+        let kept = s.save_audit(&audit("web1", "{}", 200)).unwrap();
+        drop(s);
+        let mut w = writer(db, 100);
+        for i in 0..3 {
+            w.push(alert("198.51.100.7", 100 + i)).unwrap();
+        }
+        let mut s = w.finish(true, at(150)).unwrap();
+        // Alerts are pruned by when they were stored (now), not by their capture time.
+        let p = s.prune_all(at(150)).unwrap();
+        assert_eq!((p.scans, p.audits, p.alerts), (0, 1, 0), "{}", db.name);
+        let audits: Vec<i64> = s.audits(None).unwrap().iter().map(|a| a.id).collect();
+        assert_eq!(audits, vec![kept]);
+        assert_eq!(s.alerts(&AlertFilter::default()).unwrap().len(), 3);
+        let later = SystemTime::now() + Duration::from_secs(60);
+        let p = s.prune_all(later).unwrap();
+        assert_eq!((p.audits, p.alerts), (1, 3), "{}", db.name);
+        assert!(s.alerts(&AlertFilter::default()).unwrap().is_empty());
+        // The finished run that held them goes with them.
+        assert!(s.detect_runs().unwrap().is_empty(), "{}", db.name);
     });
 }

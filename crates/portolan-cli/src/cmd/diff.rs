@@ -6,7 +6,9 @@
 //! A file is read record by record (`portolan_store::import::read`) into an index of its
 //! listed ports and hosts: memory follows the number of ports listed, never the file's size.
 
+use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
+use std::io::BufRead;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,7 +16,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use portolan_model::diff::{diff_hosts, diff_ports, host_index, port_index, HostDiff};
 use portolan_model::{Change, PortDiff, PortEvent, PortKey, PortState, Service};
-use portolan_store::import::{read, ReadOptions, Record};
+use portolan_store::import::same_hosts::{
+    identical_hosts, index_hosts, HostIndex, Omit, OmitHosts,
+};
+use portolan_store::import::{read, ImportFormat, ReadOptions, Record};
 use portolan_store::when::format_utc;
 use portolan_store::{ScanInfo, Store};
 use serde_json::json;
@@ -178,6 +183,12 @@ fn slim(mut ev: PortEvent) -> PortEvent {
 fn file_side(path: &Path, opts: &ReadOptions) -> Result<Side> {
     let shown = escape(&path.display().to_string());
     let (fmt, r) = open_results(path, &shown)?;
+    read_side(path, fmt, r, opts)
+}
+
+/// The side of a results file of format `fmt`, read from `r`.
+fn read_side(path: &Path, fmt: ImportFormat, r: impl BufRead, opts: &ReadOptions) -> Result<Side> {
+    let shown = escape(&path.display().to_string());
     let mut side = Side {
         src: Source {
             id: None,
@@ -235,6 +246,72 @@ fn file_side(path: &Path, opts: &ReadOptions) -> Result<Side> {
     })
     .with_context(|| format!("cannot compare {shown}"))?;
     Ok(side)
+}
+
+/// `fa` and `fb` run on two threads; both results.
+fn both<A: Send, B: Send>(
+    fa: impl FnOnce() -> Result<A> + Send,
+    fb: impl FnOnce() -> Result<B> + Send,
+) -> Result<(A, B)> {
+    std::thread::scope(|sc| {
+        let other = sc.spawn(fb);
+        let a = fa();
+        let b = other
+            .join()
+            .map_err(|_| anyhow::anyhow!("internal error: the reader of a file panicked"))?;
+        Ok((a?, b?))
+    })
+}
+
+/// What tells that a file was not rewritten between two reads of it.
+fn stamp(path: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+/// Two nmap XML files (regular files: each is read twice), the fast way
+/// (`portolan_store::import::same_hosts`): a first pass hashes every `<host>` element of each
+/// file, the second parses only the hosts that are not the same in both. `None` when they are
+/// not two such files, or not plain enough (then they are read whole).
+fn two_nmap_files(x: &Path, y: &Path, opts: &ReadOptions) -> Result<Option<(Side, Side)>> {
+    let plain = |p: &Path| -> Result<bool> {
+        if !std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+            return Ok(false);
+        }
+        let shown = escape(&p.display().to_string());
+        Ok(open_results(p, &shown)?.0 == ImportFormat::NmapXml)
+    };
+    if !(plain(x)? && plain(y)?) {
+        return Ok(None);
+    }
+    let (sx, sy) = (stamp(x), stamp(y));
+    let hasher = RandomState::new();
+    let index = |p: &Path| -> Result<Option<HostIndex>> {
+        let shown = escape(&p.display().to_string());
+        let f = std::fs::File::open(p).with_context(|| format!("cannot open {shown}"))?;
+        index_hosts(f, &hasher).with_context(|| format!("cannot read {shown}"))
+    };
+    let (ix, iy) = both(|| index(x), || index(y))?;
+    let (Some(ix), Some(iy)) = (ix, iy) else {
+        return Ok(None);
+    };
+    let (ox, oy) = identical_hosts(&ix, &iy);
+    let side = |p: &Path, omit: Omit| -> Result<Side> {
+        let shown = escape(&p.display().to_string());
+        let f = std::fs::File::open(p).with_context(|| format!("cannot open {shown}"))?;
+        let r = std::io::BufReader::with_capacity(1 << 16, OmitHosts::new(f, omit));
+        read_side(p, ImportFormat::NmapXml, r, opts)
+    };
+    let sides = both(|| side(x, ox), || side(y, oy))?;
+    for (p, before) in [(x, sx), (y, sy)] {
+        if stamp(p) != before || before.is_none() {
+            bail!(
+                "{} changed while it was read: compare it again once it is written",
+                escape(&p.display().to_string())
+            );
+        }
+    }
+    Ok(Some(sides))
 }
 
 fn up_str(s: Option<bool>) -> serde_json::Value {
@@ -719,14 +796,7 @@ pub fn run(args: DiffArgs, style: Style) -> Result<ExitCode> {
             ),
         }
     };
-    let latest = |store: &mut Store| -> Result<ScanInfo> {
-        match store.latest_scan()? {
-            Some(b) => Ok(b),
-            None => {
-                bail!("the store holds no scan yet: run `portolan scan` or `portolan import` first")
-            }
-        }
-    };
+    let latest = |store: &mut Store| -> Result<ScanInfo> { Ok(store.scan_or_latest(None)?) };
     let stored = |store: &mut Store, id: i64| -> Result<ScanInfo> {
         store.scan_info(id).with_context(|| {
             if Path::new(&id.to_string()).exists() {
@@ -751,17 +821,11 @@ pub fn run(args: DiffArgs, style: Style) -> Result<ExitCode> {
             let a = previous_of(s, b.id)?;
             (stored_side(s, &a)?, stored_side(s, &b)?)
         }
-        ([Operand::File(x), Operand::File(y)], _) => {
+        ([Operand::File(x), Operand::File(y)], _) => match two_nmap_files(x, y, &opts)? {
+            Some(sides) => sides,
             // Two files: each read on its own thread (they share nothing).
-            std::thread::scope(|sc| {
-                let other = sc.spawn(|| file_side(y, &opts));
-                let a = file_side(x, &opts);
-                let b = other.join().map_err(|_| {
-                    anyhow::anyhow!("internal error: the reader of a file panicked")
-                })?;
-                Ok::<_, anyhow::Error>((a?, b?))
-            })?
-        }
+            None => both(|| file_side(x, &opts), || file_side(y, &opts))?,
+        },
         ([x, y, ..], mut s) => {
             let mut side = |o: &Operand| -> Result<Side> {
                 match (o, s.as_deref_mut()) {

@@ -369,14 +369,16 @@ fn read_stored_scan(
     which: &ScanSource,
 ) -> Result<(Vec<Observed>, Scope, String)> {
     let mut st = crate::cmd::store::open_existing(store)?;
-    let info = match which {
-        ScanSource::Id(id) => st.scan_info(*id)?,
-        _ => st.latest_scan()?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "the result store {} holds no scan yet: run `portolan scan` first, or give a scan file",
-                escape(st.location())
-            )
-        })?,
+    let id = match which {
+        ScanSource::Id(id) => Some(*id),
+        _ => None,
+    };
+    let info = match st.scan_or_latest(id) {
+        Err(portolan_store::StoreError::Empty(_)) => anyhow::bail!(
+            "the result store {} holds no scan yet: run `portolan scan` first, or give a scan file",
+            escape(st.location())
+        ),
+        r => r?,
     };
     let report = st.scan(info.id)?;
     let mut scope = Scope::default();

@@ -102,7 +102,7 @@ Examples:
   portolan scans                          every stored scan
   portolan scans show 12                  one scan: its hosts and ports
   portolan scans delete 12
-  portolan scans prune --older-than 30d   forget scans started more than 30 days ago
+  portolan scans prune --older-than 30d   forget scans, local audits and detect alerts older than 30 days
   portolan scans --store /srv/portolan/nightly.db --format json
   portolan scans --store postgres://scanner@db.internal/portolan";
 
@@ -124,7 +124,8 @@ pub enum ScansCmd {
     Show { id: i64 },
     /// Delete one scan and everything stored with it.
     Delete { id: i64 },
-    /// Delete every scan started longer ago than AGE.
+    /// Delete every scan started longer ago than AGE, and the `local` audits and `detect`
+    /// alerts stored before then.
     Prune {
         /// An age: 30d, 12h, 2w.
         #[arg(long, value_name = "AGE")]
@@ -282,15 +283,22 @@ pub fn run_scans(args: ScansArgs, style: Style) -> Result<ExitCode> {
             let before = SystemTime::now()
                 .checked_sub(age)
                 .unwrap_or(SystemTime::UNIX_EPOCH);
-            let n = store.prune(before)?;
+            let p = store.prune_all(before)?;
+            let n = p.scans;
+            let plural = |n: u64| if n == 1 { "" } else { "s" };
             let out = match fmt {
                 OutFormat::Json => doc(
                     "pruned",
-                    json!({"pruned": n, "before": portolan_model_secs(before)}),
+                    json!({"pruned": n, "audits": p.audits, "alerts": p.alerts,
+                        "before": portolan_model_secs(before)}),
                 ),
                 OutFormat::Table => format!(
-                    "deleted {n} scan{} started before {} UTC\n",
-                    if n == 1 { "" } else { "s" },
+                    "deleted {n} scan{}, {} audit{} and {} alert{} from before {} UTC\n",
+                    plural(n),
+                    p.audits,
+                    plural(p.audits),
+                    p.alerts,
+                    plural(p.alerts),
                     format_utc(before)
                 ),
             };

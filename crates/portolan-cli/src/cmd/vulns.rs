@@ -355,14 +355,12 @@ fn read_scan(path: &Path) -> Result<Vec<Target>> {
 fn read_stored_scan(spec: Option<&str>, id: Option<i64>) -> Result<Vec<Target>> {
     let mut store = crate::cmd::store::open_existing(spec)?;
     let where_ = escape(store.location());
-    let id = match id {
-        Some(id) => id,
-        None => match store.latest_scan()? {
-            Some(info) => info.id,
-            None => bail!(
-                "the result store {where_} holds no scan: run `portolan scan -sV TARGETS` first (every scan is saved there), or give a scan file (`portolan vulns scan.jsonl`) or --store PATH|URL"
-            ),
-        },
+    let id = match store.scan_or_latest(id) {
+        Ok(info) => info.id,
+        Err(portolan_store::StoreError::Empty(_)) => bail!(
+            "the result store {where_} holds no scan: run `portolan scan -sV TARGETS` first (every scan is saved there), or give a scan file (`portolan vulns scan.jsonl`) or --store PATH|URL"
+        ),
+        Err(e) => return Err(e.into()),
     };
     let report = store
         .scan(id)
