@@ -560,9 +560,16 @@ fn ips_lab_masscan_ban_expires_by_itself() {
         "the scanner is not banned any more"
     );
     let (alerts, _) = stop(det, err);
-    assert!(alerts.iter().any(|a| a["src_ip"] == SCANNER
-        && a["alert"]["action"] == "blocked"
-        && a["portolan"]["blocked_by"] == "tripwire"));
+    // Who banned it: usually the kernel tripwire at the 5th closed port; masscan's bursts can
+    // let the detector name the scan and ban first (at 4 probes in one CI run). Either way
+    // the bound above held and the alert says the source was blocked, and by whom.
+    assert!(
+        alerts.iter().any(|a| a["src_ip"] == SCANNER
+            && a["alert"]["action"] == "blocked"
+            && (a["portolan"]["blocked_by"] == "tripwire"
+                || a["portolan"]["blocked_by"] == "detector")),
+        "{alerts:?}"
+    );
 }
 
 #[test]
