@@ -13,26 +13,8 @@ use std::process::Command;
 use serde_json::Value;
 
 mod common;
-use common::lab::{skip_or_fail, ScriptLab};
+use common::lab::{package_version, skip_or_fail, upstream, ScriptLab};
 use common::{is_root, OutputOk};
-
-/// Debian version → upstream version: drop the epoch, the Debian revision and repack
-/// suffixes (`1:9.2p1-2+deb12u3` → `9.2p1`, `5.9.3+dfsg-2` → `5.9.3`).
-fn upstream(v: &str) -> String {
-    let v = v.split_once(':').map_or(v, |(_, r)| r);
-    let v = v.rsplit_once('-').map_or(v, |(u, _)| u);
-    v.split(['+', '~']).next().unwrap_or(v).to_string()
-}
-
-fn package_version(pkg: &str) -> Option<String> {
-    let o = Command::new("dpkg-query")
-        .args(["-W", "-f", "${Version}", pkg])
-        .output()
-        .ok()?;
-    o.status
-        .success()
-        .then(|| upstream(String::from_utf8_lossy(&o.stdout).trim()))
-}
 
 /// What the lab's daemon must be identified as: service name, product (substring), whether
 /// the server announces its version (then it must equal the package's), tunnel.

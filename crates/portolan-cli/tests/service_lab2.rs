@@ -26,7 +26,7 @@ use std::process::Command;
 use serde_json::Value;
 
 mod common;
-use common::lab::{lab_file, skip_or_fail, ScriptLab};
+use common::lab::{lab_file, package_version, skip_or_fail, upstream, ScriptLab};
 use common::{is_root, OutputOk};
 
 /// Ports correctly named by a probe (name presented as detected and right), minimum, in all.
@@ -53,24 +53,6 @@ const CHECKED_OPEN: &[&str] = &[
 ];
 /// (row id, what) claims that are wrong today, with why: printed, not failed.
 const KNOWN_WRONG: &[(&str, &str, &str)] = &[];
-
-/// Debian version → upstream version: drop the epoch, the Debian revision and repack
-/// suffixes (`1:9.18.49-1~deb12u3` → `9.18.49`, `3.5.0+ds1-0+deb12u1` → `3.5.0`).
-fn upstream(v: &str) -> String {
-    let v = v.split_once(':').map_or(v, |(_, r)| r);
-    let v = v.rsplit_once('-').map_or(v, |(u, _)| u);
-    v.split(['+', '~']).next().unwrap_or(v).to_string()
-}
-
-fn package_version(pkg: &str) -> Option<String> {
-    let o = Command::new("dpkg-query")
-        .args(["-W", "-f", "${Version}", pkg])
-        .output()
-        .ok()?;
-    o.status
-        .success()
-        .then(|| upstream(String::from_utf8_lossy(&o.stdout).trim()))
-}
 
 /// A version read is right when it equals the upstream version, is a prefix of it at a dot
 /// (`7.1` for `7.1.1`), or is it followed by a packaging suffix (`9.18.49-1~deb12u3-Debian`).

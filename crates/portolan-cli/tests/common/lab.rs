@@ -293,3 +293,22 @@ impl Drop for ScriptLab {
             .status();
     }
 }
+
+/// Debian version → upstream version: drop the epoch, the Debian revision and repack
+/// suffixes (`1:9.2p1-2+deb12u3` → `9.2p1`, `3.5.0+ds1-0+deb12u1` → `3.5.0`).
+pub fn upstream(v: &str) -> String {
+    let v = v.split_once(':').map_or(v, |(_, r)| r);
+    let v = v.rsplit_once('-').map_or(v, |(u, _)| u);
+    v.split(['+', '~']).next().unwrap_or(v).to_string()
+}
+
+/// The upstream version of an installed Debian package (`dpkg-query`), if it is installed.
+pub fn package_version(pkg: &str) -> Option<String> {
+    let o = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", pkg])
+        .output()
+        .ok()?;
+    o.status
+        .success()
+        .then(|| upstream(String::from_utf8_lossy(&o.stdout).trim()))
+}
