@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use portolan_netlink::{
     self as nl, attrs, check_error, u16_at, u32_at, Request, NETLINK_ROUTE, NLMSG_DONE,
-    NLMSG_ERROR, NLMSG_NOOP, NLM_F_DUMP, NLM_F_REQUEST,
+    NLMSG_ERROR, NLM_F_DUMP, NLM_F_REQUEST,
 };
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
@@ -205,8 +205,16 @@ pub struct Dump<T> {
     pub done: bool,
 }
 
-/// Parse one datagram of an `RTM_GETNEIGH` dump of sequence number `seq`.
-pub fn parse_neighbours(buf: &[u8], seq: u32) -> Result<Dump<Neighbour>, NetlinkError> {
+/// One datagram of a dump of sequence number `seq`: every message of type `kind` (at least
+/// `min_len` bytes, else it is a malformed `what`) is read by `item`, which may skip it.
+fn parse_dump<T>(
+    buf: &[u8],
+    seq: u32,
+    kind: u16,
+    min_len: usize,
+    what: &str,
+    mut item: impl FnMut(&[u8]) -> Result<Option<T>, NetlinkError>,
+) -> Result<Dump<T>, NetlinkError> {
     let mut out = Dump {
         items: Vec::new(),
         done: false,
@@ -221,40 +229,46 @@ pub fn parse_neighbours(buf: &[u8], seq: u32) -> Result<Dump<Neighbour>, Netlink
                 return Ok(out);
             }
             NLMSG_ERROR => check_error(p)?,
-            NLMSG_NOOP => {}
-            RTM_NEWNEIGH => {
-                if p.len() < NDMSG_LEN {
+            t if t == kind => {
+                if p.len() < min_len {
                     return Err(nl::Error::Malformed(format!(
-                        "ndmsg of {} bytes, expected {NDMSG_LEN}",
+                        "{what} of {} bytes, expected {min_len}",
                         p.len()
                     ))
                     .into());
                 }
-                let family = p[0];
-                let ifindex = u32_at(p, 4).unwrap_or(0);
-                let state = u16_at(p, 8).unwrap_or(0);
-                let (mut ip, mut lladdr) = (None, None);
-                for a in attrs(&p[NDMSG_LEN..]) {
-                    let nl::Attr { kind: t, value: v } = a?;
-                    match t {
-                        NDA_DST => ip = ip_from(family, v),
-                        NDA_LLADDR => lladdr = Some(v.to_vec()),
-                        _ => {}
-                    }
-                }
-                if let Some(ip) = ip {
-                    out.items.push(Neighbour {
-                        ifindex,
-                        ip,
-                        lladdr,
-                        state,
-                    });
+                if let Some(x) = item(p)? {
+                    out.items.push(x);
                 }
             }
             _ => {}
         }
     }
     Ok(out)
+}
+
+/// Parse one datagram of an `RTM_GETNEIGH` dump of sequence number `seq`.
+pub fn parse_neighbours(buf: &[u8], seq: u32) -> Result<Dump<Neighbour>, NetlinkError> {
+    parse_dump(buf, seq, RTM_NEWNEIGH, NDMSG_LEN, "ndmsg", |p| {
+        let family = p[0];
+        let ifindex = u32_at(p, 4).unwrap_or(0);
+        let state = u16_at(p, 8).unwrap_or(0);
+        let (mut ip, mut lladdr) = (None, None);
+        for a in attrs(&p[NDMSG_LEN..]) {
+            let nl::Attr { kind: t, value: v } = a?;
+            match t {
+                NDA_DST => ip = ip_from(family, v),
+                NDA_LLADDR => lladdr = Some(v.to_vec()),
+                _ => {}
+            }
+        }
+        Ok(ip.map(|ip| Neighbour {
+            ifindex,
+            ip,
+            lladdr,
+            state,
+        }))
+    })
 }
 
 /// One address of an interface (`ip addr`): the subnet `addr/prefix_len` is on its link.
@@ -268,56 +282,29 @@ pub struct IfAddr {
 
 /// Parse one datagram of an `RTM_GETADDR` dump of sequence number `seq`.
 pub fn parse_addresses(buf: &[u8], seq: u32) -> Result<Dump<IfAddr>, NetlinkError> {
-    let mut out = Dump {
-        items: Vec::new(),
-        done: false,
-    };
-    for (typ, mseq, p) in messages(buf)? {
-        if mseq != seq {
-            continue;
-        }
-        match typ {
-            NLMSG_DONE => {
-                out.done = true;
-                return Ok(out);
+    parse_dump(buf, seq, RTM_NEWADDR, IFADDRMSG_LEN, "ifaddrmsg", |p| {
+        // struct ifaddrmsg: family, prefixlen, flags, scope, index
+        let family = p[0];
+        let prefix_len = p[1];
+        let ifindex = u32_at(p, 4).unwrap_or(0);
+        let (mut local, mut address) = (None, None);
+        for a in attrs(&p[IFADDRMSG_LEN..]) {
+            let nl::Attr { kind: t, value: v } = a?;
+            match t {
+                IFA_LOCAL => local = ip_from(family, v),
+                IFA_ADDRESS => address = ip_from(family, v),
+                _ => {}
             }
-            NLMSG_ERROR => check_error(p)?,
-            RTM_NEWADDR => {
-                if p.len() < IFADDRMSG_LEN {
-                    return Err(nl::Error::Malformed(format!(
-                        "ifaddrmsg of {} bytes, expected {IFADDRMSG_LEN}",
-                        p.len()
-                    ))
-                    .into());
-                }
-                // struct ifaddrmsg: family, prefixlen, flags, scope, index
-                let family = p[0];
-                let prefix_len = p[1];
-                let ifindex = u32_at(p, 4).unwrap_or(0);
-                let (mut local, mut address) = (None, None);
-                for a in attrs(&p[IFADDRMSG_LEN..]) {
-                    let nl::Attr { kind: t, value: v } = a?;
-                    match t {
-                        IFA_LOCAL => local = ip_from(family, v),
-                        IFA_ADDRESS => address = ip_from(family, v),
-                        _ => {}
-                    }
-                }
-                if let Some(addr) = local.or(address) {
-                    let max = if addr.is_ipv4() { 32 } else { 128 };
-                    if prefix_len <= max {
-                        out.items.push(IfAddr {
-                            ifindex,
-                            addr,
-                            prefix_len,
-                        });
-                    }
-                }
-            }
-            _ => {}
         }
-    }
-    Ok(out)
+        Ok(local.or(address).and_then(|addr| {
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            (prefix_len <= max).then_some(IfAddr {
+                ifindex,
+                addr,
+                prefix_len,
+            })
+        }))
+    })
 }
 
 /// Parse the answer to an `RTM_GETLINK` request of sequence number `seq`. `Ok(None)` when the
