@@ -668,7 +668,7 @@ pub fn hygiene_notes(r: &ServiceReport) -> Vec<String> {
 }
 
 /// What one UDP probe got.
-enum UdpOutcome {
+pub(crate) enum UdpOutcome {
     Reply(Vec<u8>),
     /// ICMP port unreachable: the port is closed.
     Refused,
@@ -682,7 +682,7 @@ enum UdpOutcome {
 /// probe's), twice: UDP may drop the first datagram. `any_port`: the answer may come from
 /// another port of the same address (TFTP); the socket is then not connected, and an ICMP
 /// port unreachable is not seen (the other probes see it).
-async fn udp_probe(
+pub(crate) async fn udp_probe(
     addr: SocketAddr,
     payload: Vec<u8>,
     wait: Duration,
@@ -758,6 +758,8 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
     let mut answered = false;
     let mut seen = Seen::default();
     let mut errors = Vec::new();
+    // Replies to the probes whose requests are also checks' exchanges (reused by the checks).
+    let mut exchanges: Vec<(String, Vec<u8>)> = Vec::new();
     loop {
         // At most UDP_PROBES_AT_ONCE sockets per port (with --concurrency ports at once, the
         // descriptors stay bounded even at --intensity 9, where a port gets every UDP probe).
@@ -779,14 +781,10 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
             UdpOutcome::Reply(reply) => {
                 answered = true;
                 let done = consider(&mut r, &mut seen, &db, &probe, &reply);
-                // TFTP's answer (from a port of its own) says whether anyone may read.
-                if opts.checks && probe == "tftp-rrq" && r.name.as_deref() == Some("tftp") {
-                    crate::checks::tftp::from_reply(&reply, &mut r);
+                if crate::checks::UDP_EXCHANGES.contains(&probe.as_str()) {
+                    exchanges.push((probe, reply));
                 }
                 if done {
-                    if probe == "snmp-public" {
-                        crate::checks::snmp::from_reply(&reply, &mut r);
-                    }
                     break;
                 }
             }
@@ -817,6 +815,19 @@ async fn detect_udp(t: &Target, opts: &Options) -> ServiceReport {
         if r.banner.is_none() {
             r.banner = seen.first.clone();
         }
+    } else if r.name.as_deref() == Some("snmp") {
+        // What the agent told community public about itself (sysDescr, versionTag).
+        if let Some((_, reply)) = exchanges
+            .iter()
+            .find(|(p, _)| p == crate::checks::snmp::EXCHANGE)
+        {
+            crate::checks::snmp::describe(reply, &mut r);
+        }
+    }
+    // The checks are chosen by the identified service, whichever probe identified it (as over
+    // TCP); a check whose exchange was one of the probes reuses that reply.
+    if answered && opts.checks {
+        crate::checks::run_udp(t, opts, &mut r, &exchanges).await;
     }
     r
 }

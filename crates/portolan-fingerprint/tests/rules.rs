@@ -974,6 +974,52 @@ fn udp_probes_go_to_their_ports_not_to_every_port() {
 }
 
 #[test]
+fn tftp_errors_to_any_probe_and_snmpv3_reports_name_the_service() {
+    let db = db();
+    // RFC 1350 §5: ERROR 4 "Illegal TFTP operation", the answer to a datagram that is no TFTP
+    // request, whichever probe sent it.
+    check(
+        &db,
+        &[
+            (
+                "dns-version-udp",
+                b"\x00\x05\x00\x04Illegal TFTP operation\x00",
+                "tftp",
+                None,
+                None,
+            ),
+            ("ntp-client", b"\x00\x05\x00\x04\x00", "tftp", None, None),
+        ],
+    );
+    // Not one ERROR packet: something after the message's zero byte, or a code above 8.
+    for reply in [
+        &b"\x00\x05\x00\x04Illegal TFTP operation\x00trailing"[..],
+        b"\x00\x05\x00\x09Illegal\x00",
+        b"\x00\x05\x00\x04no terminator",
+    ] {
+        assert_ne!(
+            db.match_reply("dns-version-udp", reply, None)
+                .map(|m| m.service),
+            Some("tftp".to_string()),
+            "{reply:?}"
+        );
+    }
+    // RFC 3412 §6 SNMPv3Message (msgVersion 3, HeaderData) with a Report-PDU (RFC 3416 §3,
+    // tag [8]): the answer to discovery (RFC 3414 §4). Soft: the public probe names the product.
+    let report = b"\x30\x2d\x02\x01\x03\x30\x10\x02\x04port\x02\x02\x05\xdc\x04\x01\x00\x02\x01\x03\x04\x00\x30\x14\x04\x00\x04\x00\xa8\x0e\x02\x04port\x02\x01\x00\x02\x01\x00\x30\x00";
+    let m = db.match_reply("snmpv3-discovery", report, None).unwrap();
+    assert_eq!((m.service.as_str(), m.soft), ("snmp", true));
+    // A v2c message (msgVersion 1) is not v3.
+    assert!(db
+        .match_reply(
+            "snmpv3-discovery",
+            b"\x30\x0c\x02\x01\x01\x04\x06public\xa8\x00",
+            None
+        )
+        .is_none());
+}
+
+#[test]
 fn bsd_lpd_refusals_name_it_on_any_port() {
     // lpd(8): "<host>: lpd: <message>" then close, to whatever the client sent.
     check(

@@ -11,7 +11,7 @@
 //! | [`socks5`] | greeting offering "no authentication" (+ CONNECT to a lab target) | `socks5-no-auth`, `socks5-open-proxy` |
 //! | [`elasticsearch`] | `GET /` | `elasticsearch-no-auth` |
 //! | [`docker`] | `GET /version` | `docker-api-no-auth` |
-//! | [`snmp`] | v2c GetRequest, community `public` | `snmp-public` |
+//! | [`snmp`] (UDP) | v2c GetRequest, community `public` (the `snmp-public` probe's reply when it was answered) | `snmp-public` |
 //! | [`mqtt`] | MQTT CONNECT without credentials (the detection probe) | `mqtt-anonymous` |
 //! | [`rsync`] | module list, then each module asked for without credentials | `rsync-no-auth` |
 //! | [`vnc`] | RFB version exchange, security types read (none chosen) | `vnc-no-auth` |
@@ -21,10 +21,12 @@
 //! | [`git`] | `git-upload-pack /` (a ref advertisement or the daemon's `ERR`) | `git-daemon-no-auth` |
 //! | [`nfs`] | portmapper `GETPORT` for MOUNT v3, then `MOUNTPROC3_EXPORT` (`showmount -e`) | `nfs-exports-open` |
 //! | [`ldap`] | anonymous simple bind, root DSE search, one-level search of each naming context | `ldap-anonymous-read` |
-//! | [`tftp`] | none beyond the identification probe: an RRQ for a file that does not exist, answered from the server's own port (UDP) | `tftp-open` |
+//! | [`tftp`] (UDP) | an RRQ for a file that does not exist, answered from the server's own port (the `tftp-rrq` probe's reply when it was answered) | `tftp-open` |
 //! | [`nocred`] | none: the identification probe's command (`stats`, `version`) was answered by a work queue whose protocol has no authentication (beanstalkd, Gearman) | `beanstalkd-no-auth`, `gearman-no-auth` |
 //!
-//! A check runs when the service is named, or when the greeting gives the protocol away
+//! A check runs when the service is named — whichever probe named it: over UDP, too, the check
+//! is chosen by the identified service ([`run_udp`]), and a detection probe's reply is reused
+//! only when that probe's request is the check's own exchange — or when the greeting gives the protocol away
 //! (`@RSYNCD:`, `RFB `, `INFO {`) though no rule named it; the X11 check (the server says
 //! nothing first) runs on an unnamed port in X11's range 6000-6063. Each check verifies the
 //! protocol itself before it flags anything.
@@ -99,6 +101,40 @@ pub async fn run(t: &Target, opts: &Options, r: &mut ServiceReport) {
         Some("mountd") => nfs::check(addr, nfs::Via::Mountd, opts, r).await,
         Some("ldap") => ldap::check(addr, opts, r).await,
         _ => {}
+    }
+}
+
+/// The detection probes whose requests are UDP checks' exchanges: their replies are kept
+/// during identification for [`run_udp`].
+pub const UDP_EXCHANGES: &[&str] = &[snmp::EXCHANGE, tftp::EXCHANGE];
+
+/// Run the UDP checks that fit the identified service. `answered`: the replies to the probes
+/// of [`UDP_EXCHANGES`] that came during identification (reused instead of asking again).
+pub async fn run_udp(
+    t: &Target,
+    opts: &Options,
+    r: &mut ServiceReport,
+    answered: &[(String, Vec<u8>)],
+) {
+    let earlier = |probe: &str| {
+        answered
+            .iter()
+            .find(|(p, _)| p == probe)
+            .map(|(_, b)| b.as_slice())
+    };
+    match which_udp(r) {
+        Some("snmp") => snmp::check(t.addr, opts, r, earlier(snmp::EXCHANGE)).await,
+        Some("tftp") => tftp::check(t.addr, opts, r, earlier(tftp::EXCHANGE)).await,
+        _ => {}
+    }
+}
+
+/// Which UDP check fits: by the service's name only.
+fn which_udp(r: &ServiceReport) -> Option<&'static str> {
+    match r.name.as_deref()?.to_ascii_lowercase().as_str() {
+        "snmp" => Some("snmp"),
+        "tftp" => Some("tftp"),
+        _ => None,
     }
 }
 

@@ -1,11 +1,15 @@
 //! TFTP (RFC 1350): the protocol has no authentication at all — a server that answers a read
 //! request serves every file it can reach to anyone who names it.
 //!
-//! The identification probe (`tftp-rrq`) is itself the check: a read request, octet mode, for a
-//! file name that does not exist (`portolan-probe-nonexistent`). A TFTP server answers from a
-//! new port of its own (its transfer identifier, RFC 1350 §4), so the request goes out on an
-//! unconnected socket and the first datagram from the target's address, whatever its port, is
-//! the answer.
+//! The exchange is a read request ([`RRQ`]), octet mode, for a file name that does not exist
+//! (`portolan-probe-nonexistent`) — the same request as the `tftp-rrq` identification probe.
+//! The check runs on every port identified as TFTP, whichever probe identified it (a server
+//! that answers another probe's datagram with `ERROR 4`, illegal TFTP operation, from the port
+//! it listens on; a user's database): when the `tftp-rrq` probe was answered during
+//! identification its reply is read, otherwise the check sends the read request itself (twice
+//! at most, each bounded by the probe wait). A TFTP server answers from a new port of its own
+//! (its transfer identifier, RFC 1350 §4), so the request goes out on an unconnected socket and
+//! the first datagram from the target's address, whatever its port, is the answer.
 //!
 //! What counts as open access (`tftp-open`): the server looked the name up for us — it answered
 //! `ERROR 1` (file not found; also code 0 with a "not found" / "no such file" message) or, for
@@ -13,8 +17,37 @@
 //! retransmits the block a few times and gives up). An `ERROR 2` (access violation) or any other refusal is a note: the server answers
 //! anyone but refused that read.
 
+use std::net::SocketAddr;
+
 use crate::checks::finding;
+use crate::engine::{udp_probe, Options, UdpOutcome};
 use crate::report::{ServiceReport, Severity};
+
+/// The detection probe whose request is this check's exchange.
+pub const EXCHANGE: &str = "tftp-rrq";
+
+/// RFC 1350 §5 RRQ (opcode 1): file name, 0, mode "octet", 0.
+pub const RRQ: &[u8] = b"\x00\x01portolan-probe-nonexistent\x00octet\x00";
+
+/// Run the check on a TFTP server: read `earlier` (the `tftp-rrq` probe's reply, when it was
+/// answered during identification), else send the read request.
+pub async fn check(
+    addr: SocketAddr,
+    opts: &Options,
+    r: &mut ServiceReport,
+    earlier: Option<&[u8]>,
+) {
+    if let Some(reply) = earlier {
+        from_reply(reply, r);
+        return;
+    }
+    let max = opts.max_reply.clamp(512, 65_535);
+    if let UdpOutcome::Reply(reply) =
+        udp_probe(addr, RRQ.to_vec(), opts.probe_wait, max, true).await
+    {
+        from_reply(&reply, r);
+    }
+}
 
 /// A TFTP answer (RFC 1350 §5).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +96,7 @@ pub fn served(a: &Answer) -> bool {
     }
 }
 
-/// Flag the server from its answer to the `tftp-rrq` probe.
+/// Flag the server from its answer to the read request.
 pub fn from_reply(reply: &[u8], r: &mut ServiceReport) {
     let Some(a) = parse(reply) else { return };
     let said = match &a {
@@ -89,6 +122,8 @@ pub fn from_reply(reply: &[u8], r: &mut ServiceReport) {
 mod tests {
     use super::*;
     use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
     use std::time::Duration;
     use tokio::net::UdpSocket;
 
@@ -171,6 +206,77 @@ mod tests {
         assert_eq!(r.state, "open", "{r:?}");
         assert_eq!(r.findings.len(), 1, "{r:?}");
         assert_eq!(r.findings[0].id, "tftp-open");
+    }
+
+    /// A TFTP server on 127.0.0.1 that answers a read request from a new port of its own
+    /// (RFC 1350 §4) with ERROR 1, and any other datagram from its listening port with ERROR 4
+    /// (illegal TFTP operation, RFC 1350 §5); it counts the read requests.
+    async fn tftp_server() -> (SocketAddr, Arc<AtomicUsize>) {
+        let listen = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = listen.local_addr().unwrap();
+        let reads = Arc::new(AtomicUsize::new(0));
+        let count = reads.clone();
+        tokio::spawn(async move {
+            let mut b = [0u8; 1500];
+            while let Ok((n, from)) = listen.recv_from(&mut b).await {
+                if n > 2 && b[..2] == [0, 1] {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let tid = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                    let _ = tid
+                        .send_to(b"\x00\x05\x00\x01File not found\x00", from)
+                        .await;
+                } else {
+                    let _ = listen
+                        .send_to(b"\x00\x05\x00\x04Illegal TFTP operation\x00", from)
+                        .await;
+                }
+            }
+        });
+        (addr, reads)
+    }
+
+    /// Intensity 6: an unknown UDP port gets DNS, SNMP, NTP and SIP probes, not the read
+    /// request (rarity 7).
+    fn below_the_read_probe() -> crate::engine::Options {
+        let mut o = crate::checks::testutil::opts();
+        o.probe_wait = Duration::from_millis(200);
+        o.intensity = 6;
+        o
+    }
+
+    /// Regression: the read check ran only on the `tftp-rrq` probe's answer; a server named by
+    /// its error to another probe was never asked.
+    #[tokio::test]
+    async fn a_server_identified_by_its_error_to_another_probe_is_still_checked() {
+        let (addr, reads) = tftp_server().await;
+        let r = crate::engine::detect_target(
+            &crate::engine::Target::udp(addr),
+            &below_the_read_probe(),
+        )
+        .await;
+        assert_eq!(r.name.as_deref(), Some("tftp"), "{r:?}");
+        assert_ne!(r.probe.as_deref(), Some(EXCHANGE), "{r:?}");
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "{r:?}");
+        assert_eq!(r.findings.len(), 1, "{r:?}");
+        assert_eq!(r.findings[0].id, "tftp-open");
+        assert!(r.findings[0].evidence.contains("ERROR 1"), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn no_read_request_without_checks() {
+        let (addr, reads) = tftp_server().await;
+        let mut o = below_the_read_probe();
+        o.checks = false;
+        let r = crate::engine::detect_target(&crate::engine::Target::udp(addr), &o).await;
+        assert_eq!(r.name.as_deref(), Some("tftp"), "{r:?}");
+        assert!(r.findings.is_empty(), "{r:?}");
+        assert_eq!(reads.load(Ordering::SeqCst), 0, "{r:?}");
+    }
+
+    #[test]
+    fn the_read_request_is_the_probe_s() {
+        let db = crate::ProbeDb::embedded().unwrap();
+        assert_eq!(db.probe(EXCHANGE).unwrap().payload, RRQ);
     }
 
     proptest::proptest! {
