@@ -61,11 +61,12 @@ pub struct Compiled {
 
 /// The forwarding view: every rule, every destination.
 pub fn gateway(p: &Policy) -> Compiled {
-    let merged = build(p, None, false);
     // Merging neighbours is greedy (sources, then destinations, then ports), so merging across
     // rules can now and then cut the space into more pieces than keeping the rules apart does
     // (found by the `partition_equals_first_match` property). Both are exact; keep the smaller.
-    let exact = build(p, None, true);
+    // One pass computes both: the atoms, the rule index and each source atom's first match
+    // are shared, only the merging runs once per labelling.
+    let [merged, exact] = build(p, None, [false, true]);
     if merged.elements.len() <= exact.elements.len() {
         return merged;
     }
@@ -86,7 +87,8 @@ fn accept_plain(p: &Policy, mut c: Compiled) -> Compiled {
 
 /// The view of one host: only flows whose destination is `addr`.
 pub fn host(p: &Policy, addr: IpAddr) -> Compiled {
-    build(p, Some(addr), false)
+    let [c] = build(p, Some(addr), [false]);
+    c
 }
 
 /// The outgoing view of one host: the flows whose source is `addr` (rules whose `from` holds
@@ -106,8 +108,12 @@ pub fn host_out(p: &Policy, addr: IpAddr) -> Compiled {
 
 /// Like [`gateway`], but every element keeps the rule that decides it (for lint and checks).
 pub fn by_rule(p: &Policy) -> Compiled {
-    build(p, None, true)
+    let [c] = build(p, None, [true]);
+    c
 }
+
+/// (service atom, source lo, hi, verdict) → destination atoms: one family's source partition.
+type BySrc = BTreeMap<(SvcAtom, u128, u128, Verdict), Vec<usize>>;
 
 /// (protocol, source lo, hi, destination lo, hi, verdict): elements that differ only in ports.
 type PortKey = (Option<Protocol>, u128, u128, u128, u128, Verdict);
@@ -156,8 +162,18 @@ impl Atoms {
     }
 }
 
-fn build(p: &Policy, dst_only: Option<IpAddr>, by_rule: bool) -> Compiled {
+/// The partition, once per labelling in `by_rule` (`true`: every element keeps its rule;
+/// `false`: a rule without options accepts, so neighbours of different rules merge). The
+/// labellings share everything but the merging: atoms, rule index, first matches, overlaps.
+fn build<const N: usize>(
+    p: &Policy,
+    dst_only: Option<IpAddr>,
+    by_rule: [bool; N],
+) -> [Compiled; N] {
+    #[cfg(test)]
+    tests::PASSES.with(|c| c.set(c.get() + 1));
     let n = p.rules.len();
+    let mut elements: [Vec<Element>; N] = std::array::from_fn(|_| Vec::new());
     let mut out = Compiled {
         elements: Vec::new(),
         has_flows: vec![false; n],
@@ -193,7 +209,7 @@ fn build(p: &Policy, dst_only: Option<IpAddr>, by_rule: bool) -> Compiled {
                 .unwrap_or_default(),
         }
     };
-    let label = |r: usize| -> Verdict {
+    let label = |by_rule: bool, r: usize| -> Verdict {
         if by_rule || p.rules.get(r).is_some_and(|r| r.has_options()) {
             Verdict::Rule(r)
         } else {
@@ -260,8 +276,8 @@ fn build(p: &Policy, dst_only: Option<IpAddr>, by_rule: bool) -> Compiled {
                 }
             }
         }
-        // Source partition per (destination atom, service atom).
-        let mut by_src: BTreeMap<(SvcAtom, u128, u128, Verdict), Vec<usize>> = BTreeMap::new();
+        // Source partition per (destination atom, service atom), per labelling.
+        let mut by_src: [BySrc; N] = std::array::from_fn(|_| BTreeMap::new());
         for ((da, sa), rules) in &index {
             let src_atoms = Atoms::new(
                 rules
@@ -269,7 +285,7 @@ fn build(p: &Policy, dst_only: Option<IpAddr>, by_rule: bool) -> Compiled {
                     .flat_map(|&r| src[r].iter().map(|x| (x.lo, x.hi))),
                 family.max(),
             );
-            let mut run: Option<(usize, u128, u128, Verdict)> = None;
+            let mut run: [Option<(usize, u128, u128, Verdict)>; N] = [None; N];
             for i in 0..src_atoms.starts.len() {
                 let (lo, hi) = src_atoms.get(i);
                 let mut holders = rules
@@ -277,8 +293,10 @@ fn build(p: &Policy, dst_only: Option<IpAddr>, by_rule: bool) -> Compiled {
                     .copied()
                     .filter(|&r| src[r].iter().any(|x| x.lo <= lo && hi <= x.hi));
                 let Some(first) = holders.next() else {
-                    if let Some((_, l, h, v)) = run.take() {
-                        by_src.entry((*sa, l, h, v)).or_default().push(*da);
+                    for (run, by_src) in run.iter_mut().zip(by_src.iter_mut()) {
+                        if let Some((_, l, h, v)) = run.take() {
+                            by_src.entry((*sa, l, h, v)).or_default().push(*da);
+                        }
                     }
                     continue;
                 };
@@ -286,76 +304,82 @@ fn build(p: &Policy, dst_only: Option<IpAddr>, by_rule: bool) -> Compiled {
                     out.overlaps.insert((first, other));
                 }
                 out.first_match[first] = true;
-                let v = label(first);
-                run = match run {
-                    Some((last, l, _, rv)) if rv == v && last + 1 == i => Some((i, l, hi, v)),
-                    Some((_, l, h, rv)) => {
-                        by_src.entry((*sa, l, h, rv)).or_default().push(*da);
-                        Some((i, lo, hi, v))
-                    }
-                    None => Some((i, lo, hi, v)),
-                };
+                for k in 0..N {
+                    let v = label(by_rule[k], first);
+                    run[k] = match run[k] {
+                        Some((last, l, _, rv)) if rv == v && last + 1 == i => Some((i, l, hi, v)),
+                        Some((_, l, h, rv)) => {
+                            by_src[k].entry((*sa, l, h, rv)).or_default().push(*da);
+                            Some((i, lo, hi, v))
+                        }
+                        None => Some((i, lo, hi, v)),
+                    };
+                }
             }
-            if let Some((_, l, h, v)) = run {
-                by_src.entry((*sa, l, h, v)).or_default().push(*da);
-            }
-        }
-        // Merge destination atoms, then port atoms.
-        let mut by_port: BTreeMap<PortKey, Vec<usize>> = BTreeMap::new();
-        for ((sa, slo, shi, v), atoms) in by_src {
-            for (dlo, dhi) in merge_runs(&atoms, &dst_atoms) {
-                match sa {
-                    SvcAtom::Echo => out.elements.push(Element {
-                        family,
-                        src: Range {
-                            family,
-                            lo: slo,
-                            hi: shi,
-                        },
-                        dst: Range {
-                            family,
-                            lo: dlo,
-                            hi: dhi,
-                        },
-                        service: Service::IcmpEcho,
-                        verdict: v,
-                    }),
-                    SvcAtom::Port(proto, pa) => by_port
-                        .entry((Some(proto), slo, shi, dlo, dhi, v))
-                        .or_default()
-                        .push(pa),
+            for (run, by_src) in run.iter().zip(by_src.iter_mut()) {
+                if let Some((_, l, h, v)) = *run {
+                    by_src.entry((*sa, l, h, v)).or_default().push(*da);
                 }
             }
         }
-        for ((proto, slo, shi, dlo, dhi, v), atoms) in by_port {
-            let (Some(proto), Some(pat)) = (proto, proto.and_then(|p| port_atoms.get(&p))) else {
-                continue;
-            };
-            for (plo, phi) in merge_runs(&atoms, pat) {
-                out.elements.push(Element {
+        for (by_src, elements) in by_src.into_iter().zip(elements.iter_mut()) {
+            merge_dst_and_ports(family, by_src, &dst_atoms, &port_atoms, elements);
+        }
+    }
+    elements.map(|mut e| {
+        e.sort();
+        Compiled {
+            elements: e,
+            ..out.clone()
+        }
+    })
+}
+
+/// Merge destination atoms, then port atoms, of one family's source partition into elements.
+fn merge_dst_and_ports(
+    family: Family,
+    by_src: BySrc,
+    dst_atoms: &Atoms,
+    port_atoms: &BTreeMap<Protocol, Atoms>,
+    elements: &mut Vec<Element>,
+) {
+    let range = |lo: u128, hi: u128| Range { family, lo, hi };
+    let mut by_port: BTreeMap<PortKey, Vec<usize>> = BTreeMap::new();
+    for ((sa, slo, shi, v), atoms) in by_src {
+        for (dlo, dhi) in merge_runs(&atoms, dst_atoms) {
+            match sa {
+                SvcAtom::Echo => elements.push(Element {
                     family,
-                    src: Range {
-                        family,
-                        lo: slo,
-                        hi: shi,
-                    },
-                    dst: Range {
-                        family,
-                        lo: dlo,
-                        hi: dhi,
-                    },
-                    service: Service::Ports {
-                        proto,
-                        lo: plo as u16,
-                        hi: phi as u16,
-                    },
+                    src: range(slo, shi),
+                    dst: range(dlo, dhi),
+                    service: Service::IcmpEcho,
                     verdict: v,
-                });
+                }),
+                SvcAtom::Port(proto, pa) => by_port
+                    .entry((Some(proto), slo, shi, dlo, dhi, v))
+                    .or_default()
+                    .push(pa),
             }
         }
     }
-    out.elements.sort();
-    out
+    for ((proto, slo, shi, dlo, dhi, v), atoms) in by_port {
+        let (Some(proto), Some(pat)) = (proto, proto.and_then(|p| port_atoms.get(&p))) else {
+            continue;
+        };
+        for (plo, phi) in merge_runs(&atoms, pat) {
+            elements.push(Element {
+                family,
+                src: range(slo, shi),
+                dst: range(dlo, dhi),
+                service: Service::Ports {
+                    proto,
+                    lo: plo as u16,
+                    hi: phi as u16,
+                },
+                verdict: v,
+            });
+        }
+    }
 }
 
 /// Runs of consecutive atom indices, as (lo, hi) values.
@@ -373,4 +397,37 @@ fn merge_runs(idx: &[usize], atoms: &Atoms) -> Vec<(u128, u128)> {
     out.into_iter()
         .map(|(a, b)| (atoms.get(a).0, atoms.get(b).1))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        /// Passes of [`build`] on this thread.
+        pub(super) static PASSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Regression: `gateway` partitioned the flows twice (merged, then by rule) to keep the
+    /// smaller; one pass now gives both.
+    #[test]
+    fn the_gateway_view_partitions_once() {
+        let yaml = "
+zones:
+  office: { networks: [10.30.0.0/16] }
+  dmz:    { networks: [10.20.0.0/24] }
+rules:
+  - { from: office, to: dmz, allow: [8080], log: true }
+  - { from: office, to: dmz, allow: [ssh, 8000-8100] }
+default: deny
+";
+        let p = Policy::parse(yaml, portolan_registry::Registry::embedded()).unwrap();
+        let before = PASSES.with(|c| c.get());
+        let g = gateway(&p);
+        assert_eq!(PASSES.with(|c| c.get()) - before, 1);
+        assert!(!g.elements.is_empty());
+        // 8080 logs (rule 0); ssh and the rest of 8000-8100 accept.
+        assert!(g.elements.iter().any(|e| e.verdict == Verdict::Rule(0)));
+        assert!(g.elements.iter().any(|e| e.verdict == Verdict::Accept));
+    }
 }

@@ -16,6 +16,9 @@ use portolan_policy::{Endpoint, Host, Policy, Rate, RateUnit, Rule, Service, Ser
 use portolan_registry::{Protocol, Registry};
 use proptest::prelude::*;
 
+#[path = "reference/compile_two_pass.rs"]
+mod reference;
+
 fn v4(last: u8, third: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 0, third, last))
 }
@@ -223,6 +226,18 @@ proptest! {
         }
         // The merged form is never larger than the exact one.
         prop_assert!(merged.elements.len() <= exact.elements.len());
+    }
+
+    /// The gateway view computes its two labellings in one pass: the result is the one of the
+    /// two separate passes it replaced, element for element, with the same overlaps and first
+    /// matches; so are the by-rule and host views.
+    #[test]
+    fn one_pass_equals_the_two_pass_computation(p in policy()) {
+        prop_assert_eq!(compile::gateway(&p), reference::gateway(&p));
+        prop_assert_eq!(compile::by_rule(&p), reference::by_rule(&p));
+        for h in p.hosts.values() {
+            prop_assert_eq!(compile::host(&p, h.address), reference::host(&p, h.address));
+        }
     }
 
     #[test]
