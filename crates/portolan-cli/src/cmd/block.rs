@@ -14,13 +14,14 @@ use portolan_block::{
     format_duration, parse_duration, AllowList, Blocker, BlockerConfig, Net, Outcome,
 };
 
-use crate::cmd::outfile::SCHEMA_VERSION;
+use crate::cmd::outfile::{self, SCHEMA_VERSION};
 use crate::term::{escape, Style};
 
 const EXAMPLES: &str = "\
 Examples:
   portolan block list                        bans in force, with the time each has left
   portolan block list --format json          the same as one JSON document
+  portolan block list -o json=bans.json      also write it to a file (replaced once complete)
   portolan block add 203.0.113.7 --for 1h    ban an address for an hour (kernel timeout)
   portolan block add 198.51.100.0/24 2001:db8:bad::/48 --for 2d
   portolan block add 10.0.0.9 --allow 10.0.0.0/24 --dry-run   says it would not: allow-listed
@@ -66,19 +67,21 @@ pub struct Common {
 /// Output format of `block list`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Text for people (the default).
     Table,
+    /// One JSON document (with "schema_version").
     Json,
+}
+
+impl outfile::Formats for Format {
+    const JSON: Self = Format::Json;
 }
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct ListArgs {
-    /// table (default) or json.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-    /// Alias of --format json.
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
+    #[command(flatten)]
+    pub out: outfile::OutputArgs<Format>,
     #[command(flatten)]
     pub common: Common,
 }
@@ -300,70 +303,73 @@ fn report(bans: &[(Net, Duration)], out: &[Outcome], style: Style) -> Result<Exi
 }
 
 fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
-    let format = if a.json { Format::Json } else { a.format };
+    use std::fmt::Write as _;
+    let outputs = a.out.prepare()?;
     let mut b = blocker(&a.common, BlockerConfig::default(), None);
     let st = b.list().context("listing table inet portolan_block")?;
-    let mut w = std::io::stdout().lock();
-    match format {
-        Format::Json => {
-            let bans: Vec<serde_json::Value> = st
-                .iter()
-                .flat_map(|s| &s.bans)
-                .map(|l| {
-                    serde_json::json!({
-                        "net": l.net.to_string(),
-                        "family": if l.net.is_ipv4() { "ipv4" } else { "ipv6" },
-                        "prefix": !l.net.is_host(),
-                        "set": l.set,
-                        "by": by(&l.set),
-                        "timeout_s": l.timeout.map(|d| d.as_secs()),
-                        "expires_in_s": l.expires.map(|d| d.as_secs()),
+    let render = |format: Format, style: Style| -> Result<String> {
+        let mut w = String::new();
+        match format {
+            Format::Json => {
+                let bans: Vec<serde_json::Value> = st
+                    .iter()
+                    .flat_map(|s| &s.bans)
+                    .map(|l| {
+                        serde_json::json!({
+                            "net": l.net.to_string(),
+                            "family": if l.net.is_ipv4() { "ipv4" } else { "ipv6" },
+                            "prefix": !l.net.is_host(),
+                            "set": l.set,
+                            "by": by(&l.set),
+                            "timeout_s": l.timeout.map(|d| d.as_secs()),
+                            "expires_in_s": l.expires.map(|d| d.as_secs()),
+                        })
                     })
-                })
-                .collect();
-            let doc = serde_json::json!({
-                "schema_version": SCHEMA_VERSION,
-                "table": "inet portolan_block",
-                "present": st.is_some(),
-                "dropped_packets": st.as_ref().map(|s| s.dropped_packets).unwrap_or(0),
-                "tripwire_armed": st.as_ref().is_some_and(|s| s.tripwire),
-                "syn_flood_limits": st.iter().flat_map(|s| &s.flood_protected).map(|(p, left)| serde_json::json!({
-                    "port": p, "proto": "tcp", "expires_in_s": left.map(|d| d.as_secs()),
-                })).collect::<Vec<_>>(),
-                "bans": bans,
-            });
-            writeln!(w, "{doc}")?;
-        }
-        Format::Table => match &st {
-            None => writeln!(w, "no bans (there is no table inet portolan_block)")?,
-            Some(s) => {
-                writeln!(
-                    w,
-                    "{}",
-                    style.bold(&format!(
-                        "{:<40} {:>12} {:>10}  BY",
-                        "BANNED", "EXPIRES IN", "TIMEOUT"
-                    ))
-                )?;
-                for l in &s.bans {
-                    let dur = |d: Option<Duration>| d.map(format_duration).unwrap_or("-".into());
+                    .collect();
+                let doc = serde_json::json!({
+                    "schema_version": SCHEMA_VERSION,
+                    "table": "inet portolan_block",
+                    "present": st.is_some(),
+                    "dropped_packets": st.as_ref().map(|s| s.dropped_packets).unwrap_or(0),
+                    "tripwire_armed": st.as_ref().is_some_and(|s| s.tripwire),
+                    "syn_flood_limits": st.iter().flat_map(|s| &s.flood_protected).map(|(p, left)| serde_json::json!({
+                        "port": p, "proto": "tcp", "expires_in_s": left.map(|d| d.as_secs()),
+                    })).collect::<Vec<_>>(),
+                    "bans": bans,
+                });
+                writeln!(w, "{doc}")?;
+            }
+            Format::Table => match &st {
+                None => writeln!(w, "no bans (there is no table inet portolan_block)")?,
+                Some(s) => {
                     writeln!(
                         w,
-                        "{:<40} {:>12} {:>10}  {}",
-                        l.net.to_string(),
-                        dur(l.expires),
-                        dur(l.timeout),
-                        by(&l.set)
+                        "{}",
+                        style.bold(&format!(
+                            "{:<40} {:>12} {:>10}  BY",
+                            "BANNED", "EXPIRES IN", "TIMEOUT"
+                        ))
                     )?;
-                }
-                for (p, left) in &s.flood_protected {
+                    for l in &s.bans {
+                        let dur =
+                            |d: Option<Duration>| d.map(format_duration).unwrap_or("-".into());
+                        writeln!(
+                            w,
+                            "{:<40} {:>12} {:>10}  {}",
+                            l.net.to_string(),
+                            dur(l.expires),
+                            dur(l.timeout),
+                            by(&l.set)
+                        )?;
+                    }
+                    for (p, left) in &s.flood_protected {
+                        writeln!(
+                            w,
+                            "SYN-flood limit on port {p}/tcp ({} left unless the flood goes on)",
+                            left.map(format_duration).unwrap_or("-".into())
+                        )?;
+                    }
                     writeln!(
-                        w,
-                        "SYN-flood limit on port {p}/tcp ({} left unless the flood goes on)",
-                        left.map(format_duration).unwrap_or("-".into())
-                    )?;
-                }
-                writeln!(
                     w,
                     "{} bans in table inet portolan_block; {} packets dropped; kernel tripwire {}",
                     s.bans.len(),
@@ -374,10 +380,16 @@ fn list(a: ListArgs, style: Style) -> Result<ExitCode> {
                         "not armed"
                     }
                 )?;
-            }
-        },
+                }
+            },
+        }
+        Ok(w)
+    };
+    for o in outputs {
+        let text = render(o.format, Style { enabled: false })?;
+        o.commit(text.as_bytes())?;
     }
-    w.flush()?;
+    crate::term::print_out(&render(a.out.stdout_format(), style)?)?;
     Ok(ExitCode::SUCCESS)
 }
 

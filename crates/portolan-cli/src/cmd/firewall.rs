@@ -94,6 +94,10 @@ pub enum Format {
     Sarif,
 }
 
+impl outfile::Formats for Format {
+    const JSON: Self = Format::Json;
+}
+
 /// Arguments of `portolan firewall audit`.
 #[derive(clap::Args, Debug)]
 pub struct AuditArgs {
@@ -124,18 +128,8 @@ pub struct AuditArgs {
     #[arg(long, value_name = "NAME", requires = "policy")]
     pub host: Option<String>,
 
-    /// What to print on standard output.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-
-    /// Same as --format json.
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
-
-    /// Also write FMT (table, json or sarif) to PATH, replacing it only once complete;
-    /// repeatable. A PATH alone is written as json.
-    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
-    pub output: Vec<outfile::OutputSpec<Format>>,
+    #[command(flatten)]
+    pub out: outfile::OutputArgs<Format>,
 
     /// Exit with status 1 when a finding has this severity or a higher one.
     #[arg(long, value_name = "SEVERITY", value_parser = crate::cmd::outfile::parse_severity)]
@@ -235,8 +229,8 @@ const RULESET_LIMIT: portolan_registry::input::Limit = portolan_registry::input:
 };
 
 fn audit(args: AuditArgs, style: Style) -> Result<ExitCode> {
-    let format = if args.json { Format::Json } else { args.format };
-    let outputs = outfile::prepare(&args.output)?;
+    let format = args.out.stdout_format();
+    let outputs = args.out.prepare()?;
     if args.iptables || !args.iptables_save.is_empty() {
         return audit_iptables(args, format, outputs, style);
     }

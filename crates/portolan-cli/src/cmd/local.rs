@@ -8,7 +8,7 @@ use portolan_audit::report::SCHEMA;
 use portolan_audit::{sarif, Options, Report, Rules, SourceChoice};
 use portolan_registry::risk::Severity;
 
-use super::outfile::{self, OutputSpec};
+use super::outfile;
 use crate::term::{escape, Style};
 
 const EXAMPLES: &str = "\
@@ -44,6 +44,10 @@ pub enum Format {
     Sarif,
 }
 
+impl outfile::Formats for Format {
+    const JSON: Self = Format::Json;
+}
+
 /// Where sockets are read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Source {
@@ -59,18 +63,8 @@ pub enum Source {
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct LocalArgs {
-    /// What to print on standard output.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-
-    /// Same as --format json.
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
-
-    /// Also write FMT (table, json or sarif) to PATH, replacing it only once complete;
-    /// repeatable. A PATH alone is written as json.
-    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
-    pub output: Vec<OutputSpec<Format>>,
+    #[command(flatten)]
+    pub out: outfile::OutputArgs<Format>,
 
     /// Exit with status 1 when a finding (a new one, with --baseline) has this severity or
     /// a higher one: info, low, medium, high, critical.
@@ -152,10 +146,10 @@ fn save(path: &Path, report: &Report) -> Result<()> {
 }
 
 pub fn run(args: LocalArgs, style: Style) -> Result<ExitCode> {
-    let format = if args.json { Format::Json } else { args.format };
+    let format = args.out.stdout_format();
     // Read the baseline and create the outputs first: a bad file is an error before any work.
     let baseline = args.baseline.as_deref().map(load_baseline).transpose()?;
-    let outputs = outfile::prepare(&args.output)?;
+    let outputs = args.out.prepare()?;
     let opts = Options {
         source: match args.source {
             Source::Auto => SourceChoice::Auto,

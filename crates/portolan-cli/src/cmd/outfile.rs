@@ -1,7 +1,8 @@
-//! The output convention shared by `port`, `local`, `service` and `registry show`
-//! (docs/output.md): `--format FMT` for standard output, `-o FMT=PATH` (repeatable; `-o PATH`
-//! is json) for files, each file written to a temporary file created exclusively with a random
-//! name in the target's directory and renamed over the target only on success.
+//! The output convention shared by the commands (docs/output.md): `--format FMT` for standard
+//! output, `--json` for `--format json`, `-o FMT=PATH` (repeatable; `-o PATH` is json) for
+//! files, each file written to a temporary file created exclusively with a random name in the
+//! target's directory and renamed over the target only on success. [`OutputArgs`] is those three
+//! flags, flattened into each command's arguments, so they read and behave the same everywhere.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,48 @@ use anyhow::{bail, Context, Result};
 /// The JSON schema version every JSON document and JSON Lines record carries as
 /// `"schema_version"` (beside the older `schema` fields, kept for compatibility).
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// A command's output formats: a `ValueEnum` with a `table` value (the default) and a `json`
+/// one (what `--json` and a bare `-o PATH` mean).
+pub trait Formats: clap::ValueEnum + Clone + Send + Sync + std::fmt::Debug + 'static {
+    /// The json format.
+    const JSON: Self;
+}
+
+/// `--format`, `--json` and `-o`/`--output`, the same on every command that prints a report:
+/// `#[command(flatten)] pub out: OutputArgs<Format>`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct OutputArgs<F: Formats> {
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: F,
+
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
+    /// Also write FMT (one of the --format values) to PATH; repeatable. Each file is written
+    /// to a temporary file beside PATH and renamed over PATH only once complete. A PATH alone
+    /// is written as json.
+    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = parse_spec::<F>)]
+    pub output: Vec<OutputSpec<F>>,
+}
+
+impl<F: Formats> OutputArgs<F> {
+    /// The format for standard output: `--format`, or json with `--json`.
+    pub fn stdout_format(&self) -> F {
+        if self.json {
+            F::JSON
+        } else {
+            self.format.clone()
+        }
+    }
+
+    /// The temporary files of every `-o`, created before any work (see [`prepare`]).
+    pub fn prepare(&self) -> Result<Vec<Pending<F>>> {
+        prepare(&self.output)
+    }
+}
 
 /// One `-o FMT=PATH`.
 #[derive(Clone, Debug)]

@@ -12,7 +12,7 @@ use portolan_policy::{Finding, Policy};
 use portolan_registry::risk::Severity;
 use portolan_registry::Protocol;
 
-use super::outfile::{self, OutputSpec};
+use super::outfile;
 use crate::term::{escape, Style};
 
 const EXAMPLES: &str = "\
@@ -83,18 +83,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "NAME")]
     pub host: Option<String>,
 
-    /// What to print on standard output.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-
-    /// Same as --format json.
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
-
-    /// Also write FMT (table, json or sarif) to PATH, replacing it only once complete;
-    /// repeatable. A PATH alone is written as json.
-    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
-    pub output: Vec<OutputSpec<Format>>,
+    #[command(flatten)]
+    pub out: outfile::OutputArgs<Format>,
 
     /// Exit with status 1 when a finding has this severity or a higher one (violations are
     /// high, stale rules low).
@@ -113,6 +103,10 @@ pub enum Format {
     Sarif,
 }
 
+impl outfile::Formats for Format {
+    const JSON: Self = Format::Json;
+}
+
 /// Arguments of `portolan policy lint`.
 #[derive(clap::Args, Debug)]
 pub struct LintArgs {
@@ -120,18 +114,8 @@ pub struct LintArgs {
     #[arg(value_name = "POLICY")]
     pub policy: PathBuf,
 
-    /// What to print on standard output.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-
-    /// Same as --format json.
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
-
-    /// Also write FMT (table, json or sarif) to PATH, replacing it only once complete;
-    /// repeatable. A PATH alone is written as json.
-    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
-    pub output: Vec<OutputSpec<Format>>,
+    #[command(flatten)]
+    pub out: outfile::OutputArgs<Format>,
 
     /// Exit with status 1 when a finding has this severity or a higher one: info, low,
     /// medium, high, critical.
@@ -153,8 +137,8 @@ pub fn load(path: &Path) -> Result<Policy> {
 }
 
 fn lint(args: LintArgs, style: Style) -> Result<ExitCode> {
-    let format = if args.json { Format::Json } else { args.format };
-    let outputs = outfile::prepare(&args.output)?;
+    let format = args.out.stdout_format();
+    let outputs = args.out.prepare()?;
     let policy = load(&args.policy)?;
     let findings = portolan_policy::lint(&policy);
     let render = |f: Format, style: Style| -> Result<String> {
@@ -438,8 +422,8 @@ fn local_sockets(addr: std::net::IpAddr) -> Result<(Vec<Observed>, Scope)> {
 }
 
 fn check(args: CheckArgs, style: Style) -> Result<ExitCode> {
-    let format = if args.json { Format::Json } else { args.format };
-    let outputs = outfile::prepare(&args.output)?;
+    let format = args.out.stdout_format();
+    let outputs = args.out.prepare()?;
     let policy = load(&args.policy)?;
     let (open, scope, vantage, source) = if args.local {
         let name = args.host.clone().unwrap_or_default();

@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use portolan_registry::{ephemeral, risk, Category, Entry, EntryKind, Protocol, Registry, Source};
 use serde::Serialize;
 
-use super::outfile::{self, OutputSpec};
+use super::outfile;
 use crate::term::{escape, Style};
 
 const EXAMPLES: &str = "\
@@ -28,6 +28,10 @@ pub enum Format {
     Json,
 }
 
+impl outfile::Formats for Format {
+    const JSON: Self = Format::Json;
+}
+
 /// Arguments of `portolan port`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
@@ -41,18 +45,8 @@ pub struct PortArgs {
     )]
     pub queries: Vec<String>,
 
-    /// What to print on standard output.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-
-    /// Same as --format json.
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
-
-    /// Also write FMT (table or json) to PATH, replacing it only once complete; repeatable.
-    /// A PATH alone is written as json.
-    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
-    pub output: Vec<OutputSpec<Format>>,
+    #[command(flatten)]
+    pub out: outfile::OutputArgs<Format>,
 }
 
 /// What the user asked for, parsed.
@@ -363,7 +357,7 @@ pub fn run(args: PortArgs, style: Style) -> Result<ExitCode> {
     for q in &args.queries {
         parse_query(q)?;
     }
-    let outputs = outfile::prepare(&args.output)?;
+    let outputs = args.out.prepare()?;
     let reg = load_registry()?;
     let local = ephemeral::local_range();
     let mut results = Vec::new();
@@ -392,7 +386,7 @@ pub fn run(args: PortArgs, style: Style) -> Result<ExitCode> {
         let text = render(o.format, Style { enabled: false })?;
         o.commit(text.as_bytes())?;
     }
-    let format = if args.json { Format::Json } else { args.format };
+    let format = args.out.stdout_format();
     crate::term::print_out(&render(format, style)?)?;
     Ok(ExitCode::SUCCESS)
 }

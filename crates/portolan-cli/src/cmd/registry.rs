@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use portolan_registry::{user_data_dir, Protocol, Registry, Source, USER_FILE};
 
-use super::outfile::{self, OutputSpec};
+use super::outfile;
 use crate::term::Style;
 
 /// What `portolan registry show` can print.
@@ -17,6 +17,10 @@ pub enum Format {
     Table,
     /// One JSON document: source, record counts per protocol, schema_version.
     Json,
+}
+
+impl outfile::Formats for Format {
+    const JSON: Self = Format::Json;
 }
 
 /// IANA's published CSV export of the registry.
@@ -39,16 +43,8 @@ Examples:
 pub enum RegistryCmd {
     /// Which registry is in use, and how many records it holds per protocol.
     Show {
-        /// What to print on standard output.
-        #[arg(long, value_enum, default_value = "table")]
-        format: Format,
-        /// Same as --format json.
-        #[arg(long, conflicts_with = "format")]
-        json: bool,
-        /// Also write FMT (table or json) to PATH, replacing it only once complete;
-        /// repeatable. A PATH alone is written as json.
-        #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
-        output: Vec<OutputSpec<Format>>,
+        #[command(flatten)]
+        out: outfile::OutputArgs<Format>,
     },
     /// Refresh the registry from IANA's CSV (or a file), validated before it replaces anything.
     #[command(after_help = EXAMPLES)]
@@ -113,12 +109,8 @@ fn fetch(from: &str) -> Result<String> {
 
 pub fn run(cmd: RegistryCmd, style: Style) -> Result<ExitCode> {
     match cmd {
-        RegistryCmd::Show {
-            format,
-            json,
-            output,
-        } => {
-            let outputs = outfile::prepare(&output)?;
+        RegistryCmd::Show { out } => {
+            let outputs = out.prepare()?;
             let reg = super::port::load_registry()?;
             let render = |format: Format, style: Style| -> Result<String> {
                 Ok(match format {
@@ -166,8 +158,7 @@ pub fn run(cmd: RegistryCmd, style: Style) -> Result<ExitCode> {
                 let text = render(o.format, Style { enabled: false })?;
                 o.commit(text.as_bytes())?;
             }
-            let format = if json { Format::Json } else { format };
-            crate::term::print_out(&render(format, style)?)?;
+            crate::term::print_out(&render(out.stdout_format(), style)?)?;
             Ok(ExitCode::SUCCESS)
         }
         RegistryCmd::Update {

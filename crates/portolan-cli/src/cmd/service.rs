@@ -12,7 +12,7 @@ use portolan_fingerprint::{Options, ProbeDb, Protocol, ServiceReport, Severity, 
 
 use portolan_model::Stop;
 
-use super::outfile::{self, OutputSpec};
+use super::outfile;
 use crate::term::{escape, Style};
 
 const EXAMPLES: &str = "\
@@ -49,6 +49,10 @@ pub enum Format {
     Json,
 }
 
+impl outfile::Formats for Format {
+    const JSON: Self = Format::Json;
+}
+
 /// Arguments of `portolan service`.
 #[derive(clap::Args, Debug)]
 #[command(after_help = EXAMPLES)]
@@ -57,18 +61,8 @@ pub struct ServiceArgs {
     #[arg(required = true, value_name = "HOST:PORT[/udp]")]
     pub targets: Vec<String>,
 
-    /// What to print on standard output.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-
-    /// Same as --format json: JSON Lines, one report a line (schema: docs/schema/service.md).
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
-
-    /// Also write FMT (table or json) to PATH, replacing it only once complete; repeatable.
-    /// A PATH alone is written as json.
-    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
-    pub output: Vec<OutputSpec<Format>>,
+    #[command(flatten)]
+    pub out: outfile::OutputArgs<Format>,
 
     /// Exit with status 1 when an exposure has this severity or a higher one: info, low,
     /// medium, high, critical.
@@ -349,7 +343,7 @@ pub fn run(args: ServiceArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
         .iter()
         .map(|t| parse_target(t))
         .collect::<Result<Vec<_>>>()?;
-    let outputs = outfile::prepare(&args.output)?;
+    let outputs = args.out.prepare()?;
     let (opts, notes) = build_options(&args)?;
     for n in &notes {
         eprintln!("portolan: note: {}", escape(n));
@@ -372,7 +366,7 @@ pub fn run(args: ServiceArgs, style: Style, stop: &Stop) -> Result<ExitCode> {
         let text = render(o.format, Style { enabled: false })?;
         o.commit(text.as_bytes())?;
     }
-    let format = if args.json { Format::Json } else { args.format };
+    let format = args.out.stdout_format();
     crate::term::print_out_unless_closed(&render(format, style)?)?;
     if stopped || stop.graceful() {
         eprintln!(

@@ -13,7 +13,7 @@ use portolan_vuln::import::{self, Kind, LIMITS};
 use portolan_vuln::matcher::{Aliases, Applicability, Detected, Filter, Finding, Matcher};
 use serde::{Deserialize, Serialize};
 
-use super::outfile::{self, OutputSpec, SCHEMA_VERSION};
+use super::outfile::{self, SCHEMA_VERSION};
 use crate::term::{escape, Style};
 
 const EXAMPLES: &str = "\
@@ -58,21 +58,15 @@ pub enum Format {
     Sarif,
 }
 
+impl outfile::Formats for Format {
+    const JSON: Self = Format::Json;
+}
+
 /// Options shared by the commands that report findings.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReportArgs {
-    /// What to print on standard output.
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
-
-    /// Same as --format json.
-    #[arg(long, conflicts_with = "format")]
-    pub json: bool,
-
-    /// Also write FMT (table, json or sarif) to PATH, replacing it only once complete; repeatable.
-    /// A PATH alone is written as json.
-    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", value_parser = outfile::parse_spec::<Format>)]
-    pub output: Vec<OutputSpec<Format>>,
+    #[command(flatten)]
+    pub out: outfile::OutputArgs<Format>,
 
     /// Only findings with a CVSS base score of at least this, 0-10 (those without a score are
     /// hidden).
@@ -448,8 +442,8 @@ impl ReportArgs {
 }
 
 fn report_cmd(targets: Vec<Target>, args: &ReportArgs, style: Style) -> Result<ExitCode> {
-    let format = if args.json { Format::Json } else { args.format };
-    let outputs = outfile::prepare(&args.output)?;
+    let format = args.out.stdout_format();
+    let outputs = args.out.prepare()?;
     let store = open_existing(&args.db)?;
     let matcher = Matcher::new(&store, Aliases::builtin());
     let mut summary = Summary {
