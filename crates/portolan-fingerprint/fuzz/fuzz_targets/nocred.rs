@@ -1,14 +1,23 @@
 //! Hostile server bytes against the no-credential checks' parsers (SMB2 and NTLM, DCE/RPC share
-//! lists, and the others as they are added): no panic, every list and text bounded.
+//! lists, SNMP responses, TFTP answers, and the others as they are added): no panic, every list
+//! and text bounded.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portolan_fingerprint::checks::{git, ldap, nfs, smb, tftp};
+use portolan_fingerprint::checks::{git, ldap, nfs, smb, snmp, tftp};
+use portolan_fingerprint::{Protocol, ServiceReport};
 
 fuzz_target!(|data: &[u8]| {
     if let Some(a) = tftp::parse(data) {
         let _ = tftp::served(&a);
     }
+    if let Some(resp) = portolan_fingerprint::snmp::parse_response(data) {
+        assert!(resp.bindings.len() <= 64);
+    }
+    let mut r = ServiceReport::new(([127, 0, 0, 1], 161).into(), Protocol::Udp);
+    snmp::from_reply(data, &mut r);
+    tftp::from_reply(data, &mut r);
+    assert!(r.findings.len() <= 2);
     let found = ldap::parse_search(data, 2);
     assert!(found.entries.len() <= ldap::MAX_VALUES);
     if let Some((_, _, op, _)) = ldap::parse_message(data) {
