@@ -24,12 +24,12 @@
 //! | [`tftp`] (UDP) | an RRQ for a file that does not exist, answered from the server's own port (the `tftp-rrq` probe's reply when it was answered) | `tftp-open` |
 //! | [`nocred`] | none: the identification probe's command (`stats`, `version`) was answered by a work queue whose protocol has no authentication (beanstalkd, Gearman) | `beanstalkd-no-auth`, `gearman-no-auth` |
 //!
-//! A check runs when the service is named — whichever probe named it: over UDP, too, the check
-//! is chosen by the identified service ([`run_udp`]), and a detection probe's reply is reused
-//! only when that probe's request is the check's own exchange — or when the greeting gives the protocol away
-//! (`@RSYNCD:`, `RFB `, `INFO {`) though no rule named it; the X11 check (the server says
-//! nothing first) runs on an unnamed port in X11's range 6000-6063. Each check verifies the
-//! protocol itself before it flags anything.
+//! A check runs when the service is named, whichever probe named it, or when the greeting gives
+//! the protocol away (`@RSYNCD:`, `RFB `, `INFO {`) though no rule named it; the X11 check (the
+//! server says nothing first) runs on an unnamed port in X11's range 6000-6063. Over UDP, too,
+//! the check is chosen by the identified service ([`run_udp`]); a detection probe's reply is
+//! reused only when that probe's request is the check's own exchange, else the check sends it.
+//! Each check verifies the protocol itself before it flags anything.
 
 pub mod docker;
 pub mod elasticsearch;
