@@ -7,18 +7,21 @@
 #      and a check that both find exactly the generator's changes (bench/diff-sets.py).
 #   2. `portolan import` of nmap XML at two sizes (SMALL and BIG hosts, default 20,000 and
 #      100,000): throughput in MB/s (goal >= 50) and peak RSS (goal: flat in the file's size).
-#   3. bench/store-scan.sh, if it is there (a scan with and without the store).
+#   3. `portolan import` of masscan -oJ, masscan -oL and ZMap CSV files of PORTS open ports
+#      (default 200,000) written by bench/gen-port-lists.py: throughput and peak RSS.
+#   4. bench/store-scan.sh, if it is there (a scan with and without the store).
 #
 # Usage: bench/store.sh            (after cargo build --release -p portolan-cli)
-#        HOSTS=5000 SMALL=5000 BIG=20000 bench/store.sh     a short run
+#        HOSTS=5000 SMALL=5000 BIG=20000 PORTS=20000 bench/store.sh     a short run
 # PORTOLAN=PATH picks the binary (default target/release/portolan). No packets are sent by
-# parts 1 and 2; part 3 runs in namespaces of its own (see that script).
+# parts 1 to 3; part 4 runs in namespaces of its own (see that script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${PORTOLAN:-target/release/portolan}
 HOSTS=${HOSTS:-50000}
 SMALL=${SMALL:-20000}
 BIG=${BIG:-100000}
+PORTS=${PORTS:-200000}
 [ -x "$BIN" ] || { echo "build first: cargo build --release -p portolan-cli" >&2; exit 1; }
 command -v ndiff >/dev/null || { echo "ndiff is not installed (Debian: apt-get install ndiff)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is not installed (Debian: apt-get install time)" >&2; exit 1; }
@@ -78,6 +81,21 @@ for n in "$SMALL" "$BIG"; do
   rm -f "$WORK/i$n.xml" "$WORK/i$n.db"*
 done
 echo "load average $(cut -d' ' -f1 /proc/loadavg) (goal: >= 50 MB/s; peak RSS flat in the file's size)"
+
+echo
+echo "== import of masscan -oJ, masscan -oL, ZMap CSV: $PORTS open ports each (ZMap: port 80's quarter)"
+python3 bench/gen-port-lists.py "$PORTS" "$WORK"
+printf '%-14s %8s %8s %8s %10s %10s %12s %8s\n' format MB "wall s" "CPU s" "MB/s wall" "MB/s CPU" "peak RSS MB" ports
+for f in masscan.json masscan.lst zmap.csv; do
+  read -r it ic im < <(measure "$WORK/$f.out" "$BIN" import --store "$WORK/$f.db" --json "$WORK/$f")
+  ports=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["imported"][0]["scan"]["ports"])' "$WORK/$f.out")
+  size=$(mb "$WORK/$f")
+  printf '%-14s %8s %8s %8s %10s %10s %12s %8s\n' "$f" "$size" "$it" "$ic" \
+    "$(echo "scale=1; $size / ($it + 0.001)" | bc)" "$(echo "scale=1; $size / ($ic + 0.001)" | bc)" \
+    "$((im / 1024))" "$ports"
+  rm -f "$WORK/$f" "$WORK/$f.db"*
+done
+echo "load average $(cut -d' ' -f1 /proc/loadavg)"
 
 if [ -f bench/store-scan.sh ]; then
   echo

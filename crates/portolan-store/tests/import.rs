@@ -129,6 +129,63 @@ fn a_file_cut_short_keeps_its_complete_hosts() {
     assert_eq!(info.ports_stored, 3);
 }
 
+/// An nmap XML file of `n` hosts, host i with port 1000 + i open.
+fn many_hosts(n: u32) -> String {
+    let mut x = String::from(
+        "<?xml version=\"1.0\"?>\n<nmaprun scanner=\"nmap\" args=\"nmap 10.0.0.0/16\" start=\"1700000000\">\n\
+         <scaninfo type=\"syn\" protocol=\"tcp\" numservices=\"1\" services=\"1-65535\"/>\n",
+    );
+    for i in 0..n {
+        x.push_str(&format!(
+            "<host><status state=\"up\" reason=\"syn-ack\"/><address addr=\"10.0.{}.{}\" addrtype=\"ipv4\"/>\
+             <ports><port protocol=\"tcp\" portid=\"{}\"><state state=\"open\" reason=\"syn-ack\"/></port></ports></host>\n",
+            i >> 8,
+            i & 255,
+            1000 + i
+        ));
+    }
+    x
+}
+
+#[test]
+fn an_import_read_beside_its_writes_keeps_every_record_in_order() {
+    // More hosts than the reader hands the writer at once, times the hand-offs that may wait:
+    // every host lands, each with its own port.
+    let text = many_hosts(3000)
+        + "<runstats><finished time=\"1700000100\" exit=\"success\"/></runstats></nmaprun>\n";
+    each_backend(|db| {
+        let got = import_nmap_xml(db.open(), text.as_bytes(), "many.xml").unwrap();
+        assert_eq!((got.hosts, got.ports, got.open), (3000, 3000, 3000));
+        let mut s = db.open();
+        let info = s.scan_info(got.scan_id).unwrap();
+        assert_eq!(info.status, "done");
+        assert_eq!((info.ports_stored, info.hosts_stored), (3000, 3000));
+        let r = s.scan(got.scan_id).unwrap();
+        for h in &r.hosts {
+            let i = match h.addr {
+                std::net::IpAddr::V4(a) => u32::from(a.octets()[2]) << 8 | u32::from(a.octets()[3]),
+                _ => panic!("{}", h.addr),
+            };
+            let ports: Vec<u16> = h.ports.iter().map(|p| p.port).collect();
+            assert_eq!(ports, vec![1000 + i as u16], "{}", h.addr);
+        }
+    });
+}
+
+#[test]
+fn a_bad_file_says_why_after_what_came_before_it() {
+    // Malformed after 2000 hosts: the reader's error is the one reported (not the hand-off's),
+    // and nothing is marked done.
+    let text = many_hosts(2000) + "<host><status state=\"up\"/></oops></nmaprun>\n";
+    let mem = Store::open_path(std::path::Path::new(":memory:")).unwrap();
+    let e = import_nmap_xml(mem, text.as_bytes(), "bad.xml").unwrap_err();
+    assert!(matches!(e, StoreError::Input(_)), "{e:?}");
+    assert!(
+        e.to_string().contains("bad.xml: not well-formed XML"),
+        "{e}"
+    );
+}
+
 #[test]
 fn what_is_not_nmap_xml_is_refused_with_a_message() {
     let mem = || Store::open_path(std::path::Path::new(":memory:")).unwrap();

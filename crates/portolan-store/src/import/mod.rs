@@ -241,18 +241,28 @@ impl PortCounter {
     }
 }
 
+/// Records the reader hands the writer at a time, and batches that may wait between them:
+/// what an import holds at most besides the store's own batch (a few hundred hosts of an nmap
+/// XML file), whatever the file's size.
+const RECORDS_PER_HANDOFF: usize = 256;
+const HANDOFFS_QUEUED: usize = 4;
+
 /// Import a results file of format `format` as one stored scan.
+///
+/// The file is read on a thread of its own while this thread writes what it read to the store:
+/// the two overlap on two cores. They meet through a bounded queue, so the memory stays flat in
+/// the file's size. The records are written in file order; when the file turns out to be bad
+/// part way through, what was read before is written (as when the two ran one after the other)
+/// and the reader's error returned.
 pub fn import(
     store: Store,
     format: ImportFormat,
-    input: impl BufRead,
+    input: impl BufRead + Send,
     name: &str,
     opts: &ReadOptions,
 ) -> Result<Imported, StoreError> {
     // Bigger transactions than a live scan's: nothing waits for an import's rows, and a
-    // failed import is run again. (Written as read, on this thread: a writer thread of its
-    // own made the import faster on two idle cores, but its queued batches raised the peak
-    // memory with the file's size: 93 MB at 100,000 hosts against 55.)
+    // failed import is run again.
     let mut sink: StoreSink = store
         .sink(Targets::default())
         .with_batch(IMPORT_BATCH_ROWS, std::time::Duration::from_secs(2));
@@ -266,7 +276,7 @@ pub fn import(
     let mut end: Option<(SystemTime, ScanStats, u64)> = None;
     // Hosts of port-listing formats, counted once each.
     let mut seen = std::collections::HashSet::new();
-    read(format, input, name, opts, &mut |rec| {
+    let mut write = |rec: Record| -> Result<(), StoreError> {
         match rec {
             Record::Start(s) => {
                 if start.is_none() {
@@ -309,7 +319,8 @@ pub fn import(
             } => end = Some((time, stats, targets)),
         }
         Ok(())
-    })?;
+    };
+    read_beside(format, input, name, opts, &mut write)?;
     let Some(s) = start else {
         return Err(bad(name, "no scan in it: nothing to import"));
     };
@@ -338,11 +349,62 @@ pub fn import(
     Ok(out)
 }
 
+/// Read `input` on a thread of its own and hand its records to `write` on this one, in file
+/// order, through a bounded queue. A reader's error comes after every record read before it
+/// was written; a writer's error stops the reader.
+fn read_beside(
+    format: ImportFormat,
+    input: impl BufRead + Send,
+    name: &str,
+    opts: &ReadOptions,
+    write: &mut dyn FnMut(Record) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    std::thread::scope(|sc| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Record>>(HANDOFFS_QUEUED);
+        let reader = sc.spawn(move || {
+            let mut batch = Vec::with_capacity(RECORDS_PER_HANDOFF);
+            let read_result = read(format, input, name, opts, &mut |rec| {
+                batch.push(rec);
+                if batch.len() == RECORDS_PER_HANDOFF {
+                    let full =
+                        std::mem::replace(&mut batch, Vec::with_capacity(RECORDS_PER_HANDOFF));
+                    // The writer stopped: its error is the one to report.
+                    tx.send(full)
+                        .map_err(|_| StoreError::Unavailable(String::new()))?;
+                }
+                Ok(())
+            });
+            if !batch.is_empty() {
+                // What was read before an error is written too; a writer that stopped has
+                // its own error.
+                let _ = tx.send(batch);
+            }
+            read_result
+        });
+        let mut written = Ok(());
+        'batches: for batch in &rx {
+            for rec in batch {
+                if let Err(e) = write(rec) {
+                    written = Err(e);
+                    break 'batches;
+                }
+            }
+        }
+        // The reader's next hand-off fails once the queue is gone: it stops.
+        drop(rx);
+        let read_result = reader
+            .join()
+            .map_err(|_| bad(name, "internal error: the reader of the file panicked"))?;
+        written?;
+        read_result
+    })
+}
+
 /// Import an nmap XML file (`nmap -oX`), read from `input`, as one stored scan. `name` names
 /// the input in messages.
 pub fn import_nmap_xml(
     store: Store,
-    input: impl BufRead,
+    input: impl BufRead + Send,
     name: &str,
 ) -> Result<Imported, StoreError> {
     import(
@@ -355,7 +417,11 @@ pub fn import_nmap_xml(
 }
 
 /// Import a Portolan JSON Lines file (`portolan scan -o jsonl=FILE`) as one stored scan.
-pub fn import_jsonl(store: Store, input: impl BufRead, name: &str) -> Result<Imported, StoreError> {
+pub fn import_jsonl(
+    store: Store,
+    input: impl BufRead + Send,
+    name: &str,
+) -> Result<Imported, StoreError> {
     import(
         store,
         ImportFormat::PortolanJsonl,
