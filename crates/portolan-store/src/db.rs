@@ -62,13 +62,25 @@ pub(crate) enum Col {
 }
 
 impl Col {
-    fn len(&self) -> usize {
-        match self {
-            Col::Int(v) => v.len(),
-            Col::Real(v) => v.len(),
-            Col::Text(v) => v.len(),
-            Col::Blob(v) => v.len(),
+    /// Append a cell (of the column's type, or null).
+    fn push(&mut self, cell: Cell<'_>) -> Result<(), DbError> {
+        match (self, cell) {
+            (Col::Int(v), Cell::Null) => v.push(None),
+            (Col::Real(v), Cell::Null) => v.push(None),
+            (Col::Text(v), Cell::Null) => v.push(None),
+            (Col::Blob(v), Cell::Null) => v.push(None),
+            (Col::Int(v), Cell::Int(x)) => v.push(Some(x)),
+            (Col::Real(v), Cell::Real(x)) => v.push(Some(x)),
+            (Col::Text(v), Cell::Text(x)) => v.push(Some(x.to_string())),
+            (Col::Blob(v), Cell::Blob(x)) => v.push(Some(x.to_vec())),
+            (col, cell) => {
+                return Err(DbError(format!(
+                    "internal error: {cell:?} in a column of {}",
+                    col.pg_array()
+                )))
+            }
         }
+        Ok(())
     }
 
     /// The PostgreSQL array type of the column.
@@ -89,14 +101,74 @@ impl Col {
             Col::Blob(v) => v,
         }
     }
+}
 
-    /// Bind row `i` of the column to parameter `at` (from 1) of an SQLite statement.
-    fn bind(&self, st: &mut rusqlite::Statement<'_>, at: usize, i: usize) -> rusqlite::Result<()> {
+/// One value of a row to insert, borrowed from what is written ([`Conn::insert_rows`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Cell<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+impl<'a, T: Into<Cell<'a>>> From<Option<T>> for Cell<'a> {
+    fn from(v: Option<T>) -> Cell<'a> {
+        v.map_or(Cell::Null, Into::into)
+    }
+}
+impl From<i64> for Cell<'_> {
+    fn from(v: i64) -> Self {
+        Cell::Int(v)
+    }
+}
+impl From<f64> for Cell<'_> {
+    fn from(v: f64) -> Self {
+        Cell::Real(v)
+    }
+}
+impl<'a> From<&'a str> for Cell<'a> {
+    fn from(v: &'a str) -> Self {
+        Cell::Text(v)
+    }
+}
+impl<'a> From<&'a [u8]> for Cell<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Cell::Blob(v)
+    }
+}
+
+impl rusqlite::ToSql for Cell<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Cell::Null => ValueRef::Null,
+            Cell::Int(v) => ValueRef::Integer(v),
+            Cell::Real(v) => ValueRef::Real(v),
+            Cell::Text(s) => ValueRef::Text(s.as_bytes()),
+            Cell::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// The type of a column of rows to insert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Int,
+    Real,
+    Text,
+    Blob,
+}
+
+impl Kind {
+    /// An empty column of this type, with room for `n` rows.
+    fn col(self, n: usize) -> Col {
         match self {
-            Col::Int(v) => st.raw_bind_parameter(at, v[i]),
-            Col::Real(v) => st.raw_bind_parameter(at, v[i]),
-            Col::Text(v) => st.raw_bind_parameter(at, v[i].as_deref()),
-            Col::Blob(v) => st.raw_bind_parameter(at, v[i].as_deref()),
+            Kind::Int => Col::Int(Vec::with_capacity(n)),
+            Kind::Real => Col::Real(Vec::with_capacity(n)),
+            Kind::Text => Col::Text(Vec::with_capacity(n)),
+            Kind::Blob => Col::Blob(Vec::with_capacity(n)),
         }
     }
 }
@@ -412,47 +484,48 @@ impl Conn {
         }
     }
 
-    /// `INSERT INTO {table} ({names}) … {tail}` of every row of `cols` (given column by
-    /// column, all of one length; `tail`: an `ON CONFLICT` clause or nothing). SQLite: one
-    /// cached single-row statement, bound and stepped per row (nothing to parse per row);
-    /// PostgreSQL: one statement over arrays (`SELECT * FROM UNNEST($1::BIGINT[], …)`), one
-    /// round trip for all the rows, prepared once per connection.
-    pub fn insert_rows(
+    /// `INSERT INTO {table} ({names}) … {tail}` of `n` rows, row `i` given by `row(i)` as
+    /// borrowed cells (`tail`: an `ON CONFLICT` clause or nothing; `kinds`: each column's type,
+    /// for a column of nulls). SQLite: one cached single-row statement, bound straight from
+    /// the cells and stepped per row (nothing parsed, nothing copied per row); PostgreSQL: one
+    /// statement over arrays (`SELECT * FROM UNNEST($1::BIGINT[], …)`), one round trip for
+    /// all the rows, prepared once per connection.
+    pub fn insert_rows<'a, const N: usize>(
         &mut self,
         table: &str,
-        names: &[&str],
-        cols: Vec<Col>,
+        names: &[&str; N],
+        kinds: &[Kind; N],
         tail: &str,
+        n: usize,
+        mut row: impl FnMut(usize) -> [Cell<'a>; N],
     ) -> Result<(), DbError> {
-        let n = cols.first().map_or(0, Col::len);
         if n == 0 {
             return Ok(());
-        }
-        if names.len() != cols.len() || cols.iter().any(|c| c.len() != n) {
-            return Err(DbError(format!(
-                "internal error: {} columns of rows for {} names into {table}",
-                cols.len(),
-                names.len()
-            )));
         }
         let names_sql = names.join(", ");
         match self {
             Conn::Sqlite(c) => {
-                let params: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+                let params: Vec<String> = (1..=N).map(|i| format!("?{i}")).collect();
                 let sql = format!(
                     "INSERT INTO {table} ({names_sql}) VALUES ({}) {tail}",
                     params.join(", ")
                 );
                 let mut st = c.prepare_cached(&sql)?;
                 for i in 0..n {
-                    for (k, col) in cols.iter().enumerate() {
-                        col.bind(&mut st, k + 1, i)?;
+                    for (k, cell) in row(i).into_iter().enumerate() {
+                        st.raw_bind_parameter(k + 1, cell)?;
                     }
                     st.raw_execute()?;
                 }
                 Ok(())
             }
             Conn::Pg(w) => {
+                let mut cols: Vec<Col> = kinds.iter().map(|k| k.col(n)).collect();
+                for i in 0..n {
+                    for (col, cell) in cols.iter_mut().zip(row(i)) {
+                        col.push(cell)?;
+                    }
+                }
                 let arrays: Vec<String> = cols
                     .iter()
                     .enumerate()

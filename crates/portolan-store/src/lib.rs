@@ -339,6 +339,36 @@ pub(crate) fn addr_key(a: IpAddr) -> Vec<u8> {
     }
 }
 
+/// [`addr_key`] on the stack: what the writer binds for every port (no allocation).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AddrKey {
+    buf: [u8; 17],
+    len: usize,
+}
+
+impl AddrKey {
+    pub(crate) fn new(a: IpAddr) -> AddrKey {
+        let mut buf = [0u8; 17];
+        let len = match a {
+            IpAddr::V4(v) => {
+                buf[0] = 4;
+                buf[1..5].copy_from_slice(&v.octets());
+                5
+            }
+            IpAddr::V6(v) => {
+                buf[0] = 6;
+                buf[1..17].copy_from_slice(&v.octets());
+                17
+            }
+        };
+        AddrKey { buf, len }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 pub(crate) fn time_to_secs(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -1092,6 +1122,14 @@ mod tests {
         assert!(StoreSpec::parse("mysql://db").is_err());
         assert!(StoreSpec::parse("").is_err());
         assert_eq!(redact("postgres://u:secret@db/p"), "postgres://u:***@db/p");
+    }
+
+    #[test]
+    fn addr_keys_on_the_stack_are_the_same_bytes() {
+        for a in ["192.0.2.7", "2001:db8::1", "::ffff:10.0.0.1", "0.0.0.0"] {
+            let a: IpAddr = a.parse().unwrap();
+            assert_eq!(AddrKey::new(a).as_slice(), addr_key(a).as_slice());
+        }
     }
 
     #[test]
