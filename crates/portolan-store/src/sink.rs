@@ -18,7 +18,7 @@ use crate::db::{Cell, Conn, DbError, Kind, Val};
 use crate::{addr_key, time_to_secs, AddrKey, Store};
 use portolan_model::{
     EventSink, Exposure, Flow, HostReport, PortEvent, PortState, Protocol, ScanReport, ScanStart,
-    SinkError,
+    Service, SinkError,
 };
 
 /// The targets of a scan as the user gave them (addresses, blocks, ranges, names, target
@@ -32,6 +32,10 @@ type PortRow = (PortEvent, SystemTime);
 /// A port's key in a scan.
 type PortKey = (IpAddr, Protocol, u16);
 
+/// The ports a scan streamed, by key: a fast hash (the keys are the scan's own targets and
+/// ports, not chosen by whoever answers), one insert and a few lookups a port.
+type Streamed = HashMap<PortKey, PortEvent, foldhash::fast::RandomState>;
+
 fn port_key(ev: &PortEvent) -> PortKey {
     (ev.addr, ev.proto, ev.port)
 }
@@ -44,7 +48,7 @@ fn port_key(ev: &PortEvent) -> PortKey {
 struct Writing {
     store: Store,
     /// `Some` when only open ports stream ([`StoreSink::open_ports_while_running`]).
-    streamed: Option<HashMap<PortKey, PortEvent>>,
+    streamed: Option<Streamed>,
 }
 
 /// A batch: ports and host records.
@@ -343,6 +347,9 @@ fn put_ports(
     // to [2] (from the end of row i - 1).
     let mut buf: Vec<u8> = Vec::with_capacity(n * 64);
     let mut ends: Vec<[usize; 3]> = Vec::with_capacity(n);
+    // The last service written as JSON, and where: a scan's ports mostly have the same one
+    // (the registry's name for the port), copied instead of serialised again.
+    let mut last: Option<(&Service, std::ops::Range<usize>)> = None;
     for (ev, _, _) in &ports {
         let _ = write!(buf, "{}", ev.addr);
         let a = buf.len();
@@ -354,8 +361,14 @@ fn put_ports(
                 buf.extend_from_slice(cpe.as_str().as_bytes());
             }
             let b = buf.len();
-            if serde_json::to_writer(&mut buf, s).is_err() {
-                buf.truncate(b);
+            match &last {
+                Some((l, r)) if *l == s => buf.extend_from_within(r.clone()),
+                _ => {
+                    if serde_json::to_writer(&mut buf, s).is_err() {
+                        buf.truncate(b);
+                    }
+                    last = Some((s, b..buf.len()));
+                }
             }
             ends.push([a, b, buf.len()]);
         } else {
@@ -574,7 +587,7 @@ impl StoreSink {
     pub fn open_ports_while_running(mut self) -> Self {
         self.open_only = true;
         if let Some(w) = &mut self.writing {
-            w.streamed.get_or_insert_with(HashMap::new);
+            w.streamed.get_or_insert_with(Streamed::default);
         }
         self
     }
@@ -778,7 +791,8 @@ impl EventSink for StoreSink {
             let end = report.end;
             // Of each host, the first streamed port (in the order a host without a record is
             // read back: protocol name, then port) that proves it up.
-            let mut first: HashMap<IpAddr, &PortEvent> = HashMap::new();
+            let mut first: HashMap<IpAddr, &PortEvent, foldhash::fast::RandomState> =
+                HashMap::default();
             if open_only {
                 for ev in streamed.values() {
                     if ev.state.proves_host_up() {
