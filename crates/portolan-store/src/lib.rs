@@ -42,6 +42,7 @@ mod alerts;
 mod audits;
 mod db;
 pub mod import;
+mod pg_tls;
 pub mod schema;
 mod sink;
 pub mod when;
@@ -1079,18 +1080,35 @@ fn version(c: &mut Conn) -> Result<i64, DbError> {
         .unwrap_or(0))
 }
 
-/// A URL with its password replaced by `***`, for messages.
+/// A URL with its password replaced by `***`, for messages: the one after `user:` and a
+/// `password=` in the query.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
-            let cred = &url[s + 3..at];
+            let cred = &base[s + 3..at];
             match cred.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
-                None => url.to_string(),
+                Some((user, _)) => format!("{}{}:***{}", &base[..s + 3], user, &base[at..]),
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    if let Some(q) = query {
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
 }
 
 /// The exposures of a stored service, for callers that only want those.
@@ -1122,6 +1140,14 @@ mod tests {
         assert!(StoreSpec::parse("mysql://db").is_err());
         assert!(StoreSpec::parse("").is_err());
         assert_eq!(redact("postgres://u:secret@db/p"), "postgres://u:***@db/p");
+        assert_eq!(
+            redact("postgres://u:s%40cret@db/p?sslmode=require&password=x&user=u"),
+            "postgres://u:***@db/p?sslmode=require&password=***&user=u"
+        );
+        assert_eq!(
+            redact("postgres://db/p?password=secret"),
+            "postgres://db/p?password=***"
+        );
     }
 
     #[test]

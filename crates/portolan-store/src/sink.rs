@@ -388,30 +388,40 @@ fn put_ports(
         .iter()
         .map(|(ev, _, _)| AddrKey::new(ev.addr))
         .collect();
-    c.insert_rows("ports", &PORT_NAMES, &PORT_KINDS, PORT_UPSERT, n, |i| {
-        let (ev, when, _) = *ports[i];
-        let from = i.checked_sub(1).map_or(0, |p| ends[p][2]);
-        let [a, b, j] = ends[i];
-        let svc = ev.service.as_ref();
-        [
-            id.into(),
-            piece(from, a),
-            Cell::Blob(keys[i].as_slice()),
-            Cell::Text(ev.proto.as_str()),
-            i64::from(ev.port).into(),
-            Cell::Text(ev.state.as_str()),
-            Cell::Text(ev.reason.as_str()),
-            ev.rtt.map(|d| d.as_micros() as i64).into(),
-            ev.ttl.map(i64::from).into(),
-            svc.map(|s| s.name.as_str()).into(),
-            svc.and_then(|s| s.product.as_deref()).into(),
-            svc.and_then(|s| s.version.as_deref()).into(),
-            svc.and_then(|s| s.extrainfo.as_deref()).into(),
-            piece(a, b),
-            piece(b, j),
-            time_to_secs(when).into(),
-        ]
-    })?;
+    // None written before (a scan's streamed ports): plain inserts (PostgreSQL: a COPY).
+    let fresh = ports.iter().all(|(_, _, again)| !again);
+    c.insert_rows(
+        "ports",
+        &PORT_NAMES,
+        &PORT_KINDS,
+        PORT_UPSERT,
+        fresh,
+        n,
+        |i| {
+            let (ev, when, _) = *ports[i];
+            let from = i.checked_sub(1).map_or(0, |p| ends[p][2]);
+            let [a, b, j] = ends[i];
+            let svc = ev.service.as_ref();
+            [
+                id.into(),
+                piece(from, a),
+                Cell::Blob(keys[i].as_slice()),
+                Cell::Text(ev.proto.as_str()),
+                i64::from(ev.port).into(),
+                Cell::Text(ev.state.as_str()),
+                Cell::Text(ev.reason.as_str()),
+                ev.rtt.map(|d| d.as_micros() as i64).into(),
+                ev.ttl.map(i64::from).into(),
+                svc.map(|s| s.name.as_str()).into(),
+                svc.and_then(|s| s.product.as_deref()).into(),
+                svc.and_then(|s| s.version.as_deref()).into(),
+                svc.and_then(|s| s.extrainfo.as_deref()).into(),
+                piece(a, b),
+                piece(b, j),
+                time_to_secs(when).into(),
+            ]
+        },
+    )?;
     // A port written again replaces the exposures it had: one statement per chunk.
     let again: Vec<&PortEvent> = ports
         .iter()
@@ -456,6 +466,7 @@ fn put_ports(
         &EXPOSURE_NAMES,
         &EXPOSURE_KINDS,
         EXPOSURE_UPSERT,
+        fresh,
         xs.len(),
         |i| {
             let (ev, e, key) = &xs[i];
@@ -493,6 +504,7 @@ fn put_hosts(c: &mut Conn, id: i64, hosts: &[&HostReport]) -> Result<(), DbError
         &HOST_NAMES,
         &HOST_KINDS,
         HOST_UPSERT,
+        false,
         hosts.len(),
         |i| {
             let h = hosts[i];
