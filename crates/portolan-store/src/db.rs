@@ -217,7 +217,21 @@ impl From<postgres::Error> for DbError {
         // The server's own message (with its detail) says more than the client's summary.
         match e.as_db_error() {
             Some(d) => DbError(format!("{}: {}", d.severity(), d.message())),
-            None => DbError(e.to_string()),
+            None => {
+                // With its causes (a TLS handshake's error says which certificate check
+                // failed only in its source).
+                let mut msg = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    let c_msg = c.to_string();
+                    if !msg.contains(&c_msg) {
+                        msg.push_str(": ");
+                        msg.push_str(&c_msg);
+                    }
+                    cause = c.source();
+                }
+                DbError(msg)
+            }
         }
     }
 }

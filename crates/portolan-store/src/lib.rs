@@ -543,16 +543,20 @@ impl Store {
         Ok(store)
     }
 
-    /// Open a PostgreSQL store (`postgres://user@host:port/db`; TLS is not supported: reach
-    /// the server over a Unix socket, loopback or a tunnel), creating the tables if needed.
+    /// Open a PostgreSQL store (`postgres://user@host:port/db`, with libpq's `sslmode` and
+    /// `sslrootcert` for TLS: `prefer` by default, `verify-full` to check the server's
+    /// certificate and name), creating the tables if needed.
     pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
         let shown = redact(url);
         let conn = Conn::open_pg(url).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "store {shown}: cannot connect: {}: check the URL, that the server runs and \
-                 accepts this user, or choose another store with --store",
-                e.0
-            ))
+            let hint = if e.0.contains("TLS") || e.0.contains("certificate") {
+                "check sslmode and sslrootcert (the PEM file of the CA that signed the \
+                 server's certificate; docs/store.md), or choose another store with --store"
+            } else {
+                "check the URL, that the server runs and accepts this user, or choose another \
+                 store with --store"
+            };
+            StoreError::Unavailable(format!("store {shown}: cannot connect: {}: {hint}", e.0))
         })?;
         let mut store = Store {
             conn,
