@@ -280,6 +280,12 @@ impl Row {
             v => Err(DbError(format!("column {i}: expected text, found {v:?}"))),
         }
     }
+    pub fn blob(&self, i: usize) -> Result<&[u8], DbError> {
+        match self.at(i)? {
+            Val::Blob(b) => Ok(b),
+            v => Err(DbError(format!("column {i}: expected bytes, found {v:?}"))),
+        }
+    }
     pub fn text(&self, i: usize) -> Result<String, DbError> {
         self.opt_text(i)?
             .ok_or_else(|| DbError(format!("column {i}: expected text, found null")))

@@ -34,8 +34,11 @@
 //! ports are not stored (a host's closed ports are counted in its summary), so a port that
 //! went from open to closed shows in a diff as gone.
 //!
-//! Not built yet: masscan and ZMap imports, diffs of files (only stored scans are compared),
-//! `local` audits and `detect` alerts in the store, TLS to PostgreSQL. See `docs/store.md`.
+//! PostgreSQL connections take libpq's `sslmode` (`prefer` by default, `verify-full` to check
+//! the server's certificate and name) and `sslrootcert`, in the URL or as `PGSSLMODE` /
+//! `PGSSLROOTCERT`: TLS over rustls.
+//!
+//! Not built yet: client certificates for PostgreSQL. See `docs/store.md`.
 #![forbid(unsafe_code)]
 
 mod alerts;
@@ -370,6 +373,15 @@ impl AddrKey {
     }
 }
 
+/// The address of a key ([`addr_key`]), if it is one.
+pub(crate) fn key_addr(k: &[u8]) -> Option<IpAddr> {
+    match k {
+        [4, rest @ ..] => <[u8; 4]>::try_from(rest).ok().map(IpAddr::from),
+        [6, rest @ ..] => <[u8; 16]>::try_from(rest).ok().map(IpAddr::from),
+        _ => None,
+    }
+}
+
 pub(crate) fn time_to_secs(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -445,7 +457,7 @@ struct PortRow {
     ev: PortEvent,
 }
 
-const PORT_COLUMNS: &str = "p.scan_id, s.started, p.addr, p.proto, p.port, p.state, p.reason, \
+const PORT_COLUMNS: &str = "p.scan_id, s.started, p.addr_key, p.proto, p.port, p.state, p.reason, \
     p.rtt_us, p.ttl, p.service, p.product, p.version, p.extrainfo, p.service_json";
 
 /// `s` for a `LIKE ... ESCAPE '\'` pattern that matches it as a substring.
@@ -781,7 +793,7 @@ impl Store {
             what,
         };
         let g = |e: DbError| self.err(e);
-        let addr = r.text(2).map_err(g)?;
+        let key = r.blob(2).map_err(g)?;
         let proto = r.text(3).map_err(g)?;
         let state = r.text(5).map_err(g)?;
         let reason = r.text(6).map_err(g)?;
@@ -796,9 +808,7 @@ impl Store {
             }),
         };
         let ev = PortEvent {
-            addr: addr
-                .parse()
-                .map_err(|_| corrupt(format!("{addr:?} is not an address")))?,
+            addr: key_addr(key).ok_or_else(|| corrupt(format!("{key:?} is not an address key")))?,
             port: u16::try_from(r.int(4).map_err(g)?)
                 .map_err(|_| corrupt("a port number out of range".into()))?,
             proto: proto
@@ -832,12 +842,12 @@ impl Store {
         )?;
         let mut hosts: BTreeMap<IpAddr, HostReport> = BTreeMap::new();
         let rows = self.query(
-            "SELECT addr, hostname, up, up_reason, srtt_us, extra FROM hosts WHERE scan_id = $1",
+            "SELECT addr_key, hostname, up, up_reason, srtt_us, extra FROM hosts WHERE scan_id = $1",
             &[id.into()],
         )?;
         for r in &rows {
             let g = |e: DbError| self.err(e);
-            let Ok(addr) = r.text(0).map_err(g)?.parse::<IpAddr>() else {
+            let Some(addr) = key_addr(r.blob(0).map_err(g)?) else {
                 continue;
             };
             let extra: Vec<ExtraPorts> =
@@ -1159,6 +1169,7 @@ mod tests {
         for a in ["192.0.2.7", "2001:db8::1", "::ffff:10.0.0.1", "0.0.0.0"] {
             let a: IpAddr = a.parse().unwrap();
             assert_eq!(AddrKey::new(a).as_slice(), addr_key(a).as_slice());
+            assert_eq!(key_addr(&addr_key(a)), Some(a));
         }
     }
 

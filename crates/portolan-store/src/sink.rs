@@ -242,9 +242,8 @@ where
     out
 }
 
-const PORT_NAMES: [&str; 16] = [
+const PORT_NAMES: [&str; 15] = [
     "scan_id",
-    "addr",
     "addr_key",
     "proto",
     "port",
@@ -267,9 +266,8 @@ const PORT_UPSERT: &str = "ON CONFLICT (addr_key, proto, port, scan_id) DO UPDAT
     version = excluded.version, extrainfo = excluded.extrainfo, cpe = excluded.cpe, \
     service_json = excluded.service_json, seen = excluded.seen";
 
-const HOST_NAMES: [&str; 8] = [
+const HOST_NAMES: [&str; 7] = [
     "scan_id",
-    "addr",
     "addr_key",
     "hostname",
     "up",
@@ -287,9 +285,8 @@ const EXPOSURE_NAMES: [&str; 8] = [
 const EXPOSURE_UPSERT: &str = "ON CONFLICT (scan_id, addr_key, proto, port, id) DO UPDATE SET \
     severity = excluded.severity, title = excluded.title, evidence = excluded.evidence";
 
-const PORT_KINDS: [Kind; 16] = [
+const PORT_KINDS: [Kind; 15] = [
     Kind::Int,
-    Kind::Text,
     Kind::Blob,
     Kind::Text,
     Kind::Int,
@@ -305,9 +302,8 @@ const PORT_KINDS: [Kind; 16] = [
     Kind::Text,
     Kind::Real,
 ];
-const HOST_KINDS: [Kind; 8] = [
+const HOST_KINDS: [Kind; 7] = [
     Kind::Int,
-    Kind::Text,
     Kind::Blob,
     Kind::Text,
     Kind::Int,
@@ -328,7 +324,7 @@ const EXPOSURE_KINDS: [Kind; 8] = [
 
 /// Insert or replace ports (and their exposures) of scan `id`: one statement for them all
 /// ([`Conn::insert_rows`]), bound from the events themselves; the text a port has no string
-/// of (its address, CPEs, the service as JSON) is written into one buffer for the batch, not
+/// of (its CPEs, the service as JSON) is written into one buffer for the batch, not
 /// one allocation per port. The exposures of a port marked as possibly written before are
 /// replaced; a port written for the first time has none to replace (no statement on the hot
 /// path of a scan).
@@ -337,21 +333,18 @@ fn put_ports(
     id: i64,
     ports: &[(&PortEvent, SystemTime, bool)],
 ) -> Result<(), DbError> {
-    use std::io::Write as _;
     let mut ports = last_of_each(ports.iter(), |(ev, _, _)| port_key(ev));
     // In the order of the index by address (the one written in random order): neighbours
     // land on the same pages one after the other.
     ports.sort_unstable_by_key(|(ev, _, _)| (ev.addr, ev.proto.as_str(), ev.port));
     let n = ports.len();
-    // Row i's text: its address up to ends[i][0], its CPEs up to [1], its service's JSON up
-    // to [2] (from the end of row i - 1).
+    // Row i's text: its CPEs from ends[i][0] to [1], its service's JSON from [1] to [2].
     let mut buf: Vec<u8> = Vec::with_capacity(n * 64);
     let mut ends: Vec<[usize; 3]> = Vec::with_capacity(n);
     // The last service written as JSON, and where: a scan's ports mostly have the same one
     // (the registry's name for the port), copied instead of serialised again.
     let mut last: Option<(&Service, std::ops::Range<usize>)> = None;
     for (ev, _, _) in &ports {
-        let _ = write!(buf, "{}", ev.addr);
         let a = buf.len();
         if let Some(s) = &ev.service {
             for (i, cpe) in s.cpe.iter().enumerate() {
@@ -399,12 +392,10 @@ fn put_ports(
         n,
         |i| {
             let (ev, when, _) = *ports[i];
-            let from = i.checked_sub(1).map_or(0, |p| ends[p][2]);
             let [a, b, j] = ends[i];
             let svc = ev.service.as_ref();
             [
                 id.into(),
-                piece(from, a),
                 Cell::Blob(keys[i].as_slice()),
                 Cell::Text(ev.proto.as_str()),
                 i64::from(ev.port).into(),
@@ -488,7 +479,7 @@ fn put_ports(
 fn put_hosts(c: &mut Conn, id: i64, hosts: &[&HostReport]) -> Result<(), DbError> {
     let mut hosts = last_of_each(hosts.iter().copied(), |h| h.addr);
     hosts.sort_unstable_by_key(|h| h.addr);
-    let text: Vec<(String, AddrKey, String)> = hosts
+    let text: Vec<(AddrKey, String)> = hosts
         .iter()
         .map(|h| {
             let extra = if h.extra.is_empty() {
@@ -496,7 +487,7 @@ fn put_hosts(c: &mut Conn, id: i64, hosts: &[&HostReport]) -> Result<(), DbError
             } else {
                 serde_json::to_string(&h.extra).unwrap_or_else(|_| "[]".into())
             };
-            (h.addr.to_string(), AddrKey::new(h.addr), extra)
+            (AddrKey::new(h.addr), extra)
         })
         .collect();
     c.insert_rows(
@@ -508,10 +499,9 @@ fn put_hosts(c: &mut Conn, id: i64, hosts: &[&HostReport]) -> Result<(), DbError
         hosts.len(),
         |i| {
             let h = hosts[i];
-            let (addr, key, extra) = &text[i];
+            let (key, extra) = &text[i];
             [
                 id.into(),
-                Cell::Text(addr),
                 Cell::Blob(key.as_slice()),
                 h.hostname.as_deref().into(),
                 i64::from(h.up).into(),
