@@ -32,9 +32,44 @@ type PortRow = (PortEvent, SystemTime);
 /// A port's key in a scan.
 type PortKey = (IpAddr, Protocol, u16);
 
-/// The ports a scan streamed, by key: a fast hash (the keys are the scan's own targets and
-/// ports, not chosen by whoever answers), one insert and a few lookups a port.
-type Streamed = HashMap<PortKey, PortEvent, foldhash::fast::RandomState>;
+/// The ports a scan streamed: the batches as they were written (moved whole, nothing copied)
+/// and where the latest of each port is in them, by key — a fast hash (the keys are the scan's
+/// own targets and ports, not chosen by whoever answers), one insert and a lookup a port.
+#[derive(Default)]
+struct Streamed {
+    batches: Vec<Vec<PortRow>>,
+    at: HashMap<PortKey, (usize, usize), foldhash::fast::RandomState>,
+}
+
+impl Streamed {
+    fn contains(&self, k: &PortKey) -> bool {
+        self.at.contains_key(k)
+    }
+
+    fn get(&self, k: &PortKey) -> Option<&PortEvent> {
+        self.at
+            .get(k)
+            .and_then(|&(b, i)| self.batches.get(b)?.get(i))
+            .map(|(e, _)| e)
+    }
+
+    /// The latest of each port.
+    fn values(&self) -> impl Iterator<Item = &PortEvent> {
+        self.at
+            .values()
+            .filter_map(|&(b, i)| self.batches.get(b)?.get(i))
+            .map(|(e, _)| e)
+    }
+
+    fn add(&mut self, batch: Vec<PortRow>) {
+        let b = self.batches.len();
+        self.at.reserve(batch.len());
+        for (i, (e, _)) in batch.iter().enumerate() {
+            self.at.insert(port_key(e), (b, i));
+        }
+        self.batches.push(batch);
+    }
+}
 
 fn port_key(ev: &PortEvent) -> PortKey {
     (ev.addr, ev.proto, ev.port)
@@ -526,9 +561,7 @@ fn write_batch(
     let rows: Vec<(&PortEvent, SystemTime, bool)> = ports
         .iter()
         .map(|(e, t)| {
-            let again = streamed
-                .as_ref()
-                .is_none_or(|s| s.contains_key(&port_key(e)));
+            let again = streamed.as_ref().is_none_or(|s| s.contains(&port_key(e)));
             (e, *t, again)
         })
         .collect();
@@ -538,7 +571,7 @@ fn write_batch(
     })?;
     drop(rows);
     if let Some(s) = streamed {
-        s.extend(ports.into_iter().map(|(e, _)| (port_key(&e), e)));
+        s.add(ports);
     }
     Ok(())
 }
