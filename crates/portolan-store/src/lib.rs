@@ -34,14 +34,18 @@
 //! ports are not stored (a host's closed ports are counted in its summary), so a port that
 //! went from open to closed shows in a diff as gone.
 //!
-//! Not built yet: masscan and ZMap imports, diffs of files (only stored scans are compared),
-//! `local` audits and `detect` alerts in the store, TLS to PostgreSQL. See `docs/store.md`.
+//! PostgreSQL connections take libpq's `sslmode` (`prefer` by default, `verify-full` to check
+//! the server's certificate and name) and `sslrootcert`, in the URL or as `PGSSLMODE` /
+//! `PGSSLROOTCERT`: TLS over rustls.
+//!
+//! Not built yet: client certificates for PostgreSQL. See `docs/store.md`.
 #![forbid(unsafe_code)]
 
 mod alerts;
 mod audits;
 mod db;
 pub mod import;
+mod pg_tls;
 pub mod schema;
 mod sink;
 pub mod when;
@@ -339,6 +343,45 @@ pub(crate) fn addr_key(a: IpAddr) -> Vec<u8> {
     }
 }
 
+/// [`addr_key`] on the stack: what the writer binds for every port (no allocation).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AddrKey {
+    buf: [u8; 17],
+    len: usize,
+}
+
+impl AddrKey {
+    pub(crate) fn new(a: IpAddr) -> AddrKey {
+        let mut buf = [0u8; 17];
+        let len = match a {
+            IpAddr::V4(v) => {
+                buf[0] = 4;
+                buf[1..5].copy_from_slice(&v.octets());
+                5
+            }
+            IpAddr::V6(v) => {
+                buf[0] = 6;
+                buf[1..17].copy_from_slice(&v.octets());
+                17
+            }
+        };
+        AddrKey { buf, len }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// The address of a key ([`addr_key`]), if it is one.
+pub(crate) fn key_addr(k: &[u8]) -> Option<IpAddr> {
+    match k {
+        [4, rest @ ..] => <[u8; 4]>::try_from(rest).ok().map(IpAddr::from),
+        [6, rest @ ..] => <[u8; 16]>::try_from(rest).ok().map(IpAddr::from),
+        _ => None,
+    }
+}
+
 pub(crate) fn time_to_secs(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -414,7 +457,7 @@ struct PortRow {
     ev: PortEvent,
 }
 
-const PORT_COLUMNS: &str = "p.scan_id, s.started, p.addr, p.proto, p.port, p.state, p.reason, \
+const PORT_COLUMNS: &str = "p.scan_id, s.started, p.addr_key, p.proto, p.port, p.state, p.reason, \
     p.rtt_us, p.ttl, p.service, p.product, p.version, p.extrainfo, p.service_json";
 
 /// `s` for a `LIKE ... ESCAPE '\'` pattern that matches it as a substring.
@@ -512,16 +555,20 @@ impl Store {
         Ok(store)
     }
 
-    /// Open a PostgreSQL store (`postgres://user@host:port/db`; TLS is not supported: reach
-    /// the server over a Unix socket, loopback or a tunnel), creating the tables if needed.
+    /// Open a PostgreSQL store (`postgres://user@host:port/db`, with libpq's `sslmode` and
+    /// `sslrootcert` for TLS: `prefer` by default, `verify-full` to check the server's
+    /// certificate and name), creating the tables if needed.
     pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
         let shown = redact(url);
         let conn = Conn::open_pg(url).map_err(|e| {
-            StoreError::Unavailable(format!(
-                "store {shown}: cannot connect: {}: check the URL, that the server runs and \
-                 accepts this user, or choose another store with --store",
-                e.0
-            ))
+            let hint = if e.0.contains("TLS") || e.0.contains("certificate") {
+                "check sslmode and sslrootcert (the PEM file of the CA that signed the \
+                 server's certificate; docs/store.md), or choose another store with --store"
+            } else {
+                "check the URL, that the server runs and accepts this user, or choose another \
+                 store with --store"
+            };
+            StoreError::Unavailable(format!("store {shown}: cannot connect: {}: {hint}", e.0))
         })?;
         let mut store = Store {
             conn,
@@ -746,7 +793,7 @@ impl Store {
             what,
         };
         let g = |e: DbError| self.err(e);
-        let addr = r.text(2).map_err(g)?;
+        let key = r.blob(2).map_err(g)?;
         let proto = r.text(3).map_err(g)?;
         let state = r.text(5).map_err(g)?;
         let reason = r.text(6).map_err(g)?;
@@ -761,9 +808,7 @@ impl Store {
             }),
         };
         let ev = PortEvent {
-            addr: addr
-                .parse()
-                .map_err(|_| corrupt(format!("{addr:?} is not an address")))?,
+            addr: key_addr(key).ok_or_else(|| corrupt(format!("{key:?} is not an address key")))?,
             port: u16::try_from(r.int(4).map_err(g)?)
                 .map_err(|_| corrupt("a port number out of range".into()))?,
             proto: proto
@@ -797,12 +842,12 @@ impl Store {
         )?;
         let mut hosts: BTreeMap<IpAddr, HostReport> = BTreeMap::new();
         let rows = self.query(
-            "SELECT addr, hostname, up, up_reason, srtt_us, extra FROM hosts WHERE scan_id = $1",
+            "SELECT addr_key, hostname, up, up_reason, srtt_us, extra FROM hosts WHERE scan_id = $1",
             &[id.into()],
         )?;
         for r in &rows {
             let g = |e: DbError| self.err(e);
-            let Ok(addr) = r.text(0).map_err(g)?.parse::<IpAddr>() else {
+            let Some(addr) = key_addr(r.blob(0).map_err(g)?) else {
                 continue;
             };
             let extra: Vec<ExtraPorts> =
@@ -1049,18 +1094,35 @@ fn version(c: &mut Conn) -> Result<i64, DbError> {
         .unwrap_or(0))
 }
 
-/// A URL with its password replaced by `***`, for messages.
+/// A URL with its password replaced by `***`, for messages: the one after `user:` and a
+/// `password=` in the query.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
-            let cred = &url[s + 3..at];
+            let cred = &base[s + 3..at];
             match cred.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
-                None => url.to_string(),
+                Some((user, _)) => format!("{}{}:***{}", &base[..s + 3], user, &base[at..]),
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    if let Some(q) = query {
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
 }
 
 /// The exposures of a stored service, for callers that only want those.
@@ -1092,6 +1154,23 @@ mod tests {
         assert!(StoreSpec::parse("mysql://db").is_err());
         assert!(StoreSpec::parse("").is_err());
         assert_eq!(redact("postgres://u:secret@db/p"), "postgres://u:***@db/p");
+        assert_eq!(
+            redact("postgres://u:s%40cret@db/p?sslmode=require&password=x&user=u"),
+            "postgres://u:***@db/p?sslmode=require&password=***&user=u"
+        );
+        assert_eq!(
+            redact("postgres://db/p?password=secret"),
+            "postgres://db/p?password=***"
+        );
+    }
+
+    #[test]
+    fn addr_keys_on_the_stack_are_the_same_bytes() {
+        for a in ["192.0.2.7", "2001:db8::1", "::ffff:10.0.0.1", "0.0.0.0"] {
+            let a: IpAddr = a.parse().unwrap();
+            assert_eq!(AddrKey::new(a).as_slice(), addr_key(a).as_slice());
+            assert_eq!(key_addr(&addr_key(a)), Some(a));
+        }
     }
 
     #[test]

@@ -149,6 +149,11 @@ pub const PG_MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX hosts_addr ON hosts (addr_key, scan_id);
     CREATE INDEX IF NOT EXISTS hosts_scan ON hosts (scan_id);
     ",
+    // 4: the address as text goes: it is the key's (`addr_key`), which is what is read back.
+    "
+    ALTER TABLE ports DROP COLUMN IF EXISTS addr;
+    ALTER TABLE hosts DROP COLUMN IF EXISTS addr;
+    ",
 ];
 
 /// The SQLite migrations, in order.
@@ -352,6 +357,13 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE hosts_v3 RENAME TO hosts;
     CREATE UNIQUE INDEX hosts_addr ON hosts (addr_key, scan_id);
     CREATE INDEX hosts_scan ON hosts (scan_id);
+    ",
+    // 4: the address as text goes: it is the key's (`addr_key`), which is what is read back;
+    // a port's row is shorter and nothing formats an address per port. (SQLite rewrites the
+    // two tables once.)
+    "
+    ALTER TABLE ports DROP COLUMN addr;
+    ALTER TABLE hosts DROP COLUMN addr;
     ",
 ];
 

@@ -14,10 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::db::{Col, Conn, DbError, Val};
-use crate::{addr_key, time_to_secs, Store};
+use crate::db::{Cell, Conn, DbError, Kind, Val};
+use crate::{addr_key, time_to_secs, AddrKey, Store};
 use portolan_model::{
-    EventSink, Flow, HostReport, PortEvent, PortState, Protocol, ScanReport, ScanStart, SinkError,
+    EventSink, Exposure, Flow, HostReport, PortEvent, PortState, Protocol, ScanReport, ScanStart,
+    Service, SinkError,
 };
 
 /// The targets of a scan as the user gave them (addresses, blocks, ranges, names, target
@@ -25,9 +26,65 @@ use portolan_model::{
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Targets(pub String);
 
-/// A port to write: when it was seen, and whether this sink may have written it (and
-/// exposures of it) before, which are then replaced.
-type PortRow = (PortEvent, SystemTime, bool);
+/// A port to write, and when it was seen.
+type PortRow = (PortEvent, SystemTime);
+
+/// A port's key in a scan.
+type PortKey = (IpAddr, Protocol, u16);
+
+/// The ports a scan streamed: the batches as they were written (moved whole, nothing copied)
+/// and where the latest of each port is in them, by key — a fast hash (the keys are the scan's
+/// own targets and ports, not chosen by whoever answers), one insert and a lookup a port.
+#[derive(Default)]
+struct Streamed {
+    batches: Vec<Vec<PortRow>>,
+    at: HashMap<PortKey, (usize, usize), foldhash::fast::RandomState>,
+}
+
+impl Streamed {
+    fn contains(&self, k: &PortKey) -> bool {
+        self.at.contains_key(k)
+    }
+
+    fn get(&self, k: &PortKey) -> Option<&PortEvent> {
+        self.at
+            .get(k)
+            .and_then(|&(b, i)| self.batches.get(b)?.get(i))
+            .map(|(e, _)| e)
+    }
+
+    /// The latest of each port.
+    fn values(&self) -> impl Iterator<Item = &PortEvent> {
+        self.at
+            .values()
+            .filter_map(|&(b, i)| self.batches.get(b)?.get(i))
+            .map(|(e, _)| e)
+    }
+
+    fn add(&mut self, batch: Vec<PortRow>) {
+        let b = self.batches.len();
+        self.at.reserve(batch.len());
+        for (i, (e, _)) in batch.iter().enumerate() {
+            self.at.insert(port_key(e), (b, i));
+        }
+        self.batches.push(batch);
+    }
+}
+
+fn port_key(ev: &PortEvent) -> PortKey {
+    (ev.addr, ev.proto, ev.port)
+}
+
+/// What writes a scan's batches (the writer thread, or the sink itself): the store, and the
+/// open ports written while the scan ran. Those are moved in once written — the scan copies a
+/// port once, to hand it over, and spends nothing more on it — so that [`EventSink::finish`]
+/// writes again only the ones its report has otherwise (a service found by -sV), and a port
+/// written again has its exposures replaced.
+struct Writing {
+    store: Store,
+    /// `Some` when only open ports stream ([`StoreSink::open_ports_while_running`]).
+    streamed: Option<Streamed>,
+}
 
 /// A batch: ports and host records.
 type Batch = (Vec<PortRow>, Vec<HostReport>);
@@ -56,7 +113,7 @@ impl Shared {
 /// The writer thread of a sink [`StoreSink::in_background`].
 struct Writer {
     tx: Option<mpsc::SyncSender<Job>>,
-    thread: Option<std::thread::JoinHandle<Store>>,
+    thread: Option<std::thread::JoinHandle<Writing>>,
 }
 
 impl Writer {
@@ -66,8 +123,9 @@ impl Writer {
     /// Ports in one transaction at most when batches queued up.
     const GROUP_ROWS: usize = 16_384;
 
-    fn spawn(mut store: Store, shared: Arc<Shared>) -> Result<Writer, String> {
-        store
+    fn spawn(mut writing: Writing, shared: Arc<Shared>) -> Result<Writer, String> {
+        writing
+            .store
             .conn_mut()
             .skip_checkpoint_on_close()
             .map_err(|e| format!("cannot set up the store's connection: {}", e.0))?;
@@ -107,7 +165,7 @@ impl Writer {
                         continue;
                     }
                     let n = ports.len() as u64;
-                    match write_batch(store.conn_mut(), id, &ports, &hosts) {
+                    match write_batch(&mut writing, id, ports, &hosts) {
                         Ok(()) => {
                             shared.committed.fetch_add(n, Ordering::SeqCst);
                         }
@@ -118,7 +176,7 @@ impl Writer {
                         }
                     }
                 }
-                store
+                writing
             })
             .map_err(|e| format!("cannot start the store's writer thread: {e}"))?;
         Ok(Writer {
@@ -139,7 +197,7 @@ impl Writer {
     }
 
     /// Close the channel, let the writer finish what it has, and take the store back.
-    fn join(mut self) -> Option<Store> {
+    fn join(mut self) -> Option<Writing> {
         drop(self.tx.take());
         self.thread.take().and_then(|t| t.join().ok())
     }
@@ -159,7 +217,7 @@ impl Drop for Writer {
 /// Writes a scan into a [`Store`] while it runs. See the crate documentation.
 pub struct StoreSink {
     /// `None` while the writer thread has it.
-    store: Option<Store>,
+    writing: Option<Writing>,
     location: String,
     writer: Option<Writer>,
     background: bool,
@@ -174,9 +232,6 @@ pub struct StoreSink {
     batch_interval: Duration,
     /// Stream only open ports while the scan runs ([`StoreSink::open_ports_while_running`]).
     open_only: bool,
-    /// Open ports streamed, as they were written: [`EventSink::finish`] writes again only the
-    /// ones its report has otherwise (a service found by -sV).
-    streamed: HashMap<(IpAddr, Protocol, u16), PortEvent>,
 }
 
 fn sink_err(location: &str, e: impl std::fmt::Display) -> SinkError {
@@ -222,9 +277,8 @@ where
     out
 }
 
-const PORT_NAMES: [&str; 16] = [
+const PORT_NAMES: [&str; 15] = [
     "scan_id",
-    "addr",
     "addr_key",
     "proto",
     "port",
@@ -247,9 +301,8 @@ const PORT_UPSERT: &str = "ON CONFLICT (addr_key, proto, port, scan_id) DO UPDAT
     version = excluded.version, extrainfo = excluded.extrainfo, cpe = excluded.cpe, \
     service_json = excluded.service_json, seen = excluded.seen";
 
-const HOST_NAMES: [&str; 8] = [
+const HOST_NAMES: [&str; 7] = [
     "scan_id",
-    "addr",
     "addr_key",
     "hostname",
     "up",
@@ -267,8 +320,47 @@ const EXPOSURE_NAMES: [&str; 8] = [
 const EXPOSURE_UPSERT: &str = "ON CONFLICT (scan_id, addr_key, proto, port, id) DO UPDATE SET \
     severity = excluded.severity, title = excluded.title, evidence = excluded.evidence";
 
+const PORT_KINDS: [Kind; 15] = [
+    Kind::Int,
+    Kind::Blob,
+    Kind::Text,
+    Kind::Int,
+    Kind::Text,
+    Kind::Text,
+    Kind::Int,
+    Kind::Int,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Real,
+];
+const HOST_KINDS: [Kind; 7] = [
+    Kind::Int,
+    Kind::Blob,
+    Kind::Text,
+    Kind::Int,
+    Kind::Text,
+    Kind::Int,
+    Kind::Text,
+];
+const EXPOSURE_KINDS: [Kind; 8] = [
+    Kind::Int,
+    Kind::Blob,
+    Kind::Text,
+    Kind::Int,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+];
+
 /// Insert or replace ports (and their exposures) of scan `id`: one statement for them all
-/// ([`Conn::insert_rows`]). The exposures of a port marked as possibly written before are
+/// ([`Conn::insert_rows`]), bound from the events themselves; the text a port has no string
+/// of (its CPEs, the service as JSON) is written into one buffer for the batch, not
+/// one allocation per port. The exposures of a port marked as possibly written before are
 /// replaced; a port written for the first time has none to replace (no statement on the hot
 /// path of a scan).
 fn put_ports(
@@ -276,76 +368,85 @@ fn put_ports(
     id: i64,
     ports: &[(&PortEvent, SystemTime, bool)],
 ) -> Result<(), DbError> {
-    let mut ports = last_of_each(ports.iter(), |(ev, _, _)| (ev.addr, ev.proto, ev.port));
+    let mut ports = last_of_each(ports.iter(), |(ev, _, _)| port_key(ev));
     // In the order of the index by address (the one written in random order): neighbours
     // land on the same pages one after the other.
     ports.sort_unstable_by_key(|(ev, _, _)| (ev.addr, ev.proto.as_str(), ev.port));
     let n = ports.len();
-    let (mut addr, mut key, mut proto, mut port, mut state, mut reason) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut rtt, mut ttl, mut seen) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let mut svc_cols: [Vec<Option<String>>; 6] = Default::default();
-    for (ev, when, _) in &ports {
-        addr.push(Some(ev.addr.to_string()));
-        key.push(Some(addr_key(ev.addr)));
-        proto.push(Some(ev.proto.as_str().to_string()));
-        port.push(Some(i64::from(ev.port)));
-        state.push(Some(ev.state.as_str().to_string()));
-        reason.push(Some(ev.reason.as_str().to_string()));
-        rtt.push(ev.rtt.map(|d| d.as_micros() as i64));
-        ttl.push(ev.ttl.map(i64::from));
-        seen.push(Some(time_to_secs(*when)));
-        let svc = ev.service.as_ref();
-        let cpe = svc
-            .map(|s| {
-                s.cpe
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .filter(|c| !c.is_empty());
-        let [name, product, version, extrainfo, cpes, json] = &mut svc_cols;
-        name.push(svc.map(|s| s.name.clone()));
-        product.push(svc.and_then(|s| s.product.clone()));
-        version.push(svc.and_then(|s| s.version.clone()));
-        extrainfo.push(svc.and_then(|s| s.extrainfo.clone()));
-        cpes.push(cpe);
-        json.push(svc.and_then(|s| serde_json::to_string(s).ok()));
+    // Row i's text: its CPEs from ends[i][0] to [1], its service's JSON from [1] to [2].
+    let mut buf: Vec<u8> = Vec::with_capacity(n * 64);
+    let mut ends: Vec<[usize; 3]> = Vec::with_capacity(n);
+    // The last service written as JSON, and where: a scan's ports mostly have the same one
+    // (the registry's name for the port), copied instead of serialised again.
+    let mut last: Option<(&Service, std::ops::Range<usize>)> = None;
+    for (ev, _, _) in &ports {
+        let a = buf.len();
+        if let Some(s) = &ev.service {
+            for (i, cpe) in s.cpe.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b' ');
+                }
+                buf.extend_from_slice(cpe.as_str().as_bytes());
+            }
+            let b = buf.len();
+            match &last {
+                Some((l, r)) if *l == s => buf.extend_from_within(r.clone()),
+                _ => {
+                    if serde_json::to_writer(&mut buf, s).is_err() {
+                        buf.truncate(b);
+                    }
+                    last = Some((s, b..buf.len()));
+                }
+            }
+            ends.push([a, b, buf.len()]);
+        } else {
+            ends.push([a, a, a]);
+        }
     }
-    let [name, product, version, extrainfo, cpes, json] = svc_cols;
+    let text = String::from_utf8(buf)
+        .map_err(|e| DbError(format!("internal error: a port's text is not UTF-8: {e}")))?;
+    let piece = |from: usize, to: usize| {
+        if to > from {
+            Cell::Text(text.get(from..to).unwrap_or_default())
+        } else {
+            Cell::Null
+        }
+    };
+    let keys: Vec<AddrKey> = ports
+        .iter()
+        .map(|(ev, _, _)| AddrKey::new(ev.addr))
+        .collect();
+    // None written before (a scan's streamed ports): plain inserts (PostgreSQL: a COPY).
+    let fresh = ports.iter().all(|(_, _, again)| !again);
     c.insert_rows(
         "ports",
         &PORT_NAMES,
-        vec![
-            Col::Int(vec![Some(id); n]),
-            Col::Text(addr),
-            Col::Blob(key),
-            Col::Text(proto),
-            Col::Int(port),
-            Col::Text(state),
-            Col::Text(reason),
-            Col::Int(rtt),
-            Col::Int(ttl),
-            Col::Text(name),
-            Col::Text(product),
-            Col::Text(version),
-            Col::Text(extrainfo),
-            Col::Text(cpes),
-            Col::Text(json),
-            Col::Real(seen),
-        ],
+        &PORT_KINDS,
         PORT_UPSERT,
+        fresh,
+        n,
+        |i| {
+            let (ev, when, _) = *ports[i];
+            let [a, b, j] = ends[i];
+            let svc = ev.service.as_ref();
+            [
+                id.into(),
+                Cell::Blob(keys[i].as_slice()),
+                Cell::Text(ev.proto.as_str()),
+                i64::from(ev.port).into(),
+                Cell::Text(ev.state.as_str()),
+                Cell::Text(ev.reason.as_str()),
+                ev.rtt.map(|d| d.as_micros() as i64).into(),
+                ev.ttl.map(i64::from).into(),
+                svc.map(|s| s.name.as_str()).into(),
+                svc.and_then(|s| s.product.as_deref()).into(),
+                svc.and_then(|s| s.version.as_deref()).into(),
+                svc.and_then(|s| s.extrainfo.as_deref()).into(),
+                piece(a, b),
+                piece(b, j),
+                time_to_secs(when).into(),
+            ]
+        },
     )?;
     // A port written again replaces the exposures it had: one statement per chunk.
     let again: Vec<&PortEvent> = ports
@@ -378,36 +479,34 @@ fn put_ports(
             &args,
         )?;
     }
-    let mut x: [Vec<Option<String>>; 6] = Default::default();
-    let (mut xkey, mut xport) = (Vec::new(), Vec::new());
-    for (ev, _, _) in &ports {
-        let exposures = ev.service.as_ref().map(|s| s.exposures.as_slice());
-        for e in exposures.unwrap_or(&[]) {
-            xkey.push(Some(addr_key(ev.addr)));
-            xport.push(Some(i64::from(ev.port)));
-            let [proto, xid, severity, title, evidence, _] = &mut x;
-            proto.push(Some(ev.proto.as_str().to_string()));
-            xid.push(Some(e.id.clone()));
-            severity.push(Some(e.severity.as_str().to_string()));
-            title.push(Some(e.title.clone()));
-            evidence.push(Some(e.evidence.clone()));
-        }
-    }
-    let [proto, xid, severity, title, evidence, _] = x;
+    let xs: Vec<(&PortEvent, &Exposure, AddrKey)> = ports
+        .iter()
+        .flat_map(|(ev, _, _)| {
+            crate::exposures(ev)
+                .iter()
+                .map(|e| (*ev, e, AddrKey::new(ev.addr)))
+        })
+        .collect();
     c.insert_rows(
         "exposures",
         &EXPOSURE_NAMES,
-        vec![
-            Col::Int(vec![Some(id); xkey.len()]),
-            Col::Blob(xkey),
-            Col::Text(proto),
-            Col::Int(xport),
-            Col::Text(xid),
-            Col::Text(severity),
-            Col::Text(title),
-            Col::Text(evidence),
-        ],
+        &EXPOSURE_KINDS,
         EXPOSURE_UPSERT,
+        fresh,
+        xs.len(),
+        |i| {
+            let (ev, e, key) = &xs[i];
+            [
+                id.into(),
+                Cell::Blob(key.as_slice()),
+                Cell::Text(ev.proto.as_str()),
+                i64::from(ev.port).into(),
+                Cell::Text(&e.id),
+                Cell::Text(e.severity.as_str()),
+                Cell::Text(&e.title),
+                Cell::Text(&e.evidence),
+            ]
+        },
     )
 }
 
@@ -415,59 +514,66 @@ fn put_ports(
 fn put_hosts(c: &mut Conn, id: i64, hosts: &[&HostReport]) -> Result<(), DbError> {
     let mut hosts = last_of_each(hosts.iter().copied(), |h| h.addr);
     hosts.sort_unstable_by_key(|h| h.addr);
-    let n = hosts.len();
-    let (mut addr, mut key, mut name, mut up, mut reason, mut srtt, mut extra) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for h in &hosts {
-        addr.push(Some(h.addr.to_string()));
-        key.push(Some(addr_key(h.addr)));
-        name.push(h.hostname.clone());
-        up.push(Some(i64::from(h.up)));
-        reason.push(h.up_reason.map(|r| r.as_str().to_string()));
-        srtt.push(h.srtt_us.map(|v| v as i64));
-        extra.push(Some(if h.extra.is_empty() {
-            "[]".to_string()
-        } else {
-            serde_json::to_string(&h.extra).unwrap_or_else(|_| "[]".into())
-        }));
-    }
+    let text: Vec<(AddrKey, String)> = hosts
+        .iter()
+        .map(|h| {
+            let extra = if h.extra.is_empty() {
+                "[]".to_string()
+            } else {
+                serde_json::to_string(&h.extra).unwrap_or_else(|_| "[]".into())
+            };
+            (AddrKey::new(h.addr), extra)
+        })
+        .collect();
     c.insert_rows(
         "hosts",
         &HOST_NAMES,
-        vec![
-            Col::Int(vec![Some(id); n]),
-            Col::Text(addr),
-            Col::Blob(key),
-            Col::Text(name),
-            Col::Int(up),
-            Col::Text(reason),
-            Col::Int(srtt),
-            Col::Text(extra),
-        ],
+        &HOST_KINDS,
         HOST_UPSERT,
+        false,
+        hosts.len(),
+        |i| {
+            let h = hosts[i];
+            let (key, extra) = &text[i];
+            [
+                id.into(),
+                Cell::Blob(key.as_slice()),
+                h.hostname.as_deref().into(),
+                i64::from(h.up).into(),
+                h.up_reason.map(|r| r.as_str()).into(),
+                h.srtt_us.map(|v| v as i64).into(),
+                Cell::Text(extra),
+            ]
+        },
     )
 }
 
-/// One batch in one transaction.
+/// One batch in one transaction. A port may have been written before (and its exposures are
+/// replaced) unless the writer keeps what it wrote and has not written it. The open ports
+/// written are kept afterwards (moved, not copied) when the writer keeps them.
 fn write_batch(
-    c: &mut Conn,
+    w: &mut Writing,
     id: i64,
-    ports: &[PortRow],
+    ports: Vec<PortRow>,
     hosts: &[HostReport],
 ) -> Result<(), DbError> {
-    c.tx(|c| {
-        let ports: Vec<(&PortEvent, SystemTime, bool)> =
-            ports.iter().map(|(e, t, again)| (e, *t, *again)).collect();
-        put_ports(c, id, &ports)?;
+    let Writing { store, streamed } = w;
+    let rows: Vec<(&PortEvent, SystemTime, bool)> = ports
+        .iter()
+        .map(|(e, t)| {
+            let again = streamed.as_ref().is_none_or(|s| s.contains(&port_key(e)));
+            (e, *t, again)
+        })
+        .collect();
+    store.conn_mut().tx(|c| {
+        put_ports(c, id, &rows)?;
         put_hosts(c, id, &hosts.iter().collect::<Vec<_>>())
-    })
+    })?;
+    drop(rows);
+    if let Some(s) = streamed {
+        s.add(ports);
+    }
+    Ok(())
 }
 
 impl StoreSink {
@@ -481,7 +587,10 @@ impl StoreSink {
     pub fn new(store: Store, targets: Targets) -> StoreSink {
         StoreSink {
             location: store.location().to_string(),
-            store: Some(store),
+            writing: Some(Writing {
+                store,
+                streamed: None,
+            }),
             writer: None,
             background: false,
             shared: Arc::default(),
@@ -490,7 +599,6 @@ impl StoreSink {
             pending: Vec::new(),
             pending_hosts: Vec::new(),
             open_only: false,
-            streamed: HashMap::new(),
             last_commit: Instant::now(),
             batch_rows: Self::BATCH_ROWS,
             batch_interval: Self::BATCH_INTERVAL,
@@ -513,6 +621,9 @@ impl StoreSink {
     /// written again.
     pub fn open_ports_while_running(mut self) -> Self {
         self.open_only = true;
+        if let Some(w) = &mut self.writing {
+            w.streamed.get_or_insert_with(Streamed::default);
+        }
         self
     }
 
@@ -549,9 +660,9 @@ impl StoreSink {
     /// thread to commit what it was handed). `None` if the writer thread died.
     pub fn into_store(mut self) -> Option<Store> {
         if let Some(w) = self.writer.take() {
-            self.store = w.join();
+            self.writing = w.join();
         }
-        self.store.take()
+        self.writing.take().map(|w| w.store)
     }
 
     /// A host's record (address, name, whether it is up, its counts of ports too numerous to
@@ -586,8 +697,10 @@ impl StoreSink {
         if self.pending.is_empty() && self.pending_hosts.is_empty() {
             return Ok(());
         }
+        // The next batch gets room for as many ports as this one (no growing, copying Vec).
+        let room = self.pending.len();
         let batch = (
-            std::mem::take(&mut self.pending),
+            std::mem::replace(&mut self.pending, Vec::with_capacity(room)),
             std::mem::take(&mut self.pending_hosts),
         );
         if let Some(w) = &self.writer {
@@ -596,14 +709,12 @@ impl StoreSink {
             }
             return Ok(());
         }
-        let Some(store) = self.store.as_mut() else {
+        let Some(writing) = self.writing.as_mut() else {
             return Err(self.writer_gone());
         };
-        write_batch(store.conn_mut(), id, &batch.0, &batch.1)
-            .map_err(|e| sink_err(&self.location, e.0))?;
-        self.shared
-            .committed
-            .fetch_add(batch.0.len() as u64, Ordering::SeqCst);
+        let n = batch.0.len() as u64;
+        write_batch(writing, id, batch.0, &batch.1).map_err(|e| sink_err(&self.location, e.0))?;
+        self.shared.committed.fetch_add(n, Ordering::SeqCst);
         Ok(())
     }
 
@@ -615,13 +726,13 @@ impl StoreSink {
     }
 
     /// Stop the writer thread (after it committed everything) and take the store back.
-    fn stop_writer(&mut self) -> Result<&mut Store, SinkError> {
+    fn stop_writer(&mut self) -> Result<&mut Writing, SinkError> {
         if let Some(w) = self.writer.take() {
-            self.store = w.join();
+            self.writing = w.join();
         }
         self.writer_error()?;
         let location = self.location.clone();
-        self.store
+        self.writing
             .as_mut()
             .ok_or_else(|| sink_err(&location, "the store's writer thread ended"))
     }
@@ -649,8 +760,8 @@ impl EventSink for StoreSink {
             time_to_secs(s.time).into(),
         ];
         let location = self.location.clone();
-        let store = self.stop_writer()?;
-        let rows = store.conn_mut().query(
+        let writing = self.stop_writer()?;
+        let rows = writing.store.conn_mut().query(
             "INSERT INTO scans (kind, proto, status, args, targets, targets_count, ports, \
              num_ports, seed, shard, resumed_from, scanner, version, started) VALUES \
              ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
@@ -663,8 +774,8 @@ impl EventSink for StoreSink {
         self.scan_id = Some(id);
         self.last_commit = Instant::now();
         if self.background {
-            if let Some(store) = self.store.take() {
-                let w = Writer::spawn(store, Arc::clone(&self.shared));
+            if let Some(writing) = self.writing.take() {
+                let w = Writer::spawn(writing, Arc::clone(&self.shared));
                 self.writer = Some(w.map_err(|e| sink_err(&location, e))?);
             }
         }
@@ -678,18 +789,11 @@ impl EventSink for StoreSink {
             ev.state != PortState::Closed
         };
         if keep {
-            // Without the record of what was streamed, a port may have been written before.
-            // A streamed port's host gets no record of its own: read back, a host without one
+            // One copy, handed to the writer (which keeps what it wrote: `Writing`). A
+            // streamed port's host gets no record of its own: read back, a host without one
             // is what its stored ports show (`Store::scan`), and `finish` writes the record
             // of each host its report shows otherwise.
-            let mut again = true;
-            if self.open_only {
-                again = self
-                    .streamed
-                    .insert((ev.addr, ev.proto, ev.port), ev.clone())
-                    .is_some();
-            }
-            self.pending.push((ev.clone(), time, again));
+            self.pending.push((ev.clone(), time));
         }
         if self.pending.len() >= self.batch_rows
             || (!self.pending.is_empty() && self.last_commit.elapsed() >= self.batch_interval)
@@ -714,15 +818,16 @@ impl EventSink for StoreSink {
         let Some(id) = self.scan_id else {
             return Ok(());
         };
-        let streamed = std::mem::take(&mut self.streamed);
         let open_only = self.open_only;
         let location = self.location.clone();
-        let store = self.stop_writer()?;
-        let r = store.conn_mut().tx(|c| {
+        let writing = self.stop_writer()?;
+        let streamed = writing.streamed.take().unwrap_or_default();
+        let r = writing.store.conn_mut().tx(|c| {
             let end = report.end;
             // Of each host, the first streamed port (in the order a host without a record is
             // read back: protocol name, then port) that proves it up.
-            let mut first: HashMap<IpAddr, &PortEvent> = HashMap::new();
+            let mut first: HashMap<IpAddr, &PortEvent, foldhash::fast::RandomState> =
+                HashMap::default();
             if open_only {
                 for ev in streamed.values() {
                     if ev.state.proves_host_up() {

@@ -545,3 +545,51 @@ fn scan_or_latest_resolves_an_id_or_the_latest_scan() {
         ));
     });
 }
+
+/// The number `sql` selects, behind the library's back.
+fn raw_count(db: &Backend, sql: &str) -> i64 {
+    if db.is_pg() {
+        let mut c = postgres::Client::connect(&db.spec, postgres::NoTls).unwrap();
+        c.query_one(sql, &[]).unwrap().get(0)
+    } else {
+        let c = rusqlite::Connection::open(&db.spec).unwrap();
+        c.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+}
+
+#[test]
+fn an_address_is_stored_once_as_its_key_and_reads_back_as_written() {
+    each_backend(|db| {
+        let events = [
+            ev("192.0.2.7", 22, PortState::Open),
+            ev("2001:db8::7", 443, PortState::Open),
+            ev("::ffff:192.0.2.8", 80, PortState::Filtered),
+        ];
+        let id = write_scan(db, "192.0.2.0/24", &events, 1000);
+        // Schema 4: no text column beside the key.
+        let columns = if db.is_pg() {
+            "SELECT COUNT(*) FROM information_schema.columns \
+             WHERE table_name IN ('ports', 'hosts') AND column_name = 'addr'"
+        } else {
+            "SELECT (SELECT COUNT(*) FROM pragma_table_info('ports') WHERE name = 'addr') + \
+                    (SELECT COUNT(*) FROM pragma_table_info('hosts') WHERE name = 'addr')"
+        };
+        assert_eq!(raw_count(db, columns), 0, "{}", db.name);
+        let mut s = db.open();
+        let got: Vec<(IpAddr, u16)> = s
+            .scan(id)
+            .unwrap()
+            .hosts
+            .iter()
+            .flat_map(|h| h.ports.iter().map(|p| (p.addr, p.port)))
+            .collect();
+        let mut want: Vec<(IpAddr, u16)> = events.iter().map(|e| (e.addr, e.port)).collect();
+        want.sort();
+        let mut got_sorted = got.clone();
+        got_sorted.sort();
+        assert_eq!(got_sorted, want, "{}", db.name);
+        let hist = s.history("2001:db8::7".parse().unwrap()).unwrap();
+        assert_eq!(hist.len(), 1, "{}", db.name);
+        assert_eq!(hist[0].ports[0].addr.to_string(), "2001:db8::7");
+    });
+}

@@ -340,3 +340,59 @@ fn open_ports_streamed_with_their_service_name_are_not_written_again_at_the_end(
         assert_eq!(got.hosts, rep.hosts, "{}", db.name);
     });
 }
+
+#[test]
+fn a_port_streamed_again_in_a_later_batch_replaces_its_exposures() {
+    each_backend(|db| {
+        let exposure = |id: &str| portolan_model::Exposure {
+            id: id.into(),
+            severity: portolan_model::Severity::High,
+            title: format!("{id} title"),
+            evidence: format!("{id} evidence"),
+        };
+        let with = |ids: &[&str]| {
+            let mut e = ev("10.77.0.9", 6379, PortState::Open, 90);
+            e.service = Some(portolan_model::Service {
+                name: "redis".into(),
+                exposures: ids.iter().map(|i| exposure(i)).collect(),
+                ..Default::default()
+            });
+            e
+        };
+        let (first, second) = (with(&["redis-noauth", "old-only"]), with(&["redis-noauth"]));
+        // Batches of one port: the second event of the port is written by a later batch.
+        let mut sink = scan_sink(db, 1);
+        sink.start(&start()).unwrap();
+        let t = UNIX_EPOCH + Duration::from_secs(1001);
+        // Each committed before the next (the writer would group batches queued together).
+        sink.port(&first, t).unwrap();
+        sink.flush().unwrap();
+        sink.port(&ev("10.77.0.10", 80, PortState::Open, 90), t)
+            .unwrap();
+        sink.flush().unwrap();
+        sink.port(&second, t).unwrap();
+        sink.flush().unwrap();
+        let id = sink.scan_id().unwrap();
+        let rep = report(
+            &[second.clone(), ev("10.77.0.10", 80, PortState::Open, 90)],
+            |_| None,
+        );
+        sink.finish(&rep).unwrap();
+        drop(sink);
+        assert_eq!(
+            count(db, "SELECT COUNT(*) FROM exposures"),
+            1,
+            "{}: the exposure the port no longer has is gone",
+            db.name
+        );
+        assert_eq!(count(db, "SELECT COUNT(*) FROM ports"), 2, "{}", db.name);
+        let got = db.open().scan(id).unwrap();
+        let port = got
+            .hosts
+            .iter()
+            .flat_map(|h| &h.ports)
+            .find(|p| p.port == 6379)
+            .unwrap();
+        assert_eq!(port, &second, "{}", db.name);
+    });
+}

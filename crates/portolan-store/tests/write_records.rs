@@ -197,7 +197,10 @@ fn a_version_1_store_gets_the_new_tables_and_keeps_its_scans() {
         })
         .unwrap();
         drop(sink);
-        let drop_v2 = "DROP TABLE alerts; DROP TABLE detect_runs; DROP TABLE audits;";
+        // (Version 1's ports and hosts had the address as text too: schema 4 dropped it.)
+        let drop_v2 = "DROP TABLE alerts; DROP TABLE detect_runs; DROP TABLE audits; \
+            ALTER TABLE ports ADD COLUMN addr TEXT NOT NULL DEFAULT ''; \
+            ALTER TABLE hosts ADD COLUMN addr TEXT NOT NULL DEFAULT '';";
         if db.is_pg() {
             let mut c = postgres::Client::connect(&db.spec, postgres::NoTls).unwrap();
             c.batch_execute(drop_v2).unwrap();

@@ -1,0 +1,388 @@
+//! TLS to a PostgreSQL store, as libpq does it: `sslmode` (`disable`, `prefer` — the default —,
+//! `require`, `verify-ca`, `verify-full`) and `sslrootcert=PATH` in the URL's query, else the
+//! `PGSSLMODE` and `PGSSLROOTCERT` environment variables, over rustls (tokio-postgres-rustls).
+//!
+//! - `disable`: plain text. `prefer`: TLS if the server offers it, else plain text; the
+//!   certificate is not checked. `require`: TLS or no connection; the certificate is not
+//!   checked, unless a root certificate is given (`sslrootcert`, or `~/.postgresql/root.crt`
+//!   exists), when it is checked as by `verify-ca` (as libpq does).
+//! - `verify-ca`: TLS, and the server's certificate must be signed by a CA of `sslrootcert`
+//!   (default `~/.postgresql/root.crt`). `verify-full`: that, and the certificate must name
+//!   the host of the URL.
+//! - A Unix socket never uses TLS (neither libpq nor the server does it on one); its
+//!   `sslmode` is ignored.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::db::DbError;
+
+/// libpq's `sslmode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(s: &str) -> Result<SslMode, DbError> {
+        Ok(match s {
+            "disable" => SslMode::Disable,
+            "allow" | "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => {
+                return Err(DbError(format!(
+                    "sslmode={s:?} is not a TLS mode: write disable, prefer, require, verify-ca \
+                     or verify-full"
+                )))
+            }
+        })
+    }
+}
+
+/// A URL's TLS settings, split off the rest of it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Settings {
+    /// The URL without `sslmode` and `sslrootcert` (what tokio-postgres parses).
+    pub url: String,
+    pub mode: SslMode,
+    pub rootcert: Option<PathBuf>,
+}
+
+/// `%XX` escapes decoded (a URL's query value).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (b[i], b.get(i + 1).copied(), b.get(i + 2).copied()) {
+            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
+                let v = hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0);
+                out.push(v as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Split `sslmode` and `sslrootcert` off `url`; `env` reads `PGSSLMODE` / `PGSSLROOTCERT` for
+/// what the URL does not say.
+pub(crate) fn settings(
+    url: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Settings, DbError> {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let (mut mode, mut rootcert) = (None, None);
+    let mut kept: Vec<&str> = Vec::new();
+    for pair in query.into_iter().flat_map(|q| q.split('&')) {
+        match pair.split_once('=') {
+            Some(("sslmode", v)) => mode = Some(percent_decode(v)),
+            Some(("sslrootcert", v)) => rootcert = Some(percent_decode(v)),
+            _ if pair.is_empty() => {}
+            _ => kept.push(pair),
+        }
+    }
+    let mode = match mode.or_else(|| env("PGSSLMODE")).filter(|m| !m.is_empty()) {
+        Some(m) => SslMode::parse(&m)?,
+        None => SslMode::Prefer,
+    };
+    let rootcert = rootcert
+        .or_else(|| env("PGSSLROOTCERT"))
+        .filter(|r| !r.is_empty())
+        .map(PathBuf::from);
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok(Settings {
+        url,
+        mode,
+        rootcert,
+    })
+}
+
+/// libpq's default root certificate file, `~/.postgresql/root.crt`.
+fn default_rootcert() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| Path::new(&h).join(".postgresql/root.crt"))
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The CA certificates of a PEM file.
+fn roots(path: &Path) -> Result<RootCertStore, DbError> {
+    let shown = path.display();
+    if path.as_os_str() == "system" {
+        return Err(DbError(
+            "sslrootcert=system is not supported: give the file of the CA that signed the \
+             server's certificate (sslrootcert=PATH)"
+                .into(),
+        ));
+    }
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            DbError(format!(
+                "cannot read the root certificates {shown}: {e}: sslrootcert must name a PEM \
+                 file of CA certificates"
+            ))
+        })?;
+    let mut store = RootCertStore::empty();
+    let (added, _ignored) = store.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(DbError(format!(
+            "the root certificate file {shown} holds no usable CA certificate (PEM, \
+             -----BEGIN CERTIFICATE-----)"
+        )));
+    }
+    Ok(store)
+}
+
+/// Accepts any certificate (`prefer`, `require` without a root certificate: libpq checks
+/// none), but still checks that the server holds its key (the handshake's signatures).
+#[derive(Debug)]
+struct Unchecked(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca`: the chain must lead to a given CA; the name in the certificate is not checked.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            r => r,
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// The rustls configuration of a mode: what is checked of the server's certificate.
+fn client_config(mode: SslMode, rootcert: Option<&Path>) -> Result<rustls::ClientConfig, DbError> {
+    let provider = provider();
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DbError(format!("cannot set up TLS: {e}")))?;
+    // The root certificates: the one given, else libpq's default file if it exists (which
+    // `require` then checks against, as libpq does); `verify-*` need one.
+    let given = rootcert.map(Path::to_path_buf);
+    let root_file = given
+        .clone()
+        .or_else(|| default_rootcert().filter(|p| p.is_file()));
+    let verify = match mode {
+        SslMode::VerifyCa | SslMode::VerifyFull => true,
+        SslMode::Require => root_file.is_some(),
+        _ => false,
+    };
+    if !verify {
+        return Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
+            .with_no_client_auth());
+    }
+    let Some(file) = root_file else {
+        let default = default_rootcert()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "~/.postgresql/root.crt".into());
+        return Err(DbError(format!(
+            "sslmode={} checks the server's certificate, but no root certificate was given and \
+             {default} does not exist: add sslrootcert=PATH (the CA's PEM file) to the URL or \
+             set PGSSLROOTCERT, or use sslmode=require to encrypt without checking",
+            if mode == SslMode::VerifyCa {
+                "verify-ca"
+            } else {
+                "verify-full"
+            }
+        )));
+    };
+    let roots = Arc::new(roots(&file)?);
+    let webpki = WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(&provider))
+        .build()
+        .map_err(|e| DbError(format!("cannot set up TLS with {}: {e}", file.display())))?;
+    let config = if mode == SslMode::VerifyFull {
+        builder.with_webpki_verifier(webpki)
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+    };
+    Ok(config.with_no_client_auth())
+}
+
+/// Connect to the server `url` names, with TLS as its `sslmode` says.
+pub(crate) fn connect(url: &str) -> Result<postgres::Client, DbError> {
+    let s = settings(url, |k| std::env::var(k).ok())?;
+    let mut config: postgres::Config = s.url.parse().map_err(DbError::from)?;
+    // TLS only over TCP: a Unix socket never has it (libpq ignores sslmode there).
+    let tcp = !config.get_hostaddrs().is_empty()
+        || config
+            .get_hosts()
+            .iter()
+            .any(|h| matches!(h, postgres::config::Host::Tcp(_)));
+    if s.mode == SslMode::Disable || !tcp {
+        config.ssl_mode(postgres::config::SslMode::Disable);
+        return config.connect(postgres::NoTls).map_err(DbError::from);
+    }
+    config.ssl_mode(if s.mode == SslMode::Prefer {
+        postgres::config::SslMode::Prefer
+    } else {
+        postgres::config::SslMode::Require
+    });
+    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_config(
+        s.mode,
+        s.rootcert.as_deref(),
+    )?);
+    config.connect(tls).map_err(DbError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn tls_options_are_split_off_the_url() {
+        let s = settings(
+            "postgres://u:pw@db:5432/p?sslmode=verify-full&application_name=x&sslrootcert=%2Fetc%2Fca.pem",
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(s.url, "postgres://u:pw@db:5432/p?application_name=x");
+        assert_eq!(s.mode, SslMode::VerifyFull);
+        assert_eq!(s.rootcert, Some(PathBuf::from("/etc/ca.pem")));
+        let plain = settings("postgres://db/p", no_env).unwrap();
+        assert_eq!(plain.url, "postgres://db/p");
+        assert_eq!(plain.mode, SslMode::Prefer, "libpq's default");
+        assert_eq!(plain.rootcert, None);
+        assert!(settings("postgres://db/p?sslmode=bogus", no_env).is_err());
+    }
+
+    #[test]
+    fn the_environment_fills_what_the_url_does_not_say() {
+        let env = |k: &str| match k {
+            "PGSSLMODE" => Some("require".to_string()),
+            "PGSSLROOTCERT" => Some("/ca.pem".to_string()),
+            _ => None,
+        };
+        let s = settings("postgres://db/p", env).unwrap();
+        assert_eq!(s.mode, SslMode::Require);
+        assert_eq!(s.rootcert, Some(PathBuf::from("/ca.pem")));
+        // The URL wins.
+        let s = settings("postgres://db/p?sslmode=disable", env).unwrap();
+        assert_eq!(s.mode, SslMode::Disable);
+    }
+
+    #[test]
+    fn verify_modes_need_a_root_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.pem");
+        let e = client_config(SslMode::VerifyFull, Some(&missing)).unwrap_err();
+        assert!(e.0.contains("none.pem"), "{}", e.0);
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let e = client_config(SslMode::VerifyCa, Some(&empty)).unwrap_err();
+        assert!(e.0.contains("no usable CA certificate"), "{}", e.0);
+        // Nothing is checked by prefer: no root needed.
+        assert!(client_config(SslMode::Prefer, None).is_ok());
+    }
+}

@@ -1,0 +1,334 @@
+//! TLS to a real PostgreSQL server: a private cluster of its own (initdb, as
+//! `.ci/services/store.sh` does, but listening on a loopback address with `ssl = on`), a CA
+//! and a server certificate made here with the openssl command. Then: `verify-full` with the
+//! right CA connects and stores a scan; `verify-ca` too; a wrong CA is refused with a message
+//! that names the certificate problem; `require` against the server with `ssl = off` fails
+//! clearly; a password in the URL is never printed.
+//!
+//! Needs root (the cluster runs as `postgres`), the PostgreSQL server package and openssl;
+//! skipped with a message without them, except under CI (`CI=true`), where it fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on bad fixtures
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, UNIX_EPOCH};
+
+use portolan_model::{EventSink, PortEvent, PortState, Protocol, Reason, ScanStart};
+use portolan_store::{Store, Targets};
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+fn skip(why: &str) {
+    assert!(
+        !in_ci(),
+        "the PostgreSQL TLS test cannot run under CI: {why}"
+    );
+    eprintln!("skipping the PostgreSQL TLS test: {why}");
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The server's bin directory (the newest installed).
+fn pg_bin() -> Option<PathBuf> {
+    let mut bins: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|b| b.join("initdb").is_file())
+        .collect();
+    bins.sort_by_key(|b| {
+        b.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    bins.pop()
+}
+
+/// A CA (`NAME.crt`, `NAME.key`) in `dir`.
+fn make_ca(dir: &Path, name: &str) {
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "2", "-subj"])
+        .arg(format!("/CN=portolan test {name}"))
+        .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+        .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        .arg("-keyout")
+        .arg(dir.join(format!("{name}.key")))
+        .arg("-out")
+        .arg(dir.join(format!("{name}.crt"))));
+}
+
+/// `server.crt`/`server.key` for `ip`, signed by the CA `ca`.
+fn make_server_cert(dir: &Path, ca: &str, ip: &str) {
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args(["-subj", "/CN=portolan test server"])
+        .arg("-keyout")
+        .arg(dir.join("server.key"))
+        .arg("-out")
+        .arg(dir.join("server.csr")));
+    std::fs::write(
+        dir.join("server.ext"),
+        format!(
+            "subjectAltName=IP:{ip},DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        ),
+    )
+    .unwrap();
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2"])
+        .arg("-in")
+        .arg(dir.join("server.csr"))
+        .arg("-CA")
+        .arg(dir.join(format!("{ca}.crt")))
+        .arg("-CAkey")
+        .arg(dir.join(format!("{ca}.key")))
+        .arg("-CAcreateserial")
+        .arg("-extfile")
+        .arg(dir.join("server.ext"))
+        .arg("-out")
+        .arg(dir.join("server.crt")));
+}
+
+/// A private cluster, stopped (by its own pg_ctl) and removed when dropped.
+struct Cluster {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["stop", "-m", "immediate"])
+            .output();
+    }
+}
+
+const IP: &str = "127.14.14.1";
+
+fn start_cluster(bin: PathBuf) -> Cluster {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_ca(d, "ca");
+    make_ca(d, "other-ca");
+    make_server_cert(d, "ca", IP);
+    run(Command::new("chown").arg("-R").arg("postgres:").arg(d));
+    run(Command::new("chmod").arg("700").arg(d));
+    run(Command::new("chmod").arg("600").arg(d.join("server.key")));
+    let data = d.join("data");
+    run(Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(bin.join("initdb"))
+        .arg("-D")
+        .arg(&data)
+        .args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+        ]));
+    // A free port on our loopback address (the server binds it right after).
+    let port = TcpListener::bind((IP, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // TLS in the configuration file (not on the command line, which would win over the
+    // ALTER SYSTEM that turns it off later).
+    let conf = data.join("postgresql.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str(&format!(
+        "\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+        d.join("server.crt").display(),
+        d.join("server.key").display()
+    ));
+    std::fs::write(&conf, text).unwrap();
+    let opts = format!(
+        "-c listen_addresses={IP} -c port={port} -c unix_socket_directories={} -c fsync=off",
+        d.display(),
+    );
+    run(Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(bin.join("pg_ctl"))
+        .arg("-D")
+        .arg(&data)
+        .arg("-l")
+        .arg(d.join("server.log"))
+        .args(["-w", "-t", "60", "-o", &opts, "start"])
+        .stdin(std::process::Stdio::null()));
+    Cluster {
+        bin,
+        data,
+        port,
+        _dir: dir,
+    }
+}
+
+fn url(c: &Cluster, query: &str) -> String {
+    format!(
+        "postgres://postgres:s3cret-pw@{IP}:{}/postgres?{query}",
+        c.port
+    )
+}
+
+/// Store one scan of one open port; read it back.
+fn store_a_scan(url: &str) {
+    let store = Store::open(Some(url)).unwrap_or_else(|e| panic!("{url}: {e}"));
+    let mut sink = store.sink(Targets("192.0.2.0/24".into()));
+    sink.start(&ScanStart {
+        args: "portolan scan 192.0.2.0/24 -p 443".into(),
+        num_ports: 1,
+        ports: "443".into(),
+        proto: Protocol::Tcp,
+        resumed_from: None,
+        scan_type: "connect".into(),
+        scanner: "portolan".into(),
+        seed: 1,
+        shard: "0/1".into(),
+        targets: 256,
+        time: UNIX_EPOCH + Duration::from_secs(1000),
+        version: "0".into(),
+    })
+    .unwrap();
+    let ev = PortEvent {
+        addr: "192.0.2.9".parse().unwrap(),
+        port: 443,
+        proto: Protocol::Tcp,
+        state: PortState::Open,
+        reason: Reason::SynAck,
+        rtt: None,
+        ttl: None,
+        service: None,
+    };
+    sink.port(&ev, UNIX_EPOCH + Duration::from_secs(1001))
+        .unwrap();
+    sink.flush().unwrap();
+    let id = sink.scan_id().unwrap();
+    drop(sink);
+    let got = Store::open(Some(url)).unwrap().scan(id).unwrap();
+    assert_eq!(got.hosts.len(), 1);
+    assert_eq!(got.hosts[0].ports, vec![ev]);
+}
+
+fn open_err(url: &str) -> String {
+    Store::open(Some(url))
+        .map(|_| ())
+        .expect_err("the connection must be refused")
+        .to_string()
+}
+
+#[test]
+fn tls_to_a_real_server_as_libpq_does_it() {
+    // libpq's variables would change what the URLs below mean.
+    if std::env::var_os("PGSSLMODE").is_some() || std::env::var_os("PGSSLROOTCERT").is_some() {
+        return skip("PGSSLMODE or PGSSLROOTCERT is set");
+    }
+    // Root (the cluster runs as postgres), the server package, openssl.
+    if !Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+    {
+        return skip("not root (the cluster runs as the postgres user)");
+    }
+    let Some(bin) = pg_bin() else {
+        return skip("no PostgreSQL server installed (package postgresql)");
+    };
+    if Command::new("openssl").arg("version").output().is_err() {
+        return skip("no openssl command");
+    }
+    let c = start_cluster(bin);
+    let dir = c.data.parent().unwrap().to_path_buf();
+    let ca = dir.join("ca.crt").display().to_string();
+    let other = dir.join("other-ca.crt").display().to_string();
+
+    // The right CA: connects, and a scan is stored and read back.
+    store_a_scan(&url(&c, &format!("sslmode=verify-full&sslrootcert={ca}")));
+    store_a_scan(&url(&c, &format!("sslmode=verify-ca&sslrootcert={ca}")));
+    // Encrypted without checking (require, and the default: prefer).
+    store_a_scan(&url(&c, "sslmode=require"));
+    store_a_scan(&url(&c, ""));
+
+    // A CA that did not sign the server's certificate: refused, saying why.
+    let e = open_err(&url(
+        &c,
+        &format!("sslmode=verify-full&sslrootcert={other}"),
+    ));
+    assert!(
+        e.contains("certificate") && e.contains("UnknownIssuer"),
+        "the message names the certificate problem: {e}"
+    );
+    assert!(!e.contains("s3cret-pw"), "the password is not printed: {e}");
+    assert!(e.contains("postgres:***@"), "{e}");
+    let e = open_err(&url(&c, &format!("sslmode=verify-ca&sslrootcert={other}")));
+    assert!(e.contains("UnknownIssuer"), "{e}");
+    // verify-full checks the name too: reached at its address under a name the certificate
+    // does not carry, it is refused; verify-ca does not check the name.
+    let other_name = |mode: &str| {
+        format!(
+            "postgres://postgres:s3cret-pw@db.invalid:{}/postgres?hostaddr={IP}&sslmode={mode}\
+             &sslrootcert={ca}",
+            c.port
+        )
+    };
+    let e = open_err(&other_name("verify-full"));
+    assert!(e.contains("not valid for name \"db.invalid\""), "{e}");
+    store_a_scan(&other_name("verify-ca"));
+    // A missing root file: refused before connecting, naming the file.
+    let e = open_err(&url(
+        &c,
+        &format!("sslmode=verify-full&sslrootcert={}/none.crt", dir.display()),
+    ));
+    assert!(e.contains("none.crt"), "{e}");
+    assert!(!e.contains("s3cret-pw"), "{e}");
+
+    // The server without TLS: require fails clearly; prefer and disable connect.
+    run(Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(c.bin.join("psql"))
+        .args(["-q", "-h"])
+        .arg(&dir)
+        .args(["-p", &c.port.to_string(), "-U", "postgres", "-c"])
+        .arg("ALTER SYSTEM SET ssl = off")
+        .args(["-c", "SELECT pg_reload_conf()"]));
+    std::thread::sleep(Duration::from_millis(500));
+    let e = open_err(&url(&c, "sslmode=require"));
+    assert!(e.contains("does not support TLS"), "{e}");
+    assert!(!e.contains("s3cret-pw"), "{e}");
+    store_a_scan(&url(&c, "sslmode=prefer"));
+    store_a_scan(&url(&c, "sslmode=disable"));
+}
