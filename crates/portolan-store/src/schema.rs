@@ -149,6 +149,9 @@ pub const PG_MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX hosts_addr ON hosts (addr_key, scan_id);
     CREATE INDEX IF NOT EXISTS hosts_scan ON hosts (scan_id);
     ",
+    // 4: the host discovery that ran before the ports (the probes, `connect:80,443`,
+    // `localhost`); NULL for -Pn and for scans stored before.
+    "ALTER TABLE scans ADD COLUMN IF NOT EXISTS discovery TEXT;",
 ];
 
 /// The SQLite migrations, in order.
@@ -353,6 +356,9 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX hosts_addr ON hosts (addr_key, scan_id);
     CREATE INDEX hosts_scan ON hosts (scan_id);
     ",
+    // 4: the host discovery that ran before the ports (the probes, `connect:80,443`,
+    // `localhost`); NULL for -Pn and for scans stored before.
+    "ALTER TABLE scans ADD COLUMN discovery TEXT;",
 ];
 
 const _: () = assert!(MIGRATIONS.len() == PG_MIGRATIONS.len());

@@ -197,7 +197,9 @@ fn a_version_1_store_gets_the_new_tables_and_keeps_its_scans() {
         })
         .unwrap();
         drop(sink);
-        let drop_v2 = "DROP TABLE alerts; DROP TABLE detect_runs; DROP TABLE audits;";
+        // (And what versions 3 and 4 added: 4's column, which its migration adds again.)
+        let drop_v2 = "DROP TABLE alerts; DROP TABLE detect_runs; DROP TABLE audits; \
+                       ALTER TABLE scans DROP COLUMN discovery;";
         if db.is_pg() {
             let mut c = postgres::Client::connect(&db.spec, postgres::NoTls).unwrap();
             c.batch_execute(drop_v2).unwrap();
