@@ -17,10 +17,15 @@
 //! moves. A resumed scan starts from the snapshot, so its report covers every leg, and open ports
 //! whose service detection never finished (a kill during `-sV`) are detected on the next run.
 //!
-//! **Host discovery.** With [`ScanRequest::discovery`] the session first finds the live hosts
-//! ([`crate::discovery`]: raw and stateless with `CAP_NET_RAW`, TCP connects without) and marks
-//! them up in the report with their reason; then it scans the ports of those hosts only, or
-//! nothing more (`-sn`).
+//! **Host discovery.** With [`ScanRequest::discovery`] (the CLI's default for port scans, as
+//! nmap's) the session first finds the live hosts ([`crate::discovery`]: raw and stateless with
+//! `CAP_NET_RAW`, TCP connects without) and marks them up in the report with their reason; then
+//! it scans the ports of those hosts only, or nothing more (`-sn`). This host's own addresses
+//! among the targets (loopback, local interfaces) are up without a probe (`localhost-response`);
+//! a scan whose targets are all its own walks them exactly as without discovery. With
+//! `--resume` the live hosts are saved in the snapshot before the first port probe and a resumed
+//! run walks the same ones; `--shard` is refused with discovery (the shards would no longer
+//! partition the job).
 //!
 //! **Stopping.** The caller owns the signal handling and passes a [`Stop`]: its first request
 //! stops the engine gracefully (state saved); the second also abandons service detection.
@@ -113,8 +118,8 @@ pub struct ScanRequest {
     pub send_threads: Option<usize>,
     pub send_via: raw::SendVia,
     pub router_mac: Option<[u8; 6]>,
-    /// Host discovery: off (every target is scanned, `-Pn`), before the port scan
-    /// (`--discovery`), or alone (`-sn`).
+    /// Host discovery: off (every target is scanned, `-Pn`; this library's default), before
+    /// the port scan (the CLI's default), or alone (`-sn`).
     pub discovery: HostDiscovery,
     /// Retransmissions of silent host-discovery IP probes; `None`: none (each probe kind is
     /// sent once: any answer proves a host up, so the kinds are each other's redundancy, and a
