@@ -544,4 +544,26 @@ mod tests {
         );
         assert_eq!(HostDiscovery::Before(p).probes(), Some(&[Probe::Echo][..]));
     }
+
+    #[test]
+    fn own_addresses_hold_loopback_and_list_at_most_the_cap() {
+        let (own, _) = own_addresses();
+        for a in ["127.0.0.1", "127.255.255.254", "::1"] {
+            let a: IpAddr = a.parse().unwrap();
+            let i = Interval::single(a);
+            assert!(
+                own.iter()
+                    .any(|o| o.family == i.family && o.lo <= i.lo && i.hi <= o.hi),
+                "{a}"
+            );
+        }
+        let all = local_hosts(&own);
+        assert_eq!(all.len() as u128, LOCAL_LISTED);
+        assert!(all
+            .iter()
+            .all(|h| h.reason == Reason::LocalhostResponse && h.rtt.is_none()));
+        let one = local_hosts(&[Interval::single("10.9.9.9".parse().unwrap())]);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].addr, "10.9.9.9".parse::<IpAddr>().unwrap());
+    }
 }

@@ -647,4 +647,40 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("every target is excluded"));
     }
+
+    #[test]
+    fn split_by_and_restrict_keep_excludes_and_hostnames() {
+        let t = TargetSet::from_intervals(
+            parse_literal("10.0.0.0/29").unwrap().unwrap(),
+            parse_literal("10.0.0.3").unwrap().unwrap(),
+            vec![("10.0.0.5".parse().unwrap(), "web".into())],
+        )
+        .unwrap();
+        let own = [Interval::single("10.0.0.1".parse().unwrap())];
+        let (inside, outside) = t.split_by(&own);
+        assert_eq!(inside, own.to_vec());
+        // 8 addresses, one excluded, one own: six probed.
+        assert_eq!(outside.iter().map(|iv| iv.size()).sum::<u128>(), 6);
+        assert!(outside
+            .iter()
+            .all(|iv| !iv.contains(Family::V4, 0x0a00_0001)));
+        // The live hosts: an excluded address stays out, a name stays with its address.
+        let live = t
+            .restrict(vec![
+                Interval::single("10.0.0.3".parse().unwrap()),
+                Interval::single("10.0.0.5".parse().unwrap()),
+                Interval::single("192.0.2.1".parse().unwrap()),
+            ])
+            .unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live.get(0), Some("10.0.0.5".parse().unwrap()));
+        assert_eq!(live.hostname("10.0.0.5".parse().unwrap()), Some("web"));
+        assert!(t.restrict(vec![own[0]]).is_ok());
+        assert!(t.restrict(Vec::new()).is_err());
+        assert_eq!(
+            Interval::single("10.0.0.9".parse().unwrap()).nth(0),
+            Some("10.0.0.9".parse().unwrap())
+        );
+        assert_eq!(Interval::single("10.0.0.9".parse().unwrap()).nth(1), None);
+    }
 }
