@@ -12,8 +12,8 @@
 #      try, --max-rate RATE) to compare the engines packet for packet; goal: portolan finds every live host in at most half
 #      of the faster peer's time
 #   2. the same on the IPv6 /112: portolan scan -sn vs nmap -6 -sn (zmap has no ICMPv6 echo)
-#   3. --top-ports 100 --syn of the /16 at --max-rate PRATE, with --discovery (live hosts' ports
-#      only) and without (every address's): wall time and probes sent
+#   3. --top-ports 100 --syn of the /16 at --max-rate PRATE, with discovery (the default: live
+#      hosts' ports only) and with -Pn (every address's): wall time and probes sent
 # Needs root, iproute2, nftables, python3, bc, nmap, zmap and a release build
 # (`cargo build --release -p portolan-cli`). Packets stay inside the lab's two namespaces.
 # Usage: [REPS=1] [RATE=100000] [PRATE=300000] bench/discovery.sh [TIMEOUT_S_PER_RUN=300]
@@ -107,14 +107,14 @@ row "" "nmap -6 -sn" "$(median "${tn[@]}")" "$fn" "$dn"
 
 # 3. --top-ports 100 of the /16, with and without discovery.
 TP=""
-tw=$(timed "$WORK/pw.json" "$BIN" scan 10.80.0.0/16 --top-ports 100 --syn --discovery \
+tw=$(timed "$WORK/pw.json" "$BIN" scan 10.80.0.0/16 --top-ports 100 --syn \
      --max-rate "$PRATE" --retries 1 --no-store -q --format json)
 TP=$tw
 to=$(timed "$WORK/po.json" "$BIN" scan 10.80.0.0/16 --top-ports 100 --syn -Pn \
      --max-rate "$PRATE" --retries 1 --no-store -q --format json)
 sent() { grep '"type":"end"' "$1" | sed 's/.*"sent":\([0-9]*\).*/\1/'; }
 hosts_up() { grep '"type":"host"' "$1" | grep -c '"up":true' || true; }
-row "--top-ports 100 /16, --discovery" portolan "$tw" "$(hosts_up "$WORK/pw.json")/655" \
+row "--top-ports 100 /16 (discovery)" portolan "$tw" "$(hosts_up "$WORK/pw.json")/655" \
     "sent=$(sent "$WORK/pw.json")"
 row "--top-ports 100 /16, -Pn" portolan "$to" "$(hosts_up "$WORK/po.json")/655" \
     "sent=$(sent "$WORK/po.json")"

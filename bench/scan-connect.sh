@@ -30,11 +30,11 @@ declare -a ROWS
 bench_case() { # CASE EXPECTED TARGET PORTSPEC NMAP_PORTS RS_PORTS...
   local case=$1 expect=$2 tgt=$3 pspec=$4 nports=$5; shift 5
   local tp tn tr tb fb
-  tp=$(run portolan "$WORK/p.out" "$BIN" scan "$tgt" -p "$pspec" -q --concurrency 8000 \
+  tp=$(run portolan "$WORK/p.out" "$BIN" scan "$tgt" -Pn -p "$pspec" -q --concurrency 8000 \
         --timeout 300 --min-timeout 40 --retries "${RETRIES:-2}" -o "jsonl=$WORK/p.jsonl")
   local fp; fp=$(count_portolan "$WORK/p.jsonl")
   if [ -n "$BASE" ]; then
-    tb=$(run base "$WORK/b.out" "$BASE" scan "$tgt" -p "$pspec" -q --concurrency 8000 \
+    tb=$(run base "$WORK/b.out" "$BASE" scan "$tgt" -Pn -p "$pspec" -q --concurrency 8000 \
           --timeout 300 --min-timeout 40 --retries "${RETRIES:-2}" -o "jsonl=$WORK/b.jsonl")
     fb=$(count_portolan "$WORK/b.jsonl")
   fi

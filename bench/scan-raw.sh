@@ -53,10 +53,10 @@ portolan_case() {
   local case=$1 expect=$2; shift 2
   local tp=() tb=() i fp fb=
   for i in $(seq "$REPS"); do
-    tp+=("$(timed "$WORK/p" "$BIN" scan "$@" -q -o "jsonl=$WORK/p.jsonl")")
+    tp+=("$(timed "$WORK/p" "$BIN" scan -Pn "$@" -q -o "jsonl=$WORK/p.jsonl")")
     fp=$(open_jsonl "$WORK/p.jsonl")
     if [ -n "$BASE" ]; then
-      tb+=("$(timed "$WORK/b" "$BASE" scan "$@" -q -o "jsonl=$WORK/b.jsonl")")
+      tb+=("$(timed "$WORK/b" "$BASE" scan -Pn "$@" -q -o "jsonl=$WORK/b.jsonl")")
       fb=$(open_jsonl "$WORK/b.jsonl")
     fi
   done
@@ -68,12 +68,12 @@ portolan_case() {
 # 0. Clean, all ports, no rate flag, against nmap -sS -T4 in the same run (interleaved).
 tp=(); tn=(); tb=()
 for i in $(seq "$REPS"); do
-  tp+=("$(timed "$WORK/p0" "$BIN" scan 10.78.0.2 -p- --syn -q -o "jsonl=$WORK/p0.jsonl")")
+  tp+=("$(timed "$WORK/p0" "$BIN" scan 10.78.0.2 -Pn -p- --syn -q -o "jsonl=$WORK/p0.jsonl")")
   fp0=$(open_jsonl "$WORK/p0.jsonl")
   tn+=("$(timed "$WORK/n0" nmap -sS -p- -T4 -n -Pn 10.78.0.2 -oG "$WORK/n0.gnmap")")
   fn0=$(open_gnmap "$WORK/n0.gnmap")
   if [ -n "$BASE" ]; then
-    tb+=("$(timed "$WORK/b0" "$BASE" scan 10.78.0.2 -p- --syn -q -o "jsonl=$WORK/b0.jsonl")")
+    tb+=("$(timed "$WORK/b0" "$BASE" scan 10.78.0.2 -Pn -p- --syn -q -o "jsonl=$WORK/b0.jsonl")")
     fb0=$(open_jsonl "$WORK/b0.jsonl")
   fi
 done

@@ -31,7 +31,7 @@ bench_case() { # bench_case LABEL EXPECTED_OPEN ARGS...
         link) extra=(--send-via link) ;;
         mac) extra=(--router-mac "$TMAC") ;;
       esac
-      ip netns exec "$S" /usr/bin/time -f "%e %U %S" -o "$WORK/t" "$BIN" scan "$@" "${extra[@]}" -q \
+      ip netns exec "$S" /usr/bin/time -f "%e %U %S" -o "$WORK/t" "$BIN" scan -Pn "$@" "${extra[@]}" -q \
         -o "jsonl=$WORK/out.jsonl" > /dev/null
       local t cpu open
       read -r t u k < "$WORK/t"

@@ -22,7 +22,7 @@ LIMIT=${LIMIT:-300}
 . bench/lib.sh
 lab_begin pss
 listen_tcp 80
-SCAN=(scan 10.77.0.0/17 -p 80 --syn -q)
+SCAN=(scan 10.77.0.0/17 -Pn -p 80 --syn -q)
 [ -z "$RATE" ] || SCAN+=(--max-rate "$RATE")
 export PORTOLAN_DATA_DIR="$WORK/data"   # never the user's own store
 mkdir -p "$PORTOLAN_DATA_DIR"

@@ -1,6 +1,7 @@
-//! `portolan scan -sn`, `--discovery`, `-Pn` on loopback (127.0.0.0/8 only): host status and
-//! reason in every output, nmap-valid XML, the unprivileged fallback, and bad input refused
-//! before any packet. The sparse-network lab is in discovery_lab.rs.
+//! `portolan scan -sn`, `--discovery`, `-Pn` on loopback (127.0.0.0/8 only): this host's own
+//! addresses are up without a probe (`localhost-response`, as nmap says), in every output,
+//! nmap-valid XML, and bad input refused before any packet. The probes themselves (raw, and the
+//! unprivileged fallback) are tested on the sparse-network lab in discovery_lab.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -8,15 +9,8 @@ mod common;
 use common::portolan;
 use predicates::prelude::*;
 
-/// Reasons a loopback host may give: raw discovery (echo, timestamp, SYN/ACK pings answered by
-/// RST or SYN-ACK) or the connect fallback.
-const REASONS: [&str; 5] = [
-    "echo-reply",
-    "timestamp-reply",
-    "syn-ack",
-    "reset",
-    "conn-refused",
-];
+/// The reason a loopback host gives: it is this host's own, up without a probe.
+const REASONS: [&str; 1] = ["localhost-response"];
 
 #[test]
 fn ping_scan_reports_every_loopback_host_up_with_a_reason_in_every_format() {
@@ -77,6 +71,9 @@ fn ping_scan_reports_every_loopback_host_up_with_a_reason_in_every_format() {
     let end = recs.last().unwrap();
     assert_eq!(end["type"], "end");
     assert_eq!(end["hosts_up"], 3);
+    // Not one probe: loopback is this host's own.
+    assert_eq!(end["sent"], 0, "{end}");
+    assert_eq!(end["host_discovery"], "localhost", "{end}");
 }
 
 #[test]
@@ -85,28 +82,32 @@ fn table_says_how_each_host_answered() {
         .args(["scan", "-sn", "127.0.0.1", "--no-store", "-q"])
         .assert()
         .success()
-        .stdout(
-            predicate::str::is_match(
-                "host is up, (echo-reply|timestamp-reply|syn-ack|reset|conn-refused)",
-            )
-            .unwrap(),
-        );
+        .stdout(predicate::str::is_match("host is up, localhost-response").unwrap());
 }
 
 #[test]
-fn without_raw_sockets_discovery_connects_and_says_so() {
+fn without_raw_sockets_loopback_needs_no_probe() {
     if !common::is_root() || !common::lab::have("setpriv") {
         if common::in_ci() {
-            panic!("the fallback test needs root and setpriv under CI");
+            panic!("the unprivileged test needs root and setpriv under CI");
         }
         eprintln!("SKIP: needs root and setpriv to run portolan without CAP_NET_RAW");
         return;
     }
-    // Root without CAP_NET_RAW: raw sockets are refused, as for an ordinary user.
+    // Root without CAP_NET_RAW, as an ordinary user: a port scan of loopback discovers
+    // nothing (no connect to 80 and 443, no notice about it) and scans as before.
     let out = std::process::Command::new("setpriv")
         .arg("--bounding-set=-net_raw")
         .arg(assert_cmd::cargo::cargo_bin("portolan"))
-        .args(["scan", "-sn", "127.0.0.1", "--no-store", "--format", "json"])
+        .args([
+            "scan",
+            "127.0.0.1",
+            "-p",
+            "1",
+            "--no-store",
+            "--format",
+            "json",
+        ])
         .env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
         .output()
         .unwrap();
@@ -116,12 +117,14 @@ fn without_raw_sockets_discovery_connects_and_says_so() {
         String::from_utf8_lossy(&out.stderr)
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("TCP connects to ports 80 and 443"), "{err}");
+    assert!(!err.contains("TCP connects to ports 80 and 443"), "{err}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
-        stdout.contains("\"up\":true,\"up_reason\":\"conn-refused\""),
+        stdout.contains("\"up\":true,\"up_reason\":\"localhost-response\""),
         "{stdout}"
     );
+    // One probe: port 1.
+    assert!(stdout.contains("\"sent\":1,"), "{stdout}");
 }
 
 #[test]
@@ -146,7 +149,8 @@ fn discovery_before_ports_scans_live_hosts() {
         String::from_utf8_lossy(&out.stderr)
     );
     let s = String::from_utf8(out.stdout).unwrap();
-    // Both hosts are live, so both get their port probed (closed: nothing listens on 1).
+    // Both hosts are this host's own, so both get their port probed (closed: nothing listens
+    // on 1), and nothing else is sent.
     assert_eq!(
         s.matches("\"type\":\"port\"").count(),
         0,
@@ -154,6 +158,7 @@ fn discovery_before_ports_scans_live_hosts() {
     );
     assert!(s.contains("\"hosts_up\":2"), "{s}");
     assert!(s.contains("\"closed\":2"), "{s}");
+    assert!(s.contains("\"sent\":2,"), "{s}");
 }
 
 #[test]
@@ -163,7 +168,6 @@ fn bad_discovery_input_is_refused_before_any_packet() {
         (&["--discovery=syn:0"][..], "not a port"),
         (&["--discovery=arp:1"][..], "unknown probe \"arp:1\""),
         (&["-sn", "-p", "22"][..], "cannot be used with"),
-        (&["--discovery", "--resume", "/tmp/x.resume"][..], "add -Pn"),
         (&["--discovery", "-Pn"][..], "cannot be used with"),
     ] {
         portolan()
@@ -176,7 +180,7 @@ fn bad_discovery_input_is_refused_before_any_packet() {
 }
 
 #[test]
-fn pn_is_the_default_and_accepted() {
+fn pn_is_accepted() {
     portolan()
         .args([
             "scan",
@@ -198,4 +202,98 @@ fn pn_is_the_default_and_accepted() {
         .success()
         .stdout(predicate::str::contains("scan -sn 10.0.0.0/16"))
         .stdout(predicate::str::contains("--discovery"));
+}
+
+#[test]
+fn every_output_and_the_store_name_the_discovery_that_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let path = |n: &str| dir.path().join(n);
+    let run = |extra: &[&str]| {
+        let out = portolan()
+            .args(["scan", "127.0.0.1", "-p", "1", "-q", "--store"])
+            .arg(&db)
+            .args(extra)
+            .arg("-o")
+            .arg(format!("xml={}", path("out.xml").display()))
+            .arg("-o")
+            .arg(format!("grep={}", path("out.gnmap").display()))
+            .arg("-o")
+            .arg(format!("csv={}", path("out.csv").display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Discovery on (the default): loopback is this host's own, named "localhost".
+    let table = run(&["--all-ports"]);
+    assert!(
+        table.contains("host discovery: localhost (1 up, 0 down)"),
+        "{table}"
+    );
+    let xml = std::fs::read_to_string(path("out.xml")).unwrap();
+    assert!(
+        xml.contains("<taskend task=\"Ping Scan\"")
+            && xml.contains("extrainfo=\"host discovery: localhost; 1 of 1 hosts up\""),
+        "{xml}"
+    );
+    assert!(xml.contains("reason=\"localhost-response\""), "{xml}");
+    common::nmapxml::check(&path("out.xml"), &[]);
+    let grep = std::fs::read_to_string(path("out.gnmap")).unwrap();
+    assert!(grep.contains("\n# Host discovery: localhost\n"), "{grep}");
+    let csv = std::fs::read_to_string(path("out.csv")).unwrap();
+    let mut rows = csv.lines();
+    assert!(rows
+        .next()
+        .unwrap()
+        .ends_with(",vulns,host_reason,host_discovery"));
+    assert!(
+        rows.next()
+            .unwrap()
+            .ends_with(",localhost-response,localhost"),
+        "{csv}"
+    );
+    // -Pn: no discovery, and nothing says one ran.
+    let table = run(&["-Pn", "--all-ports"]);
+    assert!(!table.contains("host discovery"), "{table}");
+    let xml = std::fs::read_to_string(path("out.xml")).unwrap();
+    assert!(!xml.contains("Ping Scan"), "{xml}");
+    let csv = std::fs::read_to_string(path("out.csv")).unwrap();
+    assert!(
+        csv.lines().nth(1).unwrap().ends_with(",conn-refused,"),
+        "{csv}"
+    );
+    // The store: the scan's discovery and each host's reason.
+    let show = |id: &str| -> serde_json::Value {
+        let out = portolan()
+            .args(["scans", "show", id, "--format", "json", "--store"])
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = show("1");
+    assert_eq!(first["scan"]["discovery"], "localhost", "{first}");
+    assert_eq!(
+        first["hosts"][0]["up_reason"], "localhost-response",
+        "{first}"
+    );
+    let second = show("2");
+    assert!(second["scan"]["discovery"].is_null(), "{second}");
+    let out = portolan()
+        .args(["scans", "show", "1", "--store"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("host discovery: localhost"), "{text}");
 }

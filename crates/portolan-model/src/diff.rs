@@ -191,6 +191,7 @@ mod tests {
                 })
                 .collect(),
             targets_total: 0,
+            host_discovery: String::new(),
             stats: ScanStats::default(),
         }
     }

@@ -99,11 +99,14 @@ pub enum Reason {
     ArpResponse,
     /// Host discovery: an IPv6 neighbour advertisement.
     NdResponse,
+    /// Host discovery: the target is one of this host's own addresses (loopback, or an
+    /// address of a local interface), up without a probe (nmap's `localhost-response`).
+    LocalhostResponse,
 }
 
 impl Reason {
     /// Every reason, for parsers of the names.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::SynAck,
         Reason::ConnRefused,
         Reason::Reset,
@@ -116,6 +119,7 @@ impl Reason {
         Reason::TimestampReply,
         Reason::ArpResponse,
         Reason::NdResponse,
+        Reason::LocalhostResponse,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -131,6 +135,7 @@ impl Reason {
             Reason::TimestampReply => "timestamp-reply",
             Reason::ArpResponse => "arp-response",
             Reason::NdResponse => "nd-response",
+            Reason::LocalhostResponse => "localhost-response",
         }
     }
 }
@@ -338,6 +343,12 @@ pub struct ScanReport {
     /// Targets scanned in total (including silent ones).
     pub targets_total: u64,
     pub stats: ScanStats,
+    /// How hosts were found up before the ports were scanned: empty when discovery did not
+    /// run (`-Pn`, or a report read from elsewhere), else the probes that ran
+    /// (`arp,nd,icmp-echo,syn:443,ack:80,icmp-ts`, `connect:80,443` without raw sockets,
+    /// `localhost` when every target was this host's own address).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host_discovery: String,
 }
 
 impl ScanReport {

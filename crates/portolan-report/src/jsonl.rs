@@ -180,6 +180,10 @@ pub struct EndRecord {
     pub completed: u64,
     pub elapsed_s: f64,
     pub filtered: u64,
+    /// How hosts were found up before the ports were scanned (the probes, `connect:80,443`,
+    /// `localhost`); absent when discovery did not run (`-Pn`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host_discovery: String,
     pub hosts_up: u64,
     pub interrupted: bool,
     pub open: u64,
@@ -202,6 +206,7 @@ impl EndRecord {
             completed: s.completed,
             elapsed_s: r.elapsed().as_secs_f64(),
             filtered: s.filtered,
+            host_discovery: r.host_discovery.clone(),
             hosts_up: r.hosts_up(),
             interrupted: s.interrupted,
             open: s.open,

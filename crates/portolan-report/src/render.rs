@@ -13,7 +13,7 @@ use crate::escape;
 
 /// The CSV header row.
 pub const CSV_HEADER: &str =
-    "host,hostname,port,protocol,state,reason,rtt_us,ttl,service,product,version,extrainfo,cpe,tunnel,method,conf,vulns";
+    "host,hostname,port,protocol,state,reason,rtt_us,ttl,service,product,version,extrainfo,cpe,tunnel,method,conf,vulns,host_reason,host_discovery";
 
 /// Terminal styling for the table (the CLI's colour choice implements it).
 pub trait Paint {
@@ -264,6 +264,18 @@ pub fn xml(r: &ScanReport) -> String {
         );
     }
     o.push_str("<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n");
+    // Host discovery, as nmap -v records its ping scan: which probes ran and how many hosts
+    // were found up (each host's reason is in its <status>; hosts found down are counted in
+    // <runstats>, not listed).
+    if !r.host_discovery.is_empty() {
+        let _ = writeln!(
+            o,
+            "<taskbegin task=\"Ping Scan\" time=\"{start}\"/>\n<taskend task=\"Ping Scan\" time=\"{start}\" extrainfo=\"host discovery: {}; {} of {} hosts up\"/>",
+            xml_escape(&r.host_discovery),
+            r.hosts_up(),
+            r.targets_total.max(r.hosts_up())
+        );
+    }
     for h in &r.hosts {
         let _ = writeln!(o, "<host starttime=\"{start}\" endtime=\"{end}\">");
         let (state, reason) = if h.up {
@@ -400,6 +412,9 @@ pub fn grep(r: &ScanReport) -> String {
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect::<String>()
     );
+    if !r.host_discovery.is_empty() {
+        let _ = writeln!(o, "# Host discovery: {}", grep_field(&r.host_discovery));
+    }
     for h in &r.hosts {
         let name = h.hostname.as_deref().map(grep_field).unwrap_or_default();
         let _ = writeln!(
@@ -521,6 +536,8 @@ pub fn csv(r: &ScanReport) -> String {
                 s.map(|s| method_str(s.method)).unwrap_or("").to_string(),
                 s.map(|s| s.conf.to_string()).unwrap_or_default(),
                 csv_cell(&s.map(|s| vuln_ids(s).join(" ")).unwrap_or_default()),
+                h.up_reason.map(|r| r.to_string()).unwrap_or_default(),
+                csv_cell(&r.host_discovery),
             ];
             o.push_str(&row.join(","));
             o.push_str("\r\n");
@@ -651,6 +668,16 @@ pub fn table(r: &ScanReport, style: &dyn Paint, only_open: bool) -> String {
         s.filtered,
         if s.interrupted { " — INTERRUPTED" } else { "" }
     );
+    if !r.host_discovery.is_empty() {
+        let up = r.hosts_up();
+        let _ = writeln!(
+            o,
+            "host discovery: {} ({} up, {} down)",
+            escape(&r.host_discovery),
+            up,
+            r.targets_total.saturating_sub(up)
+        );
+    }
     o
 }
 

@@ -39,7 +39,7 @@ use crate::plan::{Plan, PlanError, Progress};
 use crate::ports::PortSet;
 use crate::raw::{self, RawConfig, RawKind, RawStats};
 use crate::rawio::RawError;
-use crate::target::{Family, TargetSet};
+use crate::target::{Family, Interval, TargetSet};
 
 /// One discovery probe kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -88,6 +88,53 @@ pub const DEFAULT_PROBES: &str = "arp,nd,icmp-echo,syn:443,ack:80,icmp-ts";
 
 /// The ports the unprivileged fallback connects to.
 pub const CONNECT_PORTS: [u16; 2] = [80, 443];
+
+/// At most this many of this host's own addresses among the targets are listed as hosts up
+/// (`localhost-response`); more (a scan of all of 127.0.0.0/8) are still scanned, but listed
+/// only where a port answers.
+pub const LOCAL_LISTED: u128 = 1 << 16;
+
+/// This host's own addresses: loopback (127.0.0.0/8, ::1) and every address of a local
+/// interface (read by netlink), sorted and disjoint. A target among them is up without a
+/// probe (nmap's `localhost-response`). When the interfaces cannot be read, loopback only and
+/// why.
+pub fn own_addresses() -> (Vec<Interval>, Option<String>) {
+    let mut own = vec![
+        Interval {
+            family: Family::V4,
+            lo: 0x7f00_0000,
+            hi: 0x7fff_ffff,
+        },
+        Interval {
+            family: Family::V6,
+            lo: 1,
+            hi: 1,
+        },
+    ];
+    let mut why = None;
+    for v6 in [false, true] {
+        match crate::netlink::addresses(v6) {
+            Ok(a) => own.extend(a.iter().map(|a| Interval::single(a.addr))),
+            Err(e) => why = Some(e.to_string()),
+        }
+    }
+    (crate::target::normalize(own), why)
+}
+
+/// The hosts up without a probe: the first [`LOCAL_LISTED`] addresses of `local`.
+pub fn local_hosts(local: &[Interval]) -> Vec<HostUp> {
+    local
+        .iter()
+        .flat_map(|iv| (0..iv.size()).filter_map(move |i| iv.nth(i)))
+        .take(LOCAL_LISTED as usize)
+        .map(|addr| HostUp {
+            addr,
+            reason: Reason::LocalhostResponse,
+            rtt: None,
+            ttl: None,
+        })
+        .collect()
+}
 
 /// Why discovery could not run.
 #[derive(Debug, thiserror::Error)]
@@ -184,8 +231,16 @@ pub struct HostUp {
 /// What discovery found.
 #[derive(Clone, Debug, Default)]
 pub struct Discovered {
-    /// Live hosts, sorted by address.
+    /// Live hosts, sorted by address (this host's own addresses among the targets with reason
+    /// `localhost-response`, at most [`LOCAL_LISTED`] of them).
     pub hosts: Vec<HostUp>,
+    /// The targets that are this host's own addresses: up without a probe.
+    pub local: Vec<Interval>,
+    /// How many targets were probed (the others are this host's own).
+    pub probed: u64,
+    /// The probes that ran (`arp,nd,icmp-echo,...`, `connect:80,443`), or `localhost` when
+    /// every target was this host's own address.
+    pub method: String,
     /// Probes planned, sent, answered (as a port scan counts them).
     pub stats: ScanStats,
     /// The raw engine's counters (raw discovery only).
@@ -230,6 +285,7 @@ impl Collect<'_> {
             stats,
             raw,
             notices: self.notices,
+            ..Default::default()
         }
     }
 }
@@ -370,11 +426,18 @@ pub fn run_raw(
     let mut hosts: Vec<HostUp> = up.into_values().collect();
     hosts.sort_by_key(|h| h.addr);
     stats.planned = stats.planned.max(stats.completed);
+    let method = probes
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     Ok(Discovered {
         hosts,
         stats,
         raw: raw_stats,
         notices,
+        method,
+        ..Default::default()
     })
 }
 
@@ -400,6 +463,14 @@ pub fn run_connect(
     status: &mut dyn FnMut(&Status),
     stop: Arc<AtomicBool>,
 ) -> Result<Discovered, DiscoveryError> {
+    let method = format!(
+        "connect:{}",
+        ports
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     let (ports, plan) = job_parts(targets, PortSet::from_ports(ports.to_vec()), seed)?;
     let job = Job {
         targets,
@@ -414,7 +485,9 @@ pub fn run_connect(
         notices: Vec::new(),
     };
     let st = connect::run(job, cfg, &mut sink, stop)?;
-    Ok(sink.finish(st, None))
+    let mut d = sink.finish(st, None);
+    d.method = method;
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -470,5 +543,27 @@ mod tests {
             Some(&[Probe::Echo][..])
         );
         assert_eq!(HostDiscovery::Before(p).probes(), Some(&[Probe::Echo][..]));
+    }
+
+    #[test]
+    fn own_addresses_hold_loopback_and_list_at_most_the_cap() {
+        let (own, _) = own_addresses();
+        for a in ["127.0.0.1", "127.255.255.254", "::1"] {
+            let a: IpAddr = a.parse().unwrap();
+            let i = Interval::single(a);
+            assert!(
+                own.iter()
+                    .any(|o| o.family == i.family && o.lo <= i.lo && i.hi <= o.hi),
+                "{a}"
+            );
+        }
+        let all = local_hosts(&own);
+        assert_eq!(all.len() as u128, LOCAL_LISTED);
+        assert!(all
+            .iter()
+            .all(|h| h.reason == Reason::LocalhostResponse && h.rtt.is_none()));
+        let one = local_hosts(&[Interval::single("10.9.9.9".parse().unwrap())]);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].addr, "10.9.9.9".parse::<IpAddr>().unwrap());
     }
 }

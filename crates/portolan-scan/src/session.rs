@@ -17,10 +17,15 @@
 //! moves. A resumed scan starts from the snapshot, so its report covers every leg, and open ports
 //! whose service detection never finished (a kill during `-sV`) are detected on the next run.
 //!
-//! **Host discovery.** With [`ScanRequest::discovery`] the session first finds the live hosts
-//! ([`crate::discovery`]: raw and stateless with `CAP_NET_RAW`, TCP connects without) and marks
-//! them up in the report with their reason; then it scans the ports of those hosts only, or
-//! nothing more (`-sn`).
+//! **Host discovery.** With [`ScanRequest::discovery`] (the CLI's default for port scans, as
+//! nmap's) the session first finds the live hosts ([`crate::discovery`]: raw and stateless with
+//! `CAP_NET_RAW`, TCP connects without) and marks them up in the report with their reason; then
+//! it scans the ports of those hosts only, or nothing more (`-sn`). This host's own addresses
+//! among the targets (loopback, local interfaces) are up without a probe (`localhost-response`);
+//! a scan whose targets are all its own walks them exactly as without discovery. With
+//! `--resume` the live hosts are saved in the snapshot before the first port probe and a resumed
+//! run walks the same ones; `--shard` is refused with discovery (the shards would no longer
+//! partition the job).
 //!
 //! **Stopping.** The caller owns the signal handling and passes a [`Stop`]: its first request
 //! stops the engine gracefully (state saved); the second also abandons service detection.
@@ -44,7 +49,7 @@ use crate::model::{
 use crate::plan::{Plan, PlanError, Progress, ResumeState, Shard};
 use crate::ports::{self, PortSet, RankingSource};
 use crate::raw::{self, RawConfig, RawKind, RawStats};
-use crate::target::{self, Resolve, TargetOptions, TargetSet};
+use crate::target::{self, Interval, Resolve, TargetOptions, TargetSet};
 
 /// Which engine runs the scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,8 +118,8 @@ pub struct ScanRequest {
     pub send_threads: Option<usize>,
     pub send_via: raw::SendVia,
     pub router_mac: Option<[u8; 6]>,
-    /// Host discovery: off (every target is scanned, `-Pn`), before the port scan
-    /// (`--discovery`), or alone (`-sn`).
+    /// Host discovery: off (every target is scanned, `-Pn`; this library's default), before
+    /// the port scan (the CLI's default), or alone (`-sn`).
     pub discovery: HostDiscovery,
     /// Retransmissions of silent host-discovery IP probes; `None`: none (each probe kind is
     /// sent once: any answer proves a host up, so the kinds are each other's redundancy, and a
@@ -255,6 +260,9 @@ pub struct Prepared {
     resumed: Option<ResumeState>,
     snapshot: Option<Snapshot>,
     notices: Vec<String>,
+    /// With host discovery: the targets that are this host's own addresses (up without a
+    /// probe) and the others (probed).
+    own: Option<(Vec<Interval>, Vec<Interval>)>,
 }
 
 impl Prepared {
@@ -304,6 +312,21 @@ struct Snapshot {
     /// Statistics of the earlier legs.
     stats: ScanStats,
     start: SystemTime,
+    /// What host discovery found, once it finished: the port scan walks these hosts, so a
+    /// resumed run walks the same ones (and does not discover again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    live: Option<Live>,
+}
+
+/// The hosts a port scan after discovery walks (saved with a resumable scan's results).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Live {
+    /// The live hosts and this host's own addresses among the targets.
+    keep: Vec<Interval>,
+    /// The discovery that ran (`Discovered::method`).
+    method: String,
+    /// Its probes' counts.
+    stats: ScanStats,
 }
 
 impl Snapshot {
@@ -422,18 +445,6 @@ fn check_flags(req: &ScanRequest) -> Result<(), ScanError> {
             "--shard needs --seed: every scanner of the job must walk the same order (e.g. --seed 7 on all of them)",
         ));
     }
-    if req.discovery != HostDiscovery::Off {
-        for (flag, set) in [
-            ("--resume", req.resume.is_some()),
-            ("--shard", req.shard.is_some()),
-        ] {
-            if set {
-                return Err(invalid(format!(
-                    "{flag} needs the same targets on every run, and host discovery may find other live hosts each time: add -Pn (scan every target) or drop {flag}"
-                )));
-            }
-        }
-    }
     let discovery_only = matches!(req.discovery, HostDiscovery::Only(_));
     if req.engine == EngineKind::Connect && !discovery_only {
         if req.router_mac.is_some() || req.send_via == raw::SendVia::Link {
@@ -505,12 +516,44 @@ pub fn prepare(req: ScanRequest) -> Result<Prepared, ScanError> {
             (set, Some(src))
         }
     };
+    // Host discovery probes every target but this host's own addresses; a run that probes
+    // none (a scan of loopback) walks the targets as -Pn does, resume and shard included.
+    let own = match req.discovery {
+        HostDiscovery::Off => None,
+        _ => {
+            let (addrs, why) = discovery::own_addresses();
+            if let Some(why) = why {
+                notices.push(format!(
+                    "cannot read this host's interface addresses ({why}): only loopback \
+                     targets count as this host's own (up without a probe)"
+                ));
+            }
+            Some(targets.split_by(&addrs))
+        }
+    };
+    if let Some((_, probed)) = &own {
+        if req.shard.is_some() && !probed.is_empty() {
+            return Err(invalid(
+                "--shard slices the walk of every target × port, and host discovery makes the \
+                 targets whatever answered on each scanner: add -Pn (scan every target, as \
+                 masscan does) or drop --shard",
+            ));
+        }
+    }
     let shard = req.shard.unwrap_or_default();
     let total = targets
         .len()
         .checked_mul(ports.len() as u64)
         .ok_or_else(|| invalid("the scan is too large: scan fewer targets or ports at once"))?;
-    let job_id = job_fingerprint(&targets, &ports, shard);
+    let mut job_id = job_fingerprint(&targets, &ports, shard);
+    if let (Some(probes), Some((_, probed))) = (req.discovery.probes(), &own) {
+        if !probed.is_empty() {
+            // A scan after discovery walks the live hosts: its progress means nothing to a
+            // run without discovery (or with other probes), and the other way round.
+            let p: Vec<String> = probes.iter().map(|p| p.to_string()).collect();
+            job_id = format!("{job_id}-d{}", p.join(","));
+        }
+    }
     let (resumed, snapshot) = match &req.resume {
         Some(p) => {
             let r = ResumeState::load(p, &job_id, total, shard)?;
@@ -556,6 +599,7 @@ pub fn prepare(req: ScanRequest) -> Result<Prepared, ScanError> {
         resumed,
         snapshot,
         notices,
+        own,
     };
     if let Some(p) = &prepared.req.resume {
         // Prove the resume file is writable now, not at the first checkpoint.
@@ -624,6 +668,8 @@ struct Fanout<'s, 'o> {
     leg: ScanStats,
     /// The progress of the last save.
     last: (u64, Vec<u64>),
+    /// The hosts the port scan walks after discovery (saved with the snapshot).
+    live: Option<Live>,
 }
 
 /// Stop the engine for a sink (as a first request: service detection still runs, so that the
@@ -680,6 +726,7 @@ impl Fanout<'_, '_> {
                 t
             },
             start: self.start,
+            live: self.live.clone(),
         };
         let mut st = self.base_state.clone();
         st.next = next;
@@ -807,6 +854,7 @@ pub fn run(
         save_error: None,
         leg: ScanStats::default(),
         last: (next, done_above.clone()),
+        live: None,
     };
     fan.deliver(|s| s.start(&meta));
     for n in &prep.notices {
@@ -834,20 +882,74 @@ pub fn run(
     // Host discovery, then the ports of the live hosts only (or nothing more with -sn).
     let mut found: Option<Discovered> = None;
     let mut live: Option<(TargetSet, Plan)> = None;
-    if let (Some(probes), None) = (req.discovery.probes(), &fan.failure) {
+    let mut skip_ports = false;
+    let mut live_progress = Progress::new(0, &[]);
+    let saved_live = prep.snapshot.as_ref().and_then(|s| s.live.clone());
+    if let (Some(l), Some(_), None) = (saved_live, req.discovery.probes(), &fan.failure) {
+        // A resumed scan walks the hosts discovery found on its first run (they are up in the
+        // saved report already), from where it got to: not one host lost or added.
+        let t = prep.targets.restrict(l.keep.clone())?;
+        let total = t.len() * prep.ports.len() as u64;
+        let plan = Plan::new(total, prep.seed)?;
+        let (next, done_above) = prep.start_progress_parts();
+        live_progress = Progress::new(next.min(plan.len()), &done_above);
+        live = Some((t, plan));
+        found = Some(Discovered {
+            method: l.method.clone(),
+            stats: l.stats.clone(),
+            ..Default::default()
+        });
+        fan.live = Some(l);
+    } else if let (Some(probes), None) = (req.discovery.probes(), &fan.failure) {
         let d = discover(&prep, probes, &mut fan, stop)?;
         for h in &d.hosts {
             fan.builder.host_up(h.addr, h.reason, h.rtt, h.ttl);
         }
-        if matches!(req.discovery, HostDiscovery::Before(_)) && !d.hosts.is_empty() {
-            let addrs: Vec<IpAddr> = d.hosts.iter().map(|h| h.addr).collect();
-            let t = prep.targets.subset(&addrs)?;
-            let total = t.len() * prep.ports.len() as u64;
-            live = Some((t, Plan::new(total, prep.seed)?));
+        let cut = d.stats.interrupted || stop.graceful();
+        // (This host's own addresses among the targets are listed up: none listed, none up.)
+        if d.hosts.is_empty() && !cut {
+            let n = prep.targets.len();
+            let msg = format!(
+                "0 hosts up of {n} address{} (host discovery: {}): if a host is really up but \
+                 blocks ping probes, try -Pn",
+                if n == 1 { "" } else { "es" },
+                d.method
+            );
+            let now = SystemTime::now();
+            fan.deliver(|s| s.notice(&msg, now));
+            fan.observer.notice(&msg);
         }
+        if matches!(req.discovery, HostDiscovery::Before(_)) && d.probed > 0 {
+            // Only the live hosts (and this host's own addresses) are scanned; with none up
+            // there is nothing more to do, nor after an interrupted discovery (a resumed run
+            // discovers again).
+            let keep: Vec<Interval> = d
+                .local
+                .iter()
+                .copied()
+                .chain(d.hosts.iter().map(|h| Interval::single(h.addr)))
+                .collect();
+            if keep.is_empty() || cut {
+                skip_ports = true;
+            } else {
+                let t = prep.targets.restrict(keep.clone())?;
+                let total = t.len() * prep.ports.len() as u64;
+                live = Some((t, Plan::new(total, prep.seed)?));
+                if req.resume.is_some() {
+                    // What discovery found is durable before the first port probe: a resumed
+                    // run walks the same hosts.
+                    fan.live = Some(Live {
+                        keep,
+                        method: d.method.clone(),
+                        stats: d.stats.clone(),
+                    });
+                    fan.save(0, Vec::new());
+                }
+            }
+        }
+        skip_ports |= only;
         found = Some(d);
     }
-    let skip_ports = found.is_some() && live.is_none();
 
     // The engine.
     let job = match &live {
@@ -856,7 +958,7 @@ pub fn run(
             ports: &prep.ports,
             plan: p,
             positions: 0..p.len(),
-            progress: Progress::new(0, &[]),
+            progress: live_progress,
         },
         None => Job {
             targets: &prep.targets,
@@ -1014,6 +1116,7 @@ pub fn run(
         end: SystemTime::now(),
         hosts,
         targets_total: prep.targets.len(),
+        host_discovery: found.as_ref().map(|d| d.method.clone()).unwrap_or_default(),
         stats: total_stats,
     };
     // Finish every sink; the first failure is the error.
@@ -1055,11 +1158,37 @@ pub fn run(
 /// 250 ms first timeout, 25,000 are; memory stays bounded, not proportional to the targets).
 const DISCOVERY_WINDOW: usize = 1 << 17;
 
-/// Run host discovery over every target: raw and stateless when raw sockets open, else TCP
-/// connects to [`discovery::CONNECT_PORTS`] (with a notice). Status goes to the observer,
-/// notices to the sinks.
+/// Run host discovery over every target: this host's own addresses are up without a probe
+/// (`localhost-response`); the others are probed, raw and stateless when raw sockets open,
+/// else by TCP connects to [`discovery::CONNECT_PORTS`] (with a notice). Status goes to the
+/// observer, notices to the sinks.
 fn discover(
     prep: &Prepared,
+    probes: &[discovery::Probe],
+    fan: &mut Fanout<'_, '_>,
+    stop: &Stop,
+) -> Result<Discovered, ScanError> {
+    let (local, probed) = prep.own.clone().unwrap_or_default();
+    let mut d = if probed.is_empty() {
+        Discovered {
+            method: "localhost".into(),
+            ..Default::default()
+        }
+    } else {
+        let targets = prep.targets.restrict(probed)?;
+        probe_hosts(prep, &targets, probes, fan, stop)?
+    };
+    d.probed = prep.targets.len() - local.iter().map(|iv| iv.size() as u64).sum::<u64>();
+    d.hosts.extend(discovery::local_hosts(&local));
+    d.hosts.sort_by_key(|h| h.addr);
+    d.local = local;
+    Ok(d)
+}
+
+/// Probe `targets` for host discovery (see [`discover`]).
+fn probe_hosts(
+    prep: &Prepared,
+    targets: &TargetSet,
     probes: &[discovery::Probe],
     fan: &mut Fanout<'_, '_>,
     stop: &Stop,
@@ -1095,7 +1224,7 @@ fn discover(
             ..Default::default()
         };
         discovery::run_raw(
-            &prep.targets,
+            targets,
             probes,
             &cfg,
             prep.seed,
@@ -1114,7 +1243,7 @@ fn discover(
             ..Default::default()
         };
         let mut d = discovery::run_connect(
-            &prep.targets,
+            targets,
             &discovery::CONNECT_PORTS,
             &cfg,
             prep.seed,

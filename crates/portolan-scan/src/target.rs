@@ -50,14 +50,18 @@ pub enum TargetError {
 }
 
 /// An address family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Family {
     V4,
     V6,
 }
 
 /// An inclusive interval of addresses of one family (IPv4 addresses use the low 32 bits).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Interval {
     pub family: Family,
     pub lo: u128,
@@ -65,7 +69,21 @@ pub struct Interval {
 }
 
 impl Interval {
-    fn size(&self) -> u128 {
+    /// The interval of one address.
+    pub fn single(ip: IpAddr) -> Interval {
+        let (family, v) = from_ip(ip);
+        Interval {
+            family,
+            lo: v,
+            hi: v,
+        }
+    }
+    /// The `i`th address of the interval, `None` past its end.
+    pub fn nth(&self, i: u128) -> Option<IpAddr> {
+        (i < self.size()).then(|| to_ip(self.family, self.lo + i))
+    }
+    /// Number of addresses.
+    pub fn size(&self) -> u128 {
         self.hi - self.lo + 1
     }
     fn contains(&self, family: Family, v: u128) -> bool {
@@ -479,6 +497,32 @@ impl TargetSet {
         Self::from_intervals(ivs, self.excludes.clone(), names)
     }
 
+    /// The targets inside `set` and those outside it, each sorted and disjoint (e.g. this
+    /// host's own addresses, which host discovery does not probe, and the others).
+    pub fn split_by(&self, set: &[Interval]) -> (Vec<Interval>, Vec<Interval>) {
+        let set = normalize(set.to_vec());
+        let outside = subtract(&self.intervals, &set);
+        let inside = subtract(&self.intervals, &outside);
+        (inside, outside)
+    }
+
+    /// The targets within `keep` (e.g. the live hosts host discovery found and this host's
+    /// own addresses), with the hostnames this set knows for them; the excludes still hold.
+    /// An error when none is left.
+    pub fn restrict(&self, keep: Vec<Interval>) -> Result<TargetSet, TargetError> {
+        let (inside, _) = self.split_by(&keep);
+        let names = self
+            .hostnames
+            .iter()
+            .filter(|(a, _)| {
+                let (f, v) = from_ip(*a);
+                inside.iter().any(|iv| iv.contains(f, v))
+            })
+            .cloned()
+            .collect();
+        Self::from_intervals(inside, self.excludes.clone(), names)
+    }
+
     /// Number of addresses.
     pub fn len(&self) -> u64 {
         self.total
@@ -602,5 +646,41 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("every target is excluded"));
+    }
+
+    #[test]
+    fn split_by_and_restrict_keep_excludes_and_hostnames() {
+        let t = TargetSet::from_intervals(
+            parse_literal("10.0.0.0/29").unwrap().unwrap(),
+            parse_literal("10.0.0.3").unwrap().unwrap(),
+            vec![("10.0.0.5".parse().unwrap(), "web".into())],
+        )
+        .unwrap();
+        let own = [Interval::single("10.0.0.1".parse().unwrap())];
+        let (inside, outside) = t.split_by(&own);
+        assert_eq!(inside, own.to_vec());
+        // 8 addresses, one excluded, one own: six probed.
+        assert_eq!(outside.iter().map(|iv| iv.size()).sum::<u128>(), 6);
+        assert!(outside
+            .iter()
+            .all(|iv| !iv.contains(Family::V4, 0x0a00_0001)));
+        // The live hosts: an excluded address stays out, a name stays with its address.
+        let live = t
+            .restrict(vec![
+                Interval::single("10.0.0.3".parse().unwrap()),
+                Interval::single("10.0.0.5".parse().unwrap()),
+                Interval::single("192.0.2.1".parse().unwrap()),
+            ])
+            .unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live.get(0), Some("10.0.0.5".parse().unwrap()));
+        assert_eq!(live.hostname("10.0.0.5".parse().unwrap()), Some("web"));
+        assert!(t.restrict(vec![own[0]]).is_ok());
+        assert!(t.restrict(Vec::new()).is_err());
+        assert_eq!(
+            Interval::single("10.0.0.9".parse().unwrap()).nth(0),
+            Some("10.0.0.9".parse().unwrap())
+        );
+        assert_eq!(Interval::single("10.0.0.9".parse().unwrap()).nth(1), None);
     }
 }

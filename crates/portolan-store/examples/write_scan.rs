@@ -95,6 +95,7 @@ fn one(spec: &str, n: u32) {
         end: SystemTime::now(),
         hosts: b.finish(|_| None),
         targets_total: u64::from(n),
+        host_discovery: String::new(),
         stats: ScanStats {
             planned: u64::from(n),
             completed: u64::from(n),

@@ -186,6 +186,9 @@ pub struct ScanInfo {
     /// Ports stored (not closed) and hosts with something stored.
     pub ports_stored: u64,
     pub hosts_stored: u64,
+    /// The host discovery that ran before the ports (the probes, `connect:80,443`,
+    /// `localhost`); `None` with `-Pn` (and for scans stored before it was recorded).
+    pub discovery: Option<String>,
 }
 
 impl ScanInfo {
@@ -414,7 +417,7 @@ const SCAN_COLUMNS: &str = "id, kind, proto, status, args, targets, targets_coun
     num_ports, seed, shard, scanner, version, started, ended, planned, completed, sent, retries, \
     open, closed, filtered, \
     (SELECT COUNT(*) FROM ports p WHERE p.scan_id = scans.id), \
-    (SELECT COUNT(DISTINCT addr_key) FROM ports p WHERE p.scan_id = scans.id)";
+    (SELECT COUNT(DISTINCT addr_key) FROM ports p WHERE p.scan_id = scans.id), discovery";
 
 fn scan_row(r: &Row) -> Result<ScanInfo, DbError> {
     let u = |i: usize| -> Result<u64, DbError> { Ok(r.int(i)?.max(0) as u64) };
@@ -447,6 +450,7 @@ fn scan_row(r: &Row) -> Result<ScanInfo, DbError> {
         status,
         ports_stored: u(22)?,
         hosts_stored: u(23)?,
+        discovery: r.opt_text(24)?,
     })
 }
 
@@ -905,6 +909,7 @@ impl Store {
             end: secs_to_time(info.ended.unwrap_or(info.started)),
             hosts: hosts.into_values().collect(),
             targets_total: info.targets_count,
+            host_discovery: info.discovery.clone().unwrap_or_default(),
             stats: info.stats,
         })
     }

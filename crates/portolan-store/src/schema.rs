@@ -154,6 +154,9 @@ pub const PG_MIGRATIONS: &[&str] = &[
     ALTER TABLE ports DROP COLUMN IF EXISTS addr;
     ALTER TABLE hosts DROP COLUMN IF EXISTS addr;
     ",
+    // 5: the host discovery that ran before the ports (the probes, `connect:80,443`,
+    // `localhost`); NULL for -Pn and for scans stored before.
+    "ALTER TABLE scans ADD COLUMN IF NOT EXISTS discovery TEXT;",
 ];
 
 /// The SQLite migrations, in order.
@@ -365,6 +368,9 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE ports DROP COLUMN addr;
     ALTER TABLE hosts DROP COLUMN addr;
     ",
+    // 5: the host discovery that ran before the ports (the probes, `connect:80,443`,
+    // `localhost`); NULL for -Pn and for scans stored before.
+    "ALTER TABLE scans ADD COLUMN discovery TEXT;",
 ];
 
 const _: () = assert!(MIGRATIONS.len() == PG_MIGRATIONS.len());

@@ -880,7 +880,8 @@ impl EventSink for StoreSink {
             let st = &report.stats;
             c.exec(
                 "UPDATE scans SET status = $2, ended = $3, planned = $4, completed = $5, \
-                 sent = $6, retries = $7, open = $8, closed = $9, filtered = $10 WHERE id = $1",
+                 sent = $6, retries = $7, open = $8, closed = $9, filtered = $10, \
+                 discovery = $11 WHERE id = $1",
                 &[
                     id.into(),
                     (if st.interrupted {
@@ -897,6 +898,9 @@ impl EventSink for StoreSink {
                     (st.open as i64).into(),
                     (st.closed as i64).into(),
                     (st.filtered as i64).into(),
+                    (!report.host_discovery.is_empty())
+                        .then(|| report.host_discovery.clone())
+                        .into(),
                 ],
             )?;
             Ok(())

@@ -70,6 +70,7 @@ fn report(
         end: UNIX_EPOCH + Duration::from_secs(1005),
         hosts: b.finish(hostname),
         targets_total: 32768,
+        host_discovery: String::new(),
         stats: ScanStats {
             planned: events.len() as u64,
             completed: events.len() as u64,

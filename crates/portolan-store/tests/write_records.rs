@@ -197,10 +197,12 @@ fn a_version_1_store_gets_the_new_tables_and_keeps_its_scans() {
         })
         .unwrap();
         drop(sink);
-        // (Version 1's ports and hosts had the address as text too: schema 4 dropped it.)
+        // (Version 1's ports and hosts had the address as text too: schema 4 dropped it; and
+        // what version 5 added, which its migration adds again.)
         let drop_v2 = "DROP TABLE alerts; DROP TABLE detect_runs; DROP TABLE audits; \
             ALTER TABLE ports ADD COLUMN addr TEXT NOT NULL DEFAULT ''; \
-            ALTER TABLE hosts ADD COLUMN addr TEXT NOT NULL DEFAULT '';";
+            ALTER TABLE hosts ADD COLUMN addr TEXT NOT NULL DEFAULT ''; \
+            ALTER TABLE scans DROP COLUMN discovery;";
         if db.is_pg() {
             let mut c = postgres::Client::connect(&db.spec, postgres::NoTls).unwrap();
             c.batch_execute(drop_v2).unwrap();

@@ -141,6 +141,7 @@ fn scan_json(s: &ScanInfo) -> serde_json::Value {
         "num_ports": s.num_ports, "seed": s.seed, "shard": s.shard, "scanner": s.scanner,
         "version": s.version, "started": s.started, "ended": s.ended, "stats": s.stats,
         "ports_stored": s.ports_stored, "hosts_stored": s.hosts_stored,
+        "discovery": s.discovery,
     })
 }
 
@@ -249,6 +250,9 @@ pub fn run_scans(args: ScansArgs, style: Style) -> Result<ExitCode> {
                         info.stats.closed,
                         info.stats.filtered
                     );
+                    if let Some(d) = &info.discovery {
+                        o.push_str(&format!("  host discovery: {}\n", escape(d)));
+                    }
                     for h in &report.hosts {
                         o.push('\n');
                         let name = h

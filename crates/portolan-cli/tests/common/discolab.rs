@@ -111,6 +111,20 @@ impl Lab {
         self.children.push(c);
     }
 
+    /// `portolan scan ARGS` in the scanner namespace (with `--no-store`), as it ran: for
+    /// tests of errors, messages and privileges. `prefix` runs before portolan (e.g. setpriv).
+    pub fn run(&self, prefix: &[&str], args: &[&str]) -> std::process::Output {
+        Command::new("ip")
+            .args(["netns", "exec", &format!("{}-s", self.name)])
+            .args(prefix)
+            .arg(assert_cmd::cargo::cargo_bin("portolan"))
+            .args(["scan", "--no-store"])
+            .args(args)
+            .env("PORTOLAN_DATA_DIR", "/nonexistent/portolan-test")
+            .output()
+            .unwrap()
+    }
+
     /// `portolan ARGS` in the scanner namespace, JSON Lines on stdout: the records.
     pub fn scan(&self, args: &[&str]) -> Vec<serde_json::Value> {
         let out = Command::new("ip")

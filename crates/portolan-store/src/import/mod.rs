@@ -342,6 +342,7 @@ pub fn import(
         end: t,
         hosts: Vec::new(),
         targets_total: targets,
+        host_discovery: String::new(),
         stats,
     };
     sink.finish(&report).map_err(|e| sink_err(name, e))?;

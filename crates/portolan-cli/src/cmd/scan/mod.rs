@@ -23,17 +23,22 @@ Examples:
   portolan scan host.example -p- -o xml=out.xml -o jsonl=out.jsonl
   portolan scan 10.0.0.0/16 --top-ports 100 --exclude 10.0.5.0/24 --max-rate 2000
   portolan scan -iL targets.txt --exclude-file keep-out.txt -p ssh,http,https
-  portolan scan 10.0.0.0/8 -p 443 --seed 7 --shard 0/3       (run 1/3 and 2/3 elsewhere)
+  portolan scan 10.0.0.0/8 -p 443 -Pn --seed 7 --shard 0/3   (run 1/3 and 2/3 elsewhere)
   portolan scan 10.0.0.0/16 -p- --resume scan.resume          (Ctrl-C, then run it again)
   portolan scan 10.0.0.0/16 -p 443 --syn --send-via link      (frames to the gateway's MAC)
   portolan scan 10.0.0.0/16 -p 443 --syn --router-mac 02:00:5e:10:00:01 --interface eth0
   portolan scan -sn 10.0.0.0/16                               (which hosts are up, and how)
   portolan scan -sn 10.0.0.0/16 --discovery=icmp-echo,syn:22  (choose the discovery probes)
-  portolan scan 10.0.0.0/16 --top-ports 100 --discovery       (ports of live hosts only)
+  portolan scan 10.0.0.0/16 --top-ports 100                   (discovery first: live hosts only)
+  portolan scan 10.0.0.0/16 --top-ports 100 -Pn               (no discovery: every address)
   portolan scan 2001:db8::/120 -p 22,443 --syn                (IPv6, raw; also connect)
 
 Targets: 192.0.2.7, 2001:db8::1, 192.0.2.0/24, 192.0.2.1-192.0.2.50, 192.0.2.1-50, host.example.
 Ports: 22 | 1000-2000 | -1024 | 60000- | - (all) | names from the IANA registry (ssh,http).
+Hosts: a port scan first finds the live hosts (nmap's default; -Pn skips it) and scans those only;
+this host's own addresses (loopback, local interfaces) are up without a probe (localhost-response).
+When none is up it says so (\"0 hosts up ... try -Pn\") and exits 0. --shard needs -Pn; --resume
+keeps the live hosts it found and walks the same ones when resumed.
 States: open (syn-ack), closed (conn-refused), filtered (no-response after retries, host-unreach).
 Outputs: --format FMT for stdout, -o FMT=PATH for files (repeatable; -o PATH alone is JSON Lines):
 table (default), json (= jsonl, docs/schema/scan-jsonl.md), xml (nmap's DTD: ndiff and nmap
@@ -117,10 +122,14 @@ pub struct ScanArgs {
     pub seed: Option<u64>,
 
     /// Scan only slice i of N of the job (0 <= i < N); the N slices partition it exactly.
+    /// Needs -Pn unless every target is this host's own (host discovery would make the job
+    /// whatever answered on each scanner).
     #[arg(long, value_name = "i/N")]
     pub shard: Option<Shard>,
 
     /// Save progress to FILE (periodically and on Ctrl-C); if FILE exists, continue from it.
+    /// With host discovery the live hosts are saved too: a resumed run scans the same ones
+    /// without discovering again.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
 
@@ -326,17 +335,24 @@ pub struct ScanArgs {
     #[arg(long, conflicts_with_all = ["ports", "top_ports", "service_version", "udp", "no_ping"])]
     pub ping_scan: bool,
 
-    /// Discover live hosts first, then scan the ports of those only; PROBES (with =) chooses
-    /// the probes: arp, nd (on the local link), icmp-echo, icmp-ts, syn[:PORT] (default 443),
-    /// ack[:PORT] (default 80), comma-separated; without arp/nd, IP probes go everywhere. Without --discovery or -sn every target is scanned (as nmap's -Pn).
+    /// The host-discovery probes. A port scan discovers the live hosts first (the default, as
+    /// nmap does) and then scans the ports of those only; this chooses the probes: arp, nd (on
+    /// the local link), icmp-echo, icmp-ts, syn[:PORT] (default 443), ack[:PORT] (default 80),
+    /// comma-separated; without arp/nd, IP probes go everywhere. Default
+    /// arp,nd,icmp-echo,syn:443,ack:80,icmp-ts with root or CAP_NET_RAW; without, TCP connects
+    /// to 80 and 443. This host's own addresses are up without a probe (localhost-response).
+    /// -Pn skips discovery.
     ///
     /// Example: sudo portolan scan 10.0.0.0/16 --top-ports 100 --discovery=icmp-echo,syn:443
     #[arg(long, value_name = "PROBES", num_args = 0..=1, require_equals = true,
           default_missing_value = portolan_scan::discovery::DEFAULT_PROBES)]
     pub discovery: Option<String>,
 
-    /// Skip host discovery: scan every target (also -Pn; the default unless --discovery or
-    /// -sn is given).
+    /// Skip host discovery: scan every target, live or not (also -Pn), as masscan, ZMap and
+    /// RustScan do. Needed with --shard (a shard is a fixed slice of every target × port),
+    /// and for hosts that drop every discovery probe.
+    ///
+    /// Example: portolan scan 10.0.0.0/8 -p 443 -Pn --seed 7 --shard 0/3
     #[arg(long, conflicts_with = "discovery")]
     pub no_ping: bool,
 }
@@ -347,10 +363,11 @@ fn discovery_mode(args: &ScanArgs) -> Result<portolan_scan::discovery::HostDisco
     let probes = || parse_probes(args.discovery.as_deref().unwrap_or(DEFAULT_PROBES));
     Ok(if args.ping_scan {
         HostDiscovery::Only(probes()?)
-    } else if args.discovery.is_some() && !args.no_ping {
-        HostDiscovery::Before(probes()?)
-    } else {
+    } else if args.no_ping {
         HostDiscovery::Off
+    } else {
+        // nmap's default: discover first, then scan the live hosts only.
+        HostDiscovery::Before(probes()?)
     })
 }
 
