@@ -5,8 +5,8 @@
 //! file left beside it) with that JSON. Nothing here needs root or the network: the inputs are
 //! files written here, a fake `nft`, and a listener on 127.0.0.1.
 //!
-//! `scan` is not in the table: it has no `--json` yet, and its JSON Lines file is streamed in
-//! place (so that a resumed scan can append), not renamed (docs/output.md).
+//! `scan` is in the table for `--json` only: its JSON Lines file is streamed in place (so that a
+//! resumed scan can append), not renamed (docs/output.md).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on bad fixtures
 
@@ -268,6 +268,13 @@ fn cases(dir: &Path) -> Vec<Case> {
             false,
         ),
         case("block list", &["block", "list", "--nft", &nft], true, false),
+        // JSON Lines streamed in place, not renamed (so no -o case); times differ per run.
+        case(
+            "scan",
+            &["scan", "127.0.0.1", "-p", &port, "--no-store", "-q"],
+            false,
+            true,
+        ),
         own(case("diff", &["diff", &xml, &xml], true, false)),
         // The store commands: --format and --json, no -o yet (docs/output.md).
         own(case("scans", &["scans", "--store", &store], false, false)),

@@ -170,6 +170,10 @@ pub struct ScanArgs {
     #[arg(long, default_value = "table", value_parser = parse_format)]
     pub format: Format,
 
+    /// Same as --format json (JSON Lines), as on the other commands.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+
     /// Exit with status 1 when -sV proves an exposure at or above SEVERITY (info, low, medium,
     /// high, critical), or, with --vulns, an affected or conditional CVE shown (after the
     /// --min-cvss, --kev, --min-epss, --min-confidence and --no-unknown filters) is: its CVSS
@@ -355,6 +359,17 @@ pub struct ScanArgs {
     /// Example: portolan scan 10.0.0.0/8 -p 443 -Pn --seed 7 --shard 0/3
     #[arg(long, conflicts_with = "discovery")]
     pub no_ping: bool,
+}
+
+impl ScanArgs {
+    /// The format of standard output: --format, or JSON Lines with --json.
+    pub fn stdout_format(&self) -> Format {
+        if self.json {
+            Format::Jsonl
+        } else {
+            self.format
+        }
+    }
 }
 
 /// The host-discovery mode the flags ask for (-sn, --discovery, -Pn).

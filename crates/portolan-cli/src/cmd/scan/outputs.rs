@@ -25,7 +25,7 @@ pub fn open(
     let mut all: Vec<OutputSpec> = specs.to_vec();
     if !specs.iter().any(|s| s.path.is_none()) {
         all.push(OutputSpec {
-            format: args.format,
+            format: args.stdout_format(),
             path: None,
         });
     }
