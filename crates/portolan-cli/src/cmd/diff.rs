@@ -87,7 +87,7 @@ pub struct DiffArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub format: DiffFormat,
     /// The same as --format json.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
     /// Also write FMT (table, json, ndiff or xml) to PATH, replacing it only once complete;
     /// repeatable. A PATH alone is written as json.
@@ -843,6 +843,7 @@ pub fn run(args: DiffArgs, style: Style) -> Result<ExitCode> {
             store: args.store.clone(),
             format: crate::cmd::store::OutFormat::Table,
             json: false,
+            output: Vec::new(),
         };
         let opened = o.open();
         let numbered_file = ops.iter().find_map(|op| match op {

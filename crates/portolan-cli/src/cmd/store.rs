@@ -11,6 +11,7 @@ use portolan_store::when::{format_utc, parse_age, parse_when};
 use portolan_store::{Filter, ScanInfo, Store};
 use serde_json::json;
 
+use crate::cmd::outfile::{self, OutputSpec, Pending};
 use crate::term::{escape, print_out, Style};
 
 /// The JSON documents' schema version (docs/store.md).
@@ -33,12 +34,38 @@ pub struct StoreOpts {
     /// $PORTOLAN_DATA_DIR, else $XDG_DATA_HOME/portolan, else ~/.local/share/portolan.
     #[arg(long, value_name = "PATH|URL", global = true)]
     pub store: Option<String>,
-    /// table (default) or json.
+    /// What to print on standard output.
     #[arg(long, value_enum, default_value = "table", global = true)]
     pub format: OutFormat,
-    /// The same as --format json.
-    #[arg(long, global = true)]
+    /// Same as --format json.
+    #[arg(long, global = true, conflicts_with = "format")]
     pub json: bool,
+    /// Also write FMT (one of the --format values) to PATH; repeatable. Each file is written
+    /// to a temporary file beside PATH and renamed over PATH only once complete. A PATH alone
+    /// is written as json.
+    #[arg(short = 'o', long = "output", value_name = "FMT=PATH", global = true,
+          value_parser = outfile::parse_spec::<OutFormat>)]
+    pub output: Vec<OutputSpec<OutFormat>>,
+}
+
+impl outfile::Formats for OutFormat {
+    const JSON: Self = OutFormat::Json;
+}
+
+/// Write `render`'s text for each `-o` file (prepared before the work, without colour), then
+/// print it on standard output in `stdout`'s format.
+fn emit(
+    outputs: Vec<Pending<OutFormat>>,
+    stdout: OutFormat,
+    style: Style,
+    render: impl Fn(OutFormat, Style) -> String,
+) -> Result<()> {
+    for o in outputs {
+        let text = render(o.format, Style { enabled: false });
+        o.commit(text.as_bytes())?;
+    }
+    print_out(&render(stdout, style))?;
+    Ok(())
 }
 
 impl StoreOpts {
@@ -48,6 +75,10 @@ impl StoreOpts {
         } else {
             self.format
         }
+    }
+    /// The temporary files of every `-o`, created before any work.
+    pub fn prepare(&self) -> Result<Vec<Pending<OutFormat>>> {
+        outfile::prepare(&self.output)
     }
     /// Open the store; the default one must already exist (reading creates nothing).
     pub fn open(&self) -> Result<Store> {
@@ -194,12 +225,12 @@ fn scan_line(s: &ScanInfo) -> String {
 }
 
 pub fn run_scans(args: ScansArgs, style: Style) -> Result<ExitCode> {
+    let outputs = args.opts.prepare()?;
     let mut store = args.opts.open()?;
-    let fmt = args.opts.format();
     match args.cmd.unwrap_or(ScansCmd::List) {
         ScansCmd::List => {
             let scans = store.scans()?;
-            let out = match fmt {
+            let render = |fmt: OutFormat, style: Style| match fmt {
                 OutFormat::Json => doc(
                     "scans",
                     json!({"scans": scans.iter().map(scan_json).collect::<Vec<_>>()}),
@@ -217,12 +248,12 @@ pub fn run_scans(args: ScansArgs, style: Style) -> Result<ExitCode> {
                     o
                 }
             };
-            print_out(&out)?;
+            emit(outputs, args.opts.format(), style, render)?;
         }
         ScansCmd::Show { id } => {
             let info = store.scan_info(id)?;
             let report = store.scan(id)?;
-            let out = match fmt {
+            let render = |fmt: OutFormat, style: Style| match fmt {
                 OutFormat::Json => doc(
                     "scan",
                     json!({"scan": scan_json(&info), "hosts": report.hosts}),
@@ -271,17 +302,17 @@ pub fn run_scans(args: ScansArgs, style: Style) -> Result<ExitCode> {
                     o
                 }
             };
-            print_out(&out)?;
+            emit(outputs, args.opts.format(), style, render)?;
         }
         ScansCmd::Delete { id } => {
             if !store.delete_scan(id)? {
                 return Err(portolan_store::StoreError::NoScan(id).into());
             }
-            let out = match fmt {
+            let render = |fmt: OutFormat, _: Style| match fmt {
                 OutFormat::Json => doc("deleted", json!({"deleted": [id]})),
                 OutFormat::Table => format!("deleted scan {id}\n"),
             };
-            print_out(&out)?;
+            emit(outputs, args.opts.format(), style, render)?;
         }
         ScansCmd::Prune { older_than } => {
             let age = parse_age(&older_than)?;
@@ -291,7 +322,7 @@ pub fn run_scans(args: ScansArgs, style: Style) -> Result<ExitCode> {
             let p = store.prune_all(before)?;
             let n = p.scans;
             let plural = |n: u64| if n == 1 { "" } else { "s" };
-            let out = match fmt {
+            let render = |fmt: OutFormat, _: Style| match fmt {
                 OutFormat::Json => doc(
                     "pruned",
                     json!({"pruned": n, "audits": p.audits, "alerts": p.alerts,
@@ -307,7 +338,7 @@ pub fn run_scans(args: ScansArgs, style: Style) -> Result<ExitCode> {
                     format_utc(before)
                 ),
             };
-            print_out(&out)?;
+            emit(outputs, args.opts.format(), style, render)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -326,7 +357,8 @@ fn portolan_model_secs(t: SystemTime) -> f64 {
 const HISTORY_EXAMPLES: &str = "\
 Examples:
   portolan history 10.0.0.5               every stored scan of that host, port by port
-  portolan history 10.0.0.5 --format json";
+  portolan history 10.0.0.5 --format json
+  portolan history 10.0.0.5 -o json=host.json   the table on screen, the JSON in a file";
 
 /// `portolan history ADDR`.
 #[derive(clap::Args, Debug)]
@@ -339,9 +371,10 @@ pub struct HistoryArgs {
 }
 
 pub fn run_history(args: HistoryArgs, style: Style) -> Result<ExitCode> {
+    let outputs = args.opts.prepare()?;
     let mut store = args.opts.open()?;
     let h = store.history(args.addr)?;
-    let out = match args.opts.format() {
+    let render = |fmt: OutFormat, style: Style| match fmt {
         OutFormat::Json => doc(
             "history",
             json!({
@@ -392,7 +425,7 @@ pub fn run_history(args: HistoryArgs, style: Style) -> Result<ExitCode> {
             o
         }
     };
-    print_out(&out)?;
+    emit(outputs, args.opts.format(), style, render)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -401,6 +434,7 @@ Examples:
   portolan hosts --service redis --since 7d     hosts where redis was seen this week
   portolan hosts 10.0.0.0/24 --port 22
   portolan ports --product openssh --format json
+  portolan hosts --service redis -o json=redis.json -o table=redis.txt
   portolan ports 10.0.0.5 --state open --since 2026-11-01 --until 2026-11-15";
 
 /// Filters of `portolan hosts` and `portolan ports`.
@@ -464,9 +498,10 @@ impl QueryArgs {
 }
 
 pub fn run_hosts(args: QueryArgs, style: Style) -> Result<ExitCode> {
+    let outputs = args.opts.prepare()?;
     let mut store = args.opts.open()?;
     let hosts = store.hosts(&args.filter()?)?;
-    let out = match args.opts.format() {
+    let render = |fmt: OutFormat, style: Style| match fmt {
         OutFormat::Json => doc("hosts", json!({"hosts": hosts})),
         OutFormat::Table => {
             let mut o = style.bold(&format!(
@@ -499,14 +534,15 @@ pub fn run_hosts(args: QueryArgs, style: Style) -> Result<ExitCode> {
             o
         }
     };
-    print_out(&out)?;
+    emit(outputs, args.opts.format(), style, render)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn run_ports(args: QueryArgs, style: Style) -> Result<ExitCode> {
+    let outputs = args.opts.prepare()?;
     let mut store = args.opts.open()?;
     let ports = store.ports(&args.filter()?)?;
-    let out = match args.opts.format() {
+    let render = |fmt: OutFormat, style: Style| match fmt {
         OutFormat::Json => doc("ports", json!({"ports": ports})),
         OutFormat::Table => {
             let mut o = style.bold(&format!(
@@ -535,7 +571,7 @@ pub fn run_ports(args: QueryArgs, style: Style) -> Result<ExitCode> {
             o
         }
     };
-    print_out(&out)?;
+    emit(outputs, args.opts.format(), style, render)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -569,12 +605,18 @@ pub struct ImportArgs {
     /// portolan.db in the user data directory.
     #[arg(long, value_name = "PATH|URL")]
     pub store: Option<String>,
-    /// table (default) or json.
+    /// What to print on standard output.
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutFormat,
-    /// The same as --format json.
-    #[arg(long)]
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+    /// Also write FMT (one of the --format values) to PATH; repeatable. Each file is written
+    /// to a temporary file beside PATH and renamed over PATH only once complete. A PATH alone
+    /// is written as json.
+    #[arg(short = 'o', long = "output", value_name = "FMT=PATH",
+          value_parser = outfile::parse_spec::<OutFormat>)]
+    pub output: Vec<OutputSpec<OutFormat>>,
 }
 
 /// A results file opened for reading, its format recognised from its first bytes. `shown` is
@@ -608,6 +650,7 @@ pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
     let mut done = Vec::new();
     let mut text = String::new();
     let opts = ReadOptions { port: args.port };
+    let outputs = outfile::prepare(&args.output)?;
     for f in &args.files {
         let shown = escape(&f.display().to_string());
         let (fmt, r) = open_results(f, &shown)?;
@@ -625,11 +668,15 @@ pub fn run_import(args: ImportArgs) -> Result<ExitCode> {
         ));
         done.push(json!({"file": f.display().to_string(), "format": fmt.describe(), "scan": got}));
     }
-    let out = if args.json || args.format == OutFormat::Json {
-        doc("import", json!({ "imported": done }))
-    } else {
-        text
+    let render = |fmt: OutFormat, _: Style| match fmt {
+        OutFormat::Json => doc("import", json!({ "imported": done })),
+        OutFormat::Table => text.clone(),
     };
-    print_out(&out)?;
+    let stdout = if args.json {
+        OutFormat::Json
+    } else {
+        args.format
+    };
+    emit(outputs, stdout, Style { enabled: false }, render)?;
     Ok(ExitCode::SUCCESS)
 }
