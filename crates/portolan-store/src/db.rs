@@ -528,10 +528,13 @@ pub(crate) enum Conn {
     Pg(PgWorker),
 }
 
+/// How long an SQLite writer waits for another (a scan's batch, an import) before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
 impl Conn {
     pub fn open_sqlite(path: &std::path::Path) -> Result<Conn, DbError> {
         let c = rusqlite::Connection::open(path)?;
-        c.busy_timeout(Duration::from_secs(60))?;
+        c.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
         // The multi-row statements of the writer (one per chunk size) beside the queries.
         c.set_prepared_statement_cache_capacity(64);
         // A scan inserts into indexes in random address order: every commit rewrites most of
@@ -540,6 +543,33 @@ impl Conn {
         // (32 MiB), and checkpoints every 32 MiB of WAL instead of 4.
         c.execute_batch("PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8192;")?;
         Ok(Conn::Sqlite(c))
+    }
+
+    /// Put an SQLite store in WAL mode and return the mode it is in. SQLite does not call the
+    /// busy handler for this switch, which needs the file to itself: when several processes
+    /// open a new store at once, the others get "database is locked" at once while the first
+    /// creates it. So a busy switch is retried for as long as the busy timeout (the mode is
+    /// kept in the file: an existing store is already in WAL mode and switches nothing).
+    pub fn sqlite_wal(&mut self) -> Result<String, DbError> {
+        let Conn::Sqlite(c) = self else {
+            return Err(DbError("not an SQLite store".into()));
+        };
+        let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                r => return Ok(r?),
+            }
+        }
     }
 
     pub fn open_pg(url: &str) -> Result<Conn, DbError> {

@@ -536,11 +536,7 @@ impl Store {
             }
         }
         let mut conn = Conn::open_sqlite(path).map_err(db)?;
-        let mode = conn
-            .query("PRAGMA journal_mode = WAL", &[])
-            .and_then(|r| r.first().map(|r| r.text(0)).transpose())
-            .map_err(db)?
-            .unwrap_or_default();
+        let mode = conn.sqlite_wal().map_err(db)?;
         // An in-memory database (":memory:", for tests and fuzzing) has no journal file.
         let memory = path.as_os_str() == ":memory:" && mode.eq_ignore_ascii_case("memory");
         if !mode.eq_ignore_ascii_case("wal") && !memory {

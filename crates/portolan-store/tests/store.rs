@@ -594,3 +594,29 @@ fn an_address_is_stored_once_as_its_key_and_reads_back_as_written() {
         assert_eq!(hist[0].ports[0].addr.to_string(), "2001:db8::7");
     });
 }
+
+/// Several processes opening one store that does not exist yet (the first scans on a new
+/// machine, started together by cron): each waits for the one creating it, none is refused
+/// with "database is locked".
+#[test]
+fn many_first_opens_of_a_new_sqlite_store_all_succeed() {
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("portolan.db");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    Store::open_path(&path).map(drop)
+                })
+            })
+            .collect();
+        for h in handles {
+            if let Err(e) = h.join().unwrap() {
+                panic!("round {round}: {e}");
+            }
+        }
+    }
+}
