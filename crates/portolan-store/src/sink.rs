@@ -8,6 +8,7 @@
 //! durability ([`EventSink::flush`] returns once every batch handed over is committed, or with
 //! the writer's error). A crash loses at most the batches not yet committed.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +30,53 @@ pub struct Targets(pub String);
 /// A port to write, and when it was seen.
 type PortRow = (PortEvent, SystemTime);
 
+/// Of `part` of a report: its ports the scan did not stream as they are (with whether the port
+/// was written before), and its hosts whose stored ports would not show them as the report does.
+fn compare_hosts<'r>(
+    part: &'r [HostReport],
+    first: &FirstUp<'r>,
+    streamed: &'r Streamed,
+    open_only: bool,
+    end: SystemTime,
+) -> (Vec<(&'r PortEvent, SystemTime, bool)>, Vec<&'r HostReport>) {
+    let mut ports: Vec<(&'r PortEvent, SystemTime, bool)> = Vec::new();
+    let mut hosts: Vec<&'r HostReport> = Vec::new();
+    for h in part {
+        // Whether the host's stored ports show it as the report does (then it
+        // needs no record): only a scan's sink writes no host record while it
+        // runs, and only if the report changes none of the streamed ports.
+        let mut plain = open_only && h.hostname.is_none() && h.extra.is_empty();
+        let mut shown = first.get(&h.addr);
+        // What the report lists that is not closed (a resumed scan's earlier
+        // legs included), with the services the report settled on.
+        for p in h.ports.iter().filter(|p| p.state != PortState::Closed) {
+            if p.state.proves_host_up()
+                && shown.is_none_or(|f| (p.proto.as_str(), p.port) < (f.proto.as_str(), f.port))
+            {
+                shown = Some(p);
+            }
+            // Already written as it is while the scan ran; else written again (a
+            // service -sV found) or for the first time.
+            let again = match streamed.get(&(p.addr, p.proto, p.port)) {
+                Some(w) if w == p => continue,
+                Some(_) => {
+                    plain = false;
+                    true
+                }
+                None => !open_only,
+            };
+            ports.push((p, end, again));
+        }
+        if !(plain && crate::host_from_ports(shown) == (h.up, h.up_reason, h.srtt_us)) {
+            hosts.push(h);
+        }
+    }
+    (ports, hosts)
+}
+
+/// Hosts in a report from which `finish` compares it with what streamed on two threads.
+const PARALLEL_COMPARE: usize = 8192;
+
 /// A port's key in a scan.
 type PortKey = (IpAddr, Protocol, u16);
 
@@ -39,6 +87,13 @@ type PortKey = (IpAddr, Protocol, u16);
 struct Streamed {
     batches: Vec<Vec<PortRow>>,
     at: HashMap<PortKey, (usize, usize), foldhash::fast::RandomState>,
+    /// Of each address, where its first port that proves it up is (by protocol name, then
+    /// port): kept as batches come in, on the writer's thread while the scan runs, so that
+    /// `finish` does not build it after the last packet. Exact while no port was streamed
+    /// twice (`replaced`); else `finish` builds it from the latest copies.
+    first: HashMap<IpAddr, (usize, usize), foldhash::fast::RandomState>,
+    /// A port was streamed again (its latest copy replaced an earlier one).
+    replaced: bool,
 }
 
 impl Streamed {
@@ -64,10 +119,76 @@ impl Streamed {
     fn add(&mut self, batch: Vec<PortRow>) {
         let b = self.batches.len();
         self.at.reserve(batch.len());
+        self.first.reserve(batch.len());
         for (i, (e, _)) in batch.iter().enumerate() {
-            self.at.insert(port_key(e), (b, i));
+            if self.at.insert(port_key(e), (b, i)).is_some() {
+                self.replaced = true;
+            }
+            if e.state.proves_host_up() {
+                match self.first.entry(e.addr) {
+                    Entry::Vacant(v) => {
+                        v.insert((b, i));
+                    }
+                    Entry::Occupied(mut o) => {
+                        // (The first so far may be in this batch, not pushed yet.)
+                        let (fb, fi) = *o.get();
+                        let earlier = if fb == b {
+                            batch.get(fi)
+                        } else {
+                            self.batches.get(fb).and_then(|x| x.get(fi))
+                        }
+                        .map(|(f, _)| (f.proto.as_str(), f.port));
+                        if earlier.is_none_or(|f| (e.proto.as_str(), e.port) < f) {
+                            o.insert((b, i));
+                        }
+                    }
+                }
+            }
         }
         self.batches.push(batch);
+    }
+
+    /// Of each address, its first streamed port that proves it up (see `first`).
+    fn first_up(&self) -> FirstUp<'_> {
+        if !self.replaced {
+            return FirstUp::Kept(self);
+        }
+        let mut first: HashMap<IpAddr, &PortEvent, foldhash::fast::RandomState> =
+            HashMap::default();
+        for ev in self.values() {
+            if ev.state.proves_host_up() {
+                first
+                    .entry(ev.addr)
+                    .and_modify(|f| {
+                        if (ev.proto.as_str(), ev.port) < (f.proto.as_str(), f.port) {
+                            *f = ev;
+                        }
+                    })
+                    .or_insert(ev);
+            }
+        }
+        FirstUp::Built(first)
+    }
+}
+
+/// [`Streamed::first_up`]: kept while the batches came in, or built from the latest copies.
+enum FirstUp<'a> {
+    Kept(&'a Streamed),
+    Built(HashMap<IpAddr, &'a PortEvent, foldhash::fast::RandomState>),
+    None,
+}
+
+impl<'a> FirstUp<'a> {
+    fn get(&self, a: &IpAddr) -> Option<&'a PortEvent> {
+        match self {
+            FirstUp::Kept(s) => s
+                .first
+                .get(a)
+                .and_then(|&(b, i)| s.batches.get(b)?.get(i))
+                .map(|(e, _)| e),
+            FirstUp::Built(m) => m.get(a).copied(),
+            FirstUp::None => None,
+        }
     }
 }
 
@@ -122,6 +243,8 @@ impl Writer {
     const QUEUE: usize = 4;
     /// Ports in one transaction at most when batches queued up.
     const GROUP_ROWS: usize = 16_384;
+    /// How much nicer than the scan the writer thread runs (see `spawn`).
+    const NICER: i32 = 10;
 
     fn spawn(mut writing: Writing, shared: Arc<Shared>) -> Result<Writer, String> {
         writing
@@ -133,6 +256,19 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("portolan-store-writer".into())
             .spawn(move || {
+                // Background work: the scan's own threads (sending, receiving, the report)
+                // come first when the cores are busy, and the writer takes the time they leave
+                // (Linux: a nice value is per thread). It still gets its share under load, and
+                // the scan waits for it when QUEUE batches are behind, so nothing is lost and
+                // memory stays bounded. Best effort: without the call it runs as before.
+                #[cfg(target_os = "linux")]
+                {
+                    let me = Some(rustix::thread::gettid());
+                    if let Ok(now) = rustix::process::getpriority_process(me) {
+                        let _ =
+                            rustix::process::setpriority_process(me, (now + Self::NICER).min(19));
+                    }
+                }
                 // Group commit: the batches that queued up while the last one was written
                 // go into one transaction (fewer commits, each rewriting fewer index pages
                 // per port); a sync is answered once what came before it is committed.
@@ -826,55 +962,40 @@ impl EventSink for StoreSink {
             let end = report.end;
             // Of each host, the first streamed port (in the order a host without a record is
             // read back: protocol name, then port) that proves it up.
-            let mut first: HashMap<IpAddr, &PortEvent, foldhash::fast::RandomState> =
-                HashMap::default();
-            if open_only {
-                for ev in streamed.values() {
-                    if ev.state.proves_host_up() {
-                        first
-                            .entry(ev.addr)
-                            .and_modify(|f| {
-                                if (ev.proto.as_str(), ev.port) < (f.proto.as_str(), f.port) {
-                                    *f = ev;
-                                }
-                            })
-                            .or_insert(ev);
-                    }
-                }
-            }
-            let mut ports: Vec<(&PortEvent, SystemTime, bool)> = Vec::new();
-            let mut hosts: Vec<&HostReport> = Vec::new();
-            for h in &report.hosts {
-                // Whether the host's stored ports show it as the report does (then it needs no
-                // record): only a scan's sink writes no host record while it runs, and only if
-                // the report changes none of the streamed ports.
-                let mut plain = open_only && h.hostname.is_none() && h.extra.is_empty();
-                let mut shown = first.get(&h.addr).copied();
-                // What the report lists that is not closed (a resumed scan's earlier legs
-                // included), with the services the report settled on.
-                for p in h.ports.iter().filter(|p| p.state != PortState::Closed) {
-                    if p.state.proves_host_up()
-                        && shown
-                            .is_none_or(|f| (p.proto.as_str(), p.port) < (f.proto.as_str(), f.port))
-                    {
-                        shown = Some(p);
-                    }
-                    // Already written as it is while the scan ran; else written again (a
-                    // service -sV found) or for the first time.
-                    let again = match streamed.get(&(p.addr, p.proto, p.port)) {
-                        Some(w) if w == p => continue,
-                        Some(_) => {
-                            plain = false;
-                            true
+            let first = if open_only {
+                streamed.first_up()
+            } else {
+                FirstUp::None
+            };
+            // What each host of the report still needs written: ports the scan did not stream
+            // as they are, and a host record where its stored ports would not show it as the
+            // report does. After the last packet, on the two halves of a large report at once
+            // (the writer is done: the cores are free), in the report's order.
+            let compare = |part| compare_hosts(part, &first, &streamed, open_only, end);
+            let all = &report.hosts[..];
+            let (ports, hosts) = if all.len() >= PARALLEL_COMPARE {
+                let (a, b) = all.split_at(all.len() / 2);
+                std::thread::scope(|sc| {
+                    let second = sc.spawn(|| compare(b));
+                    let mut left = compare(a);
+                    match second.join() {
+                        Ok((p, h)) => {
+                            left.0.extend(p);
+                            left.1.extend(h);
+                            left
                         }
-                        None => !open_only,
-                    };
-                    ports.push((p, end, again));
-                }
-                if !(plain && crate::host_from_ports(shown) == (h.up, h.up_reason, h.srtt_us)) {
-                    hosts.push(h);
-                }
-            }
+                        // (A panic in the other half: compare it here instead.)
+                        Err(_) => {
+                            let (p, h) = compare(b);
+                            left.0.extend(p);
+                            left.1.extend(h);
+                            left
+                        }
+                    }
+                })
+            } else {
+                compare(all)
+            };
             put_ports(c, id, &ports)?;
             put_hosts(c, id, &hosts)?;
             let st = &report.stats;
@@ -912,6 +1033,77 @@ impl EventSink for StoreSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portolan_model::Reason;
+    use proptest::prelude::*;
+
+    fn port(host: u8, proto: Protocol, port: u16, open: bool) -> PortRow {
+        let e = PortEvent {
+            addr: IpAddr::from([10, 0, 0, host]),
+            port,
+            proto,
+            state: if open {
+                PortState::Open
+            } else {
+                PortState::Filtered
+            },
+            reason: if open {
+                Reason::SynAck
+            } else {
+                Reason::NoResponse
+            },
+            rtt: None,
+            ttl: None,
+            service: None,
+        };
+        (e, SystemTime::UNIX_EPOCH)
+    }
+
+    /// What `finish` used to build after the last packet: of each address, the least
+    /// (protocol name, port) of its latest copies that prove it up.
+    fn first_by_walking(s: &Streamed) -> HashMap<IpAddr, (Protocol, u16)> {
+        let mut m: HashMap<IpAddr, (Protocol, u16)> = HashMap::new();
+        for ev in s.values().filter(|e| e.state.proves_host_up()) {
+            m.entry(ev.addr)
+                .and_modify(|f| {
+                    if (ev.proto.as_str(), ev.port) < (f.0.as_str(), f.1) {
+                        *f = (ev.proto, ev.port);
+                    }
+                })
+                .or_insert((ev.proto, ev.port));
+        }
+        m
+    }
+
+    proptest! {
+        /// The first port of each host kept while the batches come in is the one a walk of
+        /// the latest copies finds, in any order and batching, with or without a port streamed
+        /// twice (the first in a batch before a lower port of the same batch included).
+        #[test]
+        fn the_first_port_kept_while_streaming_is_the_walked_one(
+            rows in proptest::collection::vec(
+                (0u8..6, any::<bool>(), 1u16..40, proptest::bool::weighted(0.8)), 0..80),
+            cuts in proptest::collection::vec(1usize..12, 1..10),
+        ) {
+            let mut s = Streamed::default();
+            let mut it = rows.iter().map(|&(h, udp, p, open)| {
+                port(h, if udp { Protocol::Udp } else { Protocol::Tcp }, p, open)
+            });
+            let mut c = cuts.iter().cycle();
+            loop {
+                let n = c.next().copied().unwrap_or(1);
+                let batch: Vec<PortRow> = it.by_ref().take(n).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                s.add(batch);
+            }
+            let want = first_by_walking(&s);
+            let got = s.first_up();
+            for a in (0..6u8).map(|h| IpAddr::from([10, 0, 0, h])) {
+                prop_assert_eq!(got.get(&a).map(|e| (e.proto, e.port)), want.get(&a).copied());
+            }
+        }
+    }
 
     #[test]
     fn placeholders_are_numbered_row_by_row() {

@@ -397,3 +397,57 @@ fn a_port_streamed_again_in_a_later_batch_replaces_its_exposures() {
         assert_eq!(port, &second, "{}", db.name);
     });
 }
+
+/// The nice values of this process's store writer threads (Linux: from /proc).
+#[cfg(target_os = "linux")]
+fn writer_nice_values() -> Vec<i64> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("portolan-store") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // Fields after the command's closing parenthesis start at field 3; nice is field 19.
+        if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) {
+            if let Some(nice) = rest.split_whitespace().nth(16) {
+                out.push(nice.parse().unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// The writer is background work: its thread runs at a lower priority than the scan's own
+/// threads (which stay at the process's), so on busy cores the scan comes first.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_writer_thread_yields_to_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = portolan_store::Store::open_path(&dir.path().join("s.db")).unwrap();
+    let mut sink = store
+        .sink(Targets("10.77.0.0/17".into()))
+        .open_ports_while_running()
+        .in_background();
+    sink.start(&start()).unwrap();
+    sink.port(
+        &ev("10.77.0.9", 80, PortState::Open, 100),
+        SystemTime::now(),
+    )
+    .unwrap();
+    sink.flush().unwrap();
+    let nice = writer_nice_values();
+    // This thread (a scan's) keeps the process's priority; the writer is 10 nicer (at most 19).
+    let me = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let my_nice: i64 = me
+        .rsplit_once(')')
+        .and_then(|(_, r)| r.split_whitespace().nth(16))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(!nice.is_empty(), "no writer thread found");
+    assert!(
+        nice.iter().all(|&n| n == (my_nice + 10).min(19)),
+        "writers {nice:?}, the scan's thread {my_nice}"
+    );
+}
