@@ -445,9 +445,10 @@ fn the_writer_thread_yields_to_the_scan() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(!nice.is_empty(), "no writer thread found");
+    // (Other tests run beside this one: a writer thread they just started may not have
+    // lowered its priority yet. This sink's writer has: it wrote the batch flushed above.)
     assert!(
-        nice.iter().all(|&n| n == (my_nice + 10).min(19)),
+        nice.contains(&(my_nice + 10).min(19)),
         "writers {nice:?}, the scan's thread {my_nice}"
     );
 }
