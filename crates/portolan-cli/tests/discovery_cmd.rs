@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::portolan;
+use common::{output_to, portolan};
 use predicates::prelude::*;
 
 /// The reason a loopback host gives: it is this host's own, up without a probe.
@@ -19,10 +19,8 @@ fn ping_scan_reports_every_loopback_host_up_with_a_reason_in_every_format() {
     let json = dir.path().join("out.jsonl");
     let out = portolan()
         .args(["scan", "-sn", "127.0.0.1-127.0.0.3", "--no-store", "-q"])
-        .arg("-o")
-        .arg(format!("xml={}", xml.display()))
-        .arg("-o")
-        .arg(format!("json={}", json.display()))
+        .args(output_to("xml", &xml))
+        .args(output_to("json", &json))
         .args(["--format", "grep"])
         .output()
         .unwrap();
@@ -214,12 +212,9 @@ fn every_output_and_the_store_name_the_discovery_that_ran() {
             .args(["scan", "127.0.0.1", "-p", "1", "-q", "--store"])
             .arg(&db)
             .args(extra)
-            .arg("-o")
-            .arg(format!("xml={}", path("out.xml").display()))
-            .arg("-o")
-            .arg(format!("grep={}", path("out.gnmap").display()))
-            .arg("-o")
-            .arg(format!("csv={}", path("out.csv").display()))
+            .args(output_to("xml", &path("out.xml")))
+            .args(output_to("grep", &path("out.gnmap")))
+            .args(output_to("csv", &path("out.csv")))
             .output()
             .unwrap();
         assert!(

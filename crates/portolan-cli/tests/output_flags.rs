@@ -112,46 +112,6 @@ fn fake_nft(dir: &Path) -> PathBuf {
     nft
 }
 
-/// A capture of a SYN scan of 30 ports, each answered by RST.
-fn scan_pcap(path: &Path) {
-    use portolan_detect::source::pcap::PcapWriter;
-    use portolan_detect::synth::{self, Tcp};
-    let (attacker, victim) = ([198, 51, 100, 7], [192, 0, 2, 10]);
-    let mut w = PcapWriter::new(Vec::new(), 1, 65535).unwrap();
-    let mut ts = 1_700_000_000_000_000_000u64;
-    for port in 1..=30u16 {
-        for (src, dst, t) in [
-            (
-                attacker,
-                victim,
-                Tcp {
-                    sport: 40000,
-                    dport: port,
-                    flags: 0x02,
-                    window: 1024,
-                    ..Tcp::default()
-                },
-            ),
-            (
-                victim,
-                attacker,
-                Tcp {
-                    sport: port,
-                    dport: 40000,
-                    flags: 0x14,
-                    ..Tcp::default()
-                },
-            ),
-        ] {
-            let mut b = Vec::new();
-            synth::tcp4(&mut b, src, dst, 1, 64, &t);
-            ts += 1_000_000;
-            w.write(ts, &b).unwrap();
-        }
-    }
-    std::fs::write(path, w.into_inner()).unwrap();
-}
-
 /// A listener on 127.0.0.1 that greets every connection as an SSH server would.
 fn ssh_like() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -188,7 +148,7 @@ fn cases(dir: &Path) -> Vec<Case> {
     )
     .unwrap();
     let pcap = dir.join("scan.pcap");
-    scan_pcap(&pcap);
+    common::write_scan_pcap(&pcap);
     let nft = fake_nft(dir);
     let xml = repo().join("crates/portolan-store/tests/fixtures/nmap-sv.xml");
     let store = dir.join("store.db");

@@ -11,11 +11,8 @@
 mod backends;
 mod common;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
-use portolan_detect::source::pcap::PcapWriter;
-use portolan_detect::synth::{self, Tcp};
 use serde_json::Value;
 
 /// Where one run of a test keeps its store: the default SQLite store in its own data
@@ -79,51 +76,11 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-/// A SYN scan of 30 ports from 198.51.100.7, each answered by RST (as detect_cmd's).
-fn write_scan_pcap(path: &Path) {
-    let (attacker, victim) = ([198, 51, 100, 7], [192, 0, 2, 10]);
-    let mut w = PcapWriter::new(Vec::new(), 1, 65535).unwrap();
-    let mut ts = 1_700_000_000_000_000_000u64;
-    for port in 1..=30u16 {
-        for (src, dst, t) in [
-            (
-                attacker,
-                victim,
-                Tcp {
-                    sport: 40000,
-                    dport: port,
-                    flags: 0x02,
-                    window: 1024,
-                    options: &[2, 4, 5, 0xb4],
-                    ..Tcp::default()
-                },
-            ),
-            (
-                victim,
-                attacker,
-                Tcp {
-                    sport: port,
-                    dport: 40000,
-                    flags: 0x14,
-                    window: 0,
-                    ..Tcp::default()
-                },
-            ),
-        ] {
-            let mut b = Vec::new();
-            synth::tcp4(&mut b, src, dst, 1, 64, &t);
-            ts += 1_000_000;
-            w.write(ts, &b).unwrap();
-        }
-    }
-    std::fs::write(path, w.into_inner()).unwrap();
-}
-
 #[test]
 fn detect_saves_its_alerts_and_new_sources_since_leaves_known_sources_out() {
     each_store(|ctx| {
         let pcap = ctx.data.path().join("scan.pcap");
-        write_scan_pcap(&pcap);
+        common::write_scan_pcap(&pcap);
         let pcap = pcap.display().to_string();
         ok(ctx.cmd(&["detect", &pcap, "--format", "json"]));
 
@@ -170,7 +127,7 @@ fn detect_saves_its_alerts_and_new_sources_since_leaves_known_sources_out() {
 fn detect_new_sources_since_needs_a_store() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("scan.pcap");
-    write_scan_pcap(&pcap);
+    common::write_scan_pcap(&pcap);
     let mut c = common::portolan_command();
     c.args(["detect", "--new-sources-since", "1d", "--no-store"])
         .arg(&pcap);

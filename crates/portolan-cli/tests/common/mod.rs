@@ -132,3 +132,45 @@ fn succeeded(out: std::process::Output) -> std::process::Output {
     );
     out
 }
+
+/// A SYN scan of 30 ports from 198.51.100.7, each answered by RST (as detect_cmd's).
+pub fn write_scan_pcap(path: &std::path::Path) {
+    use portolan_detect::source::pcap::PcapWriter;
+    use portolan_detect::synth::{self, Tcp};
+    let (attacker, victim) = ([198, 51, 100, 7], [192, 0, 2, 10]);
+    let mut w = PcapWriter::new(Vec::new(), 1, 65535).unwrap();
+    let mut ts = 1_700_000_000_000_000_000u64;
+    for port in 1..=30u16 {
+        for (src, dst, t) in [
+            (
+                attacker,
+                victim,
+                Tcp {
+                    sport: 40000,
+                    dport: port,
+                    flags: 0x02,
+                    window: 1024,
+                    options: &[2, 4, 5, 0xb4],
+                    ..Tcp::default()
+                },
+            ),
+            (
+                victim,
+                attacker,
+                Tcp {
+                    sport: port,
+                    dport: 40000,
+                    flags: 0x14,
+                    window: 0,
+                    ..Tcp::default()
+                },
+            ),
+        ] {
+            let mut b = Vec::new();
+            synth::tcp4(&mut b, src, dst, 1, 64, &t);
+            ts += 1_000_000;
+            w.write(ts, &b).unwrap();
+        }
+    }
+    std::fs::write(path, w.into_inner()).unwrap();
+}
