@@ -175,7 +175,6 @@ impl Streamed {
 enum FirstUp<'a> {
     Kept(&'a Streamed),
     Built(HashMap<IpAddr, &'a PortEvent, foldhash::fast::RandomState>),
-    None,
 }
 
 impl<'a> FirstUp<'a> {
@@ -187,7 +186,6 @@ impl<'a> FirstUp<'a> {
                 .and_then(|&(b, i)| s.batches.get(b)?.get(i))
                 .map(|(e, _)| e),
             FirstUp::Built(m) => m.get(a).copied(),
-            FirstUp::None => None,
         }
     }
 }
@@ -962,11 +960,8 @@ impl EventSink for StoreSink {
             let end = report.end;
             // Of each host, the first streamed port (in the order a host without a record is
             // read back: protocol name, then port) that proves it up.
-            let first = if open_only {
-                streamed.first_up()
-            } else {
-                FirstUp::None
-            };
+            // (Empty unless the scan streamed: only `open_ports_while_running` keeps ports.)
+            let first = streamed.first_up();
             // What each host of the report still needs written: ports the scan did not stream
             // as they are, and a host record where its stored ports would not show it as the
             // report does. After the last packet, on the two halves of a large report at once
