@@ -171,6 +171,9 @@ pub struct RawStats {
     pub send_full: u64,
     /// Probes that waited for room in their host's own window (a host that lost probes).
     pub host_holds: u64,
+    /// Send buffers (64 packets each) the engine allocated: a handful for any scan, since
+    /// buffers come back from the send lanes and are reused.
+    pub batches: u64,
 }
 
 /// Run a raw scan. Needs `CAP_NET_RAW`; on [`RawError::Permission`] the caller may fall back to a

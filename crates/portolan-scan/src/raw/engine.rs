@@ -51,7 +51,7 @@ pub(crate) struct Engine<'a, T: Transmit, R: Receive, C: Clock> {
     stats: RawStats,
     win: Window,
     pacer: Pacer,
-    inflight: HashMap<(IpAddr, u16), InFlight>,
+    inflight: HashMap<(IpAddr, u16), InFlight, foldhash::fast::RandomState>,
     timers: Timers,
     hosts: Hosts,
     retry: VecDeque<(IpAddr, u16)>,
@@ -110,7 +110,10 @@ impl<'a, T: Transmit, R: Receive, C: Clock> Engine<'a, T, R, C> {
                 tuning.min_timeout,
                 tuning.max_timeout,
             ),
-            inflight: HashMap::with_capacity(tuning.initial_window * 2),
+            inflight: HashMap::with_capacity_and_hasher(
+                tuning.initial_window * 2,
+                foldhash::fast::RandomState::default(),
+            ),
             timers: Timers::default(),
             hosts: Hosts::new(
                 tuning.initial_window,
@@ -447,7 +450,20 @@ impl<'a, T: Transmit, R: Receive, C: Clock> Engine<'a, T, R, C> {
     /// Hand the probes built so far to the send side; record what went. Returns whether
     /// anything was sent.
     fn flush(&mut self) -> bool {
-        let fresh = self.pool.pop().unwrap_or_else(Batch::new);
+        if self.pool.is_empty() {
+            // One turn can send many batches (the pace allows more than building them takes):
+            // take back what the lanes are done with now, or each batch would be a new one.
+            while let Some(b) = self.tx.returned() {
+                self.reclaim(b);
+            }
+        }
+        let fresh = match self.pool.pop() {
+            Some(b) => b,
+            None => {
+                self.stats.batches += 1;
+                Batch::new()
+            }
+        };
         let b = std::mem::replace(&mut self.cur, fresh);
         let timeout = self.send_timeout();
         self.handed.clear();

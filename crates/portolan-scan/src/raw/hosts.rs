@@ -17,7 +17,9 @@ pub(crate) const HELD_CAP: usize = 65_536;
 /// is full waits in that host's queue, not in the plan. A host is forgotten when it has nothing
 /// in flight or waiting: memory is bounded by the global window plus [`HELD_CAP`].
 pub(crate) struct Hosts {
-    map: HashMap<IpAddr, Host>,
+    /// Keyed by the scan's own targets (a reply is looked up only once validated): a fast
+    /// hasher, seeded per process.
+    map: HashMap<IpAddr, Host, foldhash::fast::RandomState>,
     /// Hosts with waiting probes that may have room again.
     ready: VecDeque<IpAddr>,
     /// Probes waiting in all hosts' queues.
@@ -49,7 +51,7 @@ impl Hosts {
         max_timeout: Duration,
     ) -> Hosts {
         Hosts {
-            map: HashMap::new(),
+            map: HashMap::with_capacity_and_hasher(initial, foldhash::fast::RandomState::default()),
             ready: VecDeque::new(),
             held: 0,
             holds: 0,
