@@ -2,25 +2,31 @@
 # Side-by-side host-discovery benchmark in the sparse lab (tests/lab/discovery.sh: 10.80.0.0/16
 # and fd80::/112, 1% live — a third answering everything, a third ICMP only, a third TCP 443
 # only; every other address silently dropped), in one run:
-#   1. which hosts of the /16 are up:
-#        portolan scan -sn  vs  nmap -sn -n -T4 --min-rate RATE --min-hostgroup 4096 (echo,
-#        SYN 443, ACK 80, timestamp, as root; without the rate and group flags nmap takes ~35 s
-#        per /22 here, about 40 minutes for the /16)
-#        vs  zmap --probe-module=icmp_echoscan -r RATE (ICMP only: misses the TCP-only third)
+#   1. which hosts of the /16 are up, at each cap in RATES (packets per second, the same for
+#      every tool):
+#        portolan scan -sn --max-rate RATE  vs  nmap -sn -n -T4 --min-rate RATE
+#        --min-hostgroup 4096 (echo, SYN 443, ACK 80, timestamp, as root; without the rate and
+#        group flags nmap takes ~35 s per /22 here, about 40 minutes for the /16)
+#        vs  zmap --probe-module=icmp_echoscan -r RATE -c 1 (ICMP only: misses the TCP-only
+#        third; one probe an address where nmap and portolan send four, and a fixed 1 s wait
+#        at the end where portolan waits for its measured timeout)
 #      wall time (median of REPS interleaved runs), ratio to portolan, live hosts found / live,
-#      dead hosts reported up (must be 0); and portolan with zmap's one probe (icmp-echo, one
-#      try, --max-rate RATE) to compare the engines packet for packet; goal: portolan finds every live host in at most half
-#      of the faster peer's time
+#      dead hosts reported up (must be 0); portolan with zmap's one probe (icmp-echo, one try,
+#      same cap) to compare the engines packet for packet; and portolan with its default pace
+#      (no --max-rate: 100,000/s until replies prove more). Goal: portolan finds every live
+#      host in at most half of the faster peer's time
 #   2. the same on the IPv6 /112: portolan scan -sn vs nmap -6 -sn (zmap has no ICMPv6 echo)
 #   3. --top-ports 100 --syn of the /16 at --max-rate PRATE, with discovery (the default: live
 #      hosts' ports only) and with -Pn (every address's): wall time and probes sent
 # Needs root, iproute2, nftables, python3, bc, nmap, zmap and a release build
 # (`cargo build --release -p portolan-cli`). Packets stay inside the lab's two namespaces.
-# Usage: [REPS=1] [RATE=100000] [PRATE=300000] bench/discovery.sh [TIMEOUT_S_PER_RUN=300]
+# Usage: [REPS=1] [RATES="100000 1000000"] [RATE=100000] [PRATE=300000] bench/discovery.sh [TIMEOUT_S_PER_RUN=300]
+#   RATES: the caps of part 1 (each a row group); RATE: the cap of part 2 (IPv6)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIMIT=${1:-300}
 REPS=${REPS:-1}
+RATES=${RATES:-${RATE:-100000 1000000}}
 RATE=${RATE:-100000}
 PRATE=${PRATE:-300000}
 BIN=${PORTOLAN:-target/release/portolan}
@@ -69,28 +75,36 @@ row() { # CASE TOOL SECONDS FOUND/LIVE DEAD
   ROWS+=("$(printf '%-34s %-9s %9s %7s %11s %5s' "$1" "$2" "$3" "$ratio" "$4" "$5")")
 }
 
-# 1. IPv4 /16.
-tp=(); tn=(); tz=(); te=()
-for _ in $(seq "$REPS"); do
-  tp+=("$(timed "$WORK/p4" "$BIN" scan -sn 10.80.0.0/16 --no-store -q --format grep)")
-  te+=("$(timed "$WORK/e4" "$BIN" scan -sn 10.80.0.0/16 --discovery=icmp-echo --retries 0 \
-        --max-rate "$RATE" --no-store -q --format grep)")
-  tn+=("$(timed "$WORK/n4" nmap -sn -n -T4 --min-rate "$RATE" --min-hostgroup 4096 -oG - 10.80.0.0/16)")
-  tz+=("$(timed "$WORK/z4" zmap -q --probe-module=icmp_echoscan -i "$IF" -G "$TMAC" \
-        -S 10.79.0.1 -r "$RATE" -c 1 -b /dev/null -o "$WORK/z4.txt" 10.80.0.0/16)")
-done
-TP=$(median "${tp[@]}")
-gnmap_up "$WORK/p4" > "$WORK/p4.up"; gnmap_up "$WORK/n4" > "$WORK/n4.up"
-sort -u "$WORK/z4.txt" 2>/dev/null > "$WORK/z4.up" || true
-read -r fp dp <<< "$(found "$WORK/p4.up" "$WORK/live4")"
-read -r fn dn <<< "$(found "$WORK/n4.up" "$WORK/live4")"
-read -r fz dz <<< "$(found "$WORK/z4.up" "$WORK/live4")"
-row "-sn 10.80.0.0/16 (655 live)" portolan "$TP" "$fp" "$dp"
-row "" "nmap -sn" "$(median "${tn[@]}")" "$fn" "$dn"
-gnmap_up "$WORK/e4" > "$WORK/e4.up"
-read -r fe de <<< "$(found "$WORK/e4.up" "$WORK/live4")"
-row "same probe as zmap (echo, 1 try)" portolan "$(median "${te[@]}")" "$fe" "$de"
-row "" "zmap icmp" "$(median "${tz[@]}")" "$fz" "$dz"
+# 1. IPv4 /16, at each rate in RATES: every tool under the same cap in packets per second
+#    (portolan --max-rate, nmap --min-rate, zmap -r), and portolan with its default pace.
+v4_at() { # RATE
+  local rate=$1 tp=() td=() tn=() tz=() te=()
+  for _ in $(seq "$REPS"); do
+    tp+=("$(timed "$WORK/p4" "$BIN" scan -sn 10.80.0.0/16 --max-rate "$rate" --no-store -q --format grep)")
+    td+=("$(timed "$WORK/d4" "$BIN" scan -sn 10.80.0.0/16 --no-store -q --format grep)")
+    te+=("$(timed "$WORK/e4" "$BIN" scan -sn 10.80.0.0/16 --discovery=icmp-echo --retries 0 \
+          --max-rate "$rate" --no-store -q --format grep)")
+    tn+=("$(timed "$WORK/n4" nmap -sn -n -T4 --min-rate "$rate" --min-hostgroup 4096 -oG - 10.80.0.0/16)")
+    tz+=("$(timed "$WORK/z4" zmap -q --probe-module=icmp_echoscan -i "$IF" -G "$TMAC" \
+          -S 10.79.0.1 -r "$rate" -c 1 -b /dev/null -o "$WORK/z4.txt" 10.80.0.0/16)")
+  done
+  TP=$(median "${tp[@]}")
+  gnmap_up "$WORK/p4" > "$WORK/p4.up"; gnmap_up "$WORK/n4" > "$WORK/n4.up"
+  gnmap_up "$WORK/d4" > "$WORK/d4.up"
+  sort -u "$WORK/z4.txt" 2>/dev/null > "$WORK/z4.up" || true
+  read -r fp dp <<< "$(found "$WORK/p4.up" "$WORK/live4")"
+  read -r fd dd <<< "$(found "$WORK/d4.up" "$WORK/live4")"
+  read -r fn dn <<< "$(found "$WORK/n4.up" "$WORK/live4")"
+  read -r fz dz <<< "$(found "$WORK/z4.up" "$WORK/live4")"
+  row "-sn 10.80.0.0/16, cap $rate/s" portolan "$TP" "$fp" "$dp"
+  row "" "nmap -sn" "$(median "${tn[@]}")" "$fn" "$dn"
+  row "" "zmap icmp" "$(median "${tz[@]}")" "$fz" "$dz"
+  gnmap_up "$WORK/e4" > "$WORK/e4.up"
+  read -r fe de <<< "$(found "$WORK/e4.up" "$WORK/live4")"
+  row "  portolan, zmap's probe (echo, 1 try)" portolan "$(median "${te[@]}")" "$fe" "$de"
+  row "  portolan, default pace (no cap)" portolan "$(median "${td[@]}")" "$fd" "$dd"
+}
+for r in $RATES; do v4_at "$r"; done
 
 # 2. IPv6 /112.
 tp=(); tn=()
