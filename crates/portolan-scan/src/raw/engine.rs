@@ -3,6 +3,7 @@
 //! sockets: probes go out through a [`Transmit`], replies come in through a [`Receive`], time is
 //! a [`Clock`], and what a probe and a reply are is a [`ProbeKind`].
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -121,7 +122,8 @@ impl<'a, T: Transmit, R: Receive, C: Clock> Engine<'a, T, R, C> {
                 tuning.max_window,
                 tuning.min_timeout,
                 tuning.max_timeout,
-            ),
+            )
+            .untracked_if_at_most(nports),
             retry: VecDeque::new(),
             deferred: VecDeque::new(),
             cur: Batch::new(),
@@ -309,15 +311,17 @@ impl<'a, T: Transmit, R: Receive, C: Clock> Engine<'a, T, R, C> {
                 break;
             }
             self.timers.pop();
-            let Some(f) = self.inflight.get(&(addr, port)) else {
+            // One lookup: the probe's entry is looked at and, when final, removed through it.
+            let Entry::Occupied(o) = self.inflight.entry((addr, port)) else {
                 continue;
             };
-            if f.tries != tries {
+            if o.get().tries != tries {
                 continue; // sent again since: a later timer stands
             }
-            if f.tries < self.kind.max_tries() {
+            if o.get().tries < self.kind.max_tries() {
                 self.retry.push_back((addr, port));
-            } else if let Some(f) = self.inflight.remove(&(addr, port)) {
+            } else {
+                let f = o.remove();
                 self.win.completed(false);
                 if let Some(h) = self.hosts.window(addr) {
                     h.completed(false);

@@ -31,6 +31,10 @@ pub(crate) struct Hosts {
     max: usize,
     min_timeout: Duration,
     max_timeout: Duration,
+    /// No host can have more probes in flight than the smallest window allows (a job of at
+    /// most `min` ports a host), so no per-host window could ever hold a probe back: nothing
+    /// is kept per host, and every probe uses the global timeout ([`Hosts::untracked`]).
+    untracked: bool,
 }
 
 struct Host {
@@ -60,7 +64,20 @@ impl Hosts {
             max,
             min_timeout,
             max_timeout,
+            untracked: false,
         }
+    }
+
+    /// Keep nothing per host when no host gets more than `ports_per_host` probes in flight at
+    /// once and that is within the smallest window: a host's window could never be full (one
+    /// hash map insert and lookup less a probe, and less memory on wide, shallow scans such as
+    /// host discovery or one port over a large range).
+    pub fn untracked_if_at_most(mut self, ports_per_host: u64) -> Hosts {
+        self.untracked = ports_per_host <= self.min.max(1) as u64;
+        if self.untracked {
+            self.map = HashMap::with_hasher(foldhash::fast::RandomState::default());
+        }
+        self
     }
 
     fn entry(&mut self, addr: IpAddr) -> &mut Host {
@@ -81,6 +98,9 @@ impl Hosts {
 
     /// Take a slot in `addr`'s window for a new probe; false when the window is full.
     pub fn reserve(&mut self, addr: IpAddr) -> bool {
+        if self.untracked {
+            return true;
+        }
         let h = self.entry(addr);
         if h.active >= h.win.size().max(1) {
             return false;
@@ -98,6 +118,9 @@ impl Hosts {
 
     /// A probe to `addr` is final (or was never sent): free its slot.
     pub fn release(&mut self, addr: IpAddr) {
+        if self.untracked {
+            return;
+        }
         let Some(h) = self.map.get_mut(&addr) else {
             return;
         };
@@ -137,11 +160,17 @@ impl Hosts {
     }
 
     pub fn window(&mut self, addr: IpAddr) -> Option<&mut Window> {
+        if self.untracked {
+            return None;
+        }
         self.map.get_mut(&addr).map(|h| &mut h.win)
     }
 
     /// `addr`'s own retransmission timeout, once a round trip to it was measured.
     pub fn timeout(&self, addr: IpAddr) -> Option<Duration> {
+        if self.untracked {
+            return None;
+        }
         self.map
             .get(&addr)
             .filter(|h| h.win.has_rtt())
@@ -201,6 +230,37 @@ mod tests {
         // Releasing an unknown host is harmless.
         h.release(ip(200));
         assert!(h.map.is_empty());
+    }
+
+    #[test]
+    fn shallow_jobs_keep_nothing_per_host() {
+        // Windows never go below 8 here: with at most 8 probes a host in flight, no host's
+        // window can be full, so nothing is kept.
+        let shallow = || {
+            Hosts::new(
+                16,
+                8,
+                1024,
+                Duration::from_millis(100),
+                Duration::from_millis(1000),
+            )
+        };
+        let mut h = shallow().untracked_if_at_most(8);
+        for i in 0..100 {
+            for _ in 0..8 {
+                assert!(h.reserve(ip(i)));
+            }
+        }
+        assert!(h.map.is_empty());
+        assert!(h.window(ip(1)).is_none());
+        assert_eq!(h.timeout(ip(1)), None);
+        h.release(ip(1));
+        assert_eq!(h.next_ready(), None);
+        assert_eq!((h.held, h.holds), (0, 0));
+        // One probe more a host than the smallest window: kept as before.
+        let mut h = shallow().untracked_if_at_most(9);
+        assert!(h.reserve(ip(1)));
+        assert_eq!(h.map.len(), 1);
     }
 
     #[test]
