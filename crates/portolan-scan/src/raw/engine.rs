@@ -374,10 +374,10 @@ impl<'a, T: Transmit, R: Receive, C: Clock> Engine<'a, T, R, C> {
                 self.targets.get(idx / self.nports),
                 self.ports.get((idx % self.nports) as usize),
             ) {
-                (Some(addr), Some(port))
-                    if !self.targets.is_excluded(addr)
-                        && !self.inflight.contains_key(&(addr, port)) =>
-                {
+                // Targets and ports are sets (merged intervals, sorted ports) and the plan a
+                // permutation: a position's probe is never already in flight.
+                (Some(addr), Some(port)) if !self.targets.is_excluded(addr) => {
+                    debug_assert!(!self.inflight.contains_key(&(addr, port)));
                     if self.hosts.reserve(addr) {
                         return Some((pos, addr, port, 1));
                     }
