@@ -557,11 +557,30 @@ impl Store {
 
     /// Open a PostgreSQL store (`postgres://user@host:port/db`, with libpq's `sslmode` and
     /// `sslrootcert` for TLS: `prefer` by default, `verify-full` to check the server's
-    /// certificate and name), creating the tables if needed.
+    /// certificate and name; `sslcert` and `sslkey` for a client certificate), creating the
+    /// tables if needed.
     pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
         let shown = redact(url);
         let conn = Conn::open_pg(url).map_err(|e| {
-            let hint = if e.0.contains("TLS") || e.0.contains("certificate") {
+            let m = &e.0;
+            // What the server said of our certificate (a TLS alert, or its FATAL when it
+            // wanted one), or what we could not load: the client certificate's settings.
+            let client_cert = m.contains("client certificate")
+                || m.contains("client key")
+                || m.contains("sslkey")
+                || [
+                    "UnknownCA",
+                    "BadCertificate",
+                    "CertificateRequired",
+                    "CertificateExpired",
+                ]
+                .iter()
+                .any(|a| m.contains(&format!("alert: {a}")));
+            let hint = if client_cert {
+                "check sslcert and sslkey (a client certificate the server accepts for this \
+                 user, signed by a CA it trusts, and its key; docs/store.md), or choose another \
+                 store with --store"
+            } else if m.contains("TLS") || m.contains("certificate") {
                 "check sslmode and sslrootcert (the PEM file of the CA that signed the \
                  server's certificate; docs/store.md), or choose another store with --store"
             } else {

@@ -11,6 +11,11 @@
 //!   the host of the URL.
 //! - A Unix socket never uses TLS (neither libpq nor the server does it on one); its
 //!   `sslmode` is ignored.
+//! - A client certificate for the server's `cert` authentication (or `clientcert=verify-*` in
+//!   `pg_hba.conf`): `sslcert=PATH` and `sslkey=PATH` (else `PGSSLCERT`, `PGSSLKEY`, else
+//!   libpq's `~/.postgresql/postgresql.crt` and `.key` when the certificate file exists). As
+//!   libpq, a key readable by the group or others is refused (at most 0600, or 0640 when
+//!   owned by root).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +24,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::db::DbError;
@@ -55,10 +60,14 @@ impl SslMode {
 /// A URL's TLS settings, split off the rest of it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Settings {
-    /// The URL without `sslmode` and `sslrootcert` (what tokio-postgres parses).
+    /// The URL without `sslmode`, `sslrootcert`, `sslcert` and `sslkey` (what tokio-postgres
+    /// parses).
     pub url: String,
     pub mode: SslMode,
     pub rootcert: Option<PathBuf>,
+    /// The client certificate (chain) and its key, as given.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
 }
 
 /// `%XX` escapes decoded (a URL's query value).
@@ -93,16 +102,25 @@ pub(crate) fn settings(
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
     };
-    let (mut mode, mut rootcert) = (None, None);
+    let (mut mode, mut rootcert, mut cert, mut key) = (None, None, None, None);
     let mut kept: Vec<&str> = Vec::new();
     for pair in query.into_iter().flat_map(|q| q.split('&')) {
         match pair.split_once('=') {
             Some(("sslmode", v)) => mode = Some(percent_decode(v)),
             Some(("sslrootcert", v)) => rootcert = Some(percent_decode(v)),
+            Some(("sslcert", v)) => cert = Some(percent_decode(v)),
+            Some(("sslkey", v)) => key = Some(percent_decode(v)),
             _ if pair.is_empty() => {}
             _ => kept.push(pair),
         }
     }
+    let path = |given: Option<String>, var: &str| {
+        given
+            .or_else(|| env(var))
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    };
+    let (cert, key) = (path(cert, "PGSSLCERT"), path(key, "PGSSLKEY"));
     let mode = match mode.or_else(|| env("PGSSLMODE")).filter(|m| !m.is_empty()) {
         Some(m) => SslMode::parse(&m)?,
         None => SslMode::Prefer,
@@ -120,6 +138,8 @@ pub(crate) fn settings(
         url,
         mode,
         rootcert,
+        cert,
+        key,
     })
 }
 
@@ -128,6 +148,118 @@ fn default_rootcert() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(|h| Path::new(&h).join(".postgresql/root.crt"))
+}
+
+/// A client certificate chain and its key.
+pub(crate) struct Identity {
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        write!(f, "Identity({} certificates)", self.certs.len())
+    }
+}
+
+/// The client certificate to present: `cert` (else libpq's `~/.postgresql/postgresql.crt`
+/// when it exists) with `key` (else `~/.postgresql/postgresql.key`). None when neither is
+/// given and the default certificate does not exist; a given file that cannot be read, a key
+/// that is missing or readable by others, is an error before connecting.
+pub(crate) fn identity(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+) -> Result<Option<Identity>, DbError> {
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
+    let default = |name: &str| {
+        home.as_ref()
+            .map(|h| Path::new(h).join(".postgresql").join(name))
+    };
+    let cert = match cert {
+        Some(c) => c.to_path_buf(),
+        None => match default("postgresql.crt").filter(|p| p.is_file()) {
+            Some(c) => c,
+            None => {
+                if let Some(k) = key {
+                    return Err(DbError(format!(
+                        "sslkey={} is given without a certificate: add sslcert=PATH (the \
+                         client certificate the key belongs to)",
+                        k.display()
+                    )));
+                }
+                return Ok(None);
+            }
+        },
+    };
+    let certs = CertificateDer::pem_file_iter(&cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| {
+            DbError(format!(
+                "cannot read the client certificate {}: {e}: sslcert must name a PEM file \
+                 (-----BEGIN CERTIFICATE-----)",
+                cert.display()
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(DbError(format!(
+            "the client certificate file {} holds no certificate (PEM, -----BEGIN \
+             CERTIFICATE-----)",
+            cert.display()
+        )));
+    }
+    let key = match key {
+        Some(k) => k.to_path_buf(),
+        None => default("postgresql.key").ok_or_else(|| {
+            DbError(format!(
+                "the client certificate {} needs its key: add sslkey=PATH",
+                cert.display()
+            ))
+        })?,
+    };
+    key_permissions(&key)?;
+    let der = PrivateKeyDer::from_pem_file(&key).map_err(|e| {
+        DbError(format!(
+            "cannot read the client key {}: {e}: sslkey must name the PEM private key of {} \
+             (PKCS#8, PKCS#1 or SEC1)",
+            key.display(),
+            cert.display()
+        ))
+    })?;
+    Ok(Some(Identity { certs, key: der }))
+}
+
+/// libpq's rule for a private key file: no access for others, and none for the group unless
+/// the file is owned by root (read at most: 0640).
+fn key_permissions(key: &Path) -> Result<(), DbError> {
+    let meta = std::fs::metadata(key).map_err(|e| {
+        DbError(format!(
+            "cannot read the client key {}: {e}: sslkey must name the client certificate's \
+             private key",
+            key.display()
+        ))
+    })?;
+    if !meta.is_file() {
+        return Err(DbError(format!(
+            "the client key {} is not a regular file",
+            key.display()
+        )));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mode = meta.mode() & 0o777;
+        let allowed = if meta.uid() == 0 { 0o640 } else { 0o600 };
+        if mode & !allowed != 0 {
+            return Err(DbError(format!(
+                "the client key {} has group or world access (mode {mode:04o}): it must be \
+                 u=rw (0600) or less, or u=rw,g=r (0640) or less when owned by root; run \
+                 chmod 600 on it",
+                key.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -255,7 +387,23 @@ impl ServerCertVerifier for ChainOnly {
 }
 
 /// The rustls configuration of a mode: what is checked of the server's certificate.
-fn client_config(mode: SslMode, rootcert: Option<&Path>) -> Result<rustls::ClientConfig, DbError> {
+fn client_config(
+    mode: SslMode,
+    rootcert: Option<&Path>,
+    identity: Option<Identity>,
+) -> Result<rustls::ClientConfig, DbError> {
+    // The client certificate, when there is one, goes with every mode (as libpq's).
+    let auth = |b: rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>| {
+        match identity {
+            Some(id) => b.with_client_auth_cert(id.certs, id.key).map_err(|e| {
+                DbError(format!(
+                    "the client certificate and key cannot be used: {e}: check that sslkey is \
+                     the key of sslcert"
+                ))
+            }),
+            None => Ok(b.with_no_client_auth()),
+        }
+    };
     let provider = provider();
     let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
@@ -272,10 +420,11 @@ fn client_config(mode: SslMode, rootcert: Option<&Path>) -> Result<rustls::Clien
         _ => false,
     };
     if !verify {
-        return Ok(builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
-            .with_no_client_auth());
+        return auth(
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Unchecked(provider))),
+        );
     }
     let Some(file) = root_file else {
         let default = default_rootcert()
@@ -303,7 +452,7 @@ fn client_config(mode: SslMode, rootcert: Option<&Path>) -> Result<rustls::Clien
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
     };
-    Ok(config.with_no_client_auth())
+    auth(config)
 }
 
 /// Connect to the server `url` names, with TLS as its `sslmode` says.
@@ -325,9 +474,11 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client, DbError> {
     } else {
         postgres::config::SslMode::Require
     });
+    let id = identity(s.cert.as_deref(), s.key.as_deref())?;
     let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_config(
         s.mode,
         s.rootcert.as_deref(),
+        id,
     )?);
     config.connect(tls).map_err(DbError::from)
 }
@@ -373,16 +524,64 @@ mod tests {
     }
 
     #[test]
+    fn client_certificate_options_are_split_off_too() {
+        let s = settings(
+            "postgres://u@db/p?sslcert=%2Fc.crt&connect_timeout=5&sslkey=/c.key",
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(s.url, "postgres://u@db/p?connect_timeout=5");
+        assert_eq!(s.cert, Some(PathBuf::from("/c.crt")));
+        assert_eq!(s.key, Some(PathBuf::from("/c.key")));
+        let env = |k: &str| match k {
+            "PGSSLCERT" => Some("/e.crt".to_string()),
+            "PGSSLKEY" => Some("/e.key".to_string()),
+            _ => None,
+        };
+        let s = settings("postgres://u@db/p?sslkey=/u.key", env).unwrap();
+        assert_eq!(s.cert, Some(PathBuf::from("/e.crt")));
+        assert_eq!(s.key, Some(PathBuf::from("/u.key")), "the URL wins");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_client_key_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("c.crt");
+        std::fs::write(
+            &cert,
+            "-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let key = dir.path().join("c.key");
+        std::fs::write(&key, "not a key\n").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o604)).unwrap();
+        let e = identity(Some(&cert), Some(&key)).unwrap_err();
+        assert!(e.0.contains("group or world access"), "{}", e.0);
+        assert!(e.0.contains("c.key"), "{}", e.0);
+        // Private now, but not a key: named as such.
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = identity(Some(&cert), Some(&key)).unwrap_err();
+        assert!(e.0.contains("cannot read the client key"), "{}", e.0);
+        // A certificate file that is not there, or holds no certificate.
+        let e = identity(Some(&dir.path().join("none.crt")), Some(&key)).unwrap_err();
+        assert!(e.0.contains("none.crt"), "{}", e.0);
+        let e = identity(Some(&key), Some(&key)).unwrap_err();
+        assert!(e.0.contains("holds no certificate"), "{}", e.0);
+    }
+
+    #[test]
     fn verify_modes_need_a_root_certificate() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("none.pem");
-        let e = client_config(SslMode::VerifyFull, Some(&missing)).unwrap_err();
+        let e = client_config(SslMode::VerifyFull, Some(&missing), None).unwrap_err();
         assert!(e.0.contains("none.pem"), "{}", e.0);
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
-        let e = client_config(SslMode::VerifyCa, Some(&empty)).unwrap_err();
+        let e = client_config(SslMode::VerifyCa, Some(&empty), None).unwrap_err();
         assert!(e.0.contains("no usable CA certificate"), "{}", e.0);
         // Nothing is checked by prefer: no root needed.
-        assert!(client_config(SslMode::Prefer, None).is_ok());
+        assert!(client_config(SslMode::Prefer, None, None).is_ok());
     }
 }

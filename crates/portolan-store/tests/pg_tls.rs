@@ -3,7 +3,9 @@
 //! and a server certificate made here with the openssl command. Then: `verify-full` with the
 //! right CA connects and stores a scan; `verify-ca` too; a wrong CA is refused with a message
 //! that names the certificate problem; `require` against the server with `ssl = off` fails
-//! clearly; a password in the URL is never printed.
+//! clearly; a password in the URL is never printed; a user the server admits by client
+//! certificate only (`cert` in pg_hba.conf) connects with `sslcert`/`sslkey` and is refused
+//! without them, with a certificate of another CA, or with a key others can read.
 //!
 //! Needs root (the cluster runs as `postgres`), the PostgreSQL server package and openssl;
 //! skipped with a message without them, except under CI (`CI=true`), where it fails.
@@ -117,6 +119,44 @@ fn make_server_cert(dir: &Path, ca: &str, ip: &str) {
         .arg(dir.join("server.crt")));
 }
 
+/// A client certificate `NAME.crt`/`NAME.key` for the database user `user`, signed by `ca`.
+fn make_client_cert(dir: &Path, ca: &str, name: &str, user: &str) {
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .arg("-subj")
+        .arg(format!("/CN={user}"))
+        .arg("-keyout")
+        .arg(dir.join(format!("{name}.key")))
+        .arg("-out")
+        .arg(dir.join(format!("{name}.csr"))));
+    std::fs::write(
+        dir.join(format!("{name}.ext")),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2"])
+        .arg("-in")
+        .arg(dir.join(format!("{name}.csr")))
+        .arg("-CA")
+        .arg(dir.join(format!("{ca}.crt")))
+        .arg("-CAkey")
+        .arg(dir.join(format!("{ca}.key")))
+        .arg("-CAcreateserial")
+        .arg("-extfile")
+        .arg(dir.join(format!("{name}.ext")))
+        .arg("-out")
+        .arg(dir.join(format!("{name}.crt"))));
+}
+
 /// A private cluster, stopped (by its own pg_ctl) and removed when dropped.
 struct Cluster {
     bin: PathBuf,
@@ -145,7 +185,16 @@ fn start_cluster(bin: PathBuf) -> Cluster {
     make_ca(d, "ca");
     make_ca(d, "other-ca");
     make_server_cert(d, "ca", IP);
+    // Client certificates live apart (owned by root, as the test's user).
+    let clients = d.join("clients");
+    std::fs::create_dir(&clients).unwrap();
+    make_client_cert(&clients, "../ca", "certuser", "certuser");
+    make_client_cert(&clients, "../other-ca", "stranger", "certuser");
     run(Command::new("chown").arg("-R").arg("postgres:").arg(d));
+    run(Command::new("chown").arg("-R").arg("root:").arg(&clients));
+    for k in ["certuser.key", "stranger.key"] {
+        run(Command::new("chmod").arg("600").arg(clients.join(k)));
+    }
     run(Command::new("chmod").arg("700").arg(d));
     run(Command::new("chmod").arg("600").arg(d.join("server.key")));
     let data = d.join("data");
@@ -172,11 +221,23 @@ fn start_cluster(bin: PathBuf) -> Cluster {
     let conf = data.join("postgresql.conf");
     let mut text = std::fs::read_to_string(&conf).unwrap();
     text.push_str(&format!(
-        "\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+        "\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\nssl_ca_file = '{}'\n",
         d.join("server.crt").display(),
-        d.join("server.key").display()
+        d.join("server.key").display(),
+        d.join("ca.crt").display()
     ));
     std::fs::write(&conf, text).unwrap();
+    // The user certuser logs in with a client certificate only (the first line that matches
+    // wins; the client's address over loopback is 127.0.0.1).
+    let hba = data.join("pg_hba.conf");
+    let rest = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!(
+            "hostssl all certuser 127.0.0.1/32 cert\nhost all certuser 127.0.0.1/32 reject\n{rest}"
+        ),
+    )
+    .unwrap();
     let opts = format!(
         "-c listen_addresses={IP} -c port={port} -c unix_socket_directories={} -c fsync=off",
         d.display(),
@@ -315,6 +376,69 @@ fn tls_to_a_real_server_as_libpq_does_it() {
     ));
     assert!(e.contains("none.crt"), "{e}");
     assert!(!e.contains("s3cret-pw"), "{e}");
+
+    // Client certificates (pg_hba `cert` for the user certuser).
+    run(Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(c.bin.join("psql"))
+        .args(["-q", "-h"])
+        .arg(&dir)
+        .args(["-p", &c.port.to_string(), "-U", "postgres", "-c"])
+        .arg("CREATE ROLE certuser LOGIN")
+        .args(["-c", "CREATE DATABASE certdb OWNER certuser"]));
+    let clients = dir.join("clients");
+    let as_certuser = |query: &str| {
+        format!(
+            "postgres://certuser@{IP}:{}/certdb?sslmode=verify-full&sslrootcert={ca}{query}",
+            c.port
+        )
+    };
+    let cert = |name: &str| {
+        format!(
+            "&sslcert={}&sslkey={}",
+            clients.join(format!("{name}.crt")).display(),
+            clients.join(format!("{name}.key")).display()
+        )
+    };
+    // The right certificate: the server takes it as certuser's login; a scan is stored.
+    store_a_scan(&as_certuser(&cert("certuser")));
+    // Without one, the server refuses certuser.
+    let e = open_err(&as_certuser(""));
+    assert!(
+        e.contains("requires a valid client certificate") && e.contains("check sslcert and sslkey"),
+        "the server asks for a certificate, and the hint says where to give it: {e}"
+    );
+    // A certificate from a CA the server does not trust is refused.
+    let e = open_err(&as_certuser(&cert("stranger")));
+    assert!(
+        e.contains("UnknownCA") && e.contains("check sslcert and sslkey"),
+        "{e}"
+    );
+    // A key others can read is refused before connecting, as libpq does; the certificate
+    // without its key, or a key without a certificate, too.
+    let key = clients.join("certuser.key");
+    run(Command::new("chmod").arg("644").arg(&key));
+    let e = open_err(&as_certuser(&cert("certuser")));
+    assert!(e.contains("group or world access"), "{e}");
+    run(Command::new("chmod").arg("600").arg(&key));
+    let e = open_err(&as_certuser(&format!("&sslkey={}", key.display())));
+    assert!(e.contains("without a certificate"), "{e}");
+    let e = open_err(&as_certuser(&format!(
+        "&sslcert={}&sslkey={}/none.key",
+        clients.join("certuser.crt").display(),
+        clients.display()
+    )));
+    assert!(e.contains("none.key"), "{e}");
+    // The key of another certificate does not go with this one.
+    let e = open_err(&as_certuser(&format!(
+        "&sslcert={}&sslkey={}",
+        clients.join("certuser.crt").display(),
+        clients.join("stranger.key").display()
+    )));
+    assert!(
+        e.contains("cannot be used") && e.contains("KeyMismatch"),
+        "{e}"
+    );
 
     // The server without TLS: require fails clearly; prefer and disable connect.
     run(Command::new("runuser")

@@ -30,7 +30,8 @@ pub enum OutFormat {
 #[derive(clap::Args, Debug, Clone)]
 pub struct StoreOpts {
     /// The result store: an SQLite file or a postgres:// URL (TLS as libpq:
-    /// ?sslmode=verify-full&sslrootcert=CA.pem); default: portolan.db in
+    /// ?sslmode=verify-full&sslrootcert=CA.pem, &sslcert=CRT&sslkey=KEY for a client
+    /// certificate); default: portolan.db in
     /// $PORTOLAN_DATA_DIR, else $XDG_DATA_HOME/portolan, else ~/.local/share/portolan.
     #[arg(long, value_name = "PATH|URL", global = true)]
     pub store: Option<String>,

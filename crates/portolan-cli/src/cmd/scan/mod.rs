@@ -200,8 +200,8 @@ pub struct ScanArgs {
     /// Save the scan to this result store instead of the default one (portolan.db in
     /// $PORTOLAN_DATA_DIR, else $XDG_DATA_HOME/portolan, else ~/.local/share/portolan): an
     /// SQLite file, or a PostgreSQL URL shared by a team (postgres://user@host/db; TLS as
-    /// libpq: ?sslmode=verify-full&sslrootcert=CA.pem, default sslmode=prefer). Checked before
-    /// the first packet.
+    /// libpq: ?sslmode=verify-full&sslrootcert=CA.pem, default sslmode=prefer; a client
+    /// certificate with &sslcert=CRT&sslkey=KEY). Checked before the first packet.
     ///
     /// Example: portolan scan 10.0.0.0/24 --store postgres://scanner@%2Frun%2Fpostgresql/portolan
     /// Example: portolan scan 10.0.0.0/24 --store 'postgres://scanner@db/portolan?sslmode=verify-full&sslrootcert=/etc/portolan/db-ca.pem'
