@@ -33,7 +33,8 @@ pub(crate) struct Hosts {
     max_timeout: Duration,
     /// No host can have more probes in flight than the smallest window allows (a job of at
     /// most `min` ports a host), so no per-host window could ever hold a probe back: nothing
-    /// is kept per host, and every probe uses the global timeout ([`Hosts::untracked`]).
+    /// is kept per host, and every probe uses the global timeout
+    /// ([`Hosts::untracked_if_at_most`]).
     untracked: bool,
 }
 
@@ -55,7 +56,7 @@ impl Hosts {
         max_timeout: Duration,
     ) -> Hosts {
         Hosts {
-            map: HashMap::with_capacity_and_hasher(initial, foldhash::fast::RandomState::default()),
+            map: HashMap::with_hasher(foldhash::fast::RandomState::default()),
             ready: VecDeque::new(),
             held: 0,
             holds: 0,
@@ -74,9 +75,6 @@ impl Hosts {
     /// host discovery or one port over a large range).
     pub fn untracked_if_at_most(mut self, ports_per_host: u64) -> Hosts {
         self.untracked = ports_per_host <= self.min.max(1) as u64;
-        if self.untracked {
-            self.map = HashMap::with_hasher(foldhash::fast::RandomState::default());
-        }
         self
     }
 
