@@ -9,6 +9,10 @@
 //! - `verify-ca`: TLS, and the server's certificate must be signed by a CA of `sslrootcert`
 //!   (default `~/.postgresql/root.crt`). `verify-full`: that, and the certificate must name
 //!   the host of the URL.
+//! - `sslrootcert=system` (libpq 16): the operating system's trusted CAs
+//!   (`SSL_CERT_FILE`/`SSL_CERT_DIR`, else the platform's store). `sslmode` is then
+//!   `verify-full` unless given, and a weaker mode is refused: any public CA could otherwise
+//!   vouch for any name.
 //! - A Unix socket never uses TLS (neither libpq nor the server does it on one); its
 //!   `sslmode` is ignored.
 //! - A client certificate for the server's `cert` authentication (or `clientcert=verify-*` in
@@ -121,14 +125,24 @@ pub(crate) fn settings(
             .map(PathBuf::from)
     };
     let (cert, key) = (path(cert, "PGSSLCERT"), path(key, "PGSSLKEY"));
-    let mode = match mode.or_else(|| env("PGSSLMODE")).filter(|m| !m.is_empty()) {
-        Some(m) => SslMode::parse(&m)?,
-        None => SslMode::Prefer,
-    };
     let rootcert = rootcert
         .or_else(|| env("PGSSLROOTCERT"))
         .filter(|r| !r.is_empty())
         .map(PathBuf::from);
+    let system = rootcert.as_deref().is_some_and(is_system);
+    let mode = match mode.or_else(|| env("PGSSLMODE")).filter(|m| !m.is_empty()) {
+        Some(m) => SslMode::parse(&m)?,
+        None if system => SslMode::VerifyFull,
+        None => SslMode::Prefer,
+    };
+    if system && mode != SslMode::VerifyFull {
+        return Err(DbError(
+            "sslrootcert=system needs sslmode=verify-full (with the system's CAs, a weaker \
+             mode would accept a certificate any public CA issued for any name): drop sslmode \
+             or write sslmode=verify-full"
+                .into(),
+        ));
+    }
     let url = if kept.is_empty() {
         base.to_string()
     } else {
@@ -266,15 +280,36 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The CA certificates of a PEM file.
+/// `sslrootcert=system`: the operating system's CA store, not a file.
+fn is_system(path: &Path) -> bool {
+    path.as_os_str() == "system"
+}
+
+/// The operating system's trusted CA certificates.
+fn system_roots() -> Result<RootCertStore, DbError> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut store = RootCertStore::empty();
+    let (added, _ignored) = store.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let why = found
+            .errors
+            .first()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        return Err(DbError(format!(
+            "sslrootcert=system found no CA certificate in the system's store{why}: install \
+             the ca-certificates package, set SSL_CERT_FILE to a PEM bundle, or give \
+             sslrootcert=PATH"
+        )));
+    }
+    Ok(store)
+}
+
+/// The CA certificates of a PEM file (or the system's, for `system`).
 fn roots(path: &Path) -> Result<RootCertStore, DbError> {
     let shown = path.display();
-    if path.as_os_str() == "system" {
-        return Err(DbError(
-            "sslrootcert=system is not supported: give the file of the CA that signed the \
-             server's certificate (sslrootcert=PATH)"
-                .into(),
-        ));
+    if is_system(path) {
+        return system_roots();
     }
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
@@ -521,6 +556,35 @@ mod tests {
         // The URL wins.
         let s = settings("postgres://db/p?sslmode=disable", env).unwrap();
         assert_eq!(s.mode, SslMode::Disable);
+    }
+
+    #[test]
+    fn sslrootcert_system_means_verify_full() {
+        let s = settings("postgres://db/p?sslrootcert=system", no_env).unwrap();
+        assert_eq!(
+            s.mode,
+            SslMode::VerifyFull,
+            "libpq 16's default with system"
+        );
+        let s = settings(
+            "postgres://db/p?sslrootcert=system&sslmode=verify-full",
+            no_env,
+        );
+        assert_eq!(s.unwrap().mode, SslMode::VerifyFull);
+        for weak in ["disable", "prefer", "require", "verify-ca"] {
+            let e = settings(
+                &format!("postgres://db/p?sslrootcert=system&sslmode={weak}"),
+                no_env,
+            )
+            .unwrap_err();
+            assert!(e.0.contains("needs sslmode=verify-full"), "{weak}: {}", e.0);
+        }
+        // From the environment too.
+        let env = |k: &str| (k == "PGSSLROOTCERT").then(|| "system".to_string());
+        assert_eq!(
+            settings("postgres://db/p", env).unwrap().mode,
+            SslMode::VerifyFull
+        );
     }
 
     #[test]

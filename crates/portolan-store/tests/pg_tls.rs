@@ -5,7 +5,8 @@
 //! that names the certificate problem; `require` against the server with `ssl = off` fails
 //! clearly; a password in the URL is never printed; a user the server admits by client
 //! certificate only (`cert` in pg_hba.conf) connects with `sslcert`/`sslkey` and is refused
-//! without them, with a certificate of another CA, or with a key others can read.
+//! without them, with a certificate of another CA, or with a key others can read;
+//! `sslrootcert=system` checks against the system's CA store (here `SSL_CERT_FILE`).
 //!
 //! Needs root (the cluster runs as `postgres`), the PostgreSQL server package and openssl;
 //! skipped with a message without them, except under CI (`CI=true`), where it fails.
@@ -80,8 +81,9 @@ fn make_ca(dir: &Path, name: &str) {
         .arg(dir.join(format!("{name}.crt"))));
 }
 
-/// `server.crt`/`server.key` for `ip`, signed by the CA `ca`.
-fn make_server_cert(dir: &Path, ca: &str, ip: &str) {
+/// `NAME.crt`/`NAME.key` with the subject `subject` and the extensions `ext` (an openssl
+/// extension file's lines), signed by the CA `ca`.
+fn make_leaf(dir: &Path, ca: &str, name: &str, subject: &str, ext: &str) {
     run(Command::new("openssl")
         .args([
             "req",
@@ -91,57 +93,12 @@ fn make_server_cert(dir: &Path, ca: &str, ip: &str) {
             "ec_paramgen_curve:P-256",
             "-nodes",
         ])
-        .args(["-subj", "/CN=portolan test server"])
-        .arg("-keyout")
-        .arg(dir.join("server.key"))
-        .arg("-out")
-        .arg(dir.join("server.csr")));
-    std::fs::write(
-        dir.join("server.ext"),
-        format!(
-            "subjectAltName=IP:{ip},DNS:localhost\nbasicConstraints=CA:FALSE\n\
-             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-        ),
-    )
-    .unwrap();
-    run(Command::new("openssl")
-        .args(["x509", "-req", "-days", "2"])
-        .arg("-in")
-        .arg(dir.join("server.csr"))
-        .arg("-CA")
-        .arg(dir.join(format!("{ca}.crt")))
-        .arg("-CAkey")
-        .arg(dir.join(format!("{ca}.key")))
-        .arg("-CAcreateserial")
-        .arg("-extfile")
-        .arg(dir.join("server.ext"))
-        .arg("-out")
-        .arg(dir.join("server.crt")));
-}
-
-/// A client certificate `NAME.crt`/`NAME.key` for the database user `user`, signed by `ca`.
-fn make_client_cert(dir: &Path, ca: &str, name: &str, user: &str) {
-    run(Command::new("openssl")
-        .args([
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-        ])
-        .arg("-subj")
-        .arg(format!("/CN={user}"))
+        .args(["-subj", subject])
         .arg("-keyout")
         .arg(dir.join(format!("{name}.key")))
         .arg("-out")
         .arg(dir.join(format!("{name}.csr"))));
-    std::fs::write(
-        dir.join(format!("{name}.ext")),
-        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-         extendedKeyUsage=clientAuth\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
     run(Command::new("openssl")
         .args(["x509", "-req", "-days", "2"])
         .arg("-in")
@@ -155,6 +112,32 @@ fn make_client_cert(dir: &Path, ca: &str, name: &str, user: &str) {
         .arg(dir.join(format!("{name}.ext")))
         .arg("-out")
         .arg(dir.join(format!("{name}.crt"))));
+}
+
+/// `server.crt`/`server.key` for `ip`, signed by the CA `ca`.
+fn make_server_cert(dir: &Path, ca: &str, ip: &str) {
+    make_leaf(
+        dir,
+        ca,
+        "server",
+        "/CN=portolan test server",
+        &format!(
+            "subjectAltName=IP:{ip},DNS:localhost\nbasicConstraints=CA:FALSE\n\
+             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        ),
+    );
+}
+
+/// A client certificate `NAME.crt`/`NAME.key` for the database user `user`, signed by `ca`.
+fn make_client_cert(dir: &Path, ca: &str, name: &str, user: &str) {
+    make_leaf(
+        dir,
+        ca,
+        name,
+        &format!("/CN={user}"),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=clientAuth\n",
+    );
 }
 
 /// A private cluster, stopped (by its own pg_ctl) and removed when dropped.
@@ -376,6 +359,18 @@ fn tls_to_a_real_server_as_libpq_does_it() {
     ));
     assert!(e.contains("none.crt"), "{e}");
     assert!(!e.contains("s3cret-pw"), "{e}");
+
+    // sslrootcert=system: the system's CA store, here pointed at the test's CA through
+    // SSL_CERT_FILE (which rustls-native-certs reads first, as OpenSSL does); verify-full by
+    // default. With the other CA as the system's store, the server's certificate is refused.
+    std::env::set_var("SSL_CERT_FILE", &ca);
+    store_a_scan(&url(&c, "sslrootcert=system"));
+    std::env::set_var("SSL_CERT_FILE", &other);
+    let e = open_err(&url(&c, "sslrootcert=system"));
+    assert!(e.contains("UnknownIssuer"), "{e}");
+    let e = open_err(&url(&c, "sslrootcert=system&sslmode=require"));
+    assert!(e.contains("needs sslmode=verify-full"), "{e}");
+    std::env::remove_var("SSL_CERT_FILE");
 
     // Client certificates (pg_hba `cert` for the user certuser).
     run(Command::new("runuser")
