@@ -363,6 +363,7 @@ fn tls_to_a_real_server_as_libpq_does_it() {
     // sslrootcert=system: the system's CA store, here pointed at the test's CA through
     // SSL_CERT_FILE (which rustls-native-certs reads first, as OpenSSL does); verify-full by
     // default. With the other CA as the system's store, the server's certificate is refused.
+    let saved = std::env::var_os("SSL_CERT_FILE");
     std::env::set_var("SSL_CERT_FILE", &ca);
     store_a_scan(&url(&c, "sslrootcert=system"));
     std::env::set_var("SSL_CERT_FILE", &other);
@@ -370,7 +371,10 @@ fn tls_to_a_real_server_as_libpq_does_it() {
     assert!(e.contains("UnknownIssuer"), "{e}");
     let e = open_err(&url(&c, "sslrootcert=system&sslmode=require"));
     assert!(e.contains("needs sslmode=verify-full"), "{e}");
-    std::env::remove_var("SSL_CERT_FILE");
+    match saved {
+        Some(v) => std::env::set_var("SSL_CERT_FILE", v),
+        None => std::env::remove_var("SSL_CERT_FILE"),
+    }
 
     // Client certificates (pg_hba `cert` for the user certuser).
     run(Command::new("runuser")
