@@ -311,9 +311,14 @@ pub struct ScanArgs {
     /// the kernel's neighbour table (`ip neigh`); nothing is sent to learn a missing entry, so
     /// ping the gateway first or pass --router-mac. One interface and next hop per address
     /// family: targets that route elsewhere are reported filtered. Ethernet-type links only;
-    /// on others (loopback, tunnels) the IP socket is used, with a notice.
+    /// on others (loopback, tunnels) the IP socket is used, with a notice. `link` costs the
+    /// kernel less per probe (no routing or output path: -sn of a sparse /16 at --max-rate
+    /// 1000000 took 0.59 s instead of 0.77 s in the lab), as zmap and masscan send, but it also
+    /// passes by this host's own output firewall rules.
     ///
     /// Example: portolan scan 10.0.0.0/16 -p 443 --syn --send-via link
+    ///
+    /// Example: portolan scan -sn 10.0.0.0/16 --max-rate 1000000 --send-via link
     #[arg(long, value_enum, value_name = "HOW", default_value = "ip")]
     pub send_via: SendViaArg,
 
