@@ -242,6 +242,20 @@ fn start_cluster(bin: PathBuf) -> Cluster {
     }
 }
 
+/// Run SQL statements as the superuser, over the cluster's Unix socket.
+fn psql(c: &Cluster, statements: &[&str]) {
+    let mut cmd = Command::new("runuser");
+    cmd.args(["-u", "postgres", "--"])
+        .arg(c.bin.join("psql"))
+        .args(["-q", "-h"])
+        .arg(c.data.parent().unwrap())
+        .args(["-p", &c.port.to_string(), "-U", "postgres"]);
+    for sql in statements {
+        cmd.args(["-c", sql]);
+    }
+    run(&mut cmd);
+}
+
 fn url(c: &Cluster, query: &str) -> String {
     format!(
         "postgres://postgres:s3cret-pw@{IP}:{}/postgres?{query}",
@@ -377,14 +391,13 @@ fn tls_to_a_real_server_as_libpq_does_it() {
     }
 
     // Client certificates (pg_hba `cert` for the user certuser).
-    run(Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .arg(c.bin.join("psql"))
-        .args(["-q", "-h"])
-        .arg(&dir)
-        .args(["-p", &c.port.to_string(), "-U", "postgres", "-c"])
-        .arg("CREATE ROLE certuser LOGIN")
-        .args(["-c", "CREATE DATABASE certdb OWNER certuser"]));
+    psql(
+        &c,
+        &[
+            "CREATE ROLE certuser LOGIN",
+            "CREATE DATABASE certdb OWNER certuser",
+        ],
+    );
     let clients = dir.join("clients");
     let as_certuser = |query: &str| {
         format!(
@@ -440,14 +453,10 @@ fn tls_to_a_real_server_as_libpq_does_it() {
     );
 
     // The server without TLS: require fails clearly; prefer and disable connect.
-    run(Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .arg(c.bin.join("psql"))
-        .args(["-q", "-h"])
-        .arg(&dir)
-        .args(["-p", &c.port.to_string(), "-U", "postgres", "-c"])
-        .arg("ALTER SYSTEM SET ssl = off")
-        .args(["-c", "SELECT pg_reload_conf()"]));
+    psql(
+        &c,
+        &["ALTER SYSTEM SET ssl = off", "SELECT pg_reload_conf()"],
+    );
     std::thread::sleep(Duration::from_millis(500));
     let e = open_err(&url(&c, "sslmode=require"));
     assert!(e.contains("does not support TLS"), "{e}");
