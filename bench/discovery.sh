@@ -173,7 +173,7 @@ read -r fp dp <<< "$(found "$WORK/p6.up" "$WORK/live6")"
 read -r fn dn <<< "$(found "$WORK/n6.up" "$WORK/live6")"
 row "-sn fd80::/112 (655 live)" portolan "$TP" "$fp" "$dp"
 row "" "nmap -6 -sn" "$(median "${tn[@]}")" "$fn" "$dn"
-goal "IPv6 /112, defaults (zmap has no ICMPv6 echo)" "$TP" "$fp" "$(median "${tn[@]}")"
+goal "IPv6 /112, portolan defaults, nmap -6 at RATE" "$TP" "$fp" "$(median "${tn[@]}")"
 
 # 3. --top-ports 100 of the /16, with and without discovery.
 TP=""
