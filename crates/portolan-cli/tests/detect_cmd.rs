@@ -9,62 +9,12 @@ use std::process::{Command as StdCommand, Stdio};
 use assert_cmd::Command;
 use portolan_detect::source::pcap::PcapWriter;
 use portolan_detect::source::pcapng::build;
-use portolan_detect::synth::{self, Tcp};
+use portolan_detect::synth;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
 mod common;
-use common::portolan;
-
-const ATTACKER: [u8; 4] = [198, 51, 100, 7];
-const VICTIM: [u8; 4] = [192, 0, 2, 10];
-
-/// Frames of a SYN scan of 30 ports, each answered by RST.
-fn scan_frames() -> Vec<(u64, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut ts = 1_700_000_000_000_000_000u64;
-    for port in 1..=30u16 {
-        for (src, dst, t) in [
-            (
-                ATTACKER,
-                VICTIM,
-                Tcp {
-                    sport: 40000,
-                    dport: port,
-                    flags: 0x02,
-                    window: 1024,
-                    options: &[2, 4, 5, 0xb4],
-                    ..Tcp::default()
-                },
-            ),
-            (
-                VICTIM,
-                ATTACKER,
-                Tcp {
-                    sport: port,
-                    dport: 40000,
-                    flags: 0x14,
-                    window: 0,
-                    ..Tcp::default()
-                },
-            ),
-        ] {
-            let mut b = Vec::new();
-            synth::tcp4(&mut b, src, dst, 1, 64, &t);
-            ts += 1_000_000;
-            out.push((ts, b));
-        }
-    }
-    out
-}
-
-fn write_pcap(path: &Path, frames: &[(u64, Vec<u8>)]) {
-    let mut w = PcapWriter::new(Vec::new(), 1, 65535).unwrap();
-    for (ts, f) in frames {
-        w.write(*ts, f).unwrap();
-    }
-    std::fs::write(path, w.into_inner()).unwrap();
-}
+use common::{portolan, scan_frames, write_pcap};
 
 /// `portolan detect PATH`, for more arguments to be added.
 fn detect(path: &Path) -> Command {

@@ -133,18 +133,21 @@ fn succeeded(out: std::process::Output) -> std::process::Output {
     out
 }
 
-/// A SYN scan of 30 ports from 198.51.100.7, each answered by RST (as detect_cmd's).
-pub fn write_scan_pcap(path: &std::path::Path) {
-    use portolan_detect::source::pcap::PcapWriter;
+/// The scanner and the scanned host of [`scan_frames`].
+pub const ATTACKER: [u8; 4] = [198, 51, 100, 7];
+pub const VICTIM: [u8; 4] = [192, 0, 2, 10];
+
+/// Frames of a SYN scan of 30 ports from [`ATTACKER`], each answered by RST: (time in ns,
+/// IPv4 packet).
+pub fn scan_frames() -> Vec<(u64, Vec<u8>)> {
     use portolan_detect::synth::{self, Tcp};
-    let (attacker, victim) = ([198, 51, 100, 7], [192, 0, 2, 10]);
-    let mut w = PcapWriter::new(Vec::new(), 1, 65535).unwrap();
+    let mut out = Vec::new();
     let mut ts = 1_700_000_000_000_000_000u64;
     for port in 1..=30u16 {
         for (src, dst, t) in [
             (
-                attacker,
-                victim,
+                ATTACKER,
+                VICTIM,
                 Tcp {
                     sport: 40000,
                     dport: port,
@@ -155,8 +158,8 @@ pub fn write_scan_pcap(path: &std::path::Path) {
                 },
             ),
             (
-                victim,
-                attacker,
+                VICTIM,
+                ATTACKER,
                 Tcp {
                     sport: port,
                     dport: 40000,
@@ -169,8 +172,22 @@ pub fn write_scan_pcap(path: &std::path::Path) {
             let mut b = Vec::new();
             synth::tcp4(&mut b, src, dst, 1, 64, &t);
             ts += 1_000_000;
-            w.write(ts, &b).unwrap();
+            out.push((ts, b));
         }
     }
+    out
+}
+
+/// A pcap file (raw IP link type) of `frames`.
+pub fn write_pcap(path: &std::path::Path, frames: &[(u64, Vec<u8>)]) {
+    let mut w = portolan_detect::source::pcap::PcapWriter::new(Vec::new(), 1, 65535).unwrap();
+    for (ts, f) in frames {
+        w.write(*ts, f).unwrap();
+    }
     std::fs::write(path, w.into_inner()).unwrap();
+}
+
+/// The SYN scan of [`scan_frames`] as a pcap file.
+pub fn write_scan_pcap(path: &std::path::Path) {
+    write_pcap(path, &scan_frames());
 }
