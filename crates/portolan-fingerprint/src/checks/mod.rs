@@ -129,6 +129,27 @@ pub async fn run_udp(
     }
 }
 
+/// A UDP check's exchange: the reply the identifying probe already got (`earlier`), else the
+/// reply to `request` sent now, kept when `ours` accepts it (its request id, say). `any_port`
+/// as [`crate::engine::udp_probe`]'s.
+async fn udp_exchange<'a>(
+    addr: SocketAddr,
+    opts: &Options,
+    earlier: Option<&'a [u8]>,
+    request: Vec<u8>,
+    any_port: bool,
+    ours: impl Fn(&[u8]) -> bool,
+) -> Option<std::borrow::Cow<'a, [u8]>> {
+    if let Some(reply) = earlier {
+        return Some(reply.into());
+    }
+    let max = opts.max_reply.clamp(512, 65_535);
+    match crate::engine::udp_probe(addr, request, opts.probe_wait, max, any_port).await {
+        crate::engine::UdpOutcome::Reply(reply) if ours(&reply) => Some(reply.into()),
+        _ => None,
+    }
+}
+
 /// Which UDP check fits: by the service's name only.
 fn which_udp(r: &ServiceReport) -> Option<&'static str> {
     match r.name.as_deref()?.to_ascii_lowercase().as_str() {

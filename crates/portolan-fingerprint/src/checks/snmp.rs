@@ -12,8 +12,8 @@
 
 use std::net::SocketAddr;
 
-use crate::checks::finding;
-use crate::engine::{udp_probe, Options, UdpOutcome};
+use crate::checks::{finding, udp_exchange};
+use crate::engine::Options;
 use crate::report::{ServiceReport, Severity};
 use crate::snmp::{get_request_public, parse_response};
 
@@ -28,18 +28,11 @@ pub async fn check(
     r: &mut ServiceReport,
     earlier: Option<&[u8]>,
 ) {
-    if let Some(reply) = earlier {
-        from_reply(reply, r);
-        return;
-    }
     let id = request_id();
-    let max = opts.max_reply.clamp(512, 65_535);
-    let UdpOutcome::Reply(reply) =
-        udp_probe(addr, get_request_public(id), opts.probe_wait, max, false).await
-    else {
-        return;
-    };
-    if parse_response(&reply).is_some_and(|resp| resp.request_id == i64::from(id)) {
+    let ours = |b: &[u8]| parse_response(b).is_some_and(|resp| resp.request_id == i64::from(id));
+    if let Some(reply) =
+        udp_exchange(addr, opts, earlier, get_request_public(id), false, ours).await
+    {
         from_reply(&reply, r);
     }
 }

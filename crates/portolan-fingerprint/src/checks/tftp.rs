@@ -19,8 +19,8 @@
 
 use std::net::SocketAddr;
 
-use crate::checks::finding;
-use crate::engine::{udp_probe, Options, UdpOutcome};
+use crate::checks::{finding, udp_exchange};
+use crate::engine::Options;
 use crate::report::{ServiceReport, Severity};
 
 /// The detection probe whose request is this check's exchange.
@@ -37,14 +37,7 @@ pub async fn check(
     r: &mut ServiceReport,
     earlier: Option<&[u8]>,
 ) {
-    if let Some(reply) = earlier {
-        from_reply(reply, r);
-        return;
-    }
-    let max = opts.max_reply.clamp(512, 65_535);
-    if let UdpOutcome::Reply(reply) =
-        udp_probe(addr, RRQ.to_vec(), opts.probe_wait, max, true).await
-    {
+    if let Some(reply) = udp_exchange(addr, opts, earlier, RRQ.to_vec(), true, |_| true).await {
         from_reply(&reply, r);
     }
 }
