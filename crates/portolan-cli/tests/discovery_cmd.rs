@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{output_to, portolan};
+use common::{output_to, portolan, run_ok};
 use predicates::prelude::*;
 
 /// The reason a loopback host gives: it is this host's own, up without a probe.
@@ -17,17 +17,12 @@ fn ping_scan_reports_every_loopback_host_up_with_a_reason_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
     let xml = dir.path().join("out.xml");
     let json = dir.path().join("out.jsonl");
-    let out = portolan()
-        .args(["scan", "-sn", "127.0.0.1-127.0.0.3", "--no-store", "-q"])
-        .args(output_to("xml", &xml))
-        .args(output_to("json", &json))
-        .args(["--format", "grep"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        portolan()
+            .args(["scan", "-sn", "127.0.0.1-127.0.0.3", "--no-store", "-q"])
+            .args(output_to("xml", &xml))
+            .args(output_to("json", &json))
+            .args(["--format", "grep"]),
     );
     let grep = String::from_utf8(out.stdout).unwrap();
     for a in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] {
@@ -127,25 +122,17 @@ fn without_raw_sockets_loopback_needs_no_probe() {
 
 #[test]
 fn discovery_before_ports_scans_live_hosts() {
-    let out = portolan()
-        .args([
-            "scan",
-            "127.0.0.1-127.0.0.2",
-            "-p",
-            "1",
-            "--discovery",
-            "--no-store",
-            "-q",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(portolan().args([
+        "scan",
+        "127.0.0.1-127.0.0.2",
+        "-p",
+        "1",
+        "--discovery",
+        "--no-store",
+        "-q",
+        "--format",
+        "json",
+    ]));
     let s = String::from_utf8(out.stdout).unwrap();
     // Both hosts are this host's own, so both get their port probed (closed: nothing listens
     // on 1), and nothing else is sent.
@@ -208,19 +195,14 @@ fn every_output_and_the_store_name_the_discovery_that_ran() {
     let db = dir.path().join("store.db");
     let path = |n: &str| dir.path().join(n);
     let run = |extra: &[&str]| {
-        let out = portolan()
-            .args(["scan", "127.0.0.1", "-p", "1", "-q", "--store"])
-            .arg(&db)
-            .args(extra)
-            .args(output_to("xml", &path("out.xml")))
-            .args(output_to("grep", &path("out.gnmap")))
-            .args(output_to("csv", &path("out.csv")))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = run_ok(
+            portolan()
+                .args(["scan", "127.0.0.1", "-p", "1", "-q", "--store"])
+                .arg(&db)
+                .args(extra)
+                .args(output_to("xml", &path("out.xml")))
+                .args(output_to("grep", &path("out.gnmap")))
+                .args(output_to("csv", &path("out.csv"))),
         );
         String::from_utf8(out.stdout).unwrap()
     };
@@ -264,15 +246,10 @@ fn every_output_and_the_store_name_the_discovery_that_ran() {
     );
     // The store: the scan's discovery and each host's reason.
     let show = |id: &str| -> serde_json::Value {
-        let out = portolan()
-            .args(["scans", "show", id, "--format", "json", "--store"])
-            .arg(&db)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let out = run_ok(
+            portolan()
+                .args(["scans", "show", id, "--format", "json", "--store"])
+                .arg(&db),
         );
         serde_json::from_slice(&out.stdout).unwrap()
     };

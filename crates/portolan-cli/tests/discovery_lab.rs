@@ -144,26 +144,6 @@ fn discovery_then_ports_of_live_hosts_only() {
     assert!(closed.is_empty() || closed.iter().all(|r| r["state"] != "open"));
 }
 
-#[test]
-fn without_discovery_every_address_is_probed() {
-    if !can_run() {
-        return;
-    }
-    let lab = Lab::up();
-    // -Pn: every address gets the ports, live or not.
-    let recs = lab.scan(&[
-        "10.80.0.0/24",
-        "-p",
-        "443",
-        "--syn",
-        "-Pn",
-        "--retries",
-        "0",
-    ]);
-    let end = recs.iter().find(|r| r["type"] == "end").unwrap();
-    assert_eq!(end["planned"].as_u64().unwrap(), 256, "{end}");
-}
-
 /// `-sn` of the link's subnet: every live address found by ARP / ND (reason `arp-response` /
 /// `nd-response`), those that drop every IP packet too, and no dead one.
 fn check_link(found: &BTreeMap<IpAddr, String>, live: &BTreeMap<IpAddr, String>, reason: &str) {

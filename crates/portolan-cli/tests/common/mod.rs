@@ -133,6 +133,17 @@ fn succeeded(out: std::process::Output) -> std::process::Output {
     out
 }
 
+/// Run `cmd`, which must succeed (else the test fails showing its standard error); its output.
+pub fn run_ok(cmd: &mut assert_cmd::Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// The scanner and the scanned host of [`scan_frames`].
 pub const ATTACKER: [u8; 4] = [198, 51, 100, 7];
 pub const VICTIM: [u8; 4] = [192, 0, 2, 10];
