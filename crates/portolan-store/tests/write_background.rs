@@ -262,19 +262,8 @@ fn a_streamed_scan_reads_back_as_its_report() {
         // their own: 10.77.5.1 (up by its RST, and a smoothed RTT) and 10.77.7.1 (its name).
         // (10.77.6.1's filtered ports came before its open one: silent, not counted.) A port
         // is one row, not two.
-        assert_eq!(count(db, "SELECT COUNT(*) FROM hosts"), 2, "{}", db.name);
+        assert_eq!(db.count("SELECT COUNT(*) FROM hosts"), 2, "{}", db.name);
     });
-}
-
-/// The one number `sql` selects.
-fn count(db: &Backend, sql: &str) -> i64 {
-    if db.is_pg() {
-        let mut c = postgres::Client::connect(&db.spec, postgres::NoTls).unwrap();
-        c.query_one(sql, &[]).unwrap().get(0)
-    } else {
-        let c = rusqlite::Connection::open(&db.spec).unwrap();
-        c.query_row(sql, [], |r| r.get(0)).unwrap()
-    }
 }
 
 /// How many ports of the store were written at `seen` (seconds since the epoch).
@@ -381,12 +370,12 @@ fn a_port_streamed_again_in_a_later_batch_replaces_its_exposures() {
         sink.finish(&rep).unwrap();
         drop(sink);
         assert_eq!(
-            count(db, "SELECT COUNT(*) FROM exposures"),
+            db.count("SELECT COUNT(*) FROM exposures"),
             1,
             "{}: the exposure the port no longer has is gone",
             db.name
         );
-        assert_eq!(count(db, "SELECT COUNT(*) FROM ports"), 2, "{}", db.name);
+        assert_eq!(db.count("SELECT COUNT(*) FROM ports"), 2, "{}", db.name);
         let got = db.open().scan(id).unwrap();
         let port = got
             .hosts
