@@ -67,18 +67,25 @@ echo "same changes found (portolan json, portolan xml, ndiff, generator): $same"
   "($(wc -l < "$WORK/p.set") / $(wc -l < "$WORK/px.set") / $(wc -l < "$WORK/n.set") / $(wc -l < "$WORK/changes.txt"))"
 [ "$same" = yes ] || { diff "$WORK/p.set" "$WORK/n.set" | head -20; exit 1; }
 
-echo
-echo "== import of nmap XML: throughput and peak memory at two sizes"
-printf '%-8s %8s %8s %8s %10s %10s %12s %8s\n' hosts MB "wall s" "CPU s" "MB/s wall" "MB/s CPU" "peak RSS MB" ports
-for n in "$SMALL" "$BIG"; do
-  python3 bench/gen-nmap-xml.py "$n" a "$WORK/i$n.xml"
-  read -r it ic im < <(measure "$WORK/i$n.json" "$BIN" import --store "$WORK/i$n.db" --json "$WORK/i$n.xml")
-  ports=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["imported"][0]["scan"]["ports"])' "$WORK/i$n.json")
-  size=$(mb "$WORK/i$n.xml")
-  printf '%-8s %8s %8s %8s %10s %10s %12s %8s\n' "$n" "$size" "$it" "$ic" \
+# import_row LABEL FILE: import FILE into a new store; one row of size, wall and CPU time,
+# throughput, peak RSS and the ports imported. FILE and its store are removed after.
+import_row() {
+  local it ic im ports size
+  read -r it ic im < <(measure "$2.out" "$BIN" import --store "$2.db" --json "$2")
+  ports=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["imported"][0]["scan"]["ports"])' "$2.out")
+  size=$(mb "$2")
+  printf '%-14s %8s %8s %8s %10s %10s %12s %8s\n' "$1" "$size" "$it" "$ic" \
     "$(echo "scale=1; $size / ($it + 0.001)" | bc)" "$(echo "scale=1; $size / ($ic + 0.001)" | bc)" \
     "$((im / 1024))" "$ports"
-  rm -f "$WORK/i$n.xml" "$WORK/i$n.db"*
+  rm -f "$2" "$2.db"*
+}
+
+echo
+echo "== import of nmap XML: throughput and peak memory at two sizes"
+printf '%-14s %8s %8s %8s %10s %10s %12s %8s\n' hosts MB "wall s" "CPU s" "MB/s wall" "MB/s CPU" "peak RSS MB" ports
+for n in "$SMALL" "$BIG"; do
+  python3 bench/gen-nmap-xml.py "$n" a "$WORK/i$n.xml"
+  import_row "$n" "$WORK/i$n.xml"
 done
 echo "load average $(cut -d' ' -f1 /proc/loadavg) (goal: >= 50 MB/s; peak RSS flat in the file's size)"
 
@@ -87,13 +94,7 @@ echo "== import of masscan -oJ, masscan -oL, ZMap CSV: $PORTS open ports each (Z
 python3 bench/gen-port-lists.py "$PORTS" "$WORK"
 printf '%-14s %8s %8s %8s %10s %10s %12s %8s\n' format MB "wall s" "CPU s" "MB/s wall" "MB/s CPU" "peak RSS MB" ports
 for f in masscan.json masscan.lst zmap.csv; do
-  read -r it ic im < <(measure "$WORK/$f.out" "$BIN" import --store "$WORK/$f.db" --json "$WORK/$f")
-  ports=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["imported"][0]["scan"]["ports"])' "$WORK/$f.out")
-  size=$(mb "$WORK/$f")
-  printf '%-14s %8s %8s %8s %10s %10s %12s %8s\n' "$f" "$size" "$it" "$ic" \
-    "$(echo "scale=1; $size / ($it + 0.001)" | bc)" "$(echo "scale=1; $size / ($ic + 0.001)" | bc)" \
-    "$((im / 1024))" "$ports"
-  rm -f "$WORK/$f" "$WORK/$f.db"*
+  import_row "$f" "$WORK/$f"
 done
 echo "load average $(cut -d' ' -f1 /proc/loadavg)"
 
