@@ -330,6 +330,12 @@ pub(crate) fn host_from_ports<'a>(
         })
 }
 
+/// Whether `a` comes before `b` in the order a host's stored ports are read back in
+/// (protocol name, then port): the order [`host_from_ports`] takes its first port from.
+pub(crate) fn read_before(a: &PortEvent, b: &PortEvent) -> bool {
+    (a.proto.as_str(), a.port) < (b.proto.as_str(), b.port)
+}
+
 /// The key of an address: family byte, then its bytes (a network is a range of keys).
 pub(crate) fn addr_key(a: IpAddr) -> Vec<u8> {
     match a {

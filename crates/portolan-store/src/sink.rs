@@ -50,9 +50,7 @@ fn compare_hosts<'r>(
         // What the report lists that is not closed (a resumed scan's earlier
         // legs included), with the services the report settled on.
         for p in h.ports.iter().filter(|p| p.state != PortState::Closed) {
-            if p.state.proves_host_up()
-                && shown.is_none_or(|f| (p.proto.as_str(), p.port) < (f.proto.as_str(), f.port))
-            {
+            if p.state.proves_host_up() && shown.is_none_or(|f| crate::read_before(p, f)) {
                 shown = Some(p);
             }
             // Already written as it is while the scan ran; else written again (a
@@ -137,8 +135,8 @@ impl Streamed {
                         } else {
                             self.batches.get(fb).and_then(|x| x.get(fi))
                         }
-                        .map(|(f, _)| (f.proto.as_str(), f.port));
-                        if earlier.is_none_or(|f| (e.proto.as_str(), e.port) < f) {
+                        .map(|(f, _)| f);
+                        if earlier.is_none_or(|f| crate::read_before(e, f)) {
                             o.insert((b, i));
                         }
                     }
@@ -160,7 +158,7 @@ impl Streamed {
                 first
                     .entry(ev.addr)
                     .and_modify(|f| {
-                        if (ev.proto.as_str(), ev.port) < (f.proto.as_str(), f.port) {
+                        if crate::read_before(ev, f) {
                             *f = ev;
                         }
                     })
