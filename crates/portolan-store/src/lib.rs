@@ -467,6 +467,23 @@ struct PortRow {
     ev: PortEvent,
 }
 
+/// The SQL of [`Store::port_rows`].
+fn port_rows_sql(where_: &str, order: &str, by_address: bool) -> String {
+    let from = match by_address {
+        true => "scans s CROSS JOIN ports p",
+        false => "ports p JOIN scans s ON s.id = p.scan_id",
+    };
+    format!(
+        "SELECT {PORT_COLUMNS} FROM {from} WHERE s.id = p.scan_id AND {where_} ORDER BY {order}"
+    )
+}
+
+/// The scans that stored something about the address `$1` (its key): each scan's keys
+/// sought, as [`Store::port_rows`] does by address.
+const SCANS_OF_ADDRESS: &str = "SELECT s.id FROM scans s \
+    WHERE EXISTS (SELECT 1 FROM hosts h WHERE h.scan_id = s.id AND h.addr_key = $1) \
+    OR EXISTS (SELECT 1 FROM ports p WHERE p.scan_id = s.id AND p.addr_key = $1)";
+
 const PORT_COLUMNS: &str = "p.scan_id, s.started, p.addr_key, p.proto, p.port, p.state, p.reason, \
     p.rtt_us, p.ttl, p.service, p.product, p.version, p.extrainfo, p.service_json";
 
@@ -798,17 +815,19 @@ impl Store {
         r.map_err(|e| self.err(e))
     }
 
+    /// The ports `where_` selects, joined with their scans. `by_address`: the condition
+    /// names an address or a range of them (`p.addr_key`), and the ports' unique key
+    /// (schema 6: scan, address, protocol, port) is sought once per stored scan: the scans
+    /// come first (SQLite keeps the order of a `CROSS JOIN`), else SQLite would read the
+    /// whole index.
     fn port_rows(
         &mut self,
         where_: &str,
         args: &[Val],
         order: &str,
+        by_address: bool,
     ) -> Result<Vec<PortRow>, StoreError> {
-        let sql = format!(
-            "SELECT {PORT_COLUMNS} FROM ports p JOIN scans s ON s.id = p.scan_id \
-             WHERE {where_} ORDER BY {order}"
-        );
-        let rows = self.query(&sql, args)?;
+        let rows = self.query(&port_rows_sql(where_, order, by_address), args)?;
         rows.iter().map(|r| self.read_port(r)).collect()
     }
 
@@ -864,6 +883,7 @@ impl Store {
             "p.scan_id = $1",
             &[id.into()],
             "p.addr_key, p.proto, p.port",
+            false,
         )?;
         let mut hosts: BTreeMap<IpAddr, HostReport> = BTreeMap::new();
         let rows = self.query(
@@ -942,13 +962,9 @@ impl Store {
             "p.addr_key = $1",
             &[key.clone().into()],
             "p.scan_id, p.proto, p.port",
+            true,
         )?;
-        let ids = self.rows(
-            "SELECT scan_id FROM hosts WHERE addr_key = $1 \
-             UNION SELECT scan_id FROM ports WHERE addr_key = $1",
-            &[key.into()],
-            |r| r.int(0),
-        )?;
+        let ids = self.rows(SCANS_OF_ADDRESS, &[key.into()], |r| r.int(0))?;
         let mut by_scan: BTreeMap<i64, Vec<PortEvent>> =
             ids.iter().map(|id| (*id, Vec::new())).collect();
         for r in rows {
@@ -1006,6 +1022,7 @@ impl Store {
             &conds.join(" AND "),
             &args,
             "p.addr_key, p.proto, p.port, p.scan_id",
+            f.net.is_some(),
         )
     }
 
@@ -1162,6 +1179,43 @@ pub fn exposures(ev: &PortEvent) -> &[Exposure] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What SQLite plans for `sql` (`EXPLAIN QUERY PLAN`), one line per step.
+    fn plan(s: &mut Store, sql: &str, args: &[Val]) -> String {
+        let rows = s.query(&format!("EXPLAIN QUERY PLAN {sql}"), args).unwrap();
+        rows.iter()
+            .map(|r| r.text(3).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn questions_by_address_seek_each_scans_part_of_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open_path(&dir.path().join("s.db")).unwrap();
+        let key = || Val::from(addr_key("192.0.2.7".parse().unwrap()));
+        let seek = "ports_key (scan_id=? AND addr_key=?)";
+        let sql = port_rows_sql("p.addr_key = $1", "p.scan_id, p.proto, p.port", true);
+        let p = plan(&mut s, &sql, &[key()]);
+        assert!(p.contains(seek), "{p}");
+        let sql = port_rows_sql(
+            "p.addr_key >= $1 AND p.addr_key <= $2",
+            "p.addr_key, p.proto, p.port, p.scan_id",
+            true,
+        );
+        let p = plan(&mut s, &sql, &[key(), key()]);
+        assert!(
+            p.contains("ports_key (scan_id=? AND addr_key>? AND addr_key<?)"),
+            "{p}"
+        );
+        let p = plan(&mut s, SCANS_OF_ADDRESS, &[key()]);
+        assert!(p.contains(seek), "{p}");
+        assert!(p.contains("hosts_key (scan_id=? AND addr_key=?)"), "{p}");
+        // One scan: its part of the key, nothing else read.
+        let sql = port_rows_sql("p.scan_id = $1", "p.addr_key, p.proto, p.port", false);
+        let p = plan(&mut s, &sql, &[Val::Int(1)]);
+        assert!(p.contains("ports_key (scan_id=?)"), "{p}");
+    }
 
     #[test]
     fn specs() {

@@ -157,6 +157,15 @@ pub const PG_MIGRATIONS: &[&str] = &[
     // 5: the host discovery that ran before the ports (the probes, `connect:80,443`,
     // `localhost`); NULL for -Pn and for scans stored before.
     "ALTER TABLE scans ADD COLUMN IF NOT EXISTS discovery TEXT;",
+    // 6: the unique keys lead with the scan (see the SQLite migration 6).
+    "
+    DROP INDEX IF EXISTS ports_addr;
+    DROP INDEX IF EXISTS ports_scan;
+    CREATE UNIQUE INDEX IF NOT EXISTS ports_key ON ports (scan_id, addr_key, proto, port);
+    DROP INDEX IF EXISTS hosts_addr;
+    DROP INDEX IF EXISTS hosts_scan;
+    CREATE UNIQUE INDEX IF NOT EXISTS hosts_key ON hosts (scan_id, addr_key);
+    ",
 ];
 
 /// The SQLite migrations, in order.
@@ -371,6 +380,20 @@ pub const MIGRATIONS: &[&str] = &[
     // 5: the host discovery that ran before the ports (the probes, `connect:80,443`,
     // `localhost`); NULL for -Pn and for scans stored before.
     "ALTER TABLE scans ADD COLUMN discovery TEXT;",
+    // 6: the unique keys lead with the scan: (scan, address, protocol, port) and (scan,
+    // address) replace the keys by address and the indexes by scan. A scan's rows then go
+    // into its own part of each index, at the end of it, however many scans the store holds:
+    // keyed by address first, every commit rewrote pages spread over the whole index (with
+    // 10 scans of a /17 stored, a scan wrote most of that index again at each batch). A
+    // question by address (history, a network) seeks it once per stored scan.
+    "
+    DROP INDEX ports_addr;
+    DROP INDEX ports_scan;
+    CREATE UNIQUE INDEX ports_key ON ports (scan_id, addr_key, proto, port);
+    DROP INDEX hosts_addr;
+    DROP INDEX hosts_scan;
+    CREATE UNIQUE INDEX hosts_key ON hosts (scan_id, addr_key);
+    ",
 ];
 
 const _: () = assert!(MIGRATIONS.len() == PG_MIGRATIONS.len());

@@ -430,8 +430,8 @@ const PORT_NAMES: [&str; 15] = [
     "service_json",
     "seen",
 ];
-/// The conflict target is the unique index `ports_addr` (schema 3), columns in its order.
-const PORT_UPSERT: &str = "ON CONFLICT (addr_key, proto, port, scan_id) DO UPDATE SET \
+/// The conflict target is the unique index `ports_key` (schema 6), columns in its order.
+const PORT_UPSERT: &str = "ON CONFLICT (scan_id, addr_key, proto, port) DO UPDATE SET \
     state = excluded.state, reason = excluded.reason, rtt_us = excluded.rtt_us, \
     ttl = excluded.ttl, service = excluded.service, product = excluded.product, \
     version = excluded.version, extrainfo = excluded.extrainfo, cpe = excluded.cpe, \
@@ -446,7 +446,8 @@ const HOST_NAMES: [&str; 7] = [
     "srtt_us",
     "extra",
 ];
-const HOST_UPSERT: &str = "ON CONFLICT (addr_key, scan_id) DO UPDATE SET \
+/// The conflict target is the unique index `hosts_key` (schema 6).
+const HOST_UPSERT: &str = "ON CONFLICT (scan_id, addr_key) DO UPDATE SET \
     hostname = excluded.hostname, up = excluded.up, up_reason = excluded.up_reason, \
     srtt_us = excluded.srtt_us, extra = excluded.extra";
 
@@ -505,8 +506,8 @@ fn put_ports(
     ports: &[(&PortEvent, SystemTime, bool)],
 ) -> Result<(), DbError> {
     let mut ports = last_of_each(ports.iter(), |(ev, _, _)| port_key(ev));
-    // In the order of the index by address (the one written in random order): neighbours
-    // land on the same pages one after the other.
+    // In the order of the unique key after the scan (address, protocol, port), which a scan
+    // fills in random order: neighbours land on the same pages one after the other.
     ports.sort_unstable_by_key(|(ev, _, _)| (ev.addr, ev.proto.as_str(), ev.port));
     let n = ports.len();
     // Row i's text: its CPEs from ends[i][0] to [1], its service's JSON from [1] to [2].
@@ -713,9 +714,9 @@ fn write_batch(
 }
 
 impl StoreSink {
-    /// Commit at least every this many ports... (Each commit rewrites the pages of the index
-    /// by address that its ports landed on, in random order: at 512 ports a batch, a /17
-    /// scan wrote about 30 times its rows' size.)
+    /// Commit at least every this many ports... (Each commit rewrites the pages of the scan's
+    /// part of the unique key that its ports landed on, in random order: at 512 ports a batch,
+    /// a /17 scan wrote about 30 times its rows' size.)
     pub const BATCH_ROWS: usize = 4096;
     /// ... and at least this often while ports come in.
     pub const BATCH_INTERVAL: Duration = Duration::from_secs(1);
