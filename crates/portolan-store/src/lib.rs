@@ -38,14 +38,18 @@
 //! the server's certificate and name) and `sslrootcert`, in the URL or as `PGSSLMODE` /
 //! `PGSSLROOTCERT`: TLS over rustls.
 //!
-//! Not built yet: client certificates for PostgreSQL. See `docs/store.md`.
-#![forbid(unsafe_code)]
+//! Not built yet: encrypted client keys for PostgreSQL (libpq's `sslpassword`). See
+//! `docs/store.md`.
+//!
+//! `unsafe` is denied but for one call: `sched_setscheduler` for the writer thread (`sched`).
+#![deny(unsafe_code)]
 
 mod alerts;
 mod audits;
 mod db;
 pub mod import;
 mod pg_tls;
+mod sched;
 pub mod schema;
 mod sink;
 pub mod when;

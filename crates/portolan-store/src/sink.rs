@@ -219,6 +219,9 @@ struct Shared {
     committed: AtomicU64,
     /// The first error of the writer; it writes nothing after it.
     error: Mutex<Option<String>>,
+    /// The writer's scheduling, lowered while the scan runs, restored before the scan waits
+    /// for it.
+    lowered: crate::sched::Lowered,
 }
 
 impl Shared {
@@ -231,6 +234,7 @@ impl Shared {
 struct Writer {
     tx: Option<mpsc::SyncSender<Job>>,
     thread: Option<std::thread::JoinHandle<Writing>>,
+    shared: Arc<Shared>,
 }
 
 impl Writer {
@@ -243,8 +247,6 @@ impl Writer {
     const QUEUE: usize = 16;
     /// Ports in one transaction at most when batches queued up.
     const GROUP_ROWS: usize = 16_384;
-    /// How much nicer than the scan the writer thread runs (see `spawn`).
-    const NICER: i32 = 10;
 
     fn spawn(mut writing: Writing, shared: Arc<Shared>) -> Result<Writer, String> {
         writing
@@ -253,22 +255,17 @@ impl Writer {
             .skip_checkpoint_on_close()
             .map_err(|e| format!("cannot set up the store's connection: {}", e.0))?;
         let (tx, rx) = mpsc::sync_channel::<Job>(Self::QUEUE);
+        let mine = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("portolan-store-writer".into())
             .spawn(move || {
+                let shared = mine;
                 // Background work: the scan's own threads (sending, receiving, the report)
                 // come first when the cores are busy, and the writer takes the time they leave
-                // (Linux: a nice value is per thread). It still gets its share under load, and
-                // the scan waits for it when QUEUE batches are behind, so nothing is lost and
-                // memory stays bounded. Best effort: without the call it runs as before.
-                #[cfg(target_os = "linux")]
-                {
-                    let me = Some(rustix::thread::gettid());
-                    if let Ok(now) = rustix::process::getpriority_process(me) {
-                        let _ =
-                            rustix::process::setpriority_process(me, (now + Self::NICER).min(19));
-                    }
-                }
+                // (`sched`). The scan puts it back to normal scheduling before it waits for it
+                // (QUEUE batches behind, a flush, the end), so nothing is lost, memory stays
+                // bounded, and a busy machine does not starve it.
+                shared.lowered.lower_current();
                 // Group commit: the batches that queued up while the last one was written
                 // go into one transaction (fewer commits, each rewriting fewer index pages
                 // per port); a sync is answered once what came before it is committed.
@@ -318,22 +315,36 @@ impl Writer {
         Ok(Writer {
             tx: Some(tx),
             thread: Some(thread),
+            shared,
         })
     }
 
-    /// Hand a batch over (waits while the queue is full). `false`: the writer is gone.
+    /// Hand a batch over (waits while the queue is full, the writer back at normal
+    /// scheduling). `false`: the writer is gone.
     fn send(&self, job: Job) -> bool {
-        self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok())
+        let Some(tx) = self.tx.as_ref() else {
+            return false;
+        };
+        match tx.try_send(job) {
+            Ok(()) => true,
+            Err(mpsc::TrySendError::Full(job)) => {
+                self.shared.lowered.restore();
+                tx.send(job).is_ok()
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => false,
+        }
     }
 
     /// Wait until everything handed over is committed (or failed).
     fn sync(&self) -> bool {
+        self.shared.lowered.restore();
         let (ack, done) = mpsc::channel();
         self.send(Job::Sync(ack)) && done.recv().is_ok()
     }
 
     /// Close the channel, let the writer finish what it has, and take the store back.
     fn join(mut self) -> Option<Writing> {
+        self.shared.lowered.restore();
         drop(self.tx.take());
         self.thread.take().and_then(|t| t.join().ok())
     }
@@ -343,6 +354,7 @@ impl Drop for Writer {
     fn drop(&mut self) {
         // A sink dropped without finish (another sink failed, the scan was stopped): what was
         // handed over is still committed before the thread ends.
+        self.shared.lowered.restore();
         drop(self.tx.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
