@@ -711,6 +711,19 @@ impl Conn {
         }
     }
 
+    /// Copy what the WAL holds into the database file, without waiting for readers or
+    /// writers (SQLite's `PASSIVE` checkpoint): the next commit then starts the WAL over
+    /// from its beginning, so it holds about one scan's writes, not up to 32 MiB of many: each
+    /// process that opens the store first reads the whole WAL (to rebuild its index), and a
+    /// 34 MB WAL cost every scan about 10 ms before its first packet. (PostgreSQL: nothing to
+    /// do.)
+    pub fn checkpoint(&mut self) -> Result<(), DbError> {
+        if let Conn::Sqlite(c) = self {
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
     /// Leave the WAL as it is when this connection closes, instead of copying it into the
     /// database file and syncing it (which can take long on a busy disk, at the end of a
     /// scan): the next writer's checkpoint copies it. Nothing is lost: under

@@ -248,6 +248,10 @@ impl Writer {
                 // (QUEUE batches behind, a flush, the end), so nothing is lost, memory stays
                 // bounded, and a busy machine does not starve it.
                 shared.lowered.lower_current();
+                // What earlier scans left in the WAL (the connection closes without copying
+                // it: `skip_checkpoint_on_close`), copied now, in the background, so that the
+                // WAL stays short. Best effort: a checkpoint that cannot run now runs later.
+                let _ = writing.store.conn_mut().checkpoint();
                 // Group commit: the batches that queued up while the last one was written
                 // go into one transaction (fewer commits, each rewriting fewer index pages
                 // per port); a sync is answered once what came before it is committed.
