@@ -322,7 +322,9 @@ pub struct HostScan {
 /// What a host without a record of its own is read back as, from its stored ports in the
 /// order they are read (protocol name, then port): up if one of them proves it, with the
 /// reason and round-trip time of the first that does. A scan's sink writes a host record only
-/// when its report shows the host otherwise (a name, folded ports, another RTT).
+/// when its report shows the host otherwise (a name, folded ports, another RTT). The rule as
+/// [`Store::scan`] applies it and the sink's `finish` compares by, spelt out for the tests.
+#[cfg(test)]
 pub(crate) fn host_from_ports<'a>(
     ports: impl IntoIterator<Item = &'a PortEvent>,
 ) -> (bool, Option<Reason>, Option<u64>) {
@@ -336,6 +338,7 @@ pub(crate) fn host_from_ports<'a>(
 
 /// Whether `a` comes before `b` in the order a host's stored ports are read back in
 /// (protocol name, then port): the order [`host_from_ports`] takes its first port from.
+#[cfg(test)]
 pub(crate) fn read_before(a: &PortEvent, b: &PortEvent) -> bool {
     (a.proto.as_str(), a.port) < (b.proto.as_str(), b.port)
 }
