@@ -8,7 +8,8 @@
 //! durability ([`EventSink::flush`] returns once every batch handed over is committed, or with
 //! the writer's error). A crash loses at most the batches not yet committed.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -27,7 +28,64 @@ use portolan_model::{
 pub struct Targets(pub String);
 
 /// A port to write, and when it was seen.
-type PortRow = (PortEvent, SystemTime);
+/// A port to write, as the scan hands it over: small (about 80 bytes, where a [`PortEvent`]
+/// is about 330 with its service inline), its service shared with the ports that have the same
+/// one (a scan's ports mostly have the registry's name for their number), and when it was seen.
+#[derive(Clone, Debug)]
+struct PortRow {
+    addr: IpAddr,
+    port: u16,
+    proto: Protocol,
+    state: PortState,
+    reason: Reason,
+    rtt: Option<Duration>,
+    ttl: Option<u8>,
+    service: Option<Arc<Service>>,
+    seen: SystemTime,
+}
+
+/// What [`put_ports`] writes of a port: a streamed [`PortRow`]'s fields, or an event's.
+#[derive(Clone, Copy)]
+struct Fields<'a> {
+    addr: IpAddr,
+    proto: Protocol,
+    port: u16,
+    state: PortState,
+    reason: Reason,
+    rtt: Option<Duration>,
+    ttl: Option<u8>,
+    service: Option<&'a Service>,
+}
+
+impl<'a> From<&'a PortEvent> for Fields<'a> {
+    fn from(e: &'a PortEvent) -> Self {
+        Fields {
+            addr: e.addr,
+            proto: e.proto,
+            port: e.port,
+            state: e.state,
+            reason: e.reason,
+            rtt: e.rtt,
+            ttl: e.ttl,
+            service: e.service.as_ref(),
+        }
+    }
+}
+
+impl<'a> From<&'a PortRow> for Fields<'a> {
+    fn from(r: &'a PortRow) -> Self {
+        Fields {
+            addr: r.addr,
+            proto: r.proto,
+            port: r.port,
+            state: r.state,
+            reason: r.reason,
+            rtt: r.rtt,
+            ttl: r.ttl,
+            service: r.service.as_deref(),
+        }
+    }
+}
 
 /// Of `part` of a report (its hosts in address order, as the report lists them): its ports
 /// the scan did not stream as they are (with whether the port was written before), and its
@@ -125,25 +183,25 @@ impl Place {
     }
 }
 
-/// What `finish` compares of a streamed port once it is written: the event but its key (its
-/// [`Place`] has that), the service moved out of the written event, not copied.
+/// What `finish` compares of a streamed port once it is written: the row but its key (its
+/// [`Place`] has that) and when it was seen.
 #[derive(Debug)]
 struct Kept {
     state: PortState,
     reason: Reason,
     rtt: Option<Duration>,
     ttl: Option<u8>,
-    service: Option<Box<Service>>,
+    service: Option<Arc<Service>>,
 }
 
 impl Kept {
-    fn from(e: PortEvent) -> Kept {
+    fn from(r: PortRow) -> Kept {
         Kept {
-            state: e.state,
-            reason: e.reason,
-            rtt: e.rtt,
-            ttl: e.ttl,
-            service: e.service.map(Box::new),
+            state: r.state,
+            reason: r.reason,
+            rtt: r.rtt,
+            ttl: r.ttl,
+            service: r.service,
         }
     }
 
@@ -183,8 +241,8 @@ impl Streamed {
         self.kept.reserve(batch.len());
         let from = self.sorted.len();
         self.sorted.reserve(batch.len());
-        for (e, _) in batch.drain(..) {
-            self.written.insert(port_key(&e));
+        for e in batch.drain(..) {
+            self.written.insert((e.addr, e.proto, e.port));
             self.sorted.push(Place {
                 addr: e.addr,
                 proto: e.proto.as_str(),
@@ -202,10 +260,6 @@ impl Streamed {
     fn sort(&mut self) {
         self.sorted.sort();
     }
-}
-
-fn port_key(ev: &PortEvent) -> PortKey {
-    (ev.addr, ev.proto, ev.port)
 }
 
 /// What writes a scan's batches (the writer thread, or the sink itself): the store, and the
@@ -402,6 +456,9 @@ pub struct StoreSink {
     pending: Vec<PortRow>,
     /// A written batch's buffer, emptied, for the next batch (without a writer thread).
     spare: Option<Vec<PortRow>>,
+    /// The service last handed over for each (protocol, port), shared by the ports that have
+    /// the same one instead of copied for each.
+    services: HashMap<(Protocol, u16), Arc<Service>, foldhash::fast::RandomState>,
     /// Host records to write with the next batch ([`StoreSink::host`]).
     pending_hosts: Vec<HostReport>,
     last_commit: Instant,
@@ -544,9 +601,9 @@ const EXPOSURE_KINDS: [Kind; 8] = [
 fn put_ports(
     c: &mut Conn,
     id: i64,
-    ports: &[(&PortEvent, SystemTime, bool)],
+    ports: &[(Fields<'_>, SystemTime, bool)],
 ) -> Result<(), DbError> {
-    let mut ports = last_of_each(ports.iter(), |(ev, _, _)| port_key(ev));
+    let mut ports = last_of_each(ports.iter(), |(ev, _, _)| (ev.addr, ev.proto, ev.port));
     // In the order of the unique key after the scan (address, protocol, port), which a scan
     // fills in random order: neighbours land on the same pages one after the other.
     ports.sort_unstable_by_key(|(ev, _, _)| (ev.addr, ev.proto.as_str(), ev.port));
@@ -559,7 +616,7 @@ fn put_ports(
     let mut last: Option<(&Service, std::ops::Range<usize>)> = None;
     for (ev, _, _) in &ports {
         let a = buf.len();
-        if let Some(s) = &ev.service {
+        if let Some(s) = ev.service {
             for (i, cpe) in s.cpe.iter().enumerate() {
                 if i > 0 {
                     buf.push(b' ');
@@ -606,7 +663,7 @@ fn put_ports(
         |i| {
             let (ev, when, _) = *ports[i];
             let [a, b, j] = ends[i];
-            let svc = ev.service.as_ref();
+            let svc = ev.service;
             [
                 id.into(),
                 Cell::Blob(keys[i].as_slice()),
@@ -627,7 +684,7 @@ fn put_ports(
         },
     )?;
     // A port written again replaces the exposures it had: one statement per chunk.
-    let again: Vec<&PortEvent> = ports
+    let again: Vec<Fields> = ports
         .iter()
         .filter(|(ev, _, again)| *again && ev.service.is_some())
         .map(|(ev, _, _)| *ev)
@@ -657,10 +714,11 @@ fn put_ports(
             &args,
         )?;
     }
-    let xs: Vec<(&PortEvent, &Exposure, AddrKey)> = ports
+    let xs: Vec<(Fields, &Exposure, AddrKey)> = ports
         .iter()
         .flat_map(|(ev, _, _)| {
-            crate::exposures(ev)
+            ev.service
+                .map_or(&[][..], |s| s.exposures.as_slice())
                 .iter()
                 .map(|e| (*ev, e, AddrKey::new(ev.addr)))
         })
@@ -737,11 +795,13 @@ fn write_batch(
     hosts: &[HostReport],
 ) -> Result<Vec<PortRow>, DbError> {
     let Writing { store, streamed } = w;
-    let rows: Vec<(&PortEvent, SystemTime, bool)> = ports
+    let rows: Vec<(Fields, SystemTime, bool)> = ports
         .iter()
-        .map(|(e, t)| {
-            let again = streamed.as_ref().is_none_or(|s| s.contains(&port_key(e)));
-            (e, *t, again)
+        .map(|r| {
+            let again = streamed
+                .as_ref()
+                .is_none_or(|s| s.contains(&(r.addr, r.proto, r.port)));
+            (Fields::from(r), r.seen, again)
         })
         .collect();
     store.conn_mut().tx(|c| {
@@ -778,6 +838,7 @@ impl StoreSink {
             scan_id: None,
             pending: Vec::new(),
             spare: None,
+            services: HashMap::default(),
             pending_hosts: Vec::new(),
             open_only: false,
             last_commit: Instant::now(),
@@ -907,6 +968,19 @@ impl StoreSink {
         Ok(())
     }
 
+    /// `s` (the service of `ev`), shared with the ports of the same number that had it.
+    fn share(&mut self, ev: &PortEvent, s: &Service) -> Arc<Service> {
+        match self.services.entry((ev.proto, ev.port)) {
+            Entry::Occupied(o) if **o.get() == *s => Arc::clone(o.get()),
+            Entry::Occupied(mut o) => {
+                let a = Arc::new(s.clone());
+                o.insert(Arc::clone(&a));
+                a
+            }
+            Entry::Vacant(v) => Arc::clone(v.insert(Arc::new(s.clone()))),
+        }
+    }
+
     fn writer_gone(&self) -> SinkError {
         match self.shared.error() {
             Some(e) => sink_err(&self.location, e),
@@ -982,7 +1056,18 @@ impl EventSink for StoreSink {
             // streamed port's host gets no record of its own: read back, a host without one
             // is what its stored ports show (`Store::scan`), and `finish` writes the record
             // of each host its report shows otherwise.
-            self.pending.push((ev.clone(), time));
+            let service = ev.service.as_ref().map(|s| self.share(ev, s));
+            self.pending.push(PortRow {
+                addr: ev.addr,
+                port: ev.port,
+                proto: ev.proto,
+                state: ev.state,
+                reason: ev.reason,
+                rtt: ev.rtt,
+                ttl: ev.ttl,
+                service,
+                seen: time,
+            });
         }
         if self.pending.len() >= self.batch_rows
             || (!self.pending.is_empty() && self.last_commit.elapsed() >= self.batch_interval)
@@ -1053,6 +1138,10 @@ impl EventSink for StoreSink {
             } else {
                 compare_hosts(&all, sorted, kept, open_only, end)
             };
+            let ports: Vec<(Fields, SystemTime, bool)> = ports
+                .into_iter()
+                .map(|(p, t, again)| (Fields::from(p), t, again))
+                .collect();
             put_ports(c, id, &ports)?;
             put_hosts(c, id, &hosts)?;
             let st = &report.stats;
@@ -1091,10 +1180,28 @@ impl EventSink for StoreSink {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::collections::HashMap;
 
-    fn port(host: u8, proto: Protocol, port: u16, open: bool) -> PortRow {
-        let e = PortEvent {
+    fn port_key(ev: &PortEvent) -> PortKey {
+        (ev.addr, ev.proto, ev.port)
+    }
+
+    /// The row the sink hands over for `e`.
+    fn row(e: &PortEvent) -> PortRow {
+        PortRow {
+            addr: e.addr,
+            port: e.port,
+            proto: e.proto,
+            state: e.state,
+            reason: e.reason,
+            rtt: e.rtt,
+            ttl: e.ttl,
+            service: e.service.clone().map(Arc::new),
+            seen: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    fn port(host: u8, proto: Protocol, port: u16, open: bool) -> PortEvent {
+        PortEvent {
             addr: IpAddr::from([10, 0, 0, host]),
             port,
             proto,
@@ -1112,9 +1219,13 @@ mod tests {
             // its first port's.)
             rtt: Some(std::time::Duration::from_micros(u64::from(port) * 10)),
             ttl: None,
-            service: None,
-        };
-        (e, SystemTime::UNIX_EPOCH)
+            // (The registry's name on some ports, as a scan reports them.)
+            service: (port % 2 == 0).then(|| Service {
+                name: format!("svc{port}"),
+                conf: 3,
+                ..Default::default()
+            }),
+        }
     }
 
     /// How `finish` compared a report with what streamed before the walk in step: a map of the
@@ -1122,11 +1233,11 @@ mod tests {
     /// it up. The oracle of the walk.
     fn compare_by_maps(
         part: &[&HostReport],
-        streamed: &[PortRow],
+        streamed: &[PortEvent],
         open_only: bool,
     ) -> (Vec<(PortKey, bool)>, Vec<IpAddr>) {
         let latest: HashMap<PortKey, &PortEvent> =
-            streamed.iter().map(|(e, _)| (port_key(e), e)).collect();
+            streamed.iter().map(|e| (port_key(e), e)).collect();
         let mut first: HashMap<IpAddr, &PortEvent> = HashMap::new();
         for ev in latest.values().filter(|e| e.state.proves_host_up()) {
             let f = first.entry(ev.addr).or_insert(ev);
@@ -1175,10 +1286,10 @@ mod tests {
             half in 0usize..8,
         ) {
             let mut s = Streamed::default();
-            let events: Vec<PortRow> = rows.iter().map(|&(h, udp, p, open)| {
+            let events: Vec<PortEvent> = rows.iter().map(|&(h, udp, p, open)| {
                 port(h, if udp { Protocol::Udp } else { Protocol::Tcp }, p, open)
             }).collect();
-            let mut it = events.iter().cloned();
+            let mut it = events.iter().map(row);
             let mut c = cuts.iter().cycle();
             loop {
                 let n = c.next().copied().unwrap_or(1);
@@ -1195,18 +1306,27 @@ mod tests {
             let mut by_host: std::collections::BTreeMap<IpAddr, Vec<PortEvent>> =
                 Default::default();
             let mut latest: HashMap<PortKey, PortEvent> = HashMap::new();
-            for (e, _) in &events {
+            for e in &events {
                 latest.insert(port_key(e), e.clone());
             }
             for (k, (_, mut e)) in latest.into_iter().enumerate() {
                 if changed[k % changed.len()] {
-                    e.rtt = Some(std::time::Duration::from_micros(7));
+                    if k % 2 == 0 {
+                        e.rtt = Some(std::time::Duration::from_micros(7));
+                    } else {
+                        // (As -sV would: another service on the port.)
+                        e.service = Some(Service {
+                            name: "http".into(),
+                            product: Some("nginx".into()),
+                            ..Default::default()
+                        });
+                    }
                 }
                 by_host.entry(e.addr).or_default().push(e);
             }
             // (Some before the streamed ports in read order: UDP ports of other numbers.)
             for &(h, p) in &extra {
-                let (e, _) = port(h, if p % 2 == 0 { Protocol::Udp } else { Protocol::Tcp }, p + 10, true);
+                let e = port(h, if p % 2 == 0 { Protocol::Udp } else { Protocol::Tcp }, p + 10, true);
                 by_host.entry(e.addr).or_default().push(e);
             }
             let report: Vec<HostReport> = by_host.into_iter().map(|(addr, mut ports)| {
@@ -1244,6 +1364,32 @@ mod tests {
             h.extend(h2);
             prop_assert_eq!(&(p, h), &want);
         }
+    }
+
+    #[test]
+    fn ports_with_the_same_service_share_one_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = Store::open_path(&dir.path().join("s.db"))
+            .unwrap()
+            .sink(Targets("t".into()));
+        let http = |product: Option<&str>| Service {
+            name: "http".into(),
+            product: product.map(str::to_string),
+            ..Default::default()
+        };
+        let ev = port(1, Protocol::Tcp, 80, true);
+        let a = sink.share(&ev, &http(None));
+        let b = sink.share(&port(2, Protocol::Tcp, 80, true), &http(None));
+        assert!(Arc::ptr_eq(&a, &b));
+        // Another service on the port (-sV): its own copy, kept for the next ports.
+        let c = sink.share(&ev, &http(Some("nginx")));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(*c, http(Some("nginx")));
+        assert!(Arc::ptr_eq(&c, &sink.share(&ev, &http(Some("nginx")))));
+        // Another port number: its own.
+        let d = sink.share(&port(1, Protocol::Tcp, 8080, true), &http(None));
+        assert!(!Arc::ptr_eq(&a, &d));
+        assert_eq!(*d, http(None));
     }
 
     #[test]
