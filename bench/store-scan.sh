@@ -7,7 +7,7 @@
 #   3. an SQLite store already holding 10 such scans (a copy of one made before the timed runs)
 #   4. a fresh PostgreSQL database, when PORTOLAN_TEST_PG names a server or one can be started
 #      as .ci/services/store.sh does (package postgresql); skipped with a message otherwise
-# Prints for each the median wall time, its ratio to --no-store, the median CPU time of the
+# Each run starts with nothing left to write back (sync). Prints for each the median wall time, its ratio to --no-store, the median CPU time of the
 # process (user + system: what the store costs on a loaded machine, where wall times are noisy),
 # and the open ports found (in the scan's JSON Lines output) and stored (`portolan scans`).
 #
@@ -74,6 +74,9 @@ T_NO=(); T_FRESH=(); T_TEN=(); T_PG=(); C_NO=(); C_FRESH=(); C_TEN=(); C_PG=()
 scan() {
   local out=$1 cpu=$2; shift 2
   local t
+  # What earlier runs and the store's copy left to write back goes to the disk first, so that
+  # no run pays for another's (the kernel's writeback otherwise lands in whichever run is next).
+  sync
   t=$(timed "$out" /usr/bin/time -o "$out.cpu" -f "%U %S" "$BIN" "${SCAN[@]}" "$@")
   eval "$cpu+=(\"$(awk '{print $1 + $2}' "$out.cpu" 2>/dev/null || echo timeout)\")"
   echo "$t"
