@@ -1197,6 +1197,37 @@ mod tests {
     }
 
     #[test]
+    fn a_long_wal_is_copied_into_the_database_a_short_one_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut s = Store::open_path(&path).unwrap();
+        s.conn_mut().skip_checkpoint_on_close().unwrap();
+        s.save_audit(&NewAudit {
+            host: "h",
+            time: UNIX_EPOCH,
+            version: "0",
+            args: "",
+            sockets: 0,
+            findings: 0,
+            worst: None,
+            report: "{}",
+        })
+        .unwrap();
+        let wal = std::fs::metadata(dir.path().join("s.db-wal"))
+            .unwrap()
+            .len();
+        assert!(wal > 0);
+        assert!(!s.conn_mut().checkpoint_if_wal_over(wal + 1).unwrap());
+        assert!(s.conn_mut().checkpoint_if_wal_over(wal).unwrap());
+        // Copied: the database file alone (the WAL set aside) holds the audit.
+        drop(s);
+        std::fs::remove_file(dir.path().join("s.db-wal")).unwrap();
+        let _ = std::fs::remove_file(dir.path().join("s.db-shm"));
+        let mut s = Store::open_path(&path).unwrap();
+        assert_eq!(s.audits(None).unwrap().len(), 1);
+    }
+
+    #[test]
     fn questions_by_address_seek_each_scans_part_of_the_key() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open_path(&dir.path().join("s.db")).unwrap();

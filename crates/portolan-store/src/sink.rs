@@ -329,6 +329,8 @@ impl Writer {
     /// and the writer finishes them while the scan writes its report (with 4, the scan's
     /// thread stood still about 20 ms at its end, waiting for room).
     const QUEUE: usize = 16;
+    /// A WAL this long or longer is copied into the database as the writer starts.
+    const CHECKPOINT_WAL: u64 = 16 << 20;
     /// Ports in one transaction at most when batches queued up.
     const GROUP_ROWS: usize = 16_384;
 
@@ -353,9 +355,13 @@ impl Writer {
                 // bounded, and a busy machine does not starve it.
                 shared.lowered.lower_current();
                 // What earlier scans left in the WAL (the connection closes without copying
-                // it: `skip_checkpoint_on_close`), copied now, in the background, so that the
-                // WAL stays short. Best effort: a checkpoint that cannot run now runs later.
-                let _ = writing.store.conn_mut().checkpoint();
+                // it: `skip_checkpoint_on_close`), copied now, in the background, once it is
+                // long enough to slow every open of the store (16 MiB: about 5 ms). Best
+                // effort: a checkpoint that cannot run now runs later.
+                let _ = writing
+                    .store
+                    .conn_mut()
+                    .checkpoint_if_wal_over(Self::CHECKPOINT_WAL);
                 // Group commit: the batches that queued up while the last one was written
                 // go into one transaction (fewer commits, each rewriting fewer index pages
                 // per port); a sync is answered once what came before it is committed.
