@@ -717,8 +717,8 @@ impl Conn {
     /// first reads the whole WAL (to rebuild its index): about 0.3 ms a MB here, 10 ms for the
     /// 32 MiB the automatic checkpoint lets it reach. A checkpoint costs its writes and a sync
     /// of the database file: 15-75 ms of a writer's time for one /17 scan's 8 MB, which on a
-    /// saturated machine is time the scan loses too, so a short WAL is left as it is. Whether
-    /// it ran. (PostgreSQL: nothing to do.)
+    /// saturated machine is time the scan loses too, so a short WAL is left as it is. Returns
+    /// whether it ran. (PostgreSQL: nothing to do, `false`.)
     pub fn checkpoint_if_wal_over(&mut self, over: u64) -> Result<bool, DbError> {
         let Conn::Sqlite(c) = self else {
             return Ok(false);

@@ -27,7 +27,6 @@ use portolan_model::{
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Targets(pub String);
 
-/// A port to write, and when it was seen.
 /// A port to write, as the scan hands it over: small (about 80 bytes, where a [`PortEvent`]
 /// is about 330 with its service inline), its service shared with the ports that have the same
 /// one (a scan's ports mostly have the registry's name for their number), and when it was seen.
@@ -175,7 +174,7 @@ struct Place {
     /// The protocol's place in the order of their names ([`by_name`]).
     proto: u8,
     port: u16,
-    kept: u32,
+    kept: usize,
 }
 
 impl Place {
@@ -244,7 +243,7 @@ impl Streamed {
     }
 
     fn copy(&self, p: &Place) -> Option<&Kept> {
-        self.kept.get(p.kept as usize)
+        self.kept.get(p.kept)
     }
 
     /// Keep what `finish` needs of a written batch, emptying it.
@@ -259,7 +258,7 @@ impl Streamed {
                 addr: e.addr,
                 proto: by_name(e.proto),
                 port: e.port,
-                kept: self.kept.len() as u32,
+                kept: self.kept.len(),
             });
             self.kept.push(Kept::from(e));
         }
