@@ -9,12 +9,13 @@
 //!
 //! But a `SCHED_IDLE` thread gets almost nothing while *other* programs keep the cores busy,
 //! and the scan does wait for its writer: when the writer is a whole queue behind, when the
-//! scan wants its results durable (`flush`), and at the end. So the scan brings it back to
-//! normal scheduling before it waits ([`Lowered::restore`]) — which the kernel allows only to
-//! a process with `CAP_SYS_NICE`, or an `RLIMIT_NICE` that permits the thread's nice value.
-//! A process without either (an unprivileged connect scan) never uses `SCHED_IDLE`: its writer
-//! runs at a nice value [`NICER`] above the scan's, as before, which the scan never needs to
-//! undo.
+//! scan wants its results durable (`flush`), and at the end; and what a crash loses is what the
+//! writer has not committed. So the scan brings it back to normal scheduling before it waits,
+//! and as soon as the writer is a batch interval (a second) behind ([`Lowered::restore`]),
+//! which the kernel allows only to a process with `CAP_SYS_NICE`, or an `RLIMIT_NICE` that
+//! permits the thread's nice value. A process without either (an unprivileged connect scan)
+//! never uses `SCHED_IDLE`: its writer runs at a nice value [`NICER`] above the scan's, as
+//! before, which the scan never needs to undo.
 
 use std::sync::Mutex;
 

@@ -473,6 +473,10 @@ pub struct StoreSink {
     pending: Vec<PortRow>,
     /// A written batch's buffer, emptied, for the next batch (without a writer thread).
     spare: Option<Vec<PortRow>>,
+    /// Ports handed to the writer thread so far, and of each batch not known to be committed,
+    /// the count up to its end and when it was handed over.
+    handed: u64,
+    in_flight: std::collections::VecDeque<(u64, Instant)>,
     /// The service last handed over for each (protocol, port), shared by the ports that have
     /// the same one instead of copied for each.
     services: HashMap<(Protocol, u16), Arc<Service>, foldhash::fast::RandomState>,
@@ -855,6 +859,8 @@ impl StoreSink {
             scan_id: None,
             pending: Vec::new(),
             spare: None,
+            handed: 0,
+            in_flight: Default::default(),
             services: HashMap::default(),
             pending_hosts: Vec::new(),
             open_only: false,
@@ -969,8 +975,28 @@ impl StoreSink {
             std::mem::take(&mut self.pending_hosts),
         );
         if let Some(w) = &self.writer {
+            let n = batch.0.len() as u64;
             if !w.send(Job::Write(id, batch)) {
                 return Err(self.writer_gone());
+            }
+            // A writer more than a batch interval behind (other programs keep the cores
+            // busy, or the scan does) goes back to normal scheduling: what a crash can lose
+            // stays about the last second's ports, not the whole queue's.
+            self.handed += n;
+            let now = Instant::now();
+            self.in_flight.push_back((self.handed, now));
+            let done = self.shared.committed.load(Ordering::SeqCst);
+            while self
+                .in_flight
+                .front()
+                .is_some_and(|&(upto, _)| upto <= done)
+            {
+                self.in_flight.pop_front();
+            }
+            if let Some(&(_, at)) = self.in_flight.front() {
+                if now.duration_since(at) >= self.batch_interval {
+                    self.shared.lowered.restore();
+                }
             }
             return Ok(());
         }

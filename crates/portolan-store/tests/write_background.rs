@@ -474,3 +474,55 @@ fn the_writer_thread_yields_to_the_scan() {
         );
     }
 }
+
+/// A writer left more than a batch interval behind (here another client holds the store's
+/// write lock; in a scan, programs that keep the cores busy) goes back to normal scheduling at
+/// the scan's next batch, before the queue is full: what a crash can lose stays about the last
+/// interval's ports, not a whole queue's.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_writer_a_batch_interval_behind_is_scheduled_normally_again() {
+    const SCHED_IDLE: i64 = 5;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let store = portolan_store::Store::open_path(&path).unwrap();
+    let mut sink = store
+        .sink(Targets("10.77.0.0/17".into()))
+        .with_batch(1, Duration::from_millis(50))
+        .open_ports_while_running()
+        .in_background();
+    sink.start(&start()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let idle = || writers().iter().any(|w| w.1 == SCHED_IDLE);
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    if root {
+        while !idle() {
+            assert!(std::time::Instant::now() < deadline, "{:?}", writers());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let lock = rusqlite::Connection::open(&path).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // A batch the writer cannot commit yet, then another one an interval later.
+    sink.port(
+        &ev("10.77.0.1", 80, PortState::Open, 100),
+        SystemTime::now(),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(120));
+    assert_eq!(sink.committed(), 0);
+    sink.port(
+        &ev("10.77.0.2", 80, PortState::Open, 100),
+        SystemTime::now(),
+    )
+    .unwrap();
+    // (Under `cargo test` other tests' writers may be lowered beside this one; nextest runs
+    // each test in a process of its own.)
+    assert!(!idle(), "writers {:?}", writers());
+    lock.execute_batch("ROLLBACK").unwrap();
+    sink.flush().unwrap();
+    assert_eq!(sink.committed(), 2);
+}
