@@ -395,6 +395,29 @@ fn nice_and_policy(stat: &str) -> Option<(i64, i64)> {
     Some((rest.get(16)?.parse().ok()?, rest.get(38)?.parse().ok()?))
 }
 
+/// The sink `portolan scan` uses, on a new SQLite store at `path`, a batch a port (and at least
+/// one every `interval`), started.
+#[cfg(target_os = "linux")]
+fn started_sink(path: &std::path::Path, interval: Duration) -> StoreSink {
+    let mut sink = portolan_store::Store::open_path(path)
+        .unwrap()
+        .sink(Targets("10.77.0.0/17".into()))
+        .with_batch(1, interval)
+        .open_ports_while_running()
+        .in_background();
+    sink.start(&start()).unwrap();
+    sink
+}
+
+/// Whether this process runs as root (effective uid 0: it may undo `SCHED_IDLE`).
+#[cfg(target_os = "linux")]
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+}
+
 /// (nice value, scheduling policy) of this process's store writer threads.
 #[cfg(target_os = "linux")]
 fn writers() -> Vec<(i64, i64)> {
@@ -420,21 +443,12 @@ fn the_writer_thread_yields_to_the_scan() {
     const SCHED_OTHER: i64 = 0;
     const SCHED_IDLE: i64 = 5;
     let dir = tempfile::tempdir().unwrap();
-    let store = portolan_store::Store::open_path(&dir.path().join("s.db")).unwrap();
-    let mut sink = store
-        .sink(Targets("10.77.0.0/17".into()))
-        .with_batch(1, Duration::from_secs(3600))
-        .open_ports_while_running()
-        .in_background();
-    sink.start(&start()).unwrap();
+    let mut sink = started_sink(&dir.path().join("s.db"), Duration::from_secs(3600));
     // This thread (a scan's) keeps the process's priority.
     let me = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
     let (my_nice, my_policy) = nice_and_policy(&me).unwrap();
     assert_eq!(my_policy, SCHED_OTHER);
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    let root = is_root();
     let lowered = |w: &(i64, i64)| match root {
         true => w.1 == SCHED_IDLE,
         false => w.1 == SCHED_IDLE || w.0 == (my_nice + 10).min(19),
@@ -485,19 +499,10 @@ fn a_writer_a_batch_interval_behind_is_scheduled_normally_again() {
     const SCHED_IDLE: i64 = 5;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
-    let store = portolan_store::Store::open_path(&path).unwrap();
-    let mut sink = store
-        .sink(Targets("10.77.0.0/17".into()))
-        .with_batch(1, Duration::from_millis(50))
-        .open_ports_while_running()
-        .in_background();
-    sink.start(&start()).unwrap();
+    let mut sink = started_sink(&path, Duration::from_millis(50));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let idle = || writers().iter().any(|w| w.1 == SCHED_IDLE);
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    let root = is_root();
     if root {
         while !idle() {
             assert!(std::time::Instant::now() < deadline, "{:?}", writers());
