@@ -63,8 +63,7 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use portolan_model::{
-    Exposure, ExtraPorts, HostReport, PortEvent, PortState, Protocol, Reason, ScanReport,
-    ScanStats, Service,
+    ExtraPorts, HostReport, PortEvent, PortState, Protocol, Reason, ScanReport, ScanStats, Service,
 };
 use serde::Serialize;
 
@@ -478,9 +477,10 @@ struct PortRow {
 
 /// The SQL of [`Store::port_rows`].
 fn port_rows_sql(where_: &str, order: &str, by_address: bool) -> String {
+    // (A plain join otherwise: SQLite picks the order.)
     let from = match by_address {
         true => "scans s CROSS JOIN ports p",
-        false => "ports p JOIN scans s ON s.id = p.scan_id",
+        false => "ports p, scans s",
     };
     format!(
         "SELECT {PORT_COLUMNS} FROM {from} WHERE s.id = p.scan_id AND {where_} ORDER BY {order}"
@@ -1175,14 +1175,6 @@ fn redact(url: &str) -> String {
         out.push_str(&pairs.join("&"));
     }
     out
-}
-
-/// The exposures of a stored service, for callers that only want those.
-pub fn exposures(ev: &PortEvent) -> &[Exposure] {
-    ev.service
-        .as_ref()
-        .map(|s| s.exposures.as_slice())
-        .unwrap_or(&[])
 }
 
 #[cfg(test)]

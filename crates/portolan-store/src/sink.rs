@@ -43,6 +43,23 @@ struct PortRow {
     seen: SystemTime,
 }
 
+impl PortRow {
+    /// `ev`'s row, with its service (shared) and when it was seen.
+    fn new(ev: &PortEvent, service: Option<Arc<Service>>, seen: SystemTime) -> PortRow {
+        PortRow {
+            addr: ev.addr,
+            port: ev.port,
+            proto: ev.proto,
+            state: ev.state,
+            reason: ev.reason,
+            rtt: ev.rtt,
+            ttl: ev.ttl,
+            service,
+            seen,
+        }
+    }
+}
+
 /// What [`put_ports`] writes of a port: a streamed [`PortRow`]'s fields, or an event's.
 #[derive(Clone, Copy)]
 struct Fields<'a> {
@@ -126,13 +143,12 @@ fn compare_hosts<'r>(
         // What the report lists that is not closed (a resumed scan's earlier legs included),
         // with the services the report settled on.
         for p in h.ports.iter().filter(|p| p.state != PortState::Closed) {
-            let here = (by_name(p.proto), p.port);
-            if p.state.proves_host_up() && shown.is_none_or(|f| here < (f.0, f.1)) {
-                shown = Some((here.0, here.1, p.reason, p.rtt));
+            let key = (by_name(p.proto), p.port);
+            if p.state.proves_host_up() && shown.is_none_or(|f| key < (f.0, f.1)) {
+                shown = Some((key.0, key.1, p.reason, p.rtt));
             }
             // Already written as it is while the scan ran; else written again (a service -sV
             // found) or for the first time. (The latest copy: the last of its key.)
-            let key = (by_name(p.proto), p.port);
             let upto = mine.partition_point(|q| (q.proto, q.port) <= key);
             let written = upto
                 .checked_sub(1)
@@ -1100,17 +1116,7 @@ impl EventSink for StoreSink {
             // is what its stored ports show (`Store::scan`), and `finish` writes the record
             // of each host its report shows otherwise.
             let service = ev.service.as_ref().map(|s| self.share(ev, s));
-            self.pending.push(PortRow {
-                addr: ev.addr,
-                port: ev.port,
-                proto: ev.proto,
-                state: ev.state,
-                reason: ev.reason,
-                rtt: ev.rtt,
-                ttl: ev.ttl,
-                service,
-                seen: time,
-            });
+            self.pending.push(PortRow::new(ev, service, time));
         }
         if self.pending.len() >= self.batch_rows
             || (!self.pending.is_empty() && self.last_commit.elapsed() >= self.batch_interval)
@@ -1230,17 +1236,7 @@ mod tests {
 
     /// The row the sink hands over for `e`.
     fn row(e: &PortEvent) -> PortRow {
-        PortRow {
-            addr: e.addr,
-            port: e.port,
-            proto: e.proto,
-            state: e.state,
-            reason: e.reason,
-            rtt: e.rtt,
-            ttl: e.ttl,
-            service: e.service.clone().map(Arc::new),
-            seen: SystemTime::UNIX_EPOCH,
-        }
+        PortRow::new(e, e.service.clone().map(Arc::new), SystemTime::UNIX_EPOCH)
     }
 
     fn port(host: u8, proto: Protocol, port: u16, open: bool) -> PortEvent {
