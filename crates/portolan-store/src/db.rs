@@ -540,8 +540,14 @@ impl Conn {
         // A scan inserts into indexes in random address order: every commit rewrites most of
         // their pages into the WAL, and each checkpoint syncs the database file, which on a
         // busy disk takes long. So: a page cache that holds the indexes of a large store
-        // (32 MiB), and checkpoints every 32 MiB of WAL instead of 4.
-        c.execute_batch("PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8192;")?;
+        // (32 MiB), and checkpoints every 32 MiB of WAL instead of 4. Once a checkpoint has
+        // copied the WAL, the commit that starts it over cuts the file down to its own frames
+        // (journal_size_limit 0): the file's length is then what it holds, which is how
+        // `checkpoint_if_wal_over` measures it, and not the longest the WAL ever was.
+        c.execute_batch(
+            "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8192; \
+             PRAGMA journal_size_limit = 0;",
+        )?;
         Ok(Conn::Sqlite(c))
     }
 
@@ -717,8 +723,10 @@ impl Conn {
     /// first reads the whole WAL (to rebuild its index): about 0.3 ms a MB here, 10 ms for the
     /// 32 MiB the automatic checkpoint lets it reach. A checkpoint costs its writes and a sync
     /// of the database file: 15-75 ms of a writer's time for one /17 scan's 8 MB, which on a
-    /// saturated machine is time the scan loses too, so a short WAL is left as it is. Returns
-    /// whether it ran. (PostgreSQL: nothing to do, `false`.)
+    /// saturated machine is time the scan loses too, so a short WAL is left as it is. The WAL
+    /// is measured by its file's length, which is what it holds: the commit that starts it
+    /// over after a checkpoint cuts the file down (`journal_size_limit`, set as it opens).
+    /// Returns whether it ran. (PostgreSQL: nothing to do, `false`.)
     pub fn checkpoint_if_wal_over(&mut self, over: u64) -> Result<bool, DbError> {
         let Conn::Sqlite(c) = self else {
             return Ok(false);

@@ -64,6 +64,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use portolan_model::{
     ExtraPorts, HostReport, PortEvent, PortState, Protocol, Reason, ScanReport, ScanStats, Service,
+    ServiceMethod,
 };
 use serde::Serialize;
 
@@ -493,6 +494,52 @@ const SCANS_OF_ADDRESS: &str = "SELECT s.id FROM scans s \
     WHERE EXISTS (SELECT 1 FROM hosts h WHERE h.scan_id = s.id AND h.addr_key = $1) \
     OR EXISTS (SELECT 1 FROM ports p WHERE p.scan_id = s.id AND p.addr_key = $1)";
 
+/// A port's `service_json` when its service is only the port table's guess
+/// ([`only_table_guess`]; schema 7): the service's name is the `service` column, and the rest
+/// is the same for every such port. A scan without -sV stores one for each port it finds, so
+/// the 41 bytes of its JSON were a third of the row, written into the WAL and again into the
+/// database file.
+pub(crate) const TABLE_GUESS: &str = "";
+
+/// Whether `s` is only the port table's guess of a service: its name at confidence 3, method
+/// `table`, nothing else (what a scan without -sV finds for every port).
+pub(crate) fn only_table_guess(s: &Service) -> bool {
+    // Every field named: a field added to Service must be decided on here.
+    let Service {
+        conf,
+        cpe,
+        details,
+        exposures,
+        extrainfo,
+        method,
+        name: _,
+        product,
+        scripts,
+        tunnel,
+        version,
+    } = s;
+    *conf == 3
+        && *method == ServiceMethod::Table
+        && cpe.is_empty()
+        && details.is_none()
+        && exposures.is_empty()
+        && extrainfo.is_none()
+        && product.is_none()
+        && scripts.is_empty()
+        && tunnel.is_none()
+        && version.is_none()
+}
+
+/// The service [`only_table_guess`] recognises, named `name`.
+fn table_guess(name: String) -> Service {
+    Service {
+        name,
+        conf: 3,
+        method: ServiceMethod::Table,
+        ..Default::default()
+    }
+}
+
 const PORT_COLUMNS: &str = "p.scan_id, s.started, p.addr_key, p.proto, p.port, p.state, p.reason, \
     p.rtt_us, p.ttl, p.service, p.product, p.version, p.extrainfo, p.service_json";
 
@@ -851,6 +898,12 @@ impl Store {
         let state = r.text(5).map_err(g)?;
         let reason = r.text(6).map_err(g)?;
         let service = match r.opt_text(13).map_err(g)? {
+            Some(j) if j == TABLE_GUESS => {
+                let name = r.opt_text(9).map_err(g)?.ok_or_else(|| {
+                    corrupt("a port table's guess of a service without its name".into())
+                })?;
+                Some(table_guess(name))
+            }
             Some(j) => Some(
                 serde_json::from_str::<Service>(&j)
                     .map_err(|e| corrupt(format!("a stored service does not read back: {e}")))?,
@@ -1188,6 +1241,45 @@ mod tests {
             .map(|r| r.text(3).unwrap())
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn once_copied_the_wal_is_cut_to_what_it_holds_at_the_next_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let wal_len = || {
+            std::fs::metadata(dir.path().join("s.db-wal"))
+                .unwrap()
+                .len()
+        };
+        let mut s = Store::open_path(&path).unwrap();
+        s.conn_mut().skip_checkpoint_on_close().unwrap();
+        let big = "x".repeat(64 << 10);
+        fn audit(report: &str) -> NewAudit<'_> {
+            NewAudit {
+                host: "h",
+                time: UNIX_EPOCH,
+                version: "0",
+                args: "",
+                sockets: 0,
+                findings: 0,
+                worst: None,
+                report,
+            }
+        }
+        for _ in 0..16 {
+            s.save_audit(&audit(&big)).unwrap();
+        }
+        let long = wal_len();
+        assert!(long > 1 << 20, "{long}");
+        assert!(s.conn_mut().checkpoint_if_wal_over(long).unwrap());
+        // The next commit starts the WAL over, and the file is cut to its frames: its length
+        // is no longer the longest it was, and no checkpoint is due.
+        s.save_audit(&audit("{}")).unwrap();
+        let short = wal_len();
+        assert!(short < long / 8, "{short} of {long}");
+        assert!(!s.conn_mut().checkpoint_if_wal_over(long / 8).unwrap());
+        assert_eq!(s.audits(None).unwrap().len(), 17);
     }
 
     #[test]

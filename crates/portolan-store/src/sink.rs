@@ -645,7 +645,8 @@ fn put_ports(
     // fills in random order: neighbours land on the same pages one after the other.
     ports.sort_unstable_by_key(|(ev, _, _)| (ev.addr, ev.proto.as_str(), ev.port));
     let n = ports.len();
-    // Row i's text: its CPEs from ends[i][0] to [1], its service's JSON from [1] to [2].
+    // Row i's text: its CPEs from ends[i][0] to [1], its service's JSON from [1] to [2]
+    // (empty: the port table's guess, `crate::only_table_guess`, or no JSON).
     let mut buf: Vec<u8> = Vec::with_capacity(n * 64);
     let mut ends: Vec<[usize; 3]> = Vec::with_capacity(n);
     // The last service written as JSON, and where: a scan's ports mostly have the same one
@@ -662,6 +663,7 @@ fn put_ports(
             }
             let b = buf.len();
             match &last {
+                _ if crate::only_table_guess(s) => {}
                 Some((l, r)) if *l == s => buf.extend_from_within(r.clone()),
                 _ => {
                     if serde_json::to_writer(&mut buf, s).is_err() {
@@ -715,7 +717,10 @@ fn put_ports(
                 svc.and_then(|s| s.version.as_deref()).into(),
                 svc.and_then(|s| s.extrainfo.as_deref()).into(),
                 piece(a, b),
-                piece(b, j),
+                match svc {
+                    Some(s) if crate::only_table_guess(s) => Cell::Text(crate::TABLE_GUESS),
+                    _ => piece(b, j),
+                },
                 time_to_secs(when).into(),
             ]
         },

@@ -427,6 +427,73 @@ fn a_scan_of_a_filtered_range_stores_what_its_report_keeps() {
     });
 }
 
+#[test]
+fn a_service_that_is_the_port_tables_guess_is_stored_without_its_json_and_reads_back_the_same() {
+    each_backend(|db| {
+        let guess = |name: &str| Service {
+            conf: 3,
+            method: ServiceMethod::Table,
+            name: name.into(),
+            ..Default::default()
+        };
+        // The guess itself, and services that differ from it in one field each: only the
+        // first is stored without its JSON, and each reads back as it was.
+        let mut services = vec![guess("http"), guess("ssh")];
+        let mut differ = |f: &dyn Fn(&mut Service)| {
+            let mut s = guess("http");
+            f(&mut s);
+            services.push(s);
+        };
+        differ(&|s| s.conf = 0);
+        differ(&|s| s.conf = 10);
+        differ(&|s| s.method = ServiceMethod::Probed);
+        differ(&|s| s.tunnel = Some("ssl".into()));
+        differ(&|s| s.product = Some("nginx".into()));
+        differ(&|s| s.version = Some("1.25".into()));
+        differ(&|s| s.extrainfo = Some("Ubuntu".into()));
+        differ(&|s| s.cpe = vec![Cpe::parse("cpe:/a:nginx:nginx").unwrap()]);
+        differ(&|s| s.details = Some(serde_json::json!({"title": "x"})));
+        differ(&|s| s.exposures = redis().exposures);
+        differ(&|s| {
+            s.scripts = vec![portolan_model::Script {
+                id: "x".into(),
+                output: "y".into(),
+                ..Default::default()
+            }]
+        });
+        let events: Vec<PortEvent> = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut e = ev("192.0.2.7", 8000 + i as u16, PortState::Open);
+                e.service = Some(s.clone());
+                e
+            })
+            .collect();
+        let id = write_scan(db, "192.0.2.7", &events, 1_000);
+        assert_eq!(
+            db.count("SELECT count(*) FROM ports WHERE service_json = ''"),
+            2,
+            "{}: the two guesses (http, ssh) without their JSON",
+            db.name
+        );
+        assert_eq!(
+            db.count("SELECT count(*) FROM ports WHERE service_json <> ''"),
+            services.len() as i64 - 2,
+            "{}",
+            db.name
+        );
+        let back = db.open().scan(id).unwrap();
+        let got: Vec<Option<Service>> = back.hosts[0]
+            .ports
+            .iter()
+            .map(|p| p.service.clone())
+            .collect();
+        let want: Vec<Option<Service>> = services.into_iter().map(Some).collect();
+        assert_eq!(got, want, "{}", db.name);
+    });
+}
+
 /// Run `sql` on the backend's database behind the library's back.
 fn raw(db: &Backend, sql: &str) {
     if db.is_pg() {
