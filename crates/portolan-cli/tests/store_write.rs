@@ -4,7 +4,8 @@
 //! audit unless `--no-store`; `local --baseline-from-store` reports exactly the listener that
 //! stopped and the one that started since the last stored audit (lab, root); `detect` saves its
 //! alerts, `portolan alerts` lists them, and `--new-sources-since` leaves out the sources
-//! already alerted on. Every test has its own data directory (`PORTOLAN_DATA_DIR`).
+//! already alerted on; another user's store is skipped with a note, or refused when named with
+//! `--store` (root). Every test has its own data directory (`PORTOLAN_DATA_DIR`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic on bad fixtures
 
 #[path = "../../portolan-store/tests/backends/mod.rs"]
@@ -167,6 +168,64 @@ fn local_saves_each_audit_unless_told_not_to() {
         .args(["local", "--json", "--no-store"]);
     ok(c);
     assert!(!dir.path().join("portolan.db").exists());
+}
+
+#[test]
+fn a_store_this_user_may_only_read_is_skipped_with_a_note_or_refused_with_store() {
+    // Another user's store (root's, in WAL mode with its WAL left, as a scan leaves it) run as
+    // nobody: SQLite opens it for reading without an error; saving would fail at its first
+    // write, after the audit. Needs root (to become nobody); CI runs as root.
+    if !common::is_root() {
+        assert!(!common::in_ci(), "needs root under CI");
+        eprintln!("skipped: needs root (setpriv to nobody)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let bin = dir.path().join("portolan");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("portolan"), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    for p in [dir.path(), &data] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut c = Command::new(&bin);
+    c.env("PORTOLAN_DATA_DIR", &data)
+        .args(["scan", "127.0.0.1", "-p", "1-20"]);
+    ok(c);
+    let db = data.join("portolan.db");
+    assert!(
+        data.join("portolan.db-wal").exists(),
+        "the scan left its WAL"
+    );
+    let as_nobody = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(args)
+            .env("PORTOLAN_DATA_DIR", &data);
+        run(c)
+    };
+    // The default store: the audit is printed, and a note says why it is not saved.
+    let (code, out, err) = as_nobody(&["local", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["schema"], "portolan.local/1");
+    assert!(
+        err.contains("not saved to the result store") && err.contains("read-only for this user"),
+        "{err}"
+    );
+    // Named with --store: an error that says what to do, before anything is done.
+    let (code, out, err) = as_nobody(&["local", "--json", "--store", db.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("read-only for this user") && err.contains("--no-store"),
+        "{err}"
+    );
+    // Reading it is fine, and nothing was added.
+    let (code, out, err) = as_nobody(&["audits", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["audits"].as_array().unwrap().len(), 0, "{out}");
 }
 
 const LISTENER: &str = "import socket, sys, time

@@ -757,6 +757,16 @@ impl Conn {
         Ok(())
     }
 
+    /// Whether SQLite opened the file read-only (this user may not write it; SQLite then opens
+    /// it for reading without an error, and the first write fails). PostgreSQL: `false` (what a
+    /// role may write is known when it writes).
+    pub fn read_only(&self) -> bool {
+        match self {
+            Conn::Sqlite(c) => c.is_readonly(rusqlite::MAIN_DB).unwrap_or(false),
+            Conn::Pg(_) => false,
+        }
+    }
+
     pub fn is_pg(&self) -> bool {
         matches!(self, Conn::Pg(_))
     }

@@ -689,6 +689,13 @@ impl Store {
         &self.location
     }
 
+    /// Whether this store can only be read: an SQLite file this user may not write, which
+    /// SQLite opens for reading when it needs no change to open (a store in WAL mode at this
+    /// schema version). A command that saves to it would fail at its first write.
+    pub fn is_read_only(&self) -> bool {
+        self.conn.read_only()
+    }
+
     /// Whether this is a PostgreSQL store.
     pub fn is_postgres(&self) -> bool {
         self.conn.is_pg()

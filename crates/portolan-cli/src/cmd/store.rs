@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use portolan_model::{PortEvent, Protocol, Service};
 use portolan_store::when::{format_utc, parse_age, parse_when};
 use portolan_store::{Filter, ScanInfo, Store};
@@ -109,24 +109,39 @@ pub fn open_existing(spec: Option<&str>) -> Result<Store> {
 /// The store a command that writes (`scan`, `local`, `detect`) saves to: `--store SPEC` (an
 /// error if it cannot be opened), none with `--no-store`, else the default store — which, when
 /// it cannot be created (no data directory, read-only home), is skipped with a note rather than
-/// failing the command. `what` completes the note: "this scan is", "these alerts are".
+/// failing the command. A store this user may only read is the same: an error with
+/// `--store`, skipped with a note otherwise (SQLite opens such a file for reading when opening
+/// needs no write, and only the first write would fail). `what` completes the note: "this scan
+/// is", "these alerts are".
 pub fn open_for_write(spec: Option<&str>, no_store: bool, what: &str) -> Result<Option<Store>> {
     if no_store {
         return Ok(None);
     }
+    let read_only =
+        |s: &Store| format!("store {} is read-only for this user", escape(s.location()));
     match spec {
-        Some(spec) => Ok(Some(Store::open(Some(spec))?)),
-        None => match Store::open_default() {
-            Ok(s) => Ok(Some(s)),
-            Err(e) => {
-                eprintln!(
-                    "portolan: note: {what} not saved to the result store: {} (--no-store \
-                     silences this)",
-                    crate::term::escape(&e.to_string())
+        Some(spec) => {
+            let s = Store::open(Some(spec))?;
+            if s.is_read_only() {
+                bail!(
+                    "{}: pass --store with a file this user may write, or --no-store",
+                    read_only(&s)
                 );
-                Ok(None)
             }
-        },
+            Ok(Some(s))
+        }
+        None => {
+            let why = match Store::open_default() {
+                Ok(s) if !s.is_read_only() => return Ok(Some(s)),
+                Ok(s) => read_only(&s),
+                Err(e) => escape(&e.to_string()),
+            };
+            eprintln!(
+                "portolan: note: {what} not saved to the result store: {why} (--no-store \
+                 silences this)"
+            );
+            Ok(None)
+        }
     }
 }
 
