@@ -10,7 +10,9 @@
 #   4. a fresh PostgreSQL database, when PORTOLAN_TEST_PG names a server or one can be started
 #      as .ci/services/store.sh does (package postgresql); skipped with a message otherwise
 # Each run starts with nothing left to write back (sync). Prints for each the median wall time
-# and its ratio to --no-store, the mean wall time's ratio, the median CPU time of the process
+# and its ratio to --no-store's, the median of the ratios rep by rep (each run against the
+# --no-store run just before it: what drifts on a shared machine cancels), the mean wall time's
+# ratio, the median CPU time of the process
 # (user + system: what the store costs on a loaded machine, where wall times are noisy), and the
 # open ports found (in the scan's JSON Lines output) and stored (`portolan scans`).
 #
@@ -112,20 +114,30 @@ mean() {
   printf '%s\n' "$@" | awk '{s += $1} END {printf "%.4f\n", s / NR}'
 }
 NO_MEAN=$(mean "${T_NO[@]}")
-row() { # CASE SECONDS MEAN-SECONDS CPU FOUND STORED
+# The median of the ratios rep by rep of the array named $1 to T_NO.
+paired() {
+  local -n t=$1
+  local i r=()
+  for i in "${!t[@]}"; do
+    if [ "${t[$i]}" = timeout ] || [ "${T_NO[$i]}" = timeout ]; then r+=(timeout)
+    else r+=("$(echo "scale=4; ${t[$i]} / ${T_NO[$i]}" | bc)"); fi
+  done
+  median "${r[@]}"
+}
+row() { # CASE SECONDS PAIRED-RATIO MEAN-SECONDS CPU FOUND STORED
   local ratio="-" mratio="-"
   [ "$2" = timeout ] || ratio=$(echo "scale=3; $2 / $NO" | bc)
-  [ "$3" = timeout ] || mratio=$(echo "scale=3; $3 / $NO_MEAN" | bc)
-  printf '%-38s %8.3f %7s %7s %7s %7s %7s\n' "$1" "$2" "$ratio" "$mratio" "$4" "$5" "$6"
+  [ "$4" = timeout ] || mratio=$(echo "scale=3; $4 / $NO_MEAN" | bc)
+  printf '%-38s %8.3f %7s %7s %7s %7s %7s %7s\n' "$1" "$2" "$ratio" "$3" "$mratio" "$5" "$6" "$7"
 }
 echo
 echo "SYN scan of 10.77.0.0/17 port 80, every address answering; median of $REPS, and the mean's ratio (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-38s %8s %7s %7s %7s %7s %7s\n' case seconds ratio mean-r cpu-s open stored
-row "--no-store" "$NO" "$NO_MEAN" "$(median "${C_NO[@]}")" "$F_NO" -
-row "SQLite, fresh store" "$(median "${T_FRESH[@]}")" "$(mean "${T_FRESH[@]}")" "$(median "${C_FRESH[@]}")" "$F_FRESH" "$S_FRESH"
-row "SQLite, store of 10+ scans, growing" "$(median "${T_TEN[@]}")" "$(mean "${T_TEN[@]}")" "$(median "${C_TEN[@]}")" "$F_TEN" "$S_TEN"
+printf '%-38s %8s %7s %7s %7s %7s %7s %7s\n' case seconds ratio pair-r mean-r cpu-s open stored
+row "--no-store" "$NO" 1 "$NO_MEAN" "$(median "${C_NO[@]}")" "$F_NO" -
+row "SQLite, fresh store" "$(median "${T_FRESH[@]}")" "$(paired T_FRESH)" "$(mean "${T_FRESH[@]}")" "$(median "${C_FRESH[@]}")" "$F_FRESH" "$S_FRESH"
+row "SQLite, store of 10+ scans, growing" "$(median "${T_TEN[@]}")" "$(paired T_TEN)" "$(mean "${T_TEN[@]}")" "$(median "${C_TEN[@]}")" "$F_TEN" "$S_TEN"
 if [ -n "$PG_ADMIN" ]; then
-  row "PostgreSQL, fresh database" "$(median "${T_PG[@]}")" "$(mean "${T_PG[@]}")" "$(median "${C_PG[@]}")" "$F_PG" "$S_PG"
+  row "PostgreSQL, fresh database" "$(median "${T_PG[@]}")" "$(paired T_PG)" "$(mean "${T_PG[@]}")" "$(median "${C_PG[@]}")" "$F_PG" "$S_PG"
 fi
 echo "raw wall: no-store ${T_NO[*]} | fresh ${T_FRESH[*]} | ten ${T_TEN[*]} | pg ${T_PG[*]:-}"
 echo "raw cpu:  no-store ${C_NO[*]} | fresh ${C_FRESH[*]} | ten ${C_TEN[*]} | pg ${C_PG[*]:-}"
