@@ -97,6 +97,14 @@ pub trait EventSink {
     fn flush(&mut self) -> Result<(), SinkError> {
         Ok(())
     }
+    /// Every port has been delivered (the engine and service detection are done): the report
+    /// is built next, and every sink's `finish` comes after. A sink that writes in the
+    /// background hands over what it still holds, so that its writing runs beside the report
+    /// and the other outputs rather than after them. Not called when the scan ends early with
+    /// an error: `finish` must not depend on it.
+    fn ports_done(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
     /// The scan is over (finished or interrupted): write the summary and close.
     fn finish(&mut self, report: &ScanReport) -> Result<(), SinkError>;
 }

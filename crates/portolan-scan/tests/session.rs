@@ -101,3 +101,60 @@ fn flags_the_engine_would_ignore_are_errors() {
     r.min_timeout_ms = 5000;
     assert!(session::prepare(r).is_err());
 }
+
+/// Writes each call it gets, with its name, into a log shared with other sinks.
+struct Calls<'a> {
+    name: &'static str,
+    log: &'a std::cell::RefCell<Vec<String>>,
+}
+
+impl EventSink for Calls<'_> {
+    fn name(&self) -> String {
+        self.name.into()
+    }
+    fn port(&mut self, _ev: &PortEvent, _t: SystemTime) -> Result<Flow, SinkError> {
+        self.log.borrow_mut().push(format!("{} port", self.name));
+        Ok(Flow::Continue)
+    }
+    fn ports_done(&mut self) -> Result<(), SinkError> {
+        self.log
+            .borrow_mut()
+            .push(format!("{} ports_done", self.name));
+        Ok(())
+    }
+    fn finish(&mut self, _r: &ScanReport) -> Result<(), SinkError> {
+        self.log.borrow_mut().push(format!("{} finish", self.name));
+        Ok(())
+    }
+}
+
+#[test]
+fn every_sink_hears_that_the_ports_are_done_before_any_is_finished() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let mut r = request(None);
+    r.ports = PortsRequest::Spec(port);
+    let prep = session::prepare(r).unwrap();
+    let log = std::cell::RefCell::new(Vec::new());
+    let mut a = Calls {
+        name: "a",
+        log: &log,
+    };
+    let mut b = Calls {
+        name: "b",
+        log: &log,
+    };
+    let out = session::run(prep, &mut [&mut a, &mut b], None, &mut (), &Stop::new()).unwrap();
+    assert!(!out.report.stats.interrupted);
+    assert_eq!(
+        log.into_inner(),
+        [
+            "a port",
+            "b port",
+            "a ports_done",
+            "b ports_done",
+            "a finish",
+            "b finish"
+        ]
+    );
+}

@@ -16,8 +16,9 @@
 //!   ([`StoreError::TooNew`]).
 //! - [`StoreSink`] — a `portolan_model::EventSink` that writes a scan *while it runs*: the scan
 //!   row at the start, then every port that is not closed, in batched transactions (every
-//!   [`StoreSink::BATCH_ROWS`] ports or [`StoreSink::BATCH_INTERVAL`], and whenever the scan
-//!   makes its results durable), then the summary. A crash loses what was not committed yet:
+//!   [`StoreSink::BATCH_INTERVAL`] or [`StoreSink::BATCH_ROWS`] ports, whenever the scan
+//!   makes its results durable, and when its last port is delivered:
+//!   `EventSink::ports_done`), then the summary. A crash loses what was not committed yet:
 //!   the batch in hand and those queued for the writer thread, which is put back to normal
 //!   scheduling once it is a batch interval behind (so about the last second's ports); each
 //!   batch is one transaction, so what was committed is never corrupted. A scan that

@@ -308,6 +308,8 @@ enum Job {
     Write(i64, Batch),
     /// Answer once everything before is committed.
     Sync(mpsc::Sender<()>),
+    /// The scan's last ports are in hand: copy the WAL into the database if it is long.
+    Checkpoint,
 }
 
 /// What the scan and the writer thread share.
@@ -338,16 +340,18 @@ struct Writer {
 
 impl Writer {
     /// Batches in the channel at most: the scan waits when the writer is this far behind
-    /// (memory stays bounded: an import reads faster than it writes). 16 × 4,096 ports: a
-    /// scan that finds ports faster than the writer stores them (a /17 SYN scan where every
-    /// address answers: 32,768 ports in 0.3 s) hands its last batches over without waiting,
-    /// and the writer finishes them while the scan writes its report (with 4, the scan's
-    /// thread stood still about 20 ms at its end, waiting for room).
-    const QUEUE: usize = 16;
-    /// A WAL this long or longer is copied into the database as the writer starts.
-    const CHECKPOINT_WAL: u64 = 16 << 20;
+    /// (memory stays bounded: an import reads faster than it writes). A scan's batch is a
+    /// second of its ports (at most [`StoreSink::BATCH_ROWS`], about 5 MB): a writer 4
+    /// behind is seconds behind, and it runs at normal priority already (see `commit`).
+    const QUEUE: usize = 4;
+    /// A WAL this long or longer is copied into the database after a scan's last ports
+    /// ([`EventSink::ports_done`]). Each open of the store reads the whole WAL first (about
+    /// 0.3 ms a MB); a checkpoint costs its copy and a sync of the database file, beside the
+    /// scan's report. A /17 scan where every address answers leaves 3.3 MB: every other such
+    /// scan checkpoints, and an open reads 7 MB at most.
+    const CHECKPOINT_WAL: u64 = 4 << 20;
     /// Ports in one transaction at most when batches queued up.
-    const GROUP_ROWS: usize = 16_384;
+    const GROUP_ROWS: usize = StoreSink::BATCH_ROWS;
 
     fn spawn(mut writing: Writing, shared: Arc<Shared>) -> Result<Writer, String> {
         writing
@@ -369,14 +373,6 @@ impl Writer {
                 // (QUEUE batches behind, a flush, the end), so nothing is lost, memory stays
                 // bounded, and a busy machine does not starve it.
                 shared.lowered.lower_current();
-                // What earlier scans left in the WAL (the connection closes without copying
-                // it: `skip_checkpoint_on_close`), copied now, in the background, once it is
-                // long enough to slow every open of the store (16 MiB: about 5 ms). Best
-                // effort: a checkpoint that cannot run now runs later.
-                let _ = writing
-                    .store
-                    .conn_mut()
-                    .checkpoint_if_wal_over(Self::CHECKPOINT_WAL);
                 // Group commit: the batches that queued up while the last one was written
                 // go into one transaction (fewer commits, each rewriting fewer index pages
                 // per port); a sync is answered once what came before it is committed.
@@ -388,6 +384,19 @@ impl Writer {
                     let (id, mut ports, mut hosts) = match job {
                         Job::Sync(ack) => {
                             let _ = ack.send(());
+                            continue;
+                        }
+                        // What this scan and earlier ones left in the WAL (the connection
+                        // closes without copying it: `skip_checkpoint_on_close`), copied once
+                        // it is long enough to slow the next open of the store, which reads it
+                        // whole. After the scan's last ports, while it writes its report (not
+                        // as the writer starts: even a background checkpoint slowed the
+                        // scan's engine). Best effort: one that cannot run now runs later.
+                        Job::Checkpoint => {
+                            let _ = writing
+                                .store
+                                .conn_mut()
+                                .checkpoint_if_wal_over(Self::CHECKPOINT_WAL);
                             continue;
                         }
                         Job::Write(id, (p, h)) => (id, p, h),
@@ -859,11 +868,19 @@ fn write_batch(
 }
 
 impl StoreSink {
-    /// Commit at least every this many ports... (Each commit rewrites the pages of the scan's
-    /// part of the unique key that its ports landed on, in random order: at 512 ports a batch,
-    /// a /17 scan wrote about 30 times its rows' size.)
-    pub const BATCH_ROWS: usize = 4096;
-    /// ... and at least this often while ports come in.
+    /// A batch is the ports of one batch interval (below), or this many if they come faster
+    /// (about 5 MB of rows): memory stays bounded, and a crash loses at most the last
+    /// second's ports. Fewer, larger batches are less work: each commit rewrites the pages of
+    /// the scan's part of the unique key that its ports landed on, in random order (at 512
+    /// ports a batch, a /17 scan wrote about 30 times its rows' size; at 4,096, twice). And
+    /// the writer works least while the scan's engine runs: even at `SCHED_IDLE` it slowed the
+    /// engine (the /17 SYN scan of `bench/store-scan.sh`: +12 ms, through the caches and the
+    /// page cache it shares, not the cores: a `SCHED_IDLE` loop that only spins costs the scan
+    /// nothing, one that writes files +45 ms). A scan shorter than the interval hands its
+    /// ports over when the last one is delivered ([`EventSink::ports_done`]), and the writer
+    /// writes them beside the report.
+    pub const BATCH_ROWS: usize = 65_536;
+    /// At least this often while ports come in.
     pub const BATCH_INTERVAL: Duration = Duration::from_secs(1);
 
     pub fn new(store: Store, targets: Targets) -> StoreSink {
@@ -1129,6 +1146,20 @@ impl EventSink for StoreSink {
             self.commit()?;
         }
         Ok(Flow::Continue)
+    }
+
+    fn ports_done(&mut self) -> Result<(), SinkError> {
+        // The last ports go to the writer now, not at `finish`: it writes them while the scan
+        // builds its report and writes its other outputs, on the core the engine's threads
+        // left, at normal priority from here on (nothing of the scan's is left to yield to).
+        self.commit()?;
+        if let Some(w) = &self.writer {
+            self.shared.lowered.restore();
+            if !w.send(Job::Checkpoint) {
+                return Err(self.writer_gone());
+            }
+        }
+        self.writer_error()
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {

@@ -531,3 +531,98 @@ fn a_writer_a_batch_interval_behind_is_scheduled_normally_again() {
     sink.flush().unwrap();
     assert_eq!(sink.committed(), 2);
 }
+
+/// The ports of a scan shorter than a batch interval go to the writer when the last one is
+/// delivered (`ports_done`), not at `finish`: it writes them while the scan builds its report.
+#[test]
+fn the_last_ports_go_to_the_writer_when_they_are_all_delivered() {
+    each_backend(|db| {
+        let mut sink = db
+            .open()
+            .sink(Targets("10.77.0.0/17".into()))
+            .open_ports_while_running()
+            .in_background();
+        sink.start(&start()).unwrap();
+        let events: Vec<PortEvent> = (1..=40u16)
+            .map(|i| ev(&format!("10.77.0.{i}"), 80, PortState::Open, 100))
+            .collect();
+        for e in &events {
+            sink.port(e, SystemTime::now()).unwrap();
+        }
+        // Fewer than a batch, within the interval: nothing handed over yet.
+        assert_eq!(sink.committed(), 0, "{}", db.name);
+        sink.ports_done().unwrap();
+        // Committed without a flush or the end (the writer is not waited on).
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while sink.committed() < 40 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: {} of 40 ports committed after ports_done",
+                db.name,
+                sink.committed()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let id = sink.scan_id().unwrap();
+        assert_eq!(db.count("SELECT count(*) FROM ports"), 40, "{}", db.name);
+        sink.finish(&report(&events, |_| None)).unwrap();
+        let back = db.open().scan(id).unwrap();
+        assert_eq!(back.hosts.len(), 40, "{}", db.name);
+    });
+}
+
+/// After its last ports a scan copies a long WAL into the database (the next open of the
+/// store reads the WAL whole), and the scan's last commit starts the WAL over: short again.
+/// A short WAL is left as it is.
+#[test]
+fn a_long_wal_is_copied_after_the_last_ports_and_a_short_one_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let wal = || std::fs::metadata(dir.path().join("s.db-wal")).map_or(0, |m| m.len());
+    // What an earlier client left in the WAL: 6 MiB, not copied into the database.
+    drop(portolan_store::Store::open_path(&path).unwrap());
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .unwrap();
+        c.execute_batch(
+            "PRAGMA wal_autocheckpoint = 0; CREATE TABLE pad (b BLOB); \
+             INSERT INTO pad VALUES (zeroblob(6291456));",
+        )
+        .unwrap();
+    }
+    let scan = |ports: u16| {
+        let mut sink = portolan_store::Store::open_path(&path)
+            .unwrap()
+            .sink(Targets("10.77.0.0/17".into()))
+            .open_ports_while_running()
+            .in_background();
+        sink.start(&start()).unwrap();
+        let events: Vec<PortEvent> = (1..=ports)
+            .map(|p| ev("10.77.0.1", p, PortState::Open, 100))
+            .collect();
+        for e in &events {
+            sink.port(e, SystemTime::now()).unwrap();
+        }
+        sink.ports_done().unwrap();
+        sink.finish(&report(&events, |_| None)).unwrap();
+    };
+    assert!(wal() > 6 << 20, "{}", wal());
+    scan(5);
+    let short = wal();
+    assert!(short < 1 << 20, "the WAL is still {short} bytes");
+    scan(5);
+    assert!(
+        wal() > short,
+        "a short WAL is left to grow: {} then {}",
+        short,
+        wal()
+    );
+    // Everything reads back from the database and the WAL together.
+    let mut s = portolan_store::Store::open_path(&path).unwrap();
+    assert_eq!(s.scans().unwrap().len(), 2);
+    s.check().unwrap();
+}
