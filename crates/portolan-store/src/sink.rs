@@ -339,11 +339,13 @@ struct Writer {
 }
 
 impl Writer {
-    /// Batches in the channel at most: the scan waits when the writer is this far behind
-    /// (memory stays bounded: an import reads faster than it writes). A scan's batch is a
-    /// second of its ports (at most [`StoreSink::BATCH_ROWS`], about 5 MB): a writer 4
-    /// behind is seconds behind, and it runs at normal priority already (see `commit`).
-    const QUEUE: usize = 4;
+    /// Ports in the channel at most (about 21 MB), in batches of the sink's size: the scan
+    /// waits when the writer is this far behind (memory stays bounded: an import reads
+    /// faster than it writes). A writer that far behind is seconds behind, and it runs at
+    /// normal priority already (see `commit`). Between 4 and 64 batches: PostgreSQL's batches
+    /// are small ([`StoreSink::PG_BATCH_ROWS`]), and a scan that finds ports faster than the
+    /// server stores them hands its last batches over without waiting.
+    const QUEUE_ROWS: usize = 4 * StoreSink::BATCH_ROWS;
     /// A WAL this long or longer is copied into the database after a scan's last ports
     /// ([`EventSink::ports_done`]). Each open of the store reads the whole WAL first (about
     /// 0.3 ms a MB); a checkpoint costs its copy and a sync of the database file, beside the
@@ -353,13 +355,14 @@ impl Writer {
     /// Ports in one transaction at most when batches queued up.
     const GROUP_ROWS: usize = StoreSink::BATCH_ROWS;
 
-    fn spawn(mut writing: Writing, shared: Arc<Shared>) -> Result<Writer, String> {
+    fn spawn(mut writing: Writing, shared: Arc<Shared>, batch: usize) -> Result<Writer, String> {
         writing
             .store
             .conn_mut()
             .skip_checkpoint_on_close()
             .map_err(|e| format!("cannot set up the store's connection: {}", e.0))?;
-        let (tx, rx) = mpsc::sync_channel::<Job>(Self::QUEUE);
+        let queue = (Self::QUEUE_ROWS / batch.max(1)).clamp(4, 64);
+        let (tx, rx) = mpsc::sync_channel::<Job>(queue);
         // The batches' buffers, emptied, back to the scan (a few: the others are freed).
         let (back, spare) = mpsc::sync_channel::<Vec<PortRow>>(4);
         let mine = Arc::clone(&shared);
@@ -370,7 +373,7 @@ impl Writer {
                 // Background work: the scan's own threads (sending, receiving, the report)
                 // come first when the cores are busy, and the writer takes the time they leave
                 // (`sched`). The scan puts it back to normal scheduling before it waits for it
-                // (QUEUE batches behind, a flush, the end), so nothing is lost, memory stays
+                // (QUEUE_ROWS behind, a flush, the end), so nothing is lost, memory stays
                 // bounded, and a busy machine does not starve it.
                 shared.lowered.lower_current();
                 // Group commit: the batches that queued up while the last one was written
@@ -869,7 +872,7 @@ fn write_batch(
 
 impl StoreSink {
     /// A batch is the ports of one batch interval (below), or this many if they come faster
-    /// (about 5 MB of rows): memory stays bounded, and a crash loses at most the last
+    /// (about 5 MB of rows; on PostgreSQL [`Self::PG_BATCH_ROWS`]): memory stays bounded, and a crash loses at most the last
     /// second's ports. Fewer, larger batches are less work: each commit rewrites the pages of
     /// the scan's part of the unique key that its ports landed on, in random order (at 512
     /// ports a batch, a /17 scan wrote about 30 times its rows' size; at 4,096, twice). And
@@ -880,10 +883,16 @@ impl StoreSink {
     /// ports over when the last one is delivered ([`EventSink::ports_done`]), and the writer
     /// writes them beside the report.
     pub const BATCH_ROWS: usize = 65_536;
+    /// The batch size on PostgreSQL instead: there the work is the server's, and a server on
+    /// the same cores as the scan did its share best spread over the scan (a /17 SYN scan's
+    /// ports in one batch at the end cost it 39% instead of 26%, `bench/store-scan.sh`); a
+    /// server elsewhere takes nothing from the scan either way.
+    pub const PG_BATCH_ROWS: usize = 4096;
     /// At least this often while ports come in.
     pub const BATCH_INTERVAL: Duration = Duration::from_secs(1);
 
     pub fn new(store: Store, targets: Targets) -> StoreSink {
+        let is_pg = store.is_postgres();
         StoreSink {
             location: store.location().to_string(),
             writing: Some(Writing {
@@ -903,7 +912,10 @@ impl StoreSink {
             pending_hosts: Vec::new(),
             open_only: false,
             last_commit: Instant::now(),
-            batch_rows: Self::BATCH_ROWS,
+            batch_rows: match is_pg {
+                true => Self::PG_BATCH_ROWS,
+                false => Self::BATCH_ROWS,
+            },
             batch_interval: Self::BATCH_INTERVAL,
         }
     }
@@ -932,7 +944,7 @@ impl StoreSink {
 
     /// Write the batches on a thread of their own (started with the scan), so that the scan
     /// never waits on the database except to make its results durable
-    /// ([`EventSink::flush`]) or when the writer is [`Writer::QUEUE`] batches behind. Without
+    /// ([`EventSink::flush`]) or when the writer is [`Writer::QUEUE_ROWS`] ports behind. Without
     /// it every batch is written by the caller, as it comes.
     pub fn in_background(mut self) -> Self {
         self.background = true;
@@ -1119,7 +1131,7 @@ impl EventSink for StoreSink {
         self.last_commit = Instant::now();
         if self.background {
             if let Some(writing) = self.writing.take() {
-                let w = Writer::spawn(writing, Arc::clone(&self.shared));
+                let w = Writer::spawn(writing, Arc::clone(&self.shared), self.batch_rows);
                 self.writer = Some(w.map_err(|e| sink_err(&location, e))?);
             }
         }
