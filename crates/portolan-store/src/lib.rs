@@ -1251,6 +1251,20 @@ mod tests {
             .join("\n")
     }
 
+    /// An audit of host `h` whose report is `report`: something to commit.
+    fn audit(report: &str) -> NewAudit<'_> {
+        NewAudit {
+            host: "h",
+            time: UNIX_EPOCH,
+            version: "0",
+            args: "",
+            sockets: 0,
+            findings: 0,
+            worst: None,
+            report,
+        }
+    }
+
     #[test]
     fn once_copied_the_wal_is_cut_to_what_it_holds_at_the_next_commit() {
         let dir = tempfile::tempdir().unwrap();
@@ -1263,18 +1277,6 @@ mod tests {
         let mut s = Store::open_path(&path).unwrap();
         s.conn_mut().skip_checkpoint_on_close().unwrap();
         let big = "x".repeat(64 << 10);
-        fn audit(report: &str) -> NewAudit<'_> {
-            NewAudit {
-                host: "h",
-                time: UNIX_EPOCH,
-                version: "0",
-                args: "",
-                sockets: 0,
-                findings: 0,
-                worst: None,
-                report,
-            }
-        }
         for _ in 0..16 {
             s.save_audit(&audit(&big)).unwrap();
         }
@@ -1296,17 +1298,7 @@ mod tests {
         let path = dir.path().join("s.db");
         let mut s = Store::open_path(&path).unwrap();
         s.conn_mut().skip_checkpoint_on_close().unwrap();
-        s.save_audit(&NewAudit {
-            host: "h",
-            time: UNIX_EPOCH,
-            version: "0",
-            args: "",
-            sockets: 0,
-            findings: 0,
-            worst: None,
-            report: "{}",
-        })
-        .unwrap();
+        s.save_audit(&audit("{}")).unwrap();
         let wal = std::fs::metadata(dir.path().join("s.db-wal"))
             .unwrap()
             .len();

@@ -657,10 +657,11 @@ fn put_ports(
     // fills in random order: neighbours land on the same pages one after the other.
     ports.sort_unstable_by_key(|(ev, _, _)| (ev.addr, ev.proto.as_str(), ev.port));
     let n = ports.len();
-    // Row i's text: its CPEs from ends[i][0] to [1], its service's JSON from [1] to [2]
-    // (empty: the port table's guess, `crate::only_table_guess`, or no JSON).
+    // Row i's text: its CPEs from ends[i].0[0] to [1], its service's JSON from [1] to [2];
+    // ends[i].1: the service is only the port table's guess (`crate::only_table_guess`),
+    // written as `TABLE_GUESS` instead of JSON.
     let mut buf: Vec<u8> = Vec::with_capacity(n * 64);
-    let mut ends: Vec<[usize; 3]> = Vec::with_capacity(n);
+    let mut ends: Vec<([usize; 3], bool)> = Vec::with_capacity(n);
     // The last service written as JSON, and where: a scan's ports mostly have the same one
     // (the registry's name for the port), copied instead of serialised again.
     let mut last: Option<(&Service, std::ops::Range<usize>)> = None;
@@ -674,8 +675,9 @@ fn put_ports(
                 buf.extend_from_slice(cpe.as_str().as_bytes());
             }
             let b = buf.len();
+            let guess = crate::only_table_guess(s);
             match &last {
-                _ if crate::only_table_guess(s) => {}
+                _ if guess => {}
                 Some((l, r)) if *l == s => buf.extend_from_within(r.clone()),
                 _ => {
                     if serde_json::to_writer(&mut buf, s).is_err() {
@@ -684,9 +686,9 @@ fn put_ports(
                     last = Some((s, b..buf.len()));
                 }
             }
-            ends.push([a, b, buf.len()]);
+            ends.push(([a, b, buf.len()], guess));
         } else {
-            ends.push([a, a, a]);
+            ends.push(([a, a, a], false));
         }
     }
     let text = String::from_utf8(buf)
@@ -713,7 +715,7 @@ fn put_ports(
         n,
         |i| {
             let (ev, when, _) = *ports[i];
-            let [a, b, j] = ends[i];
+            let ([a, b, j], guess) = ends[i];
             let svc = ev.service;
             [
                 id.into(),
@@ -729,9 +731,9 @@ fn put_ports(
                 svc.and_then(|s| s.version.as_deref()).into(),
                 svc.and_then(|s| s.extrainfo.as_deref()).into(),
                 piece(a, b),
-                match svc {
-                    Some(s) if crate::only_table_guess(s) => Cell::Text(crate::TABLE_GUESS),
-                    _ => piece(b, j),
+                match guess {
+                    true => Cell::Text(crate::TABLE_GUESS),
+                    false => piece(b, j),
                 },
                 time_to_secs(when).into(),
             ]
@@ -872,8 +874,9 @@ fn write_batch(
 
 impl StoreSink {
     /// A batch is the ports of one batch interval (below), or this many if they come faster
-    /// (about 5 MB of rows; on PostgreSQL [`Self::PG_BATCH_ROWS`]): memory stays bounded, and a crash loses at most the last
-    /// second's ports. Fewer, larger batches are less work: each commit rewrites the pages of
+    /// (about 5 MB of rows; on PostgreSQL [`Self::PG_BATCH_ROWS`]): memory stays bounded,
+    /// and a crash loses at most the last second's ports. Fewer, larger batches are less
+    /// work: each commit rewrites the pages of
     /// the scan's part of the unique key that its ports landed on, in random order (at 512
     /// ports a batch, a /17 scan wrote about 30 times its rows' size; at 4,096, twice). And
     /// the writer works least while the scan's engine runs: even at `SCHED_IDLE` it slowed the
@@ -885,7 +888,7 @@ impl StoreSink {
     pub const BATCH_ROWS: usize = 65_536;
     /// The batch size on PostgreSQL instead: there the work is the server's, and a server on
     /// the same cores as the scan did its share best spread over the scan (a /17 SYN scan's
-    /// ports in one batch at the end cost it 39% instead of 26%, `bench/store-scan.sh`); a
+    /// ports in one batch at the end cost it 39% instead of 21%, `bench/store-scan.sh`); a
     /// server elsewhere takes nothing from the scan either way.
     pub const PG_BATCH_ROWS: usize = 4096;
     /// At least this often while ports come in.
