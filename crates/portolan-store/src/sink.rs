@@ -111,7 +111,6 @@ impl<'a> From<&'a PortRow> for Fields<'a> {
 fn compare_hosts<'r>(
     part: &[&'r HostReport],
     streamed: &[Place],
-    kept: &Streamed,
     open_only: bool,
     end: SystemTime,
 ) -> (Vec<(&'r PortEvent, SystemTime, bool)>, Vec<&'r HostReport>) {
@@ -135,7 +134,7 @@ fn compare_hosts<'r>(
         // Its first streamed port (in read order) that proves it up: (protocol name, port,
         // reason, RTT), what a host without a record is read back with (`Store::scan`).
         let mut shown = (0..mine.len()).filter(|&k| latest(k)).find_map(|k| {
-            let (q, c) = (&mine[k], kept.copy(&mine[k])?);
+            let (q, c) = (&mine[k], &mine[k].copy);
             c.state
                 .proves_host_up()
                 .then_some((q.proto, q.port, c.reason, c.rtt))
@@ -154,7 +153,7 @@ fn compare_hosts<'r>(
                 .checked_sub(1)
                 .and_then(|k| mine.get(k))
                 .filter(|q| (q.proto, q.port) == key)
-                .and_then(|q| kept.copy(q));
+                .map(|q| &q.copy);
             let again = match written {
                 Some(w) if w.is(p) => continue,
                 Some(_) => {
@@ -181,19 +180,27 @@ const PARALLEL_COMPARE: usize = 8192;
 /// A port's key in a scan.
 type PortKey = (IpAddr, Protocol, u16);
 
-/// Where a streamed port's copy is ([`Streamed::kept`]), under the order a host's stored
-/// ports are read back in (address, protocol name, port, as `Store::scan` reads them), copies of
-/// one port in the order they came.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// A streamed port's copy, and where it is in the order a host's stored ports are read back
+/// in (address, protocol name, port, as `Store::scan` reads them; copies of one port in the
+/// order they came): [`Place::key`]. The copy is beside its key, not in a list in the order
+/// the ports came: the walk of `finish` reads both in step, where an index into that list cost
+/// a cache miss a port (the scan's order is random).
+#[derive(Debug)]
 struct Place {
     addr: IpAddr,
     /// The protocol's place in the order of their names ([`by_name`]).
     proto: u8,
     port: u16,
-    kept: usize,
+    /// The how-manieth port streamed: the latest copy of a port streamed twice sorts last.
+    seq: usize,
+    copy: Kept,
 }
 
 impl Place {
+    fn key(&self) -> (IpAddr, u8, u16, usize) {
+        (self.addr, self.proto, self.port, self.seq)
+    }
+
     fn same_port(&self, o: &Place) -> bool {
         (self.addr, self.proto, self.port) == (o.addr, o.proto, o.port)
     }
@@ -240,16 +247,14 @@ impl Kept {
 }
 
 /// The ports a scan streamed, once written: which ports were (a fast hash: the keys are the
-/// scan's own targets and ports, not chosen by whoever answers), what `finish` compares of
-/// each copy ([`Kept`]), and where each copy is in read order ([`Place`]), each batch sorted
-/// as it comes in on the writer's thread, so that `finish` merges sorted runs and walks them
-/// beside the report. The batches themselves go back to the scan, emptied, as the buffers of
+/// scan's own targets and ports, not chosen by whoever answers), and what `finish` compares of
+/// each copy ([`Kept`]) in read order ([`Place`]), each batch sorted as it comes in on the
+/// writer's thread, so that `finish` merges sorted runs and walks them beside the report. The batches themselves go back to the scan, emptied, as the buffers of
 /// its next batches (their memory touched already: a new 1.3 MB buffer for every 4,096 ports
 /// cost the scan's thread a page fault every dozen ports).
 #[derive(Default)]
 struct Streamed {
     written: HashSet<PortKey, foldhash::fast::RandomState>,
-    kept: Vec<Kept>,
     sorted: Vec<Place>,
 }
 
@@ -258,14 +263,9 @@ impl Streamed {
         self.written.contains(k)
     }
 
-    fn copy(&self, p: &Place) -> Option<&Kept> {
-        self.kept.get(p.kept)
-    }
-
     /// Keep what `finish` needs of a written batch, emptying it.
     fn add(&mut self, batch: &mut Vec<PortRow>) {
         self.written.reserve(batch.len());
-        self.kept.reserve(batch.len());
         let from = self.sorted.len();
         self.sorted.reserve(batch.len());
         for e in batch.drain(..) {
@@ -274,18 +274,18 @@ impl Streamed {
                 addr: e.addr,
                 proto: by_name(e.proto),
                 port: e.port,
-                kept: self.kept.len(),
+                seq: self.sorted.len(),
+                copy: Kept::from(e),
             });
-            self.kept.push(Kept::from(e));
         }
         if let Some(run) = self.sorted.get_mut(from..) {
-            run.sort_unstable();
+            run.sort_unstable_by_key(Place::key);
         }
     }
 
     /// Put every copy in read order (the sorted runs merged: a stable sort finds them).
     fn sort(&mut self) {
-        self.sorted.sort();
+        self.sorted.sort_by_key(Place::key);
     }
 }
 
@@ -1209,7 +1209,7 @@ impl EventSink for StoreSink {
                 all.sort_by_key(|h| h.addr);
             }
             streamed.sort();
-            let (kept, sorted) = (&streamed, &streamed.sorted[..]);
+            let sorted = &streamed.sorted[..];
             let (ports, hosts) = if all.len() >= PARALLEL_COMPARE {
                 let (a, b) = all.split_at(all.len() / 2);
                 // The copies of the second half's addresses.
@@ -1218,8 +1218,8 @@ impl EventSink for StoreSink {
                 });
                 let (sa, sb) = sorted.split_at(split);
                 std::thread::scope(|sc| {
-                    let second = sc.spawn(|| compare_hosts(b, sb, kept, open_only, end));
-                    let mut left = compare_hosts(a, sa, kept, open_only, end);
+                    let second = sc.spawn(|| compare_hosts(b, sb, open_only, end));
+                    let mut left = compare_hosts(a, sa, open_only, end);
                     match second.join() {
                         Ok((p, h)) => {
                             left.0.extend(p);
@@ -1228,7 +1228,7 @@ impl EventSink for StoreSink {
                         }
                         // (A panic in the other half: compare it here instead.)
                         Err(_) => {
-                            let (p, h) = compare_hosts(b, sb, kept, open_only, end);
+                            let (p, h) = compare_hosts(b, sb, open_only, end);
                             left.0.extend(p);
                             left.1.extend(h);
                             left
@@ -1236,7 +1236,7 @@ impl EventSink for StoreSink {
                     }
                 })
             } else {
-                compare_hosts(&all, sorted, kept, open_only, end)
+                compare_hosts(&all, sorted, open_only, end)
             };
             let ports: Vec<(Fields, SystemTime, bool)> = ports
                 .into_iter()
@@ -1443,13 +1443,13 @@ mod tests {
                 )
             };
             let end = SystemTime::UNIX_EPOCH;
-            prop_assert_eq!(&simplify(compare_hosts(&all, &s.sorted, &s, true, end)), &want);
+            prop_assert_eq!(&simplify(compare_hosts(&all, &s.sorted, true, end)), &want);
             // In two halves, as `finish` splits a large report.
             let (a, b) = all.split_at(half.min(all.len()));
             let split = b.first().map_or(s.sorted.len(), |h| s.sorted.partition_point(|p| p.addr < h.addr));
             let (sa, sb) = s.sorted.split_at(split);
-            let (mut p, mut h) = simplify(compare_hosts(a, sa, &s, true, end));
-            let (p2, h2) = simplify(compare_hosts(b, sb, &s, true, end));
+            let (mut p, mut h) = simplify(compare_hosts(a, sa, true, end));
+            let (p2, h2) = simplify(compare_hosts(b, sb, true, end));
             p.extend(p2);
             h.extend(h2);
             prop_assert_eq!(&(p, h), &want);
