@@ -1061,13 +1061,7 @@ pub fn run(
 
     // Every port is delivered: a sink writing in the background starts on what it holds now,
     // beside the report and the other outputs (the engine's threads are done).
-    for s in fan.sinks.iter_mut() {
-        if let Err(e) = s.ports_done() {
-            if fan.failure.is_none() {
-                fan.failure = Some((s.name(), e));
-            }
-        }
-    }
+    fan.deliver(|s| s.ports_done().map(|()| Flow::Continue));
 
     // The report.
     let services: HashMap<PortKey, Service> = fan

@@ -122,10 +122,10 @@ fn compare_hosts<'r>(
         // side by side, the latest last.
         // (Stepped over one by one, not sought: the next host's copies are nearly always
         // next, and a binary search of the whole rest is a dozen cache misses a host.)
-        let skip = rest.iter().take_while(|p| p.addr < h.addr).count();
+        let skip = rest.iter().take_while(|p| p.row.addr < h.addr).count();
         rest = &rest[skip..];
         // (Not consumed: a report that lists an address twice finds it again.)
-        let mine = &rest[..rest.iter().take_while(|p| p.addr == h.addr).count()];
+        let mine = &rest[..rest.iter().take_while(|p| p.row.addr == h.addr).count()];
         let latest = |k: usize| mine.get(k + 1).is_none_or(|next| !next.same_port(&mine[k]));
         // Whether the host's stored ports show it as the report does (then it needs no
         // record): only a scan's sink writes no host record while it runs, and only if the
@@ -134,10 +134,11 @@ fn compare_hosts<'r>(
         // Its first streamed port (in read order) that proves it up: (protocol name, port,
         // reason, RTT), what a host without a record is read back with (`Store::scan`).
         let mut shown = (0..mine.len()).filter(|&k| latest(k)).find_map(|k| {
-            let (q, c) = (&mine[k], &mine[k].copy);
-            c.state
+            let q = &mine[k];
+            q.row
+                .state
                 .proves_host_up()
-                .then_some((q.proto, q.port, c.reason, c.rtt))
+                .then_some((q.proto, q.row.port, q.row.reason, q.row.rtt))
         });
         // What the report lists that is not closed (a resumed scan's earlier legs included),
         // with the services the report settled on.
@@ -148,12 +149,12 @@ fn compare_hosts<'r>(
             }
             // Already written as it is while the scan ran; else written again (a service -sV
             // found) or for the first time. (The latest copy: the last of its key.)
-            let upto = mine.partition_point(|q| (q.proto, q.port) <= key);
+            let upto = mine.partition_point(|q| (q.proto, q.row.port) <= key);
             let written = upto
                 .checked_sub(1)
                 .and_then(|k| mine.get(k))
-                .filter(|q| (q.proto, q.port) == key)
-                .map(|q| &q.copy);
+                .filter(|q| (q.proto, q.row.port) == key)
+                .map(|q| &q.row);
             let again = match written {
                 Some(w) if w.is(p) => continue,
                 Some(_) => {
@@ -180,29 +181,27 @@ const PARALLEL_COMPARE: usize = 8192;
 /// A port's key in a scan.
 type PortKey = (IpAddr, Protocol, u16);
 
-/// A streamed port's copy, and where it is in the order a host's stored ports are read back
+/// A streamed port's row, and where it is in the order a host's stored ports are read back
 /// in (address, protocol name, port, as `Store::scan` reads them; copies of one port in the
-/// order they came): [`Place::key`]. The copy is beside its key, not in a list in the order
+/// order they came): [`Place::key`]. The row is beside its key, not in a list in the order
 /// the ports came: the walk of `finish` reads both in step, where an index into that list cost
 /// a cache miss a port (the scan's order is random).
 #[derive(Debug)]
 struct Place {
-    addr: IpAddr,
     /// The protocol's place in the order of their names ([`by_name`]).
     proto: u8,
-    port: u16,
     /// The how-manieth port streamed: the latest copy of a port streamed twice sorts last.
     seq: usize,
-    copy: Kept,
+    row: PortRow,
 }
 
 impl Place {
     fn key(&self) -> (IpAddr, u8, u16, usize) {
-        (self.addr, self.proto, self.port, self.seq)
+        (self.row.addr, self.proto, self.row.port, self.seq)
     }
 
     fn same_port(&self, o: &Place) -> bool {
-        (self.addr, self.proto, self.port) == (o.addr, o.proto, o.port)
+        (self.row.addr, self.proto, self.row.port) == (o.row.addr, o.proto, o.row.port)
     }
 }
 
@@ -217,29 +216,8 @@ fn by_name(p: Protocol) -> u8 {
     }
 }
 
-/// What `finish` compares of a streamed port once it is written: the row but its key (its
-/// [`Place`] has that) and when it was seen.
-#[derive(Debug)]
-struct Kept {
-    state: PortState,
-    reason: Reason,
-    rtt: Option<Duration>,
-    ttl: Option<u8>,
-    service: Option<Arc<Service>>,
-}
-
-impl Kept {
-    fn from(r: PortRow) -> Kept {
-        Kept {
-            state: r.state,
-            reason: r.reason,
-            rtt: r.rtt,
-            ttl: r.ttl,
-            service: r.service,
-        }
-    }
-
-    /// Whether `p` (a port of the same key) is this copy.
+impl PortRow {
+    /// Whether `p` (a port of the same key) is what this row wrote.
     fn is(&self, p: &PortEvent) -> bool {
         (self.state, self.reason, self.rtt, self.ttl) == (p.state, p.reason, p.rtt, p.ttl)
             && self.service.as_deref() == p.service.as_ref()
@@ -247,10 +225,10 @@ impl Kept {
 }
 
 /// The ports a scan streamed, once written: which ports were (a fast hash: the keys are the
-/// scan's own targets and ports, not chosen by whoever answers), and what `finish` compares of
-/// each copy ([`Kept`]) in read order ([`Place`]), each batch sorted as it comes in on the
-/// writer's thread, so that `finish` merges sorted runs and walks them beside the report. The batches themselves go back to the scan, emptied, as the buffers of
-/// its next batches (their memory touched already: a new 1.3 MB buffer for every 4,096 ports
+/// scan's own targets and ports, not chosen by whoever answers), and their rows in read order
+/// ([`Place`]), each batch sorted as it comes in on the writer's thread, so that `finish`
+/// merges sorted runs and walks them beside the report. The batches themselves go back to the
+/// scan, emptied, as the buffers of its next batches (their memory touched already: a new 1.3 MB buffer for every 4,096 ports
 /// cost the scan's thread a page fault every dozen ports).
 #[derive(Default)]
 struct Streamed {
@@ -271,11 +249,9 @@ impl Streamed {
         for e in batch.drain(..) {
             self.written.insert((e.addr, e.proto, e.port));
             self.sorted.push(Place {
-                addr: e.addr,
                 proto: by_name(e.proto),
-                port: e.port,
                 seq: self.sorted.len(),
-                copy: Kept::from(e),
+                row: e,
             });
         }
         if let Some(run) = self.sorted.get_mut(from..) {
@@ -470,6 +446,12 @@ impl Writer {
 
     /// Close the channel, let the writer finish what it has, and take the store back.
     fn join(mut self) -> Option<Writing> {
+        self.stop()
+    }
+
+    /// Close the channel and wait for the writer to commit what it has (at normal
+    /// scheduling); its store, unless the thread died. A second call returns `None`.
+    fn stop(&mut self) -> Option<Writing> {
         self.shared.lowered.restore();
         drop(self.tx.take());
         self.thread.take().and_then(|t| t.join().ok())
@@ -480,11 +462,7 @@ impl Drop for Writer {
     fn drop(&mut self) {
         // A sink dropped without finish (another sink failed, the scan was stopped): what was
         // handed over is still committed before the thread ends.
-        self.shared.lowered.restore();
-        drop(self.tx.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        let _ = self.stop();
     }
 }
 
@@ -1214,7 +1192,7 @@ impl EventSink for StoreSink {
                 let (a, b) = all.split_at(all.len() / 2);
                 // The copies of the second half's addresses.
                 let split = b.first().map_or(sorted.len(), |h| {
-                    sorted.partition_point(|p| p.addr < h.addr)
+                    sorted.partition_point(|p| p.row.addr < h.addr)
                 });
                 let (sa, sb) = sorted.split_at(split);
                 std::thread::scope(|sc| {
@@ -1446,7 +1424,7 @@ mod tests {
             prop_assert_eq!(&simplify(compare_hosts(&all, &s.sorted, true, end)), &want);
             // In two halves, as `finish` splits a large report.
             let (a, b) = all.split_at(half.min(all.len()));
-            let split = b.first().map_or(s.sorted.len(), |h| s.sorted.partition_point(|p| p.addr < h.addr));
+            let split = b.first().map_or(s.sorted.len(), |h| s.sorted.partition_point(|p| p.row.addr < h.addr));
             let (sa, sb) = s.sorted.split_at(split);
             let (mut p, mut h) = simplify(compare_hosts(a, sa, true, end));
             let (p2, h2) = simplify(compare_hosts(b, sb, true, end));
