@@ -477,6 +477,29 @@ struct PortRow {
     ev: PortEvent,
 }
 
+/// Delete the scans `cond` selects (a condition on `scans`), with their ports, hosts and
+/// exposures; how many scans. Their rows in `scans` go first: a writer still writing one of
+/// them holds that row (`sink::hold_scan`), so this waits for its batch to commit and then
+/// deletes that batch too, and its next batch finds the scan gone and fails. (PostgreSQL has
+/// no foreign key from those tables since schema 8; SQLite's cascade has already deleted
+/// what the second step looks for.)
+fn delete_scans(c: &mut Conn, cond: &str, args: &[Val]) -> Result<u64, DbError> {
+    let ids = c.query(
+        &format!("DELETE FROM scans WHERE {cond} RETURNING id"),
+        args,
+    )?;
+    for r in &ids {
+        let id = r.int(0)?;
+        for table in ["exposures", "ports", "hosts"] {
+            c.exec(
+                &format!("DELETE FROM {table} WHERE scan_id = $1"),
+                &[id.into()],
+            )?;
+        }
+    }
+    Ok(ids.len() as u64)
+}
+
 /// The SQL of [`Store::port_rows`].
 fn port_rows_sql(where_: &str, order: &str, by_address: bool) -> String {
     // (A plain join otherwise: SQLite picks the order.)
@@ -844,15 +867,17 @@ impl Store {
 
     /// Delete one scan and everything stored with it. `false` if there was none.
     pub fn delete_scan(&mut self, id: i64) -> Result<bool, StoreError> {
-        Ok(self.exec("DELETE FROM scans WHERE id = $1", &[id.into()])? > 0)
+        let r = self.conn.tx(|c| delete_scans(c, "id = $1", &[id.into()]));
+        Ok(r.map_err(|e| self.err(e))? > 0)
     }
 
     /// Delete every scan started before `before`; returns how many.
     pub fn prune(&mut self, before: SystemTime) -> Result<u64, StoreError> {
-        self.exec(
-            "DELETE FROM scans WHERE started < $1",
-            &[time_to_secs(before).into()],
-        )
+        let t = time_to_secs(before);
+        let r = self
+            .conn
+            .tx(|c| delete_scans(c, "started < $1", &[t.into()]));
+        r.map_err(|e| self.err(e))
     }
 
     /// Delete everything older than `before`, in one transaction: the scans started before
@@ -862,7 +887,7 @@ impl Store {
     pub fn prune_all(&mut self, before: SystemTime) -> Result<Pruned, StoreError> {
         let t = time_to_secs(before);
         let r = self.conn.tx(|c| {
-            let scans = c.exec("DELETE FROM scans WHERE started < $1", &[t.into()])?;
+            let scans = delete_scans(c, "started < $1", &[t.into()])?;
             let audits = c.exec("DELETE FROM audits WHERE started < $1", &[t.into()])?;
             let alerts = c.exec("DELETE FROM alerts WHERE stored < $1", &[t.into()])?;
             c.exec(

@@ -818,6 +818,25 @@ fn put_hosts(c: &mut Conn, id: i64, hosts: &[&HostReport]) -> Result<(), DbError
     )
 }
 
+/// Lock scan `id`'s row for the rest of the transaction, which writes its rows in the other
+/// tables, or fail when it is gone (deleted while the scan ran): what a foreign key's check
+/// does for each row, once (PostgreSQL: `FOR KEY SHARE`, so a delete of the scan waits for
+/// the batch; SQLite's write lock already holds the whole store).
+fn hold_scan(c: &mut Conn, id: i64) -> Result<(), DbError> {
+    let lock = if c.is_pg() { " FOR KEY SHARE" } else { "" };
+    let found = c.query(
+        &format!("SELECT id FROM scans WHERE id = $1{lock}"),
+        &[id.into()],
+    )?;
+    if found.is_empty() {
+        return Err(DbError(format!(
+            "scan {id} is no longer in the store (deleted while it was being written): \
+             nothing more of it is written"
+        )));
+    }
+    Ok(())
+}
+
 /// One batch in one transaction. A port may have been written before (and its exposures are
 /// replaced) unless the writer keeps what it wrote and has not written it. What `finish` needs
 /// of the open ports written is kept afterwards when the writer keeps them ([`Streamed`]).
@@ -839,6 +858,7 @@ fn write_batch(
         })
         .collect();
     store.conn_mut().tx(|c| {
+        hold_scan(c, id)?;
         put_ports(c, id, &rows)?;
         put_hosts(c, id, &hosts.iter().collect::<Vec<_>>())
     })?;
@@ -1175,6 +1195,7 @@ impl EventSink for StoreSink {
         let writing = self.stop_writer()?;
         let mut streamed = writing.streamed.take().unwrap_or_default();
         let r = writing.store.conn_mut().tx(|c| {
+            hold_scan(c, id)?;
             let end = report.end;
             // What each host of the report still needs written: ports the scan did not stream
             // as they are, and a host record where its stored ports would not show it as the

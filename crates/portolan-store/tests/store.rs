@@ -592,6 +592,19 @@ fn a_version_2_store_with_scans_migrates_and_reads_back_the_same() {
         // Deleting the old scan takes its ports, host and exposure with it.
         assert!(s.delete_scan(1).unwrap());
         assert_eq!(s.history("192.0.2.1".parse().unwrap()).unwrap().len(), 1);
+        for t in ["ports", "hosts", "exposures"] {
+            let left = db.count(&format!("SELECT count(*) FROM {t} WHERE scan_id = 1"));
+            assert_eq!(left, 0, "{}: {t}", db.name);
+        }
+        if db.is_pg() {
+            // Schema 8: no foreign key from the scan's tables (a check per row written).
+            let fks = db.count(
+                "SELECT count(*) FROM information_schema.table_constraints WHERE \
+                 constraint_type = 'FOREIGN KEY' AND table_name IN ('ports', 'hosts', \
+                 'exposures')",
+            );
+            assert_eq!(fks, 0);
+        }
     });
 }
 

@@ -626,3 +626,82 @@ fn a_long_wal_is_copied_after_the_last_ports_and_a_short_one_is_left() {
     assert_eq!(s.scans().unwrap().len(), 2);
     s.check().unwrap();
 }
+
+/// Rows of scan `id` in the tables that hang off `scans`.
+fn rows_of_scan(db: &Backend, id: i64) -> i64 {
+    ["ports", "hosts", "exposures"]
+        .iter()
+        .map(|t| db.count(&format!("SELECT count(*) FROM {t} WHERE scan_id = {id}")))
+        .sum()
+}
+
+/// A scan deleted while its ports stream (`portolan scans delete` from another terminal):
+/// what it wrote goes with it, and its next batch fails with the reason instead of leaving
+/// rows of a scan that is not there (PostgreSQL has no foreign key to refuse them, schema 8).
+#[test]
+fn a_scan_deleted_while_it_is_written_stops_writing() {
+    each_backend(|db| {
+        let mut sink = scan_sink(db, 10);
+        sink.start(&start()).unwrap();
+        for p in 1..=10u16 {
+            sink.port(&ev("10.77.0.4", p, PortState::Open, 100), SystemTime::now())
+                .unwrap();
+        }
+        sink.flush().unwrap();
+        let id = sink.scan_id().unwrap();
+        assert_eq!(rows_of_scan(db, id), 10, "{}", db.name);
+        assert!(db.open().delete_scan(id).unwrap());
+        assert_eq!(rows_of_scan(db, id), 0, "{}", db.name);
+        for p in 11..=20u16 {
+            if sink
+                .port(&ev("10.77.0.4", p, PortState::Open, 100), SystemTime::now())
+                .is_err()
+            {
+                break;
+            }
+        }
+        let e = sink.flush().unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("scan {id} is no longer in the store")),
+            "{}: {e}",
+            db.name
+        );
+        assert_eq!(rows_of_scan(db, id), 0, "{}", db.name);
+        assert!(db.open().scans().unwrap().is_empty(), "{}", db.name);
+    });
+}
+
+/// PostgreSQL: a delete that comes while a batch of the scan is being written waits for it
+/// and deletes it too (the scan's row goes first; the writer holds it `FOR KEY SHARE`).
+#[test]
+fn a_delete_during_a_batch_takes_the_batch_too() {
+    let Some(db) = backends::postgres() else {
+        return;
+    };
+    let mut sink = scan_sink(&db, 10);
+    sink.start(&start()).unwrap();
+    let id = sink.scan_id().unwrap();
+    // A batch in flight, as the writer runs it.
+    let mut w = postgres::Client::connect(&db.spec, postgres::NoTls).unwrap();
+    w.batch_execute(&format!(
+        "BEGIN; SELECT id FROM scans WHERE id = {id} FOR KEY SHARE; \
+         INSERT INTO ports (scan_id, addr_key, proto, port, state, reason, seen) \
+         VALUES ({id}, '\\x040a4d0005'::bytea, 'tcp', 80, 'open', 'syn-ack', 1001);"
+    ))
+    .unwrap();
+    let spec = db.spec.clone();
+    let (tx, rx) = mpsc::channel();
+    let deleter = std::thread::spawn(move || {
+        let r = portolan_store::Store::open(Some(&spec))
+            .unwrap()
+            .delete_scan(id);
+        tx.send(()).unwrap();
+        r
+    });
+    // The delete waits for the batch.
+    assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
+    w.batch_execute("COMMIT").unwrap();
+    assert!(deleter.join().unwrap().unwrap());
+    assert_eq!(rows_of_scan(&db, id), 0);
+    drop(sink);
+}
