@@ -49,6 +49,7 @@
 
 mod alerts;
 mod audits;
+pub mod client_key;
 mod db;
 pub mod import;
 mod pg_tls;
@@ -1232,8 +1233,8 @@ fn version(c: &mut Conn) -> Result<i64, DbError> {
         .unwrap_or(0))
 }
 
-/// A URL with its password replaced by `***`, for messages: the one after `user:` and a
-/// `password=` in the query.
+/// A URL with its password replaced by `***`, for messages: the one after `user:`, and a
+/// `password=` or `sslpassword=` (the client key's passphrase) in the query.
 fn redact(url: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
@@ -1253,7 +1254,12 @@ fn redact(url: &str) -> String {
         let pairs: Vec<String> = q
             .split('&')
             .map(|p| match p.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                Some((k, _))
+                    if k.eq_ignore_ascii_case("password")
+                        || k.eq_ignore_ascii_case("sslpassword") =>
+                {
+                    format!("{k}=***")
+                }
                 _ => p.to_string(),
             })
             .collect();
@@ -1390,6 +1396,10 @@ mod tests {
         assert_eq!(
             redact("postgres://db/p?password=secret"),
             "postgres://db/p?password=***"
+        );
+        assert_eq!(
+            redact("postgres://u@db/p?sslkey=/k&sslpassword=pass%20phrase"),
+            "postgres://u@db/p?sslkey=/k&sslpassword=***"
         );
     }
 

@@ -19,7 +19,8 @@
 //!   `pg_hba.conf`): `sslcert=PATH` and `sslkey=PATH` (else `PGSSLCERT`, `PGSSLKEY`, else
 //!   libpq's `~/.postgresql/postgresql.crt` and `.key` when the certificate file exists). As
 //!   libpq, a key readable by the group or others is refused (at most 0600, or 0640 when
-//!   owned by root).
+//!   owned by root). An encrypted key opens with `sslpassword=PASSPHRASE`
+//!   ([`crate::client_key`]: OpenSSL's PKCS#8 and older PEM encryption).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -72,6 +73,18 @@ pub(crate) struct Settings {
     /// The client certificate (chain) and its key, as given.
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// The key's passphrase (`sslpassword`), when it is encrypted.
+    pub password: Option<Passphrase>,
+}
+
+/// A passphrase, never shown (`Debug` prints `***`).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Passphrase(pub String);
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 /// `%XX` escapes decoded (a URL's query value).
@@ -107,6 +120,7 @@ pub(crate) fn settings(
         None => (url, None),
     };
     let (mut mode, mut rootcert, mut cert, mut key) = (None, None, None, None);
+    let mut password = None;
     let mut kept: Vec<&str> = Vec::new();
     for pair in query.into_iter().flat_map(|q| q.split('&')) {
         match pair.split_once('=') {
@@ -114,6 +128,7 @@ pub(crate) fn settings(
             Some(("sslrootcert", v)) => rootcert = Some(percent_decode(v)),
             Some(("sslcert", v)) => cert = Some(percent_decode(v)),
             Some(("sslkey", v)) => key = Some(percent_decode(v)),
+            Some(("sslpassword", v)) => password = Some(Passphrase(percent_decode(v))),
             _ if pair.is_empty() => {}
             _ => kept.push(pair),
         }
@@ -154,6 +169,7 @@ pub(crate) fn settings(
         rootcert,
         cert,
         key,
+        password,
     })
 }
 
@@ -184,6 +200,7 @@ impl std::fmt::Debug for Identity {
 pub(crate) fn identity(
     cert: Option<&Path>,
     key: Option<&Path>,
+    password: Option<&[u8]>,
 ) -> Result<Option<Identity>, DbError> {
     let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
     let default = |name: &str| {
@@ -232,15 +249,54 @@ pub(crate) fn identity(
         })?,
     };
     key_permissions(&key)?;
-    let der = PrivateKeyDer::from_pem_file(&key).map_err(|e| {
-        DbError(format!(
-            "cannot read the client key {}: {e}: sslkey must name the PEM private key of {} \
-             (PKCS#8, PKCS#1 or SEC1)",
-            key.display(),
-            cert.display()
-        ))
-    })?;
+    let der = read_key(&key, &cert, password)?;
     Ok(Some(Identity { certs, key: der }))
+}
+
+/// The client key in the file `key` (of the certificate `cert`), opened with `password` when
+/// it is encrypted ([`crate::client_key`]); at most [`crate::client_key::KEY_FILE_MAX`] bytes
+/// are read.
+fn read_key(
+    key: &Path,
+    cert: &Path,
+    password: Option<&[u8]>,
+) -> Result<PrivateKeyDer<'static>, DbError> {
+    use crate::client_key::{self, KeyError, KEY_FILE_MAX};
+    use std::io::Read;
+    let mut pem = Vec::new();
+    std::fs::File::open(key)
+        .and_then(|f| f.take(KEY_FILE_MAX + 1).read_to_end(&mut pem))
+        .map_err(|e| DbError(format!("cannot read the client key {}: {e}", key.display())))?;
+    if pem.len() as u64 > KEY_FILE_MAX {
+        return Err(DbError(format!(
+            "the client key {} is over {} KiB: sslkey must name a PEM private key (a few \
+             kilobytes)",
+            key.display(),
+            KEY_FILE_MAX / 1024
+        )));
+    }
+    let k = key.display();
+    client_key::parse(&pem, password).map_err(|e| {
+        DbError(match e {
+            KeyError::NeedsPassword => format!(
+                "the client key {k} is encrypted: give its passphrase as sslpassword=... in the \
+                 URL's query (percent-encoded), or decrypt the key (openssl pkey -in {k} -out \
+                 PLAIN.key)"
+            ),
+            KeyError::WrongPassword => {
+                format!("cannot decrypt the client key {k}: sslpassword is not its passphrase")
+            }
+            KeyError::Unsupported(what) => format!(
+                "the client key {k} is encrypted with {what}: re-encrypt it as OpenSSL 3 does \
+                 (openssl pkcs8 -topk8 -v2 aes-256-cbc -in {k} -out NEW.key)"
+            ),
+            KeyError::Malformed(what) => format!(
+                "cannot read the client key {k}: {what}: sslkey must name the PEM private key \
+                 of {} (PKCS#8, PKCS#1 or SEC1, encrypted or not)",
+                cert.display()
+            ),
+        })
+    })
 }
 
 /// libpq's rule for a private key file: no access for others, and none for the group unless
@@ -509,7 +565,11 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client, DbError> {
     } else {
         postgres::config::SslMode::Require
     });
-    let id = identity(s.cert.as_deref(), s.key.as_deref())?;
+    let id = identity(
+        s.cert.as_deref(),
+        s.key.as_deref(),
+        s.password.as_ref().map(|p| p.0.as_bytes()),
+    )?;
     let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_config(
         s.mode,
         s.rootcert.as_deref(),
@@ -621,17 +681,17 @@ mod tests {
         let key = dir.path().join("c.key");
         std::fs::write(&key, "not a key\n").unwrap();
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o604)).unwrap();
-        let e = identity(Some(&cert), Some(&key)).unwrap_err();
+        let e = identity(Some(&cert), Some(&key), None).unwrap_err();
         assert!(e.0.contains("group or world access"), "{}", e.0);
         assert!(e.0.contains("c.key"), "{}", e.0);
         // Private now, but not a key: named as such.
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let e = identity(Some(&cert), Some(&key)).unwrap_err();
+        let e = identity(Some(&cert), Some(&key), None).unwrap_err();
         assert!(e.0.contains("cannot read the client key"), "{}", e.0);
         // A certificate file that is not there, or holds no certificate.
-        let e = identity(Some(&dir.path().join("none.crt")), Some(&key)).unwrap_err();
+        let e = identity(Some(&dir.path().join("none.crt")), Some(&key), None).unwrap_err();
         assert!(e.0.contains("none.crt"), "{}", e.0);
-        let e = identity(Some(&key), Some(&key)).unwrap_err();
+        let e = identity(Some(&key), Some(&key), None).unwrap_err();
         assert!(e.0.contains("holds no certificate"), "{}", e.0);
     }
 

@@ -5,7 +5,8 @@
 //! that names the certificate problem; `require` against the server with `ssl = off` fails
 //! clearly; a password in the URL is never printed; a user the server admits by client
 //! certificate only (`cert` in pg_hba.conf) connects with `sslcert`/`sslkey` and is refused
-//! without them, with a certificate of another CA, or with a key others can read;
+//! without them, with a certificate of another CA, or with a key others can read; an
+//! encrypted key (both of OpenSSL's formats) opens with `sslpassword`;
 //! `sslrootcert=system` checks against the system's CA store (here `SSL_CERT_FILE`).
 //!
 //! Needs root (the cluster runs as `postgres`), the PostgreSQL server package and openssl;
@@ -451,6 +452,51 @@ fn tls_to_a_real_server_as_libpq_does_it() {
         e.contains("cannot be used") && e.contains("KeyMismatch"),
         "{e}"
     );
+
+    // An encrypted key opens with its passphrase (sslpassword, percent-encoded): as OpenSSL 3
+    // writes it (PKCS#8, PBES2, AES-256-CBC) and in OpenSSL's older format (`EC PRIVATE KEY`
+    // with Proc-Type/DEK-Info, AES-256-CBC). Without it, or with another, the message says
+    // what to do, and the passphrase is never printed.
+    let pkcs8_key = clients.join("certuser.p8enc.key");
+    run(Command::new("openssl")
+        .args([
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            "pass:s3cret key",
+        ])
+        .arg("-in")
+        .arg(&key)
+        .arg("-out")
+        .arg(&pkcs8_key));
+    let older_key = clients.join("certuser.ecenc.key");
+    run(Command::new("openssl")
+        .args(["ec", "-aes256", "-passout", "pass:s3cret key"])
+        .arg("-in")
+        .arg(&key)
+        .arg("-out")
+        .arg(&older_key));
+    for k in [&pkcs8_key, &older_key] {
+        run(Command::new("chmod").arg("600").arg(k));
+        let with = |pw: &str| {
+            as_certuser(&format!(
+                "&sslcert={}&sslkey={}{pw}",
+                clients.join("certuser.crt").display(),
+                k.display()
+            ))
+        };
+        store_a_scan(&with("&sslpassword=s3cret%20key"));
+        let e = open_err(&with(""));
+        assert!(
+            e.contains("is encrypted") && e.contains("sslpassword="),
+            "{e}"
+        );
+        let e = open_err(&with("&sslpassword=s3cret%20lock"));
+        assert!(e.contains("sslpassword is not its passphrase"), "{e}");
+        assert!(!e.contains("s3cret"), "the passphrase is not printed: {e}");
+    }
 
     // The server without TLS: require fails clearly; prefer and disable connect.
     psql(

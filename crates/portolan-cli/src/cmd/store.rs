@@ -31,7 +31,7 @@ pub enum OutFormat {
 pub struct StoreOpts {
     /// The result store: an SQLite file or a postgres:// URL (TLS as libpq:
     /// ?sslmode=verify-full&sslrootcert=CA.pem, &sslcert=CRT&sslkey=KEY for a client
-    /// certificate); default: portolan.db in
+    /// certificate, &sslpassword=PASSPHRASE for an encrypted key); default: portolan.db in
     /// $PORTOLAN_DATA_DIR, else $XDG_DATA_HOME/portolan, else ~/.local/share/portolan.
     #[arg(long, value_name = "PATH|URL", global = true)]
     pub store: Option<String>,

@@ -201,7 +201,8 @@ pub struct ScanArgs {
     /// $PORTOLAN_DATA_DIR, else $XDG_DATA_HOME/portolan, else ~/.local/share/portolan): an
     /// SQLite file, or a PostgreSQL URL shared by a team (postgres://user@host/db; TLS as
     /// libpq: ?sslmode=verify-full&sslrootcert=CA.pem, default sslmode=prefer; a client
-    /// certificate with &sslcert=CRT&sslkey=KEY). Checked before the first packet.
+    /// certificate with &sslcert=CRT&sslkey=KEY, &sslpassword=PASSPHRASE for an encrypted
+    /// key). Checked before the first packet.
     ///
     /// Example: portolan scan 10.0.0.0/24 --store postgres://scanner@%2Frun%2Fpostgresql/portolan
     /// Example: portolan scan 10.0.0.0/24 --store 'postgres://scanner@db/portolan?sslmode=verify-full&sslrootcert=/etc/portolan/db-ca.pem'
