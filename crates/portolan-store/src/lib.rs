@@ -777,19 +777,31 @@ impl Store {
                 too_new = Some(found);
                 return Ok(());
             }
+            let set_version = |c: &mut Conn, v: i64| {
+                if c.is_pg() {
+                    c.exec("UPDATE portolan_schema SET version = $1", &[v.into()])
+                        .map(|_| ())
+                } else {
+                    c.batch(&format!("PRAGMA user_version = {v}"))
+                }
+            };
+            if found <= 0 {
+                // A new store: the schema as it stands, in one step.
+                c.batch(if c.is_pg() {
+                    schema::PG_CURRENT
+                } else {
+                    schema::CURRENT
+                })?;
+                return set_version(c, schema::VERSION);
+            }
             let list = if c.is_pg() {
                 schema::PG_MIGRATIONS
             } else {
                 schema::MIGRATIONS
             };
-            for (i, m) in list.iter().enumerate().skip(found.max(0) as usize) {
+            for (i, m) in list.iter().enumerate().skip(found as usize) {
                 c.batch(m)?;
-                let v = i as i64 + 1;
-                if c.is_pg() {
-                    c.exec("UPDATE portolan_schema SET version = $1", &[v.into()])?;
-                } else {
-                    c.batch(&format!("PRAGMA user_version = {v}"))?;
-                }
+                set_version(c, i as i64 + 1)?;
             }
             Ok(())
         });

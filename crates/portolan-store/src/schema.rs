@@ -5,7 +5,9 @@
 //! migration runs in one transaction with the version bump, so a store is always at a version
 //! the code knows. A store whose version is above [`VERSION`] was written by a newer Portolan
 //! and is refused (reading it could misread it; writing could corrupt it). Both backends have
-//! the same tables and columns; only the types are spelt in each one's dialect.
+//! the same tables and columns; only the types are spelt in each one's dialect. A new store is
+//! not built by the migrations but from [`CURRENT`] (PostgreSQL: [`PG_CURRENT`]), the schema
+//! they build, written out; a test keeps the two the same.
 
 /// The schema version this build writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -421,3 +423,262 @@ pub const MIGRATIONS: &[&str] = &[
 ];
 
 const _: () = assert!(MIGRATIONS.len() == PG_MIGRATIONS.len());
+
+/// A new SQLite store's schema: what [`MIGRATIONS`] build, written out at [`VERSION`]. A new
+/// store is created from it in one step; replaying every migration cost a scan into a new
+/// store about 3 ms (the table rebuilds of versions 3 and 4, the schema parsed again after
+/// each change), and would cost more with each migration added. A migration changes this too:
+/// a test builds a store each way, on both backends, and compares what they hold.
+pub const CURRENT: &str = "
+    CREATE TABLE scans (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        -- connect, syn, udp (what ran)
+        kind          TEXT NOT NULL,
+        proto         TEXT NOT NULL,
+        -- running (still writing, or the writer died), done, interrupted, failed
+        status        TEXT NOT NULL,
+        args          TEXT NOT NULL,
+        -- the targets as given (addresses, blocks, ranges, names, -iL files, excludes): the key
+        -- that finds earlier scans of the same targets
+        targets       TEXT NOT NULL,
+        targets_count INTEGER NOT NULL,
+        ports         TEXT NOT NULL,
+        num_ports     INTEGER NOT NULL,
+        seed          INTEGER NOT NULL,
+        shard         TEXT NOT NULL,
+        resumed_from  INTEGER,
+        scanner       TEXT NOT NULL,
+        version       TEXT NOT NULL,
+        -- seconds since the Unix epoch
+        started       REAL NOT NULL,
+        ended         REAL,
+        planned       INTEGER NOT NULL DEFAULT 0,
+        completed     INTEGER NOT NULL DEFAULT 0,
+        sent          INTEGER NOT NULL DEFAULT 0,
+        retries       INTEGER NOT NULL DEFAULT 0,
+        open          INTEGER NOT NULL DEFAULT 0,
+        closed        INTEGER NOT NULL DEFAULT 0,
+        filtered      INTEGER NOT NULL DEFAULT 0,
+        -- the host discovery that ran before the ports; NULL for -Pn
+        discovery     TEXT
+    );
+    CREATE INDEX scans_targets ON scans (targets, id);
+    CREATE INDEX scans_started ON scans (started);
+
+    -- A host a scan's ports show as it is (up, the reason and RTT of its first port that
+    -- proves it) has no row: see Store::scan.
+    CREATE TABLE hosts (
+        scan_id   INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+        -- family byte + 16 address bytes: a network is a range of keys
+        addr_key  BLOB NOT NULL,
+        hostname  TEXT,
+        up        INTEGER NOT NULL,
+        up_reason TEXT,
+        srtt_us   INTEGER,
+        -- ports too numerous to list: [{state, count, reasons}] as JSON
+        extra     TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE UNIQUE INDEX hosts_key ON hosts (scan_id, addr_key);
+
+    -- Every port a scan found that is not closed.
+    CREATE TABLE ports (
+        scan_id   INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+        addr_key  BLOB NOT NULL,
+        proto     TEXT NOT NULL,
+        port      INTEGER NOT NULL,
+        state     TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        rtt_us    INTEGER,
+        ttl       INTEGER,
+        service   TEXT,
+        product   TEXT,
+        version   TEXT,
+        extrainfo TEXT,
+        -- space-separated CPE names
+        cpe       TEXT,
+        -- the whole service record (method, confidence, tunnel, details, exposures) as JSON;
+        -- '' when it is only the port table's guess (schema 7)
+        service_json TEXT,
+        seen      REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX ports_key ON ports (scan_id, addr_key, proto, port);
+    CREATE INDEX ports_port ON ports (port, proto);
+
+    CREATE TABLE exposures (
+        scan_id  INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+        addr_key BLOB NOT NULL,
+        proto    TEXT NOT NULL,
+        port     INTEGER NOT NULL,
+        id       TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        title    TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        PRIMARY KEY (scan_id, addr_key, proto, port, id)
+    );
+
+    -- One `portolan local` report per row.
+    CREATE TABLE audits (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        -- the audited host's name (the report's `host`): the key of --baseline-from-store
+        host      TEXT NOT NULL,
+        started   REAL NOT NULL,
+        version   TEXT NOT NULL,
+        args      TEXT NOT NULL,
+        sockets   INTEGER NOT NULL,
+        findings  INTEGER NOT NULL,
+        -- the highest severity of a finding, if any
+        worst     TEXT,
+        -- the whole report, as `portolan local --format json` prints it (before any baseline)
+        report    TEXT NOT NULL
+    );
+    CREATE INDEX audits_host ON audits (host, id);
+
+    -- One `portolan detect` run per row (captures read, or a live capture).
+    CREATE TABLE detect_runs (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        -- the captures or the interface
+        source    TEXT NOT NULL,
+        args      TEXT NOT NULL,
+        version   TEXT NOT NULL,
+        -- running (still writing, or its writer died), done, failed
+        status    TEXT NOT NULL,
+        started   REAL NOT NULL,
+        ended     REAL
+    );
+
+    CREATE TABLE alerts (
+        run_id    INTEGER NOT NULL REFERENCES detect_runs (id) ON DELETE CASCADE,
+        -- the alert's number in its run, from 1
+        seq       INTEGER NOT NULL,
+        -- capture time, seconds since the Unix epoch
+        ts        REAL NOT NULL,
+        -- when it was stored (what --new-sources-since looks back on)
+        stored    REAL NOT NULL,
+        signature TEXT NOT NULL,
+        severity  TEXT NOT NULL,
+        src       TEXT NOT NULL,
+        dst       TEXT NOT NULL,
+        dst_port  INTEGER,
+        -- the alert as one EVE JSON object (`portolan detect --format json`)
+        eve       TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE INDEX alerts_src ON alerts (src, ts);
+    CREATE INDEX alerts_stored ON alerts (stored);
+    CREATE INDEX alerts_ts ON alerts (ts);
+";
+
+/// A new PostgreSQL store's schema: what [`PG_MIGRATIONS`] build (see [`CURRENT`]).
+pub const PG_CURRENT: &str = "
+    CREATE TABLE scans (
+        id            BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        proto         TEXT NOT NULL,
+        status        TEXT NOT NULL,
+        args          TEXT NOT NULL,
+        targets       TEXT NOT NULL,
+        targets_count BIGINT NOT NULL,
+        ports         TEXT NOT NULL,
+        num_ports     BIGINT NOT NULL,
+        seed          BIGINT NOT NULL,
+        shard         TEXT NOT NULL,
+        resumed_from  BIGINT,
+        scanner       TEXT NOT NULL,
+        version       TEXT NOT NULL,
+        started       DOUBLE PRECISION NOT NULL,
+        ended         DOUBLE PRECISION,
+        planned       BIGINT NOT NULL DEFAULT 0,
+        completed     BIGINT NOT NULL DEFAULT 0,
+        sent          BIGINT NOT NULL DEFAULT 0,
+        retries       BIGINT NOT NULL DEFAULT 0,
+        open          BIGINT NOT NULL DEFAULT 0,
+        closed        BIGINT NOT NULL DEFAULT 0,
+        filtered      BIGINT NOT NULL DEFAULT 0,
+        discovery     TEXT
+    );
+    CREATE INDEX scans_targets ON scans (targets, id);
+    CREATE INDEX scans_started ON scans (started);
+
+    CREATE TABLE hosts (
+        scan_id   BIGINT NOT NULL,
+        addr_key  BYTEA NOT NULL,
+        hostname  TEXT,
+        up        BIGINT NOT NULL,
+        up_reason TEXT,
+        srtt_us   BIGINT,
+        extra     TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE UNIQUE INDEX hosts_key ON hosts (scan_id, addr_key);
+
+    CREATE TABLE ports (
+        scan_id   BIGINT NOT NULL,
+        addr_key  BYTEA NOT NULL,
+        proto     TEXT NOT NULL,
+        port      BIGINT NOT NULL,
+        state     TEXT NOT NULL,
+        reason    TEXT NOT NULL,
+        rtt_us    BIGINT,
+        ttl       BIGINT,
+        service   TEXT,
+        product   TEXT,
+        version   TEXT,
+        extrainfo TEXT,
+        cpe       TEXT,
+        service_json TEXT,
+        seen      DOUBLE PRECISION NOT NULL
+    );
+    CREATE UNIQUE INDEX ports_key ON ports (scan_id, addr_key, proto, port);
+    CREATE INDEX ports_port ON ports (port, proto);
+
+    CREATE TABLE exposures (
+        scan_id  BIGINT NOT NULL,
+        addr_key BYTEA NOT NULL,
+        proto    TEXT NOT NULL,
+        port     BIGINT NOT NULL,
+        id       TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        title    TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        PRIMARY KEY (scan_id, addr_key, proto, port, id)
+    );
+
+    CREATE TABLE audits (
+        id        BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        host      TEXT NOT NULL,
+        started   DOUBLE PRECISION NOT NULL,
+        version   TEXT NOT NULL,
+        args      TEXT NOT NULL,
+        sockets   BIGINT NOT NULL,
+        findings  BIGINT NOT NULL,
+        worst     TEXT,
+        report    TEXT NOT NULL
+    );
+    CREATE INDEX audits_host ON audits (host, id);
+
+    CREATE TABLE detect_runs (
+        id        BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+        source    TEXT NOT NULL,
+        args      TEXT NOT NULL,
+        version   TEXT NOT NULL,
+        status    TEXT NOT NULL,
+        started   DOUBLE PRECISION NOT NULL,
+        ended     DOUBLE PRECISION
+    );
+
+    CREATE TABLE alerts (
+        run_id    BIGINT NOT NULL REFERENCES detect_runs (id) ON DELETE CASCADE,
+        seq       BIGINT NOT NULL,
+        ts        DOUBLE PRECISION NOT NULL,
+        stored    DOUBLE PRECISION NOT NULL,
+        signature TEXT NOT NULL,
+        severity  TEXT NOT NULL,
+        src       TEXT NOT NULL,
+        dst       TEXT NOT NULL,
+        dst_port  BIGINT,
+        eve       TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE INDEX alerts_src ON alerts (src, ts);
+    CREATE INDEX alerts_stored ON alerts (stored);
+    CREATE INDEX alerts_ts ON alerts (ts);
+";

@@ -505,6 +505,48 @@ fn raw(db: &Backend, sql: &str) {
     }
 }
 
+/// A new store is made from the schema written out (`schema::CURRENT`), not by the
+/// migrations: both must make the same schema, to the column, index, key and version.
+#[test]
+fn a_new_store_has_the_schema_the_migrations_build() {
+    backends::each_backend_twice(|new, replayed| {
+        drop(new.open());
+        let migrations = if replayed.is_pg() {
+            raw(
+                replayed,
+                "CREATE TABLE portolan_schema (version BIGINT NOT NULL); \
+                 INSERT INTO portolan_schema (version) VALUES (0);",
+            );
+            portolan_store::schema::PG_MIGRATIONS
+        } else {
+            portolan_store::schema::MIGRATIONS
+        };
+        for (i, m) in migrations.iter().enumerate() {
+            raw(replayed, m);
+            if replayed.is_pg() {
+                raw(
+                    replayed,
+                    &format!("UPDATE portolan_schema SET version = {}", i + 1),
+                );
+            } else {
+                raw(replayed, &format!("PRAGMA user_version = {}", i + 1));
+            }
+        }
+        // (Opening it now migrates nothing: it is at the version.)
+        drop(replayed.open());
+        let (a, b) = (new.schema(), replayed.schema());
+        assert!(a.len() > 50, "{}: {a:?}", new.name);
+        let only_new: Vec<&String> = a.iter().filter(|l| !b.contains(l)).collect();
+        let only_replayed: Vec<&String> = b.iter().filter(|l| !a.contains(l)).collect();
+        assert!(
+            only_new.is_empty() && only_replayed.is_empty(),
+            "{}: only in the new store: {only_new:#?}\nonly in the migrated one: {only_replayed:#?}",
+            new.name
+        );
+        assert_eq!(a, b, "{}", new.name);
+    });
+}
+
 #[test]
 fn a_version_2_store_with_scans_migrates_and_reads_back_the_same() {
     each_backend(|db| {

@@ -34,6 +34,80 @@ impl Backend {
             c.query_row(sql, [], |r| r.get(0)).unwrap()
         }
     }
+    /// What the database's schema is, one line per column, index, key and constraint, in
+    /// a fixed order: two stores with the same lines have the same schema, however it was
+    /// built (SQLite: what its PRAGMAs say of each table; PostgreSQL: its catalogue).
+    pub fn schema(&self) -> Vec<String> {
+        if self.is_pg() {
+            let mut c = postgres::Client::connect(&self.spec, postgres::NoTls).unwrap();
+            let mut out = Vec::new();
+            for sql in [
+                "SELECT concat_ws('|', table_name, column_name, data_type, is_nullable, \
+                 column_default, is_identity, identity_generation) FROM \
+                 information_schema.columns WHERE table_schema = 'public' \
+                 ORDER BY table_name, ordinal_position",
+                "SELECT concat_ws('|', indexname, indexdef) FROM pg_indexes \
+                 WHERE schemaname = 'public' ORDER BY indexname",
+                "SELECT concat_ws('|', conrelid::regclass::text, conname, \
+                 pg_get_constraintdef(oid)) FROM pg_constraint \
+                 WHERE connamespace = 'public'::regnamespace ORDER BY 1",
+            ] {
+                for r in c.query(sql, &[]).unwrap() {
+                    out.push(r.get::<_, String>(0));
+                }
+            }
+            return out;
+        }
+        let c = rusqlite::Connection::open(&self.spec).unwrap();
+        let text = |v: rusqlite::types::Value| format!("{v:?}");
+        let rows = |sql: &str| -> Vec<String> {
+            let mut st = c.prepare(sql).unwrap();
+            let n = st.column_count();
+            st.query_map([], |r| {
+                Ok((0..n)
+                    .map(|i| text(r.get(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+        };
+        let mut out = Vec::new();
+        let mut tables: Vec<String> = c
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        tables.sort();
+        for t in tables {
+            for r in rows(&format!("PRAGMA table_xinfo({t})")) {
+                out.push(format!("{t}|column|{r}"));
+            }
+            for r in rows(&format!("PRAGMA foreign_key_list({t})")) {
+                out.push(format!("{t}|foreign key|{r}"));
+            }
+            let mut indexes = rows(&format!("SELECT name FROM pragma_index_list('{t}')"));
+            indexes.sort();
+            for r in rows(&format!(
+                "SELECT name, \"unique\", origin, partial FROM pragma_index_list('{t}') \
+                 ORDER BY name"
+            )) {
+                out.push(format!("{t}|index|{r}"));
+            }
+            for i in indexes {
+                let name = i.trim_start_matches("Text(\"").trim_end_matches("\")");
+                for r in rows(&format!("PRAGMA index_xinfo({name})")) {
+                    out.push(format!("{t}|index {name}|{r}"));
+                }
+            }
+        }
+        out.push(format!("user_version|{:?}", rows("PRAGMA user_version")));
+        out
+    }
+
     /// Set the store's schema version behind the library's back, as a newer Portolan would.
     pub fn set_schema_version(&self, v: i64) {
         match &self.pg {
@@ -112,6 +186,14 @@ pub fn postgres() -> Option<Backend> {
         _dir: None,
         pg: Some((admin, db)),
     })
+}
+
+/// Run `f` on two stores of each backend in turn.
+pub fn each_backend_twice(f: impl Fn(&Backend, &Backend)) {
+    f(&sqlite(), &sqlite());
+    if let (Some(a), Some(b)) = (postgres(), postgres()) {
+        f(&a, &b);
+    }
 }
 
 /// Run `f` on each backend in turn.
