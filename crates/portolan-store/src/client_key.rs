@@ -211,6 +211,14 @@ where
         .map_err(|_| KeyError::WrongPassword)
 }
 
+/// The ciphers of OpenSSL's older encrypted PEM that this build opens.
+enum Cipher {
+    Aes128,
+    Aes192,
+    Aes256,
+    TdesEde3,
+}
+
 /// An older OpenSSL encrypted PEM key (`Proc-Type: 4,ENCRYPTED`) opened with `password`.
 fn openssl_encrypted(block: &Block, password: &[u8]) -> Result<PrivateKeyDer<'static>, KeyError> {
     let dek = block
@@ -224,11 +232,12 @@ fn openssl_encrypted(block: &Block, password: &[u8]) -> Result<PrivateKeyDer<'st
         .ok_or_else(|| KeyError::Malformed(format!("DEK-Info {dek:?} is not CIPHER,IV")))?;
     let iv = hex(iv_hex.trim())
         .ok_or_else(|| KeyError::Malformed(format!("the DEK-Info IV {iv_hex:?} is not hex")))?;
-    let (key_len, iv_len) = match cipher.trim().to_ascii_uppercase().as_str() {
-        "AES-128-CBC" => (16, 16),
-        "AES-192-CBC" => (24, 16),
-        "AES-256-CBC" => (32, 16),
-        "DES-EDE3-CBC" => (24, 8),
+    // (The cipher, its key's length and its IV's.)
+    let (which, key_len, iv_len) = match cipher.trim().to_ascii_uppercase().as_str() {
+        "AES-128-CBC" => (Cipher::Aes128, 16, 16),
+        "AES-192-CBC" => (Cipher::Aes192, 24, 16),
+        "AES-256-CBC" => (Cipher::Aes256, 32, 16),
+        "DES-EDE3-CBC" => (Cipher::TdesEde3, 24, 8),
         other => {
             return Err(KeyError::Unsupported(format!(
                 "the cipher {other}, which this build does not open"
@@ -243,11 +252,11 @@ fn openssl_encrypted(block: &Block, password: &[u8]) -> Result<PrivateKeyDer<'st
     }
     let key = bytes_to_key(password, &iv[..8], key_len);
     let mut buf = block.body.clone();
-    let n = match key_len {
-        16 if iv_len == 16 => cbc_decrypt::<Aes128>(&key, &iv, &mut buf)?,
-        24 if iv_len == 16 => cbc_decrypt::<Aes192>(&key, &iv, &mut buf)?,
-        32 => cbc_decrypt::<Aes256>(&key, &iv, &mut buf)?,
-        _ => cbc_decrypt::<des::TdesEde3>(&key, &iv, &mut buf)?,
+    let n = match which {
+        Cipher::Aes128 => cbc_decrypt::<Aes128>(&key, &iv, &mut buf)?,
+        Cipher::Aes192 => cbc_decrypt::<Aes192>(&key, &iv, &mut buf)?,
+        Cipher::Aes256 => cbc_decrypt::<Aes256>(&key, &iv, &mut buf)?,
+        Cipher::TdesEde3 => cbc_decrypt::<des::TdesEde3>(&key, &iv, &mut buf)?,
     };
     buf.truncate(n);
     // One DER SEQUENCE, nothing after it, or the passphrase was wrong.

@@ -682,8 +682,8 @@ impl Store {
                 .any(|a| m.contains(&format!("alert: {a}")));
             let hint = if client_cert {
                 "check sslcert and sslkey (a client certificate the server accepts for this \
-                 user, signed by a CA it trusts, and its key; docs/store.md), or choose another \
-                 store with --store"
+                 user, signed by a CA it trusts, and its key, with sslpassword when the key is \
+                 encrypted; docs/store.md), or choose another store with --store"
             } else if m.contains("TLS") || m.contains("certificate") {
                 "check sslmode and sslrootcert (the PEM file of the CA that signed the \
                  server's certificate; docs/store.md), or choose another store with --store"

@@ -77,9 +77,9 @@ pub(crate) struct Settings {
     pub password: Option<Passphrase>,
 }
 
-/// A passphrase, never shown (`Debug` prints `***`).
+/// A passphrase (its bytes, as given percent-encoded), never shown (`Debug` prints `***`).
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Passphrase(pub String);
+pub(crate) struct Passphrase(pub Vec<u8>);
 
 impl std::fmt::Debug for Passphrase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -89,6 +89,11 @@ impl std::fmt::Debug for Passphrase {
 
 /// `%XX` escapes decoded (a URL's query value).
 fn percent_decode(s: &str) -> String {
+    String::from_utf8_lossy(&percent_decode_bytes(s)).into_owned()
+}
+
+/// `%XX` escapes decoded, as bytes (a passphrase need not be UTF-8).
+fn percent_decode_bytes(s: &str) -> Vec<u8> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -106,7 +111,7 @@ fn percent_decode(s: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// Split `sslmode` and `sslrootcert` off `url`; `env` reads `PGSSLMODE` / `PGSSLROOTCERT` for
@@ -128,7 +133,7 @@ pub(crate) fn settings(
             Some(("sslrootcert", v)) => rootcert = Some(percent_decode(v)),
             Some(("sslcert", v)) => cert = Some(percent_decode(v)),
             Some(("sslkey", v)) => key = Some(percent_decode(v)),
-            Some(("sslpassword", v)) => password = Some(Passphrase(percent_decode(v))),
+            Some(("sslpassword", v)) => password = Some(Passphrase(percent_decode_bytes(v))),
             _ if pair.is_empty() => {}
             _ => kept.push(pair),
         }
@@ -568,7 +573,7 @@ pub(crate) fn connect(url: &str) -> Result<postgres::Client, DbError> {
     let id = identity(
         s.cert.as_deref(),
         s.key.as_deref(),
-        s.password.as_ref().map(|p| p.0.as_bytes()),
+        s.password.as_ref().map(|p| p.0.as_slice()),
     )?;
     let tls = tokio_postgres_rustls::MakeRustlsConnect::new(client_config(
         s.mode,
@@ -665,6 +670,20 @@ mod tests {
         let s = settings("postgres://u@db/p?sslkey=/u.key", env).unwrap();
         assert_eq!(s.cert, Some(PathBuf::from("/e.crt")));
         assert_eq!(s.key, Some(PathBuf::from("/u.key")), "the URL wins");
+        // The key's passphrase: split off, percent-decoded to its bytes (UTF-8 or not), and
+        // never shown.
+        let s = settings(
+            "postgres://u@db/p?sslkey=/u.key&sslpassword=pa%20ss%FF%26&application_name=x",
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(s.url, "postgres://u@db/p?application_name=x");
+        assert_eq!(s.password, Some(Passphrase(b"pa ss\xff&".to_vec())));
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("pa ss") && !shown.contains("pa%20ss"),
+            "{shown}"
+        );
     }
 
     #[cfg(unix)]
