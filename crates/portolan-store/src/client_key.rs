@@ -148,6 +148,8 @@ fn pkcs8_encrypted(der: &[u8], password: &[u8]) -> Result<PrivateKeyDer<'static>
         pkcs8::Error::EncryptedPrivateKey(
             pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed,
         ) => KeyError::WrongPassword,
+        // Decrypted (the padding happened to check out) to bytes that are not a key.
+        pkcs8::Error::Asn1(_) | pkcs8::Error::KeyMalformed => KeyError::WrongPassword,
         other => KeyError::Unsupported(format!("a scheme this build cannot open ({other})")),
     })?;
     // A wrong passphrase whose padding happens to check out decrypts to noise.
