@@ -630,10 +630,20 @@ fn put_ports(
     id: i64,
     ports: &[(Fields<'_>, SystemTime, bool)],
 ) -> Result<(), DbError> {
-    let mut ports = last_of_each(ports.iter(), |(ev, _, _)| (ev.addr, ev.proto, ev.port));
     // In the order of the unique key after the scan (address, protocol, port), which a scan
-    // fills in random order: neighbours land on the same pages one after the other.
-    ports.sort_unstable_by_key(|(ev, _, _)| (ev.addr, ev.proto.as_str(), ev.port));
+    // fills in random order: neighbours land on the same pages one after the other. The sort
+    // is stable, so the copies of a port stay in the order they came, and the last of them
+    // is kept (what one upsert after another would leave; one statement must not name a row
+    // twice): no set of keys to hash, a port at a time, as [`last_of_each`] would.
+    let key = |(ev, _, _): &&(Fields<'_>, SystemTime, bool)| (ev.addr, ev.proto.as_str(), ev.port);
+    let mut sorted: Vec<&(Fields<'_>, SystemTime, bool)> = ports.iter().collect();
+    sorted.sort_by_key(key);
+    let ports: Vec<&(Fields<'_>, SystemTime, bool)> = sorted
+        .iter()
+        .enumerate()
+        .filter(|&(i, p)| sorted.get(i + 1).is_none_or(|next| key(next) != key(p)))
+        .map(|(_, p)| *p)
+        .collect();
     let n = ports.len();
     // Row i's text: its CPEs from ends[i].0[0] to [1], its service's JSON from [1] to [2];
     // ends[i].1: the service is only the port table's guess (`crate::only_table_guess`),

@@ -705,3 +705,37 @@ fn a_delete_during_a_batch_takes_the_batch_too() {
     assert_eq!(rows_of_scan(&db, id), 0);
     drop(sink);
 }
+
+/// A port that comes twice in one batch (a retransmitted answer, a port probed again) is one
+/// row, the later copy: one statement may not name a row twice (PostgreSQL's COPY would break
+/// the unique key), and the later answer is what one upsert after another would leave.
+#[test]
+fn a_port_twice_in_one_batch_is_stored_once_as_it_came_last() {
+    each_backend(|db| {
+        let mut sink = scan_sink(db, 100);
+        sink.start(&start()).unwrap();
+        let id = sink.scan_id().unwrap();
+        for (port, rtt) in [(22u16, 100u64), (80, 200), (22, 300), (443, 400), (80, 500)] {
+            sink.port(
+                &ev("10.77.0.8", port, PortState::Open, rtt),
+                SystemTime::now(),
+            )
+            .unwrap();
+        }
+        sink.flush().unwrap();
+        assert_eq!(rows_of_scan(db, id), 3, "{}", db.name);
+        let got = db.open().scan(id).unwrap();
+        let rtts: Vec<(u16, Option<Duration>)> =
+            got.hosts[0].ports.iter().map(|p| (p.port, p.rtt)).collect();
+        assert_eq!(
+            rtts,
+            vec![
+                (22, Some(Duration::from_micros(300))),
+                (80, Some(Duration::from_micros(500))),
+                (443, Some(Duration::from_micros(400))),
+            ],
+            "{}",
+            db.name
+        );
+    });
+}
