@@ -49,11 +49,23 @@ impl std::fmt::Display for KeyError {
 }
 
 /// One PEM block: its label, its `Name: value` headers (OpenSSL's older encrypted keys) and
-/// its decoded body.
+/// its body as base64.
 struct Block {
     label: String,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    b64: String,
+}
+
+impl Block {
+    /// The body, decoded (only an encrypted key's: a plain one is rustls' to read, as before).
+    fn body(&self) -> Result<Vec<u8>, KeyError> {
+        Base64::decode_vec(&self.b64).map_err(|e| {
+            KeyError::Malformed(format!(
+                "the PEM block {} is not valid base64 ({e})",
+                self.label
+            ))
+        })
+    }
 }
 
 /// The first PEM block whose label ends in `PRIVATE KEY`, or None.
@@ -96,13 +108,10 @@ fn private_key_block(text: &str) -> Result<Option<Block>, KeyError> {
                 "the PEM block {label} has no end line ({end})"
             )));
         }
-        let body = Base64::decode_vec(&b64).map_err(|e| {
-            KeyError::Malformed(format!("the PEM block {label} is not valid base64 ({e})"))
-        })?;
         return Ok(Some(Block {
             label: label.to_string(),
             headers,
-            body,
+            b64,
         }));
     }
     Ok(None)
@@ -124,7 +133,7 @@ pub fn parse(pem: &[u8], password: Option<&[u8]>) -> Result<PrivateKeyDer<'stati
         .any(|(k, v)| k.eq_ignore_ascii_case("Proc-Type") && v.ends_with("ENCRYPTED"));
     if block.label == "ENCRYPTED PRIVATE KEY" {
         let password = password.ok_or(KeyError::NeedsPassword)?;
-        return pkcs8_encrypted(&block.body, password);
+        return pkcs8_encrypted(&block.body()?, password);
     }
     if encrypted_pem {
         let password = password.ok_or(KeyError::NeedsPassword)?;
@@ -253,7 +262,7 @@ fn openssl_encrypted(block: &Block, password: &[u8]) -> Result<PrivateKeyDer<'st
         )));
     }
     let key = bytes_to_key(password, &iv[..8], key_len);
-    let mut buf = block.body.clone();
+    let mut buf = block.body()?;
     let n = match which {
         Cipher::Aes128 => cbc_decrypt::<Aes128>(&key, &iv, &mut buf)?,
         Cipher::Aes192 => cbc_decrypt::<Aes192>(&key, &iv, &mut buf)?,
