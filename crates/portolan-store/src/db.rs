@@ -361,6 +361,14 @@ enum PgReq {
     Copy(CopyIn, mpsc::Sender<Result<u64, DbError>>),
 }
 
+/// Rows an SQLite `INSERT` takes at once ([`Conn::insert_rows`]). A statement opens its
+/// cursors on the table and each of its indexes once for all its rows. The end of a /17
+/// scan's write (`cargo run --release -p portolan-store --example write_scan -- STORE 32768
+/// 8`: the writer's commit of 32,768 ports and the end's comparison, 8 scans into one store,
+/// twice) took 73-114 ms one row a statement and 49-62 ms 16 rows a statement; 32 rows were
+/// about the same as 16, 8 and 64 a little slower (another measurement, the same rows).
+pub(crate) const SQLITE_ROWS_PER_INSERT: usize = 16;
+
 /// What [`PgReq::Copy`] writes: `table`'s columns `names`, rows already in the binary `COPY`
 /// format ([`CopyData`]).
 struct CopyIn {
@@ -639,8 +647,9 @@ impl Conn {
     /// `INSERT INTO {table} ({names}) … {tail}` of `n` rows, row `i` given by `row(i)` as
     /// borrowed cells (`tail`: an `ON CONFLICT` clause or nothing; `kinds`: each column's type,
     /// for a column of nulls; `fresh`: none of the rows can exist yet, so `tail` cannot
-    /// apply). SQLite: one cached single-row statement, bound straight from the cells and
-    /// stepped per row (nothing parsed, nothing copied per row). PostgreSQL: fresh rows by a
+    /// apply). SQLite: cached statements of [`SQLITE_ROWS_PER_INSERT`] rows (and one of one
+    /// row for the rest), bound straight from the cells (nothing parsed, nothing copied per
+    /// row). PostgreSQL: fresh rows by a
     /// binary `COPY`; others by one statement over arrays (`SELECT * FROM UNNEST($1::BIGINT[],
     /// …)`, prepared once per connection); one round trip for all the rows either way.
     #[allow(clippy::too_many_arguments)]
@@ -660,13 +669,41 @@ impl Conn {
         let names_sql = names.join(", ");
         match self {
             Conn::Sqlite(c) => {
-                let params: Vec<String> = (1..=N).map(|i| format!("?{i}")).collect();
+                let k_rows = SQLITE_ROWS_PER_INSERT;
+                // `(?1, …, ?N), (?N+1, …), …`: `rows` rows of N parameters.
+                let group = |rows: usize| -> String {
+                    (0..rows)
+                        .map(|r| {
+                            let p: Vec<String> =
+                                (1..=N).map(|i| format!("?{}", r * N + i)).collect();
+                            format!("({})", p.join(", "))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                // Groups of rows by one statement, the rest one by one.
+                let full = n / k_rows * k_rows;
+                if full > 0 {
+                    let sql = format!(
+                        "INSERT INTO {table} ({names_sql}) VALUES {} {tail}",
+                        group(k_rows)
+                    );
+                    let mut st = c.prepare_cached(&sql)?;
+                    for start in (0..full).step_by(k_rows) {
+                        for r in 0..k_rows {
+                            for (k, cell) in row(start + r).into_iter().enumerate() {
+                                st.raw_bind_parameter(r * N + k + 1, cell)?;
+                            }
+                        }
+                        st.raw_execute()?;
+                    }
+                }
                 let sql = format!(
-                    "INSERT INTO {table} ({names_sql}) VALUES ({}) {tail}",
-                    params.join(", ")
+                    "INSERT INTO {table} ({names_sql}) VALUES {} {tail}",
+                    group(1)
                 );
                 let mut st = c.prepare_cached(&sql)?;
-                for i in 0..n {
+                for i in full..n {
                     for (k, cell) in row(i).into_iter().enumerate() {
                         st.raw_bind_parameter(k + 1, cell)?;
                     }
