@@ -698,16 +698,18 @@ impl Conn {
                         st.raw_execute()?;
                     }
                 }
-                let sql = format!(
-                    "INSERT INTO {table} ({names_sql}) VALUES {} {tail}",
-                    group(1)
-                );
-                let mut st = c.prepare_cached(&sql)?;
-                for i in full..n {
-                    for (k, cell) in row(i).into_iter().enumerate() {
-                        st.raw_bind_parameter(k + 1, cell)?;
+                if full < n {
+                    let sql = format!(
+                        "INSERT INTO {table} ({names_sql}) VALUES {} {tail}",
+                        group(1)
+                    );
+                    let mut st = c.prepare_cached(&sql)?;
+                    for i in full..n {
+                        for (k, cell) in row(i).into_iter().enumerate() {
+                            st.raw_bind_parameter(k + 1, cell)?;
+                        }
+                        st.raw_execute()?;
                     }
-                    st.raw_execute()?;
                 }
                 Ok(())
             }
@@ -857,6 +859,50 @@ mod tests {
             sqlite_sql("SELECT $1, '$2', $10 WHERE a = $2"),
             "SELECT ?1, '$2', ?10 WHERE a = ?2"
         );
+    }
+
+    /// SQLite's rows go in groups of [`SQLITE_ROWS_PER_INSERT`] and one by one for the rest:
+    /// every row lands once, in its columns, inserted and then upserted (the `tail`).
+    #[test]
+    fn sqlite_rows_go_in_groups_and_the_rest_one_by_one() {
+        let mut c = Conn::open_sqlite(std::path::Path::new(":memory:")).unwrap();
+        c.batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT, b BLOB, r REAL)")
+            .unwrap();
+        let n = SQLITE_ROWS_PER_INSERT * 2 + 5;
+        let names = ["k", "v", "b", "r"];
+        let kinds = [Kind::Int, Kind::Text, Kind::Blob, Kind::Real];
+        let texts: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+        let upsert = "ON CONFLICT (k) DO UPDATE SET v = excluded.v, r = excluded.r";
+        for (round, fresh) in [(0.0, true), (1.0, false)] {
+            c.insert_rows("t", &names, &kinds, upsert, fresh, n, |i| {
+                [
+                    Cell::Int(i as i64),
+                    Cell::Text(&texts[i]),
+                    if i % 3 == 0 {
+                        Cell::Null
+                    } else {
+                        Cell::Blob(&[7])
+                    },
+                    Cell::Real(i as f64 + round),
+                ]
+            })
+            .unwrap();
+        }
+        let rows = c.query("SELECT k, v, b, r FROM t ORDER BY k", &[]).unwrap();
+        assert_eq!(rows.len(), n);
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r.int(0).unwrap(), i as i64);
+            assert_eq!(r.0[1], Val::Text(format!("v{i}")));
+            assert_eq!(
+                r.0[2],
+                if i % 3 == 0 {
+                    Val::Null
+                } else {
+                    Val::Blob(vec![7])
+                }
+            );
+            assert_eq!(r.real(3).unwrap(), i as f64 + 1.0, "row {i} upserted");
+        }
     }
 
     /// The binary COPY format, byte by byte, as PostgreSQL's documentation of COPY spells
