@@ -523,19 +523,27 @@ pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
     s
 }
 
-/// The last of the items with the same key, in their order (what one upsert after another
-/// would leave). One multi-row `INSERT … ON CONFLICT DO UPDATE` must not name a row twice.
-fn last_of_each<'a, T, K: std::hash::Hash + Eq>(
-    items: impl DoubleEndedIterator<Item = &'a T>,
+/// The last of the items with the same key (what one upsert after another would leave; one
+/// multi-row `INSERT … ON CONFLICT DO UPDATE` must not name a row twice), in the order of the
+/// key, which is the order the rows are written in. The sort is stable, so the copies of a
+/// key stay in the order they came and the last of each run is kept: no set of keys to hash.
+fn last_of_each<'a, T, K: Ord>(
+    items: impl Iterator<Item = &'a T>,
     key: impl Fn(&T) -> K,
 ) -> Vec<&'a T>
 where
     T: 'a,
 {
-    let mut seen = HashSet::new();
-    let mut out: Vec<&T> = items.rev().filter(|t| seen.insert(key(t))).collect();
-    out.reverse();
-    out
+    let mut sorted: Vec<&T> = items.collect();
+    sorted.sort_by_key(|t| key(t));
+    (0..sorted.len())
+        .filter(|&i| {
+            sorted
+                .get(i + 1)
+                .is_none_or(|next| key(next) != key(sorted[i]))
+        })
+        .map(|i| sorted[i])
+        .collect()
 }
 
 const PORT_NAMES: [&str; 15] = [
@@ -631,19 +639,10 @@ fn put_ports(
     ports: &[(Fields<'_>, SystemTime, bool)],
 ) -> Result<(), DbError> {
     // In the order of the unique key after the scan (address, protocol, port), which a scan
-    // fills in random order: neighbours land on the same pages one after the other. The sort
-    // is stable, so the copies of a port stay in the order they came, and the last of them
-    // is kept (what one upsert after another would leave; one statement must not name a row
-    // twice): no set of keys to hash, a port at a time, as [`last_of_each`] would.
-    let key = |(ev, _, _): &&(Fields<'_>, SystemTime, bool)| (ev.addr, ev.proto.as_str(), ev.port);
-    let mut sorted: Vec<&(Fields<'_>, SystemTime, bool)> = ports.iter().collect();
-    sorted.sort_by_key(key);
-    let ports: Vec<&(Fields<'_>, SystemTime, bool)> = sorted
-        .iter()
-        .enumerate()
-        .filter(|&(i, p)| sorted.get(i + 1).is_none_or(|next| key(next) != key(p)))
-        .map(|(_, p)| *p)
-        .collect();
+    // fills in random order: neighbours land on the same pages one after the other.
+    let ports = last_of_each(ports.iter(), |(ev, _, _)| {
+        (ev.addr, ev.proto.as_str(), ev.port)
+    });
     let n = ports.len();
     // Row i's text: its CPEs from ends[i].0[0] to [1], its service's JSON from [1] to [2];
     // ends[i].1: the service is only the port table's guess (`crate::only_table_guess`),
@@ -792,8 +791,7 @@ fn put_ports(
 
 /// Insert or replace host records (not their ports) of scan `id`: one statement for them all.
 fn put_hosts(c: &mut Conn, id: i64, hosts: &[&HostReport]) -> Result<(), DbError> {
-    let mut hosts = last_of_each(hosts.iter().copied(), |h| h.addr);
-    hosts.sort_unstable_by_key(|h| h.addr);
+    let hosts = last_of_each(hosts.iter().copied(), |h| h.addr);
     let text: Vec<(AddrKey, String)> = hosts
         .iter()
         .map(|h| {
@@ -1513,6 +1511,7 @@ mod tests {
             .into_iter()
             .map(|x| x.1)
             .collect();
-        assert_eq!(kept, vec!['c', 'd', 'e']);
+        // The last copy of each key, in the keys' order.
+        assert_eq!(kept, vec!['c', 'e', 'd']);
     }
 }
