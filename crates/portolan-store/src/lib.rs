@@ -880,16 +880,17 @@ impl Store {
 
     /// Delete one scan and everything stored with it. `false` if there was none.
     pub fn delete_scan(&mut self, id: i64) -> Result<bool, StoreError> {
-        let r = self.conn.tx(|c| delete_scans(c, "id = $1", &[id.into()]));
-        Ok(r.map_err(|e| self.err(e))? > 0)
+        Ok(self.delete_scans("id = $1", &[id.into()])? > 0)
     }
 
     /// Delete every scan started before `before`; returns how many.
     pub fn prune(&mut self, before: SystemTime) -> Result<u64, StoreError> {
-        let t = time_to_secs(before);
-        let r = self
-            .conn
-            .tx(|c| delete_scans(c, "started < $1", &[t.into()]));
+        self.delete_scans("started < $1", &[time_to_secs(before).into()])
+    }
+
+    /// [`delete_scans`] in a transaction of its own.
+    fn delete_scans(&mut self, cond: &str, args: &[Val]) -> Result<u64, StoreError> {
+        let r = self.conn.tx(|c| delete_scans(c, cond, args));
         r.map_err(|e| self.err(e))
     }
 
