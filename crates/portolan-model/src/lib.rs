@@ -33,7 +33,7 @@ pub use diff::{diff, Change, PortDiff};
 pub use portolan_registry::risk::Severity;
 pub use portolan_registry::Protocol;
 pub use report::*;
-pub use sink::{epoch_secs, EventSink, Flow, ScanStart, SinkError};
+pub use sink::{epoch_secs, finish_all, EventSink, Flow, ScanStart, SinkError};
 pub use stop::Stop;
 
 /// A port's identity across scans: (address, protocol, port).

@@ -1124,12 +1124,8 @@ pub fn run(
         stats: total_stats,
     };
     // Finish every sink; the first failure is the error.
-    for s in fan.sinks.iter_mut() {
-        if let Err(e) = s.finish(&report) {
-            if fan.failure.is_none() {
-                fan.failure = Some((s.name(), e));
-            }
-        }
+    if let Some(f) = portolan_model::finish_all(fan.sinks, &report) {
+        fan.failure.get_or_insert(f);
     }
     let saved = match &req.resume {
         Some(p) if report.stats.interrupted || fan.failure.is_some() => Some(p.clone()),
