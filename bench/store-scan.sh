@@ -7,8 +7,12 @@
 #   3. an SQLite store already holding 10 such scans, each run adding one (10, 11, ... as a
 #      store scanned every night grows; its WAL is copied into the database every few runs, as
 #      it fills: that run pays for it, and the mean shows what it costs a scan on average)
-#   4. a fresh PostgreSQL database, when PORTOLAN_TEST_PG names a server or one can be started
-#      as .ci/services/store.sh does (package postgresql); skipped with a message otherwise
+#   4. a fresh PostgreSQL database (its schema made before the run), when PORTOLAN_TEST_PG
+#      names a server or one can be started as .ci/services/store.sh does (package postgresql);
+#      skipped with a message otherwise
+#   5. a PostgreSQL database already holding 10 such scans, each run adding one (a team's
+#      store in use: the fresh database's run also pays for the server's writing out of the
+#      database just created)
 # Each run starts with nothing left to write back (sync). Prints for each the median wall time
 # and its ratio to --no-store's, the median of the ratios rep by rep (each run against the
 # --no-store run just before it: what drifts on a shared machine cancels), the mean wall time's
@@ -48,6 +52,7 @@ pg_end() {
     for i in $(seq "$REPS"); do
       "$PSQL" -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS portolan_bench_$$_$i WITH (FORCE)" >/dev/null 2>&1 || true
     done
+    "$PSQL" -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS portolan_bench_$$_ten WITH (FORCE)" >/dev/null 2>&1 || true
   fi
   if [ -n "$PG_STARTED" ]; then
     runuser -u postgres -- "$(dirname "$PSQL")/pg_ctl" -D "$PG_STARTED" stop -m fast >/dev/null 2>&1 || true
@@ -72,8 +77,14 @@ echo "making a store of 10 scans ..." >&2
 for i in $(seq 10); do
   timed "$WORK/prep" "$BIN" "${SCAN[@]}" --store "$WORK/ten.db" >/dev/null
 done
+if [ -n "$PG_ADMIN" ]; then
+  "$PSQL" -q "$PG_ADMIN" -c "CREATE DATABASE portolan_bench_$$_ten" >/dev/null
+  for i in $(seq 10); do
+    timed "$WORK/prep" "$BIN" "${SCAN[@]}" --store "$(pg_url ten)" >/dev/null
+  done
+fi
 
-T_NO=(); T_FRESH=(); T_TEN=(); T_PG=(); C_NO=(); C_FRESH=(); C_TEN=(); C_PG=()
+T_NO=(); T_FRESH=(); T_TEN=(); T_PG=(); T_PGTEN=(); C_NO=(); C_FRESH=(); C_TEN=(); C_PG=(); C_PGTEN=()
 # scan OUT CPUVAR ARGS...: one timed run of the scan; its wall time on stdout, its CPU time
 # (user + system) appended to the array named CPUVAR.
 scan() {
@@ -86,7 +97,7 @@ scan() {
   eval "$cpu+=(\"$(awk '{print $1 + $2}' "$out.cpu" 2>/dev/null || echo timeout)\")"
   echo "$t"
 }
-F_NO=; F_FRESH=; F_TEN=; F_PG=; S_FRESH=; S_TEN=; S_PG=
+F_NO=; F_FRESH=; F_TEN=; F_PG=; F_PGTEN=; S_FRESH=; S_TEN=; S_PG=; S_PGTEN=
 for i in $(seq "$REPS"); do
   scan "$WORK/no" C_NO --no-store -o "jsonl=$WORK/no.jsonl" > "$WORK/t"; T_NO+=("$(cat "$WORK/t")")
   F_NO=$(open_jsonl "$WORK/no.jsonl")
@@ -104,6 +115,9 @@ for i in $(seq "$REPS"); do
     "$BIN" scans --store "$(pg_url "$i")" >/dev/null
     scan "$WORK/pg" C_PG --store "$(pg_url "$i")" -o "jsonl=$WORK/pg.jsonl" > "$WORK/t"; T_PG+=("$(cat "$WORK/t")")
     F_PG=$(open_jsonl "$WORK/pg.jsonl"); S_PG=$(stored "$(pg_url "$i")")
+
+    scan "$WORK/pgten" C_PGTEN --store "$(pg_url ten)" -o "jsonl=$WORK/pgten.jsonl" > "$WORK/t"; T_PGTEN+=("$(cat "$WORK/t")")
+    F_PGTEN=$(open_jsonl "$WORK/pgten.jsonl"); S_PGTEN=$(stored "$(pg_url ten)")
   fi
 done
 
@@ -138,6 +152,7 @@ row "SQLite, fresh store" "$(median "${T_FRESH[@]}")" "$(paired T_FRESH)" "$(mea
 row "SQLite, store of 10+ scans, growing" "$(median "${T_TEN[@]}")" "$(paired T_TEN)" "$(mean "${T_TEN[@]}")" "$(median "${C_TEN[@]}")" "$F_TEN" "$S_TEN"
 if [ -n "$PG_ADMIN" ]; then
   row "PostgreSQL, fresh database" "$(median "${T_PG[@]}")" "$(paired T_PG)" "$(mean "${T_PG[@]}")" "$(median "${C_PG[@]}")" "$F_PG" "$S_PG"
+  row "PostgreSQL, 10+ scans, growing" "$(median "${T_PGTEN[@]}")" "$(paired T_PGTEN)" "$(mean "${T_PGTEN[@]}")" "$(median "${C_PGTEN[@]}")" "$F_PGTEN" "$S_PGTEN"
 fi
-echo "raw wall: no-store ${T_NO[*]} | fresh ${T_FRESH[*]} | ten ${T_TEN[*]} | pg ${T_PG[*]:-}"
-echo "raw cpu:  no-store ${C_NO[*]} | fresh ${C_FRESH[*]} | ten ${C_TEN[*]} | pg ${C_PG[*]:-}"
+echo "raw wall: no-store ${T_NO[*]} | fresh ${T_FRESH[*]} | ten ${T_TEN[*]} | pg ${T_PG[*]:-} | pg-ten ${T_PGTEN[*]:-}"
+echo "raw cpu:  no-store ${C_NO[*]} | fresh ${C_FRESH[*]} | ten ${C_TEN[*]} | pg ${C_PG[*]:-} | pg-ten ${C_PGTEN[*]:-}"
