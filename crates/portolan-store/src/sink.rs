@@ -1139,6 +1139,12 @@ impl EventSink for StoreSink {
             .ok_or_else(|| sink_err(&location, "the new scan got no id"))?;
         self.scan_id = Some(id);
         self.last_commit = Instant::now();
+        // The first batch's buffer at its full size: no growing and moving it while the engine
+        // delivers ports (its pages are faulted in as it fills, on the engine's thread either
+        // way). 32,768 ports handed over in a new process: 3.9-5.1 ms growing, 3.9-4.1 ms.
+        if self.pending.capacity() < self.batch_rows {
+            self.pending = Vec::with_capacity(self.batch_rows);
+        }
         if self.background {
             if let Some(writing) = self.writing.take() {
                 let w = Writer::spawn(writing, Arc::clone(&self.shared), self.batch_rows);
