@@ -56,6 +56,11 @@ pg_end() {
   fi
   if [ -n "$PG_STARTED" ]; then
     runuser -u postgres -- "$(dirname "$PSQL")/pg_ctl" -D "$PG_STARTED" stop -m fast >/dev/null 2>&1 || true
+    # The cluster's directory too (made by .ci/services/store.sh for this run), once stopped.
+    case "$PG_STARTED" in
+      /tmp/portolan-store-pg.*/data)
+        [ -f "$PG_STARTED/postmaster.pid" ] || rm -rf "$(dirname "$PG_STARTED")" ;;
+    esac
   fi
 }
 trap 'pg_end; lab_end' EXIT
