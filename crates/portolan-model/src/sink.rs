@@ -158,16 +158,13 @@ pub fn finish_all(
             })
             .flatten();
         let mut here: Vec<(usize, &mut dyn EventSink)> = Vec::new();
-        let mut sent = Vec::new();
         for (i, s) in sinks.iter_mut().enumerate() {
+            // (Asked twice: the borrow of the first answer would outlive the `else`.)
             if helper.is_some() && s.finish_beside().is_some() {
                 if let Some(b) = s.finish_beside() {
-                    match tx.send((i, b)) {
-                        Ok(()) => sent.push(i),
-                        // (The helper is gone: finished here.)
-                        Err(std::sync::mpsc::SendError((i, b))) => {
-                            results[i] = Some(b.finish(report))
-                        }
+                    // (The helper is gone: finished here.)
+                    if let Err(std::sync::mpsc::SendError((i, b))) = tx.send((i, b)) {
+                        results[i] = Some(b.finish(report));
                     }
                 }
             } else {
@@ -183,18 +180,14 @@ pub fn finish_all(
                 results[i] = Some(r);
             }
         }
-        // A sink handed over without an answer (the thread died).
-        for i in sent {
-            results[i].get_or_insert_with(|| Err(panicked()));
-        }
     });
-    results
-        .into_iter()
-        .zip(names)
-        .find_map(|(r, name)| match r {
-            Some(Err(e)) => Some((name, e)),
-            _ => None,
-        })
+    // A sink without an answer was handed over and its thread died.
+    results.into_iter().zip(names).find_map(|(r, name)| {
+        match r.unwrap_or_else(|| Err(panicked())) {
+            Err(e) => Some((name, e)),
+            Ok(()) => None,
+        }
+    })
 }
 
 #[cfg(test)]
