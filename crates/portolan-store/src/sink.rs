@@ -536,13 +536,9 @@ where
 {
     let mut sorted: Vec<&T> = items.collect();
     sorted.sort_by_key(|t| key(t));
-    (0..sorted.len())
-        .filter(|&i| {
-            sorted
-                .get(i + 1)
-                .is_none_or(|next| key(next) != key(sorted[i]))
-        })
-        .map(|i| sorted[i])
+    sorted
+        .chunk_by(|a, b| key(a) == key(b))
+        .filter_map(|run| run.last().copied())
         .collect()
 }
 
