@@ -687,37 +687,30 @@ impl Conn {
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
-                // Groups of rows by one statement, the rest one by one.
-                let full = n / k_rows * k_rows;
-                if full > 0 {
+                // Rows `from..to` by a statement of `per` rows each (`to - from` a multiple).
+                let mut insert = |per: usize, from: usize, to: usize| -> Result<(), DbError> {
+                    if from == to {
+                        return Ok(());
+                    }
                     let sql = format!(
                         "INSERT INTO {table} ({names_sql}) VALUES {} {tail}",
-                        group(k_rows)
+                        group(per)
                     );
                     let mut st = c.prepare_cached(&sql)?;
-                    for start in (0..full).step_by(k_rows) {
-                        for r in 0..k_rows {
+                    for start in (from..to).step_by(per) {
+                        for r in 0..per {
                             for (k, cell) in row(start + r).into_iter().enumerate() {
                                 st.raw_bind_parameter(r * N + k + 1, cell)?;
                             }
                         }
                         st.raw_execute()?;
                     }
-                }
-                if full < n {
-                    let sql = format!(
-                        "INSERT INTO {table} ({names_sql}) VALUES {} {tail}",
-                        group(1)
-                    );
-                    let mut st = c.prepare_cached(&sql)?;
-                    for i in full..n {
-                        for (k, cell) in row(i).into_iter().enumerate() {
-                            st.raw_bind_parameter(k + 1, cell)?;
-                        }
-                        st.raw_execute()?;
-                    }
-                }
-                Ok(())
+                    Ok(())
+                };
+                // Groups of rows by one statement, the rest one by one.
+                let full = n / k_rows * k_rows;
+                insert(k_rows, 0, full)?;
+                insert(1, full, n)
             }
             Conn::Pg(w) => {
                 if fresh {
